@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/devserver"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+type devFlags struct {
+	stateDir     string
+	listen       string
+	temporalIP   string
+	temporalPort int
+	logLevel     string
+}
+
+func defaultStateDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "firebreak")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "firebreak")
+	}
+	return ".firebreak"
+}
+
+func newDevCmd() *cobra.Command {
+	var f devFlags
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run an embedded Temporal server (SQLite), the drill worker, the HTTP endpoints and the sandbox in one process",
+		Long: `firebreak dev is a whole firebreak on a laptop: an embedded Temporal server persisted to a
+SQLite file in --state-dir (runs survive a restart and resume), the worker on the drill task
+queue bound to the loopback sandbox, and the HTTP endpoints. Other commands attach to it with
+TEMPORAL_ADDRESS, and so does the temporal CLI. Ctrl-C stops it cleanly.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the Temporal database and the evidence chain are kept")
+	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP listen address (GET /healthz)")
+	cmd.Flags().StringVar(&f.temporalIP, "temporal-ip", "127.0.0.1", "IP the embedded Temporal frontend listens on")
+	cmd.Flags().IntVar(&f.temporalPort, "temporal-port", 7233, "port of the embedded Temporal frontend")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	return cmd
+}
+
+func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	level, err := parseLevel(f.logLevel)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return usagef("cannot listen on %s (--listen): %v", f.listen, err)
+	}
+	defer ln.Close()
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DBFile: filepath.Join(f.stateDir, "temporal.db"), IP: f.temporalIP, FrontendPort: f.temporalPort, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger)})
+	if err != nil {
+		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+	}
+	defer c.Close()
+
+	store, err := evidence.OpenFileStore(filepath.Join(f.stateDir, "evidence"))
+	if err != nil {
+		return err
+	}
+	sb := testenv.NewSandbox(nil)
+	defer sb.Close()
+	w := worker.New(c, workflows.DrillTaskQueue, worker.Options{})
+	workflows.Register(w)
+	if err := sb.Register(w, store); err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the drill worker: %w", err)
+	}
+	defer w.Stop()
+
+	handler := chatops.NewHandler(chatops.Options{Temporal: c, Info: map[string]string{
+		"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev",
+	}})
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server stopped", "err", err)
+		}
+	}()
+
+	fmt.Fprintf(stdout, `firebreak dev is running
+  Temporal    %s (namespace %s), state in %s
+  HTTP        http://%s/healthz
+  Worker      task queue %s, bound to the sandbox
+  Sandbox     vault %s  iam %s  slack %s  pagerduty %s
+  Evidence    %s
+
+Run a drill against it from another terminal:
+  TEMPORAL_ADDRESS=%s firebreak drill run compromised-dev-key
+Press Ctrl-C to stop; unfinished runs resume on the next start.
+`, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue,
+		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), srv.FrontendHostPort())
+
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "firebreak dev: stopping")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdown)
+	return nil
+}

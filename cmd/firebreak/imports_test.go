@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/firebreak-dev/firebreak"
+
+var vendorSDKs = []string{
+	"github.com/slack-go/slack",
+	"github.com/PagerDuty/go-pagerduty",
+	"github.com/hashicorp/vault/api",
+	"github.com/aws/aws-sdk-go-v2",
+}
+
+// TestImportDirections enforces the package map of DESIGN.md on direct (non-test) imports:
+// playbooks ← workflows ← chatops ← cmd, activities/* ← workflows; only cmd (and tests) may
+// import testenv, so no production path can reach the sandbox and vice versa.
+func TestImportDirections(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		for _, imp := range p.Imports {
+			if why := forbidden(rel, imp); why != "" {
+				t.Errorf("%s imports %s: %s", rel, imp, why)
+			}
+		}
+	}
+	if seen < 8 {
+		t.Fatalf("only %d packages listed; expected the whole module", seen)
+	}
+}
+
+func forbidden(pkg, imp string) string {
+	own := strings.HasPrefix(imp, module+"/")
+	target := strings.TrimPrefix(imp, module+"/")
+	isVendor := false
+	for _, v := range vendorSDKs {
+		if imp == v || strings.HasPrefix(imp, v+"/") {
+			isVendor = true
+		}
+	}
+	top := func(s string) string { return strings.SplitN(s, "/", 2)[0] }
+	switch {
+	case own && top(target) == "cmd":
+		return "nothing imports the command"
+	case own && top(target) == "testenv" && top(pkg) != "cmd" && top(pkg) != "testenv":
+		return "only cmd and tests may import the sandbox"
+	}
+	switch top(pkg) {
+	case "playbooks":
+		if own || strings.HasPrefix(imp, "go.temporal.io/") || isVendor {
+			return "playbooks is plain data: stdlib, yaml and CEL only"
+		}
+	case "workflows":
+		if isVendor {
+			return "workflows never hold a vendor client"
+		}
+		if own && top(target) != "playbooks" && top(target) != "activities" {
+			return "workflows may import only playbooks and activities"
+		}
+	case "activities":
+		if own {
+			return "an activities package stands alone"
+		}
+		if strings.HasPrefix(imp, "go.temporal.io/") && !strings.HasPrefix(imp, "go.temporal.io/sdk/") {
+			return "activities use only the Temporal SDK"
+		}
+	case "chatops":
+		if own && top(target) != "playbooks" && top(target) != "workflows" {
+			return "chatops may import only playbooks and workflows"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,222 @@
+package playbooks
+
+import (
+	"sort"
+	"time"
+)
+
+// Type is the type of an action argument, an action output or an input, as playbook authors
+// write it. Each maps to a CEL type for compile-time checking.
+type Type string
+
+// The types of the playbook language.
+const (
+	TypeString     Type = "string"
+	TypeInt        Type = "int"
+	TypeBool       Type = "bool"
+	TypeStringList Type = "list<string>"
+	TypeMapList    Type = "list<map>"
+	TypeMap        Type = "map"
+	TypeAny        Type = "any"
+)
+
+// Param is one argument or output of an action.
+type Param struct {
+	Name     string `json:"name"`
+	Type     Type   `json:"type"`
+	Required bool   `json:"required,omitempty"`
+	Doc      string `json:"doc"`
+	// Internal arguments are filled in by the interpreter (idempotency keys); playbooks may not set them.
+	Internal bool `json:"internal,omitempty"`
+}
+
+// Action describes one entry of the closed action catalog. The compiler, the JSON Schema and
+// `firebreak actions` are all generated from this table.
+type Action struct {
+	Name        string        `json:"name"`
+	Summary     string        `json:"summary"`
+	Args        []Param       `json:"args"`
+	Outputs     []Param       `json:"outputs"`
+	Destructive bool          `json:"destructive"` // changes a system; needs evidence first
+	Contains    bool          `json:"contains"`    // its completion counts toward time to contain
+	Verifies    bool          `json:"verifies"`    // outputs.passed must be true or the run fails
+	Retry       RetryPolicy   `json:"retry"`
+	Timeout     time.Duration `json:"timeout"`
+}
+
+// IdempotencyKeyArg is the internal argument through which the interpreter hands an action a
+// key that is stable across retries and replays of the same step.
+const IdempotencyKeyArg = "idempotency_key"
+
+var (
+	fastRetry = RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
+	readRetry = RetryPolicy{MaxAttempts: 5, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
+	// chatRetry is patient: reporting may lag, it must not give up quickly nor block containment.
+	chatRetry = RetryPolicy{MaxAttempts: 10, Initial: Duration(500 * time.Millisecond), Backoff: 2, MaxInterval: Duration(30 * time.Second), NonRetryable: []string{"UnknownUser", "UnknownIncident", "InvalidInput", "AccessDenied"}}
+)
+
+func checks() []Param {
+	return []Param{
+		{Name: "passed", Type: TypeBool, Doc: "true when every check passed"},
+		{Name: "checks", Type: TypeMapList, Doc: "each check: name, passed, detail"},
+	}
+}
+
+var catalog = []Action{
+	{
+		Name: "evidence.snapshot", Summary: "Store a snapshot of what later steps will change, with a SHA-256 digest chained to the previous record.",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Required: true, Doc: "whose state this is"},
+			{Name: "data", Type: TypeMap, Required: true, Doc: "the state to record (step outputs of inventories)"},
+			{Name: "kind", Type: TypeString, Doc: "a label for the snapshot, e.g. pre-containment"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step"},
+		},
+		Outputs: []Param{
+			{Name: "ref", Type: TypeString, Doc: "where the record is stored"},
+			{Name: "sha256", Type: TypeString, Doc: "digest of the record's data"},
+			{Name: "chain_sha256", Type: TypeString, Doc: "digest chaining this record to the previous one"},
+			{Name: "seq", Type: TypeInt, Doc: "position in the evidence chain"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "vault.inventory", Summary: "Read a subject's Vault identity entity, token accessors with metadata, and the shared KV v2 secrets their policies can read.",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Required: true, Doc: "identity entity name"},
+			{Name: "secret_mount", Type: TypeString, Doc: "KV v2 mount to search (default secret)"},
+			{Name: "secret_prefix", Type: TypeString, Doc: "path prefix of shared secrets (default shared/)"},
+		},
+		Outputs: []Param{
+			{Name: "entity_id", Type: TypeString, Doc: "identity entity id"},
+			{Name: "entity_name", Type: TypeString, Doc: "identity entity name"},
+			{Name: "entity_disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
+			{Name: "policies", Type: TypeStringList, Doc: "entity policies"},
+			{Name: "tokens", Type: TypeMapList, Doc: "token metadata (accessor, display_name, path, policies, times); never token ids"},
+			{Name: "accessors", Type: TypeStringList, Doc: "accessors of the subject's live tokens"},
+			{Name: "readable_secrets", Type: TypeMapList, Doc: "shared secrets the subject could read: mount, path, version"},
+			{Name: "readable_paths", Type: TypeStringList, Doc: "the same as mount/path strings"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "vault.revoke_tokens", Summary: "Revoke Vault tokens by accessor; already revoked counts as done.",
+		Args:        []Param{{Name: "accessors", Type: TypeStringList, Required: true, Doc: "token accessors"}},
+		Outputs:     []Param{{Name: "revoked", Type: TypeStringList, Doc: "accessors revoked now"}, {Name: "already_revoked", Type: TypeStringList, Doc: "accessors that were already gone"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "vault.disable_entity", Summary: "Disable a Vault identity entity so none of its tokens can be used.",
+		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}},
+		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "disabled", Type: TypeBool, Doc: "disabled now"}, {Name: "was_disabled", Type: TypeBool, Doc: "already disabled before"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "vault.enable_entity", Summary: "Re-enable a Vault identity entity (the undo of vault.disable_entity).",
+		Args:    []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}},
+		Outputs: []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "disabled", Type: TypeBool, Doc: "disabled now"}, {Name: "was_disabled", Type: TypeBool, Doc: "disabled before"}},
+		Retry:   fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "vault.rotate_secrets", Summary: "Rotate KV v2 secrets: new random values written with check-and-set, previous version kept for rollback.",
+		Args: []Param{
+			{Name: "secrets", Type: TypeMapList, Required: true, Doc: "secrets to rotate: mount, path, version"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step"},
+		},
+		Outputs:     []Param{{Name: "rotated", Type: TypeMapList, Doc: "mount, path, previous_version, new_version"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 60 * time.Second,
+	},
+	{
+		Name: "vault.verify_revoked", Summary: "Check that each token accessor fails lookup and the entity reads disabled.",
+		Args:     []Param{{Name: "accessors", Type: TypeStringList, Required: true, Doc: "accessors that must be revoked"}, {Name: "entity_id", Type: TypeString, Doc: "entity that must be disabled"}},
+		Outputs:  checks(),
+		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.inventory", Summary: "Read an IAM user's access keys with last-used data, login profile, MFA devices, groups and inline policies.",
+		Args: []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}},
+		Outputs: []Param{
+			{Name: "user_name", Type: TypeString, Doc: "IAM user name"},
+			{Name: "arn", Type: TypeString, Doc: "user ARN"},
+			{Name: "access_keys", Type: TypeMapList, Doc: "access_key_id, status, create_date, last_used_date, last_used_service, last_used_region"},
+			{Name: "access_key_ids", Type: TypeStringList, Doc: "all access key ids"},
+			{Name: "active_key_ids", Type: TypeStringList, Doc: "ids of Active keys"},
+			{Name: "has_login_profile", Type: TypeBool, Doc: "console password exists"},
+			{Name: "login_profile_created", Type: TypeString, Doc: "when the console password was created"},
+			{Name: "mfa_devices", Type: TypeMapList, Doc: "serial_number, enable_date"},
+			{Name: "groups", Type: TypeStringList, Doc: "group names"},
+			{Name: "inline_policies", Type: TypeStringList, Doc: "inline policy names"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.deactivate_keys", Summary: "Set IAM access keys Inactive; already inactive counts as done.",
+		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys to deactivate"}},
+		Outputs:     []Param{{Name: "deactivated", Type: TypeStringList, Doc: "keys deactivated now"}, {Name: "already_inactive", Type: TypeStringList, Doc: "keys that were already inactive or gone"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.revoke_sessions", Summary: "Attach an inline deny-all policy conditioned on aws:TokenIssueTime, revoking sessions already issued.",
+		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "policy_name", Type: TypeString, Doc: "inline policy name (default firebreak-revoke-older-sessions)"}},
+		Outputs:     []Param{{Name: "policy_name", Type: TypeString, Doc: "inline policy name"}, {Name: "not_before", Type: TypeString, Doc: "sessions issued before this instant are denied"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.verify_contained", Summary: "Check that each key reads Inactive and the session-revocation policy is attached.",
+		Args:     []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys that must be inactive"}, {Name: "policy_name", Type: TypeString, Doc: "policy that must be attached"}},
+		Outputs:  checks(),
+		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "slack.post", Summary: "Post a message to a Slack channel or thread, never twice for the same step.",
+		Args: []Param{
+			{Name: "channel", Type: TypeString, Required: true, Doc: "channel id or name"},
+			{Name: "text", Type: TypeString, Required: true, Doc: "message text"},
+			{Name: "thread_ts", Type: TypeString, Doc: "reply in this thread"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step"},
+		},
+		Outputs: []Param{{Name: "channel", Type: TypeString, Doc: "channel id"}, {Name: "ts", Type: TypeString, Doc: "message timestamp"}},
+		Retry:   chatRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "pagerduty.note", Summary: "Add a note to a PagerDuty incident, never twice for the same step.",
+		Args: []Param{
+			{Name: "incident_id", Type: TypeString, Required: true, Doc: "PagerDuty incident id"},
+			{Name: "content", Type: TypeString, Required: true, Doc: "note text"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step"},
+		},
+		Outputs: []Param{{Name: "note_id", Type: TypeString, Doc: "note id"}},
+		Retry:   chatRetry, Timeout: 30 * time.Second,
+	},
+}
+
+// Catalog returns the action catalog sorted by name.
+func Catalog() []Action {
+	out := append([]Action(nil), catalog...)
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// LookupAction returns the catalog entry for name, or false.
+func LookupAction(name string) (Action, bool) {
+	for _, a := range catalog {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Action{}, false
+}
+
+func (a Action) arg(name string) (Param, bool) {
+	for _, p := range a.Args {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Param{}, false
+}
+
+// HasIdempotencyKey reports whether the interpreter must pass this action an idempotency key.
+func (a Action) HasIdempotencyKey() bool {
+	_, ok := a.arg(IdempotencyKeyArg)
+	return ok
+}

@@ -1,0 +1,163 @@
+package playbooks_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+)
+
+func TestLibraryCompiles(t *testing.T) {
+	lib, err := playbooks.LoadLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := lib.Get("compromised-dev-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Steps) != 10 || p.Steps[0].ID != "vault_inventory" {
+		b, _ := json.MarshalIndent(p, "", " ")
+		t.Fatalf("unexpected plan: %s", b)
+	}
+	if p.SourceSHA256 == "" || p.CompilerVersion == "" {
+		t.Fatal("plan does not record its source digest and compiler version")
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	cases := []struct {
+		name, src string
+		want      []string
+	}{
+		{"unknown action", `
+name: x
+title: X
+severity: high
+steps:
+  - id: a
+    action: vault.revoke_token
+`, []string{`<t>:7:13: step a: unknown action "vault.revoke_token"`, `did you mean "vault.revoke_tokens"`}},
+		{"unknown key", `
+name: x
+title: X
+severity: high
+stpes: []
+`, []string{`<t>:5:1: playbook: unknown key "stpes"`, `did you mean "steps"`, `missing required key "steps"`}},
+		{"cycle", `
+name: x
+title: X
+severity: high
+steps:
+  - id: a
+    action: vault.inventory
+    needs: [b]
+    with: {subject: x}
+  - id: b
+    action: vault.inventory
+    needs: [a]
+    with: {subject: x}
+`, []string{"dependency cycle: a → b → a"}},
+		{"bad reference and type", `
+name: x
+title: X
+severity: high
+inputs:
+  subject: {type: string}
+steps:
+  - id: inv
+    action: vault.inventory
+    with: {subject: "${{ inputs.subjct }}"}
+  - id: snap
+    action: evidence.snapshot
+    needs: [inv]
+    with: {subject: x, data: {a: 1}}
+  - id: revoke
+    action: vault.revoke_tokens
+    needs: [snap]
+    with:
+      accessors: ${{ steps.inv.outputs.entity_id }}
+`, []string{`unknown input "subjct"`, `did you mean "subject"`, "accessors: expected list<string>, found string"}},
+		{"destructive without evidence", `
+name: x
+title: X
+severity: high
+steps:
+  - id: inv
+    action: vault.inventory
+    with: {subject: x}
+  - id: revoke
+    action: vault.revoke_tokens
+    needs: [inv]
+    with:
+      accessors: ${{ steps.inv.outputs.accessors }}
+`, []string{"must need (directly or indirectly) an evidence.snapshot"}},
+		{"step not in needs", `
+name: x
+title: X
+severity: high
+steps:
+  - id: inv
+    action: vault.inventory
+    with: {subject: x}
+  - id: other
+    action: vault.inventory
+    with: {subject: "${{ steps.inv.outputs.entity_name }}"}
+`, []string{`step "inv" is used but not in this step's needs`}},
+		{"credential literal", `
+name: x
+title: X
+severity: high
+steps:
+  - id: p
+    action: slack.post
+    with: {channel: c, text: "key AKIAABCDEFGHIJKLMNOP"}
+`, []string{"looks like a credential"}},
+		{"malformed yaml", "name: [x\n", []string{"malformed YAML"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := playbooks.Compile("<t>", []byte(tc.src))
+			var ce *playbooks.CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("expected a CompileError, got %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%s", w, ce.Render())
+				}
+			}
+		})
+	}
+}
+
+func TestBindInputs(t *testing.T) {
+	lib, _ := playbooks.LoadLibrary("")
+	p, _ := lib.Get("compromised-dev-key")
+	got, err := p.BindInputs(map[string]string{"subject": "alice"})
+	if err != nil || got["subject"] != "alice" || got["reason"] != "unspecified" {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []map[string]string{{}, {"subject": "Alice!"}, {"subject": "alice", "subjct": "x"}} {
+		if _, err := p.BindInputs(bad); !errors.Is(err, playbooks.ErrInvalidInput) {
+			t.Errorf("%v: expected ErrInvalidInput, got %v", bad, err)
+		}
+	}
+}
+
+func TestEval(t *testing.T) {
+	var ev playbooks.Evaluator
+	v, err := ev.Eval(`{"n": size(steps.a.outputs.xs), "s": "hi " + string(inputs.subject)}`, playbooks.Scope{
+		Inputs:  map[string]any{"subject": "alice"},
+		Outputs: map[string]map[string]any{"a": {"xs": []any{"p", "q"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.(map[string]any)
+	if m["n"] != int64(2) || m["s"] != "hi alice" {
+		t.Fatalf("got %#v", v)
+	}
+}

@@ -1,0 +1,332 @@
+package playbooks
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"google.golang.org/protobuf/types/known/structpb"
+)
+
+// costLimit bounds the work one expression evaluation may do.
+const costLimit = 1_000_000
+
+// celType maps a playbook type to its CEL type.
+func celType(t Type) *cel.Type {
+	switch t {
+	case TypeString:
+		return cel.StringType
+	case TypeInt:
+		return cel.IntType
+	case TypeBool:
+		return cel.BoolType
+	case TypeStringList:
+		return cel.ListType(cel.StringType)
+	case TypeMapList:
+		return cel.ListType(cel.MapType(cel.StringType, cel.DynType))
+	case TypeMap:
+		return cel.MapType(cel.StringType, cel.DynType)
+	default:
+		return cel.DynType
+	}
+}
+
+// scope is what an expression may refer to at compile time.
+type scope struct {
+	inputs map[string]Type            // input name → type
+	steps  map[string]map[string]Type // visible step id → output name → type
+	all    []string                   // every step id in the playbook, for did-you-mean
+}
+
+// run.* variables every expression may use.
+var runVars = map[string]Type{"id": TypeString, "workflow_id": TypeString, "drill": TypeBool, "playbook": TypeString}
+
+func (s scope) env() (*cel.Env, error) {
+	var opts []cel.EnvOption
+	for name, t := range s.inputs {
+		opts = append(opts, cel.Variable("inputs."+name, celType(t)))
+	}
+	for name, t := range runVars {
+		opts = append(opts, cel.Variable("run."+name, celType(t)))
+	}
+	for id, outs := range s.steps {
+		opts = append(opts, cel.Variable("steps."+id+".outputs", cel.MapType(cel.StringType, cel.DynType)))
+		for name, t := range outs {
+			opts = append(opts, cel.Variable("steps."+id+".outputs."+name, celType(t)))
+		}
+	}
+	return cel.NewEnv(opts...)
+}
+
+// checkExpr type-checks expr in scope and returns its CEL output type, or a message that says
+// what was wrong and, where it can, the nearest valid name.
+func (s scope) checkExpr(expr string) (*cel.Type, string, string) {
+	env, err := s.env()
+	if err != nil {
+		return nil, "internal: " + err.Error(), ""
+	}
+	parsed, iss := env.Parse(expr)
+	if iss.Err() != nil {
+		return nil, "invalid expression: " + firstLine(iss.Err().Error()), ""
+	}
+	if msg, sugg := s.checkRefs(parsed.NativeRep().Expr()); msg != "" {
+		return nil, msg, sugg
+	}
+	checked, iss := env.Check(parsed)
+	if iss.Err() != nil {
+		return nil, "expression does not type-check: " + firstLine(iss.Err().Error()), ""
+	}
+	return checked.OutputType(), "", ""
+}
+
+func firstLine(s string) string {
+	s = strings.TrimPrefix(s, "ERROR: <input>:")
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// checkRefs walks the parsed expression for references into inputs, steps and run, so an
+// unknown name is reported with what exists instead of CEL's bare "undeclared reference".
+func (s scope) checkRefs(e celast.Expr) (string, string) {
+	var msg, sugg string
+	var walk func(e celast.Expr)
+	walk = func(e celast.Expr) {
+		if msg != "" {
+			return
+		}
+		if path, ok := qualifiedName(e); ok {
+			msg, sugg = s.checkPath(path)
+			if msg != "" || len(path) > 0 {
+				return
+			}
+		}
+		switch e.Kind() {
+		case celast.SelectKind:
+			walk(e.AsSelect().Operand())
+		case celast.CallKind:
+			c := e.AsCall()
+			if c.IsMemberFunction() {
+				walk(c.Target())
+			}
+			for _, a := range c.Args() {
+				walk(a)
+			}
+		case celast.ListKind:
+			for _, el := range e.AsList().Elements() {
+				walk(el)
+			}
+		case celast.MapKind:
+			for _, en := range e.AsMap().Entries() {
+				m := en.AsMapEntry()
+				walk(m.Key())
+				walk(m.Value())
+			}
+		case celast.ComprehensionKind:
+			c := e.AsComprehension()
+			walk(c.IterRange())
+			walk(c.LoopStep())
+			walk(c.Result())
+		}
+	}
+	walk(e)
+	return msg, sugg
+}
+
+// qualifiedName returns the dotted path of an identifier with field selections (a.b.c).
+func qualifiedName(e celast.Expr) ([]string, bool) {
+	switch e.Kind() {
+	case celast.IdentKind:
+		return []string{e.AsIdent()}, true
+	case celast.SelectKind:
+		sel := e.AsSelect()
+		if sel.IsTestOnly() {
+			return nil, false
+		}
+		p, ok := qualifiedName(sel.Operand())
+		if !ok {
+			return nil, false
+		}
+		return append(p, sel.FieldName()), true
+	}
+	return nil, false
+}
+
+func (s scope) checkPath(p []string) (string, string) {
+	switch p[0] {
+	case "inputs":
+		if len(p) < 2 {
+			return "use inputs.<name>, not inputs alone", ""
+		}
+		if _, ok := s.inputs[p[1]]; !ok {
+			return fmt.Sprintf("unknown input %q; declared inputs: %s", p[1], keyList(s.inputs)), nearest(p[1], keys(s.inputs))
+		}
+	case "run":
+		if len(p) < 2 {
+			return "use run.<field>, not run alone", ""
+		}
+		if _, ok := runVars[p[1]]; !ok {
+			return fmt.Sprintf("unknown run field %q; expected one of %s", p[1], keyList(runVars)), nearest(p[1], keys(runVars))
+		}
+	case "steps":
+		if len(p) < 3 || p[2] != "outputs" {
+			return "expected steps.<id>.outputs.<name>", ""
+		}
+		outs, ok := s.steps[p[1]]
+		if !ok {
+			if contains(s.all, p[1]) {
+				return fmt.Sprintf("step %q is used but not in this step's needs (directly or indirectly); add it to needs", p[1]), ""
+			}
+			return fmt.Sprintf("unknown step %q", p[1]), nearest(p[1], s.all)
+		}
+		if len(p) >= 4 {
+			if _, ok := outs[p[3]]; !ok {
+				return fmt.Sprintf("step %q has no output %q; its outputs are %s", p[1], p[3], keyList(outs)), nearest(p[3], keys(outs))
+			}
+		}
+	}
+	return "", ""
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func keyList[V any](m map[string]V) string { return strings.Join(keys(m), ", ") }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// templateToCEL turns a YAML string that may hold ${{ expr }} parts into one CEL expression:
+// a lone ${{ e }} keeps e's type; text mixed with expressions becomes string concatenation.
+func templateToCEL(s string) (string, error) {
+	trimmed := strings.TrimSpace(s)
+	if strings.HasPrefix(trimmed, "${{") && strings.HasSuffix(trimmed, "}}") && strings.Count(trimmed, "${{") == 1 {
+		inner := strings.TrimSpace(trimmed[3 : len(trimmed)-2])
+		if inner == "" {
+			return "", fmt.Errorf("empty expression ${{ }}")
+		}
+		return "(" + inner + ")", nil
+	}
+	var parts []string
+	rest := s
+	for {
+		i := strings.Index(rest, "${{")
+		if i < 0 {
+			if rest != "" || len(parts) == 0 {
+				parts = append(parts, strconv.Quote(rest))
+			}
+			break
+		}
+		if i > 0 {
+			parts = append(parts, strconv.Quote(rest[:i]))
+		}
+		j := strings.Index(rest[i:], "}}")
+		if j < 0 {
+			return "", fmt.Errorf("unterminated ${{ : expected }} to close the expression")
+		}
+		inner := strings.TrimSpace(rest[i+3 : i+j])
+		if inner == "" {
+			return "", fmt.Errorf("empty expression ${{ }}")
+		}
+		parts = append(parts, "string("+inner+")")
+		rest = rest[i+j+2:]
+	}
+	return strings.Join(parts, " + "), nil
+}
+
+// Scope holds the values expressions see while a plan runs.
+type Scope struct {
+	Inputs  map[string]any            // input name → value
+	Outputs map[string]map[string]any // step id → output name → value
+	Run     map[string]any            // run.* fields
+}
+
+// Evaluator evaluates a plan's expressions. It caches nothing between calls that could make
+// two evaluations of the same expression differ, so it is safe in workflow code.
+type Evaluator struct{}
+
+// Eval evaluates a compiled expression against scope and returns a JSON-like Go value
+// (string, bool, int64, float64, nil, []any, map[string]any).
+func (Evaluator) Eval(expr string, sc Scope) (any, error) {
+	act := map[string]any{}
+	var opts []cel.EnvOption
+	declare := func(name string, v any) {
+		act[name] = v
+		opts = append(opts, cel.Variable(name, cel.DynType))
+	}
+	for _, k := range sortedKeys(sc.Inputs) {
+		declare("inputs."+k, sc.Inputs[k])
+	}
+	for _, k := range sortedKeys(sc.Run) {
+		declare("run."+k, sc.Run[k])
+	}
+	for _, id := range sortedKeys(sc.Outputs) {
+		outs := sc.Outputs[id]
+		declare("steps."+id+".outputs", outs)
+		for _, k := range sortedKeys(outs) {
+			declare("steps."+id+".outputs."+k, outs[k])
+		}
+	}
+	env, err := cel.NewEnv(opts...)
+	if err != nil {
+		return nil, err
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("expression %s: %s", expr, firstLine(iss.Err().Error()))
+	}
+	prg, err := env.Program(ast, cel.CostLimit(costLimit))
+	if err != nil {
+		return nil, err
+	}
+	out, _, err := prg.Eval(act)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s: %w", expr, err)
+	}
+	native, err := out.ConvertToNative(reflect.TypeOf(&structpb.Value{}))
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s: result is not plain data: %w", expr, err)
+	}
+	return normalize(native.(*structpb.Value).AsInterface()), nil
+}
+
+// normalize turns integral float64s back into int64, as JSON loses the distinction.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if x == float64(int64(x)) {
+			return int64(x)
+		}
+		return x
+	case []any:
+		for i := range x {
+			x[i] = normalize(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = normalize(x[k])
+		}
+		return x
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string { return keys(m) }

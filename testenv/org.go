@@ -1,0 +1,160 @@
+package testenv
+
+import "time"
+
+// Org is the fictional organisation the sandbox is seeded with.
+type Org struct {
+	Developers    []Developer
+	VaultPolicies []VaultPolicy // ACL policies, by name
+	Secrets       []Secret      // KV v2 secrets
+	Channels      []Channel     // Slack channels
+	Services      []Service     // PagerDuty services
+	Incidents     []Incident    // PagerDuty incidents
+}
+
+// Developer is one person with credentials in every system. Name is their Vault entity name
+// and their IAM user name.
+type Developer struct {
+	Name          string
+	Email         string
+	SlackID       string
+	PagerDutyID   string
+	VaultPolicies []string // policies on the identity entity
+	VaultTokens   []VaultToken
+	IAMKeys       []IAMKey
+	LoginProfile  bool
+	MFASerials    []string // virtual MFA device serial numbers (ARNs)
+	Groups        []string // IAM groups
+}
+
+// VaultToken is a token issued to a developer's entity.
+type VaultToken struct {
+	ID          string // the secret token (contains Canary)
+	Accessor    string
+	DisplayName string
+	Policies    []string
+	Path        string // e.g. auth/oidc/login
+	TTL         time.Duration
+}
+
+// IAMKey is an AWS access key pair of a developer.
+type IAMKey struct {
+	ID          string // 20 characters like AWS ids, prefixed AKFB so no scanner mistakes it for a real AKIA key
+	Secret      string // contains Canary
+	Status      string // Active | Inactive
+	Created     time.Time
+	LastUsed    time.Time // zero when never used
+	LastService string
+	LastRegion  string
+}
+
+// VaultPolicy is a Vault ACL policy in HCL.
+type VaultPolicy struct {
+	Name string
+	HCL  string
+}
+
+// Secret is a KV v2 secret at Mount/Path with string values.
+type Secret struct {
+	Mount string
+	Path  string
+	Data  map[string]string
+}
+
+// Channel is a Slack channel.
+type Channel struct{ ID, Name string }
+
+// Service is a PagerDuty service.
+type Service struct{ ID, Name string }
+
+// Incident is a PagerDuty incident.
+type Incident struct {
+	ID, Title, ServiceID, Status, Urgency string
+}
+
+// Developer returns the developer called name, or false.
+func (o *Org) Developer(name string) (Developer, bool) {
+	for _, d := range o.Developers {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Developer{}, false
+}
+
+// seedEpoch is a fixed instant so seeded dates are stable across runs.
+var seedEpoch = time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
+
+// DefaultOrg returns the seeded organisation "Example Co": three developers with tokens, keys,
+// MFA devices and readable shared secrets; a drill channel; a PagerDuty service and incident.
+// Every call returns a fresh copy.
+func DefaultOrg() *Org {
+	day := 24 * time.Hour
+	return &Org{
+		Developers: []Developer{
+			{
+				Name: "alice", Email: "alice@example.test", SlackID: "U0ALICE", PagerDutyID: "PALICE1",
+				VaultPolicies: []string{"developer", "payments-reader", "ci-deployer"},
+				VaultTokens: []VaultToken{
+					{ID: "hvs.alice-laptop-" + Canary + "-0001", Accessor: "acc-alice-laptop", DisplayName: "oidc-alice@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
+					{ID: "hvs.alice-ci-" + Canary + "-0002", Accessor: "acc-alice-ci", DisplayName: "token-alice-ci", Policies: []string{"default", "ci-deployer"}, Path: "auth/token/create", TTL: 720 * time.Hour},
+				},
+				IAMKeys: []IAMKey{
+					{ID: "AKFBSANDBOXALICE0001", Secret: "alice/" + Canary + "/wJalrXUtnFEMIK7MDENGbPxRfiCY01", Status: "Active", Created: seedEpoch.Add(-90 * day), LastUsed: seedEpoch.Add(-2 * time.Hour), LastService: "s3", LastRegion: "eu-west-1"},
+					{ID: "AKFBSANDBOXALICE0002", Secret: "alice/" + Canary + "/wJalrXUtnFEMIK7MDENGbPxRfiCY02", Status: "Active", Created: seedEpoch.Add(-10 * day), LastUsed: seedEpoch.Add(-30 * time.Minute), LastService: "sts", LastRegion: "us-east-1"},
+				},
+				LoginProfile: true,
+				MFASerials:   []string{"arn:aws:iam::000000000000:mfa/alice-phone"},
+				Groups:       []string{"developers", "payments"},
+			},
+			{
+				Name: "bob", Email: "bob@example.test", SlackID: "U0BOB", PagerDutyID: "PBOB001",
+				VaultPolicies: []string{"developer"},
+				VaultTokens: []VaultToken{
+					{ID: "hvs.bob-laptop-" + Canary + "-0003", Accessor: "acc-bob-laptop", DisplayName: "oidc-bob@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
+				},
+				IAMKeys: []IAMKey{
+					{ID: "AKFBSANDBOXBOB000001", Secret: "bob/" + Canary + "/je7MtGbClwBF2Zp9Utk0h3yCo8nv01", Status: "Active", Created: seedEpoch.Add(-40 * day), LastUsed: seedEpoch.Add(-26 * time.Hour), LastService: "ec2", LastRegion: "eu-west-1"},
+					{ID: "AKFBSANDBOXBOB000002", Secret: "bob/" + Canary + "/je7MtGbClwBF2Zp9Utk0h3yCo8nv02", Status: "Inactive", Created: seedEpoch.Add(-400 * day)},
+				},
+				LoginProfile: true,
+				MFASerials:   []string{"arn:aws:iam::000000000000:mfa/bob-yubikey"},
+				Groups:       []string{"developers"},
+			},
+			{
+				Name: "carol", Email: "carol@example.test", SlackID: "U0CAROL", PagerDutyID: "PCAROL1",
+				VaultPolicies: []string{"developer", "security-oncall"},
+				VaultTokens: []VaultToken{
+					{ID: "hvs.carol-laptop-" + Canary + "-0004", Accessor: "acc-carol-laptop", DisplayName: "oidc-carol@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
+				},
+				IAMKeys: []IAMKey{
+					{ID: "AKFBSANDBOXCAROL0001", Secret: "carol/" + Canary + "/k9PqLmN3vX2sT8wR5yU1iO7pA4dF01", Status: "Active", Created: seedEpoch.Add(-5 * day)},
+				},
+				MFASerials: []string{"arn:aws:iam::000000000000:mfa/carol-phone"},
+				Groups:     []string{"developers", "security"},
+			},
+		},
+		VaultPolicies: []VaultPolicy{
+			{Name: "developer", HCL: `path "secret/data/dev/*" { capabilities = ["read", "list"] }
+path "secret/metadata/dev/*" { capabilities = ["list"] }`},
+			{Name: "payments-reader", HCL: `path "secret/data/shared/payments-db" { capabilities = ["read"] }
+path "secret/data/shared/stripe-*" { capabilities = ["read"] }`},
+			{Name: "ci-deployer", HCL: `path "secret/data/shared/ci/+" { capabilities = ["read"] }`},
+			{Name: "security-oncall", HCL: `path "secret/data/shared/*" { capabilities = ["list"] }`},
+		},
+		Secrets: []Secret{
+			{Mount: "secret", Path: "shared/payments-db", Data: map[string]string{"username": "payments", "password": "pg-" + Canary + "-Zq81mVx3"}},
+			{Mount: "secret", Path: "shared/stripe-api", Data: map[string]string{"api_key": "sk_test_" + Canary + "_4eC39HqLyjWDarjtT1zdp7dc"}},
+			{Mount: "secret", Path: "shared/ci/deploy-key", Data: map[string]string{"private_key": "ssh-ed25519-" + Canary + "-AAAAC3NzaC1lZDI1NTE5"}},
+			{Mount: "secret", Path: "shared/ci/nested/not-matched", Data: map[string]string{"token": "nested-" + Canary + "-7y6t"}},
+			{Mount: "secret", Path: "shared/analytics-db", Data: map[string]string{"password": "an-" + Canary + "-P0o9I8u7"}},
+			{Mount: "secret", Path: "dev/alice/scratch", Data: map[string]string{"note": "scratch-" + Canary}},
+		},
+		Channels: []Channel{
+			{ID: "C0DRILLS", Name: "firebreak-drills"},
+			{ID: "C0SECOPS", Name: "sec-incidents"},
+		},
+		Services:  []Service{{ID: "PSVCDEV", Name: "Developer Credentials"}},
+		Incidents: []Incident{{ID: "PINC001", Title: "Suspected leaked AWS key for alice", ServiceID: "PSVCDEV", Status: "triggered", Urgency: "high"}},
+	}
+}

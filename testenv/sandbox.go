@@ -1,0 +1,121 @@
+package testenv
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/PagerDuty/go-pagerduty"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	vaultapi "github.com/hashicorp/vault/api"
+	slackapi "github.com/slack-go/slack"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/firebreak-dev/firebreak/activities/awsiam"
+	"github.com/firebreak-dev/firebreak/activities/evidence"
+	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
+	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+)
+
+// Sandbox is the whole fictional organisation: one Vault, IAM, Slack and PagerDuty server,
+// all on loopback, sharing one call Recorder.
+type Sandbox struct {
+	Org       *Org
+	Recorder  *Recorder
+	Vault     *Vault
+	IAM       *IAM
+	Slack     *Slack
+	PagerDuty *PagerDuty
+}
+
+// DrillChannel is the Slack channel drills report to.
+const DrillChannel = "C0DRILLS"
+
+// DrillIncident is the seeded PagerDuty incident drills report on.
+const DrillIncident = "PINC001"
+
+// NewSandbox starts every sandbox server, seeded with org (DefaultOrg when nil).
+func NewSandbox(org *Org) *Sandbox {
+	if org == nil {
+		org = DefaultOrg()
+	}
+	rec := &Recorder{}
+	return &Sandbox{
+		Org: org, Recorder: rec,
+		Vault: NewVault(org, rec), IAM: NewIAM(org, rec), Slack: NewSlack(org, rec), PagerDuty: NewPagerDuty(org, rec),
+	}
+}
+
+// Close stops every server.
+func (s *Sandbox) Close() {
+	s.Vault.Close()
+	s.IAM.Close()
+	s.Slack.Close()
+	s.PagerDuty.Close()
+}
+
+// Endpoints lists the base URLs of the sandbox's servers.
+func (s *Sandbox) Endpoints() map[string]string {
+	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL()}
+}
+
+// sandboxHTTP is an HTTP client that can only reach loopback: whatever a client is configured
+// with, a drill's request cannot leave the machine.
+var sandboxHTTP = &http.Client{Transport: loopbackOnly{http.DefaultTransport}}
+
+type loopbackOnly struct{ next http.RoundTripper }
+
+func (l loopbackOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	host := r.URL.Hostname()
+	if host != "127.0.0.1" && host != "localhost" && host != "::1" {
+		return nil, fmt.Errorf("sandbox: refusing request to %s: drills reach only the loopback sandbox", host)
+	}
+	return l.next.RoundTrip(r)
+}
+
+// Register registers every activity on w, each bound to a client of the vendor's real SDK
+// pointed at this sandbox. This is the only difference between a drill worker and a
+// production worker.
+func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
+	vcfg := vaultapi.DefaultConfig()
+	vcfg.Address = s.Vault.URL()
+	vcfg.HttpClient = sandboxHTTP
+	vcfg.MaxRetries = 0
+	vc, err := vaultapi.NewClient(vcfg)
+	if err != nil {
+		return fmt.Errorf("sandbox vault client: %w", err)
+	}
+	vc.SetToken(s.Vault.RootToken())
+	vc.SetNamespace("")
+
+	ic := iam.New(iam.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(s.IAM.AccessKeyID(), s.IAM.SecretAccessKey(), ""),
+		BaseEndpoint: aws.String(s.IAM.URL()),
+		HTTPClient:   sandboxHTTP,
+	})
+	sc := slackapi.New(s.Slack.BotToken(), slackapi.OptionAPIURL(s.Slack.URL()+"/api/"), slackapi.OptionHTTPClient(sandboxHTTP))
+	pc := pagerduty.NewClient(s.PagerDuty.Token(), pagerduty.WithAPIEndpoint(s.PagerDuty.URL()))
+	pc.HTTPClient = sandboxHTTP
+
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret})
+	awsiam.Register(w, &awsiam.Activities{Client: ic})
+	fbslack.Register(w, &fbslack.Activities{Client: sc})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: "firebreak@example.test"})
+	evidence.Register(w, &evidence.Activities{Store: store})
+	return nil
+}
+
+// canarySecret mints rotated values that carry the canary marker, so a leak of a value the
+// drill itself created is caught as surely as a leak of a seeded one.
+func canarySecret(path, field string) (string, error) {
+	b := make([]byte, 18)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return Canary + "-" + strings.ToLower(fmt.Sprintf("%x", b)), nil
+}

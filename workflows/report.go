@@ -1,0 +1,259 @@
+package workflows
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-dev/firebreak/activities/pagerduty"
+	"github.com/firebreak-dev/firebreak/activities/slack"
+)
+
+// Progress reporting runs in its own coroutine fed by a buffered channel: a step never waits
+// for Slack or PagerDuty (trust rule 8). Each message carries an idempotency key derived from
+// the workflow id, so a retried or replayed report is never posted twice.
+
+type eventKind int
+
+const (
+	eventStarted eventKind = iota
+	eventStep
+	eventFinished
+)
+
+type event struct {
+	kind eventKind
+	step string
+}
+
+type reporter struct {
+	r        *runner
+	ch       workflow.Channel
+	done     workflow.Future
+	statusTS string
+}
+
+// reportOptions: patient retries, because a message may wait; containment does not.
+var reportOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 30 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
+		NonRetryableErrorTypes: []string{"UnknownIncident", "UnknownUser", "InvalidInput", "AccessDenied"},
+	},
+}
+
+func startReporter(ctx workflow.Context, r *runner) *reporter {
+	rep := &reporter{r: r}
+	if r.in.Report.SlackChannel == "" && r.in.Report.PagerDutyIncident == "" {
+		return rep
+	}
+	rep.ch = workflow.NewBufferedChannel(ctx, len(r.in.Plan.Steps)+4)
+	f, set := workflow.NewFuture(ctx)
+	rep.done = f
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		rep.loop(workflow.WithActivityOptions(ctx, reportOptions))
+		set.Set(nil, nil)
+	})
+	return rep
+}
+
+func (rep *reporter) send(ctx workflow.Context, ev event) {
+	if rep.ch != nil {
+		rep.ch.Send(ctx, ev)
+	}
+}
+
+// close waits for every queued message to be delivered or given up on.
+func (rep *reporter) close(ctx workflow.Context) {
+	if rep.ch == nil {
+		return
+	}
+	rep.ch.Close()
+	_ = rep.done.Get(ctx, nil)
+}
+
+func (rep *reporter) loop(ctx workflow.Context) {
+	for {
+		var ev event
+		if more := rep.ch.Receive(ctx, &ev); !more {
+			return
+		}
+		batch := []event{ev}
+		for {
+			var next event
+			if ok, _ := rep.ch.ReceiveAsyncWithMoreFlag(&next); !ok {
+				break
+			}
+			batch = append(batch, next)
+		}
+		rep.status(ctx)
+		for _, ev := range batch {
+			rep.deliver(ctx, ev)
+		}
+	}
+}
+
+// status posts the run's status message once and then updates it in place.
+func (rep *reporter) status(ctx workflow.Context) {
+	ch := rep.r.in.Report.SlackChannel
+	if ch == "" {
+		return
+	}
+	text := statusText(rep.r.snapshot())
+	if rep.statusTS == "" {
+		out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: ch, Text: text, IdempotencyKey: rep.r.res.WorkflowID + "/status"})
+		if err != nil {
+			rep.failed("slack status message", err)
+			return
+		}
+		rep.statusTS = out.TS
+		rep.r.in.Report.SlackChannel = out.Channel
+		return
+	}
+	if _, err := call(ctx, slack.ActivityPrefix, sa.Update, slack.UpdateInput{Channel: ch, TS: rep.statusTS, Text: text}); err != nil {
+		rep.failed("slack status update", err)
+	}
+}
+
+func (rep *reporter) deliver(ctx workflow.Context, ev event) {
+	res := rep.r.snapshot()
+	var text, key string
+	switch ev.kind {
+	case eventStarted:
+		text = fmt.Sprintf("firebreak started %s%s for %s (trigger: %s by %s). Reason: %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.Trigger.Kind, orDash(res.Trigger.By), orDash(res.Trigger.Reason))
+		key = "started"
+		rep.note(ctx, text, key)
+		return
+	case eventStep:
+		s := res.Steps[rep.r.index[ev.step]]
+		switch {
+		case s.Status == StatusFailed:
+			text = fmt.Sprintf("%s %s failed: %s", mark(s.Status), stepLabel(s), s.Error)
+		case s.Status == StatusSucceeded && s.Action == "evidence.snapshot":
+			text = fmt.Sprintf("%s evidence stored before any change: %v (sha256 %v)", mark(s.Status), s.Outputs["ref"], s.Outputs["sha256"])
+		case s.Status == StatusSucceeded && (s.Destructive || s.Outputs["passed"] != nil):
+			text = fmt.Sprintf("%s %s (%d ms)", mark(s.Status), stepLabel(s), s.DurationMS)
+		default:
+			return
+		}
+		key = "step/" + s.ID
+	case eventFinished:
+		text = summaryText(res)
+		key = "summary"
+	}
+	rep.reply(ctx, text, key)
+	rep.note(ctx, text, key)
+}
+
+func (rep *reporter) reply(ctx workflow.Context, text, key string) {
+	if rep.r.in.Report.SlackChannel == "" || rep.statusTS == "" {
+		return
+	}
+	_, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+	if err != nil {
+		rep.failed("slack reply "+key, err)
+	}
+}
+
+func (rep *reporter) note(ctx workflow.Context, text, key string) {
+	inc := rep.r.in.Report.PagerDutyIncident
+	if inc == "" {
+		return
+	}
+	_, err := call(ctx, pagerduty.ActivityPrefix, pa.AddNote, pagerduty.AddNoteInput{IncidentID: inc, Content: text, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+	if err != nil {
+		rep.failed("pagerduty note "+key, err)
+	}
+}
+
+func (rep *reporter) failed(what string, err error) {
+	rep.r.res.ReportErrors = append(rep.r.res.ReportErrors, what+": "+err.Error())
+}
+
+// call runs one activity by method reference with typed input and result.
+func call[In, Out any](ctx workflow.Context, prefix string, fn func(context.Context, In) (Out, error), in In) (Out, error) {
+	var out Out
+	err := workflow.ExecuteActivity(ctx, prefix+methodName(fn), in).Get(ctx, &out)
+	return out, err
+}
+
+func statusText(res RunResult) string {
+	var b strings.Builder
+	state := "running"
+	switch res.Outcome {
+	case OutcomeContained:
+		state = "contained"
+	case OutcomeFailed:
+		state = "FAILED"
+	}
+	fmt.Fprintf(&b, "*%s*%s for `%s`: %s\n", res.Playbook, drillTag(res.Drill), orDash(res.Subject), state)
+	for _, s := range res.Steps {
+		fmt.Fprintf(&b, "%s %s", mark(s.Status), stepLabel(s))
+		switch s.Status {
+		case StatusSucceeded:
+			fmt.Fprintf(&b, " (%d ms)", s.DurationMS)
+		case StatusFailed:
+			fmt.Fprintf(&b, ": %s", s.Error)
+		case StatusSkipped:
+			fmt.Fprintf(&b, " (skipped: %s)", s.SkipReason)
+		}
+		b.WriteByte('\n')
+	}
+	if res.TimeToContainMS > 0 {
+		fmt.Fprintf(&b, "Time to contain: %d ms\n", res.TimeToContainMS)
+	}
+	fmt.Fprintf(&b, "Run: %s", res.WorkflowID)
+	return b.String()
+}
+
+func summaryText(res RunResult) string {
+	if res.Outcome == OutcomeContained {
+		passed := 0
+		for _, c := range res.Verifications {
+			if c.Passed {
+				passed++
+			}
+		}
+		return fmt.Sprintf("✅ %s%s for %s: contained in %d ms; %d/%d verifications passed.", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications))
+	}
+	return fmt.Sprintf("❌ %s%s for %s: %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.Error)
+}
+
+func mark(status string) string {
+	switch status {
+	case StatusSucceeded:
+		return "✅"
+	case StatusFailed:
+		return "❌"
+	case StatusRunning:
+		return "⏳"
+	case StatusSkipped:
+		return "⏭️"
+	}
+	return "⬜"
+}
+
+func stepLabel(s StepResult) string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.ID
+}
+
+func drillTag(drill bool) string {
+	if drill {
+		return " [DRILL]"
+	}
+	return ""
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

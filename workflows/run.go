@@ -1,0 +1,398 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+)
+
+// RunInput is the input of the interpreter workflow: the compiled plan itself, so a run never
+// reads files, and the bound inputs.
+type RunInput struct {
+	Plan    playbooks.Plan `json:"plan"`
+	Inputs  map[string]any `json:"inputs"`
+	Trigger Trigger        `json:"trigger"`
+	Drill   bool           `json:"drill"`
+	Report  Report         `json:"report"`
+}
+
+// Trigger says who or what started a run, and when.
+type Trigger struct {
+	Kind   string    `json:"kind"` // cli | slack | pagerduty | drill | schedule
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+	At     time.Time `json:"at"` // when the trigger happened; time to contain counts from here
+}
+
+// Report says where a run reports progress. Empty fields turn that channel off.
+type Report struct {
+	SlackChannel      string `json:"slack_channel,omitempty"`
+	PagerDutyIncident string `json:"pagerduty_incident,omitempty"`
+}
+
+// Step statuses.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusSkipped   = "skipped"
+)
+
+// Run outcomes.
+const (
+	OutcomeRunning   = "running"
+	OutcomeContained = "contained"
+	OutcomeFailed    = "failed"
+)
+
+// StepResult is what happened to one step.
+type StepResult struct {
+	ID          string         `json:"id"`
+	Name        string         `json:"name,omitempty"`
+	Action      string         `json:"action"`
+	Status      string         `json:"status"`
+	Contains    bool           `json:"contains,omitempty"`
+	StartedAt   time.Time      `json:"started_at,omitzero"`
+	EndedAt     time.Time      `json:"ended_at,omitzero"`
+	DurationMS  int64          `json:"duration_ms"`
+	Error       string         `json:"error,omitempty"`
+	SkipReason  string         `json:"skip_reason,omitempty"`
+	Outputs     map[string]any `json:"outputs,omitempty"`
+	Checks      []Check        `json:"checks,omitempty"`
+	ErrorKind   string         `json:"error_kind,omitempty"`
+	Destructive bool           `json:"destructive,omitempty"`
+}
+
+// Check is one verification or expectation result.
+type Check struct {
+	Step   string `json:"step,omitempty"`
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// RunResult is the record of a run: the scorecard of a drill, the summary of an incident.
+type RunResult struct {
+	WorkflowID      string       `json:"workflow_id"`
+	RunID           string       `json:"run_id"`
+	Playbook        string       `json:"playbook"`
+	PlaybookSHA256  string       `json:"playbook_sha256"`
+	Drill           bool         `json:"drill"`
+	Subject         string       `json:"subject,omitempty"`
+	Trigger         Trigger      `json:"trigger"`
+	Outcome         string       `json:"outcome"`
+	StartedAt       time.Time    `json:"started_at"`
+	ContainedAt     time.Time    `json:"contained_at,omitzero"`
+	EndedAt         time.Time    `json:"ended_at,omitzero"`
+	TimeToContainMS int64        `json:"time_to_contain_ms"`
+	Steps           []StepResult `json:"steps"`
+	Verifications   []Check      `json:"verifications"`
+	Expectations    []Check      `json:"expectations"`
+	Error           string       `json:"error,omitempty"`
+	// ReportErrors lists progress messages that could not be delivered; they never fail a run.
+	ReportErrors []string `json:"report_errors,omitempty"`
+}
+
+// ErrRunFailed is the error type of a run that did not contain: its details carry the RunResult.
+const ErrRunFailed = "RunFailed"
+
+// Run interprets a compiled Plan: steps run as soon as their needs have succeeded, in
+// parallel where the plan allows; each step's action is one activity with the step's retry
+// policy and timeout; progress is reported without ever holding up containment.
+func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
+	info := workflow.GetInfo(ctx)
+	if drillQueue := info.TaskQueueName == DrillTaskQueue; in.Drill != drillQueue {
+		what := "a drill input on the production task queue " + info.TaskQueueName
+		if !in.Drill {
+			what = "a production input on the drill task queue"
+		}
+		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing "+what+": drills run only on "+DrillTaskQueue+" against the sandbox", "DrillIsolation", nil)
+	}
+	r := newRunner(ctx, in)
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
+		return RunResult{}, err
+	}
+	for _, decl := range in.Plan.Inputs {
+		if _, ok := in.Inputs[decl.Name]; decl.Required && !ok {
+			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, "InvalidInput", nil)
+		}
+	}
+
+	rep := startReporter(ctx, r)
+	rep.send(ctx, event{kind: eventStarted})
+
+	done := map[string]workflow.Future{}
+	for i := range in.Plan.Steps {
+		st := in.Plan.Steps[i]
+		f, set := workflow.NewFuture(ctx)
+		done[st.ID] = f
+		needs := make([]workflow.Future, len(st.Needs))
+		for j, n := range st.Needs {
+			needs[j] = done[n] // plan steps are topologically ordered
+		}
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for _, nf := range needs {
+				_ = nf.Get(ctx, nil)
+			}
+			r.runStep(ctx, st)
+			rep.send(ctx, event{kind: eventStep, step: st.ID})
+			set.Set(nil, nil)
+		})
+	}
+	for _, st := range in.Plan.Steps {
+		_ = done[st.ID].Get(ctx, nil)
+	}
+	r.finish(ctx)
+	rep.send(ctx, event{kind: eventFinished})
+	rep.close(ctx)
+
+	res := r.snapshot()
+	if res.Outcome != OutcomeContained {
+		return RunResult{}, temporal.NewNonRetryableApplicationError(res.Error, ErrRunFailed, nil, res)
+	}
+	return res, nil
+}
+
+// runner holds a run's state. Workflow coroutines run one at a time, so it needs no lock.
+type runner struct {
+	in      RunInput
+	res     RunResult
+	index   map[string]int // step id → position in res.Steps
+	outputs map[string]map[string]any
+	aborted string // the step whose failure aborted the run
+	ev      playbooks.Evaluator
+}
+
+func newRunner(ctx workflow.Context, in RunInput) *runner {
+	info := workflow.GetInfo(ctx)
+	trig := in.Trigger
+	if trig.At.IsZero() {
+		trig.At = info.WorkflowStartTime
+	}
+	r := &runner{in: in, index: map[string]int{}, outputs: map[string]map[string]any{}}
+	r.res = RunResult{
+		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+		Playbook: in.Plan.Name, PlaybookSHA256: in.Plan.SourceSHA256, Drill: in.Drill,
+		Trigger: trig, Outcome: OutcomeRunning, StartedAt: workflow.Now(ctx),
+	}
+	if s, ok := in.Inputs["subject"].(string); ok {
+		r.res.Subject = s
+	}
+	for i, st := range in.Plan.Steps {
+		r.index[st.ID] = i
+		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive})
+	}
+	return r
+}
+
+func (r *runner) scope() playbooks.Scope {
+	return playbooks.Scope{
+		Inputs:  r.in.Inputs,
+		Outputs: r.outputs,
+		Run: map[string]any{
+			"id": r.res.RunID, "workflow_id": r.res.WorkflowID, "drill": r.in.Drill, "playbook": r.in.Plan.Name,
+		},
+	}
+}
+
+func (r *runner) runStep(ctx workflow.Context, st playbooks.Step) {
+	sr := &r.res.Steps[r.index[st.ID]]
+	skip := func(reason string) {
+		sr.Status, sr.SkipReason = StatusSkipped, reason
+	}
+	for _, n := range st.Needs {
+		if s := r.res.Steps[r.index[n]].Status; s == StatusFailed || (s == StatusSkipped && r.outputs[n] == nil) {
+			skip("needs " + n + ", which " + s)
+			return
+		}
+	}
+	if r.aborted != "" {
+		skip("run aborted after " + r.aborted + " failed")
+		return
+	}
+	if st.If != "" {
+		v, err := r.ev.Eval(st.If, r.scope())
+		if err != nil {
+			r.fail(st, sr, err)
+			return
+		}
+		if b, _ := v.(bool); !b {
+			skip("condition is false: " + st.If)
+			zero := map[string]any{}
+			for _, o := range st.Outputs {
+				zero[o.Name] = o.Zero()
+			}
+			r.outputs[st.ID] = zero
+			return
+		}
+	}
+	b, ok := bindings[st.Action]
+	if !ok {
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, "InvalidPlan", nil))
+		return
+	}
+	args := map[string]any{}
+	for _, a := range st.With {
+		v, err := r.ev.Eval(a.Expr, r.scope())
+		if err != nil {
+			r.fail(st, sr, fmt.Errorf("argument %s: %w", a.Name, err))
+			return
+		}
+		args[a.Name] = v
+	}
+	if st.Idempotent {
+		args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID
+	}
+	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
+	actx := workflow.WithActivityOptions(ctx, activityOptions(st))
+	out, err := b.run(actx, args)
+	sr.EndedAt = workflow.Now(ctx)
+	sr.DurationMS = sr.EndedAt.Sub(sr.StartedAt).Milliseconds()
+	if err != nil {
+		r.fail(st, sr, err)
+		return
+	}
+	for _, o := range st.Outputs { // an empty list may arrive as null; expressions expect its type
+		if out[o.Name] == nil {
+			out[o.Name] = o.Zero()
+		}
+	}
+	sr.Outputs = out
+	r.outputs[st.ID] = out
+	if st.Verifies {
+		sr.Checks = checksOf(st.ID, out)
+		r.res.Verifications = append(r.res.Verifications, sr.Checks...)
+		if passed, _ := out["passed"].(bool); !passed {
+			var failed []string
+			for _, c := range sr.Checks {
+				if !c.Passed {
+					failed = append(failed, c.Name+": "+c.Detail)
+				}
+			}
+			r.fail(st, sr, errors.New("verification failed: "+strings.Join(failed, "; ")))
+			return
+		}
+	}
+	sr.Status = StatusSucceeded
+}
+
+func (r *runner) fail(st playbooks.Step, sr *StepResult, err error) {
+	sr.Status = StatusFailed
+	sr.Error = err.Error()
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		sr.Error, sr.ErrorKind = appErr.Message(), appErr.Type()
+	}
+	if st.OnFailure != playbooks.OnFailureContinue && r.aborted == "" {
+		r.aborted = st.ID
+	}
+}
+
+func checksOf(step string, out map[string]any) []Check {
+	var cs []Check
+	list, _ := out["checks"].([]any)
+	for _, it := range list {
+		m, _ := it.(map[string]any)
+		name, _ := m["name"].(string)
+		passed, _ := m["passed"].(bool)
+		detail, _ := m["detail"].(string)
+		cs = append(cs, Check{Step: step, Name: name, Passed: passed, Detail: detail})
+	}
+	return cs
+}
+
+func activityOptions(st playbooks.Step) workflow.ActivityOptions {
+	rp := st.Retry
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: time.Duration(st.Timeout),
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Duration(rp.Initial),
+			BackoffCoefficient:     rp.Backoff,
+			MaximumInterval:        time.Duration(rp.MaxInterval),
+			MaximumAttempts:        int32(rp.MaxAttempts),
+			NonRetryableErrorTypes: rp.NonRetryable,
+		},
+	}
+}
+
+// finish evaluates expectations and settles the outcome and time to contain.
+func (r *runner) finish(ctx workflow.Context) {
+	res := &r.res
+	res.EndedAt = workflow.Now(ctx)
+	var failed []string
+	contained := true
+	for i, s := range res.Steps {
+		st := r.in.Plan.Steps[i]
+		if s.Status == StatusFailed && (st.OnFailure != playbooks.OnFailureContinue || st.Contains || st.Verifies) {
+			failed = append(failed, s.ID+": "+s.Error)
+		}
+		if s.Contains {
+			switch {
+			case s.Status == StatusSucceeded:
+				if s.EndedAt.After(res.ContainedAt) {
+					res.ContainedAt = s.EndedAt
+				}
+			case s.Status == StatusSkipped && r.outputs[s.ID] != nil: // skipped by its condition
+			default:
+				contained = false
+			}
+		}
+	}
+	var incomplete []string
+	for _, s := range res.Steps {
+		if r.outputs[s.ID] == nil {
+			incomplete = append(incomplete, s.ID)
+		}
+	}
+	for _, e := range r.in.Plan.Expect {
+		c := Check{Name: e.Name}
+		v, err := r.ev.Eval(e.That, r.scope())
+		switch {
+		case err != nil && len(incomplete) > 0:
+			c.Detail = "not evaluated: " + strings.Join(incomplete, ", ") + " did not complete"
+		case err != nil:
+			c.Detail = "could not be evaluated: " + err.Error()
+		default:
+			c.Passed, _ = v.(bool)
+			if !c.Passed {
+				c.Detail = "false: " + e.That
+			}
+		}
+		if !c.Passed {
+			failed = append(failed, "expectation "+e.Name+" "+c.Detail)
+		}
+		res.Expectations = append(res.Expectations, c)
+	}
+	if !contained || res.ContainedAt.IsZero() {
+		res.ContainedAt = time.Time{}
+	} else {
+		res.TimeToContainMS = res.ContainedAt.Sub(res.Trigger.At).Milliseconds()
+	}
+	if len(failed) == 0 && contained {
+		res.Outcome = OutcomeContained
+		return
+	}
+	res.Outcome = OutcomeFailed
+	if len(failed) == 0 {
+		failed = append(failed, "containment steps did not all complete")
+	}
+	sort.Strings(failed)
+	res.Error = "run failed: " + strings.Join(failed, "; ")
+}
+
+// snapshot returns a copy of the current result, safe to hand to a query.
+func (r *runner) snapshot() RunResult {
+	res := r.res
+	res.Steps = append([]StepResult(nil), r.res.Steps...)
+	res.Verifications = append([]Check(nil), r.res.Verifications...)
+	res.Expectations = append([]Check(nil), r.res.Expectations...)
+	return res
+}
