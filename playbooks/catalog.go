@@ -151,7 +151,7 @@ var catalog = []Action{
 	{
 		Name: "awsiam.deactivate_keys", Summary: "Set IAM access keys Inactive; already inactive counts as done.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys to deactivate"}},
-		Outputs:     []Param{{Name: "deactivated", Type: TypeStringList, Doc: "keys deactivated now"}, {Name: "already_inactive", Type: TypeStringList, Doc: "keys that were already inactive or gone"}},
+		Outputs:     []Param{{Name: "deactivated", Type: TypeStringList, Doc: "keys deactivated now"}, {Name: "already_inactive", Type: TypeStringList, Doc: "keys that were already inactive"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer exist (nothing to deactivate)"}},
 		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{

@@ -105,7 +105,7 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret})
 	awsiam.Register(w, &awsiam.Activities{Client: ic})
 	fbslack.Register(w, &fbslack.Activities{Client: sc})
-	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: "firebreak@example.test"})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: PagerDutyBotEmail})
 	evidence.Register(w, &evidence.Activities{Store: store})
 	return nil
 }

@@ -1,0 +1,174 @@
+//go:build unix
+
+package awsiam_test
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"os/exec"
+	"reflect"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/firebreak-dev/firebreak/activities/awsiam"
+)
+
+// startMoto runs moto_server (an AWS emulator, when installed) on a free loopback port and
+// returns its endpoint. The test is skipped when moto_server is not on PATH.
+func startMoto(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		t.Skip("moto_server is not on PATH; the cross-check against moto is skipped")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", port)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the pyenv shim may fork; stop the whole group
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting moto_server: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	// Werkzeug announces "Running on http://127.0.0.1:PORT" on stderr once it listens.
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		announced := false
+		for sc.Scan() {
+			if !announced && strings.Contains(sc.Text(), "Running on http://127.0.0.1:"+port) {
+				announced = true
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("moto_server did not announce it was listening within 30s")
+	}
+	return "http://127.0.0.1:" + port
+}
+
+// TestAgainstMoto runs the activities against moto, a third-party IAM emulator, to check
+// they do not depend on quirks of firebreak's own sandbox.
+func TestAgainstMoto(t *testing.T) {
+	endpoint := startMoto(t)
+	c := newClient(endpoint, "AKIDMOTOTESTKEY00000", "moto-accepts-any-secret")
+	ctx := context.Background()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("setting up moto: %v", err)
+		}
+	}
+	alice := aws.String("alice")
+	must(c.CreateUser(ctx, &iam.CreateUserInput{UserName: alice}))
+	var keyIDs []string
+	for range 2 {
+		out, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: alice})
+		must(out, err)
+		keyIDs = append(keyIDs, aws.ToString(out.AccessKey.AccessKeyId))
+	}
+	must(c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: alice, Password: aws.String("Corr3ct-Horse-Battery")}))
+	mfa, err := c.CreateVirtualMFADevice(ctx, &iam.CreateVirtualMFADeviceInput{VirtualMFADeviceName: aws.String("alice-phone")})
+	must(mfa, err)
+	serial := aws.ToString(mfa.VirtualMFADevice.SerialNumber)
+	must(c.EnableMFADevice(ctx, &iam.EnableMFADeviceInput{UserName: alice, SerialNumber: aws.String(serial), AuthenticationCode1: aws.String("123456"), AuthenticationCode2: aws.String("654321")}))
+	for _, g := range []string{"payments", "developers"} {
+		must(c.CreateGroup(ctx, &iam.CreateGroupInput{GroupName: aws.String(g)}))
+		must(c.AddUserToGroup(ctx, &iam.AddUserToGroupInput{GroupName: aws.String(g), UserName: alice}))
+	}
+
+	a := &awsiam.Activities{Client: c, Now: func() time.Time { return testNow }}
+	env := newEnv(a)
+
+	var inv awsiam.InventoryResult
+	if err := run(t, env, a.Inventory, awsiam.InventoryInput{User: "alice"}, &inv); err != nil {
+		t.Fatalf("Inventory: %v", err)
+	}
+	sortedKeys := append([]string(nil), keyIDs...)
+	if sortedKeys[0] > sortedKeys[1] {
+		sortedKeys[0], sortedKeys[1] = sortedKeys[1], sortedKeys[0]
+	}
+	if inv.UserName != "alice" || !strings.HasSuffix(inv.ARN, ":user/alice") || !reflect.DeepEqual(inv.ActiveKeyIDs, sortedKeys) ||
+		!inv.HasLoginProfile || inv.LoginProfileCreated == "" || len(inv.MFADevices) != 1 || inv.MFADevices[0].SerialNumber != serial ||
+		!reflect.DeepEqual(inv.Groups, []string{"developers", "payments"}) {
+		t.Errorf("Inventory against moto = %+v", inv)
+	}
+	for _, k := range inv.AccessKeys {
+		if k.CreateDate == "" || k.LastUsedDate != "" || k.LastUsedService != "" {
+			t.Errorf("never-used key from moto: %+v; want a create date and no last use", k)
+		}
+	}
+
+	verify := awsiam.VerifyContainedInput{User: "alice", AccessKeyIDs: keyIDs}
+	var vr awsiam.VerifyResult
+	if err := run(t, env, a.VerifyContained, verify, &vr); err != nil || vr.Passed {
+		t.Fatalf("VerifyContained before containment = %+v, %v; want not passed", vr, err)
+	}
+	var dk awsiam.DeactivateKeysResult
+	if err := run(t, env, a.DeactivateKeys, awsiam.DeactivateKeysInput{User: "alice", AccessKeyIDs: keyIDs}, &dk); err != nil || len(dk.Deactivated) != 2 {
+		t.Fatalf("DeactivateKeys = %+v, %v", dk, err)
+	}
+	if err := run(t, env, a.DeactivateKeys, awsiam.DeactivateKeysInput{User: "alice", AccessKeyIDs: keyIDs}, &dk); err != nil || len(dk.AlreadyInactive) != 2 || len(dk.Deactivated) != 0 {
+		t.Fatalf("second DeactivateKeys = %+v, %v; want both AlreadyInactive", dk, err)
+	}
+	var rs awsiam.RevokeSessionsResult
+	if err := run(t, env, a.RevokeSessions, awsiam.RevokeSessionsInput{User: "alice"}, &rs); err != nil {
+		t.Fatalf("RevokeSessions: %v", err)
+	}
+	if err := run(t, env, a.RevokeSessions, awsiam.RevokeSessionsInput{User: "alice"}, &rs); err != nil || rs.NotBefore != "2026-09-01T12:00:00Z" {
+		t.Fatalf("second RevokeSessions = %+v, %v", rs, err)
+	}
+	if err := run(t, env, a.VerifyContained, verify, &vr); err != nil || !vr.Passed {
+		t.Fatalf("VerifyContained after containment = %+v, %v; want passed", vr, err)
+	}
+
+	var lp awsiam.DeleteLoginProfileResult
+	if err := run(t, env, a.DeleteLoginProfile, awsiam.DeleteLoginProfileInput{User: "alice"}, &lp); err != nil || !lp.Deleted {
+		t.Errorf("DeleteLoginProfile = %+v, %v", lp, err)
+	}
+	lp = awsiam.DeleteLoginProfileResult{}
+	if err := run(t, env, a.DeleteLoginProfile, awsiam.DeleteLoginProfileInput{User: "alice"}, &lp); err != nil || !lp.AlreadyAbsent {
+		t.Errorf("second DeleteLoginProfile = %+v, %v", lp, err)
+	}
+	var md awsiam.DeactivateMFADevicesResult
+	if err := run(t, env, a.DeactivateMFADevices, awsiam.DeactivateMFADevicesInput{User: "alice", DeleteVirtual: true}, &md); err != nil ||
+		!reflect.DeepEqual(md.Deactivated, []string{serial}) || !reflect.DeepEqual(md.DeletedVirtual, []string{serial}) {
+		t.Errorf("DeactivateMFADevices = %+v, %v", md, err)
+	}
+	var rg awsiam.RemoveFromGroupsResult
+	if err := run(t, env, a.RemoveFromGroups, awsiam.RemoveFromGroupsInput{User: "alice"}, &rg); err != nil || len(rg.Removed) != 2 {
+		t.Errorf("RemoveFromGroups = %+v, %v", rg, err)
+	}
+	if err := run(t, env, a.RemoveFromGroups, awsiam.RemoveFromGroupsInput{User: "alice", Groups: []string{"payments"}}, &rg); err != nil || !reflect.DeepEqual(rg.NotMember, []string{"payments"}) {
+		t.Errorf("second RemoveFromGroups = %+v, %v", rg, err)
+	}
+	var tu awsiam.TagUserResult
+	if err := run(t, env, a.TagUser, awsiam.TagUserInput{User: "alice", Tags: map[string]string{"firebreak:contained": "true"}}, &tu); err != nil {
+		t.Errorf("TagUser: %v", err)
+	}
+
+	if err := run(t, env, a.Inventory, awsiam.InventoryInput{User: "mallory"}, &inv); appError(err) == nil || appError(err).Type() != awsiam.ErrUnknownSubject {
+		t.Errorf("Inventory of an unknown user against moto: %v; want %s", err, awsiam.ErrUnknownSubject)
+	}
+}

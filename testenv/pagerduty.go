@@ -1,0 +1,492 @@
+package testenv
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The PagerDuty sandbox's seeded escalation policy and schedule: developers in the IAM group
+// "security" are on call on both.
+const (
+	PagerDutyEscalationPolicyID = "PEPSEC1"
+	PagerDutyScheduleID         = "PSCHSEC1"
+)
+
+// The PagerDuty sandbox's service user that firebreak acts as (the From header of its writes),
+// beside the org's developers.
+const (
+	PagerDutyBotEmail  = "firebreak@example.test"
+	PagerDutyBotUserID = "PFBBOT1"
+)
+
+// pdBot is the sandbox's service user as a Developer, so it is found like the others.
+var pdBot = Developer{Name: "firebreak", Email: PagerDutyBotEmail, PagerDutyID: PagerDutyBotUserID}
+
+// PagerDutyNote is one incident note as the PagerDuty sandbox stores it.
+type PagerDutyNote struct {
+	ID        string
+	UserID    string // the PagerDuty user ID of the author, from the From header
+	Content   string
+	CreatedAt time.Time
+}
+
+// PagerDuty is a loopback server speaking the subset of the PagerDuty REST API v2 that
+// firebreak uses, as github.com/PagerDuty/go-pagerduty sends it. Point a client at it with
+// pagerduty.NewClient(p.Token(), pagerduty.WithAPIEndpoint(p.URL())).
+type PagerDuty struct {
+	org   *Org
+	srv   *httptest.Server
+	token string
+
+	mu        sync.Mutex
+	incidents map[string]*pdIncident
+	notes     map[string][]PagerDutyNote // incident ID → notes, oldest first
+	noteSeq   int
+	faults    map[string]int // op ("" for all) → HTTP status to answer with
+	down      bool
+	fault     func(w http.ResponseWriter, r *http.Request) bool
+}
+
+type pdIncident struct {
+	Incident
+	Number  int
+	Created time.Time
+	Changed time.Time
+	AckBy   string // user ID that acknowledged
+	AckAt   time.Time
+}
+
+// NewPagerDuty starts a PagerDuty sandbox with org's incidents, services and developers,
+// recording calls in rec.
+func NewPagerDuty(org *Org, rec *Recorder) *PagerDuty {
+	p := &PagerDuty{
+		org:       org,
+		token:     "u+" + Canary + "-PdSbxT0ken9",
+		incidents: map[string]*pdIncident{},
+		notes:     map[string][]PagerDutyNote{},
+		faults:    map[string]int{},
+	}
+	for i, inc := range org.Incidents {
+		created := seedEpoch.Add(-time.Duration(len(org.Incidents)-i) * time.Hour)
+		p.incidents[inc.ID] = &pdIncident{Incident: inc, Number: i + 1, Created: created, Changed: created}
+	}
+	if rec == nil {
+		rec = &Recorder{}
+	}
+	p.srv = httptest.NewServer(rec.Wrap("pagerduty", pdOp, http.HandlerFunc(p.serve)))
+	return p
+}
+
+// URL is the API endpoint, to pass to pagerduty.WithAPIEndpoint.
+func (p *PagerDuty) URL() string { return p.srv.URL }
+
+// Token is the REST API token the server accepts. It contains Canary.
+func (p *PagerDuty) Token() string { return p.token }
+
+// Close shuts the server down.
+func (p *PagerDuty) Close() { p.srv.Close() }
+
+// SetFault installs f, called first for every request (after recording); when it returns
+// true it has written the whole answer and the sandbox does nothing more. It may read the
+// request body: the sandbox reads it afresh afterwards. nil removes it.
+func (p *PagerDuty) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
+	p.mu.Lock()
+	p.fault = f
+	p.mu.Unlock()
+}
+
+// FailOp makes every request of op (as recorded, e.g. "POST /incidents/{id}/notes", or ""
+// for every request) answer with the HTTP status code and PagerDuty's error document until
+// cleared with status 0.
+func (p *PagerDuty) FailOp(op string, status int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if status == 0 {
+		delete(p.faults, op)
+		return
+	}
+	p.faults[op] = status
+}
+
+// SetDown makes the whole API answer 503 Service Unavailable while down is true.
+func (p *PagerDuty) SetDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+}
+
+// Notes returns the notes on incident id, oldest first.
+func (p *PagerDuty) Notes(incidentID string) []PagerDutyNote {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]PagerDutyNote(nil), p.notes[incidentID]...)
+}
+
+// Incident returns incident id in its current state, or false.
+func (p *PagerDuty) Incident(id string) (Incident, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inc, ok := p.incidents[id]
+	if !ok {
+		return Incident{}, false
+	}
+	return inc.Incident, true
+}
+
+// pdOp names a request by method and path template, e.g. "POST /incidents/{id}/notes".
+func pdOp(req *http.Request, _ []byte) string {
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	if len(parts) >= 2 && parts[0] == "incidents" {
+		parts[1] = "{id}"
+	}
+	return req.Method + " /" + strings.Join(parts, "/")
+}
+
+// pdError writes PagerDuty's error document.
+func pdError(w http.ResponseWriter, status, code int, message string, errs ...string) {
+	body := map[string]any{"message": message, "code": code}
+	if len(errs) > 0 {
+		body["errors"] = errs
+	}
+	pdWrite(w, status, map[string]any{"error": body})
+}
+
+func pdWrite(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func (p *PagerDuty) serve(w http.ResponseWriter, req *http.Request) {
+	op := pdOp(req, nil)
+	p.mu.Lock()
+	fault := p.fault
+	p.mu.Unlock()
+	if fault != nil {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		if fault(w, req) {
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+
+	p.mu.Lock()
+	status, faulty := p.faults[op]
+	if !faulty {
+		status, faulty = p.faults[""]
+	}
+	down := p.down
+	p.mu.Unlock()
+	switch {
+	case down:
+		pdError(w, http.StatusServiceUnavailable, 0, "Service Unavailable")
+		return
+	case faulty:
+		pdError(w, status, 0, http.StatusText(status))
+		return
+	}
+
+	auth := req.Header.Get("Authorization")
+	if auth != "Token token="+p.token && auth != "Bearer "+p.token {
+		pdError(w, http.StatusUnauthorized, 2006, "Authentication failed")
+		return
+	}
+	if a := req.Header.Get("Accept"); a != "" && strings.Contains(a, "vnd.pagerduty+json") && !strings.Contains(a, "version=2") {
+		pdError(w, http.StatusNotAcceptable, 2001, "Invalid Input Provided", "Only version=2 of the API is served here.")
+		return
+	}
+
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	switch {
+	case req.Method == http.MethodGet && len(parts) == 2 && parts[0] == "incidents":
+		p.getIncident(w, parts[1])
+	case req.Method == http.MethodGet && len(parts) == 3 && parts[0] == "incidents" && parts[2] == "notes":
+		p.listNotes(w, parts[1])
+	case req.Method == http.MethodPost && len(parts) == 3 && parts[0] == "incidents" && parts[2] == "notes":
+		p.createNote(w, req, parts[1])
+	case req.Method == http.MethodPut && len(parts) == 1 && parts[0] == "incidents":
+		p.manage(w, req)
+	case req.Method == http.MethodGet && len(parts) == 1 && parts[0] == "oncalls":
+		p.onCalls(w, req.URL.Query())
+	case req.Method == http.MethodGet && len(parts) == 1 && parts[0] == "users":
+		p.users(w, req.URL.Query())
+	default:
+		pdError(w, http.StatusNotFound, 2100, "Not Found")
+	}
+}
+
+func pdRef(typ, id, summary, self string) map[string]any {
+	return map[string]any{"id": id, "type": typ, "summary": summary, "self": self,
+		"html_url": "https://example-co.pagerduty.test/" + strings.TrimSuffix(typ, "_reference") + "s/" + id}
+}
+
+func pdTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func pdDisplayName(d Developer) string { return strings.ToUpper(d.Name[:1]) + d.Name[1:] }
+
+// pdUsers is every PagerDuty user: the org's developers that have an ID, then the bot.
+func (p *PagerDuty) pdUsers() []Developer {
+	var out []Developer
+	for _, d := range p.org.Developers {
+		if d.PagerDutyID != "" {
+			out = append(out, d)
+		}
+	}
+	return append(out, pdBot)
+}
+
+// userByEmail returns the user whose email is email, for the From header.
+func (p *PagerDuty) userByEmail(email string) (Developer, bool) {
+	for _, d := range p.pdUsers() {
+		if d.PagerDutyID != "" && strings.EqualFold(d.Email, email) {
+			return d, true
+		}
+	}
+	return Developer{}, false
+}
+
+func (p *PagerDuty) userByID(id string) (Developer, bool) {
+	for _, d := range p.pdUsers() {
+		if d.PagerDutyID == id {
+			return d, true
+		}
+	}
+	return Developer{}, false
+}
+
+func (p *PagerDuty) userRef(id string) map[string]any {
+	summary := id
+	if d, ok := p.userByID(id); ok {
+		summary = pdDisplayName(d)
+	}
+	return pdRef("user_reference", id, summary, p.srv.URL+"/users/"+id)
+}
+
+func (p *PagerDuty) userJSON(d Developer) map[string]any {
+	u := pdRef("user", d.PagerDutyID, pdDisplayName(d), p.srv.URL+"/users/"+d.PagerDutyID)
+	u["name"] = pdDisplayName(d)
+	u["email"] = d.Email
+	u["time_zone"] = "Europe/London"
+	u["role"] = "user"
+	return u
+}
+
+// incidentJSON renders inc. The caller holds p.mu.
+func (p *PagerDuty) incidentJSON(inc *pdIncident) map[string]any {
+	svcName := inc.ServiceID
+	for _, s := range p.org.Services {
+		if s.ID == inc.ServiceID {
+			svcName = s.Name
+		}
+	}
+	out := pdRef("incident", inc.ID, fmt.Sprintf("[#%d] %s", inc.Number, inc.Title), p.srv.URL+"/incidents/"+inc.ID)
+	out["incident_number"] = inc.Number
+	out["title"] = inc.Title
+	out["status"] = inc.Status
+	out["urgency"] = inc.Urgency
+	out["created_at"] = pdTime(inc.Created)
+	out["updated_at"] = pdTime(inc.Changed)
+	out["last_status_change_at"] = pdTime(inc.Changed)
+	out["incident_key"] = strings.ToLower(inc.ID)
+	out["service"] = pdRef("service_reference", inc.ServiceID, svcName, p.srv.URL+"/services/"+inc.ServiceID)
+	out["escalation_policy"] = pdRef("escalation_policy_reference", PagerDutyEscalationPolicyID, "Security On-Call", p.srv.URL+"/escalation_policies/"+PagerDutyEscalationPolicyID)
+	out["assignments"] = []any{}
+	out["acknowledgements"] = []any{}
+	if inc.AckBy != "" && inc.Status == "acknowledged" {
+		out["acknowledgements"] = []any{map[string]any{"at": pdTime(inc.AckAt), "acknowledger": p.userRef(inc.AckBy)}}
+	}
+	if inc.Status == "resolved" {
+		out["resolved_at"] = pdTime(inc.Changed)
+	}
+	return out
+}
+
+func (p *PagerDuty) getIncident(w http.ResponseWriter, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inc, ok := p.incidents[id]
+	if !ok {
+		pdError(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	pdWrite(w, http.StatusOK, map[string]any{"incident": p.incidentJSON(inc)})
+}
+
+// noteJSON renders n. The caller holds p.mu.
+func (p *PagerDuty) noteJSON(n PagerDutyNote) map[string]any {
+	return map[string]any{"id": n.ID, "user": p.userRef(n.UserID), "channel": map[string]any{"summary": "The PagerDuty website or APIs"},
+		"content": n.Content, "created_at": pdTime(n.CreatedAt)}
+}
+
+func (p *PagerDuty) listNotes(w http.ResponseWriter, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.incidents[id]; !ok {
+		pdError(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	notes := []any{}
+	for _, n := range p.notes[id] {
+		notes = append(notes, p.noteJSON(n))
+	}
+	pdWrite(w, http.StatusOK, map[string]any{"notes": notes})
+}
+
+// from checks the From header that PagerDuty requires on writes, answering 400 like
+// PagerDuty when it does not name a user of the account.
+func (p *PagerDuty) from(w http.ResponseWriter, req *http.Request) (Developer, bool) {
+	email := req.Header.Get("From")
+	if email == "" {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "You must specify a user's email address in the \"From\" header to perform this action")
+		return Developer{}, false
+	}
+	d, ok := p.userByEmail(email)
+	if !ok {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "The email address in the \"From\" header does not belong to a user on this account")
+		return Developer{}, false
+	}
+	return d, true
+}
+
+func (p *PagerDuty) createNote(w http.ResponseWriter, req *http.Request, id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.incidents[id]; !ok {
+		pdError(w, http.StatusNotFound, 2100, "Not Found")
+		return
+	}
+	user, ok := p.from(w, req)
+	if !ok {
+		return
+	}
+	var body struct {
+		Note struct {
+			Content string `json:"content"`
+		} `json:"note"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Request body is not valid JSON")
+		return
+	}
+	if strings.TrimSpace(body.Note.Content) == "" {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Content cannot be empty")
+		return
+	}
+	p.noteSeq++
+	n := PagerDutyNote{ID: fmt.Sprintf("PNOTE%04d", p.noteSeq), UserID: user.PagerDutyID, Content: body.Note.Content, CreatedAt: time.Now().UTC()}
+	p.notes[id] = append(p.notes[id], n)
+	pdWrite(w, http.StatusCreated, map[string]any{"note": p.noteJSON(n)})
+}
+
+func (p *PagerDuty) manage(w http.ResponseWriter, req *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	user, ok := p.from(w, req)
+	if !ok {
+		return
+	}
+	var body struct {
+		Incidents []struct {
+			ID     string `json:"id"`
+			Type   string `json:"type"`
+			Status string `json:"status"`
+		} `json:"incidents"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&body); err != nil || len(body.Incidents) == 0 {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "incidents must be a non-empty list")
+		return
+	}
+	// Validate every change before applying any, as the bulk endpoint does.
+	for _, u := range body.Incidents {
+		inc, ok := p.incidents[u.ID]
+		if !ok {
+			pdError(w, http.StatusNotFound, 2100, "Not Found")
+			return
+		}
+		switch u.Status {
+		case "", "acknowledged", "resolved":
+		default:
+			pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Status must be one of triggered, acknowledged, or resolved.")
+			return
+		}
+		if inc.Status == "resolved" && u.Status != "" {
+			pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Incident Already Resolved")
+			return
+		}
+	}
+	now := time.Now().UTC()
+	out := []any{}
+	for _, u := range body.Incidents {
+		inc := p.incidents[u.ID]
+		if u.Status != "" && u.Status != inc.Status {
+			inc.Status, inc.Changed = u.Status, now
+			if u.Status == "acknowledged" {
+				inc.AckBy, inc.AckAt = user.PagerDutyID, now
+			}
+		}
+		out = append(out, p.incidentJSON(inc))
+	}
+	pdWrite(w, http.StatusOK, map[string]any{"incidents": out, "limit": len(out), "offset": 0, "more": false})
+}
+
+// pdListParam reads a PagerDuty array query parameter, sent as name[]=a&name[]=b.
+func pdListParam(q url.Values, name string) []string {
+	return append(q[name+"[]"], q[name]...)
+}
+
+func pdContains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *PagerDuty) onCalls(w http.ResponseWriter, q url.Values) {
+	eps, scheds, users := pdListParam(q, "escalation_policy_ids"), pdListParam(q, "schedule_ids"), pdListParam(q, "user_ids")
+	full := pdContains(pdListParam(q, "include"), "users")
+	start := seedEpoch.Add(-24 * time.Hour)
+	oncalls := []any{}
+	if (len(eps) == 0 || pdContains(eps, PagerDutyEscalationPolicyID)) && (len(scheds) == 0 || pdContains(scheds, PagerDutyScheduleID)) {
+		for _, d := range p.org.Developers {
+			if d.PagerDutyID == "" || !pdContains(d.Groups, "security") || (len(users) > 0 && !pdContains(users, d.PagerDutyID)) {
+				continue
+			}
+			user := p.userRef(d.PagerDutyID)
+			if full {
+				user = p.userJSON(d)
+			}
+			oncalls = append(oncalls, map[string]any{
+				"user":              user,
+				"schedule":          pdRef("schedule_reference", PagerDutyScheduleID, "Security Primary", p.srv.URL+"/schedules/"+PagerDutyScheduleID),
+				"escalation_policy": pdRef("escalation_policy_reference", PagerDutyEscalationPolicyID, "Security On-Call", p.srv.URL+"/escalation_policies/"+PagerDutyEscalationPolicyID),
+				"escalation_level":  1,
+				"start":             pdTime(start),
+				"end":               pdTime(start.Add(365 * 24 * time.Hour)),
+			})
+		}
+	}
+	pdWrite(w, http.StatusOK, map[string]any{"oncalls": oncalls, "limit": 25, "offset": 0, "more": false, "total": nil})
+}
+
+func (p *PagerDuty) users(w http.ResponseWriter, q url.Values) {
+	query := strings.ToLower(q.Get("query"))
+	users := []any{}
+	for _, d := range p.pdUsers() {
+		if query != "" && !strings.Contains(strings.ToLower(d.Email), query) && !strings.Contains(strings.ToLower(d.Name), query) {
+			continue
+		}
+		users = append(users, p.userJSON(d))
+	}
+	pdWrite(w, http.StatusOK, map[string]any{"users": users, "limit": 25, "offset": 0, "more": false, "total": nil})
+}
