@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/user"
 	"strings"
@@ -147,40 +148,15 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 			return err
 		}
 	}
-	store, err := evidence.OpenFileStore(evDir)
+	rg, err := startRig(ctx, logger, evDir)
 	if err != nil {
 		return err
 	}
-
-	sb := testenv.NewSandbox(nil)
-	defer sb.Close()
-	conn, err := connectTemporal(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-
-	// Attached to a shared server, this process serves a task queue of its own, so its drills
-	// run against its own sandbox and no other worker's.
-	queue := workflows.DrillTaskQueue
-	if !conn.Embedded {
-		host, _ := os.Hostname()
-		queue = fmt.Sprintf("%s/%s-%d", workflows.DrillTaskQueue, host, os.Getpid())
-	}
-	w := worker.New(conn.Client, queue, worker.Options{})
-	workflows.Register(w)
-	if err := sb.Register(w, store); err != nil {
-		return err
-	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("starting the drill worker: %w", err)
-	}
-	defer w.Stop()
+	defer rg.Close()
 
 	var cards []Scorecard
 	for _, j := range jobs {
-		sb.Recorder.Reset()
-		card := drillOne(ctx, conn.Client, sb, queue, j.plan, j.inputs, f)
+		card := rg.drill(ctx, j.plan, j.inputs, f)
 		cards = append(cards, card)
 		if !f.asJSON {
 			printScorecard(stdout, card)
@@ -193,7 +169,7 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 			return err
 		}
 	} else {
-		fmt.Fprintf(stdout, "Evidence: %s\n", store.Path())
+		fmt.Fprintf(stdout, "Evidence: %s\n", rg.store.Path())
 	}
 	for _, c := range cards {
 		if !c.Passed {
@@ -231,7 +207,58 @@ func currentUser() string {
 	return "unknown"
 }
 
-func drillOne(ctx context.Context, c client.Client, sb *testenv.Sandbox, queue string, p *playbooks.Plan, inputs map[string]any, f drillFlags) Scorecard {
+// rig is what a drill runs on: the sandbox, a Temporal connection, and a worker on a drill
+// task queue bound only to the sandbox.
+type rig struct {
+	sb    *testenv.Sandbox
+	conn  *temporalConn
+	w     worker.Worker
+	queue string
+	store *evidence.FileStore
+}
+
+func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string) (*rig, error) {
+	store, err := evidence.OpenFileStore(evidenceDir)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := connectTemporal(ctx, logger)
+	if err != nil {
+		return nil, err
+	}
+	r := &rig{sb: testenv.NewSandbox(nil), conn: conn, store: store, queue: workflows.DrillTaskQueue}
+	// Attached to a shared server, this process serves a task queue of its own, so its drills
+	// run against its own sandbox and no other worker's.
+	if !conn.Embedded {
+		host, _ := os.Hostname()
+		r.queue = fmt.Sprintf("%s/%s-%d", workflows.DrillTaskQueue, host, os.Getpid())
+	}
+	r.w = worker.New(conn.Client, r.queue, worker.Options{})
+	workflows.Register(r.w)
+	if err := r.sb.Register(r.w, store); err != nil {
+		r.Close()
+		return nil, err
+	}
+	if err := r.w.Start(); err != nil {
+		r.w = nil
+		r.Close()
+		return nil, fmt.Errorf("starting the drill worker: %w", err)
+	}
+	return r, nil
+}
+
+func (r *rig) Close() {
+	if r.w != nil {
+		r.w.Stop()
+	}
+	r.conn.Close()
+	r.sb.Close()
+}
+
+// drill runs one playbook as a drill and returns its scorecard.
+func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]any, f drillFlags) Scorecard {
+	c, sb, queue := r.conn.Client, r.sb, r.queue
+	sb.Recorder.Reset()
 	start := time.Now()
 	subject, _ := inputs["subject"].(string)
 	nonce := start.UTC().Format("20060102T150405.000")
@@ -281,11 +308,16 @@ func drillOne(ctx context.Context, c client.Client, sb *testenv.Sandbox, queue s
 // PagerDuty — for the sandbox's canary secrets.
 func leakChecks(ctx context.Context, c client.Client, sb *testenv.Sandbox, wfID, runID string) []LeakCheck {
 	var out []LeakCheck
+	// firebreak's own credential for each service is meant to reach that service; everything
+	// else in the request is content and must be free of secrets.
+	ownToken := map[string]string{"slack": sb.Slack.BotToken(), "pagerduty": sb.PagerDuty.Token()}
 	for _, svc := range []string{"slack", "pagerduty"} {
 		lc := LeakCheck{Artefact: svc + " requests"}
 		for _, call := range sb.Recorder.Calls(svc) {
 			lc.Scanned++
-			if testenv.ContainsCanary(call.Body) {
+			body := strings.ReplaceAll(call.Body, ownToken[svc], "")
+			body = strings.ReplaceAll(body, url.QueryEscape(ownToken[svc]), "")
+			if testenv.ContainsCanary(body) {
 				lc.Leaks++
 			}
 		}

@@ -1,0 +1,210 @@
+package vault
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl"
+	"github.com/hashicorp/hcl/hcl/ast"
+)
+
+// capability bits, as in Vault's policy package.
+const (
+	capDeny uint32 = 1 << iota
+	capCreate
+	capRead
+	capUpdate
+	capDelete
+	capList
+	capSudo
+	capPatch
+)
+
+var capabilityBits = map[string]uint32{
+	"deny": capDeny, "create": capCreate, "read": capRead, "update": capUpdate,
+	"delete": capDelete, "list": capList, "sudo": capSudo, "patch": capPatch,
+}
+
+// oldPolicyBits maps the pre-0.9 `policy = "..."` shorthand to capabilities, as Vault does.
+var oldPolicyBits = map[string]uint32{
+	"deny":  capDeny,
+	"read":  capRead | capList,
+	"write": capRead | capList | capCreate | capUpdate | capDelete,
+	"sudo":  capRead | capList | capCreate | capUpdate | capDelete | capSudo,
+}
+
+// aclRule is one `path "..." { ... }` block of a policy.
+type aclRule struct {
+	pattern string
+	caps    uint32
+}
+
+// parsePolicy parses the path rules of an ACL policy in HCL (v1, as Vault uses).
+func parsePolicy(name, text string) ([]aclRule, error) {
+	file, err := hcl.ParseString(text)
+	if err != nil {
+		return nil, fmt.Errorf("policy %q: parsing HCL: %w", name, err)
+	}
+	list, ok := file.Node.(*ast.ObjectList)
+	if !ok {
+		return nil, fmt.Errorf("policy %q: expected a list of path blocks at the top level", name)
+	}
+	var rules []aclRule
+	for _, item := range list.Filter("path").Items {
+		if len(item.Keys) == 0 {
+			return nil, fmt.Errorf("policy %q: path block at %s has no path", name, item.Pos())
+		}
+		pattern, ok := item.Keys[0].Token.Value().(string)
+		if !ok {
+			return nil, fmt.Errorf("policy %q: path at %s is not a string", name, item.Pos())
+		}
+		var body struct {
+			Capabilities []string `hcl:"capabilities"`
+			Policy       string   `hcl:"policy"`
+		}
+		if err := hcl.DecodeObject(&body, item.Val); err != nil {
+			return nil, fmt.Errorf("policy %q: path %q: %w", name, pattern, err)
+		}
+		var caps uint32
+		for _, c := range body.Capabilities {
+			bit, ok := capabilityBits[strings.ToLower(c)]
+			if !ok {
+				return nil, fmt.Errorf("policy %q: path %q: unknown capability %q", name, pattern, c)
+			}
+			caps |= bit
+		}
+		if body.Policy != "" {
+			bit, ok := oldPolicyBits[strings.ToLower(body.Policy)]
+			if !ok {
+				return nil, fmt.Errorf("policy %q: path %q: unknown policy value %q", name, pattern, body.Policy)
+			}
+			caps |= bit
+		}
+		rules = append(rules, aclRule{pattern: strings.TrimLeft(pattern, "/"), caps: caps})
+	}
+	return rules, nil
+}
+
+// acl is the merged view of a set of policies, evaluated the way Vault's ACL does: an exact
+// rule wins; otherwise the most specific of the prefix (`*`) and segment-wildcard (`+`) rules
+// that match; rules for the same pattern from several policies are merged, and deny on the
+// chosen rule denies everything.
+type acl struct {
+	root     bool
+	exact    map[string]uint32
+	prefix   map[string]uint32 // pattern without its trailing '*'
+	wildcard map[string]uint32 // patterns with a '+' segment, as written
+}
+
+func newACL(root bool, rules ...[]aclRule) *acl {
+	a := &acl{root: root, exact: map[string]uint32{}, prefix: map[string]uint32{}, wildcard: map[string]uint32{}}
+	merge := func(m map[string]uint32, k string, caps uint32) {
+		caps |= m[k]
+		if caps&capDeny != 0 {
+			caps = capDeny
+		}
+		m[k] = caps
+	}
+	for _, rs := range rules {
+		for _, r := range rs {
+			switch {
+			case strings.Contains(r.pattern, "+"):
+				merge(a.wildcard, r.pattern, r.caps)
+			case strings.HasSuffix(r.pattern, "*"):
+				merge(a.prefix, strings.TrimSuffix(r.pattern, "*"), r.caps)
+			default:
+				merge(a.exact, r.pattern, r.caps)
+			}
+		}
+	}
+	return a
+}
+
+// allows reports whether the ACL grants capability bit on path.
+func (a *acl) allows(path string, bit uint32) bool {
+	if a.root {
+		return true
+	}
+	caps, ok := a.exact[path]
+	if !ok {
+		caps = a.nonExact(path)
+	}
+	return caps&capDeny == 0 && caps&bit != 0
+}
+
+// nonExact finds the capabilities of the highest-priority prefix or wildcard rule matching
+// path, with Vault's ordering: later first wildcard or glob, then non-prefix over prefix,
+// then fewer '+' segments, then longer pattern, then lexically greater.
+func (a *acl) nonExact(path string) uint32 {
+	type cand struct {
+		firstWC   int
+		isPrefix  bool
+		wildcards int
+		pattern   string
+		caps      uint32
+	}
+	var cands []cand
+	best := ""
+	found := false
+	for p := range a.prefix {
+		if strings.HasPrefix(path, p) && (!found || len(p) > len(best)) {
+			best, found = p, true
+		}
+	}
+	if found {
+		cands = append(cands, cand{firstWC: len(best), isPrefix: true, pattern: best, caps: a.prefix[best]})
+	}
+	parts := strings.Split(path, "/")
+	for full, caps := range a.wildcard {
+		c := cand{firstWC: strings.Index(full, "+"), caps: caps}
+		pat := full
+		if strings.HasSuffix(pat, "*") {
+			c.isPrefix = true
+			pat = strings.TrimSuffix(pat, "*")
+		}
+		c.pattern = pat
+		segs := strings.Split(pat, "/")
+		if len(parts) < len(segs) || (!c.isPrefix && len(parts) != len(segs)) {
+			continue
+		}
+		match := true
+		for i, s := range segs {
+			switch {
+			case s == "+":
+				c.wildcards++
+			case s == parts[i]:
+			case c.isPrefix && i == len(segs)-1 && strings.HasPrefix(parts[i], s):
+			default:
+				match = false
+			}
+			if !match {
+				break
+			}
+		}
+		if match {
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 {
+		return 0
+	}
+	less := func(i, j int) bool {
+		x, y := cands[i], cands[j]
+		if x.firstWC != y.firstWC {
+			return x.firstWC < y.firstWC
+		}
+		if x.isPrefix != y.isPrefix {
+			return x.isPrefix
+		}
+		if x.wildcards != y.wildcards {
+			return x.wildcards > y.wildcards
+		}
+		if len(x.pattern) != len(y.pattern) {
+			return len(x.pattern) < len(y.pattern)
+		}
+		return x.pattern < y.pattern
+	}
+	sort.Slice(cands, less)
+	return cands[len(cands)-1].caps
+}

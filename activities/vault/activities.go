@@ -1,0 +1,59 @@
+// Package vault holds firebreak's Vault activities: inventory a developer's Vault footprint
+// (entity, tokens, readable shared secrets), revoke tokens by accessor, disable and re-enable
+// the identity entity, rotate KV v2 secrets with check-and-set, and verify the revocation.
+//
+// Activities talk to Vault only through the narrow Logical interface (satisfied by
+// *api.Logical from github.com/hashicorp/vault/api) and use only Vault's public HTTP API, so
+// they work the same against Vault, OpenBao and the testenv sandbox. Results carry references
+// (accessors, entity ids, secret paths and versions), never token ids or secret values.
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+
+	"github.com/hashicorp/vault/api"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+)
+
+// Logical is the part of the Vault client the activities use; *api.Logical satisfies it.
+type Logical interface {
+	ReadWithContext(ctx context.Context, path string) (*api.Secret, error)
+	ReadWithDataWithContext(ctx context.Context, path string, data map[string][]string) (*api.Secret, error)
+	WriteWithContext(ctx context.Context, path string, data map[string]interface{}) (*api.Secret, error)
+	ListWithContext(ctx context.Context, path string) (*api.Secret, error)
+}
+
+var _ Logical = (*api.Logical)(nil)
+
+// Activities are the Vault activities. Register them with Register; workflows call them
+// through a nil *Activities (workflow.ExecuteActivity(ctx, a.RevokeTokens, in)).
+type Activities struct {
+	// Client is the Vault client, normally (*api.Client).Logical() with a token that may read
+	// identity entities, list and revoke token accessors, read ACL policies and read and write
+	// the KV v2 mounts being rotated.
+	Client Logical
+	// NewSecret returns a fresh value for field of the secret at path ("mount/path"). nil means
+	// 32 random bytes, base64url-encoded. Drills inject one whose output contains the canary.
+	NewSecret func(path, field string) (string, error)
+}
+
+// Register registers every method of a as an activity named ActivityPrefix + method name
+// (e.g. "vault.Inventory"). r is usually a worker.Worker (any worker.Registry); the activity
+// half of it is all Register needs, which lets tests pass a TestActivityEnvironment.
+func Register(r worker.ActivityRegistry, a *Activities) {
+	r.RegisterActivityWithOptions(a, activity.RegisterOptions{Name: ActivityPrefix})
+}
+
+func (a *Activities) newSecret(path, field string) (string, error) {
+	if a.NewSecret != nil {
+		return a.NewSecret(path, field)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}

@@ -1,0 +1,281 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// InventoryInput names the developer whose Vault footprint to inventory.
+type InventoryInput struct {
+	// Subject is the name of the developer's Vault identity entity, e.g. "alice".
+	Subject string `json:"subject"`
+	// SecretMount is the KV v2 mount holding shared secrets; "" means "secret".
+	SecretMount string `json:"secret_mount,omitempty"`
+	// SecretPrefix limits the secrets considered to those under this path; "" means
+	// "shared/" and "/" means the whole mount.
+	SecretPrefix string `json:"secret_prefix,omitempty"`
+}
+
+// InventoryResult is what the subject holds in Vault. Every list is sorted.
+type InventoryResult struct {
+	EntityID       string `json:"entity_id"`
+	EntityName     string `json:"entity_name"`
+	EntityDisabled bool   `json:"entity_disabled"`
+	// Policies are every policy that applies to the subject: the entity's and its tokens'.
+	Policies []string    `json:"policies"`
+	Tokens   []TokenInfo `json:"tokens"`
+	// Accessors are the accessors of Tokens.
+	Accessors []string `json:"accessors"`
+	// ReadableSecrets are the KV v2 secrets under the prefix that some token of the subject
+	// (or a fresh login of the entity) may read, at their current version.
+	ReadableSecrets []SecretRef `json:"readable_secrets"`
+	// ReadablePaths are ReadableSecrets as "mount/path" strings.
+	ReadablePaths []string `json:"readable_paths"`
+}
+
+// TokenInfo describes one live token of the subject. It never carries the token itself.
+type TokenInfo struct {
+	Accessor     string   `json:"accessor"`
+	DisplayName  string   `json:"display_name"`
+	Path         string   `json:"path"`          // the auth path that created it, e.g. auth/oidc/oidc/callback
+	CreationTime string   `json:"creation_time"` // RFC 3339
+	ExpireTime   string   `json:"expire_time"`   // RFC 3339; "" when it never expires
+	EntityID     string   `json:"entity_id"`
+	Policies     []string `json:"policies"`
+}
+
+// SecretRef names one version of a KV v2 secret.
+type SecretRef struct {
+	Mount   string `json:"mount"`
+	Path    string `json:"path"`
+	Version int    `json:"version"`
+}
+
+// Inventory finds the subject's identity entity, its live tokens (by listing every accessor
+// and looking each up) and the KV v2 secrets under SecretMount/SecretPrefix that its policies
+// grant read on, evaluating the policies' path rules the way Vault does. It only reads.
+func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (InventoryResult, error) {
+	if err := validSegment("subject", in.Subject); err != nil {
+		return InventoryResult{}, err
+	}
+	mount := strings.Trim(in.SecretMount, "/")
+	if mount == "" {
+		mount = "secret"
+	}
+	if err := validSegment("secret_mount", mount); err != nil {
+		return InventoryResult{}, err
+	}
+	prefix := strings.TrimLeft(in.SecretPrefix, "/")
+	if in.SecretPrefix == "" {
+		prefix = "shared/"
+	}
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+
+	entityPath := "identity/entity/name/" + in.Subject
+	ent, err := a.Client.ReadWithContext(ctx, entityPath)
+	if err != nil {
+		return InventoryResult{}, classify(err, "read identity entity", entityPath)
+	}
+	if ent == nil || ent.Data == nil {
+		return InventoryResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("vault: no identity entity named %q (%s answered 404); expected the subject to be a Vault entity name", in.Subject, entityPath),
+			ErrUnknownSubject, nil)
+	}
+	res := InventoryResult{
+		EntityID:       dataString(ent.Data, "id"),
+		EntityName:     dataString(ent.Data, "name"),
+		EntityDisabled: ent.Data["disabled"] == true,
+		Tokens:         []TokenInfo{},
+		Accessors:      []string{},
+	}
+	entityPolicies := dataStrings(ent.Data, "policies")
+
+	if res.Tokens, err = a.entityTokens(ctx, res.EntityID); err != nil {
+		return InventoryResult{}, err
+	}
+	policySet := map[string]bool{}
+	for _, p := range entityPolicies {
+		policySet[p] = true
+	}
+	for _, t := range res.Tokens {
+		res.Accessors = append(res.Accessors, t.Accessor)
+		for _, p := range t.Policies {
+			policySet[p] = true
+		}
+	}
+	res.Policies = sortedKeys(policySet)
+
+	rules := map[string][]aclRule{}
+	for _, name := range res.Policies {
+		if name == "root" {
+			continue
+		}
+		if rules[name], err = a.policyRules(ctx, name); err != nil {
+			return InventoryResult{}, err
+		}
+	}
+	// One ACL per token (its policies plus the entity's, as Vault combines them), and one for a
+	// fresh login of the entity, which carries the default policy.
+	var acls []*acl
+	build := func(tokenPolicies []string) *acl {
+		names := append(append([]string(nil), entityPolicies...), tokenPolicies...)
+		var rs [][]aclRule
+		root := false
+		for _, n := range names {
+			if n == "root" {
+				root = true
+			}
+			rs = append(rs, rules[n])
+		}
+		return newACL(root, rs...)
+	}
+	for _, t := range res.Tokens {
+		acls = append(acls, build(t.Policies))
+	}
+	if _, ok := rules["default"]; !ok {
+		if rules["default"], err = a.policyRules(ctx, "default"); err != nil {
+			return InventoryResult{}, err
+		}
+	}
+	acls = append(acls, build([]string{"default"}))
+
+	paths, err := a.listSecrets(ctx, mount, prefix)
+	if err != nil {
+		return InventoryResult{}, err
+	}
+	res.ReadableSecrets, res.ReadablePaths = []SecretRef{}, []string{}
+	for _, p := range paths {
+		readable := false
+		for _, l := range acls {
+			if l.allows(mount+"/data/"+p, capRead) {
+				readable = true
+				break
+			}
+		}
+		if !readable {
+			continue
+		}
+		metaPath := mount + "/metadata/" + p
+		md, err := a.Client.ReadWithContext(ctx, metaPath)
+		if err != nil {
+			return InventoryResult{}, classify(err, "read secret metadata", metaPath)
+		}
+		if md == nil || md.Data == nil {
+			continue // deleted since it was listed
+		}
+		res.ReadableSecrets = append(res.ReadableSecrets, SecretRef{Mount: mount, Path: p, Version: dataInt(md.Data, "current_version")})
+		res.ReadablePaths = append(res.ReadablePaths, mount+"/"+p)
+	}
+	return res, nil
+}
+
+// entityTokens lists every token accessor and keeps the tokens bound to entityID.
+func (a *Activities) entityTokens(ctx context.Context, entityID string) ([]TokenInfo, error) {
+	const listPath = "auth/token/accessors"
+	list, err := a.Client.ListWithContext(ctx, listPath)
+	if err != nil {
+		return nil, classify(err, "list token accessors", listPath)
+	}
+	tokens := []TokenInfo{}
+	if list == nil {
+		return tokens, nil
+	}
+	accessors := dataStrings(list.Data, "keys")
+	sort.Strings(accessors)
+	for i, acc := range accessors {
+		if i%50 == 0 {
+			activity.RecordHeartbeat(ctx, i)
+		}
+		const lookupPath = "auth/token/lookup-accessor"
+		s, err := a.Client.WriteWithContext(ctx, lookupPath, map[string]any{"accessor": acc})
+		if err != nil {
+			if code, msg, ok := vaultStatusError(err); ok && code == 400 && strings.Contains(msg, "invalid accessor") {
+				continue // revoked between the list and the lookup
+			}
+			return nil, classify(err, "look up token accessor "+acc, lookupPath)
+		}
+		if s == nil || dataString(s.Data, "entity_id") != entityID {
+			continue
+		}
+		t := TokenInfo{
+			Accessor:    acc,
+			DisplayName: dataString(s.Data, "display_name"),
+			Path:        dataString(s.Data, "path"),
+			EntityID:    entityID,
+			ExpireTime:  dataString(s.Data, "expire_time"),
+			Policies:    dataStrings(s.Data, "policies"),
+		}
+		if ct := dataInt(s.Data, "creation_time"); ct > 0 {
+			t.CreationTime = time.Unix(int64(ct), 0).UTC().Format(time.RFC3339)
+		}
+		sort.Strings(t.Policies)
+		tokens = append(tokens, t)
+	}
+	return tokens, nil
+}
+
+// policyRules fetches and parses one ACL policy; a policy that does not exist grants nothing,
+// as in Vault.
+func (a *Activities) policyRules(ctx context.Context, name string) ([]aclRule, error) {
+	path := "sys/policies/acl/" + name
+	s, err := a.Client.ReadWithContext(ctx, path)
+	if err != nil {
+		return nil, classify(err, "read ACL policy", path)
+	}
+	if s == nil || s.Data == nil {
+		return nil, nil
+	}
+	rules, err := parsePolicy(name, dataString(s.Data, "policy"))
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError("vault: "+err.Error(), ErrInvalidRequest, nil)
+	}
+	return rules, nil
+}
+
+// listSecrets lists every secret below prefix in a KV v2 mount, recursively, sorted.
+func (a *Activities) listSecrets(ctx context.Context, mount, prefix string) ([]string, error) {
+	var out []string
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		path := mount + "/metadata/" + dir
+		s, err := a.Client.ListWithContext(ctx, path)
+		if err != nil {
+			return classify(err, "list secrets", path)
+		}
+		if s == nil {
+			return nil
+		}
+		for _, k := range dataStrings(s.Data, "keys") {
+			if strings.HasSuffix(k, "/") {
+				if err := walk(dir + k); err != nil {
+					return err
+				}
+				continue
+			}
+			out = append(out, dir+k)
+		}
+		return nil
+	}
+	if err := walk(prefix); err != nil {
+		return nil, err
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,196 @@
+package vault
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+)
+
+// RevokeTokensInput lists the token accessors to revoke.
+type RevokeTokensInput struct {
+	Accessors []string `json:"accessors"`
+}
+
+// RevokeTokensResult says what happened to each accessor. Both lists are sorted.
+type RevokeTokensResult struct {
+	// Revoked are the accessors whose token this call revoked.
+	Revoked []string `json:"revoked"`
+	// AlreadyRevoked are the accessors Vault no longer knows: revoked before (possibly by an
+	// earlier attempt of this activity), expired, or never issued.
+	AlreadyRevoked []string `json:"already_revoked"`
+}
+
+// RevokeTokens revokes each token by accessor (auth/token/revoke-accessor), which also revokes
+// its child tokens and leases. It is idempotent: an accessor Vault no longer knows is done.
+func (a *Activities) RevokeTokens(ctx context.Context, in RevokeTokensInput) (RevokeTokensResult, error) {
+	res := RevokeTokensResult{Revoked: []string{}, AlreadyRevoked: []string{}}
+	seen := map[string]bool{}
+	const path = "auth/token/revoke-accessor"
+	for _, acc := range in.Accessors {
+		if seen[acc] {
+			continue
+		}
+		seen[acc] = true
+		if err := validSegment("accessor", acc); err != nil {
+			return RevokeTokensResult{}, err
+		}
+		activity.RecordHeartbeat(ctx, acc)
+		s, err := a.Client.WriteWithContext(ctx, path, map[string]any{"accessor": acc})
+		if err != nil {
+			// Older Vault versions answer an unknown accessor with 400 "invalid accessor".
+			if code, msg, ok := vaultStatusError(err); ok && code == 400 && strings.Contains(msg, "invalid accessor") {
+				res.AlreadyRevoked = append(res.AlreadyRevoked, acc)
+				continue
+			}
+			return RevokeTokensResult{}, classify(err, "revoke token accessor "+acc, path)
+		}
+		// Vault and OpenBao answer an unknown accessor with 200 and a warning.
+		if s != nil && hasWarning(s.Warnings, "No token found") {
+			res.AlreadyRevoked = append(res.AlreadyRevoked, acc)
+			continue
+		}
+		res.Revoked = append(res.Revoked, acc)
+	}
+	sort.Strings(res.Revoked)
+	sort.Strings(res.AlreadyRevoked)
+	activity.GetLogger(ctx).Info("vault tokens revoked", "revoked", res.Revoked, "already_revoked", res.AlreadyRevoked)
+	return res, nil
+}
+
+func hasWarning(warnings []string, sub string) bool {
+	for _, w := range warnings {
+		if strings.Contains(w, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// EntityInput names an identity entity by id.
+type EntityInput struct {
+	EntityID string `json:"entity_id"`
+}
+
+// EntityResult is the entity's state after the call.
+type EntityResult struct {
+	EntityID string `json:"entity_id"`
+	Disabled bool   `json:"disabled"`
+	// WasDisabled is the state before the call; an undo should restore it, not blindly enable.
+	WasDisabled bool `json:"was_disabled"`
+}
+
+// DisableEntity disables the identity entity, which makes Vault refuse every token bound to
+// it, including tokens from logins after the revocation. Idempotent.
+func (a *Activities) DisableEntity(ctx context.Context, in EntityInput) (EntityResult, error) {
+	return a.setEntityDisabled(ctx, in, true)
+}
+
+// EnableEntity re-enables the identity entity: the undo of DisableEntity. Idempotent.
+func (a *Activities) EnableEntity(ctx context.Context, in EntityInput) (EntityResult, error) {
+	return a.setEntityDisabled(ctx, in, false)
+}
+
+func (a *Activities) setEntityDisabled(ctx context.Context, in EntityInput, disabled bool) (EntityResult, error) {
+	if err := validSegment("entity_id", in.EntityID); err != nil {
+		return EntityResult{}, err
+	}
+	path := "identity/entity/id/" + in.EntityID
+	was, err := a.entityDisabled(ctx, in.EntityID)
+	if err != nil {
+		return EntityResult{}, err
+	}
+	if was != disabled {
+		if _, err := a.Client.WriteWithContext(ctx, path, map[string]any{"disabled": disabled}); err != nil {
+			return EntityResult{}, classify(err, fmt.Sprintf("set disabled=%t on identity entity", disabled), path)
+		}
+	}
+	return EntityResult{EntityID: in.EntityID, Disabled: disabled, WasDisabled: was}, nil
+}
+
+// entityDisabled reads whether the entity is disabled; an unknown id is non-retryable.
+func (a *Activities) entityDisabled(ctx context.Context, id string) (bool, error) {
+	path := "identity/entity/id/" + id
+	s, err := a.Client.ReadWithContext(ctx, path)
+	if err != nil {
+		return false, classify(err, "read identity entity", path)
+	}
+	if s == nil || s.Data == nil {
+		return false, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("vault: no identity entity with id %q (%s answered 404); expected an entity_id from the inventory step", id, path),
+			ErrUnknownEntity, nil)
+	}
+	return s.Data["disabled"] == true, nil
+}
+
+// VerifyRevokedInput names what must no longer work.
+type VerifyRevokedInput struct {
+	Accessors []string `json:"accessors"`
+	// EntityID, when set, must read disabled.
+	EntityID string `json:"entity_id,omitempty"`
+}
+
+// VerifyResult is the outcome of a verification: Passed when every check passed.
+type VerifyResult struct {
+	Passed bool    `json:"passed"`
+	Checks []Check `json:"checks"`
+}
+
+// Check is one verified condition.
+type Check struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail"`
+}
+
+// VerifyRevoked checks that every accessor now fails lookup and that the entity reads
+// disabled. A failed check is a result with Passed false, not an error; only a failure to ask
+// Vault is an error.
+func (a *Activities) VerifyRevoked(ctx context.Context, in VerifyRevokedInput) (VerifyResult, error) {
+	res := VerifyResult{Passed: true, Checks: []Check{}}
+	const path = "auth/token/lookup-accessor"
+	for _, acc := range in.Accessors {
+		if err := validSegment("accessor", acc); err != nil {
+			return VerifyResult{}, err
+		}
+		c := Check{Name: "token " + acc + " revoked"}
+		s, err := a.Client.WriteWithContext(ctx, path, map[string]any{"accessor": acc})
+		switch code, msg, _ := vaultStatusError(err); {
+		case err == nil && s != nil:
+			c.Detail = fmt.Sprintf("token with accessor %s is still valid (lookup-accessor succeeded); expected it to be revoked", acc)
+		case err == nil:
+			c.Passed, c.Detail = true, "lookup-accessor found no token"
+		case code == 400 && strings.Contains(msg, "invalid accessor"):
+			c.Passed, c.Detail = true, "lookup-accessor answered invalid accessor"
+		default:
+			return VerifyResult{}, classify(err, "look up token accessor "+acc, path)
+		}
+		res.Checks = append(res.Checks, c)
+	}
+	if in.EntityID != "" {
+		if err := validSegment("entity_id", in.EntityID); err != nil {
+			return VerifyResult{}, err
+		}
+		c := Check{Name: "entity " + in.EntityID + " disabled"}
+		epath := "identity/entity/id/" + in.EntityID
+		s, err := a.Client.ReadWithContext(ctx, epath)
+		switch {
+		case err != nil:
+			return VerifyResult{}, classify(err, "read identity entity", epath)
+		case s == nil || s.Data == nil:
+			c.Detail = fmt.Sprintf("entity %s not found; expected it to exist and be disabled", in.EntityID)
+		case s.Data["disabled"] == true:
+			c.Passed, c.Detail = true, "entity reads disabled"
+		default:
+			c.Detail = fmt.Sprintf("entity %s is enabled; expected disabled", in.EntityID)
+		}
+		res.Checks = append(res.Checks, c)
+	}
+	for _, c := range res.Checks {
+		res.Passed = res.Passed && c.Passed
+	}
+	return res, nil
+}
