@@ -13,6 +13,13 @@ const (
 	DrillTaskQueue = "firebreak-drill"
 )
 
+// IsDrillQueue reports whether a task queue is a drill queue: DrillTaskQueue itself, or a
+// per-process queue under it ("firebreak-drill/<host>-<pid>") that a drill attached to a shared
+// server uses so that only its own sandbox-bound worker serves its drills.
+func IsDrillQueue(name string) bool {
+	return name == DrillTaskQueue || strings.HasPrefix(name, DrillTaskQueue+"/")
+}
+
 // QueryStatus is the query that returns a run's current RunResult.
 const QueryStatus = "status"
 

@@ -109,7 +109,7 @@ const ErrRunFailed = "RunFailed"
 // policy and timeout; progress is reported without ever holding up containment.
 func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 	info := workflow.GetInfo(ctx)
-	if drillQueue := info.TaskQueueName == DrillTaskQueue; in.Drill != drillQueue {
+	if drillQueue := IsDrillQueue(info.TaskQueueName); in.Drill != drillQueue {
 		what := "a drill input on the production task queue " + info.TaskQueueName
 		if !in.Drill {
 			what = "a production input on the drill task queue"
