@@ -35,6 +35,9 @@ type devFlags struct {
 }
 
 func defaultStateDir() string {
+	if d := os.Getenv("FIREBREAK_STATE_DIR"); d != "" {
+		return d
+	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
 		return filepath.Join(d, "firebreak")
 	}
@@ -92,7 +95,11 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	defer srv.Stop()
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger)})
+	codec, err := loadCodec(f.stateDir, true)
+	if err != nil {
+		return err
+	}
+	c, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec)})
 	if err != nil {
 		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
 	}

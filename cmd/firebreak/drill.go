@@ -293,7 +293,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 			}
 		}
 	}
-	card.LeakChecks = leakChecks(ctx, c, sb, card.WorkflowID, card.RunID)
+	card.LeakChecks = leakChecks(ctx, r.conn, sb, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
 	card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
 	for _, lc := range card.LeakChecks {
@@ -306,7 +306,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 
 // leakChecks scans what left the workflow — its history, and every message sent to Slack and
 // PagerDuty — for the sandbox's canary secrets.
-func leakChecks(ctx context.Context, c client.Client, sb *testenv.Sandbox, wfID, runID string) []LeakCheck {
+func leakChecks(ctx context.Context, conn *temporalConn, sb *testenv.Sandbox, wfID, runID string) []LeakCheck {
 	var out []LeakCheck
 	// firebreak's own credential for each service is meant to reach that service; everything
 	// else in the request is content and must be free of secrets.
@@ -324,14 +324,12 @@ func leakChecks(ctx context.Context, c client.Client, sb *testenv.Sandbox, wfID,
 		out = append(out, lc)
 	}
 	if wfID != "" {
-		lc := LeakCheck{Artefact: "workflow history events"}
-		it := c.GetWorkflowHistory(ctx, wfID, runID, false, 0)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				lc.Leaks++ // unreadable history cannot be vouched for
-				break
-			}
+		lc := LeakCheck{Artefact: "workflow history events (decrypted)"}
+		events, err := conn.DecodeEvents(ctx, wfID, runID)
+		if err != nil {
+			lc.Leaks++ // unreadable history cannot be vouched for
+		}
+		for _, ev := range events {
 			lc.Scanned++
 			if testenv.ContainsCanary(ev.String()) {
 				lc.Leaks++

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"io"
@@ -108,6 +109,8 @@ func TestRecordHistory(t *testing.T) {
 		t.Skip("run with -update-history to record workflows/testdata/compromised-dev-key.history.json")
 	}
 	ctx := context.Background()
+	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
+	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
 	conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -122,15 +125,11 @@ func TestRecordHistory(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatal(err)
 	}
-	it := conn.Client.GetWorkflowHistory(ctx, out.Drills[0].WorkflowID, out.Drills[0].RunID, false, 0)
-	var h historypb.History
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.Events = append(h.Events, ev)
+	events, err := conn.DecodeEvents(ctx, out.Drills[0].WorkflowID, out.Drills[0].RunID)
+	if err != nil {
+		t.Fatal(err)
 	}
+	h := historypb.History{Events: events} // decrypted, so the replayer needs no key
 	b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,134 @@
+package workflows
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/proxy"
+	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/proto"
+)
+
+// Payloads that leave firebreak for the Temporal server are encrypted with AES-256-GCM, so
+// the server, its database and its UI hold only ciphertext (trust rule 2). Each encrypted
+// payload records the id of the key that sealed it, so keys can be rotated: encode with the
+// primary key, decode with any key in the ring.
+const (
+	metadataEncoding = "encoding"
+	metadataKeyID    = "encryption-key-id"
+	encodingEncypted = "binary/encrypted"
+)
+
+// ErrUnknownKey is returned when a payload was sealed with a key the codec does not hold.
+var ErrUnknownKey = errors.New("payload encrypted with an unknown key")
+
+// Codec is an encrypting converter.PayloadCodec.
+type Codec struct {
+	primary string
+	keys    map[string]cipher.AEAD
+}
+
+// NewCodec returns a codec that encrypts with keys[primary] and decrypts with any of keys.
+// Every key must be 32 bytes (AES-256).
+func NewCodec(primary string, keys map[string][]byte) (*Codec, error) {
+	c := &Codec{primary: primary, keys: map[string]cipher.AEAD{}}
+	ids := make([]string, 0, len(keys))
+	for id := range keys {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		k := keys[id]
+		if len(k) != 32 {
+			return nil, fmt.Errorf("codec key %q: expected 32 bytes, found %d", id, len(k))
+		}
+		block, err := aes.NewCipher(k)
+		if err != nil {
+			return nil, err
+		}
+		aead, err := cipher.NewGCM(block)
+		if err != nil {
+			return nil, err
+		}
+		c.keys[id] = aead
+	}
+	if _, ok := c.keys[primary]; !ok {
+		return nil, fmt.Errorf("codec: primary key %q is not among the keys", primary)
+	}
+	return c, nil
+}
+
+// KeyID is the id of the key new payloads are sealed with.
+func (c *Codec) KeyID() string { return c.primary }
+
+// Encode implements converter.PayloadCodec.
+func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	aead := c.keys[c.primary]
+	out := make([]*commonpb.Payload, len(payloads))
+	for i, p := range payloads {
+		plain, err := proto.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		nonce := make([]byte, aead.NonceSize())
+		if _, err := rand.Read(nonce); err != nil {
+			return nil, err
+		}
+		out[i] = &commonpb.Payload{
+			Metadata: map[string][]byte{metadataEncoding: []byte(encodingEncypted), metadataKeyID: []byte(c.primary)},
+			Data:     aead.Seal(nonce, nonce, plain, []byte(c.primary)),
+		}
+	}
+	return out, nil
+}
+
+// Decode implements converter.PayloadCodec. Payloads that are not encrypted pass through.
+func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	out := make([]*commonpb.Payload, len(payloads))
+	for i, p := range payloads {
+		if string(p.GetMetadata()[metadataEncoding]) != encodingEncypted {
+			out[i] = p
+			continue
+		}
+		id := string(p.Metadata[metadataKeyID])
+		aead, ok := c.keys[id]
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownKey, id)
+		}
+		if len(p.Data) < aead.NonceSize() {
+			return nil, errors.New("encrypted payload is shorter than its nonce")
+		}
+		nonce, sealed := p.Data[:aead.NonceSize()], p.Data[aead.NonceSize():]
+		plain, err := aead.Open(nil, nonce, sealed, []byte(id))
+		if err != nil {
+			return nil, fmt.Errorf("encrypted payload does not authenticate with key %q: %w", id, err)
+		}
+		var dec commonpb.Payload
+		if err := proto.Unmarshal(plain, &dec); err != nil {
+			return nil, err
+		}
+		out[i] = &dec
+	}
+	return out, nil
+}
+
+// DataConverter returns the SDK's default converter with payloads encrypted by c.
+func DataConverter(c *Codec) converter.DataConverter {
+	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+}
+
+// DecodeMessage decrypts, in place, every payload inside a Temporal API message — a history
+// event, say — so tools (leak scans, audit exports) can read what the workflow saw.
+func DecodeMessage(ctx context.Context, c *Codec, msg proto.Message) error {
+	return proxy.VisitPayloads(ctx, msg, proxy.VisitPayloadsOptions{
+		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return c.Decode(p)
+		},
+	})
+}
