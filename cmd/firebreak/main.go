@@ -67,7 +67,7 @@ verify, and report in Slack and PagerDuty. Drills run the same workflows against
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd())
+	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd())
 	// Unknown subcommands are usage errors too.
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

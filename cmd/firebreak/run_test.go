@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// TestRunAgainstConfiguredEndpoints is the production path end to end: `firebreak run` with
+// the vendors' own environment variables (VAULT_ADDR, AWS_ENDPOINT_URL_IAM, …) pointing at
+// sandbox servers, as they would point at real ones, on the production task queue.
+func TestRunAgainstConfiguredEndpoints(t *testing.T) {
+	sb := testenv.NewSandbox(nil)
+	defer sb.Close()
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"TEMPORAL_ADDRESS": "", "FIREBREAK_STATE_DIR": home, "FIREBREAK_CODEC_KEY": "",
+		"VAULT_ADDR": sb.Vault.URL(), "VAULT_TOKEN": sb.Vault.RootToken(), "VAULT_NAMESPACE": "",
+		"AWS_ENDPOINT_URL_IAM": sb.IAM.URL(), "AWS_ACCESS_KEY_ID": sb.IAM.AccessKeyID(), "AWS_SECRET_ACCESS_KEY": sb.IAM.SecretAccessKey(),
+		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "aws-config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED": "true",
+		"SLACK_BOT_TOKEN": sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
+		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
+	} {
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"run", "compromised-dev-key", "subject=bob", "--reason", "key pasted in a public gist",
+		"--slack-channel", "C0SECOPS", "--incident", testenv.DrillIncident, "--json", "--evidence-dir", filepath.Join(home, "evidence")}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	var card Scorecard
+	if err := json.Unmarshal(stdout.Bytes(), &card); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if card.Drill || card.Outcome != workflows.OutcomeContained || card.WorkflowID != workflows.IncidentWorkflowID(testenv.DrillIncident) {
+		t.Fatalf("run: drill=%v outcome=%s id=%s error=%s", card.Drill, card.Outcome, card.WorkflowID, card.Error)
+	}
+	if sb.Vault.TokenValid("acc-bob-laptop") || !sb.Vault.EntityDisabled("bob") {
+		t.Error("bob's Vault access was not cut off")
+	}
+	if st, _ := sb.IAM.KeyStatus("bob", "AKFBSANDBOXBOB000001"); st != "Inactive" {
+		t.Errorf("bob's key is %s", st)
+	}
+	if len(sb.Slack.Messages("C0SECOPS")) == 0 || len(sb.PagerDuty.Notes(testenv.DrillIncident)) == 0 {
+		t.Error("the run did not report in Slack and PagerDuty")
+	}
+	for _, n := range sb.PagerDuty.Notes(testenv.DrillIncident) {
+		if strings.Contains(n.Content, testenv.Canary) {
+			t.Error("a PagerDuty note holds a secret")
+		}
+	}
+	for _, m := range sb.Slack.Messages("C0SECOPS") {
+		if strings.Contains(m.Text, testenv.Canary) {
+			t.Error("a Slack message holds a secret")
+		}
+	}
+	if testenv.ContainsCanary(stdout.String() + stderr.String()) {
+		t.Error("output holds a secret")
+	}
+}
+
+func TestWorkerNeedsACluster(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"worker"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "TEMPORAL_ADDRESS") {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/PagerDuty/go-pagerduty"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	vaultapi "github.com/hashicorp/vault/api"
+	slackapi "github.com/slack-go/slack"
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/firebreak-dev/firebreak/activities/awsiam"
+	"github.com/firebreak-dev/firebreak/activities/evidence"
+	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
+	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// Production clients come from each ecosystem's own configuration, read by its SDK:
+// Vault from VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_CACERT…; AWS from the default
+// chain (AWS_PROFILE, roles, AWS_ENDPOINT_URL_IAM…) with adaptive retries; Slack from
+// SLACK_BOT_TOKEN (SLACK_API_URL to point elsewhere); PagerDuty from PAGERDUTY_TOKEN and
+// PAGERDUTY_FROM (PAGERDUTY_API_URL to point elsewhere).
+
+// registerProduction registers every activity on w bound to the configured real endpoints.
+func registerProduction(ctx context.Context, w worker.Registry, store evidence.Store, logger *slog.Logger) error {
+	vcfg := vaultapi.DefaultConfig()
+	if vcfg.Error != nil {
+		return fmt.Errorf("vault configuration: %w", vcfg.Error)
+	}
+	vc, err := vaultapi.NewClient(vcfg)
+	if err != nil {
+		return fmt.Errorf("vault client: %w", err)
+	}
+	if vc.Token() == "" {
+		logger.Warn("VAULT_TOKEN is not set: Vault actions will be refused")
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryMode(aws.RetryModeAdaptive))
+	if err != nil {
+		return fmt.Errorf("aws configuration: %w", err)
+	}
+	var slackOpts []slackapi.Option
+	if u := os.Getenv("SLACK_API_URL"); u != "" {
+		slackOpts = append(slackOpts, slackapi.OptionAPIURL(u))
+	}
+	var pdOpts []pagerduty.ClientOptions
+	if u := os.Getenv("PAGERDUTY_API_URL"); u != "" {
+		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
+	}
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical()})
+	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg)})
+	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(os.Getenv("SLACK_BOT_TOKEN"), slackOpts...)})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(os.Getenv("PAGERDUTY_TOKEN"), pdOpts...), From: os.Getenv("PAGERDUTY_FROM")})
+	evidence.Register(w, &evidence.Activities{Store: store})
+	return nil
+}
+
+func newWorkerCmd() *cobra.Command {
+	var evidenceDir, logLevel string
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run the production worker against TEMPORAL_ADDRESS and the configured Vault, AWS, Slack and PagerDuty",
+		Long: `Serves the production task queue "firebreak": the interpreter workflow and every activity,
+bound to the endpoints the SDKs' own environment names (VAULT_ADDR, AWS_PROFILE,
+AWS_ENDPOINT_URL_IAM, SLACK_BOT_TOKEN, PAGERDUTY_TOKEN…). Run as many as you like; they share
+the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activities and stop.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("TEMPORAL_ADDRESS") == "" {
+				return usagef("firebreak worker serves an existing Temporal cluster: set TEMPORAL_ADDRESS (for a laptop, run `firebreak dev`)")
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			w, conn, err := startProductionWorker(ctx, logger, evidenceDir)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			fmt.Fprintf(cmd.OutOrStdout(), "firebreak worker serving task queue %s on %s\n", workflows.TaskQueue, conn.Address)
+			<-ctx.Done()
+			w.Stop()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "where the evidence chain is written")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir string) (worker.Worker, *temporalConn, error) {
+	store, err := evidence.OpenFileStore(evidenceDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := connectTemporal(ctx, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+	workflows.Register(w)
+	if err := registerProduction(ctx, w, store, logger); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	if err := w.Start(); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("starting the worker: %w", err)
+	}
+	return w, conn, nil
+}
+
+func newRunCmd() *cobra.Command {
+	var (
+		slackChannel, incident, reason, evidenceDir, logLevel, playbookDir string
+		asJSON, noWait                                                     bool
+		timeout                                                            time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run PLAYBOOK key=value...",
+		Short: "Run a playbook for real against the configured endpoints",
+		Long: `Starts PLAYBOOK on the production task queue with the given inputs. The run's id comes from the
+playbook and subject, so a second run for the same subject while one is open joins it.
+With TEMPORAL_ADDRESS unset, an embedded Temporal server and an in-process production worker
+serve the run for the life of the command.`,
+		Example: `  firebreak run compromised-dev-key subject=alice reason="key in a public gist" --slack-channel C0SECOPS --incident P1234`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return err
+			}
+			ctx := contextOf(cmd)
+			lib, err := playbooks.LoadLibrary(playbookDir)
+			if err != nil {
+				return err
+			}
+			p, err := lib.Get(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			raw, err := parseKV(args[1:])
+			if err != nil {
+				return err
+			}
+			if reason != "" {
+				raw["reason"] = reason
+			}
+			inputs, err := p.BindInputs(raw)
+			if err != nil {
+				return usageError{err}
+			}
+			var conn *temporalConn
+			if os.Getenv("TEMPORAL_ADDRESS") == "" {
+				var w worker.Worker
+				if w, conn, err = startProductionWorker(ctx, logger, evidenceDir); err != nil {
+					return err
+				}
+				defer w.Stop()
+			} else if conn, err = connectTemporal(ctx, logger); err != nil {
+				return err
+			}
+			defer conn.Close()
+			subject, _ := inputs["subject"].(string)
+			id := workflows.RunWorkflowID(p.Name, subject)
+			if incident != "" {
+				id = workflows.IncidentWorkflowID(incident)
+			}
+			in := workflows.RunInput{
+				Plan: *p, Inputs: inputs,
+				Trigger: workflows.Trigger{Kind: "cli", By: currentUser(), Reason: reason, At: time.Now().UTC()},
+				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
+			}
+			run, err := conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: id, TaskQueue: workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowExecutionTimeout: timeout,
+			}, workflows.Run, in)
+			if err != nil {
+				return fmt.Errorf("starting %s: %w", id, err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
+			if noWait {
+				return nil
+			}
+			card := Scorecard{}
+			err = run.Get(ctx, &card.RunResult)
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
+				_ = appErr.Details(&card.RunResult)
+			}
+			if err != nil {
+				card.FailureCause = err.Error()
+			}
+			card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
+			if err := printRun(out, card, asJSON); err != nil {
+				return err
+			}
+			if !card.Passed {
+				return errCheckFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&slackChannel, "slack-channel", "", "Slack channel id for the run's status thread (needs SLACK_BOT_TOKEN)")
+	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id: notes go there and the run's id derives from it")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the run was started (sets the reason input)")
+	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
+	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks that override bundled ones")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
+	cmd.Flags().DurationVar(&timeout, "timeout", 24*time.Hour, "give up on the run after this long")
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func printRun(w io.Writer, card Scorecard, asJSON bool) error {
+	if asJSON {
+		return writeJSONOut(w, card)
+	}
+	printScorecard(w, card)
+	return nil
+}
+
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	l, err := parseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+func contextOf(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+func writeJSONOut(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
