@@ -24,7 +24,7 @@ func TestRunAgainstConfiguredEndpoints(t *testing.T) {
 		"AWS_ENDPOINT_URL_IAM": sb.IAM.URL(), "AWS_ACCESS_KEY_ID": sb.IAM.AccessKeyID(), "AWS_SECRET_ACCESS_KEY": sb.IAM.SecretAccessKey(),
 		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "aws-config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "aws-credentials"),
 		"AWS_EC2_METADATA_DISABLED": "true",
-		"SLACK_BOT_TOKEN": sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
+		"SLACK_BOT_TOKEN":           sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
 		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
 	} {
 		t.Setenv(k, v)
