@@ -208,3 +208,48 @@ func (a *acl) nonExact(path string) uint32 {
 	sort.Slice(cands, less)
 	return cands[len(cands)-1].caps
 }
+
+// Policy is a parsed Vault ACL policy, evaluated with Vault's path-matching rules.
+type Policy struct {
+	acl   *acl
+	rules []aclRule
+}
+
+// Rule is one path block of a policy.
+type Rule struct {
+	Pattern      string
+	Capabilities []string
+}
+
+// Rules lists the policy's path blocks with their capabilities, sorted.
+func (p *Policy) Rules() []Rule {
+	var out []Rule
+	for _, r := range p.rules {
+		rule := Rule{Pattern: r.pattern}
+		for name, bit := range capabilityBits {
+			if r.caps&bit != 0 {
+				rule.Capabilities = append(rule.Capabilities, name)
+			}
+		}
+		sort.Strings(rule.Capabilities)
+		out = append(out, rule)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Pattern < out[j].Pattern })
+	return out
+}
+
+// ParsePolicy parses an ACL policy in HCL.
+func ParsePolicy(name, hcl string) (*Policy, error) {
+	rules, err := parsePolicy(name, hcl)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{acl: newACL(false, rules), rules: rules}, nil
+}
+
+// Allows reports whether the policy grants capability (read, list, create, update, delete,
+// sudo, patch) on path (without the /v1/ prefix).
+func (p *Policy) Allows(path, capability string) bool {
+	bit, ok := capabilityBits[capability]
+	return ok && capability != "deny" && p.acl.allows(strings.TrimLeft(path, "/"), bit)
+}

@@ -1,0 +1,35 @@
+# The least privilege firebreak's Vault identity needs for the bundled playbooks. Attach it to
+# the AppRole, Kubernetes role or token firebreak uses. KV v2 paths assume the mount "secret";
+# change the prefix if your shared secrets live on another mount.
+
+# Who is the subject, and cut them off.
+path "identity/entity/name/*" {
+  capabilities = ["read"]
+}
+path "identity/entity/id/*" {
+  capabilities = ["read", "update"]
+}
+
+# Find a subject's tokens (listing accessors needs sudo), read their metadata, revoke them.
+path "auth/token/accessors" {
+  capabilities = ["list", "sudo"]
+}
+path "auth/token/lookup-accessor" {
+  capabilities = ["update"]
+}
+path "auth/token/revoke-accessor" {
+  capabilities = ["update"]
+}
+
+# Work out which shared secrets the subject's policies could read.
+path "sys/policies/acl/*" {
+  capabilities = ["read"]
+}
+
+# Rotate those secrets with check-and-set, marking each rotation in its custom metadata.
+path "secret/metadata/*" {
+  capabilities = ["read", "list", "update"]
+}
+path "secret/data/*" {
+  capabilities = ["read", "update"]
+}
