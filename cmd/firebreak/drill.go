@@ -5,16 +5,21 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	htmltemplate "html/template"
 	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"os/user"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
@@ -26,7 +31,10 @@ import (
 
 func newDrillCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "drill", Short: "Run playbooks as drills against the sandbox"}
-	cmd.AddCommand(newDrillRunCmd())
+	cmd.AddCommand(newDrillRunCmd(), newDrillScheduleCmd(), newDrillHistoryCmd())
+	for _, c := range cmd.Commands() {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	}
 	return cmd
 }
 
@@ -39,6 +47,9 @@ type drillFlags struct {
 	noPagerDuty  bool
 	timeout      time.Duration
 	verboseLevel string
+	injects      []string
+	markdownFile string
+	htmlFile     string
 }
 
 func newDrillRunCmd() *cobra.Command {
@@ -65,6 +76,9 @@ started for the drill. Exit code 0 only when every verification and expectation 
 	cmd.Flags().BoolVar(&f.noPagerDuty, "no-pagerduty", false, "do not report on the sandbox PagerDuty incident")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up on a drill after this long")
 	cmd.Flags().StringVar(&f.verboseLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	cmd.Flags().StringArrayVar(&f.injects, "inject", nil, "inject a fault into the drill (repeatable): "+strings.Join(faultKinds(), ", ")+"; KIND=PARAM sets its duration or count, e.g. vault-down=3s, iam-throttle=6")
+	cmd.Flags().StringVar(&f.markdownFile, "markdown", "", "also write the scorecards as Markdown to this file")
+	cmd.Flags().StringVar(&f.htmlFile, "html", "", "also write the scorecards as one self-contained HTML page to this file")
 	return cmd
 }
 
@@ -75,6 +89,17 @@ type Scorecard struct {
 	LeakChecks   []LeakCheck   `json:"leak_checks"`
 	FailureCause string        `json:"failure_cause,omitempty"`
 	Elapsed      time.Duration `json:"elapsed_ns"`
+	// Faults lists the faults injected into the drill and what each did.
+	Faults []testenv.FaultReport `json:"faults,omitempty"`
+	// Retries lists the activities that needed more than one attempt: how the run coped.
+	Retries []ActivityAttempts `json:"retries,omitempty"`
+}
+
+// ActivityAttempts is one activity of a run that was retried.
+type ActivityAttempts struct {
+	Activity    string `json:"activity"`
+	Attempts    int32  `json:"attempts"`
+	LastFailure string `json:"last_failure,omitempty"`
 }
 
 // LeakCheck is the result of scanning one artefact of a drill for the sandbox's canary secrets.
@@ -118,6 +143,9 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 	if err != nil {
 		return err
 	}
+	if _, err := parseFaults(f.injects); err != nil {
+		return err
+	}
 	type job struct {
 		plan   *playbooks.Plan
 		inputs map[string]any
@@ -129,6 +157,9 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 			return usageError{err}
 		}
 		in := map[string]string{}
+		for k, v := range p.DrillInputs() { // the playbook's drill schedule inputs are defaults
+			in[k] = v
+		}
 		for k, v := range raw {
 			in[k] = v
 		}
@@ -161,6 +192,9 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		if !f.asJSON {
 			printScorecard(stdout, card)
 		}
+	}
+	if err := writeScorecardFiles(cards, f); err != nil {
+		return err
 	}
 	if f.asJSON {
 		enc := json.NewEncoder(stdout)
@@ -210,11 +244,17 @@ func currentUser() string {
 // rig is what a drill runs on: the sandbox, a Temporal connection, and a worker on a drill
 // task queue bound only to the sandbox.
 type rig struct {
-	sb    *testenv.Sandbox
-	conn  *temporalConn
-	w     worker.Worker
-	queue string
-	store *evidence.FileStore
+	sb     *testenv.Sandbox
+	conn   *temporalConn
+	w      worker.Worker
+	queue  string
+	store  *evidence.FileStore
+	logger *slog.Logger
+	used   bool // a drill has run on this sandbox: reseed before the next
+	gen    int  // how many workers this rig has started; part of each worker's identity
+
+	hookMu sync.Mutex
+	onSnap func() // called when an evidence snapshot activity has succeeded
 }
 
 func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string) (*rig, error) {
@@ -226,37 +266,347 @@ func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string) (*ri
 	if err != nil {
 		return nil, err
 	}
-	r := &rig{sb: testenv.NewSandbox(nil), conn: conn, store: store, queue: workflows.DrillTaskQueue}
+	r := &rig{sb: testenv.NewSandbox(nil), conn: conn, store: store, queue: workflows.DrillTaskQueue, logger: logger}
 	// Attached to a shared server, this process serves a task queue of its own, so its drills
 	// run against its own sandbox and no other worker's.
 	if !conn.Embedded {
 		host, _ := os.Hostname()
 		r.queue = fmt.Sprintf("%s/%s-%d", workflows.DrillTaskQueue, host, os.Getpid())
 	}
-	r.w = worker.New(conn.Client, r.queue, worker.Options{})
-	workflows.Register(r.w)
-	if err := r.sb.Register(r.w, store); err != nil {
+	if err := r.startWorker(); err != nil {
 		r.Close()
 		return nil, err
-	}
-	if err := r.w.Start(); err != nil {
-		r.w = nil
-		r.Close()
-		return nil, fmt.Errorf("starting the drill worker: %w", err)
 	}
 	return r, nil
 }
 
-func (r *rig) Close() {
+// startWorker starts a new drill worker bound to the rig's current sandbox.
+func (r *rig) startWorker() error {
+	r.gen++
+	host, _ := os.Hostname()
+	w := worker.New(r.conn.Client, r.queue, worker.Options{
+		Identity: fmt.Sprintf("firebreak-drill@%s/%d/worker-%d", host, os.Getpid(), r.gen),
+		// A stopped worker lets the activities it is running finish and report, as a worker
+		// shut down by its orchestrator does; the sandbox answers in milliseconds.
+		WorkerStopTimeout: 10 * time.Second,
+		Interceptors:      []interceptor.WorkerInterceptor{&drillHooks{r: r}},
+	})
+	workflows.Register(w)
+	if err := r.sb.Register(w, r.store); err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the drill worker: %w", err)
+	}
+	r.w = w
+	return nil
+}
+
+// stopWorker stops the drill worker, letting running activities finish.
+func (r *rig) stopWorker() {
 	if r.w != nil {
 		r.w.Stop()
+		r.w = nil
 	}
+}
+
+// reseed replaces the sandbox with a freshly seeded one, so every drill starts from the same
+// uncontained organisation, and binds a new worker to it.
+func (r *rig) reseed() error {
+	r.stopWorker()
+	r.sb.Close()
+	r.sb = testenv.NewSandbox(nil)
+	return r.startWorker()
+}
+
+func (r *rig) Close() {
+	r.stopWorker()
 	r.conn.Close()
 	r.sb.Close()
 }
 
+func (r *rig) setSnapshotHook(f func()) {
+	r.hookMu.Lock()
+	r.onSnap = f
+	r.hookMu.Unlock()
+}
+
+// drillHooks tells the rig when a run's evidence snapshot has been stored, which is when
+// containment begins: the moment containment-phase faults strike.
+type drillHooks struct {
+	interceptor.WorkerInterceptorBase
+	r *rig
+}
+
+func (h *drillHooks) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &drillActivityHook{r: h.r, ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}}
+}
+
+type drillActivityHook struct {
+	interceptor.ActivityInboundInterceptorBase
+	r *rig
+}
+
+func (a *drillActivityHook) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	out, err := a.Next.ExecuteActivity(ctx, in)
+	if err == nil && activity.GetInfo(ctx).ActivityType.Name == evidence.ActivityPrefix+"Snapshot" {
+		a.r.hookMu.Lock()
+		f := a.r.onSnap
+		a.r.hookMu.Unlock()
+		if f != nil {
+			f()
+		}
+	}
+	return out, err
+}
+
+// drillFault is one parsed --inject: a sandbox fault or a worker crash.
+type drillFault struct {
+	sandbox   *testenv.Fault
+	crash     bool
+	crashDown time.Duration // how long the worker stays down
+}
+
+const faultWorkerCrash = "worker-crash"
+
+func faultKinds() []string {
+	return append(append([]string(nil), testenv.SandboxFaults...), faultWorkerCrash)
+}
+
+// parseFaults parses --inject values; a kind may be given once.
+func parseFaults(items []string) ([]drillFault, error) {
+	var out []drillFault
+	seen := map[string]bool{}
+	for _, it := range items {
+		kind, param, hasParam := strings.Cut(it, "=")
+		if seen[kind] {
+			return nil, usagef("--inject %s: given twice; give each fault once", kind)
+		}
+		seen[kind] = true
+		if kind == faultWorkerCrash {
+			df := drillFault{crash: true, crashDown: 500 * time.Millisecond}
+			if hasParam {
+				d, err := time.ParseDuration(param)
+				if err != nil || d < 0 {
+					return nil, usagef("--inject %s: expected how long the worker stays down, such as 2s, after =, found %q", kind, param)
+				}
+				df.crashDown = d
+			}
+			out = append(out, df)
+			continue
+		}
+		sf, err := testenv.ParseFault(it)
+		if err != nil {
+			if !slices.Contains(testenv.SandboxFaults, kind) {
+				return nil, usagef("--inject: unknown fault %q: expected one of %s", kind, strings.Join(faultKinds(), ", "))
+			}
+			return nil, usagef("--inject: %v", err)
+		}
+		out = append(out, drillFault{sandbox: &sf})
+	}
+	return out, nil
+}
+
+// startPhase reports whether a sandbox fault is injected before the run starts; the others
+// strike when containment begins (the evidence snapshot is stored).
+func startPhase(f testenv.Fault) bool { return f.Kind != testenv.FaultVaultDown }
+
+// faultRun is the fault machinery of one drill.
+type faultRun struct {
+	r      *rig
+	faults []drillFault
+
+	mu      sync.Mutex
+	injs    []*testenv.Injection
+	crashes []testenv.FaultReport
+	errs    []string
+	once    sync.Once     // the containment phase happens (or is called off) once
+	done    chan struct{} // closed when the containment-phase work has finished
+}
+
+func newFaultRun(r *rig, faults []drillFault) *faultRun {
+	return &faultRun{r: r, faults: faults, done: make(chan struct{})}
+}
+
+// arm injects the start-phase faults and hooks the containment-phase ones to the evidence
+// snapshot. runCtx bounds the crash handling.
+func (fr *faultRun) arm(runCtx context.Context, watch func() string) error {
+	var atContainment []drillFault
+	for _, f := range fr.faults {
+		if f.sandbox != nil && startPhase(*f.sandbox) {
+			inj, err := fr.r.sb.Inject(*f.sandbox)
+			if err != nil {
+				return err
+			}
+			fr.injs = append(fr.injs, inj)
+			continue
+		}
+		atContainment = append(atContainment, f)
+	}
+	if len(atContainment) == 0 {
+		fr.once.Do(func() { close(fr.done) })
+		return nil
+	}
+	fr.r.setSnapshotHook(func() {
+		fr.once.Do(func() {
+			var crash *drillFault
+			for _, f := range atContainment {
+				if f.crash {
+					crash = &f
+					continue
+				}
+				// Installed inside the snapshot activity, before the workflow learns that it
+				// may start changing things: the fault is in place for all of containment.
+				inj, err := fr.r.sb.Inject(*f.sandbox)
+				fr.mu.Lock()
+				if err != nil {
+					fr.errs = append(fr.errs, err.Error())
+				} else {
+					fr.injs = append(fr.injs, inj)
+				}
+				fr.mu.Unlock()
+			}
+			if crash == nil {
+				close(fr.done)
+				return
+			}
+			// The worker cannot be stopped from inside one of its own activities: crash it
+			// from outside, once this activity has returned.
+			go func() {
+				defer close(fr.done)
+				fr.crash(runCtx, *crash, watch)
+			}()
+		})
+	})
+	return nil
+}
+
+// crash stops the drill worker, keeps it down for a while, starts a new one, and measures
+// when the run made progress again (the new worker answered a status query).
+func (fr *faultRun) crash(ctx context.Context, f drillFault, watch func() string) {
+	rep := testenv.FaultReport{Fault: fmt.Sprintf("%s=%s", faultWorkerCrash, f.crashDown), Service: "worker", InjectedAt: time.Now()}
+	fr.r.stopWorker()
+	rep.FirstHit = time.Now()
+	if f.crashDown > 0 {
+		t := time.NewTimer(f.crashDown)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	err := fr.r.startWorker()
+	rep.ClearedAt, rep.LastHit = time.Now(), time.Now()
+	if err != nil {
+		fr.mu.Lock()
+		fr.errs = append(fr.errs, "restarting the drill worker after the crash: "+err.Error())
+		fr.crashes = append(fr.crashes, rep)
+		fr.mu.Unlock()
+		return
+	}
+	if msg := watch(); msg == "" {
+		rep.RecoveredAt = time.Now()
+		rep.DelayMS = rep.RecoveredAt.Sub(rep.InjectedAt).Milliseconds()
+	} else {
+		fr.mu.Lock()
+		fr.errs = append(fr.errs, "after the worker crash the run did not answer: "+msg)
+		fr.mu.Unlock()
+	}
+	fr.mu.Lock()
+	fr.crashes = append(fr.crashes, rep)
+	fr.mu.Unlock()
+}
+
+// clearWhenVerified clears pagerduty-down once every containment and verification step of
+// the run has finished: PagerDuty stays down for the whole of containment, and the notes it
+// missed are delivered (late) afterwards. Keeping it down until the run ends would only
+// measure the reporter's retry budget (minutes), not the playbook.
+func (fr *faultRun) clearWhenVerified(ctx context.Context, c client.Client, wfID string, p *playbooks.Plan) {
+	var pd *testenv.Injection
+	fr.mu.Lock()
+	for _, inj := range fr.injs {
+		if inj.Fault.Kind == testenv.FaultPagerDutyDown {
+			pd = inj
+		}
+	}
+	fr.mu.Unlock()
+	if pd == nil {
+		return
+	}
+	defer pd.Clear()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		res, err := queryStatus(ctx, c, wfID, 5*time.Second)
+		if err != nil {
+			continue // the run may not have started its first task yet
+		}
+		if res.Outcome != workflows.OutcomeRunning || containmentSettled(p, res) {
+			return
+		}
+	}
+}
+
+func containmentSettled(p *playbooks.Plan, res workflows.RunResult) bool {
+	for i, st := range p.Steps {
+		if !(st.Contains || st.Verifies) || i >= len(res.Steps) {
+			continue
+		}
+		switch res.Steps[i].Status {
+		case workflows.StatusPending, workflows.StatusRunning:
+			return false
+		}
+	}
+	return true
+}
+
+func queryStatus(ctx context.Context, c client.Client, wfID string, timeout time.Duration) (workflows.RunResult, error) {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	v, err := c.QueryWorkflow(qctx, wfID, "", workflows.QueryStatus)
+	if err != nil {
+		return workflows.RunResult{}, err
+	}
+	var res workflows.RunResult
+	return res, v.Get(&res)
+}
+
+// finish clears every fault and reports what each did.
+func (fr *faultRun) finish() []testenv.FaultReport {
+	fr.r.setSnapshotHook(nil)
+	// A run that never stored its evidence never reached containment: call the phase off.
+	fr.once.Do(func() { close(fr.done) })
+	<-fr.done
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	var out []testenv.FaultReport
+	for _, inj := range fr.injs {
+		inj.Clear()
+		out = append(out, inj.Report())
+	}
+	return append(out, fr.crashes...)
+}
+
 // drill runs one playbook as a drill and returns its scorecard.
 func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]any, f drillFlags) Scorecard {
+	card := Scorecard{}
+	if r.used {
+		if err := r.reseed(); err != nil {
+			card.Playbook, card.Drill, card.FailureCause = p.Name, true, "reseeding the sandbox: "+err.Error()
+			return card
+		}
+	}
+	r.used = true
+	faults, err := parseFaults(f.injects)
+	if err != nil {
+		card.Playbook, card.Drill, card.FailureCause = p.Name, true, err.Error()
+		return card
+	}
 	c, sb, queue := r.conn.Client, r.sb, r.queue
 	sb.Recorder.Reset()
 	start := time.Now()
@@ -267,25 +617,47 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		rep.PagerDutyIncident = testenv.DrillIncident
 	}
 	in := workflows.RunInput{
-		Plan: *p, Inputs: inputs, Drill: true, Report: rep,
+		Plan: *p, Inputs: inputs, Drill: true, Report: rep, AutoApprove: true,
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
 	}
-	card := Scorecard{}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	wfID := workflows.DrillWorkflowID(p.Name, subject, nonce)
+	fr := newFaultRun(r, faults)
+	// After a crash the first query may wait for the server to give up on the dead worker's
+	// sticky queue: that wait is part of the delay the crash causes, so allow the whole run.
+	watch := func() string {
+		if _, err := queryStatus(ctx, c, wfID, f.timeout); err != nil {
+			return err.Error()
+		}
+		return ""
+	}
+	if err = fr.arm(ctx, watch); err != nil {
+		card.Playbook, card.Drill, card.FailureCause = p.Name, true, "injecting faults: "+err.Error()
+		card.Faults = fr.finish()
+		return card
+	}
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.DrillWorkflowID(p.Name, subject, nonce), TaskQueue: queue,
+		ID: wfID, TaskQueue: queue,
 		WorkflowExecutionTimeout: f.timeout,
+		Memo:                     map[string]any{"playbook": p.Name, "drill": true},
 	}, workflows.Run, in)
 	if err == nil {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		go fr.clearWhenVerified(watchCtx, c, wfID, p)
 		err = run.Get(ctx, &card.RunResult)
+		stopWatch()
+	}
+	card.Faults = fr.finish()
+	for _, e := range fr.errs {
+		card.FailureCause = strings.TrimPrefix(card.FailureCause+"; "+e, "; ")
 	}
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
 			_ = appErr.Details(&card.RunResult)
 		}
-		card.FailureCause = err.Error()
+		card.FailureCause = strings.TrimPrefix(card.FailureCause+"; "+err.Error(), "; ")
 		if card.WorkflowID == "" {
 			card.Playbook, card.Subject, card.Drill = p.Name, subject, true
 			if run != nil {
@@ -293,15 +665,35 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 			}
 		}
 	}
-	card.LeakChecks = leakChecks(ctx, r.conn, sb, card.WorkflowID, card.RunID)
+	card.LeakChecks = leakChecks(ctx, r.conn, r.sb, card.WorkflowID, card.RunID)
+	card.Retries = activityRetries(ctx, r.conn, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
-	card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
+	card.Passed = err == nil && len(fr.errs) == 0 && card.Outcome == workflows.OutcomeContained
 	for _, lc := range card.LeakChecks {
 		if lc.Leaks > 0 {
 			card.Passed = false
 		}
 	}
 	return card
+}
+
+// activityRetries reads from the run's history which activities needed more than one attempt.
+func activityRetries(ctx context.Context, conn *temporalConn, wfID, runID string) []ActivityAttempts {
+	if wfID == "" {
+		return nil
+	}
+	types := map[int64]string{}
+	var out []ActivityAttempts
+	events, _ := conn.DecodeEvents(ctx, wfID, runID) // the leak check reports an unreadable history
+	for _, ev := range events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			types[ev.GetEventId()] = a.GetActivityType().GetName()
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
+			out = append(out, ActivityAttempts{Activity: types[a.GetScheduledEventId()], Attempts: a.GetAttempt(), LastFailure: a.GetLastFailure().GetMessage()})
+		}
+	}
+	return out
 }
 
 // leakChecks scans what left the workflow — its history, and every message sent to Slack and
@@ -384,6 +776,18 @@ func printScorecard(w io.Writer, c Scorecard) {
 	for _, lc := range c.LeakChecks {
 		fmt.Fprintf(w, "    %s %d canary hits in %d %s\n", checkMark(lc.Leaks == 0), lc.Leaks, lc.Scanned, lc.Artefact)
 	}
+	if len(c.Faults) > 0 {
+		fmt.Fprintln(w, "  Faults injected:")
+		for _, f := range c.Faults {
+			fmt.Fprintf(w, "    - %s\n", faultSummary(f))
+		}
+	}
+	if len(c.Retries) > 0 {
+		fmt.Fprintln(w, "  Retried activities:")
+		for _, a := range c.Retries {
+			fmt.Fprintf(w, "    - %s: %d attempts %s\n", a.Activity, a.Attempts, detail(firstLine(a.LastFailure)))
+		}
+	}
 	if len(c.ReportErrors) > 0 {
 		fmt.Fprintln(w, "  Reporting delays/errors (containment was not held up):")
 		for _, e := range c.ReportErrors {
@@ -427,4 +831,173 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// faultSummary says in one line what an injected fault did and the delay it caused.
+func faultSummary(f testenv.FaultReport) string {
+	switch {
+	case f.Service == "worker" && !f.RecoveredAt.IsZero():
+		return fmt.Sprintf("%s: worker stopped after the evidence snapshot, restarted after %d ms; run resumed %d ms after the crash", f.Fault, f.ClearedAt.Sub(f.InjectedAt).Milliseconds(), f.DelayMS)
+	case f.Service == "worker":
+		return fmt.Sprintf("%s: the run did not resume after the crash", f.Fault)
+	case f.Hits == 0:
+		return fmt.Sprintf("%s: no %s request was affected", f.Fault, f.Service)
+	case strings.HasPrefix(f.Fault, testenv.FaultVaultSlow):
+		return fmt.Sprintf("%s: %d vault requests slowed, %d ms added in all", f.Fault, f.Hits, f.DelayMS)
+	case f.RecoveredAt.IsZero():
+		return fmt.Sprintf("%s: %d %s requests failed; no later request succeeded", f.Fault, f.Hits, f.Service)
+	}
+	return fmt.Sprintf("%s: %d %s requests failed; the run got through %d ms after the first failure", f.Fault, f.Hits, f.Service, f.DelayMS)
+}
+
+// writeScorecardFiles writes the --markdown and --html scorecards.
+func writeScorecardFiles(cards []Scorecard, f drillFlags) error {
+	if f.markdownFile != "" {
+		if err := os.WriteFile(f.markdownFile, []byte(scorecardsMarkdown(cards)), 0o644); err != nil {
+			return fmt.Errorf("--markdown: %w", err)
+		}
+	}
+	if f.htmlFile != "" {
+		var b strings.Builder
+		if err := scorecardHTML.Execute(&b, cards); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+		if err := os.WriteFile(f.htmlFile, []byte(b.String()), 0o644); err != nil {
+			return fmt.Errorf("--html: %w", err)
+		}
+	}
+	return nil
+}
+
+func verdict(passed bool) string {
+	if passed {
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// mdCell makes s safe inside a Markdown table cell.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
+}
+
+// scorecardsMarkdown renders drill scorecards as a Markdown document.
+func scorecardsMarkdown(cards []Scorecard) string {
+	var b strings.Builder
+	b.WriteString("# Drill scorecards\n")
+	for _, c := range cards {
+		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, verdict(c.Passed))
+		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
+		if c.Outcome == workflows.OutcomeContained {
+			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → last containment step)\n", c.TimeToContainMS)
+		} else {
+			b.WriteString("- Time to contain: **not contained**\n")
+		}
+		fmt.Fprintf(&b, "- Elapsed: %s\n\n", c.Elapsed.Round(time.Millisecond))
+		b.WriteString("| | Step | Action | Duration | Note |\n|---|---|---|---:|---|\n")
+		for _, s := range c.Steps {
+			note := s.Error
+			if s.Status == workflows.StatusSkipped {
+				note = "skipped: " + s.SkipReason
+			}
+			fmt.Fprintf(&b, "| %s | %s | `%s` | %d ms | %s |\n", statusMark(s.Status), mdCell(s.ID), s.Action, s.DurationMS, mdCell(note))
+		}
+		section := func(title string, checks []workflows.Check) {
+			if len(checks) == 0 {
+				return
+			}
+			fmt.Fprintf(&b, "\n### %s\n\n", title)
+			for _, v := range checks {
+				name := v.Name
+				if v.Step != "" {
+					name = v.Step + ": " + name
+				}
+				fmt.Fprintf(&b, "- %s %s %s\n", checkMark(v.Passed), mdCell(name), mdCell(detail(v.Detail)))
+			}
+		}
+		section("Verifications", c.Verifications)
+		section("Expectations", c.Expectations)
+		b.WriteString("\n### Secrets leaked\n\n")
+		for _, lc := range c.LeakChecks {
+			fmt.Fprintf(&b, "- %s %d canary hits in %d %s\n", checkMark(lc.Leaks == 0), lc.Leaks, lc.Scanned, lc.Artefact)
+		}
+		if len(c.Faults) > 0 {
+			b.WriteString("\n### Faults injected\n\n")
+			for _, f := range c.Faults {
+				fmt.Fprintf(&b, "- %s\n", mdCell(faultSummary(f)))
+			}
+		}
+		if len(c.Retries) > 0 {
+			b.WriteString("\n### Retried activities\n\n")
+			for _, a := range c.Retries {
+				fmt.Fprintf(&b, "- `%s`: %d attempts %s\n", a.Activity, a.Attempts, mdCell(detail(firstLine(a.LastFailure))))
+			}
+		}
+		if len(c.ReportErrors) > 0 {
+			b.WriteString("\n### Reporting delays (containment was not held up)\n\n")
+			for _, e := range c.ReportErrors {
+				fmt.Fprintf(&b, "- %s\n", mdCell(e))
+			}
+		}
+		if c.FailureCause != "" {
+			fmt.Fprintf(&b, "\n**Failure:** %s\n", mdCell(c.FailureCause))
+		}
+	}
+	return b.String()
+}
+
+// printCSS styles firebreak's HTML documents for the screen and for paper.
+const printCSS = `
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;max-width:62rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.5rem;border-bottom:2px solid #111;padding-bottom:.3rem}
+h2{font-size:1.2rem;margin-top:2rem;page-break-after:avoid}
+h3{font-size:1rem;margin:1.2rem 0 .4rem;page-break-after:avoid}
+table{border-collapse:collapse;width:100%;margin:.5rem 0}
+th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:left;vertical-align:top}
+th{background:#eee}
+tr{page-break-inside:avoid}
+code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,monospace;font-size:.85em;word-break:break-all}
+.pass{color:#06612a;font-weight:600}.fail{color:#a00;font-weight:700}
+.meta td:first-child{width:12rem;font-weight:600}
+section.card{page-break-inside:auto}
+@media print{body{margin:0;max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}h2{page-break-before:auto}}
+`
+
+var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmltemplate.FuncMap{
+	"verdict": verdict, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary, "orDash": orDash,
+	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
+	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>firebreak drill scorecards</title>
+<style>{{css}}</style></head><body>
+<h1>firebreak drill scorecards</h1>
+{{range .}}<section class="card">
+<h2>{{.Playbook}} — <span class="{{if .Passed}}pass{{else}}fail{{end}}">{{verdict .Passed}}</span></h2>
+<table class="meta">
+<tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
+<tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
+<tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
+<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → last containment step){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+<tr><td>Elapsed</td><td>{{ms .Elapsed}}</td></tr>
+</table>
+<h3>Steps</h3>
+<table><tr><th></th><th>Step</th><th>Action</th><th>Duration</th><th>Note</th></tr>
+{{range .Steps}}<tr><td>{{mark .Status}}</td><td>{{.ID}}</td><td><code>{{.Action}}</code></td><td>{{.DurationMS}} ms</td><td>{{if .Error}}{{.Error}}{{else if .SkipReason}}skipped: {{.SkipReason}}{{end}}</td></tr>
+{{end}}</table>
+{{if .Verifications}}<h3>Verifications</h3><ul>{{range .Verifications}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Step}}: {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
+{{if .Expectations}}<h3>Expectations</h3><ul>{{range .Expectations}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
+<h3>Secrets leaked</h3><ul>{{range .LeakChecks}}<li>{{check (eq .Leaks 0)}} {{.Leaks}} canary hits in {{.Scanned}} {{.Artefact}}</li>{{end}}</ul>
+{{if .Faults}}<h3>Faults injected</h3><ul>{{range .Faults}}<li>{{fault .}}</li>{{end}}</ul>{{end}}
+{{if .Retries}}<h3>Retried activities</h3><ul>{{range .Retries}}<li><code>{{.Activity}}</code>: {{.Attempts}} attempts{{if .LastFailure}} — {{firstLine .LastFailure}}{{end}}</li>{{end}}</ul>{{end}}
+{{if .ReportErrors}}<h3>Reporting delays (containment was not held up)</h3><ul>{{range .ReportErrors}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .FailureCause}}<p class="fail">Failure: {{.FailureCause}}</p>{{end}}
+</section>
+{{end}}</body></html>
+`))
+
+// firstLine is s up to its first line break: vendor errors append request dumps.
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
 }

@@ -89,6 +89,16 @@ func forbidden(pkg, imp string) string {
 		if own && top(target) != "playbooks" && top(target) != "workflows" {
 			return "chatops may import only playbooks and workflows"
 		}
+	case "audit":
+		if isVendor {
+			return "audit reads Temporal history, never a vendor client"
+		}
+		if own && top(target) != "playbooks" && top(target) != "workflows" && target != "activities/evidence" {
+			return "audit may import only playbooks, workflows and activities/evidence"
+		}
+		if strings.HasPrefix(imp, "go.temporal.io/sdk/") && imp != "go.temporal.io/sdk/client" && imp != "go.temporal.io/sdk/converter" {
+			return "audit uses only the SDK's client and converter"
+		}
 	}
 	return ""
 }

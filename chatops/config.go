@@ -1,0 +1,154 @@
+package chatops
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// DefaultStartRole is the role required to start a playbook that names no roles of its own.
+const DefaultStartRole = "responder"
+
+// Config is the chatops part of firebreak's configuration file (YAML, loaded by cmd). Its zero
+// value serves no Slack or PagerDuty request: with no signing secret every request fails
+// verification.
+type Config struct {
+	// Slack holds the Slack app's credentials. cmd fills them from SLACK_SIGNING_SECRET and
+	// SLACK_BOT_TOKEN when the file leaves them empty.
+	Slack SlackConfig `yaml:"slack"`
+	// PagerDuty holds the webhook secret and the incident → playbook rules.
+	PagerDuty PagerDutyConfig `yaml:"pagerduty"`
+	// Directory maps people to the identities playbooks act on.
+	Directory []Person `yaml:"directory"`
+	// Roles maps a role name to the Slack users and user groups that hold it.
+	Roles map[string]RoleMembers `yaml:"roles"`
+	// DefaultStartRoles may start a playbook whose Plan names no start roles; empty means
+	// [DefaultStartRole].
+	DefaultStartRoles []string `yaml:"default_start_roles"`
+	// TemporalUIURL, when set, is the base of links to runs in the Temporal Web UI
+	// (e.g. http://127.0.0.1:8233/namespaces/default).
+	TemporalUIURL string `yaml:"temporal_ui_url"`
+}
+
+// SlackConfig holds the Slack app's credentials.
+type SlackConfig struct {
+	// SigningSecret verifies every Slack request (v0 HMAC-SHA256). Never logged.
+	SigningSecret string `yaml:"signing_secret"`
+	// BotToken calls users.info, users.lookupByEmail and usergroups.users.list. Never logged.
+	BotToken string `yaml:"bot_token"`
+}
+
+// PagerDutyConfig holds the PagerDuty webhook secret and trigger rules.
+type PagerDutyConfig struct {
+	// WebhookSecret verifies X-PagerDuty-Signature. Never logged.
+	WebhookSecret string `yaml:"webhook_secret"`
+	// Rules say which incidents start which playbook; the first match wins.
+	Rules []TriggerRule `yaml:"rules"`
+}
+
+// TriggerRule matches a triggered PagerDuty incident to a playbook. Empty match fields match
+// anything. It stands in for playbook triggers until the Plan carries them.
+type TriggerRule struct {
+	// Service is a PagerDuty service id (e.g. PSVC001).
+	Service string `yaml:"service"`
+	// Urgency is high or low.
+	Urgency string `yaml:"urgency"`
+	// Priority is a priority summary such as P1.
+	Priority string `yaml:"priority"`
+	// TitlePattern is a regular expression the incident title must match.
+	TitlePattern string `yaml:"title_pattern"`
+	// Playbook is the playbook to start.
+	Playbook string `yaml:"playbook"`
+	// Inputs bind playbook inputs from the incident.
+	Inputs map[string]InputSource `yaml:"inputs"`
+}
+
+// InputSource says where one playbook input comes from: a literal Value, or an incident field
+// (From: id, title, service, urgency, priority) optionally narrowed by Pattern, whose first
+// capture group (or whole match) is the value.
+type InputSource struct {
+	Value   string `yaml:"value"`
+	From    string `yaml:"from"`
+	Pattern string `yaml:"pattern"`
+}
+
+// Person is one directory entry: the subject name is the person's Vault entity name and IAM
+// user name; Email links them to Slack (users.lookupByEmail, users.info).
+type Person struct {
+	Subject string `yaml:"subject"`
+	Email   string `yaml:"email"`
+	// SlackID is optional: when set, no Slack API call is needed to resolve the person.
+	SlackID string `yaml:"slack_id"`
+}
+
+// RoleMembers lists who holds a role: Slack user ids (U…) and user-group ids (S…).
+type RoleMembers struct {
+	Users  []string `yaml:"users"`
+	Groups []string `yaml:"groups"`
+}
+
+// inputFields are the incident fields an InputSource may read.
+var inputFields = []string{"id", "title", "service", "urgency", "priority"}
+
+// Validate checks the configuration for mistakes a person can fix: rules without a playbook,
+// patterns that do not compile, directory entries without a subject.
+func (c Config) Validate() error {
+	var errs []error
+	for i, r := range c.PagerDuty.Rules {
+		if r.Playbook == "" {
+			errs = append(errs, fmt.Errorf("pagerduty.rules[%d]: expected a playbook name, found none", i))
+		}
+		if r.TitlePattern != "" {
+			if _, err := regexp.Compile(r.TitlePattern); err != nil {
+				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].title_pattern: %v", i, err))
+			}
+		}
+		for _, name := range sortedKeys(r.Inputs) {
+			src := r.Inputs[name]
+			if src.From != "" && !contains(inputFields, src.From) {
+				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.from: expected one of %s, found %q", i, name, strings.Join(inputFields, ", "), src.From))
+			}
+			if src.Pattern != "" {
+				if _, err := regexp.Compile(src.Pattern); err != nil {
+					errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.pattern: %v", i, name, err))
+				}
+			}
+		}
+	}
+	for i, p := range c.Directory {
+		if p.Subject == "" {
+			errs = append(errs, fmt.Errorf("directory[%d]: expected a subject (Vault entity / IAM user name), found none", i))
+		}
+		if p.Email == "" && p.SlackID == "" {
+			errs = append(errs, fmt.Errorf("directory[%d] (%s): expected an email or a slack_id to link the person to Slack", i, p.Subject))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) startRoles() []string {
+	if len(c.DefaultStartRoles) > 0 {
+		return c.DefaultStartRoles
+	}
+	return []string{DefaultStartRole}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

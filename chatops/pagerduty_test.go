@@ -1,0 +1,240 @@
+package chatops_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+func pdEvent(eventID, eventType, incidentID, service, urgency, title string) []byte {
+	b, _ := json.Marshal(map[string]any{"event": map[string]any{
+		"id": eventID, "event_type": eventType, "resource_type": "incident", "occurred_at": "2026-11-23T15:04:00Z",
+		"agent": map[string]any{"id": "PALICE1", "type": "user_reference"},
+		"data": map[string]any{
+			"id": incidentID, "type": "incident", "title": title, "status": "triggered", "urgency": urgency,
+			"service":  map[string]any{"id": service, "type": "service_reference"},
+			"priority": map[string]any{"summary": "P1"},
+		},
+	}})
+	return b
+}
+
+func (h *harness) webhook(t *testing.T, body []byte) (int, map[string]string) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodPost, "/pagerduty/webhook", bytes.NewReader(body))
+	r.Header.Set("X-PagerDuty-Signature", pdSign(pdSecret, body))
+	rec := httptest.NewRecorder()
+	h.srv.ServeHTTP(rec, r)
+	var out map[string]string
+	_ = json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+func TestPagerDutyTriggers(t *testing.T) {
+	h := newHarness(t)
+	ev := pdEvent("01EVENT", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "Suspected leaked AWS key for alice")
+	code, out := h.webhook(t, ev)
+	if code != http.StatusAccepted || out["status"] != "started" || out["workflow_id"] != workflows.IncidentWorkflowID("PINC001") {
+		t.Fatalf("triggered: %d %v", code, out)
+	}
+	starts, _ := h.fake.snapshot()
+	in := starts[0].Input
+	if in.Report.PagerDutyIncident != "PINC001" || in.Inputs["subject"] != "alice" || in.Inputs["reason"] != "Suspected leaked AWS key for alice" ||
+		in.Trigger.Kind != "pagerduty" || in.Trigger.At.IsZero() || starts[0].Options.TaskQueue != workflows.TaskQueue {
+		t.Errorf("input %+v", in)
+	}
+	// The same event redelivered, and another event for the same incident: both join.
+	for _, body := range [][]byte{ev, pdEvent("01OTHER", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "Suspected leaked AWS key for alice")} {
+		code, out = h.webhook(t, body)
+		if code != http.StatusAccepted || out["status"] != "already running" || out["run_id"] != "run-1" {
+			t.Errorf("redelivery: %d %v; want already running run-1", code, out)
+		}
+	}
+	// Pings, other events, non-matching incidents and unusable titles start nothing.
+	for _, body := range [][]byte{
+		[]byte(`{"event":{"id":"01PING","event_type":"pagey.ping","resource_type":"pagey","occurred_at":"2026-11-23T15:04:00Z","data":{"message":"Hello from your friend Pagey!","type":"ping"}}}`),
+		pdEvent("01ACK", "incident.acknowledged", "PINC002", "PSVCDEV", "high", "key for bob"),
+		pdEvent("01LOW", chatops.EventIncidentTriggered, "PINC003", "PSVCDEV", "low", "key for bob"),
+		pdEvent("01SVC", chatops.EventIncidentTriggered, "PINC004", "POTHER", "high", "key for bob"),
+		pdEvent("01NOSUBJ", chatops.EventIncidentTriggered, "PINC005", "PSVCDEV", "high", "disk full"),
+	} {
+		if code, out := h.webhook(t, body); code != http.StatusOK {
+			t.Errorf("no-op event: %d %v; want 200", code, out)
+		}
+	}
+	if starts, _ := h.fake.snapshot(); len(starts) != 1 || h.fake.runs[workflows.IncidentWorkflowID("PINC001")] == nil || len(h.fake.runs) != 1 {
+		t.Errorf("starts %d runs %d; want 1 start (redeliveries are answered from Describe) and 1 run", len(starts), len(h.fake.runs))
+	}
+	// A body that is signed but not JSON is a bad request.
+	if code, _ := h.webhook(t, []byte("not json")); code != http.StatusBadRequest {
+		t.Errorf("garbage: %d; want 400", code)
+	}
+}
+
+func TestPagerDutyStartFailureAsksForRedelivery(t *testing.T) {
+	h := newHarness(t)
+	h.fake.startErr = io.ErrUnexpectedEOF
+	code, out := h.webhook(t, pdEvent("01EVENT", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "key for alice"))
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("start failure: %d %v; want 503 so PagerDuty redelivers", code, out)
+	}
+}
+
+func TestMatchIncident(t *testing.T) {
+	rules := []chatops.TriggerRule{
+		{Service: "PSVC", Priority: "P1", TitlePattern: `(?i)leak`, Playbook: "p1", Inputs: map[string]chatops.InputSource{"subject": {From: "title", Pattern: `for (\w+)`}, "reason": {Value: "paged"}}},
+		{Service: "PSVC", Playbook: "fallback", Inputs: map[string]chatops.InputSource{"incident": {From: "id"}}},
+	}
+	cases := []struct {
+		inc    chatops.Incident
+		pb     string
+		inputs map[string]string
+	}{
+		{chatops.Incident{ID: "I1", Service: "PSVC", Priority: "P1", Title: "LEAK for dave"}, "p1", map[string]string{"subject": "dave", "reason": "paged"}},
+		{chatops.Incident{ID: "I2", Service: "PSVC", Priority: "P2", Title: "leak for dave"}, "fallback", map[string]string{"incident": "I2"}},
+		{chatops.Incident{ID: "I3", Service: "PSVC", Priority: "P1", Title: "leak"}, "fallback", map[string]string{"incident": "I3"}},
+		{chatops.Incident{ID: "I4", Service: "OTHER"}, "", nil},
+	}
+	for _, tc := range cases {
+		pb, in, ok := chatops.MatchIncident(rules, tc.inc)
+		if pb != tc.pb || ok != (tc.pb != "") {
+			t.Errorf("%s: playbook %q ok %v; want %q", tc.inc.ID, pb, ok, tc.pb)
+			continue
+		}
+		got, _ := json.Marshal(in)
+		want, _ := json.Marshal(tc.inputs)
+		if ok && string(got) != string(want) {
+			t.Errorf("%s: inputs %s; want %s", tc.inc.ID, got, want)
+		}
+	}
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	h := newHarness(t)
+	h.command(t, "U0BOB", "/firebreak", "help")
+	h.webhook(t, []byte(`{"event":{"id":"x","event_type":"pagey.ping"}}`))
+	r := httptest.NewRequest(http.MethodPost, "/slack/commands", strings.NewReader("x"))
+	h.srv.ServeHTTP(httptest.NewRecorder(), r)
+
+	rec := httptest.NewRecorder()
+	h.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		"# TYPE firebreak_http_requests_total counter",
+		`firebreak_http_requests_total{endpoint="slack_commands",outcome="ok"} 1`,
+		`firebreak_http_requests_total{endpoint="slack_commands",outcome="unauthorized"} 1`,
+		`firebreak_http_requests_total{endpoint="pagerduty_webhook",outcome="ignored"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("content type %q", ct)
+	}
+	for path, code := range map[string]int{"/healthz": 200, "/readyz": 503} {
+		rec := httptest.NewRecorder()
+		h.srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != code {
+			t.Errorf("%s: %d, want %d", path, rec.Code, code)
+		}
+	}
+}
+
+func TestManifest(t *testing.T) {
+	b, err := chatops.Manifest("https://firebreak.example.com/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Features struct {
+			SlashCommands []struct{ Command, URL string } `json:"slash_commands"`
+		} `json:"features"`
+		OAuth struct {
+			Scopes struct{ Bot []string } `json:"scopes"`
+		} `json:"oauth_config"`
+		Settings struct {
+			Interactivity struct {
+				Enabled bool   `json:"is_enabled"`
+				URL     string `json:"request_url"`
+			} `json:"interactivity"`
+		} `json:"settings"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Features.SlashCommands) != 2 || m.Features.SlashCommands[0].Command != "/revoke-dev" || m.Features.SlashCommands[1].URL != "https://firebreak.example.com/slack/commands" {
+		t.Errorf("commands %+v", m.Features.SlashCommands)
+	}
+	if !m.Settings.Interactivity.Enabled || m.Settings.Interactivity.URL != "https://firebreak.example.com/slack/interactions" {
+		t.Errorf("interactivity %+v", m.Settings.Interactivity)
+	}
+	if !strings.Contains(strings.Join(m.OAuth.Scopes.Bot, " "), "users:read.email") {
+		t.Errorf("scopes %v", m.OAuth.Scopes.Bot)
+	}
+	if _, err := chatops.Manifest("firebreak.example.com"); err == nil {
+		t.Error("a base URL without a scheme was accepted")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := chatops.Config{
+		PagerDuty: chatops.PagerDutyConfig{Rules: []chatops.TriggerRule{{TitlePattern: "(", Inputs: map[string]chatops.InputSource{"s": {From: "body"}}}}},
+		Directory: []chatops.Person{{Email: "x@example.test"}, {Subject: "y"}},
+	}
+	err := c.Validate()
+	for _, want := range []string{"expected a playbook name", "title_pattern", `found "body"`, "expected a subject", "expected an email or a slack_id"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v; want it to say %q", err, want)
+		}
+	}
+	if err := testConfig().Validate(); err != nil {
+		t.Errorf("the test config: %v", err)
+	}
+}
+
+// TestPagerDutyPlanTriggers: with no configured rule matching, a playbook's own
+// triggers.pagerduty (CEL over the incident) starts it.
+func TestPagerDutyPlanTriggers(t *testing.T) {
+	h := newHarness(t)
+	b, _ := json.Marshal(map[string]any{"event": map[string]any{
+		"id": "01ABUSE", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident", "occurred_at": "2026-11-23T15:04:00Z",
+		"data": map[string]any{"id": "PINC777", "title": "API abuse from a developer key", "urgency": "high",
+			"service": map[string]any{"id": "PSVCDEV"}, "body": map[string]any{"details": map[string]any{"subject": "bob"}}},
+	}})
+	code, out := h.webhook(t, b)
+	if code != http.StatusAccepted || out["workflow_id"] != workflows.IncidentWorkflowID("PINC777") {
+		t.Fatalf("plan trigger: %d %v", code, out)
+	}
+	starts, _ := h.fake.snapshot()
+	if in := starts[0].Input; in.Plan.Name != "api-abuse" || in.Inputs["subject"] != "bob" || in.Report.PagerDutyIncident != "PINC777" {
+		t.Errorf("started %s with %v report %+v; want api-abuse for bob on PINC777", in.Plan.Name, in.Inputs, in.Report)
+	}
+	// The same title without details: the trigger's input expression fails, nothing starts.
+	code, out = h.webhook(t, pdEvent("01ABUSE2", chatops.EventIncidentTriggered, "PINC778", "PSVCDEV", "high", "API abuse again"))
+	if code != http.StatusOK || out["status"] != "no matching playbook" {
+		t.Errorf("trigger without details: %d %v", code, out)
+	}
+}
+
+// TestPlanStartRoles: a playbook naming roles.start is refused to a responder who lacks them.
+func TestPlanStartRoles(t *testing.T) {
+	h := newHarness(t)
+	m := decodeMsg(t, h.command(t, "U0BOB", "/firebreak", "run api-abuse subject=alice"))
+	if !strings.Contains(m.Text, "needs one of the roles security-oncall, sre-oncall") {
+		t.Errorf("refusal %q; want the playbook's start roles", m.Text)
+	}
+	h2 := newHarness(t, func(o *chatops.Options) {
+		o.Config.Roles["security-oncall"] = chatops.RoleMembers{Users: []string{"U0BOB"}}
+	})
+	if m := decodeMsg(t, h2.command(t, "U0BOB", "/firebreak", "run api-abuse subject=alice")); !strings.Contains(m.Text, "Starting api-abuse") {
+		t.Errorf("a security-oncall member: %q", m.Text)
+	}
+}

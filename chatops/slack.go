@@ -1,0 +1,544 @@
+package chatops
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// The Slack commands firebreak answers.
+const (
+	CommandRevokeDev = "/revoke-dev"
+	CommandFirebreak = "/firebreak"
+)
+
+// Block Kit action ids. Approval buttons posted in a run's thread use ActionApprove and
+// ActionDeny with an ApprovalButton value as JSON.
+const (
+	ActionConfirm = "firebreak_confirm"
+	ActionCancel  = "firebreak_cancel"
+	ActionApprove = "firebreak_approve"
+	ActionDeny    = "firebreak_deny"
+)
+
+// RevokePlaybook is the playbook /revoke-dev starts.
+const RevokePlaybook = "compromised-dev-key"
+
+// ApprovalButton is the value of an approve or deny button: which run and which step.
+type ApprovalButton struct {
+	WorkflowID string `json:"workflow_id"`
+	Step       string `json:"step"`
+}
+
+// pendingStart is the value of a Confirm button: everything needed to start the run once the
+// requester confirms. Slack signs the interaction that carries it back, and the requester and
+// their roles are checked again on confirmation.
+type pendingStart struct {
+	Playbook  string            `json:"p"`
+	Inputs    map[string]string `json:"i"`
+	Requester string            `json:"u"`
+	Channel   string            `json:"c,omitempty"`
+}
+
+// maxReason bounds the reason carried in a button value (Slack allows 2000 characters).
+const maxReason = 500
+
+const helpText = "*firebreak* — credential-compromise response\n" +
+	"• `/revoke-dev @user reason…` — cut off every credential of a developer (asks you to confirm)\n" +
+	"• `/firebreak run PLAYBOOK key=value…` — start a playbook\n" +
+	"• `/firebreak drill PLAYBOOK [key=value…]` — drill a playbook against the sandbox\n" +
+	"• `/firebreak status [RUN]` — a run's steps, or the open runs\n" +
+	"• `/firebreak approve RUN [step=STEP] [reason…]`, `/firebreak deny RUN [step=STEP] [reason…]`\n" +
+	"• `/firebreak help`"
+
+// verifiedSlack reads and verifies a Slack request; on failure it has answered (413 or 401),
+// logged why without the body, and returns false.
+func (s *Server) verifiedSlack(w http.ResponseWriter, r *http.Request, endpoint string) ([]byte, bool) {
+	body, err := readBody(r)
+	if err != nil {
+		s.reject(w, endpoint, err)
+		return nil, false
+	}
+	if err := VerifySlack(r.Header, body, s.o.Config.Slack.SigningSecret, s.o.Now()); err != nil {
+		s.reject(w, endpoint, err)
+		return nil, false
+	}
+	return body, true
+}
+
+// reject answers a request that failed verification and logs it without its body.
+func (s *Server) reject(w http.ResponseWriter, endpoint string, err error) {
+	status, outcome := http.StatusUnauthorized, "unauthorized"
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		status, outcome = http.StatusRequestEntityTooLarge, "too_large"
+	case !errors.Is(err, ErrMissingSignature) && !errors.Is(err, ErrBadSignature) && !errors.Is(err, ErrStale) && !errors.Is(err, ErrNotConfigured):
+		status, outcome = http.StatusBadRequest, "bad_request"
+	}
+	s.metrics.request(endpoint, outcome)
+	s.log.Warn("chatops: request rejected", "endpoint", endpoint, "status", status, "reason", err.Error())
+	http.Error(w, http.StatusText(status), status)
+}
+
+// parseCommand parses a slash command's form body.
+func parseCommand(body []byte) (slack.SlashCommand, error) {
+	r, err := http.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	if err != nil {
+		return slack.SlashCommand{}, err
+	}
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	cmd, err := slack.SlashCommandParse(r)
+	if err != nil {
+		return slack.SlashCommand{}, fmt.Errorf("slash command: expected a form body: %w", err)
+	}
+	if cmd.Command == "" || cmd.UserID == "" {
+		return slack.SlashCommand{}, errors.New("slash command: expected command and user_id fields, found none")
+	}
+	return cmd, nil
+}
+
+// parseInteraction parses an interaction's form body: a payload field holding JSON.
+func parseInteraction(body []byte) (slack.InteractionCallback, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return slack.InteractionCallback{}, fmt.Errorf("interaction: expected a form body: %w", err)
+	}
+	raw := form.Get("payload")
+	if raw == "" {
+		return slack.InteractionCallback{}, errors.New("interaction: expected a payload field, found none")
+	}
+	var ic slack.InteractionCallback
+	if err := json.Unmarshal([]byte(raw), &ic); err != nil {
+		return slack.InteractionCallback{}, fmt.Errorf("interaction: payload is not the JSON Slack sends: %w", err)
+	}
+	return ic, nil
+}
+
+// splitArgs splits command text into words; double quotes (straight or Slack's curly ones)
+// group words, so reason="leaked in a gist" is one argument.
+func splitArgs(text string) []string {
+	var out []string
+	var cur strings.Builder
+	inQuote, have := false, false
+	for _, r := range text {
+		switch {
+		case r == '"' || r == '“' || r == '”':
+			inQuote = !inQuote
+			have = true
+		case !inQuote && (r == ' ' || r == '\t' || r == '\n' || r == '\r'):
+			if have {
+				out = append(out, cur.String())
+				cur.Reset()
+				have = false
+			}
+		default:
+			cur.WriteRune(r)
+			have = true
+		}
+	}
+	if have {
+		out = append(out, cur.String())
+	}
+	return out
+}
+
+// keyValues parses key=value arguments.
+func keyValues(args []string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("expected key=value, found %q", a)
+		}
+		kv[k] = v
+	}
+	return kv, nil
+}
+
+func ephemeral(text string, blocks ...slack.Block) slack.Msg {
+	m := slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
+	if len(blocks) > 0 {
+		m.Blocks = slack.Blocks{BlockSet: blocks}
+	}
+	return m
+}
+
+// answer acknowledges a Slack request with a message (or an empty 200 for a zero Msg).
+func (s *Server) answer(w http.ResponseWriter, endpoint, outcome string, m slack.Msg) {
+	s.metrics.request(endpoint, outcome)
+	if m.Text == "" && len(m.Blocks.BlockSet) == 0 {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}
+
+// respond posts a message to a request's response_url (after acknowledging). Failures are
+// logged: there is nobody else to tell.
+func (s *Server) respond(ctx context.Context, responseURL string, m slack.Msg) {
+	if responseURL == "" {
+		return
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		s.log.Error("chatops: encoding a response", "error", err)
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))
+	if err != nil {
+		s.log.Warn("chatops: bad response_url", "error", err)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.o.HTTPClient.Do(req)
+	if err != nil {
+		s.log.Warn("chatops: posting to response_url failed", "error", err)
+		return
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		s.log.Warn("chatops: response_url refused the message", "status", resp.StatusCode)
+	}
+}
+
+func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
+	const ep = "slack_commands"
+	body, ok := s.verifiedSlack(w, r, ep)
+	if !ok {
+		return
+	}
+	cmd, err := parseCommand(body)
+	if err != nil {
+		s.reject(w, ep, err)
+		return
+	}
+	retry := r.Header.Get("X-Slack-Retry-Num")
+	if retry != "" {
+		// Slack retried because an earlier attempt was slow; every start below is idempotent
+		// by workflow id, so a retry can at most join the run the first attempt started.
+		s.log.Info("chatops: Slack retry", "endpoint", ep, "retry", retry, "command", cmd.Command)
+		w.Header().Set("X-Slack-No-Retry", "1")
+	}
+	switch cmd.Command {
+	case CommandRevokeDev:
+		s.answer(w, ep, "ok", s.revokeDev(r.Context(), cmd))
+	case CommandFirebreak:
+		s.answer(w, ep, "ok", s.firebreak(r.Context(), cmd))
+	default:
+		s.answer(w, ep, "unknown_command", ephemeral(fmt.Sprintf("firebreak does not know the command %s; it answers %s and %s.", cmd.Command, CommandRevokeDev, CommandFirebreak)))
+	}
+}
+
+// revokeDev answers /revoke-dev @user reason… with a confirmation: a destructive playbook
+// starts only when the requester presses Confirm.
+func (s *Server) revokeDev(ctx context.Context, cmd slack.SlashCommand) slack.Msg {
+	args := strings.Fields(cmd.Text)
+	if len(args) == 0 {
+		return ephemeral("Usage: `/revoke-dev @user reason…` — for example `/revoke-dev @alice key pasted in a public gist`.")
+	}
+	who, err := s.requester(ctx, cmd.UserID)
+	if err != nil {
+		return ephemeral("You cannot start a response: " + err.Error())
+	}
+	if ok, roles := s.mayStart(who, RevokePlaybook); !ok {
+		return ephemeral(fmt.Sprintf("You may not start %s: it needs one of the roles %s, and you hold %s.", RevokePlaybook, strings.Join(roles, ", "), rolesText(who.Roles)))
+	}
+	subject, err := s.target(ctx, args[0])
+	if err != nil {
+		return ephemeral("Whose credentials? " + err.Error())
+	}
+	reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0]))
+	if reason == "" {
+		reason = "unspecified"
+	}
+	reason = truncate(reason, maxReason)
+	ps := pendingStart{Playbook: RevokePlaybook, Inputs: map[string]string{"subject": subject.Subject, "reason": reason}, Requester: cmd.UserID, Channel: cmd.ChannelID}
+	if _, err := s.prepare(&startSpec{Playbook: ps.Playbook, Raw: ps.Inputs}); err != nil {
+		return ephemeral("Cannot start " + RevokePlaybook + ": " + err.Error())
+	}
+	value, _ := json.Marshal(ps)
+	mention := subject.Subject
+	if subject.SlackID != "" {
+		mention = "<@" + subject.SlackID + "> (" + subject.Subject + ")"
+	}
+	text := fmt.Sprintf(":rotating_light: Revoke every credential of %s? Vault tokens are revoked, IAM keys deactivated and sessions cut off at once; irreversible steps wait for approval.\nReason: %s", mention, reason)
+	confirm := slack.NewButtonBlockElement(ActionConfirm, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Confirm revoke", false, false))
+	confirm.Style = slack.StyleDanger
+	cancel := slack.NewButtonBlockElement(ActionCancel, "cancel", slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false))
+	return ephemeral(text,
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil),
+		slack.NewActionBlock("firebreak_confirm_start", confirm, cancel),
+	)
+}
+
+// firebreak answers /firebreak SUBCOMMAND….
+func (s *Server) firebreak(ctx context.Context, cmd slack.SlashCommand) slack.Msg {
+	args := splitArgs(cmd.Text)
+	if len(args) == 0 || args[0] == "help" {
+		return ephemeral(helpText)
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "run", "drill":
+		return s.runCommand(ctx, cmd, sub == "drill", args)
+	case "status":
+		return s.statusCommand(ctx, cmd, args)
+	case "approve", "deny":
+		return s.approveCommand(ctx, cmd, sub, args)
+	}
+	return ephemeral(fmt.Sprintf("Unknown subcommand %q.\n%s", sub, helpText))
+}
+
+func (s *Server) runCommand(ctx context.Context, cmd slack.SlashCommand, drill bool, args []string) slack.Msg {
+	verb := "run"
+	if drill {
+		verb = "drill"
+	}
+	if len(args) == 0 {
+		return ephemeral(fmt.Sprintf("Usage: `/firebreak %s PLAYBOOK key=value…`; playbooks: %s", verb, strings.Join(s.playbookNames(), ", ")))
+	}
+	who, err := s.requester(ctx, cmd.UserID)
+	if err != nil {
+		return ephemeral("You cannot start a run: " + err.Error())
+	}
+	if ok, roles := s.mayStart(who, args[0]); !ok {
+		return ephemeral(fmt.Sprintf("You may not start %s: it needs one of the roles %s, and you hold %s.", args[0], strings.Join(roles, ", "), rolesText(who.Roles)))
+	}
+	raw, err := keyValues(args[1:])
+	if err != nil {
+		return ephemeral(fmt.Sprintf("Usage: `/firebreak %s PLAYBOOK key=value…`: %v", verb, err))
+	}
+	if ref, ok := raw["subject"]; ok {
+		t, err := s.target(ctx, ref)
+		if err != nil {
+			return ephemeral("Whose credentials? " + err.Error())
+		}
+		raw["subject"] = t.Subject
+	}
+	sp := startSpec{Playbook: args[0], Raw: raw, Drill: drill, Source: "slack",
+		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
+		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}
+	if drill {
+		sp.Trigger.Kind = "drill"
+		if cmd.TriggerID != "" {
+			sum := sha256.Sum256([]byte(cmd.TriggerID))
+			sp.Nonce = sp.Trigger.At.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:6])
+		}
+	}
+	in, err := s.prepare(&sp)
+	if err != nil {
+		return ephemeral(fmt.Sprintf("Cannot %s %s: %v", verb, args[0], err))
+	}
+	s.after(func(ctx context.Context) { s.startAndTell(ctx, sp, in, cmd.ResponseURL, false) })
+	return ephemeral(fmt.Sprintf("Starting %s%s as %s…", args[0], map[bool]string{true: " (drill)"}[drill], s.runLink(sp.WorkflowID)))
+}
+
+// startAndTell starts a run after the acknowledgement and tells the requester how it went.
+func (s *Server) startAndTell(ctx context.Context, sp startSpec, in workflows.RunInput, responseURL string, replace bool) {
+	res, err := s.start(ctx, sp, in)
+	var m slack.Msg
+	switch {
+	case err != nil:
+		s.log.Error("chatops: starting a run failed", "playbook", sp.Playbook, "workflow_id", sp.WorkflowID, "error", err)
+		m = ephemeral(fmt.Sprintf(":x: Could not start %s: %v. Nothing was started; try again, or run `firebreak run %s` from a terminal.", sp.Playbook, err, sp.Playbook))
+	case res.Joined:
+		m = ephemeral(fmt.Sprintf("%s is already running for this as %s (run %s); nothing new was started. Follow it with `/firebreak status %s`.", sp.Playbook, s.runLink(res.WorkflowID), res.RunID, res.WorkflowID))
+	default:
+		m = ephemeral(fmt.Sprintf(":white_check_mark: Started %s as %s (run %s).", sp.Playbook, s.runLink(res.WorkflowID), res.RunID))
+	}
+	m.ReplaceOriginal = replace
+	s.respond(ctx, responseURL, m)
+}
+
+func (s *Server) statusCommand(ctx context.Context, cmd slack.SlashCommand, args []string) slack.Msg {
+	if _, err := s.requester(ctx, cmd.UserID); err != nil {
+		return ephemeral("You cannot see runs: " + err.Error())
+	}
+	if len(args) == 0 {
+		s.after(func(ctx context.Context) {
+			ids, err := s.openRuns(ctx, 20)
+			switch {
+			case err != nil:
+				s.respond(ctx, cmd.ResponseURL, ephemeral("Could not list open runs: "+err.Error()))
+			case len(ids) == 0:
+				s.respond(ctx, cmd.ResponseURL, ephemeral("No runs are open."))
+			default:
+				var b strings.Builder
+				b.WriteString("Open runs:\n")
+				for _, id := range ids {
+					b.WriteString("• " + s.runLink(id) + "\n")
+				}
+				s.respond(ctx, cmd.ResponseURL, ephemeral(b.String()))
+			}
+		})
+		return ephemeral("Listing open runs…")
+	}
+	id := args[0]
+	s.after(func(ctx context.Context) {
+		res, err := s.status(ctx, id)
+		if err != nil {
+			s.respond(ctx, cmd.ResponseURL, ephemeral(fmt.Sprintf("Could not get the status of %s: %v", id, err)))
+			return
+		}
+		s.respond(ctx, cmd.ResponseURL, ephemeral(formatStatus(res)+s.runLink(id)))
+	})
+	return ephemeral("Looking up " + s.runLink(id) + "…")
+}
+
+func (s *Server) approveCommand(ctx context.Context, cmd slack.SlashCommand, decision string, args []string) slack.Msg {
+	if len(args) == 0 {
+		return ephemeral(fmt.Sprintf("Usage: `/firebreak %s RUN [step=STEP] [reason…]`", decision))
+	}
+	req := workflows.ApprovalRequest{Decision: decision}
+	id := args[0]
+	var reason []string
+	for _, a := range args[1:] {
+		if v, ok := strings.CutPrefix(a, "step="); ok {
+			req.Step = v
+			continue
+		}
+		reason = append(reason, a)
+	}
+	req.Reason = truncate(strings.Join(reason, " "), maxReason)
+	m, _ := s.decide(ctx, cmd.UserID, id, req, cmd.ResponseURL)
+	return m
+}
+
+// decide resolves the approver and sends their decision through the approval Update after
+// acknowledging; sent is false when nothing was sent and the message says why.
+func (s *Server) decide(ctx context.Context, slackID, workflowID string, req workflows.ApprovalRequest, responseURL string) (m slack.Msg, sent bool) {
+	who, err := s.requester(ctx, slackID)
+	if err != nil {
+		return ephemeral("You cannot approve: " + err.Error()), false
+	}
+	req.Approver = who.Subject
+	req.ApproverRoles = sortedRoles(who.Roles)
+	s.after(func(ctx context.Context) {
+		res, err := s.approve(ctx, workflowID, req)
+		if err != nil {
+			s.respond(ctx, responseURL, ephemeral(fmt.Sprintf(":no_entry: Your %s of %s was refused: %v", req.Decision, workflowID, err)))
+			return
+		}
+		msg := res.Message
+		if msg == "" {
+			msg = fmt.Sprintf("%s recorded for step %s: %d of %d approvals", req.Decision, res.Step, res.Approvals, res.Needed)
+		}
+		s.respond(ctx, responseURL, ephemeral(msg))
+	})
+	return ephemeral(fmt.Sprintf("Sending your %s of %s…", req.Decision, s.runLink(workflowID))), true
+}
+
+func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
+	const ep = "slack_interactions"
+	body, ok := s.verifiedSlack(w, r, ep)
+	if !ok {
+		return
+	}
+	ic, err := parseInteraction(body)
+	if err != nil {
+		s.reject(w, ep, err)
+		return
+	}
+	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
+		s.answer(w, ep, "ignored", slack.Msg{})
+		return
+	}
+	act := ic.ActionCallback.BlockActions[0]
+	var m slack.Msg
+	switch act.ActionID {
+	case ActionConfirm:
+		m = s.confirm(r.Context(), ic, act.Value)
+	case ActionCancel:
+		m = slack.Msg{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: "Cancelled; nothing was started."}
+	case ActionApprove, ActionDeny:
+		var b ApprovalButton
+		if err := json.Unmarshal([]byte(act.Value), &b); err != nil || b.WorkflowID == "" {
+			m = ephemeral("This button does not name a run; use `/firebreak approve RUN` instead.")
+			break
+		}
+		decision := workflows.DecisionApprove
+		if act.ActionID == ActionDeny {
+			decision = workflows.DecisionDeny
+		}
+		if msg, sent := s.decide(r.Context(), ic.User.ID, b.WorkflowID, workflows.ApprovalRequest{Step: b.Step, Decision: decision}, ic.ResponseURL); !sent {
+			m = msg
+		}
+	default:
+		s.answer(w, ep, "ignored", slack.Msg{})
+		return
+	}
+	// Slack ignores the body of a block_actions answer: every message goes to response_url.
+	if m.Text != "" {
+		s.after(func(ctx context.Context) { s.respond(ctx, ic.ResponseURL, m) })
+	}
+	s.answer(w, ep, "ok", slack.Msg{})
+}
+
+// confirm starts the run a Confirm button describes, after checking that the person who
+// pressed it is the requester and may still start it. The answer goes to response_url,
+// replacing the confirmation message.
+func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, value string) slack.Msg {
+	var ps pendingStart
+	if err := json.Unmarshal([]byte(value), &ps); err != nil || ps.Playbook == "" {
+		return ephemeral("This confirmation is malformed; run the command again.")
+	}
+	if ic.User.ID != ps.Requester {
+		return ephemeral(fmt.Sprintf("Only <@%s>, who asked for this, can confirm it.", ps.Requester))
+	}
+	who, err := s.requester(ctx, ic.User.ID)
+	if err != nil {
+		return ephemeral("You cannot start a response: " + err.Error())
+	}
+	if ok, roles := s.mayStart(who, ps.Playbook); !ok {
+		return ephemeral(fmt.Sprintf("You may not start %s: it needs one of the roles %s, and you hold %s.", ps.Playbook, strings.Join(roles, ", "), rolesText(who.Roles)))
+	}
+	channel := ps.Channel
+	if channel == "" {
+		channel = ic.Channel.ID
+	}
+	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "slack",
+		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: ps.Inputs["reason"], At: s.o.Now()},
+		Report:  workflows.Report{SlackChannel: channel}}
+	in, err := s.prepare(&sp)
+	if err != nil {
+		return ephemeral(fmt.Sprintf("Cannot start %s: %v", ps.Playbook, err))
+	}
+	s.after(func(ctx context.Context) { s.startAndTell(ctx, sp, in, ic.ResponseURL, true) })
+	return slack.Msg{}
+}
+
+func (s *Server) playbookNames() []string {
+	if s.lib == nil {
+		return nil
+	}
+	return s.lib.Names()
+}
+
+func rolesText(r []string) string {
+	if len(r) == 0 {
+		return "none"
+	}
+	return strings.Join(sortedRoles(r), ", ")
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

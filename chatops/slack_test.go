@@ -1,0 +1,376 @@
+package chatops_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/slack-go/slack"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// confirmValue finds the Confirm button of a /revoke-dev acknowledgement and returns its value.
+func confirmValue(t *testing.T, m slack.Msg) string {
+	t.Helper()
+	if m.ResponseType != slack.ResponseTypeEphemeral {
+		t.Fatalf("confirmation is %q; want ephemeral", m.ResponseType)
+	}
+	for _, b := range m.Blocks.BlockSet {
+		ab, ok := b.(*slack.ActionBlock)
+		if !ok {
+			continue
+		}
+		for _, e := range ab.Elements.ElementSet {
+			if btn, ok := e.(*slack.ButtonBlockElement); ok && btn.ActionID == chatops.ActionConfirm {
+				return btn.Value
+			}
+		}
+	}
+	t.Fatalf("no %s button in the acknowledgement %q", chatops.ActionConfirm, m.Text)
+	return ""
+}
+
+// TestRevokeDevEndToEnd goes from a signed /revoke-dev through the Confirm button to a started
+// workflow with the right id and input; then a duplicate, and Slack's retry, join it.
+func TestRevokeDevEndToEnd(t *testing.T) {
+	h := newHarness(t)
+	// Bob names Alice by mention; chatops resolves her through users.info (email) and the
+	// directory, since her directory entry has no slack_id.
+	rec := h.command(t, "U0BOB", "/revoke-dev", "<@U0ALICE|alice> key pasted in a public gist")
+	ack := decodeMsg(t, rec)
+	if !strings.Contains(ack.Text, "<@U0ALICE> (alice)") || !strings.Contains(ack.Text, "key pasted in a public gist") {
+		t.Errorf("confirmation text %q: want the subject and the reason", ack.Text)
+	}
+	h.srv.Wait()
+	if starts, _ := h.fake.snapshot(); len(starts) != 0 {
+		t.Fatalf("the run started before confirmation: %+v", starts)
+	}
+	value := confirmValue(t, ack)
+
+	// Carol presses Bob's button: refused, nothing started.
+	if rec := h.press(t, "U0CAROL", chatops.ActionConfirm, value); rec.Code != http.StatusOK {
+		t.Fatalf("interaction status %d", rec.Code)
+	}
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "Only <@U0BOB>") {
+		t.Errorf("someone else's confirmation: %q, want a refusal naming the requester", m.Text)
+	}
+	if starts, _ := h.fake.snapshot(); len(starts) != 0 {
+		t.Fatalf("another user's confirmation started the run: %+v", starts)
+	}
+
+	// Bob confirms.
+	if rec := h.press(t, "U0BOB", chatops.ActionConfirm, value); rec.Code != http.StatusOK || rec.Body.Len() != 0 {
+		t.Fatalf("interaction: status %d body %q; want an empty 200", rec.Code, rec.Body.String())
+	}
+	h.srv.Wait()
+	starts, _ := h.fake.snapshot()
+	if len(starts) != 1 {
+		t.Fatalf("%d starts; want 1", len(starts))
+	}
+	st := starts[0]
+	wantID := workflows.RunWorkflowID("compromised-dev-key", "alice")
+	if st.Options.ID != wantID || st.Options.TaskQueue != workflows.TaskQueue ||
+		st.Options.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
+		t.Errorf("start options %+v; want id %s on %s with USE_EXISTING", st.Options, wantID, workflows.TaskQueue)
+	}
+	in := st.Input
+	if in.Plan.Name != "compromised-dev-key" || in.Inputs["subject"] != "alice" || in.Inputs["reason"] != "key pasted in a public gist" || in.Drill {
+		t.Errorf("input: plan %s inputs %v drill %v", in.Plan.Name, in.Inputs, in.Drill)
+	}
+	if in.Trigger.Kind != "slack" || in.Trigger.By != "bob" || !in.Trigger.At.Equal(h.now) || in.Report.SlackChannel != "C0SECOPS" {
+		t.Errorf("trigger %+v report %+v; want slack by bob at %v reporting to C0SECOPS", in.Trigger, in.Report, h.now)
+	}
+	m := h.resp.next(t)
+	if !m.ReplaceOriginal || !strings.Contains(m.Text, "Started compromised-dev-key") || !strings.Contains(m.Text, "run-1") {
+		t.Errorf("after confirming: %+v; want the confirmation replaced by the started run", m)
+	}
+
+	// A second /revoke-dev for Alice, confirmed: "already running" with the run id.
+	value2 := confirmValue(t, decodeMsg(t, h.command(t, "U0BOB", "/revoke-dev", "alice again")))
+	h.press(t, "U0BOB", chatops.ActionConfirm, value2)
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "already running") || !strings.Contains(m.Text, "run-1") || !strings.Contains(m.Text, wantID) {
+		t.Errorf("duplicate: %q; want already running with the run id and workflow id", m.Text)
+	}
+	// Slack retries the confirmation: still one run.
+	h.press(t, "U0BOB", chatops.ActionConfirm, value, "X-Slack-Retry-Num", "1", "X-Slack-Retry-Reason", "http_timeout")
+	h.srv.Wait()
+	h.resp.next(t)
+	starts, _ = h.fake.snapshot()
+	fresh := 0
+	for _, s := range starts {
+		if !s.Joined {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Errorf("%d runs started for one incident; want 1 (starts %+v)", fresh, starts)
+	}
+}
+
+// TestConcurrentDuplicatesJoin races two confirmations: USE_EXISTING makes one run.
+func TestConcurrentDuplicatesJoin(t *testing.T) {
+	h := newHarness(t)
+	value := confirmValue(t, decodeMsg(t, h.command(t, "U0BOB", "/revoke-dev", "alice leak")))
+	done := make(chan struct{})
+	for range 2 {
+		go func() { h.press(t, "U0BOB", chatops.ActionConfirm, value); done <- struct{}{} }()
+	}
+	<-done
+	<-done
+	h.srv.Wait()
+	h.fake.mu.Lock()
+	defer h.fake.mu.Unlock()
+	if len(h.fake.runs) != 1 {
+		t.Fatalf("%d runs; want 1", len(h.fake.runs))
+	}
+}
+
+func TestRevokeDevRefusals(t *testing.T) {
+	cases := []struct {
+		name, user, text, want string
+	}{
+		{"no arguments", "U0BOB", "", "Usage"},
+		{"unknown requester", "U0NOBODY", "@alice leak", "You cannot start a response"},
+		{"requester without a role", "U0ALICE", "@bob leak", "needs one of the roles responder"},
+		{"unknown subject", "U0BOB", "@mallory leak", "not in firebreak's directory"},
+		{"unknown subject by mention", "U0BOB", "<@U0MALLORY> leak", "users.info"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			m := decodeMsg(t, h.command(t, tc.user, "/revoke-dev", tc.text))
+			h.srv.Wait()
+			if m.ResponseType != slack.ResponseTypeEphemeral || !strings.Contains(m.Text, tc.want) {
+				t.Errorf("answer %q (%s); want an ephemeral message containing %q", m.Text, m.ResponseType, tc.want)
+			}
+			if len(m.Blocks.BlockSet) != 0 {
+				t.Errorf("a refusal offered buttons")
+			}
+			if n := h.fake.callCount(); n != 0 {
+				t.Errorf("%d Temporal calls; want none", n)
+			}
+		})
+	}
+}
+
+func TestCancelStartsNothing(t *testing.T) {
+	h := newHarness(t)
+	confirmValue(t, decodeMsg(t, h.command(t, "U0BOB", "/revoke-dev", "alice leak")))
+	h.press(t, "U0BOB", chatops.ActionCancel, "cancel")
+	h.srv.Wait()
+	if m := h.resp.next(t); !m.ReplaceOriginal || !strings.Contains(m.Text, "Cancelled") {
+		t.Errorf("cancel: %+v", m)
+	}
+	if n := h.fake.callCount(); n != 0 {
+		t.Errorf("%d Temporal calls after cancel; want none", n)
+	}
+}
+
+func TestStartFailureToldThroughResponseURL(t *testing.T) {
+	h := newHarness(t)
+	h.fake.startErr = errors.New("connection refused")
+	value := confirmValue(t, decodeMsg(t, h.command(t, "U0BOB", "/revoke-dev", "alice leak")))
+	h.press(t, "U0BOB", chatops.ActionConfirm, value)
+	h.srv.Wait()
+	m := h.resp.next(t)
+	if !strings.Contains(m.Text, "Could not start compromised-dev-key") || !strings.Contains(m.Text, "connection refused") {
+		t.Errorf("start failure: %q; want the reason", m.Text)
+	}
+}
+
+func TestFirebreakCommands(t *testing.T) {
+	h := newHarness(t)
+
+	m := decodeMsg(t, h.command(t, "U0BOB", "/firebreak", "help"))
+	if !strings.Contains(m.Text, "/revoke-dev @user") || !strings.Contains(m.Text, "/firebreak approve") {
+		t.Errorf("help: %q", m.Text)
+	}
+
+	// run: starts after the acknowledgement, on the production queue.
+	m = decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", `run compromised-dev-key subject=bob reason="laptop stolen at airport"`))
+	if !strings.Contains(m.Text, "Starting compromised-dev-key") {
+		t.Errorf("run ack: %q", m.Text)
+	}
+	h.srv.Wait()
+	starts, _ := h.fake.snapshot()
+	if len(starts) != 1 || starts[0].Options.ID != workflows.RunWorkflowID("compromised-dev-key", "bob") ||
+		starts[0].Input.Inputs["reason"] != "laptop stolen at airport" || starts[0].Input.Trigger.By != "carol" {
+		t.Fatalf("run: starts %+v", starts)
+	}
+	if r := h.resp.next(t); !strings.Contains(r.Text, "Started") {
+		t.Errorf("run result: %q", r.Text)
+	}
+
+	// run with a bad input: refused before anything starts.
+	m = decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "run compromised-dev-key subject=bob colour=red"))
+	if !strings.Contains(m.Text, `no input "colour"`) {
+		t.Errorf("bad input: %q", m.Text)
+	}
+	m = decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "run no-such-playbook"))
+	if !strings.Contains(m.Text, "unknown playbook") {
+		t.Errorf("unknown playbook: %q", m.Text)
+	}
+
+	// drill: the drill queue, Drill set.
+	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "drill compromised-dev-key subject=alice"))
+	h.srv.Wait()
+	h.resp.next(t)
+	starts, _ = h.fake.snapshot()
+	d := starts[len(starts)-1]
+	if d.Options.TaskQueue != workflows.DrillTaskQueue || !d.Input.Drill || !strings.HasPrefix(d.Options.ID, "drill/compromised-dev-key/alice/") {
+		t.Errorf("drill start: queue %s drill %v id %s", d.Options.TaskQueue, d.Input.Drill, d.Options.ID)
+	}
+	// Slack retries the drill request (same trigger_id): it joins the drill it started.
+	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "drill compromised-dev-key subject=alice", "X-Slack-Retry-Num", "1"))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "already running") {
+		t.Errorf("drill retry: %q; want already running", r.Text)
+	}
+
+	// status RUN: the query after the acknowledgement.
+	id := workflows.RunWorkflowID("compromised-dev-key", "bob")
+	h.fake.status[id] = workflows.RunResult{Playbook: "compromised-dev-key", Subject: "bob", Outcome: workflows.OutcomeRunning,
+		Steps: []workflows.StepResult{{ID: "snapshot", Status: workflows.StatusSucceeded, DurationMS: 3}, {ID: "revoke_vault_tokens", Status: workflows.StatusRunning}, {ID: "deactivate_keys", Status: workflows.StatusFailed, Error: "throttled"}}}
+	decodeMsg(t, h.command(t, "U0BOB", "/firebreak", "status "+id))
+	h.srv.Wait()
+	r := h.resp.next(t)
+	for _, want := range []string{"*compromised-dev-key* subject=bob — running", "✓ snapshot (3 ms)", "⏳ revoke_vault_tokens", "✗ deactivate_keys: throttled", "http://127.0.0.1:8233/namespaces/default/workflows/"} {
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("status: %q lacks %q", r.Text, want)
+		}
+	}
+	// status: the open runs.
+	decodeMsg(t, h.command(t, "U0BOB", "/firebreak", "status"))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "Open runs") || !strings.Contains(r.Text, id) {
+		t.Errorf("status list: %q", r.Text)
+	}
+	// status of an unknown run.
+	decodeMsg(t, h.command(t, "U0BOB", "/firebreak", "status firebreak/nope/x"))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "no such run") {
+		t.Errorf("unknown run: %q", r.Text)
+	}
+
+	m = decodeMsg(t, h.command(t, "U0BOB", "/firebreak", "frobnicate"))
+	if !strings.Contains(m.Text, `Unknown subcommand "frobnicate"`) {
+		t.Errorf("unknown subcommand: %q", m.Text)
+	}
+	m = decodeMsg(t, h.command(t, "U0BOB", "/other", ""))
+	if !strings.Contains(m.Text, "does not know the command /other") {
+		t.Errorf("unknown command: %q", m.Text)
+	}
+}
+
+func TestRolesThroughUserGroups(t *testing.T) {
+	h := newHarness(t, func(o *chatops.Options) {
+		o.Config.Roles = map[string]chatops.RoleMembers{"responder": {Groups: []string{"S0SECURITY"}}}
+		o.Slack = groupSlack{SlackAPI: o.Slack, members: map[string][]string{"S0SECURITY": {"U0CAROL"}}}
+	})
+	if m := decodeMsg(t, h.command(t, "U0CAROL", "/revoke-dev", "bob leak")); len(m.Blocks.BlockSet) == 0 {
+		t.Errorf("a group member was refused: %q", m.Text)
+	}
+	if m := decodeMsg(t, h.command(t, "U0BOB", "/revoke-dev", "alice leak")); !strings.Contains(m.Text, "you hold none") {
+		t.Errorf("a non-member: %q; want a refusal", m.Text)
+	}
+}
+
+type groupSlack struct {
+	chatops.SlackAPI
+	members map[string][]string
+}
+
+func (g groupSlack) GetUserGroupMembersContext(_ context.Context, group string, _ ...slack.GetUserGroupMembersOption) ([]string, error) {
+	return g.members[group], nil
+}
+
+// approvalValidator plays the workflow's validator: the requester (bob) may not approve, and
+// the approver needs the approver role.
+func approvalValidator(_ string, req map[string]any) (map[string]any, error) {
+	roles, _ := req["approver_roles"].([]any)
+	has := false
+	for _, r := range roles {
+		has = has || r == "approver"
+	}
+	switch {
+	case req["approver"] == "bob":
+		return nil, temporal.NewApplicationError("bob requested this run and cannot approve it", "SelfApproval")
+	case !has:
+		return nil, temporal.NewApplicationError("approving needs the role approver", "Forbidden")
+	}
+	return map[string]any{"step": "delete_keys", "granted": req["decision"] == "approve", "approvals": 1, "needed": 1,
+		"message": "carol " + req["decision"].(string) + "d delete_keys"}, nil
+}
+
+func TestApprovals(t *testing.T) {
+	h := newHarness(t)
+	h.fake.validate = approvalValidator
+	id := workflows.RunWorkflowID("compromised-dev-key", "alice")
+	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
+
+	// Carol approves by command; the request carries who, roles, decision and reason.
+	m := decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+id+" step=delete_keys confirmed with alice"))
+	if !strings.Contains(m.Text, "Sending your approve") {
+		t.Errorf("approve ack: %q", m.Text)
+	}
+	h.srv.Wait()
+	if r := h.resp.next(t); r.Text != "carol approved delete_keys" {
+		t.Errorf("approve result: %q", r.Text)
+	}
+	_, ups := h.fake.snapshot()
+	got, _ := json.Marshal(ups[0])
+	want := `{"approver":"carol","approver_roles":["approver","responder"],"decision":"approve","reason":"confirmed with alice","step":"delete_keys"}`
+	if string(got) != want {
+		t.Errorf("update argument %s\nwant %s", got, want)
+	}
+
+	// Bob, the requester, presses Approve: the workflow's refusal is shown to him.
+	btn, _ := json.Marshal(chatops.ApprovalButton{WorkflowID: id, Step: "delete_keys"})
+	if rec := h.press(t, "U0BOB", chatops.ActionApprove, string(btn)); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "refused: bob requested this run and cannot approve it") || r.ResponseType != slack.ResponseTypeEphemeral {
+		t.Errorf("self-approval: %q; want the workflow's refusal, ephemeral", r.Text)
+	}
+
+	// Carol denies by button.
+	h.press(t, "U0CAROL", chatops.ActionDeny, string(btn))
+	h.srv.Wait()
+	if r := h.resp.next(t); r.Text != "carol denyd delete_keys" {
+		t.Errorf("deny: %q", r.Text)
+	}
+	h.resp.none(t)
+	_, ups = h.fake.snapshot()
+	if ups[len(ups)-1]["decision"] != "deny" {
+		t.Errorf("deny sent %v", ups[len(ups)-1])
+	}
+
+	// Alice has no directory role: her request reaches the validator without roles and is refused.
+	decodeMsg(t, h.command(t, "U0ALICE", "/firebreak", "approve "+id))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "needs the role approver") {
+		t.Errorf("wrong role: %q", r.Text)
+	}
+	// An unknown user is refused before Temporal is asked.
+	before := h.fake.callCount()
+	m = decodeMsg(t, h.command(t, "U0NOBODY", "/firebreak", "approve "+id))
+	if !strings.Contains(m.Text, "You cannot approve") || h.fake.callCount() != before {
+		t.Errorf("unknown approver: %q", m.Text)
+	}
+	// A button without a run.
+	h.press(t, "U0CAROL", chatops.ActionApprove, "garbage")
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "does not name a run") {
+		t.Errorf("bad button: %q", r.Text)
+	}
+}

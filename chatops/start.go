@@ -1,0 +1,242 @@
+package chatops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// startSpec is a run to start: the playbook, its raw inputs, and where it came from.
+type startSpec struct {
+	Playbook   string
+	Raw        map[string]string
+	WorkflowID string // empty: derived from the playbook and subject
+	Drill      bool
+	Trigger    workflows.Trigger
+	Report     workflows.Report
+	Source     string // metrics label: slack, pagerduty
+	// Nonce distinguishes drills; empty means the trigger time. Slack requests use their
+	// trigger_id, so Slack's retries of one request name the same drill.
+	Nonce string
+}
+
+// started says what a start did.
+type started struct {
+	WorkflowID string
+	RunID      string
+	Joined     bool // a run with this id was already open; nothing new started
+}
+
+// errNoTemporal is returned when no Temporal client is configured.
+var errNoTemporal = errors.New("no Temporal client configured")
+
+// prepare compiles nothing: it looks the plan up and binds the inputs, so a bad request is
+// refused before anything is started.
+func (s *Server) prepare(sp *startSpec) (workflows.RunInput, error) {
+	if s.libErr != nil && s.lib == nil {
+		return workflows.RunInput{}, fmt.Errorf("the playbook library did not load: %w", s.libErr)
+	}
+	p, err := s.lib.Get(sp.Playbook)
+	if err != nil {
+		return workflows.RunInput{}, err
+	}
+	in, err := p.BindInputs(sp.Raw)
+	if err != nil {
+		return workflows.RunInput{}, err
+	}
+	if sp.WorkflowID == "" {
+		subject, _ := in["subject"].(string)
+		if sp.Drill {
+			nonce := sp.Nonce
+			if nonce == "" {
+				nonce = sp.Trigger.At.UTC().Format("20060102T150405.000")
+			}
+			sp.WorkflowID = workflows.DrillWorkflowID(p.Name, subject, nonce)
+		} else {
+			sp.WorkflowID = workflows.RunWorkflowID(p.Name, subject)
+		}
+	}
+	return workflows.RunInput{Plan: *p, Inputs: in, Trigger: sp.Trigger, Drill: sp.Drill, Report: sp.Report}, nil
+}
+
+// start starts a prepared run, or joins the open run with the same workflow id: it asks
+// Temporal whether one is running (to say "already running"), and starts with
+// USE_EXISTING so that two starts racing each other still make one run.
+func (s *Server) start(ctx context.Context, sp startSpec, in workflows.RunInput) (started, error) {
+	if s.starter == nil {
+		s.metrics.start(sp.Source, "failed")
+		return started{}, errNoTemporal
+	}
+	queue := workflows.TaskQueue
+	if sp.Drill {
+		queue = workflows.DrillTaskQueue
+	}
+	if d, err := s.starter.DescribeWorkflowExecution(ctx, sp.WorkflowID, ""); err == nil &&
+		d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		s.metrics.start(sp.Source, "joined")
+		return started{WorkflowID: sp.WorkflowID, RunID: d.GetWorkflowExecutionInfo().GetExecution().GetRunId(), Joined: true}, nil
+	} else if err != nil && !isNotFound(err) && ctx.Err() != nil {
+		s.metrics.start(sp.Source, "failed")
+		return started{}, fmt.Errorf("asking Temporal about run %s: %w", sp.WorkflowID, err)
+	}
+	run, err := s.starter.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       sp.WorkflowID,
+		TaskQueue:                queue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, workflows.Run, in)
+	if err != nil {
+		s.metrics.start(sp.Source, "failed")
+		return started{}, fmt.Errorf("starting playbook %s as %s: %w", sp.Playbook, sp.WorkflowID, err)
+	}
+	s.metrics.start(sp.Source, "started")
+	return started{WorkflowID: run.GetID(), RunID: run.GetRunID()}, nil
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
+// approve sends an approval decision through the workflow's Update and returns what the
+// workflow said. A refusal by the validator comes back as an error whose message is the
+// workflow's.
+func (s *Server) approve(ctx context.Context, workflowID string, req workflows.ApprovalRequest) (workflows.ApprovalResult, error) {
+	if s.starter == nil {
+		return workflows.ApprovalResult{}, errNoTemporal
+	}
+	h, err := s.starter.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		UpdateName:   workflows.UpdateApprove,
+		Args:         []any{req},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var res workflows.ApprovalResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		return workflows.ApprovalResult{}, refusal(err)
+	}
+	return res, nil
+}
+
+// refusal turns a Temporal error into the message a person should read.
+func refusal(err error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Message() != "" {
+		return errors.New(app.Message())
+	}
+	if isNotFound(err) {
+		return errors.New("no such run (check the id with /firebreak status)")
+	}
+	return err
+}
+
+// status queries a run's current RunResult.
+func (s *Server) status(ctx context.Context, workflowID string) (workflows.RunResult, error) {
+	if s.starter == nil {
+		return workflows.RunResult{}, errNoTemporal
+	}
+	v, err := s.starter.QueryWorkflow(ctx, workflowID, "", workflows.QueryStatus)
+	if err != nil {
+		return workflows.RunResult{}, refusal(err)
+	}
+	var res workflows.RunResult
+	if err := v.Get(&res); err != nil {
+		return workflows.RunResult{}, fmt.Errorf("decoding the status of %s: %w", workflowID, err)
+	}
+	return res, nil
+}
+
+// openRuns lists runs still open, newest first, at most n.
+func (s *Server) openRuns(ctx context.Context, n int) ([]string, error) {
+	if s.starter == nil {
+		return nil, errNoTemporal
+	}
+	lister, ok := s.starter.(interface {
+		ListWorkflow(ctx context.Context, request *workflowservice.ListWorkflowExecutionsRequest) (*workflowservice.ListWorkflowExecutionsResponse, error)
+	})
+	if !ok {
+		return nil, errors.New("this Temporal client cannot list runs; name one: /firebreak status RUN")
+	}
+	resp, err := lister.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		PageSize: int32(n), Query: `ExecutionStatus = "Running"`,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing open runs: %w", err)
+	}
+	var ids []string
+	for _, e := range resp.GetExecutions() {
+		ids = append(ids, e.GetExecution().GetWorkflowId())
+	}
+	return ids, nil
+}
+
+// runLink is a link to the run in the Temporal Web UI, or the bare id when none is configured.
+func (s *Server) runLink(workflowID string) string {
+	if s.o.Config.TemporalUIURL == "" {
+		return "`" + workflowID + "`"
+	}
+	u := strings.TrimRight(s.o.Config.TemporalUIURL, "/") + "/workflows/" + url.PathEscape(workflowID)
+	return "<" + u + "|" + workflowID + ">"
+}
+
+// formatStatus renders a RunResult for Slack: one line per step, ✓ / ⏳ / ✗ with durations.
+func formatStatus(r workflows.RunResult) string {
+	var b strings.Builder
+	subj := ""
+	if r.Subject != "" {
+		subj = " subject=" + r.Subject
+	}
+	drill := ""
+	if r.Drill {
+		drill = " (drill)"
+	}
+	fmt.Fprintf(&b, "*%s*%s%s — %s", r.Playbook, subj, drill, r.Outcome)
+	if r.TimeToContainMS > 0 {
+		fmt.Fprintf(&b, ", contained in %s", (time.Duration(r.TimeToContainMS) * time.Millisecond).String())
+	}
+	b.WriteString("\n")
+	for _, st := range r.Steps {
+		mark := "⏳"
+		switch st.Status {
+		case workflows.StatusSucceeded:
+			mark = "✓"
+		case workflows.StatusFailed:
+			mark = "✗"
+		case workflows.StatusSkipped:
+			mark = "–"
+		case workflows.StatusPending:
+			mark = "·"
+		}
+		fmt.Fprintf(&b, "%s %s", mark, st.ID)
+		if st.DurationMS > 0 {
+			fmt.Fprintf(&b, " (%d ms)", st.DurationMS)
+		}
+		if st.Error != "" {
+			fmt.Fprintf(&b, ": %s", st.Error)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// sortedRoles returns roles sorted, for stable messages.
+func sortedRoles(r []string) []string {
+	out := append([]string(nil), r...)
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/workflowservice/v1"
+
+	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Export, verify and list the auditable record of runs"}
+	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd(), newAuditListCmd())
+	for _, c := range cmd.Commands() {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	}
+	return cmd
+}
+
+func newAuditExportCmd() *cobra.Command {
+	var format, out, keyFile, runID string
+	cmd := &cobra.Command{
+		Use:   "export WORKFLOW_ID [--run-id RUN_ID] [--format json|markdown|html] [-o FILE]",
+		Short: "Build a run's signed, hash-chained timeline from its Temporal history",
+		Long: `Reads the run's history (decrypting payloads with the connection's codec) and writes its
+timeline: trigger and requester, playbook name, version and content hash, inputs (secret-looking
+ones redacted), each activity with its arguments and results, approvals, durations, outcome.
+The JSON export is a SHA-256 hash chain sealed by an Ed25519-signed checkpoint; verify it
+offline with 'firebreak audit verify'. Markdown and HTML are reading copies of the same record.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			switch format {
+			case "json", "markdown", "html":
+			default:
+				return usagef("--format: expected json, markdown or html, found %q", format)
+			}
+			key, err := loadSigningKey(keyFile)
+			if err != nil {
+				return err
+			}
+			ctx := cmdContext(cmd)
+			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			ex, err := exportRun(ctx, conn, args[0], runID, key)
+			if err != nil {
+				return err
+			}
+			var b []byte
+			switch format {
+			case "json":
+				b, err = ex.Encode()
+			case "markdown":
+				b = []byte(audit.Markdown(ex))
+			case "html":
+				b, err = audit.HTML(ex)
+			}
+			if err != nil {
+				return err
+			}
+			if out == "" || out == "-" {
+				_, err = cmd.OutOrStdout().Write(b)
+				return err
+			}
+			return os.WriteFile(out, b, 0o644)
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "json", "json (verifiable), markdown or html")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of stdout")
+	cmd.Flags().StringVar(&keyFile, "signing-key", "", "Ed25519 private key (PKCS#8 PEM) that signs the checkpoint (default: audit-signing-key.pem in the state dir, created on first use)")
+	cmd.Flags().StringVar(&runID, "run-id", "", "the run of the workflow id (default: the latest)")
+	return cmd
+}
+
+// cmdContext is the command's context, or a background one when it has none (tests).
+func cmdContext(cmd *cobra.Command) context.Context {
+	if ctx := cmd.Context(); ctx != nil {
+		return ctx
+	}
+	return context.Background()
+}
+
+// exportRun reads a run's decrypted history and builds its sealed export. History decoding
+// goes through temporalConn.DecodeEvents, the one place that knows the payload codec.
+func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
+	if runID == "" {
+		desc, err := conn.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+		if err != nil {
+			return nil, fmt.Errorf("no run %q on Temporal at %s: %w", workflowID, conn.Address, err)
+		}
+		runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	}
+	events, err := conn.DecodeEvents(ctx, workflowID, runID)
+	if err != nil {
+		return nil, err
+	}
+	ex, err := audit.Build(workflowID, runID, events, nil)
+	if err != nil {
+		return nil, err
+	}
+	ex.Seal(key, time.Now())
+	return ex, nil
+}
+
+// loadSigningKey reads an Ed25519 PKCS#8 PEM key from path; with no path it uses the state
+// dir's audit-signing-key.pem, generating and saving it (0600) on first use.
+func loadSigningKey(path string) (ed25519.PrivateKey, error) {
+	generate := false
+	if path == "" {
+		path = filepath.Join(defaultStateDir(), "audit-signing-key.pem")
+		generate = true
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && generate {
+		_, key, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, usagef("audit signing key %s: expected a PEM \"PRIVATE KEY\" block (PKCS#8 Ed25519, e.g. from openssl genpkey -algorithm ed25519)", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, usagef("audit signing key %s: %v", path, err)
+	}
+	ed, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, usagef("audit signing key %s: expected an Ed25519 key, found %T", path, k)
+	}
+	return ed, nil
+}
+
+func newAuditVerifyCmd() *cobra.Command {
+	var keyID string
+	cmd := &cobra.Command{
+		Use:   "verify FILE [--key-id ID]",
+		Short: "Check a JSON audit export offline; on any change, name the first entry that does not verify",
+		Long: `Checks that FILE is an untouched firebreak audit export: every entry's SHA-256 hash chains to
+the one before, the checkpoint seals the chain's head and is signed by the embedded Ed25519 key,
+and the bytes are the export's canonical encoding. --key-id pins the key you trust (its id is
+printed by a successful verify). Exit 0 when it verifies, 1 when it does not.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			ex, err := audit.Verify(b, keyID)
+			var ve *audit.VerifyError
+			switch {
+			case errors.As(err, &ve):
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %s\n", args[0], ve.Error())
+				return errCheckFailed
+			case err != nil:
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", args[0], err)
+				return errCheckFailed
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "OK %s: %d entries, head %s, signed %s by Ed25519 key %s\n", args[0], len(ex.Entries), ex.Checkpoint.Head, ex.Checkpoint.SignedAt.Format(time.RFC3339), ex.Checkpoint.KeyID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyID, "key-id", "", "the key id (fingerprint) the export must be signed with")
+	return cmd
+}
+
+// runSummary is one run in `audit list` and `drill history`.
+type runSummary struct {
+	WorkflowID string               `json:"workflow_id"`
+	RunID      string               `json:"run_id"`
+	Playbook   string               `json:"playbook"`
+	Status     string               `json:"status"`
+	StartedAt  time.Time            `json:"started_at"`
+	ClosedAt   time.Time            `json:"closed_at,omitzero"`
+	Result     *workflows.RunResult `json:"result,omitempty"`
+}
+
+// listRuns lists interpreter runs started since `since` (zero: all) whose workflow id starts
+// with prefix, newest first, with each run's playbook (from its memo, or else its input).
+func listRuns(ctx context.Context, conn *temporalConn, since time.Time, prefix, playbook string, withResults bool) ([]runSummary, error) {
+	q := "WorkflowType = 'Run'"
+	if !since.IsZero() {
+		q += " AND StartTime >= '" + since.UTC().Format(time.RFC3339) + "'"
+	}
+	if prefix != "" {
+		q += " AND WorkflowId STARTS_WITH '" + strings.ReplaceAll(prefix, "'", "") + "'"
+	}
+	var out []runSummary
+	var token []byte
+	for {
+		resp, err := conn.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
+		if err != nil {
+			return nil, fmt.Errorf("listing runs (%s): %w", q, err)
+		}
+		for _, e := range resp.GetExecutions() {
+			s := runSummary{WorkflowID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId(), Status: strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), StartedAt: e.GetStartTime().AsTime()}
+			if e.GetCloseTime() != nil {
+				s.ClosedAt = e.GetCloseTime().AsTime()
+			}
+			if f := e.GetMemo().GetFields()["playbook"]; f != nil {
+				_ = json.Unmarshal(f.GetData(), &s.Playbook)
+			}
+			if s.Playbook == "" || withResults {
+				events, err := conn.DecodeEvents(ctx, s.WorkflowID, s.RunID)
+				if err == nil {
+					if ex, err := audit.Build(s.WorkflowID, s.RunID, events, nil); err == nil {
+						var rs audit.RunStarted
+						_ = json.Unmarshal(ex.Entries[0].Data, &rs)
+						s.Playbook = rs.Playbook
+						last := ex.Entries[len(ex.Entries)-1]
+						var end audit.RunEnded
+						if last.Kind == audit.KindRunEnded && json.Unmarshal(last.Data, &end) == nil {
+							s.Result = end.Result
+						}
+					}
+				}
+			}
+			if playbook != "" && s.Playbook != playbook {
+				continue
+			}
+			out = append(out, s)
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return out, nil
+		}
+	}
+}
+
+func newAuditListCmd() *cobra.Command {
+	var since time.Duration
+	var playbook string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--since 24h] [--playbook NAME] [--json]",
+		Short: "List runs for an auditor's sampling",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmdContext(cmd)
+			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			var from time.Time
+			if since > 0 {
+				from = time.Now().Add(-since)
+			}
+			runs, err := listRuns(ctx, conn, from, "", playbook, false)
+			if err != nil {
+				return err
+			}
+			return printRuns(cmd.OutOrStdout(), runs, asJSON)
+		},
+	}
+	cmd.Flags().DurationVar(&since, "since", 0, "only runs started within this long (e.g. 720h); default all")
+	cmd.Flags().StringVar(&playbook, "playbook", "", "only runs of this playbook")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printRuns(w io.Writer, runs []runSummary, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"runs": runs})
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STARTED (UTC)\tPLAYBOOK\tSTATUS\tWORKFLOW ID\tRUN ID")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.StartedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Playbook), r.Status, r.WorkflowID, r.RunID)
+	}
+	return tw.Flush()
+}

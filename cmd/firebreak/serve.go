@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+type serveFlags struct {
+	listen      string
+	config      string
+	playbookDir string
+	logLevel    string
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Slack and PagerDuty endpoints against TEMPORAL_ADDRESS",
+		Long: `firebreak serve is the production front end: POST /slack/commands, POST /slack/interactions,
+POST /pagerduty/webhook, GET /healthz, GET /readyz and GET /metrics on --listen. It verifies
+every request, answers Slack at once and starts, approves and queries runs on the Temporal
+cluster named by TEMPORAL_ADDRESS. Secrets come from SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN and
+PAGERDUTY_WEBHOOK_SECRET when the config file (--config) leaves them empty. Run as many as you
+like behind a load balancer; they keep no state.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(contextOf(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	listen := os.Getenv("FIREBREAK_LISTEN")
+	if listen == "" {
+		listen = "127.0.0.1:8080"
+	}
+	cmd.Flags().StringVar(&f.listen, "listen", listen, "HTTP listen address (FIREBREAK_LISTEN)")
+	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "chatops config file (YAML: directory, roles, pagerduty rules) (FIREBREAK_CONFIG)")
+	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml) that override bundled ones of the same name")
+	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// loadChatopsConfig reads the chatops config file (when path is set) and fills secrets the file
+// leaves empty from the environment.
+func loadChatopsConfig(path string) (chatops.Config, error) {
+	var cfg chatops.Config
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, usagef("--config: %v", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, usagef("%s: %v", path, err)
+		}
+		if err := cfg.Validate(); err != nil {
+			return cfg, usagef("%s: %v", path, err)
+		}
+	}
+	fill := func(dst *string, env string) {
+		if *dst == "" {
+			*dst = os.Getenv(env)
+		}
+	}
+	fill(&cfg.Slack.SigningSecret, "SLACK_SIGNING_SECRET")
+	fill(&cfg.Slack.BotToken, "SLACK_BOT_TOKEN")
+	fill(&cfg.PagerDuty.WebhookSecret, "PAGERDUTY_WEBHOOK_SECRET")
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
+	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+		return usagef("firebreak serve fronts an existing Temporal cluster: set TEMPORAL_ADDRESS (for a laptop, run `firebreak dev`)")
+	}
+	logger, err := newLogger(stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadChatopsConfig(f.config)
+	if err != nil {
+		return err
+	}
+	if cfg.Slack.SigningSecret == "" {
+		logger.Warn("no Slack signing secret (SLACK_SIGNING_SECRET): every Slack request will be refused")
+	}
+	if cfg.PagerDuty.WebhookSecret == "" {
+		logger.Warn("no PagerDuty webhook secret (PAGERDUTY_WEBHOOK_SECRET): every webhook will be refused")
+	}
+	lib, err := playbooks.LoadLibrary(f.playbookDir)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return usagef("cannot listen on %s (--listen): %v", f.listen, err)
+	}
+	defer ln.Close()
+	conn, err := connectTemporal(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	o := chatops.Options{Temporal: conn.Client, Config: cfg, Library: lib, Logger: logger,
+		Info: map[string]string{"temporal": conn.Address, "task_queue": workflows.TaskQueue, "mode": "serve"}}
+	if cfg.Slack.BotToken != "" {
+		var opts []slackapi.Option
+		if u := os.Getenv("SLACK_API_URL"); u != "" {
+			opts = append(opts, slackapi.OptionAPIURL(u))
+		}
+		o.Slack = slackapi.New(cfg.Slack.BotToken, opts...)
+	}
+	handler := chatops.NewHandler(o)
+	defer handler.Close()
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	fmt.Fprintf(stdout, "firebreak serve listening on http://%s (Temporal %s)\n", ln.Addr(), conn.Address)
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shutdown)
+	handler.Wait()
+	return nil
+}
+
+// newSlackCmd is the `firebreak slack` group; registered beside serve.
+func newSlackCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "slack", Short: "Slack app helpers"}
+	var base string
+	manifest := &cobra.Command{
+		Use:   "manifest",
+		Short: "Print a Slack app manifest (commands, interactivity URL, scopes) for firebreak at --url",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := chatops.Manifest(base)
+			if err != nil {
+				return usageError{err}
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return err
+		},
+	}
+	manifest.Flags().StringVar(&base, "url", "https://firebreak.example.com", "public base URL where firebreak serve is reachable")
+	cmd.AddCommand(manifest)
+	return cmd
+}
