@@ -77,6 +77,11 @@ func (l loopbackOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	return l.next.RoundTrip(r)
 }
 
+// SlackClient is a slack-go client of the sandbox's Slack, as firebreak's bot.
+func (s *Sandbox) SlackClient() *slackapi.Client {
+	return slackapi.New(s.Slack.BotToken(), slackapi.OptionAPIURL(s.Slack.URL()+"/api/"), slackapi.OptionHTTPClient(sandboxHTTP))
+}
+
 // Register registers every activity on w, each bound to a client of the vendor's real SDK
 // pointed at this sandbox. This is the only difference between a drill worker and a
 // production worker.
@@ -98,7 +103,7 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 		BaseEndpoint: aws.String(s.IAM.URL()),
 		HTTPClient:   sandboxHTTP,
 	})
-	sc := slackapi.New(s.Slack.BotToken(), slackapi.OptionAPIURL(s.Slack.URL()+"/api/"), slackapi.OptionHTTPClient(sandboxHTTP))
+	sc := s.SlackClient()
 	pc := pagerduty.NewClient(s.PagerDuty.Token(), pagerduty.WithAPIEndpoint(s.PagerDuty.URL()))
 	pc.HTTPClient = sandboxHTTP
 

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 )
 
 type devFlags struct {
+	config       string
 	stateDir     string
 	listen       string
 	temporalIP   string
@@ -60,6 +64,7 @@ TEMPORAL_ADDRESS, and so does the temporal CLI. Ctrl-C stops it cleanly.`,
 			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
+	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "chatops config (YAML); default: the sandbox organisation's directory and roles")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the Temporal database and the evidence chain are kept")
 	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP listen address (GET /healthz)")
 	cmd.Flags().StringVar(&f.temporalIP, "temporal-ip", "127.0.0.1", "IP the embedded Temporal frontend listens on")
@@ -111,19 +116,29 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
-	w := worker.New(c, workflows.DrillTaskQueue, worker.Options{})
-	workflows.Register(w)
-	if err := sb.Register(w, store); err != nil {
+	// In dev both queues are served by workers bound to the sandbox: drills on the drill queue,
+	// and runs started from Slack, PagerDuty or `firebreak run` on the production queue.
+	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
+		w := worker.New(c, q, worker.Options{})
+		workflows.Register(w)
+		if err := sb.Register(w, store); err != nil {
+			return err
+		}
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("starting the worker on %s: %w", q, err)
+		}
+		defer w.Stop()
+	}
+
+	cfg, secretFile, err := devChatopsConfig(f, sb)
+	if err != nil {
 		return err
 	}
-	if err := w.Start(); err != nil {
-		return fmt.Errorf("starting the drill worker: %w", err)
-	}
-	defer w.Stop()
-
-	handler := chatops.NewHandler(chatops.Options{Temporal: c, Info: map[string]string{
-		"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev",
-	}})
+	handler := chatops.NewHandler(chatops.Options{
+		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger,
+		Info: map[string]string{"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev"},
+	})
+	defer handler.Close()
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -134,14 +149,15 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	fmt.Fprintf(stdout, `firebreak dev is running
   Temporal    %s (namespace %s), state in %s
   HTTP        http://%s/healthz
-  Worker      task queue %s, bound to the sandbox
+  Workers     task queues %s and %s, both bound to the sandbox
+  Slack       POST /slack/commands and /slack/interactions, signing secret in %s
   Sandbox     vault %s  iam %s  slack %s  pagerduty %s
   Evidence    %s
 
 Run a drill against it from another terminal:
   TEMPORAL_ADDRESS=%s firebreak drill run compromised-dev-key
 Press Ctrl-C to stop; unfinished runs resume on the next start.
-`, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue,
+`, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue, workflows.TaskQueue, secretFile,
 		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), srv.FrontendHostPort())
 
 	<-ctx.Done()
@@ -150,4 +166,43 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 	defer cancel()
 	_ = hs.Shutdown(shutdown)
 	return nil
+}
+
+// devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when
+// given, else the sandbox organisation (its developers as the directory, all of them
+// responders, carol the security on-call who may approve). The Slack signing secret comes from
+// SLACK_SIGNING_SECRET or a file in the state dir, created on first use, so a developer can
+// sign test requests; its path is returned.
+func devChatopsConfig(f devFlags, sb *testenv.Sandbox) (chatops.Config, string, error) {
+	cfg, err := loadChatopsConfig(f.config)
+	if err != nil {
+		return cfg, "", err
+	}
+	if f.config == "" {
+		var responders []string
+		for _, d := range sb.Org.Developers {
+			cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID})
+			responders = append(responders, d.SlackID)
+		}
+		cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
+	}
+	secretFile := "SLACK_SIGNING_SECRET"
+	if cfg.Slack.SigningSecret == "" {
+		secretFile = filepath.Join(f.stateDir, "dev-slack-signing-secret")
+		b, err := os.ReadFile(secretFile)
+		if errors.Is(err, os.ErrNotExist) {
+			key := make([]byte, 24)
+			if _, err := rand.Read(key); err != nil {
+				return cfg, "", err
+			}
+			b = []byte(hex.EncodeToString(key))
+			if err := os.WriteFile(secretFile, b, 0o600); err != nil {
+				return cfg, "", fmt.Errorf("dev signing secret: %w", err)
+			}
+		} else if err != nil {
+			return cfg, "", fmt.Errorf("dev signing secret: %w", err)
+		}
+		cfg.Slack.SigningSecret = strings.TrimSpace(string(b))
+	}
+	return cfg, secretFile, nil
 }
