@@ -47,6 +47,7 @@ type Vault struct {
 	policies  map[string]string       // ACL policy name → HCL
 	kv        map[string]map[string]*vaultKVSecret
 	fault     func(w http.ResponseWriter, r *http.Request) bool
+	extra     vaultExtra // logins, leases and TOTP secrets (vault_auth.go)
 }
 
 type vaultToken struct {
@@ -358,7 +359,7 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 			token = strings.TrimPrefix(a, "Bearer ")
 		}
 	}
-	if token != VaultRootToken {
+	if token != VaultRootToken && !vaultUnauthenticated(req.path) {
 		t := v.tokens[token]
 		if t == nil || t.revoked || v.vaultTokenExpired(t) || (v.entities[t.entityID] != nil && v.entities[t.entityID].disabled) {
 			vaultError(w, http.StatusForbidden, "permission denied")
@@ -493,6 +494,7 @@ func (v *Vault) route(w http.ResponseWriter, req *vaultRequest) {
 			data["policy"] = hcl
 		}
 		vaultRespond(w, http.StatusOK, data, nil)
+	case v.routeExtra(w, req):
 	default:
 		mount, rest, _ := strings.Cut(p, "/")
 		if v.kv[mount] == nil {

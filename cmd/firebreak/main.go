@@ -67,7 +67,8 @@ verify, and report in Slack and PagerDuty. Drills run the same workflows against
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd())
+	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd(), newAuditCmd(), newActionCmd(), newDoctorCmd(), newCodecServerCmd())
+	root.AddCommand(newServeCmd(), newSlackCmd())
 	// Unknown subcommands are usage errors too.
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	vaultapi "github.com/hashicorp/vault/api"
 	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -42,16 +41,12 @@ import (
 
 // registerProduction registers every activity on w bound to the configured real endpoints.
 func registerProduction(ctx context.Context, w worker.Registry, store evidence.Store, logger *slog.Logger) error {
-	vcfg := vaultapi.DefaultConfig()
-	if vcfg.Error != nil {
-		return fmt.Errorf("vault configuration: %w", vcfg.Error)
-	}
-	vc, err := vaultapi.NewClient(vcfg)
+	vc, _, err := vaultClientFromEnv(ctx, logger) // VAULT_TOKEN, AppRole or Kubernetes login
 	if err != nil {
-		return fmt.Errorf("vault client: %w", err)
+		return err
 	}
 	if vc.Token() == "" {
-		logger.Warn("VAULT_TOKEN is not set: Vault actions will be refused")
+		logger.Warn("none of VAULT_TOKEN, VAULT_ROLE_ID/VAULT_SECRET_ID or VAULT_K8S_ROLE is set: Vault actions will be refused")
 	}
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryMode(aws.RetryModeAdaptive))
 	if err != nil {

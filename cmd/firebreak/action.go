@@ -1,0 +1,369 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// actionStep is the id of the step that carries out the action in a one-step plan.
+const actionStep = "action"
+
+// actionPlanName is the name of the plan that runs one catalog action, e.g.
+// "action-vault-revoke-tokens" for vault.revoke_tokens.
+func actionPlanName(action string) string {
+	return "action-" + strings.NewReplacer(".", "-", "_", "-").Replace(action)
+}
+
+// inputTypeOf maps a catalog argument type to the playbook input type that carries it from
+// the command line; "" means the value is a JSON literal written into the plan.
+func inputTypeOf(t playbooks.Type) string {
+	switch t {
+	case playbooks.TypeString:
+		return "string"
+	case playbooks.TypeInt:
+		return "int"
+	case playbooks.TypeBool:
+		return "bool"
+	case playbooks.TypeStringList:
+		return "list"
+	}
+	return ""
+}
+
+// subjectArgs are the arguments that name whose state an action changes, in order of
+// preference; the first one given becomes the evidence subject.
+var subjectArgs = []string{"subject", "user", "entity_id", "prefix", "incident_id", "email", "channel"}
+
+// actionPlan compiles the plan that runs one catalog action with the raw key=value arguments
+// of the command line: string, int, bool and list arguments become typed playbook inputs (so
+// they are checked like any input), map and list-of-map arguments are JSON written into the
+// plan. A destructive action is preceded by an evidence snapshot of the request (and, for
+// IAM actions on a user, of the user's IAM state), as every playbook must. It returns the
+// plan and the bound inputs.
+func actionPlan(name string, raw map[string]string) (*playbooks.Plan, map[string]any, error) {
+	act, ok := playbooks.LookupAction(name)
+	if !ok {
+		var names []string
+		for _, a := range playbooks.Catalog() {
+			if !a.Builtin {
+				names = append(names, a.Name)
+			}
+		}
+		return nil, nil, usagef("unknown action %q; expected one of %s (see `firebreak actions`)", name, strings.Join(names, ", "))
+	}
+	if act.Builtin {
+		return nil, nil, usagef("%s is carried out by the interpreter inside a playbook (a person or a timer), not by an integration; it cannot run on its own", name)
+	}
+	var argNames []string
+	for _, p := range act.Args {
+		if !p.Internal {
+			argNames = append(argNames, p.Name)
+		}
+	}
+	inputs := map[string]any{}   // input name → declaration
+	with := map[string]any{}     // argument → YAML value
+	evidence := map[string]any{} // argument → YAML value, for the snapshot
+	inputRaw := map[string]string{}
+	for _, k := range sortedKeys(raw) {
+		p, ok := act.Arg(k)
+		if !ok || p.Internal {
+			return nil, nil, usagef("action %s has no argument %q; its arguments are %s", name, k, strings.Join(argNames, ", "))
+		}
+		if strings.Contains(raw[k], "${{") {
+			return nil, nil, usagef("argument %s: expressions (${{ }}) are not allowed in a single action; give the value itself", k)
+		}
+	}
+	for _, p := range act.Args {
+		if p.Internal {
+			continue
+		}
+		v, given := raw[p.Name]
+		if t := inputTypeOf(p.Type); t != "" {
+			if !given && !p.Required {
+				continue
+			}
+			inputs[p.Name] = map[string]any{"type": t, "required": p.Required, "description": p.Doc}
+			if given {
+				inputRaw[p.Name] = v
+			}
+			with[p.Name] = "${{ inputs." + p.Name + " }}"
+			evidence[p.Name] = with[p.Name]
+			continue
+		}
+		if !given {
+			if p.Required {
+				return nil, nil, usagef("argument %s is required (%s, %s as JSON)", p.Name, p.Doc, p.Type)
+			}
+			continue
+		}
+		var lit any
+		if err := json.Unmarshal([]byte(v), &lit); err != nil {
+			return nil, nil, usagef("argument %s: expected %s as JSON, e.g. %s; found %q", p.Name, p.Type, jsonExample(p.Type), v)
+		}
+		with[p.Name], evidence[p.Name] = lit, lit
+	}
+
+	step := map[string]any{"id": actionStep, "name": act.Summary, "action": name, "with": with}
+	steps := []any{}
+	if act.Destructive {
+		subject := name
+		for _, a := range subjectArgs {
+			if _, ok := inputs[a]; ok {
+				subject = "${{ string(inputs." + a + ") }}"
+				break
+			}
+		}
+		data := map[string]any{"action": name, "args": evidence}
+		var needs []string
+		if _, ok := inputs["user"]; ok && strings.HasPrefix(name, "awsiam.") {
+			steps = append(steps, map[string]any{"id": "inventory", "name": "Record the user's IAM state", "action": "awsiam.inventory", "with": map[string]any{"user": "${{ inputs.user }}"}})
+			data["iam"] = "${{ steps.inventory.outputs }}"
+			needs = []string{"inventory"}
+		}
+		snap := map[string]any{"id": "snapshot", "name": "Snapshot evidence before " + name, "action": "evidence.snapshot",
+			"with": map[string]any{"subject": subject, "kind": "pre-action", "data": data}}
+		if needs != nil {
+			snap["needs"] = needs
+		}
+		steps = append(steps, snap)
+		step["needs"] = []string{"snapshot"}
+	}
+	steps = append(steps, step)
+	doc := map[string]any{
+		"name": actionPlanName(name), "title": "Single action " + name, "description": act.Summary,
+		"severity": "high", "steps": steps,
+	}
+	if len(inputs) > 0 {
+		doc["inputs"] = inputs
+	}
+	src, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := playbooks.Compile("action:"+name, src)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	bound, err := plan.BindInputs(inputRaw)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return plan, bound, nil
+}
+
+func jsonExample(t playbooks.Type) string {
+	switch t {
+	case playbooks.TypeMapList:
+		return `[{"mount":"secret","path":"shared/db"}]`
+	case playbooks.TypeMap:
+		return `{"key":"value"}`
+	}
+	return `"value"`
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// actionWorkflowID is the id of a single-action run: the same action with the same arguments
+// joins an open run instead of starting a second one.
+func actionWorkflowID(plan *playbooks.Plan, inputs map[string]any) string {
+	step, _ := plan.Step(actionStep)
+	b, _ := json.Marshal(struct {
+		Inputs map[string]any
+		With   []playbooks.Arg
+	}{inputs, step.With})
+	sum := sha256.Sum256(b)
+	return workflows.RunWorkflowID(plan.Name, hex.EncodeToString(sum[:6]))
+}
+
+// ActionReport is what `firebreak action run` prints: the action step's outcome and outputs,
+// and the run it was recorded as.
+type ActionReport struct {
+	Action     string         `json:"action"`
+	WorkflowID string         `json:"workflow_id"`
+	RunID      string         `json:"run_id"`
+	Status     string         `json:"status"`
+	Outputs    map[string]any `json:"outputs,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	// Steps are every step of the one-step plan, evidence first for a destructive action.
+	Steps []workflows.StepResult `json:"steps"`
+}
+
+func newActionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "action",
+		Short: "Run one catalog action outside any playbook",
+	}
+	cmd.AddCommand(newActionRunCmd())
+	return cmd
+}
+
+func newActionRunCmd() *cobra.Command {
+	var (
+		slackChannel, incident, reason, evidenceDir, logLevel string
+		asJSON, noWait                                        bool
+		timeout                                               time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run ACTION key=value...",
+		Short: "Run one catalog action as a durable one-step run against the configured endpoints",
+		Long: `Runs ACTION (see ` + "`firebreak actions`" + `) with the given arguments as a durable run on the
+production task queue, against the endpoints the SDKs' own environment names (VAULT_ADDR,
+AWS_ENDPOINT_URL_IAM, SLACK_BOT_TOKEN, PAGERDUTY_TOKEN…). It is recorded like any run: its
+workflow id is firebreak/action-<action>/<digest of the arguments>, so repeating the same
+request while it is open joins it, and its history is the audit record.
+
+String, number, true/false and list arguments are written plainly (lists comma-separated:
+accessors=acc-1,acc-2); map and list-of-map arguments are JSON
+(secrets='[{"mount":"secret","path":"shared/db","version":3}]').
+
+Evidence before change still holds: a destructive action runs as a two-step plan, an
+evidence.snapshot of the request (for awsiam actions on a user, also of the user's IAM state)
+and then the action. If the snapshot fails, the action does not run.
+
+With TEMPORAL_ADDRESS unset, an embedded Temporal server and an in-process production worker
+serve the run for the life of the command. Exit 0 when the action succeeded, 1 when it failed,
+2 for bad usage.`,
+		Example: `  firebreak action run vault.revoke_tokens accessors=acc-alice-laptop
+  firebreak action run awsiam.deactivate_keys user=alice access_key_ids=AKIAEXAMPLE1 --json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			raw, err := parseKV(args[1:])
+			if err != nil {
+				return err
+			}
+			plan, inputs, err := actionPlan(args[0], raw)
+			if err != nil {
+				return err
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			if err != nil {
+				return err
+			}
+			ctx := contextOf(cmd)
+			var conn *temporalConn
+			if os.Getenv("TEMPORAL_ADDRESS") == "" {
+				var w worker.Worker
+				if w, conn, err = startProductionWorker(ctx, logger, evidenceDir); err != nil {
+					return err
+				}
+				defer w.Stop()
+			} else if conn, err = connectTemporal(ctx, logger); err != nil {
+				return err
+			}
+			defer conn.Close()
+			in := workflows.RunInput{
+				Plan: *plan, Inputs: inputs,
+				Trigger: workflows.Trigger{Kind: "cli", By: currentUser(), Reason: reason, At: time.Now().UTC()},
+				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
+			}
+			id := actionWorkflowID(plan, inputs)
+			run, err := conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: id, TaskQueue: workflows.TaskQueue,
+				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+				WorkflowExecutionTimeout: timeout,
+			}, workflows.Run, in)
+			if err != nil {
+				return fmt.Errorf("starting %s: %w", id, err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
+			if noWait {
+				return nil
+			}
+			var res workflows.RunResult
+			err = run.Get(ctx, &res)
+			var appErr *temporal.ApplicationError
+			if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
+				_ = appErr.Details(&res)
+			}
+			rep := actionReport(args[0], run.GetID(), run.GetRunID(), res, err)
+			if err := printAction(cmd.OutOrStdout(), rep, asJSON); err != nil {
+				return err
+			}
+			if rep.Status != workflows.StatusSucceeded {
+				return errCheckFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&slackChannel, "slack-channel", "", "Slack channel id for the run's status thread (needs SLACK_BOT_TOKEN)")
+	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id the run reports on")
+	cmd.Flags().StringVar(&reason, "reason", "", "why the action was run, recorded in the run's trigger")
+	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
+	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "give up on the run after this long")
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// actionReport condenses a run of a one-step plan: the action step's status and outputs, or
+// why it did not run.
+func actionReport(action, id, runID string, res workflows.RunResult, runErr error) ActionReport {
+	rep := ActionReport{Action: action, WorkflowID: id, RunID: runID, Status: workflows.StatusFailed, Steps: res.Steps}
+	for _, s := range res.Steps {
+		if s.ID != actionStep {
+			continue
+		}
+		rep.Status, rep.Outputs, rep.Error = s.Status, s.Outputs, s.Error
+		if s.Status == workflows.StatusPending || s.Status == workflows.StatusSkipped {
+			rep.Status = workflows.StatusFailed
+			rep.Error = "not run: " + res.Error
+		}
+	}
+	if rep.Error == "" && runErr != nil && rep.Status != workflows.StatusSucceeded {
+		rep.Error = runErr.Error()
+		if res.Error != "" {
+			rep.Error = res.Error
+		}
+	}
+	return rep
+}
+
+func printAction(w io.Writer, rep ActionReport, asJSON bool) error {
+	if asJSON {
+		return writeJSONOut(w, rep)
+	}
+	verdict := "OK"
+	if rep.Status != workflows.StatusSucceeded {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(w, "ACTION %s — %s\n  run %s\n", rep.Action, verdict, rep.WorkflowID)
+	for _, s := range rep.Steps {
+		fmt.Fprintf(w, "  %-9s %-12s %-30s %6d ms\n", s.Status, s.ID, s.Action, s.DurationMS)
+	}
+	if rep.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", rep.Error)
+	}
+	for _, k := range sortedKeys(rep.Outputs) {
+		b, _ := json.Marshal(rep.Outputs[k])
+		fmt.Fprintf(w, "  %s: %s\n", k, b)
+	}
+	return nil
+}
