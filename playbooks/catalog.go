@@ -28,6 +28,9 @@ type Param struct {
 	Doc      string `json:"doc"`
 	// Internal arguments are filled in by the interpreter (idempotency keys); playbooks may not set them.
 	Internal bool `json:"internal,omitempty"`
+	// Literal arguments must be written as plain values, not expressions, so the compiler can
+	// check them (a role name, a duration).
+	Literal bool `json:"literal,omitempty"`
 }
 
 // Action describes one entry of the closed action catalog. The compiler, the JSON Schema and
@@ -42,7 +45,17 @@ type Action struct {
 	Verifies    bool          `json:"verifies"`    // outputs.passed must be true or the run fails
 	Retry       RetryPolicy   `json:"retry"`
 	Timeout     time.Duration `json:"timeout"`
+	// Builtin actions are carried out by the interpreter (timers, human decisions), not by an
+	// activity.
+	Builtin bool `json:"builtin,omitempty"`
 }
+
+// Built-in actions.
+const (
+	ActionApproval = "approval.request"
+	ActionManual   = "manual"
+	ActionWait     = "wait"
+)
 
 // IdempotencyKeyArg is the internal argument through which the interpreter hands an action a
 // key that is stable across retries and replays of the same step.
@@ -63,6 +76,41 @@ func checks() []Param {
 }
 
 var catalog = []Action{
+	{
+		Name: ActionApproval, Summary: "Wait until enough people with an approving role approve (a Temporal update); deny or timeout ends it as the playbook says.",
+		Args: []Param{
+			{Name: "message", Type: TypeString, Required: true, Doc: "what the approvers are asked to approve"},
+			{Name: "count", Type: TypeInt, Literal: true, Doc: "approvals needed (default: the playbook's approval.count, else 1)"},
+			{Name: "roles", Type: TypeStringList, Literal: true, Doc: "roles that may approve (default: approval.roles, else roles.approve)"},
+			{Name: "timeout", Type: TypeString, Literal: true, Doc: "how long to wait, e.g. 15m (default: approval.timeout, else 1h)"},
+			{Name: "on_timeout", Type: TypeString, Literal: true, Doc: "abort, continue or escalate (default: approval.on_timeout, else abort)"},
+		},
+		Outputs: []Param{
+			{Name: "granted", Type: TypeBool, Doc: "enough approvals arrived"},
+			{Name: "approvers", Type: TypeStringList, Doc: "who approved"},
+			{Name: "timed_out", Type: TypeBool, Doc: "the timeout passed first (on_timeout: continue)"},
+		},
+		Builtin: true, Timeout: time.Hour,
+	},
+	{
+		Name: ActionManual, Summary: "A task for a person (the tabletop part of a drill): post the instructions and wait until someone with the assignee role confirms it.",
+		Args: []Param{
+			{Name: "instructions", Type: TypeString, Required: true, Doc: "what to do, step by step"},
+			{Name: "assignee", Type: TypeString, Required: true, Literal: true, Doc: "the role that carries it out and confirms it"},
+		},
+		Outputs: []Param{
+			{Name: "confirmed_by", Type: TypeString, Doc: "who confirmed it"},
+			{Name: "note", Type: TypeString, Doc: "what they said"},
+			{Name: "response_ms", Type: TypeInt, Doc: "milliseconds from request to confirmation"},
+		},
+		Builtin: true, Timeout: 4 * time.Hour,
+	},
+	{
+		Name: ActionWait, Summary: "Wait for a duration on a durable timer (survives restarts), e.g. to monitor after containment.",
+		Args:    []Param{{Name: "duration", Type: TypeString, Required: true, Doc: "how long, e.g. 10m"}},
+		Outputs: []Param{{Name: "waited_ms", Type: TypeInt, Doc: "milliseconds waited"}},
+		Builtin: true, Timeout: 7 * 24 * time.Hour,
+	},
 	{
 		Name: "evidence.snapshot", Summary: "Store a snapshot of what later steps will change, with a SHA-256 digest chained to the previous record.",
 		Args: []Param{
@@ -167,6 +215,62 @@ var catalog = []Action{
 		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
 	},
 	{
+		Name: "awsiam.delete_login_profile", Summary: "Delete an IAM user's console password; no password counts as done.",
+		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}},
+		Outputs:     []Param{{Name: "deleted", Type: TypeBool, Doc: "deleted now"}, {Name: "already_absent", Type: TypeBool, Doc: "there was none"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.deactivate_mfa_devices", Summary: "Unassign an IAM user's MFA devices (all when none are named) and optionally delete the virtual ones.",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"},
+			{Name: "serial_numbers", Type: TypeStringList, Doc: "devices to deactivate (default: every device of the user)"},
+			{Name: "delete_virtual", Type: TypeBool, Doc: "also delete deactivated virtual devices so they cannot be re-enabled"},
+		},
+		Outputs: []Param{
+			{Name: "deactivated", Type: TypeStringList, Doc: "devices deactivated now"},
+			{Name: "already_removed", Type: TypeStringList, Doc: "devices no longer assigned"},
+			{Name: "deleted_virtual", Type: TypeStringList, Doc: "virtual devices deleted"},
+		},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.remove_from_groups", Summary: "Remove an IAM user from groups (all their groups when none are named).",
+		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "groups", Type: TypeStringList, Doc: "groups to leave (default: all)"}},
+		Outputs:     []Param{{Name: "removed", Type: TypeStringList, Doc: "groups left now"}, {Name: "not_member", Type: TypeStringList, Doc: "groups the user was not in"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.tag_user", Summary: "Set tags on an IAM user (e.g. to require MFA re-registration); existing keys are overwritten.",
+		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "tags", Type: TypeMap, Required: true, Doc: "tag key to string value"}},
+		Outputs:     []Param{{Name: "tagged", Type: TypeStringList, Doc: "tag keys set"}},
+		Destructive: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "pagerduty.acknowledge", Summary: "Acknowledge a PagerDuty incident; acknowledged or resolved counts as done.",
+		Args:    []Param{{Name: "incident_id", Type: TypeString, Required: true, Doc: "PagerDuty incident id"}},
+		Outputs: []Param{{Name: "incident_id", Type: TypeString, Doc: "incident id"}, {Name: "status", Type: TypeString, Doc: "status after the call"}},
+		Retry:   chatRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "pagerduty.resolve", Summary: "Resolve a PagerDuty incident; resolved counts as done.",
+		Args:    []Param{{Name: "incident_id", Type: TypeString, Required: true, Doc: "PagerDuty incident id"}},
+		Outputs: []Param{{Name: "incident_id", Type: TypeString, Doc: "incident id"}, {Name: "status", Type: TypeString, Doc: "status after the call"}},
+		Retry:   chatRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "pagerduty.oncall", Summary: "List who is on call now for an escalation policy or schedule, lowest level first.",
+		Args:    []Param{{Name: "escalation_policy_id", Type: TypeString, Doc: "escalation policy (default: any)"}, {Name: "schedule_id", Type: TypeString, Doc: "schedule (default: any)"}},
+		Outputs: []Param{{Name: "users", Type: TypeMapList, Doc: "id, name, email of each person on call"}},
+		Retry:   readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "slack.lookup_user", Summary: "Find a Slack user by email address.",
+		Args:    []Param{{Name: "email", Type: TypeString, Required: true, Doc: "email address"}},
+		Outputs: []Param{{Name: "user_id", Type: TypeString, Doc: "Slack user id"}, {Name: "name", Type: TypeString, Doc: "Slack user name"}},
+		Retry:   readRetry, Timeout: 30 * time.Second,
+	},
+	{
 		Name: "slack.post", Summary: "Post a message to a Slack channel or thread, never twice for the same step.",
 		Args: []Param{
 			{Name: "channel", Type: TypeString, Required: true, Doc: "channel id or name"},
@@ -187,6 +291,18 @@ var catalog = []Action{
 		Outputs: []Param{{Name: "note_id", Type: TypeString, Doc: "note id"}},
 		Retry:   chatRetry, Timeout: 30 * time.Second,
 	},
+	{
+		Name: "vault.revoke_lease_prefix", Summary: "Revoke every Vault lease under a prefix (dynamic database and AWS credentials of a role); nothing left counts as done.",
+		Args:        []Param{{Name: "prefix", Type: TypeString, Required: true, Doc: "lease prefix, e.g. database/creds/dev-alice/ (not under auth/ or sys/)"}},
+		Outputs:     []Param{{Name: "prefix", Type: TypeString, Doc: "prefix revoked"}, {Name: "revoked", Type: TypeBool, Doc: "the revocation succeeded"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 60 * time.Second,
+	},
+	{
+		Name: "vault.destroy_totp", Summary: "Destroy an identity entity's TOTP MFA secret for a login-MFA method (the lost-device case); no secret counts as done.",
+		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}, {Name: "method_id", Type: TypeString, Required: true, Doc: "TOTP login-MFA method id"}},
+		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "method_id", Type: TypeString, Doc: "method id"}, {Name: "destroyed", Type: TypeBool, Doc: "the secret is gone"}},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
 }
 
 // Catalog returns the action catalog sorted by name.
@@ -205,6 +321,9 @@ func LookupAction(name string) (Action, bool) {
 	}
 	return Action{}, false
 }
+
+// Arg returns the argument called name, or false.
+func (a Action) Arg(name string) (Param, bool) { return a.arg(name) }
 
 func (a Action) arg(name string) (Param, bool) {
 	for _, p := range a.Args {

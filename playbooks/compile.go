@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celtypes "github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -20,17 +21,25 @@ var (
 	namePattern  = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
 	identPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	severities   = []string{"low", "medium", "high", "critical"}
-	inputTypes   = map[string]Type{"string": TypeString, "int": TypeInt, "bool": TypeBool, "list": TypeStringList}
-	topKeys      = []string{"name", "title", "description", "severity", "version", "owners", "inputs", "steps", "expect"}
-	inputKeys    = []string{"type", "description", "required", "default", "pattern"}
-	stepKeys     = []string{"id", "name", "action", "with", "needs", "if", "retry", "timeout", "on_failure"}
-	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval"}
+	inputTypes   = map[string]Type{"string": TypeString, "int": TypeInt, "bool": TypeBool, "duration": TypeString, "email": TypeString, "user": TypeString, "list": TypeStringList}
+	topKeys      = []string{"name", "title", "description", "severity", "version", "owners", "inputs", "roles", "approval", "triggers", "steps", "outputs", "notify", "expect"}
+	inputKeys    = []string{"type", "description", "required", "default", "pattern", "enum"}
+	stepKeys     = []string{"id", "name", "action", "with", "needs", "if", "foreach", "concurrency", "retry", "timeout", "on_failure", "compensate"}
+	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval", "non_retryable"}
+	onFailures   = []string{OnFailureAbort, OnFailureContinue, OnFailureEscalate}
 	expectKeys   = []string{"name", "that"}
 	yamlErrLine  = regexp.MustCompile(`line (\d+)`)
 )
 
+// MaxDepth bounds how deeply a playbook's YAML may nest.
+const MaxDepth = 32
+
+// MaxNodes bounds how many YAML values a playbook may hold.
+const MaxNodes = 200_000
+
 // Compile parses, validates and compiles one playbook. file names the source in diagnostics.
-// On failure the error is a *CompileError listing every problem found.
+// On failure the error is a *CompileError listing every problem found; warnings that do not
+// stop compilation are returned in Plan.Warnings.
 func Compile(file string, src []byte) (*Plan, error) {
 	d := &diags{file: file}
 	fail := func() (*Plan, error) {
@@ -53,15 +62,46 @@ func Compile(file string, src []byte) (*Plan, error) {
 		d.add(1, 1, "", "expected a YAML mapping with name, title, severity, inputs and steps")
 		return fail()
 	}
+	if len(doc.Content) > 1 {
+		d.add(doc.Content[1].Line, doc.Content[1].Column, "", "expected one YAML document per file, found more")
+	}
+	// Aliases could expand a small file into a huge one (a "YAML bomb"); playbooks are
+	// reviewed by people, so every value is written out.
+	nodes := 0
+	var walk func(n *yaml.Node, depth int) bool
+	walk = func(n *yaml.Node, depth int) bool {
+		nodes++
+		switch {
+		case n.Kind == yaml.AliasNode:
+			d.add(n.Line, n.Column, "", "YAML alias *%s: aliases are not allowed in playbooks; write the value out so reviewers see it", n.Value)
+			return false
+		case depth > MaxDepth:
+			d.add(n.Line, n.Column, "", "values nest %d levels deep; expected at most %d", depth, MaxDepth)
+			return false
+		case nodes > MaxNodes:
+			d.add(n.Line, n.Column, "", "playbook holds more than %d values; expected a smaller playbook", MaxNodes)
+			return false
+		}
+		for _, ch := range n.Content {
+			if !walk(ch, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(doc.Content[0], 0) {
+		return fail()
+	}
 	c := &compiler{d: d}
 	plan := c.compile(doc.Content[0])
-	if len(d.list) > 0 {
+	if d.errors() > 0 {
 		return fail()
 	}
 	sum := sha256.Sum256(src)
 	plan.SourceFile = file
 	plan.SourceSHA256 = hex.EncodeToString(sum[:])
 	plan.CompilerVersion = CompilerVersion
+	plan.Warnings = d.sorted()
 	return plan, nil
 }
 
@@ -165,13 +205,60 @@ func (c *compiler) compile(root *yaml.Node) *Plan {
 	if e, ok := top["inputs"]; ok {
 		p.Inputs = c.inputs(e.val, inputs)
 	}
+	if e, ok := top["roles"]; ok {
+		p.Roles = c.roles(e.val)
+	}
+	if e, ok := top["approval"]; ok {
+		p.Approval = c.approval(e.val, "approval", nil)
+	}
+	if e, ok := top["triggers"]; ok {
+		p.Triggers = c.triggers(e.val, p.Inputs, inputs)
+	}
 	if e, ok := top["steps"]; ok {
-		p.Steps = c.steps(e.val, inputs)
+		p.Steps = c.steps(e.val, inputs, p)
+	}
+	all := c.finalScope(inputs, p.Steps)
+	if e, ok := top["outputs"]; ok {
+		p.Outputs = c.outputs(e.val, all)
+	}
+	if e, ok := top["notify"]; ok {
+		p.Notify = c.notify(e.val, inputs, all)
 	}
 	if e, ok := top["expect"]; ok {
-		p.Expect = c.expect(e.val, inputs, p.Steps)
+		p.Expect = c.expect(e.val, all)
 	}
+	c.policyWarnings(root, p)
 	return p
+}
+
+// finalScope is what end-of-run expressions (expect, outputs, notify) see: every step.
+func (c *compiler) finalScope(inputs map[string]Type, steps []Step) scope {
+	visible := map[string]map[string]Type{}
+	var ids []string
+	for _, s := range steps {
+		ids = append(ids, s.ID)
+		visible[s.ID] = stepOutputTypes(s)
+	}
+	return scope{inputs: inputs, steps: visible, all: ids}
+}
+
+// policyWarnings flags playbooks that compile but break a house rule.
+func (c *compiler) policyWarnings(root *yaml.Node, p *Plan) {
+	if p.Severity != "critical" || p.Approval != nil {
+		return
+	}
+	var destructive []string
+	for _, s := range p.Steps {
+		if s.Action == ActionApproval {
+			return
+		}
+		if s.Destructive {
+			destructive = append(destructive, s.ID)
+		}
+	}
+	if len(destructive) > 0 {
+		c.d.warn(root.Line, root.Column, "", "playbook %s is critical and changes systems (%s) without an approval rule; add approval: {roles: [...]} (used by approval.request steps) or accept that containment runs unapproved", p.Name, strings.Join(destructive, ", "))
+	}
 }
 
 func (c *compiler) inputs(n *yaml.Node, types map[string]Type) []Input {
@@ -180,6 +267,7 @@ func (c *compiler) inputs(n *yaml.Node, types map[string]Type) []Input {
 		c.d.add(n.Line, n.Column, "", "inputs: expected a mapping of input name to its declaration, found %s", kindName(n))
 		return nil
 	}
+	typeNames := keys(inputTypes)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if !identPattern.MatchString(k.Value) {
@@ -190,9 +278,10 @@ func (c *compiler) inputs(n *yaml.Node, types map[string]Type) []Input {
 		in := Input{Name: k.Value, Type: "string", Description: c.str(f, "description", "input", false), Default: c.str(f, "default", "input", false), Pattern: c.str(f, "pattern", "input", false)}
 		if t := c.str(f, "type", "input", false); t != "" {
 			if _, ok := inputTypes[t]; !ok {
-				c.d.add(f["type"].val.Line, f["type"].val.Column, nearest(t, keys(inputTypes)), "input %s: unknown type %q; expected one of %s", k.Value, t, keyList(inputTypes))
+				c.d.add(f["type"].val.Line, f["type"].val.Column, nearest(t, typeNames), "input %s: unknown type %q; expected one of %s", k.Value, t, strings.Join(typeNames, ", "))
+			} else {
+				in.Type = t
 			}
-			in.Type = t
 		}
 		if r := c.str(f, "required", "input", false); r != "" {
 			b, err := strconv.ParseBool(r)
@@ -204,6 +293,20 @@ func (c *compiler) inputs(n *yaml.Node, types map[string]Type) []Input {
 		if in.Pattern != "" {
 			if _, err := regexp.Compile(in.Pattern); err != nil {
 				c.d.add(f["pattern"].val.Line, f["pattern"].val.Column, "", "input %s: pattern is not a valid regular expression: %v", k.Value, err)
+				in.Pattern = ""
+			}
+		}
+		if e, ok := f["enum"]; ok {
+			in.Enum = c.strings(e.val, "input "+k.Value+": enum")
+			if len(in.Enum) == 0 {
+				c.d.add(e.val.Line, e.val.Column, "", "input %s: enum: expected at least one allowed value", k.Value)
+			}
+		}
+		if e, ok := f["default"]; ok {
+			if in.Required {
+				c.d.add(e.val.Line, e.val.Column, "", "input %s: a required input cannot have a default; drop one of them", k.Value)
+			} else if _, err := in.Value(in.Default); err != nil {
+				c.d.add(e.val.Line, e.val.Column, err.suggestion, "input %s: default: %s", k.Value, err.msg)
 			}
 		}
 		if _, ok := types[k.Value]; ok {
@@ -222,7 +325,7 @@ type stepNode struct {
 	with   []kv
 }
 
-func (c *compiler) steps(n *yaml.Node, inputs map[string]Type) []Step {
+func (c *compiler) steps(n *yaml.Node, inputs map[string]Type, p *Plan) []Step {
 	if n.Kind != yaml.SequenceNode {
 		c.d.add(n.Line, n.Column, "", "steps: expected a list of steps, found %s", kindName(n))
 		return nil
@@ -277,38 +380,80 @@ func (c *compiler) steps(n *yaml.Node, inputs map[string]Type) []Step {
 	order, cycle := topoSort(nodes, byID)
 	if cycle != nil {
 		first := byID[cycle[0]]
-		c.d.add(first.node.Line, first.node.Column, "", "steps form a dependency cycle: %s", strings.Join(cycle, " → "))
-		return nil
+		c.d.add(first.node.Line, first.node.Column, "", "steps form a dependency cycle: %s; remove one of these needs", strings.Join(cycle, " → "))
+		// Keep checking every step (in declaration order) so all errors are reported at once.
+		order = nodes
 	}
 	ancestors := map[string]map[string]bool{}
 	for _, st := range order {
 		anc := map[string]bool{}
-		for _, need := range st.step.Needs {
-			anc[need] = true
-			for a := range ancestors[need] {
-				anc[a] = true
+		if cycle == nil { // topological order: each need's ancestors are known already
+			for _, need := range st.step.Needs {
+				anc[need] = true
+				for a := range ancestors[need] {
+					anc[a] = true
+				}
+			}
+		} else { // a walk that tolerates the cycle
+			queue := append([]string(nil), st.step.Needs...)
+			for len(queue) > 0 {
+				id := queue[0]
+				queue = queue[1:]
+				if anc[id] {
+					continue
+				}
+				anc[id] = true
+				queue = append(queue, byID[id].step.Needs...)
 			}
 		}
 		ancestors[st.step.ID] = anc
 	}
 	var out []Step
+	compiled := map[string]map[string]Type{} // step id → its output types, once compiled
 	for _, st := range order {
-		visible := map[string]map[string]Type{}
+		visible := make(map[string]map[string]Type, len(ancestors[st.step.ID]))
 		for a := range ancestors[st.step.ID] {
-			if act, ok := LookupAction(byID[a].step.Action); ok {
-				visible[a] = outputTypes(act)
+			if t, ok := compiled[a]; ok {
+				visible[a] = t
+			} else {
+				visible[a] = declaredOutputTypes(byID[a])
 			}
 		}
 		sc := scope{inputs: inputs, steps: visible, all: ids}
-		c.step(st, sc, ancestors[st.step.ID], byID)
+		c.step(st, sc, ancestors[st.step.ID], byID, p)
+		compiled[st.step.ID] = stepOutputTypes(st.step)
 		out = append(out, st.step)
+	}
+	if cycle != nil {
+		return nil
 	}
 	return out
 }
 
-func outputTypes(a Action) map[string]Type {
+// declaredOutputTypes is what a step not compiled yet (in a cycle) will output.
+func declaredOutputTypes(st *stepNode) map[string]Type {
+	act, ok := LookupAction(st.step.Action)
+	if !ok {
+		return nil
+	}
+	if _, fan := st.fields["foreach"]; fan {
+		return map[string]Type{"items": TypeMapList, "failed": TypeInt}
+	}
 	m := map[string]Type{}
-	for _, o := range a.Outputs {
+	for _, o := range act.Outputs {
+		m[o.Name] = o.Type
+	}
+	return m
+}
+
+// stepOutputTypes is what expressions see of a compiled step's outputs; nil when its action
+// is unknown (already reported), so references to it are not reported twice.
+func stepOutputTypes(s Step) map[string]Type {
+	if _, ok := LookupAction(s.Action); !ok {
+		return nil
+	}
+	m := map[string]Type{}
+	for _, o := range s.Outputs {
 		m[o.Name] = o.Type
 	}
 	return m
@@ -354,88 +499,71 @@ func topoSort(nodes []*stepNode, byID map[string]*stepNode) ([]*stepNode, []stri
 	return out, nil
 }
 
-func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID map[string]*stepNode) {
+func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID map[string]*stepNode, p *Plan) {
 	s := &st.step
 	f := st.fields
 	act, ok := LookupAction(s.Action)
 	if !ok {
 		if e, has := f["action"]; has {
-			names := make([]string, len(catalog))
-			for i, a := range catalog {
-				names[i] = a.Name
-			}
-			c.d.add(e.val.Line, e.val.Column, nearest(s.Action, names), "step %s: unknown action %q; `firebreak actions` lists the catalog", s.ID, s.Action)
+			c.d.add(e.val.Line, e.val.Column, nearest(s.Action, actionNames(false)), "step %s: unknown action %q; `firebreak actions` lists the catalog", s.ID, s.Action)
 		} else {
 			c.d.add(st.node.Line, st.node.Column, "", "step %s: missing required key \"action\"", s.ID)
 		}
 		return
 	}
-	s.Destructive, s.Contains, s.Verifies = act.Destructive, act.Contains, act.Verifies
+	s.Destructive, s.Contains, s.Verifies, s.Builtin = act.Destructive, act.Contains, act.Verifies, act.Builtin
 	s.Retry, s.Timeout = act.Retry, Duration(act.Timeout)
 	s.Idempotent = act.HasIdempotencyKey()
-	for _, o := range act.Outputs {
-		s.Outputs = append(s.Outputs, Output{Name: o.Name, Type: o.Type})
+
+	// Fan-out: the list is evaluated in the step's scope; its elements are item.
+	argScope := sc
+	if e, has := f["foreach"]; has {
+		expr, err := nodeToCEL(e.val)
+		if err != nil {
+			c.d.add(e.val.Line, e.val.Column, "", "step %s: foreach: %v", s.ID, err)
+		} else if t, msg, sugg := sc.checkExpr(expr); msg != "" {
+			c.d.add(e.val.Line, e.val.Column, sugg, "step %s: foreach: %s", s.ID, msg)
+		} else if t.Kind() != celtypes.ListKind && t != cel.DynType {
+			c.d.add(e.val.Line, e.val.Column, "", "step %s: foreach: expected a list, found %s", s.ID, t)
+		} else {
+			s.Foreach = expr
+			argScope.item = cel.DynType
+			if t.Kind() == celtypes.ListKind && len(t.Parameters()) == 1 {
+				argScope.item = t.Parameters()[0]
+			}
+		}
+		if act.Builtin {
+			c.d.add(e.val.Line, e.val.Column, "", "step %s: foreach cannot fan out %s; it is carried out once", s.ID, act.Name)
+		}
+	}
+	if e, has := f["concurrency"]; has {
+		v, err := strconv.Atoi(e.val.Value)
+		switch {
+		case err != nil || v < 1 || v > 100:
+			c.d.add(e.val.Line, e.val.Column, "", "step %s: concurrency: expected a whole number from 1 to 100, found %q", s.ID, e.val.Value)
+		case !hasKey(f, "foreach"):
+			c.d.add(e.key.Line, e.key.Column, "", "step %s: concurrency only applies to a step with foreach", s.ID)
+		default:
+			s.Concurrency = v
+		}
+	}
+	if s.Foreach != "" {
+		s.Outputs = []Output{{Name: "items", Type: TypeMapList}, {Name: "failed", Type: TypeInt}}
+	} else {
+		for _, o := range act.Outputs {
+			s.Outputs = append(s.Outputs, Output{Name: o.Name, Type: o.Type})
+		}
 	}
 
 	// Arguments.
-	given := map[string]bool{}
-	if e, has := f["with"]; has {
-		if e.val.Kind != yaml.MappingNode {
-			c.d.add(e.val.Line, e.val.Column, "", "step %s: with: expected a mapping of argument name to value, found %s", s.ID, kindName(e.val))
-		} else {
-			var argNames []string
-			for _, p := range act.Args {
-				if !p.Internal {
-					argNames = append(argNames, p.Name)
-				}
-			}
-			for i := 0; i+1 < len(e.val.Content); i += 2 {
-				k, v := e.val.Content[i], e.val.Content[i+1]
-				param, known := act.arg(k.Value)
-				if !known || param.Internal {
-					c.d.add(k.Line, k.Column, nearest(k.Value, argNames), "step %s: action %s has no argument %q; expected %s", s.ID, act.Name, k.Value, strings.Join(argNames, ", "))
-					continue
-				}
-				if given[k.Value] {
-					c.d.add(k.Line, k.Column, "", "step %s: argument %q is given twice", s.ID, k.Value)
-					continue
-				}
-				given[k.Value] = true
-				expr, err := nodeToCEL(v)
-				if err != nil {
-					c.d.add(v.Line, v.Column, "", "step %s: %s: %v", s.ID, k.Value, err)
-					continue
-				}
-				if looksLikeCredential(v) {
-					c.d.add(v.Line, v.Column, "", "step %s: %s: this literal looks like a credential; secrets never belong in a playbook — reference them through inputs or Vault", s.ID, k.Value)
-					continue
-				}
-				t, msg, sugg := sc.checkExpr(expr)
-				if msg != "" {
-					c.d.add(v.Line, v.Column, sugg, "step %s: %s: %s", s.ID, k.Value, msg)
-					continue
-				}
-				if want := celType(param.Type); !want.IsAssignableType(t) && t != cel.DynType {
-					c.d.add(v.Line, v.Column, "", "step %s: %s: expected %s, found %s", s.ID, k.Value, param.Type, t)
-					continue
-				}
-				s.With = append(s.With, Arg{Name: k.Value, Expr: expr})
-			}
-		}
-	}
-	for _, p := range act.Args {
-		if p.Required && !given[p.Name] {
-			c.d.add(st.node.Line, st.node.Column, "", "step %s: action %s needs argument %q (%s: %s)", s.ID, act.Name, p.Name, p.Type, p.Doc)
-		}
-	}
-	sortArgs(s.With)
+	literals := map[string]*yaml.Node{}
+	s.With = c.args(s.ID, act, f["with"], argScope, true, literals, st.node)
+	c.builtin(st, act, literals, p)
 
 	if e, has := f["if"]; has {
 		expr, err := nodeToCEL(e.val)
 		if err == nil {
-			var t *cel.Type
-			var msg, sugg string
-			t, msg, sugg = sc.checkExpr(expr)
+			t, msg, sugg := sc.checkExpr(expr)
 			if msg != "" {
 				c.d.add(e.val.Line, e.val.Column, sugg, "step %s: if: %s", s.ID, msg)
 			} else if t != cel.BoolType && t != cel.DynType {
@@ -454,14 +582,22 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 		}
 	}
 	if e, has := f["on_failure"]; has {
-		opts := []string{OnFailureAbort, OnFailureContinue}
-		if !contains(opts, e.val.Value) {
-			c.d.add(e.val.Line, e.val.Column, nearest(e.val.Value, opts), "step %s: on_failure: expected abort or continue, found %q", s.ID, e.val.Value)
+		if !contains(onFailures, e.val.Value) {
+			c.d.add(e.val.Line, e.val.Column, nearest(e.val.Value, onFailures), "step %s: on_failure: expected abort, continue or escalate, found %q", s.ID, e.val.Value)
 		}
 		s.OnFailure = e.val.Value
+		if s.OnFailure == OnFailureEscalate && len(escalationRoles(p)) == 0 {
+			c.d.add(e.val.Line, e.val.Column, "", "step %s: on_failure: escalate needs people to escalate to: set approval.roles or roles.approve", s.ID)
+		}
 	}
 	if e, has := f["retry"]; has {
+		if act.Builtin {
+			c.d.add(e.key.Line, e.key.Column, "", "step %s: %s is carried out by the interpreter and is not retried; remove retry", s.ID, act.Name)
+		}
 		c.retry(s, e.val)
+	}
+	if e, has := f["compensate"]; has {
+		s.Compensate = c.compensate(st, e.val, sc)
 	}
 	// Evidence before change: a destructive step must come after an evidence snapshot.
 	if s.Destructive {
@@ -475,6 +611,202 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 			c.d.add(st.node.Line, st.node.Column, "", "step %s: %s changes a system, so it must need (directly or indirectly) an evidence.snapshot step of what it changes", s.ID, s.Action)
 		}
 	}
+}
+
+func hasKey(f map[string]kv, key string) bool {
+	_, ok := f[key]
+	return ok
+}
+
+func actionNames(includeBuiltin bool) []string {
+	var names []string
+	for _, a := range catalog {
+		if includeBuiltin || !a.Builtin {
+			names = append(names, a.Name)
+		}
+	}
+	return names
+}
+
+// args compiles a with: mapping against an action's parameters. Literal parameters are
+// collected in literals (by name) for the caller to check.
+func (c *compiler) args(id string, act Action, e kv, sc scope, checkRequired bool, literals map[string]*yaml.Node, at *yaml.Node) []Arg {
+	var out []Arg
+	given := map[string]bool{}
+	if e.val != nil {
+		if e.val.Kind != yaml.MappingNode {
+			c.d.add(e.val.Line, e.val.Column, "", "step %s: with: expected a mapping of argument name to value, found %s", id, kindName(e.val))
+		} else {
+			var argNames []string
+			for _, p := range act.Args {
+				if !p.Internal {
+					argNames = append(argNames, p.Name)
+				}
+			}
+			for i := 0; i+1 < len(e.val.Content); i += 2 {
+				k, v := e.val.Content[i], e.val.Content[i+1]
+				param, known := act.arg(k.Value)
+				if !known || param.Internal {
+					c.d.add(k.Line, k.Column, nearest(k.Value, argNames), "step %s: action %s has no argument %q; expected %s", id, act.Name, k.Value, strings.Join(argNames, ", "))
+					continue
+				}
+				if given[k.Value] {
+					c.d.add(k.Line, k.Column, "", "step %s: argument %q is given twice", id, k.Value)
+					continue
+				}
+				given[k.Value] = true
+				if looksLikeCredential(v) {
+					c.d.add(v.Line, v.Column, "", "step %s: %s: this literal looks like a credential; secrets never belong in a playbook — reference them through inputs or Vault", id, k.Value)
+					continue
+				}
+				if param.Literal {
+					if hasTemplate(v) {
+						c.d.add(v.Line, v.Column, "", "step %s: %s: expected a plain value the compiler can check, found an expression", id, k.Value)
+						continue
+					}
+					literals[k.Value] = v
+				}
+				expr, err := nodeToCEL(v)
+				if err != nil {
+					c.d.add(v.Line, v.Column, "", "step %s: %s: %v", id, k.Value, err)
+					continue
+				}
+				t, msg, sugg := sc.checkExpr(expr)
+				if msg != "" {
+					c.d.add(v.Line, v.Column, sugg, "step %s: %s: %s", id, k.Value, msg)
+					continue
+				}
+				if want := celType(param.Type); !assignable(want, t) {
+					c.d.add(v.Line, v.Column, "", "step %s: %s: expected %s, found %s", id, k.Value, param.Type, t)
+					continue
+				}
+				out = append(out, Arg{Name: k.Value, Expr: expr})
+			}
+		}
+	}
+	if checkRequired {
+		for _, p := range act.Args {
+			if p.Required && !given[p.Name] {
+				c.d.add(at.Line, at.Column, "", "step %s: action %s needs argument %q (%s: %s)", id, act.Name, p.Name, p.Type, p.Doc)
+			}
+		}
+	}
+	sortArgs(out)
+	return out
+}
+
+func hasTemplate(n *yaml.Node) bool {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${{") {
+		return true
+	}
+	for _, ch := range n.Content {
+		if hasTemplate(ch) {
+			return true
+		}
+	}
+	return false
+}
+
+// builtin checks the literal arguments of approval.request, manual and wait steps and
+// records what the interpreter needs.
+func (c *compiler) builtin(st *stepNode, act Action, lit map[string]*yaml.Node, p *Plan) {
+	s := &st.step
+	if w, ok := st.fields["with"]; ok && w.val.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(w.val.Content); i += 2 {
+			if k := w.val.Content[i].Value; (k == "instructions" || k == "message") && act.Builtin {
+				s.Instructions = strings.TrimSpace(w.val.Content[i+1].Value)
+			}
+		}
+	}
+	switch act.Name {
+	case ActionApproval:
+		rule := ApprovalRule{Count: 1, Timeout: Duration(time.Hour), OnTimeout: OnTimeoutAbort}
+		if p.Approval != nil {
+			rule = *p.Approval
+			rule.Roles = append([]string(nil), p.Approval.Roles...)
+		}
+		if len(rule.Roles) == 0 {
+			rule.Roles = append([]string(nil), p.Roles.Approve...)
+		}
+		if n, ok := lit["count"]; ok {
+			v, err := strconv.Atoi(n.Value)
+			if err != nil || v < 1 || v > 10 {
+				c.d.add(n.Line, n.Column, "", "step %s: count: expected a whole number from 1 to 10, found %q", s.ID, n.Value)
+			} else {
+				rule.Count = v
+			}
+		}
+		if n, ok := lit["roles"]; ok {
+			rule.Roles = c.roleList(n, "step "+s.ID+": roles")
+		}
+		if n, ok := lit["timeout"]; ok {
+			if d, err := time.ParseDuration(n.Value); err != nil || d <= 0 {
+				c.d.add(n.Line, n.Column, "", "step %s: timeout: expected a positive duration like 15m, found %q", s.ID, n.Value)
+			} else {
+				rule.Timeout = Duration(d)
+			}
+		}
+		if n, ok := lit["on_timeout"]; ok {
+			opts := []string{OnTimeoutAbort, OnTimeoutContinue, OnTimeoutEscalate}
+			if !contains(opts, n.Value) {
+				c.d.add(n.Line, n.Column, nearest(n.Value, opts), "step %s: on_timeout: expected abort, continue or escalate, found %q", s.ID, n.Value)
+			} else {
+				rule.OnTimeout = n.Value
+			}
+		}
+		if len(rule.Roles) == 0 {
+			c.d.add(st.node.Line, st.node.Column, "", "step %s: approval.request needs roles that may approve: give with.roles, approval.roles or roles.approve", s.ID)
+		}
+		s.Approval = &rule
+		s.Timeout = rule.Timeout
+	case ActionManual:
+		if n, ok := lit["assignee"]; ok {
+			if n.Kind != yaml.ScalarNode || !rolePattern.MatchString(n.Value) {
+				c.d.add(n.Line, n.Column, "", "step %s: assignee: expected a role name like security-oncall, found %s", s.ID, kindName(n))
+			} else {
+				s.Assignee = n.Value
+				if known := knownRoles(p); len(known) > 0 && !contains(known, n.Value) {
+					c.d.warn(n.Line, n.Column, nearest(n.Value, known), "step %s: assignee %q is not among the playbook's roles (%s)", s.ID, n.Value, strings.Join(known, ", "))
+				}
+			}
+		}
+	case ActionWait:
+		for _, a := range s.With {
+			if a.Name != "duration" {
+				continue
+			}
+			if lit, err := strconv.Unquote(a.Expr); err == nil {
+				if d, err := time.ParseDuration(lit); err != nil || d <= 0 {
+					n := st.fields["with"].val
+					c.d.add(n.Line, n.Column, "", "step %s: duration: expected a positive duration like 10m, found %q", s.ID, lit)
+				}
+			}
+		}
+	}
+}
+
+// compensate compiles a step's undo: an action whose arguments may use the step's own outputs.
+func (c *compiler) compensate(st *stepNode, n *yaml.Node, sc scope) *Compensation {
+	s := &st.step
+	f := c.fields(n, "step "+s.ID+": compensate", []string{"action", "with"})
+	name := c.str(f, "action", "compensate", true)
+	act, ok := LookupAction(name)
+	if !ok || act.Builtin {
+		at := n
+		if e, has := f["action"]; has {
+			at = e.val
+		}
+		c.d.add(at.Line, at.Column, nearest(name, actionNames(false)), "step %s: compensate: expected an action from the catalog that undoes this step, found %q", s.ID, name)
+		return nil
+	}
+	own := sc
+	own.steps = map[string]map[string]Type{s.ID: stepOutputTypes(*s)}
+	for id, o := range sc.steps {
+		own.steps[id] = o
+	}
+	own.item = nil
+	with := c.args(s.ID+" (compensate)", act, f["with"], own, true, map[string]*yaml.Node{}, n)
+	return &Compensation{Action: act.Name, With: with, Retry: act.Retry, Timeout: Duration(act.Timeout), Idempotent: act.HasIdempotencyKey()}
 }
 
 func (c *compiler) retry(s *Step, n *yaml.Node) {
@@ -499,6 +831,9 @@ func (c *compiler) retry(s *Step, n *yaml.Node) {
 			}
 		}
 	}
+	if e, ok := f["non_retryable"]; ok {
+		s.Retry.NonRetryable = c.strings(e.val, "step "+s.ID+": retry.non_retryable")
+	}
 	if e, ok := f["backoff"]; ok {
 		v, err := strconv.ParseFloat(e.val.Value, 64)
 		if err != nil || v < 1 {
@@ -509,20 +844,11 @@ func (c *compiler) retry(s *Step, n *yaml.Node) {
 	}
 }
 
-func (c *compiler) expect(n *yaml.Node, inputs map[string]Type, steps []Step) []Expectation {
+func (c *compiler) expect(n *yaml.Node, sc scope) []Expectation {
 	if n.Kind != yaml.SequenceNode {
 		c.d.add(n.Line, n.Column, "", "expect: expected a list of {name, that}, found %s", kindName(n))
 		return nil
 	}
-	visible := map[string]map[string]Type{}
-	var ids []string
-	for _, s := range steps {
-		ids = append(ids, s.ID)
-		if act, ok := LookupAction(s.Action); ok {
-			visible[s.ID] = outputTypes(act)
-		}
-	}
-	sc := scope{inputs: inputs, steps: visible, all: ids}
 	var out []Expectation
 	for _, en := range n.Content {
 		f := c.fields(en, "expect", expectKeys)
@@ -630,4 +956,12 @@ func looksLikeCredential(n *yaml.Node) bool {
 	}
 	walk(n)
 	return found
+}
+
+// escalationRoles are the roles that decide escalations: the playbook's approvers.
+func escalationRoles(p *Plan) []string {
+	if p.Approval != nil && len(p.Approval.Roles) > 0 {
+		return p.Approval.Roles
+	}
+	return p.Roles.Approve
 }

@@ -6,6 +6,12 @@ import (
 	"strings"
 )
 
+// Diagnostic severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+)
+
 // Diagnostic is one problem found in a playbook, at a position in its source.
 type Diagnostic struct {
 	File       string `json:"file"`
@@ -18,7 +24,11 @@ type Diagnostic struct {
 
 // Error formats the diagnostic as file:line:col: message.
 func (d Diagnostic) Error() string {
-	msg := fmt.Sprintf("%s:%d:%d: %s", d.File, d.Line, d.Col, d.Message)
+	sev := ""
+	if d.Severity == SeverityWarning {
+		sev = "warning: "
+	}
+	msg := fmt.Sprintf("%s:%d:%d: %s%s", d.File, d.Line, d.Col, sev, d.Message)
 	if d.Suggestion != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", d.Suggestion)
 	}
@@ -43,6 +53,17 @@ type CompileError struct {
 	File        string
 	Source      []byte
 	Diagnostics []Diagnostic
+}
+
+// Errors returns the diagnostics of severity error.
+func (e *CompileError) Errors() []Diagnostic {
+	var out []Diagnostic
+	for _, d := range e.Diagnostics {
+		if d.Severity == SeverityError {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // Error lists every diagnostic, one a line.
@@ -70,7 +91,21 @@ type diags struct {
 }
 
 func (d *diags) add(line, col int, suggestion, format string, args ...any) {
-	d.list = append(d.list, Diagnostic{File: d.file, Line: line, Col: col, Severity: "error", Message: fmt.Sprintf(format, args...), Suggestion: suggestion})
+	d.list = append(d.list, Diagnostic{File: d.file, Line: line, Col: col, Severity: SeverityError, Message: fmt.Sprintf(format, args...), Suggestion: suggestion})
+}
+
+func (d *diags) warn(line, col int, suggestion, format string, args ...any) {
+	d.list = append(d.list, Diagnostic{File: d.file, Line: line, Col: col, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...), Suggestion: suggestion})
+}
+
+func (d *diags) errors() int {
+	n := 0
+	for _, x := range d.list {
+		if x.Severity == SeverityError {
+			n++
+		}
+	}
+	return n
 }
 
 func (d *diags) sorted() []Diagnostic {
@@ -83,11 +118,20 @@ func (d *diags) sorted() []Diagnostic {
 	return d.list
 }
 
+// maxSuggestLen is the longest name nearest compares.
+const maxSuggestLen = 80
+
 // nearest returns the candidate closest to s by edit distance, if it is close enough to be a
 // plausible typo.
 func nearest(s string, candidates []string) string {
 	best, bestD := "", len(s)/2+2
+	if len(s) > maxSuggestLen { // names are short; this keeps a hostile file from costing seconds
+		return ""
+	}
 	for _, c := range candidates {
+		if len(c) > maxSuggestLen {
+			continue
+		}
 		if d := levenshtein(s, c); d < bestD {
 			best, bestD = c, d
 		}

@@ -6,9 +6,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
+	celtypes "github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
 	"google.golang.org/protobuf/types/known/structpb"
 )
 
@@ -40,45 +44,125 @@ type scope struct {
 	inputs map[string]Type            // input name → type
 	steps  map[string]map[string]Type // visible step id → output name → type
 	all    []string                   // every step id in the playbook, for did-you-mean
+	item   *cel.Type                  // the element type in a foreach step; nil elsewhere
+	vars   map[string]*cel.Type       // other top-level variables (incident in trigger conditions)
 }
 
 // run.* variables every expression may use.
-var runVars = map[string]Type{"id": TypeString, "workflow_id": TypeString, "drill": TypeBool, "playbook": TypeString}
+var runVars = map[string]Type{"id": TypeString, "workflow_id": TypeString, "drill": TypeBool, "playbook": TypeString, "slack_channel": TypeString, "incident": TypeString, "started_by": TypeString}
 
-func (s scope) env() (*cel.Env, error) {
+var (
+	baseEnvOnce sync.Once
+	baseEnvVal  *cel.Env
+	baseEnvErr  error
+)
+
+// baseEnv is the environment expressions are parsed in: standard macros, no variables. It is
+// built once and never changed.
+func baseEnv() (*cel.Env, error) {
+	baseEnvOnce.Do(func() { baseEnvVal, baseEnvErr = cel.NewEnv(extensions()...) })
+	return baseEnvVal, baseEnvErr
+}
+
+// extensions are the CEL libraries playbooks may use beyond the standard ones: string
+// helpers (join, split, lowerAscii…), list helpers (flatten, distinct, sort…) and sets.
+func extensions() []cel.EnvOption {
+	return []cel.EnvOption{ext.Strings(), ext.Lists(), ext.Sets()}
+}
+
+// env declares only what the expression refers to, so checking stays cheap in big playbooks.
+func (s scope) env(refs map[string]bool) (*cel.Env, error) {
 	var opts []cel.EnvOption
-	for name, t := range s.inputs {
-		opts = append(opts, cel.Variable("inputs."+name, celType(t)))
-	}
-	for name, t := range runVars {
-		opts = append(opts, cel.Variable("run."+name, celType(t)))
-	}
-	for id, outs := range s.steps {
-		opts = append(opts, cel.Variable("steps."+id+".outputs", cel.MapType(cel.StringType, cel.DynType)))
-		for name, t := range outs {
-			opts = append(opts, cel.Variable("steps."+id+".outputs."+name, celType(t)))
+	for _, name := range keys(refs) {
+		root, rest, _ := strings.Cut(name, ".")
+		switch root {
+		case "inputs":
+			if t, ok := s.inputs[rest]; ok {
+				opts = append(opts, cel.Variable(name, celType(t)))
+			}
+		case "run":
+			if t, ok := runVars[rest]; ok {
+				opts = append(opts, cel.Variable(name, celType(t)))
+			}
+		case "steps":
+			outs, ok := s.steps[rest]
+			if !ok {
+				continue
+			}
+			opts = append(opts, cel.Variable("steps."+rest+".outputs", cel.MapType(cel.StringType, cel.DynType)))
+			for _, o := range keys(outs) {
+				opts = append(opts, cel.Variable("steps."+rest+".outputs."+o, celType(outs[o])))
+			}
+		case "item":
+			if s.item != nil {
+				opts = append(opts, cel.Variable("item", s.item))
+			}
+		case "item_index":
+			if s.item != nil {
+				opts = append(opts, cel.Variable("item_index", cel.IntType))
+			}
+		default:
+			if t, ok := s.vars[root]; ok {
+				opts = append(opts, cel.Variable(root, t))
+			}
 		}
 	}
-	return cel.NewEnv(opts...)
+	base, err := baseEnv()
+	if err != nil {
+		return nil, err
+	}
+	return base.Extend(opts...)
+}
+
+// staticCostLimit bounds the estimated worst-case cost of an expression at compile time,
+// assuming lists and maps of at most maxListSize entries and strings of at most maxStringSize.
+const (
+	staticCostLimit = costLimit
+	// maxListSize is an upper bound for inventories (tokens, keys, secrets of a few people),
+	// small enough that one level of nesting (lists of per-item lists) stays under the limit.
+	maxListSize   = 256
+	maxStringSize = 4096
+)
+
+type sizeEstimator struct{}
+
+func (sizeEstimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	if n.Type() != nil && n.Type().Kind() == celtypes.StringKind {
+		return &checker.SizeEstimate{Min: 0, Max: maxStringSize}
+	}
+	return &checker.SizeEstimate{Min: 0, Max: maxListSize}
+}
+
+func (sizeEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // checkExpr type-checks expr in scope and returns its CEL output type, or a message that says
 // what was wrong and, where it can, the nearest valid name.
 func (s scope) checkExpr(expr string) (*cel.Type, string, string) {
-	env, err := s.env()
+	base, err := baseEnv()
 	if err != nil {
 		return nil, "internal: " + err.Error(), ""
 	}
-	parsed, iss := env.Parse(expr)
+	parsed, iss := base.Parse(expr)
 	if iss.Err() != nil {
 		return nil, "invalid expression: " + firstLine(iss.Err().Error()), ""
 	}
-	if msg, sugg := s.checkRefs(parsed.NativeRep().Expr()); msg != "" {
+	refs := map[string]bool{}
+	if msg, sugg := s.checkRefs(parsed.NativeRep().Expr(), refs); msg != "" {
 		return nil, msg, sugg
+	}
+	env, err := s.env(refs)
+	if err != nil {
+		return nil, "internal: " + err.Error(), ""
 	}
 	checked, iss := env.Check(parsed)
 	if iss.Err() != nil {
 		return nil, "expression does not type-check: " + firstLine(iss.Err().Error()), ""
+	}
+	est, err := env.EstimateCost(checked, sizeEstimator{})
+	if err == nil && est.Max > staticCostLimit {
+		return nil, fmt.Sprintf("expression may cost up to %d evaluation steps on lists of %d items; the limit is %d — simplify it or split it over steps", est.Max, maxListSize, staticCostLimit), ""
 	}
 	return checked.OutputType(), "", ""
 }
@@ -93,7 +177,7 @@ func firstLine(s string) string {
 
 // checkRefs walks the parsed expression for references into inputs, steps and run, so an
 // unknown name is reported with what exists instead of CEL's bare "undeclared reference".
-func (s scope) checkRefs(e celast.Expr) (string, string) {
+func (s scope) checkRefs(e celast.Expr, refs map[string]bool) (string, string) {
 	var msg, sugg string
 	var walk func(e celast.Expr)
 	walk = func(e celast.Expr) {
@@ -102,6 +186,12 @@ func (s scope) checkRefs(e celast.Expr) (string, string) {
 		}
 		if path, ok := qualifiedName(e); ok {
 			msg, sugg = s.checkPath(path)
+			switch {
+			case len(path) >= 2 && (path[0] == "inputs" || path[0] == "run" || path[0] == "steps"):
+				refs[path[0]+"."+path[1]] = true
+			default:
+				refs[path[0]] = true
+			}
 			if msg != "" || len(path) > 0 {
 				return
 			}
@@ -172,6 +262,10 @@ func (s scope) checkPath(p []string) (string, string) {
 		}
 		if _, ok := runVars[p[1]]; !ok {
 			return fmt.Sprintf("unknown run field %q; expected one of %s", p[1], keyList(runVars)), nearest(p[1], keys(runVars))
+		}
+	case "item", "item_index":
+		if s.item == nil {
+			return fmt.Sprintf("%s is only defined in the arguments of a step with foreach", p[0]), ""
 		}
 	case "steps":
 		if len(p) < 3 || p[2] != "outputs" {
@@ -256,6 +350,7 @@ type Scope struct {
 	Inputs  map[string]any            // input name → value
 	Outputs map[string]map[string]any // step id → output name → value
 	Run     map[string]any            // run.* fields
+	Vars    map[string]any            // other top-level variables: item, item_index, incident
 }
 
 // Evaluator evaluates a plan's expressions. It caches nothing between calls that could make
@@ -277,6 +372,9 @@ func (Evaluator) Eval(expr string, sc Scope) (any, error) {
 	for _, k := range sortedKeys(sc.Run) {
 		declare("run."+k, sc.Run[k])
 	}
+	for _, k := range sortedKeys(sc.Vars) {
+		declare(k, sc.Vars[k])
+	}
 	for _, id := range sortedKeys(sc.Outputs) {
 		outs := sc.Outputs[id]
 		declare("steps."+id+".outputs", outs)
@@ -284,7 +382,7 @@ func (Evaluator) Eval(expr string, sc Scope) (any, error) {
 			declare("steps."+id+".outputs."+k, outs[k])
 		}
 	}
-	env, err := cel.NewEnv(opts...)
+	env, err := cel.NewEnv(append(extensions(), opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -330,3 +428,21 @@ func normalize(v any) any {
 }
 
 func sortedKeys[V any](m map[string]V) []string { return keys(m) }
+
+// assignable reports whether a value of CEL type got may be passed where want is expected;
+// lists and maps of dyn (an empty literal [], a value from a foreach item) are accepted where
+// a list or map of a concrete type is expected, and checked when the action runs.
+func assignable(want, got *cel.Type) bool {
+	if got.Kind() == celtypes.DynKind || want.IsAssignableType(got) {
+		return true
+	}
+	if want.Kind() != got.Kind() || len(want.Parameters()) != len(got.Parameters()) {
+		return false
+	}
+	for i, p := range got.Parameters() {
+		if p.Kind() != celtypes.DynKind && !assignable(want.Parameters()[i], p) {
+			return false
+		}
+	}
+	return true
+}

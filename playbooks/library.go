@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -51,7 +48,7 @@ func LoadLibrary(dir string) (*Library, error) {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
 		sort.Strings(files)
 		for _, f := range files {
-			src, err := os.ReadFile(f)
+			src, err := readLimited(f)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -117,41 +114,18 @@ func (p *Plan) BindInputs(raw map[string]string) (map[string]any, error) {
 				errs = append(errs, fmt.Sprintf("input %s is required (%s)", in.Name, in.Description))
 				continue
 			}
-			if in.Default == "" {
+			if in.Default == "" { // expressions always see a value of the declared type
+				out[in.Name] = in.zero()
 				continue
 			}
 			v = in.Default
 		}
-		if in.Pattern != "" && !regexp.MustCompile(in.Pattern).MatchString(v) {
-			errs = append(errs, fmt.Sprintf("input %s=%q does not match the pattern %s", in.Name, v, in.Pattern))
+		val, verr := in.Value(v)
+		if verr != nil {
+			errs = append(errs, fmt.Sprintf("input %s: %v", in.Name, verr))
 			continue
 		}
-		switch in.Type {
-		case "int":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("input %s: expected a whole number, found %q", in.Name, v))
-				continue
-			}
-			out[in.Name] = n
-		case "bool":
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				errs = append(errs, fmt.Sprintf("input %s: expected true or false, found %q", in.Name, v))
-				continue
-			}
-			out[in.Name] = b
-		case "list":
-			var items []any
-			for _, s := range strings.Split(v, ",") {
-				if s = strings.TrimSpace(s); s != "" {
-					items = append(items, s)
-				}
-			}
-			out[in.Name] = items
-		default:
-			out[in.Name] = v
-		}
+		out[in.Name] = val
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidInput, strings.Join(errs, "; "))

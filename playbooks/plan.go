@@ -26,16 +26,108 @@ type Plan struct {
 	Steps           []Step        `json:"steps"`
 	Expect          []Expectation `json:"expect,omitempty"`
 	Owners          []string      `json:"owners,omitempty"`
+	Roles           Roles         `json:"roles,omitzero"`
+	// Approval is the playbook's approval rule; approval.request steps default to it.
+	Approval *ApprovalRule `json:"approval,omitempty"`
+	Triggers Triggers      `json:"triggers,omitzero"`
+	// Outputs are named expressions evaluated when the run ends, recorded in its result.
+	Outputs []NamedExpr `json:"outputs,omitempty"`
+	// Notify are message templates for stakeholders, sent when their event happens.
+	Notify []Notify `json:"notify,omitempty"`
+	// Warnings are problems that do not stop the playbook from compiling; they are not part
+	// of the workflow input.
+	Warnings []Diagnostic `json:"-"`
+}
+
+// Roles says who may start a playbook and who may approve its approval steps. Role names
+// are resolved to people by configuration (chatops), never by the playbook.
+type Roles struct {
+	Start   []string `json:"start,omitempty"`
+	Approve []string `json:"approve,omitempty"`
+}
+
+// What happens when an approval is not granted in time.
+const (
+	OnTimeoutAbort    = "abort"    // the approval step fails and the run aborts
+	OnTimeoutContinue = "continue" // the run goes on without approval; the step records timed_out
+	OnTimeoutEscalate = "escalate" // the run escalates and waits one more timeout, then aborts
+)
+
+// ApprovalRule is how many people with which roles must approve, and within how long.
+type ApprovalRule struct {
+	Count     int      `json:"count"`
+	Roles     []string `json:"roles"`
+	Timeout   Duration `json:"timeout"`
+	OnTimeout string   `json:"on_timeout"` // abort | continue | escalate
+}
+
+// Triggers are the ways a playbook starts besides the CLI.
+type Triggers struct {
+	Slash     *SlashTrigger    `json:"slash,omitempty"`
+	PagerDuty []PagerDutyMatch `json:"pagerduty,omitempty"`
+	Schedule  []Schedule       `json:"schedule,omitempty"`
+}
+
+// SlashTrigger maps a Slack slash command's words onto inputs: each name in Args takes one
+// word, in order, and the last takes the rest of the text.
+type SlashTrigger struct {
+	Command string   `json:"command"`
+	Args    []string `json:"args,omitempty"`
+}
+
+// PagerDutyMatch starts a playbook for an incident whose service, priority and urgency match
+// (empty fields match anything) and for which Condition, a CEL bool over `incident`, holds.
+// Inputs maps playbook inputs to CEL expressions over the incident.
+type PagerDutyMatch struct {
+	Service   string `json:"service,omitempty"`
+	Priority  string `json:"priority,omitempty"`
+	Urgency   string `json:"urgency,omitempty"`
+	Condition string `json:"condition,omitempty"`
+	Inputs    []Arg  `json:"inputs,omitempty"`
+}
+
+// Schedule runs the playbook as a drill on a cron schedule (five fields, UTC) with Inputs.
+type Schedule struct {
+	Cron   string            `json:"cron"`
+	Inputs map[string]string `json:"inputs,omitempty"`
+}
+
+// NamedExpr is a named CEL expression.
+type NamedExpr struct {
+	Name string `json:"name"`
+	Expr string `json:"expr"`
+}
+
+// Notification events.
+const (
+	NotifyStarted   = "started"
+	NotifyFinished  = "finished"
+	NotifyFailed    = "failed"
+	NotifyEscalated = "escalated"
+	NotifyApproval  = "approval"
+	NotifyContained = "contained"
+)
+
+// Notify is a message template for stakeholders: Text (a CEL string expression) is sent to
+// the run's Slack thread and PagerDuty incident when one of On happens.
+type Notify struct {
+	Name     string   `json:"name"`
+	On       []string `json:"on"`
+	Audience string   `json:"audience,omitempty"` // who it is for, e.g. "executives", shown by explain
+	Text     string   `json:"text"`
+	// Template is the text as written, for people reading the playbook (explain).
+	Template string `json:"template,omitempty"`
 }
 
 // Input is a declared playbook input.
 type Input struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"` // string, int, bool, list
-	Description string `json:"description,omitempty"`
-	Required    bool   `json:"required,omitempty"`
-	Default     string `json:"default,omitempty"` // as written; converted by BindInputs
-	Pattern     string `json:"pattern,omitempty"`
+	Name        string   `json:"name"`
+	Type        string   `json:"type"` // string, int, bool, duration, email, user, list
+	Description string   `json:"description,omitempty"`
+	Required    bool     `json:"required,omitempty"`
+	Default     string   `json:"default,omitempty"` // as written; converted by BindInputs
+	Pattern     string   `json:"pattern,omitempty"`
+	Enum        []string `json:"enum,omitempty"`
 }
 
 // Step is one compiled step. Every argument is a CEL expression; literals and ${{ }}
@@ -49,7 +141,7 @@ type Step struct {
 	If          string      `json:"if,omitempty"` // CEL bool; "" means always
 	Retry       RetryPolicy `json:"retry"`
 	Timeout     Duration    `json:"timeout"`
-	OnFailure   string      `json:"on_failure"` // abort | continue
+	OnFailure   string      `json:"on_failure"` // abort | continue | escalate
 	Destructive bool        `json:"destructive,omitempty"`
 	Contains    bool        `json:"contains,omitempty"` // counts toward time to contain
 	Verifies    bool        `json:"verifies,omitempty"` // its outputs.passed must be true
@@ -57,7 +149,34 @@ type Step struct {
 	Idempotent bool `json:"idempotent,omitempty"`
 	// Outputs lists the action's outputs with their types, so a step skipped by its if
 	// condition still yields typed empty outputs for the steps and expectations after it.
+	// A foreach step's outputs are items (one map of the action's outputs per item) and
+	// failed (how many items failed).
 	Outputs []Output `json:"outputs,omitempty"`
+	// Foreach is a CEL list expression; the action runs once per element, with item and
+	// item_index in scope, at most Concurrency at a time (0: all at once).
+	Foreach     string `json:"foreach,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
+	// Builtin steps (approval.request, manual, wait) are run by the interpreter itself.
+	Builtin bool `json:"builtin,omitempty"`
+	// Approval is the effective rule of an approval.request step.
+	Approval *ApprovalRule `json:"approval,omitempty"`
+	// Assignee is the role that confirms a manual step.
+	Assignee string `json:"assignee,omitempty"`
+	// Instructions is the source text of a manual step's instructions or an approval's
+	// message, for people reading the playbook (explain); the step uses its compiled argument.
+	Instructions string `json:"instructions,omitempty"`
+	// Compensate is the undo run when the run aborts after this step succeeded.
+	Compensate *Compensation `json:"compensate,omitempty"`
+}
+
+// Compensation is the undo of a step: an action with arguments that may refer to the step's
+// own outputs.
+type Compensation struct {
+	Action     string      `json:"action"`
+	With       []Arg       `json:"with,omitempty"`
+	Retry      RetryPolicy `json:"retry"`
+	Timeout    Duration    `json:"timeout"`
+	Idempotent bool        `json:"idempotent,omitempty"`
 }
 
 // Output is a declared output of a step's action.
@@ -108,6 +227,9 @@ type RetryPolicy struct {
 const (
 	OnFailureAbort    = "abort"
 	OnFailureContinue = "continue"
+	// OnFailureEscalate raises an escalation and waits for a person's decision: approve
+	// carries on as continue would, deny (or no answer in time) aborts.
+	OnFailureEscalate = "escalate"
 )
 
 // Duration is a time.Duration that encodes in JSON and YAML as a Go duration string ("30s").
@@ -124,6 +246,15 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// DrillInputs returns the inputs of the playbook's first drill schedule, which a drill run
+// uses as defaults; nil when it has none.
+func (p *Plan) DrillInputs() map[string]string {
+	if len(p.Triggers.Schedule) == 0 {
+		return nil
+	}
+	return p.Triggers.Schedule[0].Inputs
 }
 
 // Step returns the step with the given id, or false.

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
 	"github.com/firebreak-dev/firebreak/activities/slack"
+	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // Progress reporting runs in its own coroutine fed by a buffered channel: a step never waits
@@ -23,6 +25,8 @@ const (
 	eventStarted eventKind = iota
 	eventStep
 	eventFinished
+	eventPending   // a person is asked to decide (approval, manual step, escalation)
+	eventEscalated // a failure or an approval timeout was escalated
 )
 
 type event struct {
@@ -51,7 +55,8 @@ func startReporter(ctx workflow.Context, r *runner) *reporter {
 	if r.in.Report.SlackChannel == "" && r.in.Report.PagerDutyIncident == "" {
 		return rep
 	}
-	rep.ch = workflow.NewBufferedChannel(ctx, len(r.in.Plan.Steps)+4)
+	// Room for every event a run can send, so a step never blocks on a full channel.
+	rep.ch = workflow.NewBufferedChannel(ctx, 4*len(r.in.Plan.Steps)+4)
 	f, set := workflow.NewFuture(ctx)
 	rep.done = f
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -127,6 +132,42 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		text = fmt.Sprintf("firebreak started %s%s for %s (trigger: %s by %s). Reason: %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.Trigger.Kind, orDash(res.Trigger.By), orDash(res.Trigger.Reason))
 		key = "started"
 		rep.note(ctx, text, key)
+		rep.notify(ctx, playbooks.NotifyStarted, "")
+		return
+	case eventPending:
+		var p *pending
+		for _, q := range rep.r.pending {
+			if q.Step == ev.step {
+				p = q
+			}
+		}
+		if p == nil {
+			return
+		}
+		verb := map[string]string{PendingKindApproval: "Approval needed", PendingKindManual: "Manual step for a " + strings.Join(p.Roles, "/"), PendingKindEscalation: "Escalation"}[p.Kind]
+		text = fmt.Sprintf("🙋 %s — %s: %s\nWho may answer: %s (%d needed; not %s, who started the run). Answer with the %q update on %s.", verb, p.Step, p.Message, strings.Join(p.Roles, ", "), p.Needed, orDash(res.Trigger.By), UpdateApprove, res.WorkflowID)
+		if !p.Deadline.IsZero() {
+			text += " Deadline: " + p.Deadline.UTC().Format(time.RFC3339) + "."
+		}
+		key = "pending/" + p.Step + "/" + p.Kind
+		rep.reply(ctx, text, key)
+		rep.note(ctx, text, key)
+		if p.Kind != PendingKindEscalation {
+			rep.notify(ctx, playbooks.NotifyApproval, p.Step)
+		}
+		return
+	case eventEscalated:
+		var reason string
+		for _, e := range res.Escalations {
+			if e.Step == ev.step {
+				reason = e.Reason
+			}
+		}
+		text = fmt.Sprintf("🚨 ESCALATION in %s%s: %s — %s", res.Playbook, drillTag(res.Drill), ev.step, reason)
+		key = "escalated/" + ev.step
+		rep.reply(ctx, text, key)
+		rep.note(ctx, text, key)
+		rep.notify(ctx, playbooks.NotifyEscalated, ev.step)
 		return
 	case eventStep:
 		s := res.Steps[rep.r.index[ev.step]]
@@ -144,9 +185,39 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 	case eventFinished:
 		text = summaryText(res)
 		key = "summary"
+		rep.reply(ctx, text, key)
+		rep.note(ctx, text, key)
+		if res.Outcome == OutcomeContained {
+			rep.notify(ctx, playbooks.NotifyContained, "")
+		} else {
+			rep.notify(ctx, playbooks.NotifyFailed, "")
+		}
+		rep.notify(ctx, playbooks.NotifyFinished, "")
+		return
 	}
 	rep.reply(ctx, text, key)
 	rep.note(ctx, text, key)
+}
+
+// notify sends the playbook's stakeholder templates for event, in playbook order.
+func (rep *reporter) notify(ctx workflow.Context, event, step string) {
+	for _, n := range rep.r.in.Plan.Notify {
+		if !slices.Contains(n.On, event) {
+			continue
+		}
+		v, err := rep.r.ev.Eval(n.Text, rep.r.fullScope())
+		if err != nil {
+			rep.failed("notify "+n.Name, err)
+			continue
+		}
+		text, _ := v.(string)
+		key := "notify/" + n.Name + "/" + event
+		if step != "" {
+			key += "/" + step
+		}
+		rep.reply(ctx, text, key)
+		rep.note(ctx, text, key)
+	}
 }
 
 func (rep *reporter) reply(ctx workflow.Context, text, key string) {
@@ -233,6 +304,8 @@ func mark(status string) string {
 		return "⏳"
 	case StatusSkipped:
 		return "⏭️"
+	case StatusWaiting:
+		return "🙋"
 	}
 	return "⬜"
 }

@@ -21,6 +21,9 @@ type RunInput struct {
 	Trigger Trigger        `json:"trigger"`
 	Drill   bool           `json:"drill"`
 	Report  Report         `json:"report"`
+	// AutoApprove (drills only) has approvals, manual steps and escalations granted at once
+	// by DrillApprover; their response time is recorded.
+	AutoApprove bool `json:"auto_approve"`
 }
 
 // Trigger says who or what started a run, and when.
@@ -44,6 +47,7 @@ const (
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
 	StatusSkipped   = "skipped"
+	StatusWaiting   = "waiting" // for a person: an approval, a manual step or an escalation
 )
 
 // Run outcomes.
@@ -99,6 +103,15 @@ type RunResult struct {
 	Error           string       `json:"error,omitempty"`
 	// ReportErrors lists progress messages that could not be delivered; they never fail a run.
 	ReportErrors []string `json:"report_errors,omitempty"`
+	// Pending lists the decisions the run is waiting for now.
+	Pending []PendingApproval `json:"pending,omitempty"`
+	// Decisions records every approval, denial and timeout: who, when, why.
+	Decisions   []Decision   `json:"decisions,omitempty"`
+	Escalations []Escalation `json:"escalations,omitempty"`
+	// Compensations are the undos run after the run aborted, latest step first.
+	Compensations []StepResult `json:"compensations,omitempty"`
+	// Outputs are the playbook's outputs, evaluated at the end.
+	Outputs map[string]any `json:"outputs,omitempty"`
 }
 
 // ErrRunFailed is the error type of a run that did not contain: its details carry the RunResult.
@@ -116,8 +129,14 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 		}
 		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing "+what+": drills run only on "+DrillTaskQueue+" against the sandbox", "DrillIsolation", nil)
 	}
+	if in.AutoApprove && !in.Drill {
+		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", "DrillIsolation", nil)
+	}
 	r := newRunner(ctx, in)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
+		return RunResult{}, err
+	}
+	if err := r.registerApprovals(ctx); err != nil {
 		return RunResult{}, err
 	}
 	for _, decl := range in.Plan.Inputs {
@@ -142,13 +161,19 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 			for _, nf := range needs {
 				_ = nf.Get(ctx, nil)
 			}
-			r.runStep(ctx, st)
+			r.runStep(ctx, st, rep)
 			rep.send(ctx, event{kind: eventStep, step: st.ID})
+			if sr := &r.res.Steps[r.index[st.ID]]; sr.Status == StatusFailed && st.OnFailure == playbooks.OnFailureEscalate && r.aborted == "" {
+				r.escalate(ctx, st, sr, rep)
+			}
 			set.Set(nil, nil)
 		})
 	}
 	for _, st := range in.Plan.Steps {
 		_ = done[st.ID].Get(ctx, nil)
+	}
+	if r.aborted != "" {
+		r.compensate(ctx)
 	}
 	r.finish(ctx)
 	rep.send(ctx, event{kind: eventFinished})
@@ -169,6 +194,9 @@ type runner struct {
 	outputs map[string]map[string]any
 	aborted string // the step whose failure aborted the run
 	ev      playbooks.Evaluator
+	pending []*pending // every decision asked for, in order
+	// carriedOn holds failed steps whose escalation a person approved: they count as continue.
+	carriedOn map[string]bool
 }
 
 func newRunner(ctx workflow.Context, in RunInput) *runner {
@@ -177,7 +205,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	if trig.At.IsZero() {
 		trig.At = info.WorkflowStartTime
 	}
-	r := &runner{in: in, index: map[string]int{}, outputs: map[string]map[string]any{}}
+	r := &runner{in: in, index: map[string]int{}, outputs: map[string]map[string]any{}, carriedOn: map[string]bool{}}
 	r.res = RunResult{
 		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
 		Playbook: in.Plan.Name, PlaybookSHA256: in.Plan.SourceSHA256, Drill: in.Drill,
@@ -199,11 +227,37 @@ func (r *runner) scope() playbooks.Scope {
 		Outputs: r.outputs,
 		Run: map[string]any{
 			"id": r.res.RunID, "workflow_id": r.res.WorkflowID, "drill": r.in.Drill, "playbook": r.in.Plan.Name,
+			"slack_channel": r.in.Report.SlackChannel, "incident": r.in.Report.PagerDutyIncident, "started_by": r.in.Trigger.By,
 		},
 	}
 }
 
-func (r *runner) runStep(ctx workflow.Context, st playbooks.Step) {
+// fullScope is scope with typed empty outputs for every step that has none (failed, skipped
+// or not run), for end-of-run expressions that must not fail on a partial run.
+func (r *runner) fullScope() playbooks.Scope {
+	sc := r.scope()
+	outs := map[string]map[string]any{}
+	for id, o := range r.outputs {
+		outs[id] = o
+	}
+	for _, st := range r.in.Plan.Steps {
+		if outs[st.ID] == nil {
+			outs[st.ID] = zeroOutputs(st.Outputs)
+		}
+	}
+	sc.Outputs = outs
+	return sc
+}
+
+func zeroOutputs(outs []playbooks.Output) map[string]any {
+	zero := map[string]any{}
+	for _, o := range outs {
+		zero[o.Name] = o.Zero()
+	}
+	return zero
+}
+
+func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter) {
 	sr := &r.res.Steps[r.index[st.ID]]
 	skip := func(reason string) {
 		sr.Status, sr.SkipReason = StatusSkipped, reason
@@ -226,16 +280,16 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step) {
 		}
 		if b, _ := v.(bool); !b {
 			skip("condition is false: " + st.If)
-			zero := map[string]any{}
-			for _, o := range st.Outputs {
-				zero[o.Name] = o.Zero()
-			}
-			r.outputs[st.ID] = zero
+			r.outputs[st.ID] = zeroOutputs(st.Outputs)
 			return
 		}
 	}
+	if st.Foreach != "" {
+		r.runForeach(ctx, st, sr)
+		return
+	}
 	b, ok := bindings[st.Action]
-	if !ok {
+	if !ok && !st.Builtin {
 		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, "InvalidPlan", nil))
 		return
 	}
@@ -252,8 +306,22 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step) {
 		args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID
 	}
 	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
-	actx := workflow.WithActivityOptions(ctx, activityOptions(st))
-	out, err := b.run(actx, args)
+	var out map[string]any
+	var err error
+	switch {
+	case st.Action == playbooks.ActionApproval:
+		sr.Status = StatusWaiting
+		out, err = r.runApproval(ctx, st, args, rep)
+	case st.Action == playbooks.ActionManual:
+		sr.Status = StatusWaiting
+		out, err = r.runManual(ctx, st, args, rep)
+	case st.Action == playbooks.ActionWait:
+		out, err = r.runWait(ctx, st, args)
+	case st.Builtin:
+		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, "InvalidPlan", nil)
+	default:
+		out, err = b.run(workflow.WithActivityOptions(ctx, activityOptions(st)), args)
+	}
 	sr.EndedAt = workflow.Now(ctx)
 	sr.DurationMS = sr.EndedAt.Sub(sr.StartedAt).Milliseconds()
 	if err != nil {
@@ -291,7 +359,8 @@ func (r *runner) fail(st playbooks.Step, sr *StepResult, err error) {
 	if errors.As(err, &appErr) {
 		sr.Error, sr.ErrorKind = appErr.Message(), appErr.Type()
 	}
-	if st.OnFailure != playbooks.OnFailureContinue && r.aborted == "" {
+	// escalate decides later, in escalate, once a person has answered.
+	if st.OnFailure != playbooks.OnFailureContinue && st.OnFailure != playbooks.OnFailureEscalate && r.aborted == "" {
 		r.aborted = st.ID
 	}
 }
@@ -331,7 +400,8 @@ func (r *runner) finish(ctx workflow.Context) {
 	contained := true
 	for i, s := range res.Steps {
 		st := r.in.Plan.Steps[i]
-		if s.Status == StatusFailed && (st.OnFailure != playbooks.OnFailureContinue || st.Contains || st.Verifies) {
+		tolerated := st.OnFailure == playbooks.OnFailureContinue || r.carriedOn[st.ID]
+		if s.Status == StatusFailed && (!tolerated || st.Contains || st.Verifies) {
 			failed = append(failed, s.ID+": "+s.Error)
 		}
 		if s.Contains {
@@ -350,6 +420,17 @@ func (r *runner) finish(ctx workflow.Context) {
 	for _, s := range res.Steps {
 		if r.outputs[s.ID] == nil {
 			incomplete = append(incomplete, s.ID)
+		}
+	}
+	if len(r.in.Plan.Outputs) > 0 {
+		res.Outputs = map[string]any{}
+		for _, o := range r.in.Plan.Outputs {
+			v, err := r.ev.Eval(o.Expr, r.fullScope())
+			if err != nil {
+				res.ReportErrors = append(res.ReportErrors, "output "+o.Name+": "+err.Error())
+				continue
+			}
+			res.Outputs[o.Name] = v
 		}
 	}
 	for _, e := range r.in.Plan.Expect {
@@ -394,5 +475,12 @@ func (r *runner) snapshot() RunResult {
 	res.Steps = append([]StepResult(nil), r.res.Steps...)
 	res.Verifications = append([]Check(nil), r.res.Verifications...)
 	res.Expectations = append([]Check(nil), r.res.Expectations...)
+	res.Decisions = append([]Decision(nil), r.res.Decisions...)
+	res.Escalations = append([]Escalation(nil), r.res.Escalations...)
+	res.Compensations = append([]StepResult(nil), r.res.Compensations...)
+	res.ReportErrors = append([]string(nil), r.res.ReportErrors...)
+	if open := r.openPending(); len(open) > 0 {
+		res.Pending = open
+	}
 	return res
 }

@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,66 +15,188 @@ import (
 
 func newPlaybookCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "playbook", Short: "Validate and inspect playbooks"}
-	var dir string
-	validate := &cobra.Command{
-		Use:   "validate [FILE...]",
-		Short: "Compile playbooks and report every problem with file:line:col (default: the bundled library)",
+	cmd.AddCommand(newValidateCmd(), newGraphCmd(), newExplainCmd(), newSchemaCmd())
+	return cmd
+}
+
+// userPlaybookDir is where user playbooks live when no path is given.
+const userPlaybookDir = "playbooks"
+
+func newValidateCmd() *cobra.Command {
+	var format, dir string
+	c := &cobra.Command{
+		Use:   "validate [PATH...]",
+		Short: "Compile playbooks and report every problem with file:line:col (default: the bundled library plus ./playbooks)",
+		Long: `Compiles each playbook file (a directory gives its *.yaml files) and reports every error and
+warning at once, with the source line, a caret, what was expected and the nearest valid name.
+With no paths it checks the bundled library and, when it exists, ./playbooks, and says which
+user playbooks override bundled ones. --format json prints machine-readable results;
+--format github prints GitHub Actions annotations. Exit code 1 when any playbook has errors.`,
+		Example: `  firebreak playbook validate
+  firebreak playbook validate my-playbooks/ --format github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			out := cmd.OutOrStdout()
-			if len(args) == 0 {
-				lib, err := playbooks.LoadLibrary(dir)
-				if err != nil {
-					fmt.Fprintln(out, renderCompileErrors(err))
-					return errCheckFailed
-				}
-				for _, n := range lib.Names() {
-					fmt.Fprintf(out, "ok  %s\n", n)
-				}
-				return nil
+			if format != "text" && format != "json" && format != "github" {
+				return usagef("--format: expected text, json or github, found %q", format)
 			}
-			failed := false
-			for _, f := range args {
-				src, err := os.ReadFile(f)
-				if err != nil {
-					return usagef("%v", err)
-				}
-				p, err := playbooks.Compile(f, src)
-				if err != nil {
-					fmt.Fprintln(out, renderCompileErrors(err))
-					failed = true
-					continue
-				}
-				fmt.Fprintf(out, "ok  %s (%s, %d steps)\n", p.Name, filepath.Base(f), len(p.Steps))
+			sources, err := playbooks.BundledSources()
+			if err != nil {
+				return err
 			}
-			if failed {
-				return errCheckFailed
+			paths := args
+			if dir != "" {
+				paths = append(paths, dir)
+			}
+			if len(args) == 0 && dir == "" {
+				if st, err := os.Stat(userPlaybookDir); err == nil && st.IsDir() {
+					paths = []string{userPlaybookDir}
+				}
+			}
+			if len(args) > 0 {
+				sources = nil // explicit paths: just those files (bundled ones still resolve overrides below)
+			}
+			user, err := playbooks.ReadSources(paths...)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if len(args) > 0 {
+				bundled, _ := playbooks.BundledSources()
+				results := playbooks.Validate(append(bundled, user...))
+				return printValidation(cmd.OutOrStdout(), format, results[len(bundled):])
+			}
+			return printValidation(cmd.OutOrStdout(), format, playbooks.Validate(append(sources, user...)))
+		},
+	}
+	c.Flags().StringVar(&format, "format", "text", "output format: text, json or github")
+	c.Flags().StringVar(&dir, "dir", "", "also validate every playbook in this directory")
+	return c
+}
+
+func printValidation(out io.Writer, format string, results []playbooks.Result) error {
+	failed := false
+	for _, r := range results {
+		failed = failed || !r.OK
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"ok": !failed, "playbooks": results}); err != nil {
+			return err
+		}
+	case "github":
+		for _, r := range results {
+			for _, d := range r.Diagnostics {
+				msg := d.Message
+				if d.Suggestion != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", d.Suggestion)
+				}
+				fmt.Fprintf(out, "::%s file=%s,line=%d,col=%d,title=firebreak playbook::%s\n", d.Severity, d.File, d.Line, d.Col, githubEscape(msg))
+			}
+			if r.Overrides != "" {
+				fmt.Fprintf(out, "::notice file=%s,line=1,title=firebreak playbook::%s overrides the bundled playbook %s\n", r.File, r.Name, r.Overrides)
+			}
+		}
+	default:
+		for _, r := range results {
+			for _, d := range r.Diagnostics {
+				fmt.Fprintln(out, d.Render(r.Source))
+			}
+			switch {
+			case !r.OK:
+				fmt.Fprintf(out, "FAIL %s\n", r.File)
+			case r.OverriddenBy != "":
+				fmt.Fprintf(out, "ok   %s (%d steps; overridden by %s)\n", r.Name, r.Steps, r.OverriddenBy)
+			case r.Overrides != "":
+				fmt.Fprintf(out, "ok   %s (%s, %d steps; overrides the bundled %s)\n", r.Name, r.File, r.Steps, r.Overrides)
+			default:
+				fmt.Fprintf(out, "ok   %s (%s, %d steps)\n", r.Name, filepath.Base(r.File), r.Steps)
+			}
+		}
+	}
+	if failed {
+		return errCheckFailed
+	}
+	return nil
+}
+
+// githubEscape escapes a workflow-command message as GitHub Actions expects.
+func githubEscape(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+// loadPlan finds a playbook by name in the bundled library overridden by dir.
+func loadPlan(name, dir string) (*playbooks.Plan, error) {
+	lib, err := playbooks.LoadLibrary(dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := lib.Get(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+func newGraphCmd() *cobra.Command {
+	var format, dir string
+	c := &cobra.Command{
+		Use:   "graph NAME",
+		Short: "Print a playbook's step graph as Mermaid or Graphviz DOT",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadPlan(args[0], dir)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "mermaid":
+				fmt.Fprint(cmd.OutOrStdout(), p.Mermaid())
+			case "dot":
+				fmt.Fprint(cmd.OutOrStdout(), p.DOT())
+			default:
+				return usagef("--format: expected mermaid or dot, found %q", format)
 			}
 			return nil
 		},
 	}
-	validate.Flags().StringVar(&dir, "dir", "", "also load every playbook in this directory")
-	cmd.AddCommand(validate)
-	return cmd
+	c.Flags().StringVar(&format, "format", "mermaid", "mermaid or dot")
+	c.Flags().StringVar(&dir, "dir", "", "directory of user playbooks that override bundled ones")
+	return c
 }
 
-func renderCompileErrors(err error) string {
-	var parts []string
-	for _, e := range unwrapAll(err) {
-		var ce *playbooks.CompileError
-		if errors.As(e, &ce) {
-			parts = append(parts, ce.Render())
-		} else {
-			parts = append(parts, e.Error())
-		}
+func newExplainCmd() *cobra.Command {
+	var dir string
+	c := &cobra.Command{
+		Use:   "explain NAME",
+		Short: "Print a one-page Markdown quick reference: roles, steps, escalation, communication templates",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := loadPlan(args[0], dir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), p.Explain())
+			return nil
+		},
 	}
-	return strings.Join(parts, "\n")
+	c.Flags().StringVar(&dir, "dir", "", "directory of user playbooks that override bundled ones")
+	return c
 }
 
-func unwrapAll(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
+func newSchemaCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "schema",
+		Short: "Print the playbook JSON Schema (for yaml-language-server: # yaml-language-server: $schema=...)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			b, err := playbooks.JSONSchema()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), string(b))
+			return err
+		},
 	}
-	return []error{err}
 }
 
 func newActionsCmd() *cobra.Command {

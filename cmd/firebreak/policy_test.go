@@ -38,7 +38,10 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 	for _, name := range lib.Names() {
 		p, _ := lib.Get(name)
 		raw := map[string]string{}
-		if hasInput(p, "subject") {
+		for k, v := range p.DrillInputs() {
+			raw[k] = v
+		}
+		if _, ok := raw["subject"]; !ok && hasInput(p, "subject") {
 			raw["subject"] = "alice"
 		}
 		inputs, err := p.BindInputs(raw)

@@ -1,0 +1,113 @@
+package playbooks
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// valueError says why a raw input value was refused, with the nearest allowed value when
+// the input has an enum.
+type valueError struct {
+	msg        string
+	suggestion string
+}
+
+func (e *valueError) Error() string {
+	if e.suggestion != "" {
+		return fmt.Sprintf("%s (did you mean %q?)", e.msg, e.suggestion)
+	}
+	return e.msg
+}
+
+var slackMention = regexp.MustCompile(`^<@([A-Z0-9]+)(?:\|([^>]*))?>$`)
+
+// Value converts a raw value (from the CLI, a slash command or a schedule) to the input's
+// type, checking its pattern and enum: int → int64, bool → bool, list → []any of strings
+// (comma-separated), everything else a string. A user may be written as a Slack mention
+// (<@U123|alice> gives alice, <@U123> gives U123) or with a leading @.
+func (in Input) Value(raw string) (any, *valueError) {
+	v := strings.TrimSpace(raw)
+	if in.Type == "user" {
+		if m := slackMention.FindStringSubmatch(v); m != nil {
+			v = m[1]
+			if m[2] != "" {
+				v = m[2]
+			}
+		}
+		v = strings.TrimPrefix(v, "@")
+	}
+	check := func(s string) *valueError {
+		if len(in.Enum) > 0 && !contains(in.Enum, s) {
+			return &valueError{msg: fmt.Sprintf("expected one of %s, found %q", strings.Join(in.Enum, ", "), s), suggestion: nearest(s, in.Enum)}
+		}
+		if in.Pattern != "" {
+			re, err := regexp.Compile(in.Pattern)
+			if err != nil {
+				return &valueError{msg: fmt.Sprintf("the input's pattern %s is invalid: %v", in.Pattern, err)}
+			}
+			if !re.MatchString(s) {
+				return &valueError{msg: fmt.Sprintf("%q does not match the pattern %s", s, in.Pattern)}
+			}
+		}
+		return nil
+	}
+	switch in.Type {
+	case "int":
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, &valueError{msg: fmt.Sprintf("expected a whole number, found %q", raw)}
+		}
+		return n, check(v)
+	case "bool":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, &valueError{msg: fmt.Sprintf("expected true or false, found %q", raw)}
+		}
+		return b, nil
+	case "duration":
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, &valueError{msg: fmt.Sprintf("expected a positive duration like 30s, 15m or 2h, found %q", raw)}
+		}
+		return v, check(v)
+	case "email":
+		a, err := mail.ParseAddress(v)
+		if err != nil || a.Address != v || a.Name != "" {
+			return nil, &valueError{msg: fmt.Sprintf("expected an email address like alice@example.com, found %q", raw)}
+		}
+		return v, check(v)
+	case "list":
+		items := []any{}
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				if err := check(s); err != nil {
+					return nil, err
+				}
+				items = append(items, s)
+			}
+		}
+		return items, nil
+	case "user":
+		if v == "" {
+			return nil, &valueError{msg: "expected a user name or a Slack mention, found nothing"}
+		}
+		return v, check(v)
+	}
+	return v, check(v)
+}
+
+func (in Input) zero() any {
+	switch in.Type {
+	case "int":
+		return int64(0)
+	case "bool":
+		return false
+	case "list":
+		return []any{}
+	}
+	return ""
+}

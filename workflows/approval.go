@@ -1,0 +1,387 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+)
+
+// UpdateApprove is the Temporal Update through which a person approves or denies an
+// approval step, confirms or declines a manual step, or decides an escalation.
+const UpdateApprove = "approve"
+
+// QueryPending is the query that returns the run's pending approvals ([]PendingApproval).
+const QueryPending = "pending"
+
+// DrillApprover is who grants approvals and manual steps in drills run with AutoApprove.
+const DrillApprover = "drill-bot"
+
+// Decisions an approver may give.
+const (
+	DecisionApprove = "approve"
+	DecisionDeny    = "deny"
+)
+
+// Kinds of pending decisions.
+const (
+	PendingKindApproval   = "approval"
+	PendingKindManual     = "manual"
+	PendingKindEscalation = "escalation"
+)
+
+// ApprovalRequest is the argument of the UpdateApprove update.
+type ApprovalRequest struct {
+	Step          string   `json:"step"`           // approval or manual step id; "" = the only pending one
+	Approver      string   `json:"approver"`       // identity of the person (Slack user id or email)
+	ApproverRoles []string `json:"approver_roles"` // roles the caller resolved for the approver from config
+	Decision      string   `json:"decision"`       // "approve" | "deny"
+	Reason        string   `json:"reason"`
+}
+
+// ApprovalResult is the result of the UpdateApprove update.
+type ApprovalResult struct {
+	Step      string `json:"step"`
+	Granted   bool   `json:"granted"`
+	Approvals int    `json:"approvals"`
+	Needed    int    `json:"needed"`
+	Message   string `json:"message"`
+}
+
+// PendingApproval is a decision the run is waiting for.
+type PendingApproval struct {
+	Step        string    `json:"step"`
+	Kind        string    `json:"kind"` // approval | manual | escalation
+	Message     string    `json:"message"`
+	Roles       []string  `json:"roles"` // any one of these may decide
+	Needed      int       `json:"needed"`
+	Approvals   int       `json:"approvals"`
+	Approvers   []string  `json:"approvers,omitempty"`
+	RequestedAt time.Time `json:"requested_at"`
+	Deadline    time.Time `json:"deadline,omitzero"`
+}
+
+// Decision is one person's recorded decision: who, when, why.
+type Decision struct {
+	Step       string    `json:"step"`
+	Kind       string    `json:"kind"`
+	Approver   string    `json:"approver"`
+	Roles      []string  `json:"roles,omitempty"`
+	Decision   string    `json:"decision"` // approve | deny | timeout
+	Reason     string    `json:"reason,omitempty"`
+	At         time.Time `json:"at"`
+	ResponseMS int64     `json:"response_ms"`
+}
+
+// Escalation records a step failure or an approval timeout that was put to people.
+type Escalation struct {
+	Step    string    `json:"step"`
+	Reason  string    `json:"reason"`
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"` // continue | abort | pending
+}
+
+// pending is one open decision; the update handler changes it, the waiting step reads it.
+type pending struct {
+	PendingApproval
+	decided  []string // approvers who decided, in order
+	denied   bool
+	deniedBy string
+	reason   string // of the deny, or of the last approval
+	done     bool
+}
+
+func (p *pending) hasDecided(who string) bool {
+	for _, d := range p.decided {
+		if d == who {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runner) findPending(step string) (*pending, error) {
+	var open []*pending
+	for _, p := range r.pending {
+		if !p.done {
+			open = append(open, p)
+		}
+	}
+	ids := func() string {
+		if len(open) == 0 {
+			return "none"
+		}
+		var s []string
+		for _, p := range open {
+			s = append(s, p.Step+" ("+p.Kind+")")
+		}
+		return strings.Join(s, ", ")
+	}
+	if step == "" {
+		if len(open) == 1 {
+			return open[0], nil
+		}
+		return nil, fmt.Errorf("no step named and %d decisions are pending; name one of: %s", len(open), ids())
+	}
+	for _, p := range open {
+		if p.Step == step {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("no pending approval or manual step %q in this run; pending: %s", step, ids())
+}
+
+// validateApproval refuses a request that must not count; it changes nothing.
+func (r *runner) validateApproval(req ApprovalRequest) error {
+	if req.Decision != DecisionApprove && req.Decision != DecisionDeny {
+		return fmt.Errorf("decision: expected %q or %q, found %q", DecisionApprove, DecisionDeny, req.Decision)
+	}
+	if strings.TrimSpace(req.Approver) == "" {
+		return errors.New("approver: expected the identity of the person deciding, found nothing")
+	}
+	p, err := r.findPending(req.Step)
+	if err != nil {
+		return err
+	}
+	if by := r.in.Trigger.By; by != "" && strings.EqualFold(req.Approver, by) {
+		return fmt.Errorf("%s started this run and cannot decide %s: nobody approves their own request", req.Approver, p.Step)
+	}
+	allowed := false
+	for _, have := range req.ApproverRoles {
+		for _, want := range p.Roles {
+			if have == want {
+				allowed = true
+			}
+		}
+	}
+	if !allowed {
+		return fmt.Errorf("%s has roles [%s]; %s %s needs one of [%s]", req.Approver, strings.Join(req.ApproverRoles, ", "), p.Kind, p.Step, strings.Join(p.Roles, ", "))
+	}
+	if p.hasDecided(req.Approver) {
+		return fmt.Errorf("%s has already decided %s; each person decides once", req.Approver, p.Step)
+	}
+	return nil
+}
+
+// applyApproval records a validated decision.
+func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
+	if err := r.validateApproval(req); err != nil { // state may have changed since validation
+		return ApprovalResult{}, err
+	}
+	p, _ := r.findPending(req.Step)
+	r.decide(ctx, p, req.Approver, req.ApproverRoles, req.Decision, req.Reason)
+	res := ApprovalResult{Step: p.Step, Granted: p.done && !p.denied, Approvals: p.Approvals, Needed: p.Needed}
+	switch {
+	case p.denied:
+		res.Message = fmt.Sprintf("%s denied %s: %s", req.Approver, p.Step, orDash(req.Reason))
+	case p.done:
+		res.Message = fmt.Sprintf("%s granted (%d of %d)", p.Step, p.Approvals, p.Needed)
+	default:
+		res.Message = fmt.Sprintf("approval recorded; %s needs %d more", p.Step, p.Needed-p.Approvals)
+	}
+	return res, nil
+}
+
+func (r *runner) decide(ctx workflow.Context, p *pending, who string, roles []string, decision, reason string) {
+	now := workflow.Now(ctx)
+	p.decided = append(p.decided, who)
+	r.res.Decisions = append(r.res.Decisions, Decision{
+		Step: p.Step, Kind: p.Kind, Approver: who, Roles: append([]string(nil), roles...), Decision: decision, Reason: reason,
+		At: now, ResponseMS: now.Sub(p.RequestedAt).Milliseconds(),
+	})
+	p.reason = reason
+	if decision == DecisionDeny {
+		p.denied, p.deniedBy, p.done = true, who, true
+		return
+	}
+	p.Approvals++
+	p.Approvers = append(p.Approvers, who)
+	if p.Approvals >= p.Needed {
+		p.done = true
+	}
+}
+
+// registerApprovals installs the approve update and the pending query.
+func (r *runner) registerApprovals(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryPending, func() ([]PendingApproval, error) { return r.openPending(), nil }); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove,
+		func(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
+			return r.applyApproval(ctx, req)
+		},
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateApproval(req) }})
+}
+
+func (r *runner) openPending() []PendingApproval {
+	out := []PendingApproval{}
+	for _, p := range r.pending {
+		if !p.done {
+			pa := p.PendingApproval
+			pa.Roles = append([]string(nil), p.Roles...)
+			pa.Approvers = append([]string(nil), p.Approvers...)
+			out = append(out, pa)
+		}
+	}
+	return out
+}
+
+// await opens a pending decision and waits for it, or for timeout (0: no timeout). In drills
+// with AutoApprove the drill bot grants it at once. It returns false on timeout.
+func (r *runner) await(ctx workflow.Context, p *pending, timeout time.Duration, rep *reporter) bool {
+	p.RequestedAt = workflow.Now(ctx)
+	if timeout > 0 {
+		p.Deadline = p.RequestedAt.Add(timeout)
+	}
+	r.pending = append(r.pending, p)
+	if r.in.AutoApprove {
+		for i := p.Approvals; i < p.Needed && !p.done; i++ {
+			who := DrillApprover
+			if i > 0 {
+				who = fmt.Sprintf("%s-%d", DrillApprover, i+1)
+			}
+			r.decide(ctx, p, who, p.Roles[:1], DecisionApprove, "drill: granted automatically")
+		}
+		return true
+	}
+	rep.send(ctx, event{kind: eventPending, step: p.Step})
+	if timeout <= 0 {
+		_ = workflow.Await(ctx, func() bool { return p.done })
+		return true
+	}
+	ok, _ := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return p.done })
+	return ok
+}
+
+// approvalRoles are the roles that decide escalations: the playbook's approvers.
+func approvalRoles(plan playbooks.Plan) []string {
+	if plan.Approval != nil && len(plan.Approval.Roles) > 0 {
+		return plan.Approval.Roles
+	}
+	return plan.Roles.Approve
+}
+
+// runApproval carries out an approval.request step.
+func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[string]any, rep *reporter) (map[string]any, error) {
+	rule := st.Approval
+	if rule == nil {
+		return nil, temporal.NewNonRetryableApplicationError("approval step "+st.ID+" has no approval rule; recompile the playbook", "InvalidPlan", nil)
+	}
+	msg, _ := args["message"].(string)
+	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindApproval, Message: msg, Roles: rule.Roles, Needed: max(rule.Count, 1)}}
+	granted := r.await(ctx, p, time.Duration(rule.Timeout), rep)
+	if !granted {
+		switch rule.OnTimeout {
+		case playbooks.OnTimeoutContinue:
+			p.done = true
+			r.recordTimeout(ctx, p, "continued without approval")
+			return map[string]any{"granted": false, "approvers": toAny(p.Approvers), "timed_out": true}, nil
+		case playbooks.OnTimeoutEscalate:
+			r.recordTimeout(ctx, p, "escalated")
+			esc := r.openEscalation(ctx, st.ID, fmt.Sprintf("approval %s not granted within %s", st.ID, time.Duration(rule.Timeout)))
+			p.Kind = PendingKindEscalation
+			p.Deadline = workflow.Now(ctx).Add(time.Duration(rule.Timeout))
+			rep.send(ctx, event{kind: eventEscalated, step: st.ID})
+			ok, _ := workflow.AwaitWithTimeout(ctx, time.Duration(rule.Timeout), func() bool { return p.done })
+			if ok && !p.denied {
+				r.res.Escalations[esc].Outcome = playbooks.OnFailureContinue
+				break
+			}
+			r.res.Escalations[esc].Outcome = playbooks.OnFailureAbort
+			if !ok {
+				p.done = true
+				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within twice %s, even after escalation", st.ID, time.Duration(rule.Timeout)), "ApprovalTimeout", nil)
+			}
+		default:
+			p.done = true
+			r.recordTimeout(ctx, p, "aborted")
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within %s (%d of %d approvals)", st.ID, time.Duration(rule.Timeout), p.Approvals, p.Needed), "ApprovalTimeout", nil)
+		}
+	}
+	if p.denied {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ApprovalDenied", nil)
+	}
+	return map[string]any{"granted": true, "approvers": toAny(p.Approvers), "timed_out": false}, nil
+}
+
+func (r *runner) recordTimeout(ctx workflow.Context, p *pending, what string) {
+	now := workflow.Now(ctx)
+	r.res.Decisions = append(r.res.Decisions, Decision{Step: p.Step, Kind: p.Kind, Approver: "timeout", Decision: "timeout", Reason: what, At: now, ResponseMS: now.Sub(p.RequestedAt).Milliseconds()})
+}
+
+// runManual carries out a manual step: a person with the assignee role confirms it.
+func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[string]any, rep *reporter) (map[string]any, error) {
+	instr, _ := args["instructions"].(string)
+	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindManual, Message: instr, Roles: []string{st.Assignee}, Needed: 1}}
+	if !r.await(ctx, p, time.Duration(st.Timeout), rep) {
+		p.done = true
+		r.recordTimeout(ctx, p, "nobody confirmed it")
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), "ManualStepTimeout", nil)
+	}
+	last := r.res.Decisions[len(r.res.Decisions)-1]
+	if p.denied {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ManualStepDeclined", nil)
+	}
+	return map[string]any{"confirmed_by": last.Approver, "note": last.Reason, "response_ms": last.ResponseMS}, nil
+}
+
+// runWait carries out a wait step on a durable timer.
+func (r *runner) runWait(ctx workflow.Context, st playbooks.Step, args map[string]any) (map[string]any, error) {
+	raw, _ := args["duration"].(string)
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s: duration: expected a positive duration like 10m, found %q", st.ID, raw), "InvalidInput", nil)
+	}
+	start := workflow.Now(ctx)
+	if err := workflow.Sleep(ctx, d); err != nil {
+		return nil, err
+	}
+	return map[string]any{"waited_ms": workflow.Now(ctx).Sub(start).Milliseconds()}, nil
+}
+
+func (r *runner) openEscalation(ctx workflow.Context, step, reason string) int {
+	r.res.Escalations = append(r.res.Escalations, Escalation{Step: step, Reason: reason, At: workflow.Now(ctx), Outcome: "pending"})
+	return len(r.res.Escalations) - 1
+}
+
+// escalate puts a failed step with on_failure: escalate to the playbook's approvers: approve
+// carries on as continue would, deny or silence for the approval timeout aborts the run.
+func (r *runner) escalate(ctx workflow.Context, st playbooks.Step, sr *StepResult, rep *reporter) {
+	esc := r.openEscalation(ctx, st.ID, sr.Error)
+	roles := approvalRoles(r.in.Plan)
+	timeout := time.Hour
+	if r.in.Plan.Approval != nil && r.in.Plan.Approval.Timeout > 0 {
+		timeout = time.Duration(r.in.Plan.Approval.Timeout)
+	}
+	rep.send(ctx, event{kind: eventEscalated, step: st.ID})
+	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindEscalation, Message: fmt.Sprintf("%s failed: %s — approve to carry on, deny to abort", st.ID, sr.Error), Roles: roles, Needed: 1}}
+	ok := len(roles) > 0 && r.await(ctx, p, timeout, rep)
+	if ok && !p.denied {
+		r.res.Escalations[esc].Outcome = playbooks.OnFailureContinue
+		// A person's decision to carry on tolerates the failure; the drill bot's does not,
+		// so a drill still fails on it.
+		r.carriedOn[st.ID] = !r.in.AutoApprove
+		return
+	}
+	if !ok {
+		p.done = true
+		r.recordTimeout(ctx, p, "escalation not answered; aborting")
+	}
+	r.res.Escalations[esc].Outcome = playbooks.OnFailureAbort
+	if r.aborted == "" {
+		r.aborted = st.ID
+	}
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}

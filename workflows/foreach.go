@@ -1,0 +1,179 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+)
+
+// runForeach fans a step out over the elements of its foreach list, at most Concurrency at a
+// time, starting them in list order. Its outputs are items (each item's action outputs, in
+// list order; typed empty outputs for an item that failed) and failed (how many failed).
+func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepResult) {
+	v, err := r.ev.Eval(st.Foreach, r.scope())
+	if err != nil {
+		r.fail(st, sr, fmt.Errorf("foreach: %w", err))
+		return
+	}
+	items, ok := v.([]any)
+	if !ok {
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("foreach: expected a list, found %T", v), "InvalidInput", nil))
+		return
+	}
+	b, ok := bindings[st.Action]
+	if !ok {
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, "InvalidPlan", nil))
+		return
+	}
+	var actionOutputs []playbooks.Output
+	if act, ok := playbooks.LookupAction(st.Action); ok {
+		for _, o := range act.Outputs {
+			actionOutputs = append(actionOutputs, playbooks.Output{Name: o.Name, Type: o.Type})
+		}
+	}
+	limit := st.Concurrency
+	if limit <= 0 {
+		limit = max(len(items), 1)
+	}
+	results := make([]map[string]any, len(items))
+	errs := make([]error, len(items))
+	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
+	opts := activityOptions(st)
+	running := 0
+	wg := workflow.NewWaitGroup(ctx)
+	for i, item := range items {
+		_ = workflow.Await(ctx, func() bool { return running < limit })
+		sc := r.scope()
+		sc.Vars = map[string]any{"item": item, "item_index": int64(i)}
+		args := map[string]any{}
+		for _, a := range st.With {
+			v, err := r.ev.Eval(a.Expr, sc)
+			if err != nil {
+				errs[i] = fmt.Errorf("item %d: argument %s: %w", i, a.Name, err)
+				break
+			}
+			args[a.Name] = v
+		}
+		if errs[i] != nil {
+			continue
+		}
+		if st.Idempotent {
+			args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID + "/" + strconv.Itoa(i)
+		}
+		running++
+		wg.Add(1)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer wg.Done()
+			out, err := b.run(workflow.WithActivityOptions(ctx, opts), args)
+			running--
+			if err != nil {
+				errs[i] = fmt.Errorf("item %d: %w", i, err)
+				return
+			}
+			results[i] = out
+		})
+	}
+	wg.Wait(ctx)
+	sr.EndedAt = workflow.Now(ctx)
+	sr.DurationMS = sr.EndedAt.Sub(sr.StartedAt).Milliseconds()
+
+	list := make([]any, len(items))
+	failed := 0
+	var msgs []string
+	var firstErr error
+	for i := range items {
+		out := results[i]
+		if errs[i] != nil {
+			failed++
+			msgs = append(msgs, errMessage(errs[i]))
+			if firstErr == nil {
+				firstErr = errs[i]
+			}
+			out = nil
+		}
+		if out == nil {
+			out = zeroOutputs(actionOutputs)
+		}
+		for _, o := range actionOutputs {
+			if out[o.Name] == nil {
+				out[o.Name] = o.Zero()
+			}
+		}
+		list[i] = out
+	}
+	outputs := map[string]any{"items": list, "failed": int64(failed)}
+	sr.Outputs = outputs
+	if failed > 0 {
+		err := fmt.Errorf("%d of %d items failed: %s", failed, len(items), strings.Join(msgs, "; "))
+		var appErr *temporal.ApplicationError
+		if errors.As(firstErr, &appErr) {
+			err = temporal.NewNonRetryableApplicationError(err.Error(), appErr.Type(), nil)
+		}
+		r.fail(st, sr, err)
+		return
+	}
+	r.outputs[st.ID] = outputs
+	sr.Status = StatusSucceeded
+}
+
+func errMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		msg := err.Error()
+		if i := strings.Index(msg, ": "); i >= 0 && strings.HasPrefix(msg, "item ") {
+			return msg[:i] + ": " + appErr.Message()
+		}
+		return appErr.Message()
+	}
+	return err.Error()
+}
+
+// compensate runs the undo of every succeeded step that declares one, latest first in plan
+// order, after the run aborted. A failed undo is recorded and does not stop the others.
+func (r *runner) compensate(ctx workflow.Context) {
+	steps := r.in.Plan.Steps
+	for i := len(steps) - 1; i >= 0; i-- {
+		st := steps[i]
+		if st.Compensate == nil || r.res.Steps[i].Status != StatusSucceeded {
+			continue
+		}
+		c := st.Compensate
+		cr := StepResult{ID: st.ID, Name: "undo " + stepLabel(r.res.Steps[i]), Action: c.Action, Status: StatusRunning, StartedAt: workflow.Now(ctx)}
+		args := map[string]any{}
+		var err error
+		for _, a := range c.With {
+			var v any
+			if v, err = r.ev.Eval(a.Expr, r.scope()); err != nil {
+				err = fmt.Errorf("argument %s: %w", a.Name, err)
+				break
+			}
+			args[a.Name] = v
+		}
+		b, ok := bindings[c.Action]
+		if err == nil && !ok {
+			err = temporal.NewNonRetryableApplicationError("no activity bound to action "+c.Action, "InvalidPlan", nil)
+		}
+		var out map[string]any
+		if err == nil {
+			if c.Idempotent {
+				args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID + "/compensate"
+			}
+			opts := activityOptions(playbooks.Step{Retry: c.Retry, Timeout: c.Timeout})
+			out, err = b.run(workflow.WithActivityOptions(ctx, opts), args)
+		}
+		cr.EndedAt = workflow.Now(ctx)
+		cr.DurationMS = cr.EndedAt.Sub(cr.StartedAt).Milliseconds()
+		if err != nil {
+			cr.Status, cr.Error = StatusFailed, errMessage(err)
+		} else {
+			cr.Status, cr.Outputs = StatusSucceeded, out
+		}
+		r.res.Compensations = append(r.res.Compensations, cr)
+	}
+}
