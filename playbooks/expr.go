@@ -353,46 +353,47 @@ type Scope struct {
 	Vars    map[string]any            // other top-level variables: item, item_index, incident
 }
 
-// Evaluator evaluates a plan's expressions. It caches nothing between calls that could make
-// two evaluations of the same expression differ, so it is safe in workflow code.
-type Evaluator struct{}
+// Evaluator evaluates a plan's expressions. It keeps the CEL environment and each compiled
+// program for reuse — compiling is what costs, evaluation is cheap — and nothing else, so two
+// evaluations of one expression over the same scope give the same result: it is safe in
+// workflow code. The zero value is ready to use; it is not safe for concurrent use.
+type Evaluator struct {
+	envs  map[string]*cel.Env     // by the sorted names of Scope.Vars
+	progs map[string]cel.Program // by those names and the expression
+}
 
 // Eval evaluates a compiled expression against scope and returns a JSON-like Go value
-// (string, bool, int64, float64, nil, []any, map[string]any).
-func (Evaluator) Eval(expr string, sc Scope) (any, error) {
-	act := map[string]any{}
-	var opts []cel.EnvOption
-	declare := func(name string, v any) {
-		act[name] = v
-		opts = append(opts, cel.Variable(name, cel.DynType))
-	}
-	for _, k := range sortedKeys(sc.Inputs) {
-		declare("inputs."+k, sc.Inputs[k])
-	}
-	for _, k := range sortedKeys(sc.Run) {
-		declare("run."+k, sc.Run[k])
-	}
-	for _, k := range sortedKeys(sc.Vars) {
-		declare(k, sc.Vars[k])
-	}
-	for _, id := range sortedKeys(sc.Outputs) {
-		outs := sc.Outputs[id]
-		declare("steps."+id+".outputs", outs)
-		for _, k := range sortedKeys(outs) {
-			declare("steps."+id+".outputs."+k, outs[k])
+// (string, bool, int64, float64, nil, []any, map[string]any). At run time inputs, run and
+// steps are maps, so inputs.subject and steps.x.outputs.y select into them exactly as the
+// compiler's typed declarations promised.
+func (e *Evaluator) Eval(expr string, sc Scope) (any, error) {
+	vars := sortedKeys(sc.Vars)
+	envKey := strings.Join(vars, ",")
+	prg, ok := e.progs[envKey+"\x00"+expr]
+	if !ok {
+		env, err := e.env(envKey, vars)
+		if err != nil {
+			return nil, err
 		}
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			return nil, fmt.Errorf("expression %s: %s", expr, firstLine(iss.Err().Error()))
+		}
+		if prg, err = env.Program(ast, cel.CostLimit(costLimit)); err != nil {
+			return nil, err
+		}
+		if e.progs == nil {
+			e.progs = map[string]cel.Program{}
+		}
+		e.progs[envKey+"\x00"+expr] = prg
 	}
-	env, err := cel.NewEnv(append(extensions(), opts...)...)
-	if err != nil {
-		return nil, err
+	steps := map[string]any{}
+	for _, id := range sortedKeys(sc.Outputs) {
+		steps[id] = map[string]any{"outputs": sc.Outputs[id]}
 	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, fmt.Errorf("expression %s: %s", expr, firstLine(iss.Err().Error()))
-	}
-	prg, err := env.Program(ast, cel.CostLimit(costLimit))
-	if err != nil {
-		return nil, err
+	act := map[string]any{"inputs": orEmpty(sc.Inputs), "run": orEmpty(sc.Run), "steps": steps}
+	for _, k := range vars {
+		act[k] = sc.Vars[k]
 	}
 	out, _, err := prg.Eval(act)
 	if err != nil {
@@ -403,6 +404,33 @@ func (Evaluator) Eval(expr string, sc Scope) (any, error) {
 		return nil, fmt.Errorf("evaluating %s: result is not plain data: %w", expr, err)
 	}
 	return normalize(native.(*structpb.Value).AsInterface()), nil
+}
+
+func (e *Evaluator) env(key string, vars []string) (*cel.Env, error) {
+	if env, ok := e.envs[key]; ok {
+		return env, nil
+	}
+	dynMap := cel.MapType(cel.StringType, cel.DynType)
+	opts := append(extensions(), cel.Variable("inputs", dynMap), cel.Variable("run", dynMap), cel.Variable("steps", dynMap))
+	for _, v := range vars {
+		opts = append(opts, cel.Variable(v, cel.DynType))
+	}
+	env, err := cel.NewEnv(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if e.envs == nil {
+		e.envs = map[string]*cel.Env{}
+	}
+	e.envs[key] = env
+	return env, nil
+}
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
 }
 
 // normalize turns integral float64s back into int64, as JSON loses the distinction.
