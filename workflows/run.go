@@ -3,7 +3,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -416,7 +415,7 @@ func (r *runner) finish(ctx workflow.Context) {
 			}
 		}
 	}
-	var incomplete []string
+	var incomplete, unmet []string
 	for _, s := range res.Steps {
 		if r.outputs[s.ID] == nil {
 			incomplete = append(incomplete, s.ID)
@@ -437,8 +436,8 @@ func (r *runner) finish(ctx workflow.Context) {
 		c := Check{Name: e.Name}
 		v, err := r.ev.Eval(e.That, r.scope())
 		switch {
-		case err != nil && len(incomplete) > 0:
-			c.Detail = "not evaluated: " + strings.Join(incomplete, ", ") + " did not complete"
+		case err != nil && len(readsOf(e.That, incomplete)) > 0:
+			c.Detail = "not evaluated: " + strings.Join(readsOf(e.That, incomplete), ", ") + " did not complete"
 		case err != nil:
 			c.Detail = "could not be evaluated: " + err.Error()
 		default:
@@ -448,9 +447,14 @@ func (r *runner) finish(ctx workflow.Context) {
 			}
 		}
 		if !c.Passed {
-			failed = append(failed, "expectation "+e.Name+" "+c.Detail)
+			unmet = append(unmet, "expectation "+e.Name+": "+c.Detail)
 		}
 		res.Expectations = append(res.Expectations, c)
+	}
+	// The cause comes first: failed steps, in plan order; expectations left unmet because a
+	// step failed say so in the scorecard and would only repeat it here.
+	if len(failed) == 0 {
+		failed = unmet
 	}
 	if !contained || res.ContainedAt.IsZero() {
 		res.ContainedAt = time.Time{}
@@ -465,8 +469,18 @@ func (r *runner) finish(ctx workflow.Context) {
 	if len(failed) == 0 {
 		failed = append(failed, "containment steps did not all complete")
 	}
-	sort.Strings(failed)
 	res.Error = "run failed: " + strings.Join(failed, "; ")
+}
+
+// readsOf lists the step ids among ids whose outputs expr reads.
+func readsOf(expr string, ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if strings.Contains(expr, "steps."+id+".") {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // snapshot returns a copy of the current result, safe to hand to a query.

@@ -655,9 +655,10 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
-			_ = appErr.Details(&card.RunResult)
+			_ = appErr.Details(&card.RunResult) // the run's own record says why: card.Error
+		} else {
+			card.FailureCause = strings.TrimPrefix(card.FailureCause+"; "+err.Error(), "; ")
 		}
-		card.FailureCause = strings.TrimPrefix(card.FailureCause+"; "+err.Error(), "; ")
 		if card.WorkflowID == "" {
 			card.Playbook, card.Subject, card.Drill = p.Name, subject, true
 			if run != nil {
@@ -737,7 +738,11 @@ func printScorecard(w io.Writer, c Scorecard) {
 	if !c.Passed {
 		verdict = "FAIL"
 	}
-	fmt.Fprintf(w, "\nDRILL %s — %s  subject=%s\n", c.Playbook, verdict, orDash(c.Subject))
+	kind := "RUN"
+	if c.Drill {
+		kind = "DRILL"
+	}
+	fmt.Fprintf(w, "\n%s %s — %s  subject=%s\n", kind, c.Playbook, verdict, orDash(c.Subject))
 	fmt.Fprintf(w, "  run %s\n\n", c.WorkflowID)
 	fmt.Fprintf(w, "  %-4s %-24s %-26s %9s\n", "", "STEP", "ACTION", "DURATION")
 	for _, s := range c.Steps {
@@ -793,6 +798,9 @@ func printScorecard(w io.Writer, c Scorecard) {
 		for _, e := range c.ReportErrors {
 			fmt.Fprintf(w, "    - %s\n", e)
 		}
+	}
+	if c.Error != "" {
+		fmt.Fprintf(w, "  Why: %s\n", c.Error)
 	}
 	if c.FailureCause != "" {
 		fmt.Fprintf(w, "  Failure: %s\n", c.FailureCause)

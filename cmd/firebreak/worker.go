@@ -204,9 +204,8 @@ serve the run for the life of the command.`,
 			err = run.Get(ctx, &card.RunResult)
 			var appErr *temporal.ApplicationError
 			if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
-				_ = appErr.Details(&card.RunResult)
-			}
-			if err != nil {
+				_ = appErr.Details(&card.RunResult) // the run's own record says why: card.Error
+			} else if err != nil {
 				card.FailureCause = err.Error()
 			}
 			card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
