@@ -358,7 +358,7 @@ type Scope struct {
 // evaluations of one expression over the same scope give the same result: it is safe in
 // workflow code. The zero value is ready to use; it is not safe for concurrent use.
 type Evaluator struct {
-	envs  map[string]*cel.Env     // by the sorted names of Scope.Vars
+	envs  map[string]*cel.Env    // by the sorted names of Scope.Vars
 	progs map[string]cel.Program // by those names and the expression
 }
 
