@@ -7,17 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/worker"
 	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
@@ -266,31 +262,20 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				return err
 			}
 			ctx := contextOf(cmd)
-			var conn *temporalConn
-			if os.Getenv("TEMPORAL_ADDRESS") == "" {
-				var w worker.Worker
-				if w, conn, err = startProductionWorker(ctx, logger, evidenceDir); err != nil {
-					return err
-				}
-				defer w.Stop()
-			} else if conn, err = connectTemporal(ctx, logger); err != nil {
+			sess, err := openProduction(ctx, logger, evidenceDir)
+			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer sess.Close()
 			in := workflows.RunInput{
 				Plan: *plan, Inputs: inputs,
 				Trigger: workflows.Trigger{Kind: "cli", By: currentUser(), Reason: reason, At: time.Now().UTC()},
 				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			}
 			id := actionWorkflowID(plan, inputs)
-			run, err := conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: id, TaskQueue: workflows.TaskQueue,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				WorkflowExecutionTimeout: timeout,
-			}, workflows.Run, in)
+			run, err := sess.start(ctx, id, in, timeout)
 			if err != nil {
-				return fmt.Errorf("starting %s: %w", id, err)
+				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
 			if noWait {

@@ -125,6 +125,50 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	return w, conn, nil
 }
 
+// production is a connection to Temporal for a real run: TEMPORAL_ADDRESS, or else an
+// embedded server with an in-process production worker for the life of the command.
+type production struct {
+	conn *temporalConn
+	w    worker.Worker
+}
+
+func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir string) (*production, error) {
+	if os.Getenv("TEMPORAL_ADDRESS") != "" {
+		conn, err := connectTemporal(ctx, logger)
+		if err != nil {
+			return nil, err
+		}
+		return &production{conn: conn}, nil
+	}
+	w, conn, err := startProductionWorker(ctx, logger, evidenceDir)
+	if err != nil {
+		return nil, err
+	}
+	return &production{conn: conn, w: w}, nil
+}
+
+func (p *production) Close() {
+	if p.w != nil {
+		p.w.Stop()
+	}
+	p.conn.Close()
+}
+
+// start starts the run id on the production queue, or joins it while it is open: one
+// incident, one run.
+func (p *production) start(ctx context.Context, id string, in workflows.RunInput, timeout time.Duration) (client.WorkflowRun, error) {
+	run, err := p.conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: workflows.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		WorkflowExecutionTimeout: timeout,
+	}, workflows.Run, in)
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", id, err)
+	}
+	return run, nil
+}
+
 func newRunCmd() *cobra.Command {
 	var (
 		slackChannel, incident, reason, evidenceDir, logLevel, playbookDir string
@@ -165,17 +209,11 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return usageError{err}
 			}
-			var conn *temporalConn
-			if os.Getenv("TEMPORAL_ADDRESS") == "" {
-				var w worker.Worker
-				if w, conn, err = startProductionWorker(ctx, logger, evidenceDir); err != nil {
-					return err
-				}
-				defer w.Stop()
-			} else if conn, err = connectTemporal(ctx, logger); err != nil {
+			sess, err := openProduction(ctx, logger, evidenceDir)
+			if err != nil {
 				return err
 			}
-			defer conn.Close()
+			defer sess.Close()
 			subject, _ := inputs["subject"].(string)
 			id := workflows.RunWorkflowID(p.Name, subject)
 			if incident != "" {
@@ -186,14 +224,9 @@ serve the run for the life of the command.`,
 				Trigger: workflows.Trigger{Kind: "cli", By: currentUser(), Reason: reason, At: time.Now().UTC()},
 				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			}
-			run, err := conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-				ID: id, TaskQueue: workflows.TaskQueue,
-				WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-				WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-				WorkflowExecutionTimeout: timeout,
-			}, workflows.Run, in)
+			run, err := sess.start(ctx, id, in, timeout)
 			if err != nil {
-				return fmt.Errorf("starting %s: %w", id, err)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
