@@ -15,6 +15,7 @@ const (
 	TypeInt        Type = "int"
 	TypeBool       Type = "bool"
 	TypeStringList Type = "list<string>"
+	TypeIntList    Type = "list<int>"
 	TypeMapList    Type = "list<map>"
 	TypeMap        Type = "map"
 	TypeAny        Type = "any"
@@ -302,6 +303,25 @@ var catalog = []Action{
 		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}, {Name: "method_id", Type: TypeString, Required: true, Doc: "TOTP login-MFA method id"}},
 		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "method_id", Type: TypeString, Doc: "method id"}, {Name: "destroyed", Type: TypeBool, Doc: "the secret is gone"}},
 		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "http.request", Summary: "Call an HTTP API that has no integration of its own (a WAF block list, a gateway). The playbook names a configured service, never a host: only configured services can be reached, and their credentials stay in configuration.",
+		Args: []Param{
+			{Name: "service", Type: TypeString, Required: true, Doc: "a service configured for the worker (base URL and credentials)"},
+			{Name: "method", Type: TypeString, Doc: "GET, POST (default), PUT, PATCH or DELETE"},
+			{Name: "path", Type: TypeString, Required: true, Doc: "path on the service, e.g. /v1/blocklist"},
+			{Name: "json", Type: TypeMap, Doc: "JSON request body"},
+			{Name: "expect_status", Type: TypeIntList, Doc: "statuses that mean success (default: any 2xx)"},
+			{Name: "capture_body", Type: TypeBool, Doc: "return the first 4 KiB of the answer (it goes into the run's history)"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "sent as the Idempotency-Key header"},
+		},
+		Outputs: []Param{
+			{Name: "status", Type: TypeInt, Doc: "HTTP status"},
+			{Name: "content_type", Type: TypeString, Doc: "Content-Type of the answer"},
+			{Name: "body_sha256", Type: TypeString, Doc: "digest of the answer"},
+			{Name: "body", Type: TypeString, Doc: "the answer's first 4 KiB, with capture_body"},
+		},
+		Destructive: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 }
 

@@ -30,6 +30,8 @@ func celType(t Type) *cel.Type {
 		return cel.BoolType
 	case TypeStringList:
 		return cel.ListType(cel.StringType)
+	case TypeIntList:
+		return cel.ListType(cel.IntType)
 	case TypeMapList:
 		return cel.ListType(cel.MapType(cel.StringType, cel.DynType))
 	case TypeMap:

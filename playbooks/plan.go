@@ -194,7 +194,7 @@ func (o Output) Zero() any {
 		return int64(0)
 	case TypeBool:
 		return false
-	case TypeStringList, TypeMapList:
+	case TypeStringList, TypeIntList, TypeMapList:
 		return []any{}
 	case TypeMap:
 		return map[string]any{}

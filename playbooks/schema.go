@@ -35,6 +35,8 @@ func JSONSchema() ([]byte, error) {
 			base = map[string]any{"type": "boolean"}
 		case TypeStringList:
 			base = map[string]any{"type": "array", "items": map[string]any{"type": "string"}}
+		case TypeIntList:
+			base = map[string]any{"type": "array", "items": map[string]any{"type": "integer"}}
 		case TypeMapList:
 			base = map[string]any{"type": "array", "items": map[string]any{"type": "object"}}
 		case TypeMap:

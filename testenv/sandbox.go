@@ -16,6 +16,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/activities/httpreq"
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
@@ -30,6 +31,7 @@ type Sandbox struct {
 	IAM       *IAM
 	Slack     *Slack
 	PagerDuty *PagerDuty
+	Edge      *Edge // an HTTP API for http.request: the "edge" service
 }
 
 // DrillChannel is the Slack channel drills report to.
@@ -46,7 +48,7 @@ func NewSandbox(org *Org) *Sandbox {
 	rec := &Recorder{}
 	return &Sandbox{
 		Org: org, Recorder: rec,
-		Vault: NewVault(org, rec), IAM: NewIAM(org, rec), Slack: NewSlack(org, rec), PagerDuty: NewPagerDuty(org, rec),
+		Vault: NewVault(org, rec), IAM: NewIAM(org, rec), Slack: NewSlack(org, rec), PagerDuty: NewPagerDuty(org, rec), Edge: NewEdge(rec),
 	}
 }
 
@@ -56,11 +58,12 @@ func (s *Sandbox) Close() {
 	s.IAM.Close()
 	s.Slack.Close()
 	s.PagerDuty.Close()
+	s.Edge.Close()
 }
 
 // Endpoints lists the base URLs of the sandbox's servers.
 func (s *Sandbox) Endpoints() map[string]string {
-	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL()}
+	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL(), "edge": s.Edge.URL()}
 }
 
 // sandboxHTTP is an HTTP client that can only reach loopback: whatever a client is configured
@@ -112,6 +115,9 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	fbslack.Register(w, &fbslack.Activities{Client: sc})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: PagerDutyBotEmail})
 	evidence.Register(w, &evidence.Activities{Store: store})
+	httpreq.Register(w, &httpreq.Activities{Client: sandboxHTTP, Services: []httpreq.Service{
+		{Name: "edge", BaseURL: s.Edge.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.Edge.Token()}},
+	}})
 	return nil
 }
 

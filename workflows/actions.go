@@ -13,6 +13,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/activities/httpreq"
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
 	"github.com/firebreak-dev/firebreak/activities/slack"
 	"github.com/firebreak-dev/firebreak/activities/vault"
@@ -104,6 +105,7 @@ var (
 	va *vault.Activities
 	ia *awsiam.Activities
 	ea *evidence.Activities
+	ha *httpreq.Activities
 	sa *slack.Activities
 	pa *pagerduty.Activities
 )
@@ -111,6 +113,7 @@ var (
 // bindings maps each catalog action to its activity. A test checks it covers the catalog and
 // that every action argument has a field in the activity's input.
 var bindings = map[string]binding{
+	"http.request":                  bind(httpreq.ActivityPrefix, ha.Request),
 	"evidence.snapshot":             bind(evidence.ActivityPrefix, ea.Snapshot),
 	"vault.inventory":               bind(vault.ActivityPrefix, va.Inventory),
 	"vault.revoke_tokens":           bind(vault.ActivityPrefix, va.RevokeTokens),

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/activities/httpreq"
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
@@ -65,7 +67,31 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(os.Getenv("SLACK_BOT_TOKEN"), slackOpts...)})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(os.Getenv("PAGERDUTY_TOKEN"), pdOpts...), From: os.Getenv("PAGERDUTY_FROM")})
 	evidence.Register(w, &evidence.Activities{Store: store})
+	services, err := httpServicesFromEnv()
+	if err != nil {
+		return err
+	}
+	httpreq.Register(w, &httpreq.Activities{Services: services})
 	return nil
+}
+
+// httpServicesFromEnv reads the services http.request may call from FIREBREAK_HTTP_SERVICES:
+// a JSON list of {"name", "base_url", "headers"}. Unset means none: the allow-list is empty.
+func httpServicesFromEnv() ([]httpreq.Service, error) {
+	raw := os.Getenv("FIREBREAK_HTTP_SERVICES")
+	if raw == "" {
+		return nil, nil
+	}
+	var services []httpreq.Service
+	if err := json.Unmarshal([]byte(raw), &services); err != nil {
+		return nil, usagef(`FIREBREAK_HTTP_SERVICES: expected a JSON list like [{"name":"edge","base_url":"https://waf.internal","headers":{"Authorization":"Bearer …"}}]: %v`, err)
+	}
+	for i, s := range services {
+		if s.Name == "" || !strings.HasPrefix(s.BaseURL, "http") {
+			return nil, usagef("FIREBREAK_HTTP_SERVICES[%d]: expected a name and an http(s) base_url", i)
+		}
+	}
+	return services, nil
 }
 
 func newWorkerCmd() *cobra.Command {
