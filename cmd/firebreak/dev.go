@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -77,11 +76,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	level, err := parseLevel(f.logLevel)
+	logger, err := newLogger(stderr, f.logLevel)
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -297,12 +297,22 @@ func printRun(w io.Writer, card Scorecard, asJSON bool) error {
 	return nil
 }
 
+// newLogger logs at level to w, as text, or as JSON lines when FIREBREAK_LOG_FORMAT=json (for
+// log pipelines in production). The SDK's own records carry the workflow, run and activity.
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	l, err := parseLevel(level)
 	if err != nil {
 		return nil, err
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch f := os.Getenv("FIREBREAK_LOG_FORMAT"); f {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, usagef("FIREBREAK_LOG_FORMAT: expected text or json, found %q", f)
+	}
 }
 
 func contextOf(cmd *cobra.Command) context.Context {
