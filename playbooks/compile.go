@@ -574,7 +574,13 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 			c.d.add(e.val.Line, e.val.Column, "", "step %s: if: %v", s.ID, err)
 		}
 	}
-	if e, has := f["timeout"]; has {
+	if e, has := f["timeout"]; has && (s.Action == ActionApproval || s.Action == ActionWait) {
+		where := "its duration argument"
+		if s.Action == ActionApproval {
+			where = "with.timeout or the playbook's approval.timeout"
+		}
+		c.d.add(e.key.Line, e.key.Column, "", "step %s: timeout does not apply to %s; set %s instead", s.ID, s.Action, where)
+	} else if has {
 		if dur, err := time.ParseDuration(e.val.Value); err != nil || dur <= 0 {
 			c.d.add(e.val.Line, e.val.Column, "", "step %s: timeout: expected a positive duration like 30s or 5m, found %q", s.ID, e.val.Value)
 		} else {

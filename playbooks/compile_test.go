@@ -161,3 +161,25 @@ func TestEval(t *testing.T) {
 		t.Fatalf("got %#v", v)
 	}
 }
+
+func TestMapIterationRefused(t *testing.T) {
+	src := `
+name: x
+title: X
+severity: high
+steps:
+  - id: inv
+    action: vault.inventory
+    with: {subject: alice}
+  - id: post
+    action: slack.post
+    needs: [inv]
+    with:
+      channel: c
+      text: "${{ steps.inv.outputs.tokens[0].map(k, k).join(\",\") }}"
+`
+	_, err := playbooks.Compile("<t>", []byte(src))
+	if err == nil || !strings.Contains(err.Error(), "iterating over a map is not allowed") {
+		t.Fatalf("expected map iteration to be refused, got %v", err)
+	}
+}

@@ -162,11 +162,58 @@ func (s scope) checkExpr(expr string) (*cel.Type, string, string) {
 	if iss.Err() != nil {
 		return nil, "expression does not type-check: " + firstLine(iss.Err().Error()), ""
 	}
+	if msg := mapIteration(checked.NativeRep()); msg != "" {
+		return nil, msg, ""
+	}
 	est, err := env.EstimateCost(checked, sizeEstimator{})
 	if err == nil && est.Max > staticCostLimit {
 		return nil, fmt.Sprintf("expression may cost up to %d evaluation steps on lists of %d items; the limit is %d — simplify it or split it over steps", est.Max, maxListSize, staticCostLimit), ""
 	}
 	return checked.OutputType(), "", ""
+}
+
+// mapIteration refuses macros (all, exists, map, filter…) that range over a map: Go maps have
+// no order, so a result built from one could differ when the workflow replays.
+func mapIteration(a *celast.AST) string {
+	msg := ""
+	var walk func(e celast.Expr)
+	walk = func(e celast.Expr) {
+		if msg != "" {
+			return
+		}
+		switch e.Kind() {
+		case celast.ComprehensionKind:
+			c := e.AsComprehension()
+			if t := a.GetType(c.IterRange().ID()); t != nil && t.Kind() == celtypes.MapKind {
+				msg = "iterating over a map is not allowed: its order is not fixed, and a workflow must decide the same way every time it replays; iterate over a list instead"
+				return
+			}
+			walk(c.IterRange())
+			walk(c.LoopStep())
+			walk(c.Result())
+		case celast.SelectKind:
+			walk(e.AsSelect().Operand())
+		case celast.CallKind:
+			c := e.AsCall()
+			if c.IsMemberFunction() {
+				walk(c.Target())
+			}
+			for _, arg := range c.Args() {
+				walk(arg)
+			}
+		case celast.ListKind:
+			for _, el := range e.AsList().Elements() {
+				walk(el)
+			}
+		case celast.MapKind:
+			for _, en := range e.AsMap().Entries() {
+				walk(en.AsMapEntry().Key())
+				walk(en.AsMapEntry().Value())
+			}
+		}
+	}
+	walk(a.Expr())
+	return msg
 }
 
 func firstLine(s string) string {

@@ -94,16 +94,24 @@ type pending struct {
 	deniedBy string
 	reason   string // of the deny, or of the last approval
 	done     bool
+	// decidedBy and decidedAt are this decision's last decider and when, so a step reads its
+	// own decision even when another step's was recorded in the same workflow task.
+	decidedBy string
+	decidedAt time.Time
 }
 
 func (p *pending) hasDecided(who string) bool {
 	for _, d := range p.decided {
-		if d == who {
+		if d == identity(who) {
 			return true
 		}
 	}
 	return false
 }
+
+// identity is the canonical form of a person's identity: one person, one decision, however
+// the name is cased or padded.
+func identity(who string) string { return strings.ToLower(strings.TrimSpace(who)) }
 
 func (r *runner) findPending(step string) (*pending, error) {
 	var open []*pending
@@ -148,8 +156,11 @@ func (r *runner) validateApproval(req ApprovalRequest) error {
 	if err != nil {
 		return err
 	}
-	if by := r.in.Trigger.By; by != "" && strings.EqualFold(req.Approver, by) {
+	if by := r.in.Trigger.By; by != "" && identity(req.Approver) == identity(by) {
 		return fmt.Errorf("%s started this run and cannot decide %s: nobody approves their own request", req.Approver, p.Step)
+	}
+	if subject, _ := r.in.Inputs["subject"].(string); subject != "" && identity(req.Approver) == identity(subject) {
+		return fmt.Errorf("%s is the subject of this run and cannot decide %s: nobody decides their own containment", req.Approver, p.Step)
 	}
 	allowed := false
 	for _, have := range req.ApproverRoles {
@@ -189,7 +200,8 @@ func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (Appro
 
 func (r *runner) decide(ctx workflow.Context, p *pending, who string, roles []string, decision, reason string) {
 	now := workflow.Now(ctx)
-	p.decided = append(p.decided, who)
+	p.decided = append(p.decided, identity(who))
+	p.decidedBy, p.decidedAt = who, now
 	r.res.Decisions = append(r.res.Decisions, Decision{
 		Step: p.Step, Kind: p.Kind, Approver: who, Roles: append([]string(nil), roles...), Decision: decision, Reason: reason,
 		At: now, ResponseMS: now.Sub(p.RequestedAt).Milliseconds(),
@@ -250,12 +262,20 @@ func (r *runner) await(ctx workflow.Context, p *pending, timeout time.Duration, 
 		return true
 	}
 	rep.send(ctx, event{kind: eventPending, step: p.Step})
+	// An abort elsewhere closes the decision: nobody should be asked to approve a run that has
+	// already failed, and compensation must not wait for them.
+	settled := func() bool { return p.done || r.aborted != "" }
 	if timeout <= 0 {
-		_ = workflow.Await(ctx, func() bool { return p.done })
-		return true
+		_ = workflow.Await(ctx, settled)
+	} else if ok, _ := workflow.AwaitWithTimeout(ctx, timeout, settled); !ok {
+		return false
 	}
-	ok, _ := workflow.AwaitWithTimeout(ctx, timeout, func() bool { return p.done })
-	return ok
+	if !p.done {
+		p.done = true
+		r.recordTimeout(ctx, p, "closed: the run aborted after "+r.aborted+" failed")
+		p.denied, p.deniedBy, p.reason = true, "firebreak", "the run aborted after "+r.aborted+" failed"
+	}
+	return true
 }
 
 // approvalRoles are the roles that decide escalations: the playbook's approvers.
@@ -287,7 +307,13 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 			p.Kind = PendingKindEscalation
 			p.Deadline = workflow.Now(ctx).Add(time.Duration(rule.Timeout))
 			rep.send(ctx, event{kind: eventEscalated, step: st.ID})
-			ok, _ := workflow.AwaitWithTimeout(ctx, time.Duration(rule.Timeout), func() bool { return p.done })
+			ok, _ := workflow.AwaitWithTimeout(ctx, time.Duration(rule.Timeout), func() bool { return p.done || r.aborted != "" })
+			if ok && !p.done {
+				p.done, p.denied, p.deniedBy, p.reason = true, true, "firebreak", "the run aborted after "+r.aborted+" failed"
+			}
+			if !ok {
+				r.recordTimeout(ctx, p, "aborted: not decided after escalation")
+			}
 			if ok && !p.denied {
 				r.res.Escalations[esc].Outcome = playbooks.OnFailureContinue
 				break
@@ -323,11 +349,10 @@ func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[str
 		r.recordTimeout(ctx, p, "nobody confirmed it")
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), "ManualStepTimeout", nil)
 	}
-	last := r.res.Decisions[len(r.res.Decisions)-1]
 	if p.denied {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ManualStepDeclined", nil)
 	}
-	return map[string]any{"confirmed_by": last.Approver, "note": last.Reason, "response_ms": last.ResponseMS}, nil
+	return map[string]any{"confirmed_by": p.decidedBy, "note": p.reason, "response_ms": p.decidedAt.Sub(p.RequestedAt).Milliseconds()}, nil
 }
 
 // runWait carries out a wait step on a durable timer.
@@ -338,8 +363,21 @@ func (r *runner) runWait(ctx workflow.Context, st playbooks.Step, args map[strin
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s: duration: expected a positive duration like 10m, found %q", st.ID, raw), "InvalidInput", nil)
 	}
 	start := workflow.Now(ctx)
-	if err := workflow.Sleep(ctx, d); err != nil {
+	// The timer is the same one workflow.Sleep starts; an abort elsewhere cancels it so that
+	// compensation need not wait.
+	tctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	fired := false
+	timer := workflow.NewTimer(tctx, d)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		_ = timer.Get(ctx, nil)
+		fired = true
+	})
+	if err := workflow.Await(ctx, func() bool { return fired || r.aborted != "" }); err != nil {
 		return nil, err
+	}
+	if !fired {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s cancelled: the run aborted after %s failed", st.ID, r.aborted), "Aborted", nil)
 	}
 	return map[string]any{"waited_ms": workflow.Now(ctx).Sub(start).Milliseconds()}, nil
 }

@@ -5,14 +5,18 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Payloads that leave firebreak for the Temporal server are encrypted with AES-256-GCM, so
@@ -123,12 +127,54 @@ func DataConverter(c *Codec) converter.DataConverter {
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
 }
 
+// FailureConverter returns the SDK's failure converter with failure messages and stack traces
+// moved into an encrypted payload, so error text is ciphertext on the server too.
+func FailureConverter(c *Codec) converter.FailureConverter {
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: DataConverter(c), EncodeCommonAttributes: true})
+}
+
 // DecodeMessage decrypts, in place, every payload inside a Temporal API message — a history
-// event, say — so tools (leak scans, audit exports) can read what the workflow saw.
+// event, say — and restores the message and stack trace of every encoded failure in it, so
+// tools (leak scans, audit exports) read what the workflow saw.
 func DecodeMessage(ctx context.Context, c *Codec, msg proto.Message) error {
-	return proxy.VisitPayloads(ctx, msg, proxy.VisitPayloadsOptions{
+	err := proxy.VisitPayloads(ctx, msg, proxy.VisitPayloadsOptions{
 		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
 			return c.Decode(p)
 		},
+	})
+	if err != nil {
+		return err
+	}
+	restoreFailures(msg.ProtoReflect())
+	return nil
+}
+
+// restoreFailures walks m for failures whose message and stack trace were encoded (see
+// FailureConverter) and, their payload already decrypted, puts the text back in place.
+func restoreFailures(m protoreflect.Message) {
+	if f, ok := m.Interface().(*failurepb.Failure); ok && f.GetEncodedAttributes() != nil {
+		var attrs struct {
+			Message    string `json:"message"`
+			StackTrace string `json:"stack_trace"`
+		}
+		if json.Unmarshal(f.GetEncodedAttributes().GetData(), &attrs) == nil {
+			f.Message, f.StackTrace = attrs.Message, attrs.StackTrace
+		}
+	}
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Message() != nil:
+			for i := 0; i < v.List().Len(); i++ {
+				restoreFailures(v.List().Get(i).Message())
+			}
+		case fd.IsMap() && fd.MapValue().Message() != nil:
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				restoreFailures(mv.Message())
+				return true
+			})
+		case fd.Message() != nil && !fd.IsList() && !fd.IsMap():
+			restoreFailures(v.Message())
+		}
+		return true
 	})
 }

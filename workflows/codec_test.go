@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -72,5 +73,23 @@ func TestDecodeMessage(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(ev.String()), []byte("alice")) {
 		t.Fatal("decoded event does not show the plaintext")
+	}
+}
+
+func TestFailuresAreEncryptedAndRestored(t *testing.T) {
+	c := testCodec(t, "k1")
+	fc := FailureConverter(c)
+	f := fc.ErrorToFailure(errors.New("vault: token for alice refused"))
+	if strings.Contains(f.String(), "alice") {
+		t.Fatalf("failure holds its message in clear: %s", f)
+	}
+	ev := &historypb.HistoryEvent{Attributes: &historypb.HistoryEvent_ActivityTaskFailedEventAttributes{
+		ActivityTaskFailedEventAttributes: &historypb.ActivityTaskFailedEventAttributes{Failure: f},
+	}}
+	if err := DecodeMessage(context.Background(), c, ev); err != nil {
+		t.Fatal(err)
+	}
+	if got := ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage(); got != "vault: token for alice refused" {
+		t.Fatalf("restored message %q", got)
 	}
 }

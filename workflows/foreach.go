@@ -48,7 +48,11 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 	running := 0
 	wg := workflow.NewWaitGroup(ctx)
 	for i, item := range items {
-		_ = workflow.Await(ctx, func() bool { return running < limit })
+		_ = workflow.Await(ctx, func() bool { return running < limit || r.aborted != "" })
+		if r.aborted != "" { // an abort elsewhere stops the fan-out: no new item starts
+			errs[i] = fmt.Errorf("item %d not started: the run aborted after %s failed", i, r.aborted)
+			continue
+		}
 		sc := r.scope()
 		sc.Vars = map[string]any{"item": item, "item_index": int64(i)}
 		args := map[string]any{}

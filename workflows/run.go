@@ -37,6 +37,9 @@ type Trigger struct {
 type Report struct {
 	SlackChannel      string `json:"slack_channel,omitempty"`
 	PagerDutyIncident string `json:"pagerduty_incident,omitempty"`
+	// TemporalUIURL, when set, links the status message to the run in the Temporal Web UI
+	// (e.g. http://127.0.0.1:8233/namespaces/default).
+	TemporalUIURL string `json:"temporal_ui_url,omitempty"`
 }
 
 // Step statuses.
@@ -248,6 +251,28 @@ func (r *runner) fullScope() playbooks.Scope {
 	return sc
 }
 
+// evidenceBefore reports whether an evidence.snapshot among the step's needs, direct or
+// indirect, succeeded: the compiler requires one on every path, but a snapshot skipped by its
+// condition recorded nothing (trust rule 7).
+func (r *runner) evidenceBefore(st playbooks.Step) bool {
+	seen := map[string]bool{}
+	queue := append([]string(nil), st.Needs...)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		anc := r.in.Plan.Steps[r.index[id]]
+		if anc.Action == "evidence.snapshot" && r.res.Steps[r.index[id]].Status == StatusSucceeded {
+			return true
+		}
+		queue = append(queue, anc.Needs...)
+	}
+	return false
+}
+
 func zeroOutputs(outs []playbooks.Output) map[string]any {
 	zero := map[string]any{}
 	for _, o := range outs {
@@ -277,11 +302,20 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 			r.fail(st, sr, err)
 			return
 		}
-		if b, _ := v.(bool); !b {
+		b, isBool := v.(bool)
+		if !isBool {
+			r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("if: expected true or false, found %T %v", v, v), "InvalidInput", nil))
+			return
+		}
+		if !b {
 			skip("condition is false: " + st.If)
 			r.outputs[st.ID] = zeroOutputs(st.Outputs)
 			return
 		}
+	}
+	if st.Destructive && !r.evidenceBefore(st) {
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no evidence snapshot that this step needs succeeded, so it changes nothing (evidence before change)", "NoEvidence", nil))
+		return
 	}
 	if st.Foreach != "" {
 		r.runForeach(ctx, st, sr)
