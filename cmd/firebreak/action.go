@@ -221,9 +221,9 @@ func newActionCmd() *cobra.Command {
 
 func newActionRunCmd() *cobra.Command {
 	var (
-		slackChannel, incident, reason, evidenceDir, logLevel string
-		asJSON, noWait                                        bool
-		timeout                                               time.Duration
+		slackChannel, incident, reason, evidenceDir, logLevel, requestedBy string
+		asJSON, noWait                                                     bool
+		timeout                                                            time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run ACTION key=value...",
@@ -269,7 +269,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			defer sess.Close()
 			in := workflows.RunInput{
 				Plan: *plan, Inputs: inputs,
-				Trigger: workflows.Trigger{Kind: "cli", By: currentUser(), Reason: reason, At: time.Now().UTC()},
+				Trigger: workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
 				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			}
 			id := actionWorkflowID(plan, inputs)
@@ -300,6 +300,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 	cmd.Flags().StringVar(&slackChannel, "slack-channel", "", "Slack channel id for the run's status thread (needs SLACK_BOT_TOKEN)")
 	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id the run reports on")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the action was run, recorded in the run's trigger")
+	requesterFlag(cmd, &requestedBy)
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")

@@ -85,7 +85,7 @@ every payload: keep it to the people who may read incident records, and serve th
 			if corsOrigin != "" && (strings.HasSuffix(corsOrigin, "/") || !strings.Contains(corsOrigin, "://")) {
 				return usagef("--cors-origin %q: expected an origin such as http://localhost:8233 (scheme and host, no path)", corsOrigin)
 			}
-			codec, err := loadCodec(defaultStateDir(), true)
+			codec, err := loadCodec(defaultStateDir(), keyExisting)
 			if err != nil {
 				return err
 			}

@@ -295,7 +295,7 @@ func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 // file a shared server uses, if it exists yet.
 func doctorCodec(shared bool) error {
 	if os.Getenv("FIREBREAK_CODEC_KEY") != "" {
-		_, err := loadCodec(defaultStateDir(), false)
+		_, err := loadCodec(defaultStateDir(), keyEphemeral)
 		return err
 	}
 	if !shared {

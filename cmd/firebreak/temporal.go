@@ -40,8 +40,12 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 	}
 	conn := &temporalConn{Address: os.Getenv("TEMPORAL_ADDRESS")}
 	// An embedded in-memory server dies with this process, and so may its key; a shared server
-	// outlives it, so the key must persist where `firebreak dev` keeps its own.
-	codec, err := loadCodec(defaultStateDir(), conn.Address != "")
+	// outlives it and is shared, so its key must be the one everyone else uses.
+	src := keyEphemeral
+	if conn.Address != "" {
+		src = keyExisting
+	}
+	codec, err := loadCodec(defaultStateDir(), src)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +57,7 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 		}
 		conn.server, conn.Address, conn.Embedded = srv, srv.FrontendHostPort(), true
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec)})
+	c, err := client.DialContext(ctx, client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)})
 	if err != nil {
 		conn.Close()
 		hint := ""
@@ -94,10 +98,23 @@ func (c *temporalConn) DecodeEvents(ctx context.Context, workflowID, runID strin
 	return events, nil
 }
 
+// Where a payload key may come from when FIREBREAK_CODEC_KEY is not set.
+type keySource int
+
+const (
+	// keyEphemeral: a fresh key for this process, for an embedded server that dies with it.
+	keyEphemeral keySource = iota
+	// keyCreate: codec.key in the state dir, created on first use (firebreak dev).
+	keyCreate
+	// keyExisting: codec.key in the state dir if `firebreak dev` made one on this machine;
+	// otherwise an error, since everything sharing a Temporal namespace must share one key
+	// and a key made up here would silently differ from the workers'.
+	keyExisting
+)
+
 // loadCodec builds the payload codec from FIREBREAK_CODEC_KEY (base64 of 32 bytes, id from
-// FIREBREAK_CODEC_KEY_ID, default "k1"); without it, from the key file codec.key in stateDir,
-// created on first use when persist is set; otherwise from a fresh key for this process only.
-func loadCodec(stateDir string, persist bool) (*workflows.Codec, error) {
+// FIREBREAK_CODEC_KEY_ID, default "k1"), or else as src says.
+func loadCodec(stateDir string, src keySource) (*workflows.Codec, error) {
 	id := os.Getenv("FIREBREAK_CODEC_KEY_ID")
 	if id == "" {
 		id = "k1"
@@ -109,7 +126,7 @@ func loadCodec(stateDir string, persist bool) (*workflows.Codec, error) {
 		}
 		return workflows.NewCodec(id, map[string][]byte{id: key})
 	}
-	if !persist {
+	if src == keyEphemeral {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
@@ -118,6 +135,9 @@ func loadCodec(stateDir string, persist bool) (*workflows.Codec, error) {
 	}
 	path := filepath.Join(stateDir, "codec.key")
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && src == keyExisting {
+		return nil, usagef("no payload key: set FIREBREAK_CODEC_KEY to the key your workers use (base64 of 32 bytes); every worker, server and tool on a Temporal namespace must share it (on a laptop, %s is created by `firebreak dev`)", path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {

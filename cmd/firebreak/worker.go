@@ -197,9 +197,9 @@ func (p *production) start(ctx context.Context, id string, in workflows.RunInput
 
 func newRunCmd() *cobra.Command {
 	var (
-		slackChannel, incident, reason, evidenceDir, logLevel, playbookDir string
-		asJSON, noWait                                                     bool
-		timeout                                                            time.Duration
+		slackChannel, incident, reason, evidenceDir, logLevel, playbookDir, requestedBy string
+		asJSON, noWait                                                                  bool
+		timeout                                                                         time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run PLAYBOOK key=value...",
@@ -247,7 +247,7 @@ serve the run for the life of the command.`,
 			}
 			in := workflows.RunInput{
 				Plan: *p, Inputs: inputs,
-				Trigger: workflows.Trigger{Kind: "cli", By: currentUser(), Reason: reason, At: time.Now().UTC()},
+				Trigger: workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
 				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			}
 			run, err := sess.start(ctx, id, in, timeout)
@@ -280,6 +280,7 @@ serve the run for the life of the command.`,
 	cmd.Flags().StringVar(&slackChannel, "slack-channel", "", "Slack channel id for the run's status thread (needs SLACK_BOT_TOKEN)")
 	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id: notes go there and the run's id derives from it")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the run was started (sets the reason input)")
+	requesterFlag(cmd, &requestedBy)
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
 	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks that override bundled ones")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
@@ -326,4 +327,15 @@ func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// requesterFlag adds --requested-by: who starts the run, as the directory knows them (their
+// subject name), because approvals compare it with the approver's identity — nobody approves
+// their own request. It defaults to FIREBREAK_REQUESTER, then the login name.
+func requesterFlag(cmd *cobra.Command, dst *string) {
+	def := os.Getenv("FIREBREAK_REQUESTER")
+	if def == "" {
+		def = currentUser()
+	}
+	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else")
 }
