@@ -38,6 +38,9 @@ type SlackConfig struct {
 	SigningSecret string `yaml:"signing_secret"`
 	// BotToken calls users.info, users.lookupByEmail and usergroups.users.list. Never logged.
 	BotToken string `yaml:"bot_token"`
+	// AppToken (xapp-…) opens a Socket Mode connection (firebreak serve --socket-mode) for
+	// teams without a public URL; cmd fills it from SLACK_APP_TOKEN. Never logged.
+	AppToken string `yaml:"app_token"`
 }
 
 // PagerDutyConfig holds the PagerDuty webhook secret and trigger rules.

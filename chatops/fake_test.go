@@ -44,6 +44,10 @@ type fakeTemporal struct {
 	validate func(workflowID string, req map[string]any) (map[string]any, error)
 	status   map[string]workflows.RunResult
 	calls    int
+	seq      int // runs started so far, for run ids
+	// describeBlind makes Describe answer NotFound, as when a run closes between Describe
+	// and the start.
+	describeBlind bool
 }
 
 type fakeStart struct {
@@ -52,7 +56,17 @@ type fakeStart struct {
 	Joined  bool
 }
 
-type fakeRun struct{ id, runID string }
+type fakeRun struct {
+	id, runID string
+	closed    bool // the run has finished; its id stays taken
+}
+
+// finish marks the run with workflow id as finished.
+func (f *fakeTemporal) finish(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.runs[id].closed = true
+}
 
 func newFake() *fakeTemporal {
 	return &fakeTemporal{runs: map[string]*fakeRun{}, status: map[string]workflows.RunResult{}}
@@ -83,14 +97,22 @@ func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, o client.StartWorkfl
 	if !ok || len(args) != 1 {
 		return nil, fmt.Errorf("fake: expected one workflows.RunInput argument, found %T", args[0])
 	}
-	if r, open := f.runs[o.ID]; open {
+	if r, ok := f.runs[o.ID]; ok && r.closed && o.WorkflowIDReusePolicy == enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
+		// Temporal refuses; the SDK hides that unless asked not to.
+		if o.WorkflowExecutionErrorWhenAlreadyStarted {
+			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("workflow execution already finished", "", r.runID)
+		}
+		return r, nil
+	}
+	if r, open := f.runs[o.ID]; open && !r.closed {
 		if o.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
 			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", r.runID)
 		}
 		f.starts = append(f.starts, fakeStart{Options: o, Input: in, Joined: true})
 		return r, nil
 	}
-	r := &fakeRun{id: o.ID, runID: "run-" + strconv.Itoa(len(f.runs)+1)}
+	f.seq++
+	r := &fakeRun{id: o.ID, runID: "run-" + strconv.Itoa(f.seq)}
 	f.runs[o.ID] = r
 	f.starts = append(f.starts, fakeStart{Options: o, Input: in})
 	return r, nil
@@ -103,12 +125,16 @@ func (f *fakeTemporal) DescribeWorkflowExecution(ctx context.Context, id, runID 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	r, ok := f.runs[id]
-	if !ok {
+	if !ok || f.describeBlind {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + id)
+	}
+	status := enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+	if r.closed {
+		status = enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED
 	}
 	return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
 		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: r.runID},
-		Status:    enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
+		Status:    status,
 	}}, nil
 }
 

@@ -12,6 +12,9 @@
 //	GET  /healthz              200 while the process serves requests
 //	GET  /readyz               200 when Temporal answers a health check, else 503
 //	GET  /metrics              Prometheus text: requests by endpoint and outcome
+//
+// Teams without a public URL receive the same commands and button presses over Slack Socket
+// Mode instead (ServeSocketMode).
 package chatops
 
 import (
@@ -85,6 +88,7 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics metrics
 	groups  groupCache
+	events  seenEvents
 
 	bg       sync.WaitGroup
 	bgCtx    context.Context

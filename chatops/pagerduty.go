@@ -211,6 +211,15 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "event_type": eventType})
 		return
 	}
+	if prev, dup := s.events.get(eventID, s.o.Now()); dup {
+		// A redelivery of an event already handled: answered from memory, so it costs no
+		// Temporal call and can never start a second run.
+		s.metrics.request(ep, "duplicate")
+		s.metrics.start("pagerduty", "duplicate_event")
+		s.log.Info("chatops: PagerDuty event redelivered; answered with its run", "event_id", eventID, "incident", inc.ID, "workflow_id", prev.WorkflowID)
+		writeJSON(w, http.StatusAccepted, map[string]string{"status": "duplicate event", "event_id": eventID, "workflow_id": prev.WorkflowID, "run_id": prev.RunID})
+		return
+	}
 	playbook, raw, ok := s.matchIncident(inc)
 	if !ok {
 		s.metrics.request(ep, "no_match")
@@ -220,7 +229,8 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 	if at.IsZero() {
 		at = s.o.Now()
 	}
-	sp := startSpec{Playbook: playbook, Raw: raw, WorkflowID: workflows.IncidentWorkflowID(inc.ID), Source: "pagerduty",
+	// An incident is triggered once: a run for it that has finished is the answer too (Once).
+	sp := startSpec{Playbook: playbook, Raw: raw, WorkflowID: workflows.IncidentWorkflowID(inc.ID), Source: "pagerduty", Once: true,
 		Trigger: workflows.Trigger{Kind: "pagerduty", By: "pagerduty:" + inc.Service, Reason: inc.Title, At: at},
 		Report:  workflows.Report{PagerDutyIncident: inc.ID}}
 	in, err := s.prepare(&sp)
@@ -241,8 +251,12 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "start failed", "incident": inc.ID})
 		return
 	}
+	s.events.put(eventID, res, s.o.Now())
 	status := "started"
-	if res.Joined {
+	switch {
+	case res.Joined && res.Closed:
+		status = "already handled"
+	case res.Joined:
 		status = "already running"
 	}
 	s.metrics.request(ep, "ok")

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -47,15 +49,19 @@ func TestPagerDutyTriggers(t *testing.T) {
 	starts, _ := h.fake.snapshot()
 	in := starts[0].Input
 	if in.Report.PagerDutyIncident != "PINC001" || in.Inputs["subject"] != "alice" || in.Inputs["reason"] != "Suspected leaked AWS key for alice" ||
-		in.Trigger.Kind != "pagerduty" || in.Trigger.At.IsZero() || starts[0].Options.TaskQueue != workflows.TaskQueue {
+		in.Trigger.Kind != "pagerduty" || in.Trigger.At.IsZero() || starts[0].Options.TaskQueue != workflows.TaskQueue ||
+		in.Report.TemporalUIURL != "http://127.0.0.1:8233/namespaces/default" {
 		t.Errorf("input %+v", in)
 	}
-	// The same event redelivered, and another event for the same incident: both join.
-	for _, body := range [][]byte{ev, pdEvent("01OTHER", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "Suspected leaked AWS key for alice")} {
-		code, out = h.webhook(t, body)
-		if code != http.StatusAccepted || out["status"] != "already running" || out["run_id"] != "run-1" {
-			t.Errorf("redelivery: %d %v; want already running run-1", code, out)
-		}
+	// The same event redelivered is known by its event id; another event for the same
+	// incident joins by the incident's workflow id.
+	code, out = h.webhook(t, ev)
+	if code != http.StatusAccepted || out["status"] != "duplicate event" || out["run_id"] != "run-1" {
+		t.Errorf("redelivery: %d %v; want duplicate event run-1", code, out)
+	}
+	code, out = h.webhook(t, pdEvent("01OTHER", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "Suspected leaked AWS key for alice"))
+	if code != http.StatusAccepted || out["status"] != "already running" || out["run_id"] != "run-1" {
+		t.Errorf("second event for the incident: %d %v; want already running run-1", code, out)
 	}
 	// Pings, other events, non-matching incidents and unusable titles start nothing.
 	for _, body := range [][]byte{
@@ -75,6 +81,56 @@ func TestPagerDutyTriggers(t *testing.T) {
 	// A body that is signed but not JSON is a bad request.
 	if code, _ := h.webhook(t, []byte("not json")); code != http.StatusBadRequest {
 		t.Errorf("garbage: %d; want 400", code)
+	}
+}
+
+func TestPagerDutyDuplicates(t *testing.T) {
+	h := newHarness(t)
+	id := workflows.IncidentWorkflowID("PINC001")
+	ev := pdEvent("01EVENT", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "key for alice")
+	if code, out := h.webhook(t, ev); code != http.StatusAccepted || out["status"] != "started" || out["run_id"] != "run-1" {
+		t.Fatalf("first delivery: %d %v; want started run-1", code, out)
+	}
+	if starts, _ := h.fake.snapshot(); starts[0].Options.WorkflowIDReusePolicy != enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE {
+		t.Errorf("reuse policy %v; want REJECT_DUPLICATE so an incident never runs twice", starts[0].Options.WorkflowIDReusePolicy)
+	}
+
+	// Temporal unreachable: a redelivery of the same event is still answered, from memory.
+	h.fake.mu.Lock()
+	h.fake.hang = true
+	h.fake.mu.Unlock()
+	calls := h.fake.callCount()
+	code, out := h.webhook(t, ev)
+	if code != http.StatusAccepted || out["status"] != "duplicate event" || out["event_id"] != "01EVENT" || out["workflow_id"] != id || out["run_id"] != "run-1" {
+		t.Fatalf("redelivery with Temporal down: %d %v; want 202 duplicate event of run-1", code, out)
+	}
+	if n := h.fake.callCount(); n != calls {
+		t.Errorf("a redelivery made %d Temporal calls; want none", n-calls)
+	}
+	h.fake.mu.Lock()
+	h.fake.hang = false
+	h.fake.mu.Unlock()
+
+	// The run finished. A new event for the same incident is answered with that run, and
+	// nothing new starts — whether Describe sees the closed run or the start finds it.
+	h.fake.finish(id)
+	code, out = h.webhook(t, pdEvent("01AGAIN", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "key for alice"))
+	if code != http.StatusAccepted || out["status"] != "already handled" || out["run_id"] != "run-1" {
+		t.Errorf("event after the run finished: %d %v; want already handled run-1", code, out)
+	}
+	h.fake.mu.Lock()
+	h.fake.describeBlind = true
+	h.fake.mu.Unlock()
+	code, out = h.webhook(t, pdEvent("01RACE", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "key for alice"))
+	if code != http.StatusAccepted || out["status"] != "already handled" || out["run_id"] != "run-1" {
+		t.Errorf("event racing the run's end: %d %v; want already handled run-1", code, out)
+	}
+	if starts, _ := h.fake.snapshot(); len(starts) != 1 {
+		t.Errorf("%d runs started for one incident; want 1", len(starts))
+	}
+	// Both later events are remembered too.
+	if code, out := h.webhook(t, pdEvent("01RACE", chatops.EventIncidentTriggered, "PINC001", "PSVCDEV", "high", "key for alice")); out["status"] != "duplicate event" {
+		t.Errorf("redelivery of a joined event: %d %v; want duplicate event", code, out)
 	}
 }
 

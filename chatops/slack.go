@@ -29,18 +29,16 @@ const (
 const (
 	ActionConfirm = "firebreak_confirm"
 	ActionCancel  = "firebreak_cancel"
-	ActionApprove = "firebreak_approve"
-	ActionDeny    = "firebreak_deny"
+	ActionApprove = workflows.ActionApprove
+	ActionDeny    = workflows.ActionDeny
 )
 
 // RevokePlaybook is the playbook /revoke-dev starts.
 const RevokePlaybook = "compromised-dev-key"
 
-// ApprovalButton is the value of an approve or deny button: which run and which step.
-type ApprovalButton struct {
-	WorkflowID string `json:"workflow_id"`
-	Step       string `json:"step"`
-}
+// ApprovalButton is the value of an approve or deny button: which run and which step. The
+// run's thread posts them (workflows.DecisionButton).
+type ApprovalButton = workflows.DecisionButton
 
 // pendingStart is the value of a Confirm button: everything needed to start the run once the
 // requester confirms. Slack signs the interaction that carries it back, and the requester and
@@ -231,14 +229,20 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("chatops: Slack retry", "endpoint", ep, "retry", retry, "command", cmd.Command)
 		w.Header().Set("X-Slack-No-Retry", "1")
 	}
+	m, outcome := s.dispatchCommand(r.Context(), cmd)
+	s.answer(w, ep, outcome, m)
+}
+
+// dispatchCommand answers a verified slash command, however it arrived (HTTP or Socket
+// Mode): the acknowledgement message and the metrics outcome.
+func (s *Server) dispatchCommand(ctx context.Context, cmd slack.SlashCommand) (slack.Msg, string) {
 	switch cmd.Command {
 	case CommandRevokeDev:
-		s.answer(w, ep, "ok", s.revokeDev(r.Context(), cmd))
+		return s.revokeDev(ctx, cmd), "ok"
 	case CommandFirebreak:
-		s.answer(w, ep, "ok", s.firebreak(r.Context(), cmd))
-	default:
-		s.answer(w, ep, "unknown_command", ephemeral(fmt.Sprintf("firebreak does not know the command %s; it answers %s and %s.", cmd.Command, CommandRevokeDev, CommandFirebreak)))
+		return s.firebreak(ctx, cmd), "ok"
 	}
+	return ephemeral(fmt.Sprintf("firebreak does not know the command %s; it answers %s and %s.", cmd.Command, CommandRevokeDev, CommandFirebreak)), "unknown_command"
 }
 
 // revokeDev answers /revoke-dev @user reason… with a confirmation: a destructive playbook
@@ -451,15 +455,21 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, ep, err)
 		return
 	}
+	s.answer(w, ep, s.dispatchInteraction(r.Context(), ic), slack.Msg{})
+}
+
+// dispatchInteraction acts on a verified interaction, however it arrived (HTTP or Socket
+// Mode), and returns the metrics outcome. Slack ignores the body of a block_actions answer,
+// so every message goes to the interaction's response_url.
+func (s *Server) dispatchInteraction(ctx context.Context, ic slack.InteractionCallback) string {
 	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
-		s.answer(w, ep, "ignored", slack.Msg{})
-		return
+		return "ignored"
 	}
 	act := ic.ActionCallback.BlockActions[0]
 	var m slack.Msg
 	switch act.ActionID {
 	case ActionConfirm:
-		m = s.confirm(r.Context(), ic, act.Value)
+		m = s.confirm(ctx, ic, act.Value)
 	case ActionCancel:
 		m = slack.Msg{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: "Cancelled; nothing was started."}
 	case ActionApprove, ActionDeny:
@@ -472,18 +482,16 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 		if act.ActionID == ActionDeny {
 			decision = workflows.DecisionDeny
 		}
-		if msg, sent := s.decide(r.Context(), ic.User.ID, b.WorkflowID, workflows.ApprovalRequest{Step: b.Step, Decision: decision}, ic.ResponseURL); !sent {
+		if msg, sent := s.decide(ctx, ic.User.ID, b.WorkflowID, workflows.ApprovalRequest{Step: b.Step, Decision: decision}, ic.ResponseURL); !sent {
 			m = msg
 		}
 	default:
-		s.answer(w, ep, "ignored", slack.Msg{})
-		return
+		return "ignored"
 	}
-	// Slack ignores the body of a block_actions answer: every message goes to response_url.
 	if m.Text != "" {
 		s.after(func(ctx context.Context) { s.respond(ctx, ic.ResponseURL, m) })
 	}
-	s.answer(w, ep, "ok", slack.Msg{})
+	return "ok"
 }
 
 // confirm starts the run a Confirm button describes, after checking that the person who

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -30,13 +29,17 @@ type startSpec struct {
 	// Nonce distinguishes drills; empty means the trigger time. Slack requests use their
 	// trigger_id, so Slack's retries of one request name the same drill.
 	Nonce string
+	// Once means the trigger happens once per workflow id (a PagerDuty incident is triggered
+	// once): a closed run with the id is the answer too, and no second run is ever started.
+	Once bool
 }
 
 // started says what a start did.
 type started struct {
 	WorkflowID string
 	RunID      string
-	Joined     bool // a run with this id was already open; nothing new started
+	Joined     bool // a run with this id was already open (or, for Once, closed); nothing new started
+	Closed     bool // with Joined: that run has finished
 }
 
 // errNoTemporal is returned when no Temporal client is configured.
@@ -68,7 +71,11 @@ func (s *Server) prepare(sp *startSpec) (workflows.RunInput, error) {
 			sp.WorkflowID = workflows.RunWorkflowID(p.Name, subject)
 		}
 	}
-	return workflows.RunInput{Plan: *p, Inputs: in, Trigger: sp.Trigger, Drill: sp.Drill, Report: sp.Report}, nil
+	report := sp.Report
+	if report.TemporalUIURL == "" {
+		report.TemporalUIURL = s.o.Config.TemporalUIURL
+	}
+	return workflows.RunInput{Plan: *p, Inputs: in, Trigger: sp.Trigger, Drill: sp.Drill, Report: report}, nil
 }
 
 // start starts a prepared run, or joins the open run with the same workflow id: it asks
@@ -83,20 +90,35 @@ func (s *Server) start(ctx context.Context, sp startSpec, in workflows.RunInput)
 	if sp.Drill {
 		queue = workflows.DrillTaskQueue
 	}
-	if d, err := s.starter.DescribeWorkflowExecution(ctx, sp.WorkflowID, ""); err == nil &&
-		d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		s.metrics.start(sp.Source, "joined")
-		return started{WorkflowID: sp.WorkflowID, RunID: d.GetWorkflowExecutionInfo().GetExecution().GetRunId(), Joined: true}, nil
-	} else if err != nil && !isNotFound(err) && ctx.Err() != nil {
+	if d, err := s.starter.DescribeWorkflowExecution(ctx, sp.WorkflowID, ""); err == nil {
+		info := d.GetWorkflowExecutionInfo()
+		running := info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING
+		if running || sp.Once {
+			s.metrics.start(sp.Source, "joined")
+			return started{WorkflowID: sp.WorkflowID, RunID: info.GetExecution().GetRunId(), Joined: true, Closed: !running}, nil
+		}
+	} else if !isNotFound(err) && ctx.Err() != nil {
 		s.metrics.start(sp.Source, "failed")
 		return started{}, fmt.Errorf("asking Temporal about run %s: %w", sp.WorkflowID, err)
 	}
-	run, err := s.starter.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+	opts := client.StartWorkflowOptions{
 		ID:                       sp.WorkflowID,
 		TaskQueue:                queue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, workflows.Run, in)
+	}
+	if sp.Once {
+		// A run that closed between Describe and here must not be followed by a second one;
+		// the error says which run it was.
+		opts.WorkflowIDReusePolicy = enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE
+		opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	}
+	run, err := s.starter.ExecuteWorkflow(ctx, opts, workflows.Run, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if sp.Once && errors.As(err, &already) {
+		s.metrics.start(sp.Source, "joined")
+		return started{WorkflowID: sp.WorkflowID, RunID: already.RunId, Joined: true, Closed: true}, nil
+	}
 	if err != nil {
 		s.metrics.start(sp.Source, "failed")
 		return started{}, fmt.Errorf("starting playbook %s as %s: %w", sp.Playbook, sp.WorkflowID, err)
@@ -187,11 +209,7 @@ func (s *Server) openRuns(ctx context.Context, n int) ([]string, error) {
 
 // runLink is a link to the run in the Temporal Web UI, or the bare id when none is configured.
 func (s *Server) runLink(workflowID string) string {
-	if s.o.Config.TemporalUIURL == "" {
-		return "`" + workflowID + "`"
-	}
-	u := strings.TrimRight(s.o.Config.TemporalUIURL, "/") + "/workflows/" + url.PathEscape(workflowID)
-	return "<" + u + "|" + workflowID + ">"
+	return workflows.RunLink(s.o.Config.TemporalUIURL, workflowID)
 }
 
 // formatStatus renders a RunResult for Slack: one line per step, ✓ / ⏳ / ✗ with durations.

@@ -2,10 +2,13 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -108,7 +111,7 @@ func (rep *reporter) status(ctx workflow.Context) {
 	if ch == "" {
 		return
 	}
-	text := statusText(rep.r.snapshot())
+	text := statusText(rep.r.snapshot(), rep.r.in.Report.TemporalUIURL)
 	if rep.statusTS == "" {
 		out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: ch, Text: text, IdempotencyKey: rep.r.res.WorkflowID + "/status"})
 		if err != nil {
@@ -145,12 +148,12 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 			return
 		}
 		verb := map[string]string{PendingKindApproval: "Approval needed", PendingKindManual: "Manual step for a " + strings.Join(p.Roles, "/"), PendingKindEscalation: "Escalation"}[p.Kind]
-		text = fmt.Sprintf("🙋 %s — %s: %s\nWho may answer: %s (%d needed; not %s, who started the run). Answer with the %q update on %s.", verb, p.Step, p.Message, strings.Join(p.Roles, ", "), p.Needed, orDash(res.Trigger.By), UpdateApprove, res.WorkflowID)
+		text = fmt.Sprintf("🙋 %s — %s: %s\nWho may answer: %s (%d needed; not %s, who started the run). Press a button below, or `/firebreak approve %s step=%s` (or `deny`).", verb, p.Step, p.Message, strings.Join(p.Roles, ", "), p.Needed, orDash(res.Trigger.By), res.WorkflowID, p.Step)
 		if !p.Deadline.IsZero() {
 			text += " Deadline: " + p.Deadline.UTC().Format(time.RFC3339) + "."
 		}
 		key = "pending/" + p.Step + "/" + p.Kind
-		rep.reply(ctx, text, key)
+		rep.replyBlocks(ctx, text, decisionBlocks(text, res.WorkflowID, p.PendingApproval), key)
 		rep.note(ctx, text, key)
 		if p.Kind != PendingKindEscalation {
 			rep.notify(ctx, playbooks.NotifyApproval, p.Step)
@@ -221,10 +224,16 @@ func (rep *reporter) notify(ctx workflow.Context, event, step string) {
 }
 
 func (rep *reporter) reply(ctx workflow.Context, text, key string) {
+	rep.replyBlocks(ctx, text, nil, key)
+}
+
+// replyBlocks posts a reply in the run's thread; text stays the notification fallback when
+// blocks are set.
+func (rep *reporter) replyBlocks(ctx workflow.Context, text string, blocks json.RawMessage, key string) {
 	if rep.r.in.Report.SlackChannel == "" || rep.statusTS == "" {
 		return
 	}
-	_, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+	_, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, Blocks: blocks, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
 	if err != nil {
 		rep.failed("slack reply "+key, err)
 	}
@@ -245,6 +254,72 @@ func (rep *reporter) failed(what string, err error) {
 	rep.r.res.ReportErrors = append(rep.r.res.ReportErrors, what+": "+err.Error())
 }
 
+// Block Kit action ids of the decision buttons; chatops answers them (chatops.ActionApprove,
+// chatops.ActionDeny) through the UpdateApprove update.
+const (
+	ActionApprove = "firebreak_approve"
+	ActionDeny    = "firebreak_deny"
+)
+
+// DecisionButton is the value of a decision button: which run and which step.
+type DecisionButton struct {
+	WorkflowID string `json:"workflow_id"`
+	Step       string `json:"step"`
+}
+
+// decisionBlocks is the Block Kit of a pending decision: the text, then an approve and a deny
+// button whose labels say what each does for this kind of decision. It is built from plain
+// structs in a fixed order, so the bytes are the same on every replay.
+func decisionBlocks(text, workflowID string, p PendingApproval) json.RawMessage {
+	yes, no := "Approve", "Deny"
+	switch p.Kind {
+	case PendingKindManual:
+		yes, no = "Done", "Could not do it"
+	case PendingKindEscalation:
+		yes, no = "Carry on", "Abort run"
+	}
+	value, _ := json.Marshal(DecisionButton{WorkflowID: workflowID, Step: p.Step})
+	type textObj struct {
+		Type  string `json:"type"`
+		Text  string `json:"text"`
+		Emoji bool   `json:"emoji,omitempty"`
+	}
+	type button struct {
+		Type     string  `json:"type"`
+		ActionID string  `json:"action_id"`
+		Text     textObj `json:"text"`
+		Value    string  `json:"value"`
+		Style    string  `json:"style,omitempty"`
+	}
+	type block struct {
+		Type     string   `json:"type"`
+		BlockID  string   `json:"block_id,omitempty"`
+		Text     *textObj `json:"text,omitempty"`
+		Elements []button `json:"elements,omitempty"`
+	}
+	// Slack caps section text at 3000 characters and block ids at 255.
+	section := text
+	if len(section) > 3000 {
+		n := 2990
+		for n > 0 && !utf8.RuneStart(section[n]) {
+			n--
+		}
+		section = section[:n] + "…"
+	}
+	blockID := "firebreak_decide/" + p.Step
+	if len(blockID) > 255 {
+		blockID = blockID[:255]
+	}
+	b, _ := json.Marshal([]block{
+		{Type: "section", Text: &textObj{Type: "mrkdwn", Text: section}},
+		{Type: "actions", BlockID: blockID, Elements: []button{
+			{Type: "button", ActionID: ActionApprove, Text: textObj{Type: "plain_text", Text: yes, Emoji: true}, Value: string(value), Style: "primary"},
+			{Type: "button", ActionID: ActionDeny, Text: textObj{Type: "plain_text", Text: no, Emoji: true}, Value: string(value), Style: "danger"},
+		}},
+	})
+	return b
+}
+
 // call runs one activity by method reference with typed input and result.
 func call[In, Out any](ctx workflow.Context, prefix string, fn func(context.Context, In) (Out, error), in In) (Out, error) {
 	var out Out
@@ -252,7 +327,9 @@ func call[In, Out any](ctx workflow.Context, prefix string, fn func(context.Cont
 	return out, err
 }
 
-func statusText(res RunResult) string {
+// statusText is the run's status message; uiURL, when set, turns the run id into a link to the
+// run in the Temporal Web UI.
+func statusText(res RunResult, uiURL string) string {
 	var b strings.Builder
 	state := "running"
 	switch res.Outcome {
@@ -277,8 +354,18 @@ func statusText(res RunResult) string {
 	if res.TimeToContainMS > 0 {
 		fmt.Fprintf(&b, "Time to contain: %d ms\n", res.TimeToContainMS)
 	}
-	fmt.Fprintf(&b, "Run: %s", res.WorkflowID)
+	fmt.Fprintf(&b, "Run: %s", RunLink(uiURL, res.WorkflowID))
 	return b.String()
+}
+
+// RunLink is a Slack link to a run in the Temporal Web UI whose namespace page is uiURL
+// (e.g. http://127.0.0.1:8233/namespaces/default), or the run id in code format when uiURL is
+// empty.
+func RunLink(uiURL, workflowID string) string {
+	if uiURL == "" {
+		return "`" + workflowID + "`"
+	}
+	return "<" + strings.TrimRight(uiURL, "/") + "/workflows/" + url.PathEscape(workflowID) + "|" + workflowID + ">"
 }
 
 func summaryText(res RunResult) string {

@@ -27,6 +27,7 @@ type serveFlags struct {
 	config      string
 	playbookDir string
 	logLevel    string
+	socketMode  bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -53,6 +54,7 @@ like behind a load balancer; they keep no state.`,
 	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "chatops config file (YAML: directory, roles, pagerduty rules) (FIREBREAK_CONFIG)")
 	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml) that override bundled ones of the same name")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addSocketModeFlag(cmd, &f.socketMode)
 	return cmd
 }
 
@@ -131,12 +133,18 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	}
 	handler := chatops.NewHandler(o)
 	defer handler.Close()
+	sockc, err := startSocketMode(ctx, f.socketMode, handler, cfg, logger)
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "firebreak serve listening on http://%s (Temporal %s)\n", ln.Addr(), conn.Address)
+	var sockErr error
 	select {
 	case <-ctx.Done():
+	case sockErr = <-sockc:
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -146,7 +154,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	defer cancel()
 	_ = hs.Shutdown(shutdown)
 	handler.Wait()
-	return nil
+	return sockErr
 }
 
 // newSlackCmd is the `firebreak slack` group; registered beside serve.
