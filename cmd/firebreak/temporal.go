@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -57,7 +59,14 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 		}
 		conn.server, conn.Address, conn.Embedded = srv, srv.FrontendHostPort(), true
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)})
+	opts := client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
+	if !conn.Embedded {
+		if err := clusterAuth(&opts); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		conn.Close()
 		hint := ""
@@ -158,4 +167,44 @@ func loadCodec(stateDir string, src keySource) (*workflows.Codec, error) {
 		return nil, fmt.Errorf("codec key %s: expected the base64 encoding of 32 bytes", path)
 	}
 	return workflows.NewCodec(id, map[string][]byte{id: key})
+}
+
+// clusterAuth configures TLS and credentials for a cluster or Temporal Cloud from the same
+// variables the temporal CLI reads: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS client
+// certificate, PEM files), TEMPORAL_TLS_CA (a CA bundle to trust), TEMPORAL_TLS_SERVER_NAME,
+// TEMPORAL_TLS=true (TLS with the system roots) and TEMPORAL_API_KEY (implies TLS).
+func clusterAuth(o *client.Options) error {
+	cert, key, ca := os.Getenv("TEMPORAL_TLS_CERT"), os.Getenv("TEMPORAL_TLS_KEY"), os.Getenv("TEMPORAL_TLS_CA")
+	apiKey := os.Getenv("TEMPORAL_API_KEY")
+	useTLS := os.Getenv("TEMPORAL_TLS") == "true" || cert != "" || ca != "" || apiKey != ""
+	if !useTLS {
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: os.Getenv("TEMPORAL_TLS_SERVER_NAME")}
+	if (cert == "") != (key == "") {
+		return usagef("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both files of the client certificate, or neither")
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return usagef("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return usagef("TEMPORAL_TLS_CA: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return usagef("TEMPORAL_TLS_CA %s: expected PEM certificates, found none", ca)
+		}
+		cfg.RootCAs = pool
+	}
+	o.ConnectionOptions.TLS = cfg
+	if apiKey != "" {
+		o.Credentials = client.NewAPIKeyStaticCredentials(apiKey)
+	}
+	return nil
 }
