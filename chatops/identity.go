@@ -62,12 +62,17 @@ func (s *Server) person(ctx context.Context, slackID string) (Identity, error) {
 	if err != nil {
 		return Identity{}, fmt.Errorf("looking up Slack user %s with users.info: %w", slackID, err)
 	}
+	if u.IsStranger {
+		return Identity{}, fmt.Errorf("Slack user %s is %w: they are from another workspace (Slack Connect), and only the directory's own people act here", slackID, ErrUnknownUser)
+	}
 	email := u.Profile.Email
 	if email == "" {
 		return Identity{}, fmt.Errorf("Slack user %s is %w: Slack shows no email for them (the app needs users:read.email)", slackID, ErrUnknownUser)
 	}
 	for _, p := range s.o.Config.Directory {
-		if strings.EqualFold(p.Email, email) {
+		// An entry pinned to a Slack id belongs to that Slack user only: someone else showing
+		// the same email is not them.
+		if p.SlackID == "" && strings.EqualFold(p.Email, email) {
 			return Identity{SlackID: slackID, Email: p.Email, Subject: p.Subject}, nil
 		}
 	}

@@ -194,21 +194,34 @@ func (s *Server) respond(ctx context.Context, responseURL string, m slack.Msg) {
 		s.log.Error("chatops: encoding a response", "error", err)
 		return
 	}
+	// A response_url is a bearer capability (anyone holding it may post to the channel for 30
+	// minutes), so only its host is ever logged.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))
 	if err != nil {
-		s.log.Warn("chatops: bad response_url", "error", err)
+		s.log.Warn("chatops: bad response_url", "host", urlHost(responseURL))
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.o.HTTPClient.Do(req)
 	if err != nil {
-		s.log.Warn("chatops: posting to response_url failed", "error", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		s.log.Warn("chatops: posting to response_url failed", "host", urlHost(responseURL), "error", err)
 		return
 	}
 	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		s.log.Warn("chatops: response_url refused the message", "status", resp.StatusCode)
 	}
+}
+
+func urlHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return "?"
 }
 
 func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
@@ -369,6 +382,9 @@ func (s *Server) startAndTell(ctx context.Context, sp startSpec, in workflows.Ru
 func (s *Server) statusCommand(ctx context.Context, cmd slack.SlashCommand, args []string) slack.Msg {
 	if _, err := s.requester(ctx, cmd.UserID); err != nil {
 		return ephemeral("You cannot see runs: " + err.Error())
+	}
+	if len(s.rolesOf(ctx, cmd.UserID)) == 0 {
+		return ephemeral("You cannot see runs: you hold no firebreak role (roles: in the config); runs' steps and errors are for responders and approvers.")
 	}
 	if len(args) == 0 {
 		s.after(func(ctx context.Context) {
