@@ -76,6 +76,9 @@ type Options struct {
 	// LookupTimeout bounds the Slack API lookups made before acknowledging; zero means 1.5 s,
 	// which keeps the acknowledgement inside Slack's 3 s.
 	LookupTimeout time.Duration
+	// AckBudget bounds all the work done before acknowledging a Slack request, however many
+	// lookups it takes, so the answer beats Slack's 3 s limit; zero means 2 s.
+	AckBudget time.Duration
 }
 
 // Server serves firebreak's endpoints. Create it with NewHandler.
@@ -114,6 +117,9 @@ func NewHandler(o Options) *Server {
 	}
 	if s.o.TemporalTimeout == 0 {
 		s.o.TemporalTimeout = 15 * time.Second
+	}
+	if s.o.AckBudget == 0 {
+		s.o.AckBudget = 2 * time.Second
 	}
 	if s.o.LookupTimeout == 0 {
 		s.o.LookupTimeout = 1500 * time.Millisecond

@@ -249,6 +249,8 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 // dispatchCommand answers a verified slash command, however it arrived (HTTP or Socket
 // Mode): the acknowledgement message and the metrics outcome.
 func (s *Server) dispatchCommand(ctx context.Context, cmd slack.SlashCommand) (slack.Msg, string) {
+	ctx, cancel := context.WithTimeout(ctx, s.o.AckBudget)
+	defer cancel()
 	switch cmd.Command {
 	case CommandRevokeDev:
 		return s.revokeDev(ctx, cmd), "ok"
@@ -478,6 +480,8 @@ func (s *Server) slackInteractions(w http.ResponseWriter, r *http.Request) {
 // Mode), and returns the metrics outcome. Slack ignores the body of a block_actions answer,
 // so every message goes to the interaction's response_url.
 func (s *Server) dispatchInteraction(ctx context.Context, ic slack.InteractionCallback) string {
+	ctx, cancel := context.WithTimeout(ctx, s.o.AckBudget)
+	defer cancel()
 	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
 		return "ignored"
 	}
