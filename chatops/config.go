@@ -84,6 +84,9 @@ type Person struct {
 	Email   string `yaml:"email"`
 	// SlackID is optional: when set, no Slack API call is needed to resolve the person.
 	SlackID string `yaml:"slack_id"`
+	// PagerDutyID is optional: their PagerDuty user id, so a run started by an incident they
+	// raised is known to be theirs and they cannot approve it.
+	PagerDutyID string `yaml:"pagerduty_id"`
 }
 
 // RoleMembers lists who holds a role: Slack user ids (U…) and user-group ids (S…).

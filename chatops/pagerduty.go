@@ -231,7 +231,7 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	// An incident is triggered once: a run for it that has finished is the answer too (Once).
 	sp := startSpec{Playbook: playbook, Raw: raw, WorkflowID: workflows.IncidentWorkflowID(inc.ID), Source: "pagerduty", Once: true,
-		Trigger: workflows.Trigger{Kind: "pagerduty", By: "pagerduty:" + inc.Service, Reason: inc.Title, At: at},
+		Trigger: workflows.Trigger{Kind: "pagerduty", By: s.pagerDutyRequester(body, inc), Reason: inc.Title, At: at},
 		Report:  workflows.Report{PagerDutyIncident: inc.ID}}
 	in, err := s.prepare(&sp)
 	if err != nil {
@@ -261,4 +261,26 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.request(ep, "ok")
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": status, "workflow_id": res.WorkflowID, "run_id": res.RunID})
+}
+
+// pagerDutyRequester names who started a PagerDuty-triggered run in the directory's terms: the
+// event's agent (the person who raised or triggered the incident) when the directory knows
+// their PagerDuty user id, so that person cannot approve the run; otherwise the service.
+func (s *Server) pagerDutyRequester(body []byte, inc Incident) string {
+	var env struct {
+		Event struct {
+			Agent *struct {
+				ID   string `json:"id"`
+				Type string `json:"type"`
+			} `json:"agent"`
+		} `json:"event"`
+	}
+	if json.Unmarshal(body, &env) == nil && env.Event.Agent != nil && env.Event.Agent.ID != "" {
+		for _, p := range s.o.Config.Directory {
+			if p.PagerDutyID != "" && p.PagerDutyID == env.Event.Agent.ID {
+				return p.Subject
+			}
+		}
+	}
+	return "pagerduty:" + inc.Service
 }

@@ -179,7 +179,7 @@ func devChatopsConfig(f devFlags, sb *testenv.Sandbox) (chatops.Config, string, 
 	if f.config == "" {
 		var responders []string
 		for _, d := range sb.Org.Developers {
-			cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID})
+			cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
 			responders = append(responders, d.SlackID)
 		}
 		cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
