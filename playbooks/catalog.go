@@ -323,6 +323,83 @@ var catalog = []Action{
 		},
 		Destructive: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
+	{
+		Name: "oidc.revoke_token", Summary: "Revoke a developer's token at the identity provider (RFC 7009, endpoint from OIDC discovery). The playbook names where the token is stored in Vault KV v2, never the token; already revoked counts as done.",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Doc: "whose token this is"},
+			{Name: "mount", Type: TypeString, Doc: "KV v2 mount holding the token (default secret)"},
+			{Name: "path", Type: TypeString, Required: true, Doc: "KV v2 path holding the token, e.g. portal/alice"},
+			{Name: "field", Type: TypeString, Doc: "field holding the token (default token)"},
+			{Name: "token_type_hint", Type: TypeString, Doc: "access_token or refresh_token (optional)"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "revocation is idempotent at the IdP; kept for the record"},
+		},
+		Outputs: []Param{
+			{Name: "ref", Type: TypeString, Doc: "the token's reference, e.g. secret/portal/alice#token"},
+			{Name: "fingerprint", Type: TypeString, Doc: "the first 12 hex digits of the token's SHA-256"},
+			{Name: "revoked", Type: TypeBool, Doc: "the IdP answered 200: revoked now or already invalid"},
+			{Name: "status", Type: TypeInt, Doc: "HTTP status of the revocation"},
+			{Name: "endpoint", Type: TypeString, Doc: "the revocation endpoint"},
+		},
+		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "oidc.verify_revoked", Summary: "Check by token introspection (RFC 7662) that the IdP reports the referenced token inactive.",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Doc: "whose token this is"},
+			{Name: "mount", Type: TypeString, Doc: "KV v2 mount holding the token (default secret)"},
+			{Name: "path", Type: TypeString, Required: true, Doc: "KV v2 path holding the token, e.g. portal/alice"},
+			{Name: "field", Type: TypeString, Doc: "field holding the token (default token)"},
+		},
+		Outputs:  checks(),
+		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.delete_keys", Summary: "Delete Inactive IAM access keys; an Active key is refused (deactivate it first), a key already gone counts as done.",
+		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "Inactive keys to delete"}},
+		Outputs:     []Param{{Name: "deleted", Type: TypeStringList, Doc: "keys deleted now"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer existed"}},
+		Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "KeyActive", "KeyOwnerMismatch"}}, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.rotate_key", Summary: "Rotate an IAM access key in AWS's order: create, store the secret in Vault KV v2, deactivate the old key, verify, delete the old. An inactive spare is removed first; two Active keys stop for a person.",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"},
+			{Name: "access_key_id", Type: TypeString, Doc: "key to replace (default: the user's only Active key)"},
+			{Name: "vault_mount", Type: TypeString, Doc: "KV v2 mount for the new key (default secret)"},
+			{Name: "vault_path", Type: TypeString, Doc: "secret path for the new key (default aws/iam/<user>)"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step: a retry finishes the rotation instead of starting another"},
+		},
+		Outputs: []Param{
+			{Name: "user", Type: TypeString, Doc: "IAM user name"},
+			{Name: "old_access_key_id", Type: TypeString, Doc: "the key replaced (now deleted)"},
+			{Name: "new_access_key_id", Type: TypeString, Doc: "the new Active key; its secret is only in Vault"},
+			{Name: "vault_mount", Type: TypeString, Doc: "KV v2 mount holding the new key"},
+			{Name: "vault_path", Type: TypeString, Doc: "secret path holding the new key"},
+			{Name: "vault_version", Type: TypeInt, Doc: "secret version written"},
+			{Name: "deleted_spare", Type: TypeString, Doc: "inactive key deleted to make room, if any"},
+		},
+		Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(10 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "TwoActiveKeys", "KeyLimit", "RotationVerifyFailed", "PermissionDenied", "InvalidRequest"}}, Timeout: 60 * time.Second,
+	},
+	{
+		Name: "pagerduty.escalate", Summary: "Escalate a PagerDuty incident (set its escalation level or re-assign it to an escalation policy), or open one on a service when no incident is given, never twice for the same step.",
+		Args: []Param{
+			{Name: "incident_id", Type: TypeString, Doc: "incident to escalate (empty: open a new incident on service_id)"},
+			{Name: "escalation_level", Type: TypeInt, Doc: "escalation level to move the incident to (1 or more)"},
+			{Name: "escalation_policy_id", Type: TypeString, Doc: "escalation policy to re-assign the incident to, or to open it on"},
+			{Name: "service_id", Type: TypeString, Doc: "service to open an incident on (without incident_id)"},
+			{Name: "title", Type: TypeString, Doc: "title of the new incident"},
+			{Name: "urgency", Type: TypeString, Doc: "urgency of the new incident: high (default) or low"},
+			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step; the new incident's incident_key derives from it"},
+		},
+		Outputs: []Param{
+			{Name: "incident_id", Type: TypeString, Doc: "incident id"},
+			{Name: "status", Type: TypeString, Doc: "status after the call"},
+			{Name: "urgency", Type: TypeString, Doc: "urgency"},
+			{Name: "escalation_policy_id", Type: TypeString, Doc: "escalation policy now assigned"},
+			{Name: "created", Type: TypeBool, Doc: "the step opened the incident"},
+			{Name: "changed", Type: TypeBool, Doc: "this call changed or created it"},
+		},
+		Retry: chatRetry, Timeout: 30 * time.Second,
+	},
 }
 
 // Catalog returns the action catalog sorted by name.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +19,15 @@ import (
 const (
 	PagerDutyEscalationPolicyID = "PEPSEC1"
 	PagerDutyScheduleID         = "PSCHSEC1"
+	// PagerDutyManagersPolicyID is a second escalation policy (two levels, like the first) that
+	// incidents can be re-assigned to.
+	PagerDutyManagersPolicyID = "PEPMGR1"
 )
+
+// pdPolicies are the sandbox's escalation policies by id; each has pdPolicyLevels levels.
+var pdPolicies = map[string]string{PagerDutyEscalationPolicyID: "Security On-Call", PagerDutyManagersPolicyID: "Security Managers"}
+
+const pdPolicyLevels = 2
 
 // The PagerDuty sandbox's service user that firebreak acts as (the From header of its writes),
 // beside the org's developers.
@@ -62,6 +71,10 @@ type pdIncident struct {
 	Changed time.Time
 	AckBy   string // user ID that acknowledged
 	AckAt   time.Time
+	// PolicyID and Level are the escalation policy and level ("" and 0: the seeded policy, level 1).
+	PolicyID string
+	Level    int
+	Key      string // incident_key ("": derived from the id)
 }
 
 // NewPagerDuty starts a PagerDuty sandbox with org's incidents, services and developers,
@@ -141,6 +154,51 @@ func (p *PagerDuty) Incident(id string) (Incident, bool) {
 	return inc.Incident, true
 }
 
+// IncidentEscalation returns incident id's escalation policy id and level, or false.
+func (p *PagerDuty) IncidentEscalation(id string) (policyID string, level int, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	inc, ok := p.incidents[id]
+	if !ok {
+		return "", 0, false
+	}
+	return inc.policy(), inc.level(), true
+}
+
+// IncidentsByKey returns the ids of the incidents whose incident_key is key.
+func (p *PagerDuty) IncidentsByKey(key string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for id, inc := range p.incidents {
+		if inc.key() == key {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (inc *pdIncident) policy() string {
+	if inc.PolicyID == "" {
+		return PagerDutyEscalationPolicyID
+	}
+	return inc.PolicyID
+}
+
+func (inc *pdIncident) level() int {
+	if inc.Level == 0 {
+		return 1
+	}
+	return inc.Level
+}
+
+func (inc *pdIncident) key() string {
+	if inc.Key == "" {
+		return strings.ToLower(inc.ID)
+	}
+	return inc.Key
+}
+
 // pdOp names a request by method and path template, e.g. "POST /incidents/{id}/notes".
 func pdOp(req *http.Request, _ []byte) string {
 	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
@@ -215,6 +273,10 @@ func (p *PagerDuty) serve(w http.ResponseWriter, req *http.Request) {
 		p.createNote(w, req, parts[1])
 	case req.Method == http.MethodPut && len(parts) == 1 && parts[0] == "incidents":
 		p.manage(w, req)
+	case req.Method == http.MethodGet && len(parts) == 1 && parts[0] == "incidents":
+		p.listIncidents(w, req.URL.Query())
+	case req.Method == http.MethodPost && len(parts) == 1 && parts[0] == "incidents":
+		p.createIncident(w, req)
 	case req.Method == http.MethodGet && len(parts) == 1 && parts[0] == "oncalls":
 		p.onCalls(w, req.URL.Query())
 	case req.Method == http.MethodGet && len(parts) == 1 && parts[0] == "users":
@@ -296,9 +358,9 @@ func (p *PagerDuty) incidentJSON(inc *pdIncident) map[string]any {
 	out["created_at"] = pdTime(inc.Created)
 	out["updated_at"] = pdTime(inc.Changed)
 	out["last_status_change_at"] = pdTime(inc.Changed)
-	out["incident_key"] = strings.ToLower(inc.ID)
+	out["incident_key"] = inc.key()
 	out["service"] = pdRef("service_reference", inc.ServiceID, svcName, p.srv.URL+"/services/"+inc.ServiceID)
-	out["escalation_policy"] = pdRef("escalation_policy_reference", PagerDutyEscalationPolicyID, "Security On-Call", p.srv.URL+"/escalation_policies/"+PagerDutyEscalationPolicyID)
+	out["escalation_policy"] = pdRef("escalation_policy_reference", inc.policy(), pdPolicies[inc.policy()], p.srv.URL+"/escalation_policies/"+inc.policy())
 	out["assignments"] = []any{}
 	out["acknowledgements"] = []any{}
 	if inc.AckBy != "" && inc.Status == "acknowledged" {
@@ -396,9 +458,13 @@ func (p *PagerDuty) manage(w http.ResponseWriter, req *http.Request) {
 	}
 	var body struct {
 		Incidents []struct {
-			ID     string `json:"id"`
-			Type   string `json:"type"`
-			Status string `json:"status"`
+			ID               string `json:"id"`
+			Type             string `json:"type"`
+			Status           string `json:"status"`
+			EscalationLevel  int    `json:"escalation_level"`
+			EscalationPolicy *struct {
+				ID string `json:"id"`
+			} `json:"escalation_policy"`
 		} `json:"incidents"`
 	}
 	if err := json.NewDecoder(req.Body).Decode(&body); err != nil || len(body.Incidents) == 0 {
@@ -418,8 +484,19 @@ func (p *PagerDuty) manage(w http.ResponseWriter, req *http.Request) {
 			pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Status must be one of triggered, acknowledged, or resolved.")
 			return
 		}
-		if inc.Status == "resolved" && u.Status != "" {
+		escalates := u.EscalationLevel != 0 || u.EscalationPolicy != nil
+		if inc.Status == "resolved" && (u.Status != "" || escalates) {
 			pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Incident Already Resolved")
+			return
+		}
+		if u.EscalationPolicy != nil {
+			if _, ok := pdPolicies[u.EscalationPolicy.ID]; !ok {
+				pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Escalation policy not found")
+				return
+			}
+		}
+		if u.EscalationLevel < 0 || u.EscalationLevel > pdPolicyLevels {
+			pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", fmt.Sprintf("Escalation level must be between 1 and %d", pdPolicyLevels))
 			return
 		}
 	}
@@ -432,6 +509,17 @@ func (p *PagerDuty) manage(w http.ResponseWriter, req *http.Request) {
 			if u.Status == "acknowledged" {
 				inc.AckBy, inc.AckAt = user.PagerDutyID, now
 			}
+		}
+		// Re-assigning starts the new policy at level 1 unless a level is given; escalating
+		// re-triggers an acknowledged incident, as PagerDuty does.
+		if u.EscalationPolicy != nil {
+			inc.PolicyID, inc.Level, inc.Changed = u.EscalationPolicy.ID, 1, now
+		}
+		if u.EscalationLevel != 0 {
+			inc.Level, inc.Changed = u.EscalationLevel, now
+		}
+		if (u.EscalationPolicy != nil || u.EscalationLevel != 0) && inc.Status == "acknowledged" {
+			inc.Status = "triggered"
 		}
 		out = append(out, p.incidentJSON(inc))
 	}
@@ -489,4 +577,94 @@ func (p *PagerDuty) users(w http.ResponseWriter, q url.Values) {
 		users = append(users, p.userJSON(d))
 	}
 	pdWrite(w, http.StatusOK, map[string]any{"users": users, "limit": 25, "offset": 0, "more": false, "total": nil})
+}
+
+func (p *PagerDuty) listIncidents(w http.ResponseWriter, q url.Values) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key, services, statuses := q.Get("incident_key"), pdListParam(q, "service_ids"), pdListParam(q, "statuses")
+	var ids []string
+	for id, inc := range p.incidents {
+		if (key == "" || inc.key() == key) && (len(services) == 0 || pdContains(services, inc.ServiceID)) && (len(statuses) == 0 || pdContains(statuses, inc.Status)) {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	out := []any{}
+	for _, id := range ids {
+		out = append(out, p.incidentJSON(p.incidents[id]))
+	}
+	pdWrite(w, http.StatusOK, map[string]any{"incidents": out, "limit": 25, "offset": 0, "more": false, "total": nil})
+}
+
+// createIncident serves POST /incidents. Like PagerDuty, it refuses a second open incident
+// with the same incident_key on a service.
+func (p *PagerDuty) createIncident(w http.ResponseWriter, req *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.from(w, req); !ok {
+		return
+	}
+	var body struct {
+		Incident struct {
+			Title   string `json:"title"`
+			Urgency string `json:"urgency"`
+			Key     string `json:"incident_key"`
+			Service *struct {
+				ID string `json:"id"`
+			} `json:"service"`
+			EscalationPolicy *struct {
+				ID string `json:"id"`
+			} `json:"escalation_policy"`
+		} `json:"incident"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Request body is not valid JSON")
+		return
+	}
+	in := body.Incident
+	if strings.TrimSpace(in.Title) == "" {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Title cannot be empty")
+		return
+	}
+	known := false
+	for _, s := range p.org.Services {
+		known = known || (in.Service != nil && s.ID == in.Service.ID)
+	}
+	if !known {
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Service not found")
+		return
+	}
+	switch in.Urgency {
+	case "":
+		in.Urgency = "high"
+	case "high", "low":
+	default:
+		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Urgency must be one of high or low")
+		return
+	}
+	policy := ""
+	if in.EscalationPolicy != nil {
+		if _, ok := pdPolicies[in.EscalationPolicy.ID]; !ok {
+			pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Escalation policy not found")
+			return
+		}
+		policy = in.EscalationPolicy.ID
+	}
+	if in.Key != "" {
+		for _, inc := range p.incidents {
+			if inc.key() == in.Key && inc.ServiceID == in.Service.ID && inc.Status != "resolved" {
+				pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "Open incident with matching dedup key already exists on this service")
+				return
+			}
+		}
+	}
+	n := len(p.incidents) + 1
+	now := time.Now().UTC()
+	inc := &pdIncident{
+		Incident: Incident{ID: fmt.Sprintf("PINCN%04d", n), Title: in.Title, ServiceID: in.Service.ID, Status: "triggered", Urgency: in.Urgency},
+		Number:   n, Created: now, Changed: now, PolicyID: policy, Key: in.Key,
+	}
+	p.incidents[inc.ID] = inc
+	pdWrite(w, http.StatusCreated, map[string]any{"incident": p.incidentJSON(inc)})
 }

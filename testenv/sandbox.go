@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/httpreq"
+	"github.com/firebreak-dev/firebreak/activities/oidc"
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
@@ -32,6 +33,7 @@ type Sandbox struct {
 	Slack     *Slack
 	PagerDuty *PagerDuty
 	Edge      *Edge // an HTTP API for http.request: the "edge" service
+	OIDC      *OIDC // the developer portal's identity provider; portal tokens are in Vault at secret/portal/<name>
 }
 
 // DrillChannel is the Slack channel drills report to.
@@ -46,10 +48,15 @@ func NewSandbox(org *Org) *Sandbox {
 		org = DefaultOrg()
 	}
 	rec := &Recorder{}
-	return &Sandbox{
+	s := &Sandbox{
 		Org: org, Recorder: rec,
 		Vault: NewVault(org, rec), IAM: NewIAM(org, rec), Slack: NewSlack(org, rec), PagerDuty: NewPagerDuty(org, rec), Edge: NewEdge(rec),
+		OIDC: NewOIDC(org, rec),
 	}
+	for _, d := range org.Developers {
+		s.Vault.PutSecret(PortalTokenMount, PortalTokenPath(d.Name), map[string]string{PortalTokenField: PortalToken(d.Name)})
+	}
+	return s
 }
 
 // Close stops every server.
@@ -59,11 +66,12 @@ func (s *Sandbox) Close() {
 	s.Slack.Close()
 	s.PagerDuty.Close()
 	s.Edge.Close()
+	s.OIDC.Close()
 }
 
 // Endpoints lists the base URLs of the sandbox's servers.
 func (s *Sandbox) Endpoints() map[string]string {
-	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL(), "edge": s.Edge.URL()}
+	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL(), "edge": s.Edge.URL(), "oidc": s.OIDC.URL()}
 }
 
 // sandboxHTTP is an HTTP client that can only reach loopback: whatever a client is configured
@@ -111,13 +119,14 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	pc.HTTPClient = sandboxHTTP
 
 	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret})
-	awsiam.Register(w, &awsiam.Activities{Client: ic})
+	awsiam.Register(w, &awsiam.Activities{Client: ic, Secrets: fbvault.KVStore{Client: vc.Logical()}})
 	fbslack.Register(w, &fbslack.Activities{Client: sc})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: PagerDutyBotEmail})
 	evidence.Register(w, &evidence.Activities{Store: store})
 	httpreq.Register(w, &httpreq.Activities{Client: sandboxHTTP, Services: []httpreq.Service{
 		{Name: "edge", BaseURL: s.Edge.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.Edge.Token()}},
 	}})
+	oidc.Register(w, &oidc.Activities{Issuer: s.OIDC.URL(), ClientID: OIDCClientID, ClientSecret: s.OIDC.ClientSecret(), HTTP: sandboxHTTP, Tokens: fbvault.KVReader{Client: vc.Logical()}})
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/httpreq"
+	"github.com/firebreak-dev/firebreak/activities/oidc"
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
 	"github.com/firebreak-dev/firebreak/activities/slack"
 	"github.com/firebreak-dev/firebreak/activities/vault"
@@ -108,6 +109,7 @@ var (
 	ha *httpreq.Activities
 	sa *slack.Activities
 	pa *pagerduty.Activities
+	oa *oidc.Activities
 )
 
 // bindings maps each catalog action to its activity. A test checks it covers the catalog and
@@ -137,4 +139,9 @@ var bindings = map[string]binding{
 	"pagerduty.note":                bind(pagerduty.ActivityPrefix, pa.AddNote),
 	"vault.revoke_lease_prefix":     bind(vault.ActivityPrefix, va.RevokeLeasePrefix),
 	"vault.destroy_totp":            bind(vault.ActivityPrefix, va.DestroyTOTP),
+	"awsiam.delete_keys":            bind(awsiam.ActivityPrefix, ia.DeleteAccessKeys),
+	"awsiam.rotate_key":             bind(awsiam.ActivityPrefix, ia.RotateKey),
+	"pagerduty.escalate":            bind(pagerduty.ActivityPrefix, pa.Escalate),
+	"oidc.revoke_token":             bind(oidc.ActivityPrefix, oa.RevokeToken),
+	"oidc.verify_revoked":           bind(oidc.ActivityPrefix, oa.VerifyRevoked),
 }

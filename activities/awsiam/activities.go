@@ -32,14 +32,17 @@ type IAMAPI interface {
 	GetUserPolicy(ctx context.Context, in *iam.GetUserPolicyInput, optFns ...func(*iam.Options)) (*iam.GetUserPolicyOutput, error)
 	ListUserPolicies(ctx context.Context, in *iam.ListUserPoliciesInput, optFns ...func(*iam.Options)) (*iam.ListUserPoliciesOutput, error)
 	TagUser(ctx context.Context, in *iam.TagUserInput, optFns ...func(*iam.Options)) (*iam.TagUserOutput, error)
+	CreateAccessKey(ctx context.Context, in *iam.CreateAccessKeyInput, optFns ...func(*iam.Options)) (*iam.CreateAccessKeyOutput, error)
+	DeleteAccessKey(ctx context.Context, in *iam.DeleteAccessKeyInput, optFns ...func(*iam.Options)) (*iam.DeleteAccessKeyOutput, error)
 }
 
 var _ IAMAPI = (*iam.Client)(nil)
 
 // Activities are the IAM activities, bound to one IAM client.
 type Activities struct {
-	Client IAMAPI
-	Now    func() time.Time // nil: time.Now
+	Client  IAMAPI
+	Now     func() time.Time // nil: time.Now
+	Secrets SecretStore      // where RotateKey stores new secret access keys; nil: RotateKey fails
 }
 
 // Register registers a's methods as activities on r, named ActivityPrefix plus the method

@@ -20,6 +20,8 @@ type API interface {
 	CreateIncidentNoteWithContext(ctx context.Context, id string, note pd.IncidentNote) (*pd.IncidentNote, error)
 	ManageIncidentsWithContext(ctx context.Context, from string, incidents []pd.ManageIncidentsOptions) (*pd.ListIncidentsResponse, error)
 	ListOnCallsWithContext(ctx context.Context, o pd.ListOnCallOptions) (*pd.ListOnCallsResponse, error)
+	ListIncidentsWithContext(ctx context.Context, o pd.ListIncidentsOptions) (*pd.ListIncidentsResponse, error)
+	CreateIncidentWithContext(ctx context.Context, from string, o *pd.CreateIncidentOptions) (*pd.Incident, error)
 }
 
 var _ API = (*pd.Client)(nil)

@@ -28,6 +28,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/httpreq"
+	"github.com/firebreak-dev/firebreak/activities/oidc"
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
@@ -63,7 +64,7 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
 	}
 	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical()})
-	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg)})
+	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg), Secrets: fbvault.KVStore{Client: vc.Logical()}})
 	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(os.Getenv("SLACK_BOT_TOKEN"), slackOpts...)})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(os.Getenv("PAGERDUTY_TOKEN"), pdOpts...), From: os.Getenv("PAGERDUTY_FROM")})
 	evidence.Register(w, &evidence.Activities{Store: store})
@@ -72,6 +73,8 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 		return err
 	}
 	httpreq.Register(w, &httpreq.Activities{Services: services})
+	// OIDC_ISSUER unset: oidc actions fail with NotConfigured rather than the worker refusing to start.
+	oidc.Register(w, &oidc.Activities{Issuer: os.Getenv("OIDC_ISSUER"), ClientID: os.Getenv("OIDC_CLIENT_ID"), ClientSecret: os.Getenv("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
 	return nil
 }
 

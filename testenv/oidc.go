@@ -1,0 +1,181 @@
+package testenv
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync"
+)
+
+// OIDC is the sandbox's identity provider (the developer portal's): the OpenID discovery
+// document, RFC 7009 revocation at /oauth2/revoke and RFC 7662 introspection at
+// /oauth2/introspect, both requiring firebreak's client credentials by HTTP basic auth. It is
+// seeded with one portal token per developer; each contains Canary.
+type OIDC struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	tokens map[string]*oidcToken // by token value
+	fault  func(w http.ResponseWriter, r *http.Request) bool
+}
+
+type oidcToken struct {
+	subject string
+	revoked bool
+}
+
+// Credentials of firebreak's client at the sandbox IdP.
+const (
+	OIDCClientID     = "firebreak"
+	oidcClientSecret = "oidc-client-" + Canary + "-s3cr3t"
+)
+
+// PortalTokenMount, PortalTokenField and PortalTokenPath say where NewSandbox stores each
+// developer's portal token in Vault: field "token" of secret/portal/<name>.
+const (
+	PortalTokenMount = "secret"
+	PortalTokenField = "token"
+)
+
+// PortalTokenPath is the KV v2 path of a developer's portal token, e.g. "portal/alice".
+func PortalTokenPath(developer string) string { return "portal/" + developer }
+
+// PortalToken is the developer-portal token the sandbox IdP issued to developer.
+func PortalToken(developer string) string { return "dpt-" + developer + "-" + Canary + "-9c1e" }
+
+// NewOIDC starts the IdP on loopback with a portal token for each developer of org.
+func NewOIDC(org *Org, rec *Recorder) *OIDC {
+	if rec == nil {
+		rec = &Recorder{}
+	}
+	o := &OIDC{tokens: map[string]*oidcToken{}}
+	if org != nil {
+		for _, d := range org.Developers {
+			o.tokens[PortalToken(d.Name)] = &oidcToken{subject: d.Name}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", o.discovery)
+	mux.HandleFunc("POST /oauth2/revoke", o.revoke)
+	mux.HandleFunc("POST /oauth2/introspect", o.introspect)
+	o.srv = httptest.NewServer(rec.Wrap("oidc", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		o.mu.Lock()
+		f := o.fault
+		o.mu.Unlock()
+		if f != nil && f(w, r) {
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})))
+	return o
+}
+
+// URL is the issuer URL.
+func (o *OIDC) URL() string { return o.srv.URL }
+
+// ClientSecret is the secret of client OIDCClientID.
+func (o *OIDC) ClientSecret() string { return oidcClientSecret }
+
+// Close stops the server.
+func (o *OIDC) Close() { o.srv.Close() }
+
+// SetFault installs f, called first for every request; when it returns true it has written the
+// response and the IdP does nothing else. nil removes it.
+func (o *OIDC) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
+	o.mu.Lock()
+	o.fault = f
+	o.mu.Unlock()
+}
+
+// Active reports whether token is known to the IdP and not revoked.
+func (o *OIDC) Active(token string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.tokens[token]
+	return t != nil && !t.revoked
+}
+
+func (o *OIDC) discovery(w http.ResponseWriter, r *http.Request) {
+	oidcJSON(w, http.StatusOK, map[string]any{
+		"issuer":                                        o.srv.URL,
+		"authorization_endpoint":                        o.srv.URL + "/oauth2/authorize",
+		"token_endpoint":                                o.srv.URL + "/oauth2/token",
+		"revocation_endpoint":                           o.srv.URL + "/oauth2/revoke",
+		"introspection_endpoint":                        o.srv.URL + "/oauth2/introspect",
+		"jwks_uri":                                      o.srv.URL + "/oauth2/keys",
+		"response_types_supported":                      []string{"code"},
+		"subject_types_supported":                       []string{"public"},
+		"id_token_signing_alg_values_supported":         []string{"RS256"},
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic"},
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic"},
+	})
+}
+
+// authenticate checks client_secret_basic credentials (form-encoded, RFC 6749 §2.3.1).
+func (o *OIDC) authenticate(w http.ResponseWriter, r *http.Request) bool {
+	id, secret, ok := r.BasicAuth()
+	if ok {
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
+	}
+	if !ok || id != OIDCClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(oidcClientSecret)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="sandbox-idp"`)
+		oidcJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client"})
+		return false
+	}
+	return true
+}
+
+func (o *OIDC) revoke(w http.ResponseWriter, r *http.Request) {
+	if !o.authenticate(w, r) {
+		return
+	}
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		oidcJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
+		return
+	}
+	switch r.PostForm.Get("token_type_hint") {
+	case "", "access_token", "refresh_token":
+	default:
+		oidcJSON(w, http.StatusBadRequest, map[string]any{"error": "unsupported_token_type"})
+		return
+	}
+	o.mu.Lock()
+	if t := o.tokens[r.PostForm.Get("token")]; t != nil {
+		t.revoked = true
+	}
+	o.mu.Unlock()
+	// RFC 7009 §2.2: 200 whether the token was revoked now, earlier, or never valid.
+	w.WriteHeader(http.StatusOK)
+}
+
+func (o *OIDC) introspect(w http.ResponseWriter, r *http.Request) {
+	if !o.authenticate(w, r) {
+		return
+	}
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("token") == "" {
+		oidcJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request"})
+		return
+	}
+	o.mu.Lock()
+	t := o.tokens[r.PostForm.Get("token")]
+	active := t != nil && !t.revoked
+	var sub string
+	if t != nil {
+		sub = t.subject
+	}
+	o.mu.Unlock()
+	if !active {
+		oidcJSON(w, http.StatusOK, map[string]any{"active": false})
+		return
+	}
+	oidcJSON(w, http.StatusOK, map[string]any{"active": true, "sub": sub, "client_id": "developer-portal", "token_type": "access_token"})
+}
+
+func oidcJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
