@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -17,6 +18,8 @@ import (
 func TestRunAgainstConfiguredEndpoints(t *testing.T) {
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
+	objects := testenv.NewS3(nil) // the evidence goes to write-once S3 objects
+	defer objects.Close()
 	home := t.TempDir()
 	for k, v := range map[string]string{
 		"TEMPORAL_ADDRESS": "", "FIREBREAK_STATE_DIR": home, "FIREBREAK_CODEC_KEY": "",
@@ -26,6 +29,7 @@ func TestRunAgainstConfiguredEndpoints(t *testing.T) {
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"SLACK_BOT_TOKEN":           sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
 		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
+		"FIREBREAK_EVIDENCE_S3": "s3://evidence/firebreak", "AWS_ENDPOINT_URL_S3": objects.URL(), "FIREBREAK_S3_PATH_STYLE": "true",
 	} {
 		t.Setenv(k, v)
 	}
@@ -47,6 +51,9 @@ func TestRunAgainstConfiguredEndpoints(t *testing.T) {
 	}
 	if st, _ := sb.IAM.KeyStatus("bob", "AKFBSANDBOXBOB000001"); st != "Inactive" {
 		t.Errorf("bob's key is %s", st)
+	}
+	if mode, until, ok := objects.ObjectLock("evidence", "firebreak/000000000001.json"); !ok || mode != "COMPLIANCE" || until.Before(time.Now().AddDate(6, 0, 0)) {
+		t.Errorf("evidence record 1 in S3: lock %q until %v (found %v)", mode, until, ok)
 	}
 	if len(sb.Slack.Messages("C0SECOPS")) == 0 || len(sb.PagerDuty.Notes(testenv.DrillIncident)) == 0 {
 		t.Error("the run did not report in Slack and PagerDuty")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -132,8 +134,35 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 	return cmd
 }
 
+// openEvidenceStore opens the evidence chain: S3 with Object Lock when
+// FIREBREAK_EVIDENCE_S3=s3://bucket/prefix (credentials and AWS_ENDPOINT_URL_S3 from the AWS
+// default chain; FIREBREAK_EVIDENCE_RETAIN, default 7 years; FIREBREAK_S3_PATH_STYLE=true for
+// S3-compatible stores), else the append-only file in dir.
+func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
+	raw := os.Getenv("FIREBREAK_EVIDENCE_S3")
+	if raw == "" {
+		return evidence.OpenFileStore(dir)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "s3" || u.Host == "" {
+		return nil, usagef("FIREBREAK_EVIDENCE_S3: expected s3://bucket/prefix, found %q", raw)
+	}
+	var retain time.Duration
+	if r := os.Getenv("FIREBREAK_EVIDENCE_RETAIN"); r != "" {
+		if retain, err = time.ParseDuration(r); err != nil || retain <= 0 {
+			return nil, usagef("FIREBREAK_EVIDENCE_RETAIN: expected a duration like 61320h, found %q", r)
+		}
+	}
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryMode(aws.RetryModeAdaptive))
+	if err != nil {
+		return nil, fmt.Errorf("aws configuration for the evidence store: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = os.Getenv("FIREBREAK_S3_PATH_STYLE") == "true" })
+	return evidence.OpenS3Store(ctx, client, u.Host, strings.TrimPrefix(u.Path, "/"), retain)
+}
+
 func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir string) (worker.Worker, *temporalConn, error) {
-	store, err := evidence.OpenFileStore(evidenceDir)
+	store, err := openEvidenceStore(ctx, evidenceDir)
 	if err != nil {
 		return nil, nil, err
 	}
