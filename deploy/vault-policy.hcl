@@ -31,5 +31,16 @@ path "secret/metadata/*" {
   capabilities = ["read", "list", "update"]
 }
 path "secret/data/*" {
-  capabilities = ["read", "update"]
+  capabilities = ["read", "create", "update"]
+}
+
+# A rotated IAM secret key goes straight into Vault (secret/aws/iam/<user>): create or update.
+# Revoke a subject's dynamic credentials (database, AWS) by lease prefix: root-protected.
+path "sys/leases/revoke-prefix/*" {
+  capabilities = ["update", "sudo"]
+}
+
+# The lost-MFA case: destroy an entity's TOTP secret so they must enrol again.
+path "identity/mfa/method/totp/admin-destroy" {
+  capabilities = ["update"]
 }

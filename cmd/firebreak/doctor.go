@@ -61,9 +61,11 @@ var vaultNeeds = []vaultNeed{
 	{"auth/token/revoke-accessor", "auth/token/revoke-accessor", []string{"update"}},
 	{"identity/entity/id/*", "identity/entity/id/firebreak-doctor", []string{"read", "update"}},
 	{"identity/entity/name/*", "identity/entity/name/firebreak-doctor", []string{"read"}},
-	{"secret/data/*", "secret/data/shared/firebreak-doctor", []string{"read", "update"}},
+	{"secret/data/*", "secret/data/shared/firebreak-doctor", []string{"create", "read", "update"}},
 	{"secret/metadata/*", "secret/metadata/shared/firebreak-doctor", []string{"list", "read", "update"}},
 	{"sys/policies/acl/*", "sys/policies/acl/default", []string{"read"}},
+	{"sys/leases/revoke-prefix/*", "sys/leases/revoke-prefix/database/creds/firebreak-doctor", []string{"sudo", "update"}},
+	{"identity/mfa/method/totp/admin-destroy", "identity/mfa/method/totp/admin-destroy", []string{"update"}},
 }
 
 func newDoctorCmd() *cobra.Command {
