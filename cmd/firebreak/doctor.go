@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -94,8 +96,8 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, s := range skip {
-				if !slices.Contains([]string{"vault", "aws", "slack", "pagerduty", "temporal"}, s) {
-					return usagef("--skip %q: expected vault, aws, slack, pagerduty or temporal", s)
+				if !slices.Contains([]string{"vault", "aws", "slack", "pagerduty", "temporal", "oidc", "evidence"}, s) {
+					return usagef("--skip %q: expected vault, aws, slack, pagerduty, temporal, oidc or evidence", s)
 				}
 			}
 			ctx := contextOf(cmd)
@@ -107,6 +109,7 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 			}{
 				{"vault", doctorVault}, {"aws", doctorAWS}, {"slack", doctorSlack},
 				{"pagerduty", doctorPagerDuty}, {"temporal", doctorTemporal},
+				{"oidc", doctorOIDC}, {"evidence", doctorEvidence},
 			} {
 				if slices.Contains(skip, c.name) {
 					rep.Checks = append(rep.Checks, DoctorCheck{c.name, "all", checkSkipped, "--skip " + c.name})
@@ -138,7 +141,7 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the checks as JSON")
-	cmd.Flags().StringSliceVar(&skip, "skip", nil, "integrations not to check (vault, aws, slack, pagerduty, temporal)")
+	cmd.Flags().StringSliceVar(&skip, "skip", nil, "integrations not to check (vault, aws, slack, pagerduty, temporal, oidc, evidence)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "time allowed for each integration")
 	return cmd
 }
@@ -324,3 +327,48 @@ func (nopTemporalLogger) Debug(string, ...any) {}
 func (nopTemporalLogger) Info(string, ...any)  {}
 func (nopTemporalLogger) Warn(string, ...any)  {}
 func (nopTemporalLogger) Error(string, ...any) {}
+
+// doctorOIDC checks the identity provider the oidc actions revoke tokens at: its discovery
+// document names revocation and introspection endpoints. Not configured is not a failure.
+func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
+	issuer := os.Getenv("OIDC_ISSUER")
+	if issuer == "" {
+		return []DoctorCheck{{"oidc", "discovery", checkSkipped, "OIDC_ISSUER not set: the oidc.* actions are off"}}
+	}
+	if os.Getenv("OIDC_CLIENT_ID") == "" || os.Getenv("OIDC_CLIENT_SECRET") == "" {
+		return []DoctorCheck{doctorFail("oidc", "client", "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is not")}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
+	if err != nil {
+		return []DoctorCheck{doctorFail("oidc", "discovery", "OIDC_ISSUER %q: %v", issuer, err)}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return []DoctorCheck{doctorFail("oidc", "discovery", "%v", err)}
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Issuer        string `json:"issuer"`
+		Revocation    string `json:"revocation_endpoint"`
+		Introspection string `json:"introspection_endpoint"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc) != nil {
+		return []DoctorCheck{doctorFail("oidc", "discovery", "%s answered %d without a discovery document", issuer, resp.StatusCode)}
+	}
+	if doc.Revocation == "" || doc.Introspection == "" {
+		return []DoctorCheck{doctorFail("oidc", "discovery", "%s names no revocation_endpoint (RFC 7009) or introspection_endpoint (RFC 7662)", issuer)}
+	}
+	return []DoctorCheck{{"oidc", "discovery", checkOK, "revocation and introspection endpoints found at " + issuer}}
+}
+
+// doctorEvidence opens the evidence store the worker would use and checks its chain.
+func doctorEvidence(ctx context.Context, _ *slog.Logger) []DoctorCheck {
+	where := filepath.Join(defaultStateDir(), "evidence")
+	if s3 := os.Getenv("FIREBREAK_EVIDENCE_S3"); s3 != "" {
+		where = s3
+	}
+	if _, err := openEvidenceStore(ctx, filepath.Join(defaultStateDir(), "evidence")); err != nil {
+		return []DoctorCheck{doctorFail("evidence", "chain", "%s: %v", where, err)}
+	}
+	return []DoctorCheck{{"evidence", "chain", checkOK, where + " opens and its chain verifies"}}
+}

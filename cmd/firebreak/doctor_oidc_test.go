@@ -1,0 +1,42 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/firebreak-dev/firebreak/testenv"
+)
+
+func TestDoctorOIDCAndEvidence(t *testing.T) {
+	idp := testenv.NewOIDC(testenv.DefaultOrg(), nil)
+	defer idp.Close()
+	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
+	t.Setenv("FIREBREAK_EVIDENCE_S3", "")
+	cases := []struct {
+		name, issuer, client string
+		status               string
+	}{
+		{"not configured", "", "", checkSkipped},
+		{"reachable", idp.URL(), testenv.OIDCClientID, checkOK},
+		{"no client", idp.URL(), "", checkFailed},
+		{"no discovery document", idp.URL() + "/nope", testenv.OIDCClientID, checkFailed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("OIDC_ISSUER", tc.issuer)
+			t.Setenv("OIDC_CLIENT_ID", tc.client)
+			t.Setenv("OIDC_CLIENT_SECRET", idp.ClientSecret())
+			got := doctorOIDC(context.Background(), newDiscardLogger())
+			if len(got) != 1 || got[0].Status != tc.status || testenv.ContainsCanary(got[0].Detail) {
+				t.Fatalf("%+v, want %s", got, tc.status)
+			}
+		})
+	}
+	if got := doctorEvidence(context.Background(), newDiscardLogger()); got[0].Status != checkOK {
+		t.Fatalf("evidence: %+v", got)
+	}
+	t.Setenv("FIREBREAK_EVIDENCE_S3", "not-a-url")
+	if got := doctorEvidence(context.Background(), newDiscardLogger()); got[0].Status != checkFailed {
+		t.Fatalf("bad evidence config: %+v", got)
+	}
+}
