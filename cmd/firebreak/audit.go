@@ -19,13 +19,14 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/workflowservice/v1"
 
+	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Export, verify and list the auditable record of runs"}
-	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd(), newAuditListCmd())
+	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd(), newAuditListCmd(), newAuditReviewCmd(), newAuditMetricsCmd())
 	for _, c := range cmd.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	}
@@ -164,14 +165,17 @@ func loadSigningKey(path string) (ed25519.PrivateKey, error) {
 }
 
 func newAuditVerifyCmd() *cobra.Command {
-	var keyID string
+	var keyID, evidenceFile string
 	cmd := &cobra.Command{
-		Use:   "verify FILE [--key-id ID]",
+		Use:   "verify FILE [--key-id ID] [--evidence EVIDENCE.jsonl]",
 		Short: "Check a JSON audit export offline; on any change, name the first entry that does not verify",
 		Long: `Checks that FILE is an untouched firebreak audit export: every entry's SHA-256 hash chains to
 the one before, the checkpoint seals the chain's head and is signed by the embedded Ed25519 key,
 and the bytes are the export's canonical encoding. --key-id pins the key you trust (its id is
-printed by a successful verify). Exit 0 when it verifies, 1 when it does not.`,
+printed by a successful verify). --evidence also checks the run's evidence file (evidence.jsonl
+in the evidence directory): its own hash chain, and that every evidence snapshot the export
+records names a record of this run with the same sha256 and chain_sha256. Exit 0 when it
+verifies, 1 when it does not.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
@@ -189,10 +193,31 @@ printed by a successful verify). Exit 0 when it verifies, 1 when it does not.`,
 				return errCheckFailed
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "OK %s: %d entries, head %s, signed %s by Ed25519 key %s\n", args[0], len(ex.Entries), ex.Checkpoint.Head, ex.Checkpoint.SignedAt.Format(time.RFC3339), ex.Checkpoint.KeyID)
+			if evidenceFile == "" {
+				return nil
+			}
+			recs, err := evidence.ReadFile(evidenceFile)
+			if err != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", evidenceFile, err)
+				return errCheckFailed
+			}
+			links, err := audit.VerifyEvidence(ex, recs)
+			if err != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s with %s: %v\n", args[0], evidenceFile, err)
+				return errCheckFailed
+			}
+			if len(links) == 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: the export records no evidence snapshot to link to %s\n", args[0], evidenceFile)
+				return errCheckFailed
+			}
+			for _, l := range links {
+				fmt.Fprintf(cmd.OutOrStdout(), "OK evidence record %d (sha256 %s, chain %s) matches entry %d\n", l.Seq, l.SHA256, l.ChainSHA256, l.Entry)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&keyID, "key-id", "", "the key id (fingerprint) the export must be signed with")
+	cmd.Flags().StringVar(&evidenceFile, "evidence", "", "also check the run's evidence file (evidence.jsonl) against the export")
 	return cmd
 }
 

@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -46,7 +50,8 @@ func TestAuditAndSchedules(t *testing.T) {
 	}
 
 	var drilled struct{ Drills []Scorecard }
-	if err := json.Unmarshal([]byte(cli(t, exitOK, "drill", "run", "compromised-dev-key", "--json", "--evidence-dir", t.TempDir())), &drilled); err != nil {
+	evDir := t.TempDir()
+	if err := json.Unmarshal([]byte(cli(t, exitOK, "drill", "run", "compromised-dev-key", "--json", "--evidence-dir", evDir)), &drilled); err != nil {
 		t.Fatal(err)
 	}
 	card := drilled.Drills[0]
@@ -102,6 +107,25 @@ func TestAuditAndSchedules(t *testing.T) {
 			t.Errorf("tampered export: %q, want entry 3 named", out)
 		}
 		cli(t, exitFailed, "audit", "verify", file, "--key-id", "0000000000000000")
+
+		// The export and the run's evidence file verify together; a changed record does not.
+		evFile := filepath.Join(evDir, "evidence.jsonl")
+		if out := cli(t, exitOK, "audit", "verify", file, "--evidence", evFile); !strings.Contains(out, "OK evidence record 1 (sha256 ") {
+			t.Errorf("verify --evidence output %q", out)
+		}
+		evb, err := os.ReadFile(evFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i = bytes.Index(evb, []byte(`"data":{`)) + len(`"data":{`) + 1
+		evb[i] ^= 0x01
+		badEv := filepath.Join(t.TempDir(), "evidence.jsonl")
+		if err := os.WriteFile(badEv, evb, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out := cli(t, exitFailed, "audit", "verify", file, "--evidence", badEv); !strings.Contains(out, "record 1: data does not match its sha256") {
+			t.Errorf("verify with a changed evidence record: %q", out)
+		}
 		for _, f := range []string{"markdown", "html"} {
 			out := cli(t, exitOK, "audit", "export", card.WorkflowID, "--format", f)
 			if !strings.Contains(out, card.PlaybookSHA256) || testenv.ContainsCanary(out) {
@@ -124,6 +148,28 @@ func TestAuditAndSchedules(t *testing.T) {
 		}
 		if len(h.Playbooks) != 1 || h.Playbooks[0].Drills < 1 || h.Playbooks[0].LatestTTC != card.TimeToContainMS || h.Playbooks[0].Failed != 0 {
 			t.Errorf("drill history %+v, want the drill with ttc %d", h.Playbooks, card.TimeToContainMS)
+		}
+	})
+
+	t.Run("review and metrics", func(t *testing.T) {
+		doc := cli(t, exitOK, "audit", "review", card.WorkflowID)
+		for _, want := range []string{"# Post-incident review (draft): compromised-dev-key — alice", "## Timeline", "## What went well", "## What was slow", "## Follow-ups", fmt.Sprintf("Contained %s after the trigger", msDur(card.TimeToContainMS))} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("review lacks %q:\n%s", want, doc)
+			}
+		}
+		if testenv.ContainsCanary(doc) {
+			t.Error("the review contains a canary secret")
+		}
+		var m struct{ Playbooks []playbookMetrics }
+		if err := json.Unmarshal([]byte(cli(t, exitOK, "audit", "metrics", "--playbook", "compromised-dev-key", "--json")), &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Playbooks) != 1 || !m.Playbooks[0].Drills || m.Playbooks[0].Contained < 1 || m.Playbooks[0].MTTRMS <= 0 {
+			t.Errorf("metrics %+v, want the contained drill with its MTTR", m.Playbooks)
+		}
+		if out := cli(t, exitOK, "audit", "metrics"); !strings.Contains(out, "MTTR") || !strings.Contains(out, "compromised-dev-key") {
+			t.Errorf("metrics table:\n%s", out)
 		}
 	})
 
@@ -155,4 +201,104 @@ func TestAuditAndSchedules(t *testing.T) {
 		cli(t, exitUsage, "drill", "schedule", "pause", "no-such-playbook")
 		cli(t, exitUsage, "drill", "schedule", "sync", "compromised-dev-key", "--cron", "every monday")
 	})
+}
+
+// TestScreenshotScript runs scripts/screenshot-html.sh on an HTML audit export: with a stand-in
+// for Chromium it must call it headless on the page's file and produce the PNG and PDF; with no
+// Chromium it must explain how to get it and install nothing; a page that loads a script is
+// refused as not self-contained.
+func TestScreenshotScript(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	script, _ := filepath.Abs(filepath.Join("..", "..", "scripts", "screenshot-html.sh"))
+	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := audit.Build("drill/compromised-dev-key/alice/x", "run-1", events, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := audit.HTML(ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	html := filepath.Join(dir, "run.html")
+	if err := os.WriteFile(html, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := func(env []string, args ...string) (string, int) {
+		cmd := exec.Command("bash", append([]string{script}, args...)...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return string(out), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+
+	fake := filepath.Join(dir, "fake-chromium")
+	argsLog := filepath.Join(dir, "args")
+	if err := os.WriteFile(fake, []byte(`#!/usr/bin/env bash
+echo "$@" >> `+argsLog+`
+for a in "$@"; do case $a in --screenshot=*) echo png > "${a#--screenshot=}";; --print-to-pdf=*) echo pdf > "${a#--print-to-pdf=}";; esac; done
+`), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	png := filepath.Join(dir, "shot.png")
+	if out, code := sh([]string{"CHROMIUM=" + fake}, html, png); code != 0 || !strings.Contains(out, "wrote "+png) {
+		t.Fatalf("with a Chromium: exit %d\n%s", code, out)
+	}
+	calls, _ := os.ReadFile(argsLog)
+	if !strings.Contains(string(calls), "--headless") || !strings.Contains(string(calls), "file://"+html) || !strings.Contains(string(calls), "--print-to-pdf=") {
+		t.Errorf("Chromium called with:\n%s", calls)
+	}
+	for _, f := range []string{png, strings.TrimSuffix(png, ".png") + ".pdf"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("no %s: %v", f, err)
+		}
+	}
+
+	empty := t.TempDir() // a PATH with bash's tools but no Chromium
+	for _, tool := range []string{"bash", "sed", "grep", "dirname", "id", "cat", "head"} {
+		if p, err := exec.LookPath(tool); err == nil {
+			_ = os.Symlink(p, filepath.Join(empty, tool))
+		}
+	}
+	if out, code := sh([]string{"CHROMIUM=", "PATH=" + empty}, html); code != 3 || !strings.Contains(out, "apt-get install chromium") || !strings.Contains(out, "installs nothing") {
+		t.Errorf("without Chromium: exit %d (want 3)\n%s", code, out)
+	}
+
+	scripted := filepath.Join(dir, "scripted.html")
+	_ = os.WriteFile(scripted, []byte(`<html><body><script src="https://example.com/x.js"></script></body></html>`), 0o644)
+	if out, code := sh([]string{"CHROMIUM=" + fake}, scripted); code != 1 || !strings.Contains(out, "not self-contained") {
+		t.Errorf("a page that loads a script: exit %d (want 1)\n%s", code, out)
+	}
+	if _, code := sh(nil); code != 2 {
+		t.Errorf("no arguments: exit %d, want 2", code)
+	}
+}
+
+// TestScheduleAutoApprove: a scheduled drill is a tabletop unless synced with --auto-approve.
+func TestScheduleAutoApprove(t *testing.T) {
+	lib, err := playbooks.LoadLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, auto := range []bool{false, true} {
+		d, err := desired(lib, "lost-mfa-device", 0, "0 10 * * 3", map[string]string{"subject": "bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.autoApprove = auto
+		in, ok := scheduleAction(d).Args[0].(workflows.RunInput)
+		if !ok || !in.Drill || in.AutoApprove != auto {
+			t.Errorf("--auto-approve=%v: scheduled input drill=%v auto_approve=%v", auto, in.Drill, in.AutoApprove)
+		}
+	}
 }

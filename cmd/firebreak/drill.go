@@ -31,7 +31,7 @@ import (
 
 func newDrillCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "drill", Short: "Run playbooks as drills against the sandbox"}
-	cmd.AddCommand(newDrillRunCmd(), newDrillScheduleCmd(), newDrillHistoryCmd())
+	cmd.AddCommand(newDrillRunCmd(), newDrillScheduleCmd(), newDrillHistoryCmd(), newDrillReplayCmd())
 	for _, c := range cmd.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	}
@@ -50,6 +50,22 @@ type drillFlags struct {
 	injects      []string
 	markdownFile string
 	htmlFile     string
+	// autoApprove has the drill bot grant approvals, manual steps and escalations at once;
+	// autoApproveSet says whether --auto-approve was given (else the default applies).
+	autoApprove    bool
+	autoApproveSet bool
+}
+
+// autoApproves decides whether a drill runs unattended. --auto-approve, when given, wins.
+// Otherwise --all (a sweep nobody watches step by step) and drills on the embedded server
+// (which no participant can reach) are unattended, and a named playbook drilled on a shared
+// server (TEMPORAL_ADDRESS) is a tabletop: its approvals and manual steps wait for people,
+// who answer in Slack (/firebreak approve RUN step=STEP, or the buttons) as in production.
+func (f drillFlags) autoApproves(embedded bool) bool {
+	if f.autoApproveSet {
+		return f.autoApprove
+	}
+	return f.all || embedded
 }
 
 func newDrillRunCmd() *cobra.Command {
@@ -65,6 +81,7 @@ started for the drill. Exit code 0 only when every verification and expectation 
   firebreak drill run --all --json
   firebreak drill run compromised-dev-key --input subject=bob --input reason="tabletop"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.autoApproveSet = cmd.Flags().Changed("auto-approve")
 			return runDrills(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, f)
 		},
 	}
@@ -79,6 +96,7 @@ started for the drill. Exit code 0 only when every verification and expectation 
 	cmd.Flags().StringArrayVar(&f.injects, "inject", nil, "inject a fault into the drill (repeatable): "+strings.Join(faultKinds(), ", ")+"; KIND=PARAM sets its duration or count, e.g. vault-down=3s, iam-throttle=6")
 	cmd.Flags().StringVar(&f.markdownFile, "markdown", "", "also write the scorecards as Markdown to this file")
 	cmd.Flags().StringVar(&f.htmlFile, "html", "", "also write the scorecards as one self-contained HTML page to this file")
+	cmd.Flags().BoolVar(&f.autoApprove, "auto-approve", false, "grant approvals and manual steps at once (unattended); default: true with --all or on the embedded server, false (tabletop: wait for participants in Slack) for named playbooks on a shared server")
 	return cmd
 }
 
@@ -184,6 +202,7 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		return err
 	}
 	defer rg.Close()
+	rg.out = stderr
 
 	var cards []Scorecard
 	for _, j := range jobs {
@@ -255,6 +274,11 @@ type rig struct {
 
 	hookMu sync.Mutex
 	onSnap func() // called when an evidence snapshot activity has succeeded
+
+	// announce tells tabletop participants about a decision the drill waits for; nil prints
+	// it on the rig's output.
+	announce func(wfID string, p workflows.PendingApproval)
+	out      io.Writer
 }
 
 func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string) (*rig, error) {
@@ -616,8 +640,9 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	if !f.noPagerDuty {
 		rep.PagerDutyIncident = testenv.DrillIncident
 	}
+	auto := f.autoApproves(r.conn.Embedded)
 	in := workflows.RunInput{
-		Plan: *p, Inputs: inputs, Drill: true, Report: rep, AutoApprove: true,
+		Plan: *p, Inputs: inputs, Drill: true, Report: rep, AutoApprove: auto,
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -645,8 +670,15 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	if err == nil {
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		go fr.clearWhenVerified(watchCtx, c, wfID, p)
+		watched := make(chan struct{})
+		if !auto {
+			go func() { defer close(watched); r.watchPending(watchCtx, c, wfID) }()
+		} else {
+			close(watched)
+		}
 		err = run.Get(ctx, &card.RunResult)
 		stopWatch()
+		<-watched // nothing is announced after the drill has returned
 	}
 	card.Faults = fr.finish()
 	for _, e := range fr.errs {
@@ -676,6 +708,65 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		}
 	}
 	return card
+}
+
+// watchPending announces each decision a tabletop drill waits for, once, as it opens: the
+// run posts it to the drill's Slack thread itself; this tells whoever runs the drill too.
+func (r *rig) watchPending(ctx context.Context, c client.Client, wfID string) {
+	seen := map[string]bool{}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		v, err := c.QueryWorkflow(qctx, wfID, "", workflows.QueryPending)
+		cancel()
+		if err != nil {
+			continue // not started yet, or between workers
+		}
+		var open []workflows.PendingApproval
+		if v.Get(&open) != nil {
+			continue
+		}
+		for _, p := range open {
+			key := p.Step + "/" + p.Kind + "/" + p.RequestedAt.String()
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			if r.announce != nil {
+				r.announce(wfID, p)
+			} else if r.out != nil {
+				deadline := "no deadline"
+				if !p.Deadline.IsZero() {
+					deadline = "escalated or failed at " + p.Deadline.Local().Format(time.TimeOnly)
+				}
+				fmt.Fprintf(r.out, "WAITING %s %s for one of [%s] (%s): %s\n  answer in Slack: /firebreak approve %s step=%s   (or deny)\n",
+					p.Kind, p.Step, strings.Join(p.Roles, ", "), deadline, firstLine(p.Message), wfID, p.Step)
+			}
+		}
+	}
+}
+
+// responses are a scorecard's lines about people: each decision with its response time, and
+// each escalation.
+func responses(c Scorecard) []string {
+	var out []string
+	for _, d := range c.Decisions {
+		who := d.Approver
+		if who == workflows.DrillApprover || strings.HasPrefix(who, workflows.DrillApprover+"-") {
+			who += " (auto-approved)"
+		}
+		out = append(out, fmt.Sprintf("%s %s: %s by %s after %d ms%s", d.Kind, d.Step, d.Decision, who, d.ResponseMS, strings.TrimSuffix(" — "+d.Reason, " — ")))
+	}
+	for _, e := range c.Escalations {
+		out = append(out, fmt.Sprintf("escalation %s: %s — %s", e.Step, e.Outcome, firstLine(e.Reason)))
+	}
+	return out
 }
 
 // activityRetries reads from the run's history which activities needed more than one attempt.
@@ -780,6 +871,12 @@ func printScorecard(w io.Writer, c Scorecard) {
 	fmt.Fprintln(w, "  Secrets leaked:")
 	for _, lc := range c.LeakChecks {
 		fmt.Fprintf(w, "    %s %d canary hits in %d %s\n", checkMark(lc.Leaks == 0), lc.Leaks, lc.Scanned, lc.Artefact)
+	}
+	if rs := responses(c); len(rs) > 0 {
+		fmt.Fprintln(w, "  Responses (approvals, manual steps, escalations):")
+		for _, l := range rs {
+			fmt.Fprintf(w, "    - %s\n", l)
+		}
 	}
 	if len(c.Faults) > 0 {
 		fmt.Fprintln(w, "  Faults injected:")
@@ -929,6 +1026,12 @@ func scorecardsMarkdown(cards []Scorecard) string {
 		for _, lc := range c.LeakChecks {
 			fmt.Fprintf(&b, "- %s %d canary hits in %d %s\n", checkMark(lc.Leaks == 0), lc.Leaks, lc.Scanned, lc.Artefact)
 		}
+		if rs := responses(c); len(rs) > 0 {
+			b.WriteString("\n### Responses\n\n")
+			for _, l := range rs {
+				fmt.Fprintf(&b, "- %s\n", mdCell(l))
+			}
+		}
 		if len(c.Faults) > 0 {
 			b.WriteString("\n### Faults injected\n\n")
 			for _, f := range c.Faults {
@@ -976,6 +1079,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
+	"responses": responses,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>firebreak drill scorecards</title>
 <style>{{css}}</style></head><body>
@@ -996,6 +1100,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 {{if .Verifications}}<h3>Verifications</h3><ul>{{range .Verifications}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Step}}: {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 {{if .Expectations}}<h3>Expectations</h3><ul>{{range .Expectations}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 <h3>Secrets leaked</h3><ul>{{range .LeakChecks}}<li>{{check (eq .Leaks 0)}} {{.Leaks}} canary hits in {{.Scanned}} {{.Artefact}}</li>{{end}}</ul>
+{{with responses .}}<h3>Responses</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Faults}}<h3>Faults injected</h3><ul>{{range .Faults}}<li>{{fault .}}</li>{{end}}</ul>{{end}}
 {{if .Retries}}<h3>Retried activities</h3><ul>{{range .Retries}}<li><code>{{.Activity}}</code>: {{.Attempts}} attempts{{if .LastFailure}} — {{firstLine .LastFailure}}{{end}}</li>{{end}}</ul>{{end}}
 {{if .ReportErrors}}<h3>Reporting delays (containment was not held up)</h3><ul>{{range .ReportErrors}}<li>{{.}}</li>{{end}}</ul>{{end}}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
@@ -339,5 +341,113 @@ func assertTwoWorkers(t *testing.T, ctx context.Context, conn *temporalConn, car
 	}
 	if len(ids) < 2 {
 		t.Errorf("workflow tasks were completed by %d worker identities (%v), want the crashed one and its replacement", len(ids), ids)
+	}
+}
+
+// TestDrillTabletop drills lost-mfa-device without --auto-approve: its two manual steps wait
+// for a participant, who answers each through the approve Update as the Slack front end does.
+// The scorecard must show who answered and each response time.
+func TestDrillTabletop(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "")
+	ctx := context.Background()
+	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rg.Close()
+	lib, err := playbooks.LoadLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := lib.Get("lost-mfa-device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs, err := p.BindInputs(map[string]string{"subject": "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type ask struct {
+		wfID string
+		p    workflows.PendingApproval
+	}
+	asks := make(chan ask, 8)
+	rg.announce = func(wfID string, p workflows.PendingApproval) { asks <- ask{wfID, p} }
+	cards := make(chan Scorecard, 1)
+	go func() {
+		cards <- rg.drill(ctx, p, inputs, drillFlags{timeout: 2 * time.Minute, autoApprove: false, autoApproveSet: true})
+	}()
+	answered := map[string]bool{}
+	var card Scorecard
+	for card.WorkflowID == "" {
+		select {
+		case a := <-asks:
+			if a.p.Kind != workflows.PendingKindManual || len(a.p.Roles) == 0 || a.p.Roles[0] != "security-oncall" {
+				t.Fatalf("tabletop asked for %+v, want a manual step for security-oncall", a.p)
+			}
+			h, err := rg.conn.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+				WorkflowID: a.wfID, UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
+				Args: []any{workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"}},
+			})
+			if err != nil {
+				t.Fatalf("answering %s: %v", a.p.Step, err)
+			}
+			var res workflows.ApprovalResult
+			if err := h.Get(ctx, &res); err != nil || !res.Granted {
+				t.Fatalf("answering %s: granted=%v err=%v", a.p.Step, res.Granted, err)
+			}
+			answered[a.p.Step] = true
+		case card = <-cards:
+		case <-time.After(2 * time.Minute):
+			t.Fatal("the tabletop drill neither asked nor finished within 2m")
+		}
+	}
+	if !card.Passed || !answered["verify_identity"] || !answered["enrolment_path"] {
+		t.Fatalf("tabletop drill passed=%v answered=%v cause=%s error=%s", card.Passed, answered, card.FailureCause, card.Error)
+	}
+	if len(card.Decisions) != 2 {
+		t.Fatalf("decisions %+v, want the two manual steps", card.Decisions)
+	}
+	for _, d := range card.Decisions {
+		if d.Approver != "carol" || d.Kind != workflows.PendingKindManual || d.ResponseMS <= 0 {
+			t.Errorf("decision %+v: want carol's manual answer with a response time", d)
+		}
+	}
+	posted := 0
+	for _, call := range rg.sb.Recorder.Calls("slack") {
+		body, _ := url.QueryUnescape(call.Body)
+		if strings.Contains(body, "Manual step for a security-oncall — verify_identity") || strings.Contains(body, "Manual step for a security-oncall — enrolment_path") {
+			posted++
+		}
+	}
+	if posted == 0 {
+		t.Error("the manual steps were not posted to the drill's Slack channel")
+	}
+	var human bytes.Buffer
+	printScorecard(&human, card)
+	md := scorecardsMarkdown([]Scorecard{card})
+	for _, d := range card.Decisions {
+		want := fmt.Sprintf("manual %s: approve by carol after %d ms", d.Step, d.ResponseMS)
+		if !strings.Contains(human.String(), want) || !strings.Contains(md, want) {
+			t.Errorf("scorecards lack %q:\n%s", want, human.String())
+		}
+	}
+}
+
+func TestAutoApproveDefault(t *testing.T) {
+	for _, tc := range []struct {
+		f        drillFlags
+		embedded bool
+		want     bool
+	}{
+		{drillFlags{}, false, false},                                       // a named playbook on a shared server: tabletop
+		{drillFlags{}, true, true},                                         // nobody can reach an embedded server
+		{drillFlags{all: true}, false, true},                               // a sweep is unattended
+		{drillFlags{all: true, autoApproveSet: true}, true, false},         // --auto-approve=false wins
+		{drillFlags{autoApprove: true, autoApproveSet: true}, false, true}, // --auto-approve wins
+	} {
+		if got := tc.f.autoApproves(tc.embedded); got != tc.want {
+			t.Errorf("%+v embedded=%v: auto-approve %v, want %v", tc.f, tc.embedded, got, tc.want)
+		}
 	}
 }

@@ -54,11 +54,15 @@ type desiredSchedule struct {
 	cron   string
 	plan   *playbooks.Plan
 	inputs map[string]any
+	// autoApprove makes the scheduled drill unattended; without it a scheduled drill is a
+	// tabletop whose approvals and manual steps wait for people in the drill channel.
+	autoApprove bool
 }
 
 func newScheduleSyncCmd() *cobra.Command {
 	var cron, playbookDir string
 	var inputs []string
+	var autoApprove bool
 	cmd := &cobra.Command{
 		Use:   "sync [PLAYBOOK...] [--cron EXPR --input k=v...]",
 		Short: "Create, update and delete Temporal Schedules to match the playbooks' drill schedules",
@@ -103,6 +107,9 @@ playbook, that playbook is scheduled with EXPR (five cron fields, UTC) and --inp
 					}
 				}
 			}
+			for i := range want {
+				want[i].autoApprove = autoApprove
+			}
 			ctx := cmdContext(cmd)
 			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 			if err != nil {
@@ -120,6 +127,7 @@ playbook, that playbook is scheduled with EXPR (five cron fields, UTC) and --inp
 	cmd.Flags().StringVar(&cron, "cron", "", "schedule the named playbook with this cron expression (five fields, UTC) instead of its triggers.schedule")
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "with --cron: playbook input as key=value (repeatable); subject defaults to alice")
 	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml)")
+	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "scheduled drills grant approvals and manual steps at once (unattended); default: tabletop, they wait for participants in the drill's Slack channel and escalate when late")
 	return cmd
 }
 
@@ -155,7 +163,7 @@ func scheduleAction(d desiredSchedule) *client.ScheduleWorkflowAction {
 		Workflow:  workflows.Run,
 		TaskQueue: workflows.DrillTaskQueue,
 		Args: []any{workflows.RunInput{
-			Plan: *d.plan, Inputs: d.inputs, Drill: true,
+			Plan: *d.plan, Inputs: d.inputs, Drill: true, AutoApprove: d.autoApprove,
 			Report:  workflows.Report{SlackChannel: testenv.DrillChannel, PagerDutyIncident: testenv.DrillIncident},
 			Trigger: workflows.Trigger{Kind: "schedule", By: d.id, Reason: "scheduled drill"},
 		}},
