@@ -434,10 +434,11 @@ func entryHash(e Entry) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// KeyFingerprint is the key id of an Ed25519 public key: the first 16 hex digits of its SHA-256.
+// KeyFingerprint is the key id of an Ed25519 public key: the first 32 hex digits (128 bits) of
+// its SHA-256, long enough that nobody can make a second key with the same id.
 func KeyFingerprint(pub ed25519.PublicKey) string {
 	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:8])
+	return hex.EncodeToString(sum[:16])
 }
 
 func checkpointMessage(c Checkpoint) []byte {

@@ -26,8 +26,8 @@ func Markdown(ex *Export) string {
 		fmt.Fprintf(&b, "\n### %d. %s\n\n- event %d at %s\n- prev `%s`\n- hash `%s`\n\n```json\n%s\n```\n", e.Seq, e.Kind, e.EventID, e.At.UTC().Format(time.RFC3339Nano), orDash(e.Prev), e.Hash, indent(e.Data))
 	}
 	c := ex.Checkpoint
-	fmt.Fprintf(&b, "\n## Checkpoint\n\n- Entries sealed: %d\n- Head: `%s`\n- Signed at: %s\n- Ed25519 key id: `%s`\n- Public key: `%s`\n- Signature: `%s`\n\nVerify the JSON export offline with `firebreak audit verify FILE --key-id %s`.\n",
-		c.Entries, c.Head, c.SignedAt.UTC().Format(time.RFC3339), c.KeyID, c.PublicKey, c.Signature, c.KeyID)
+	fmt.Fprintf(&b, "\n## Checkpoint\n\n- Entries sealed: %d\n- Head: `%s`\n- Signed at: %s\n- Ed25519 key id: `%s`\n- Public key: `%s`\n- Signature: `%s`\n\nVerify the JSON export offline with `firebreak audit verify FILE --key-id ID`, where ID is your organisation's audit key id as the operators published it (`firebreak audit key`) — not the id above, which only says which key signed this copy.\n",
+		c.Entries, c.Head, c.SignedAt.UTC().Format(time.RFC3339), c.KeyID, c.PublicKey, c.Signature)
 	return b.String()
 }
 
@@ -100,7 +100,7 @@ var htmlPage = template.Must(template.New("audit").Funcs(template.FuncMap{
 <tr><th>Public key</th><td><code>{{.Ex.Checkpoint.PublicKey}}</code></td></tr>
 <tr><th>Signature</th><td><code>{{.Ex.Checkpoint.Signature}}</code></td></tr>
 </table>
-<p>This page is a reading copy. Verify the JSON export offline: <code>firebreak audit verify FILE --key-id {{.Ex.Checkpoint.KeyID}}</code>.</p>
+<p>This page is a reading copy. Verify the JSON export offline: <code>firebreak audit verify FILE --key-id ID</code>, with ID your organisation's audit key id as the operators published it (<code>firebreak audit key</code>), not read from this page.</p>
 </body></html>
 `))
 

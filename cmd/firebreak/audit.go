@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -26,7 +27,7 @@ import (
 
 func newAuditCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Export, verify and list the auditable record of runs"}
-	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd(), newAuditListCmd(), newAuditReviewCmd(), newAuditMetricsCmd())
+	cmd.AddCommand(newAuditExportCmd(), newAuditVerifyCmd(), newAuditListCmd(), newAuditReviewCmd(), newAuditMetricsCmd(), newAuditKeyCmd())
 	for _, c := range cmd.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	}
@@ -80,7 +81,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 				_, err = cmd.OutOrStdout().Write(b)
 				return err
 			}
-			return os.WriteFile(out, b, 0o644)
+			return os.WriteFile(out, b, 0o600) // a decrypted run history: for the auditor only
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "json", "json (verifiable), markdown or html")
@@ -171,8 +172,11 @@ func newAuditVerifyCmd() *cobra.Command {
 		Short: "Check a JSON audit export offline; on any change, name the first entry that does not verify",
 		Long: `Checks that FILE is an untouched firebreak audit export: every entry's SHA-256 hash chains to
 the one before, the checkpoint seals the chain's head and is signed by the embedded Ed25519 key,
-and the bytes are the export's canonical encoding. --key-id pins the key you trust (its id is
-printed by a successful verify). --evidence also checks the run's evidence file (evidence.jsonl
+and the bytes are the export's canonical encoding. The key must be one you trust: give its id
+with --key-id (or FIREBREAK_AUDIT_KEY_ID), learned from the operators out of band —
+` + "`firebreak audit key`" + ` prints it where the exports are signed — never from the export
+itself, which anyone could re-sign with a key of their own. Without a trusted key the export
+is reported intact but unauthenticated, and verify fails. --evidence also checks the run's evidence file (evidence.jsonl
 in the evidence directory): its own hash chain, and that every evidence snapshot the export
 records names a record of this run with the same sha256 and chain_sha256. Exit 0 when it
 verifies, 1 when it does not.`,
@@ -182,9 +186,15 @@ verifies, 1 when it does not.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if keyID == "" {
+				keyID = os.Getenv("FIREBREAK_AUDIT_KEY_ID")
+			}
 			ex, err := audit.Verify(b, keyID)
 			var ve *audit.VerifyError
 			switch {
+			case err == nil && keyID == "":
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: intact, but UNAUTHENTICATED: signed by key %s, and no key is trusted (give --key-id with your organisation's audit key id; `firebreak audit key` prints it where exports are signed)\n", args[0], ex.Checkpoint.KeyID)
+				return errCheckFailed
 			case errors.As(err, &ve):
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %s\n", args[0], ve.Error())
 				return errCheckFailed
@@ -216,7 +226,7 @@ verifies, 1 when it does not.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&keyID, "key-id", "", "the key id (fingerprint) the export must be signed with")
+	cmd.Flags().StringVar(&keyID, "key-id", "", "the id (fingerprint) of the audit key you trust; required (FIREBREAK_AUDIT_KEY_ID)")
 	cmd.Flags().StringVar(&evidenceFile, "evidence", "", "also check the run's evidence file (evidence.jsonl) against the export")
 	return cmd
 }
@@ -327,4 +337,27 @@ func printRuns(w io.Writer, runs []runSummary, asJSON bool) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.StartedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Playbook), r.Status, r.WorkflowID, r.RunID)
 	}
 	return tw.Flush()
+}
+
+func newAuditKeyCmd() *cobra.Command {
+	var keyFile string
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Print the id and public key of the audit signing key, for auditors to pin",
+		Long: `Prints the id (fingerprint) and Ed25519 public key of the key that signs audit exports here
+(--signing-key, or audit-signing-key.pem in the state dir, created on first use). Publish the
+id to auditors through a channel of your own; they pass it to firebreak audit verify --key-id.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := loadSigningKey(keyFile)
+			if err != nil {
+				return err
+			}
+			pub := key.Public().(ed25519.PublicKey)
+			fmt.Fprintf(cmd.OutOrStdout(), "key id      %s\npublic key  %s\n", audit.KeyFingerprint(pub), base64.StdEncoding.EncodeToString(pub))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyFile, "signing-key", "", "Ed25519 private key (PKCS#8 PEM); default: audit-signing-key.pem in the state dir")
+	return cmd
 }

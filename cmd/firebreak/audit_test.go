@@ -107,10 +107,18 @@ func TestAuditAndSchedules(t *testing.T) {
 			t.Errorf("tampered export: %q, want entry 3 named", out)
 		}
 		cli(t, exitFailed, "audit", "verify", file, "--key-id", "0000000000000000")
+		// Intact is not enough: without a trusted key id the export is unauthenticated, since
+		// anyone can re-sign an altered export with a key of their own.
+		if out := cli(t, exitFailed, "audit", "verify", file); !strings.Contains(out, "UNAUTHENTICATED") {
+			t.Errorf("verify without a trusted key: %q", out)
+		}
+		if out := cli(t, exitOK, "audit", "key"); !strings.Contains(out, ex.Checkpoint.KeyID) {
+			t.Errorf("audit key does not print the signing key's id %s: %q", ex.Checkpoint.KeyID, out)
+		}
 
 		// The export and the run's evidence file verify together; a changed record does not.
 		evFile := filepath.Join(evDir, "evidence.jsonl")
-		if out := cli(t, exitOK, "audit", "verify", file, "--evidence", evFile); !strings.Contains(out, "OK evidence record 1 (sha256 ") {
+		if out := cli(t, exitOK, "audit", "verify", file, "--key-id", ex.Checkpoint.KeyID, "--evidence", evFile); !strings.Contains(out, "OK evidence record 1 (sha256 ") {
 			t.Errorf("verify --evidence output %q", out)
 		}
 		evb, err := os.ReadFile(evFile)
@@ -123,7 +131,7 @@ func TestAuditAndSchedules(t *testing.T) {
 		if err := os.WriteFile(badEv, evb, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if out := cli(t, exitFailed, "audit", "verify", file, "--evidence", badEv); !strings.Contains(out, "record 1: data does not match its sha256") {
+		if out := cli(t, exitFailed, "audit", "verify", file, "--key-id", ex.Checkpoint.KeyID, "--evidence", badEv); !strings.Contains(out, "record 1: data does not match its sha256") {
 			t.Errorf("verify with a changed evidence record: %q", out)
 		}
 		for _, f := range []string{"markdown", "html"} {
