@@ -1,10 +1,10 @@
 package main
 
 import (
-	"encoding/base64"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
