@@ -58,8 +58,10 @@ func startReporter(ctx workflow.Context, r *runner) *reporter {
 	if r.in.Report.SlackChannel == "" && r.in.Report.PagerDutyIncident == "" {
 		return rep
 	}
-	// Room for every event a run can send, so a step never blocks on a full channel.
-	rep.ch = workflow.NewBufferedChannel(ctx, 4*len(r.in.Plan.Steps)+4)
+	// Room for every event a run can send, so a step never blocks on a full channel: a step
+	// sends at most five (pending, escalated, done, and pending and escalated again when an
+	// escalation is itself escalated), the run two more; the margin is cheap.
+	rep.ch = workflow.NewBufferedChannel(ctx, 6*len(r.in.Plan.Steps)+8)
 	f, set := workflow.NewFuture(ctx)
 	rep.done = f
 	workflow.Go(ctx, func(ctx workflow.Context) {
