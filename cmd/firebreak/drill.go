@@ -271,6 +271,8 @@ type rig struct {
 	logger *slog.Logger
 	used   bool // a drill has run on this sandbox: reseed before the next
 	gen    int  // how many workers this rig has started; part of each worker's identity
+	// org, when set, seeds the sandbox of the next drill instead of the default organisation.
+	org *testenv.Org
 
 	hookMu sync.Mutex
 	onSnap func() // called when an evidence snapshot activity has succeeded
@@ -339,7 +341,8 @@ func (r *rig) stopWorker() {
 func (r *rig) reseed() error {
 	r.stopWorker()
 	r.sb.Close()
-	r.sb = testenv.NewSandbox(nil)
+	r.sb = testenv.NewSandbox(r.org)
+	r.org = nil
 	return r.startWorker()
 }
 
@@ -619,7 +622,7 @@ func (fr *faultRun) finish() []testenv.FaultReport {
 // drill runs one playbook as a drill and returns its scorecard.
 func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]any, f drillFlags) Scorecard {
 	card := Scorecard{}
-	if r.used {
+	if r.used || r.org != nil {
 		if err := r.reseed(); err != nil {
 			card.Playbook, card.Drill, card.FailureCause = p.Name, true, "reseeding the sandbox: "+err.Error()
 			return card

@@ -15,7 +15,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -27,10 +29,23 @@ type ReplayReport struct {
 	PlaybookSHA256     string              `json:"playbook_sha256"`
 	Original           workflows.RunResult `json:"original"`
 	Replay             Scorecard           `json:"replay"`
+	// Sandbox says what the replay's sandbox was seeded with: SandboxFromSnapshot or
+	// SandboxStandard; SandboxNote says why or from what.
+	Sandbox     string `json:"sandbox"`
+	SandboxNote string `json:"sandbox_note"`
 	// Differences lists, step by step and then for the outcome and the checks, every way the
 	// replay came out differently; empty means the same outcome.
 	Differences []ReplayDifference `json:"differences"`
 }
+
+// What a replay's sandbox was seeded with.
+const (
+	// SandboxFromSnapshot: the standard organisation with the subject as the run's
+	// pre-containment evidence snapshot recorded them (testenv.OrgFromSnapshot).
+	SandboxFromSnapshot = "evidence-snapshot"
+	// SandboxStandard: the standard seeded organisation, for a run without a snapshot.
+	SandboxStandard = "standard"
+)
 
 // ReplayDifference is one way a replay came out differently from the original run.
 type ReplayDifference struct {
@@ -47,14 +62,17 @@ func newDrillReplayCmd() *cobra.Command {
 		Use:   "replay WORKFLOW_ID [--run-id RUN_ID] | --history FILE",
 		Short: "Re-run a finished run's pinned Plan and inputs as a drill and report any difference in outcome",
 		Long: `Reads the Plan and inputs a finished run was started with (its history's first event, decrypted),
-drills that very Plan with those inputs on the drill task queue against a freshly seeded sandbox,
-and compares the two runs step by step: status, error kind, the run's outcome and every
+drills that very Plan with those inputs on the drill task queue against a sandbox seeded from the
+run's evidence snapshot, and compares the two runs step by step: status, error kind, the run's outcome and every
 verification and expectation. --history replays a history saved as JSON (temporal workflow
 show --output json, or the recordings under workflows/testdata). Exit 0 when the replay came out
 the same, 1 when it differs.
 
-The sandbox is the standard seeded organisation, not a reconstruction of the state in the run's
-evidence snapshot: a subject the sandbox does not know fails the replay's inventory step.`,
+The sandbox is the standard organisation with the run's subject replaced by what its evidence
+snapshot (the input of its evidence.snapshot step, before containment) recorded: Vault entity
+policies, tokens (fresh token ids), readable shared secrets (fresh values), IAM access keys with
+their status and dates (fresh secrets), login profile, MFA devices and groups. A run without a
+snapshot is replayed on the standard organisation, and the report says so.`,
 		Example: `  firebreak drill replay firebreak/compromised-dev-key/alice
   firebreak drill replay --history workflows/testdata/compromised-dev-key.history.json --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -191,13 +209,50 @@ func replayEvents(ctx context.Context, rg *rig, events []*historypb.HistoryEvent
 	if err != nil {
 		return ReplayReport{}, err
 	}
+	seed, note := SandboxStandard, "the run has no evidence snapshot: replayed on the standard seeded organisation"
+	snap, found, err := evidenceSnapshot(events)
+	if err != nil {
+		return ReplayReport{}, err
+	}
+	if found {
+		org, err := testenv.OrgFromSnapshot(testenv.DefaultOrg(), snap.Subject, snap.Data)
+		if err != nil {
+			return ReplayReport{}, fmt.Errorf("seeding the sandbox from the run's evidence snapshot: %w", err)
+		}
+		rg.org = org
+		seed, note = SandboxFromSnapshot, fmt.Sprintf("subject %s as the run's %s evidence snapshot recorded them", snap.Subject, orDash(snap.Kind))
+	}
 	plan := in.Plan
 	card := rg.drill(ctx, &plan, in.Inputs, f)
 	return ReplayReport{
 		OriginalWorkflowID: orig.WorkflowID, OriginalRunID: orig.RunID,
 		Playbook: plan.Name, PlaybookSHA256: plan.SourceSHA256,
 		Original: orig, Replay: card, Differences: diffRuns(orig, card.RunResult),
+		Sandbox: seed, SandboxNote: note,
 	}, nil
+}
+
+// evidenceSnapshot reads the input of the run's evidence.Snapshot activity: the first one of
+// kind pre-containment, else the first one. found is false when the run took no snapshot.
+func evidenceSnapshot(events []*historypb.HistoryEvent) (snap evidence.SnapshotInput, found bool, err error) {
+	for _, ev := range events {
+		a := ev.GetActivityTaskScheduledEventAttributes()
+		if a == nil || a.GetActivityType().GetName() != evidence.ActivityPrefix+"Snapshot" {
+			continue
+		}
+		ps := a.GetInput().GetPayloads()
+		if len(ps) != 1 {
+			return snap, false, fmt.Errorf("event %d: expected one input to evidence.Snapshot, found %d", ev.GetEventId(), len(ps))
+		}
+		var in evidence.SnapshotInput
+		if err := converter.GetDefaultDataConverter().FromPayload(ps[0], &in); err != nil {
+			return snap, false, fmt.Errorf("event %d: the evidence snapshot's input is not an evidence.SnapshotInput (is the history still encrypted?): %w", ev.GetEventId(), err)
+		}
+		if !found || (snap.Kind != "pre-containment" && in.Kind == "pre-containment") {
+			snap, found = in, true
+		}
+	}
+	return snap, found, nil
 }
 
 // diffRuns compares two results of the same Plan step by step, then their outcome and checks.
@@ -270,7 +325,12 @@ func checkWord(passed bool) string {
 }
 
 func printReplay(w io.Writer, r ReplayReport) {
-	fmt.Fprintf(w, "REPLAY of %s (run %s)\n  playbook %s sha256 %s, replayed as %s\n\n", r.OriginalWorkflowID, r.OriginalRunID, r.Playbook, orDash(r.PlaybookSHA256), r.Replay.WorkflowID)
+	fmt.Fprintf(w, "REPLAY of %s (run %s)\n  playbook %s sha256 %s, replayed as %s\n", r.OriginalWorkflowID, r.OriginalRunID, r.Playbook, orDash(r.PlaybookSHA256), r.Replay.WorkflowID)
+	if r.Sandbox == SandboxFromSnapshot {
+		fmt.Fprintf(w, "  sandbox seeded from the run's evidence snapshot: %s\n\n", r.SandboxNote)
+	} else {
+		fmt.Fprintf(w, "  sandbox: %s\n\n", orDash(r.SandboxNote))
+	}
 	reSteps := map[string]workflows.StepResult{}
 	for _, s := range r.Replay.Steps {
 		reSteps[s.ID] = s
