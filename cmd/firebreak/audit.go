@@ -55,8 +55,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 			if err != nil {
 				return err
 			}
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}
@@ -91,12 +90,12 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 	return cmd
 }
 
-// cmdContext is the command's context, or a background one when it has none (tests).
-func cmdContext(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
+// toolConn connects a command that reads runs (audit, review, schedules) to Temporal, with
+// only warnings logged to stderr.
+func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
+	ctx := contextOf(cmd)
+	conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	return ctx, conn, err
 }
 
 // exportRun reads a run's decrypted history and builds its sealed export. History decoding
@@ -302,8 +301,7 @@ func newAuditListCmd() *cobra.Command {
 		Short: "List runs for an auditor's sampling",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ snapshot is replayed on the standard organisation, and the report says so.`,
 			if len(args) == 1 {
 				wfID = args[0]
 			}
-			return runReplay(cmdContext(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr(), wfID, runID, historyFile, f)
+			return runReplay(contextOf(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr(), wfID, runID, historyFile, f)
 		},
 	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "the run of the workflow id (default: the latest)")

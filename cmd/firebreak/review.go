@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"sort"
@@ -32,8 +31,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 'firebreak audit export'.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}
@@ -365,8 +363,7 @@ the alert or request took to become a response; firebreak cannot see when the co
 began) and the mean time from the trigger to contained (MTTR), with the median and the worst.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -110,8 +109,7 @@ playbook, that playbook is scheduled with EXPR (five cron fields, UTC) and --inp
 			for i := range want {
 				want[i].autoApprove = autoApprove
 			}
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}
@@ -288,8 +286,7 @@ func newScheduleListCmd() *cobra.Command {
 		Short: "List firebreak's drill schedules",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}
@@ -330,8 +327,7 @@ func newSchedulePauseCmd() *cobra.Command {
 		Short: "Pause (or with --resume, unpause) every drill schedule of a playbook",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}
@@ -407,8 +403,7 @@ func newDrillHistoryCmd() *cobra.Command {
 		Short: "Show the trend of time to contain and failures over past drills",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmdContext(cmd)
-			conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+			ctx, conn, err := toolConn(cmd)
 			if err != nil {
 				return err
 			}
