@@ -46,7 +46,7 @@ type reporter struct {
 
 // reportOptions: patient retries, because a message may wait; containment does not.
 var reportOptions = workflow.ActivityOptions{
-	StartToCloseTimeout: 30 * time.Second,
+	StartToCloseTimeout: 10 * time.Second, // a chat API call; a lost one is retried after this
 	RetryPolicy: &temporal.RetryPolicy{
 		InitialInterval: 500 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10,
 		NonRetryableErrorTypes: []string{"UnknownIncident", "UnknownUser", "InvalidInput", "AccessDenied"},
