@@ -98,11 +98,16 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 	// Short activity timeouts, so an activity lost with the killed worker is retried within
 	// seconds rather than after its production timeout.
 	for i := range plan.Steps {
-		plan.Steps[i].Timeout = playbooks.Duration(3 * time.Second)
+		if !plan.Steps[i].Builtin { // a manual step's timeout is how long people have
+			plan.Steps[i].Timeout = playbooks.Duration(3 * time.Second)
+		}
 	}
-	raw := map[string]string{"subject": "alice"}
+	raw := map[string]string{}
 	for k, v := range plan.DrillInputs() {
 		raw[k] = v
+	}
+	if _, ok := raw["subject"]; !ok && hasInput(&plan, "subject") {
+		raw["subject"] = "alice"
 	}
 	inputs, err := plan.BindInputs(raw)
 	if err != nil {
@@ -116,6 +121,11 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Approvals and manual steps are answered as people would, by responders other than the
+	// requester, through the same Update as Slack's buttons — before and after the kill.
+	answerCtx, stopAnswering := context.WithCancel(ctx)
+	defer stopAnswering()
+	go answerPending(answerCtx, conn.Client, id)
 	// Kill the worker the moment k steps have finished.
 	for done := 0; done < k; {
 		v, err := conn.Client.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
@@ -191,5 +201,34 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 			t.Errorf("evidence %s recorded twice", r.Key)
 		}
 		keys[r.Key] = true
+	}
+}
+
+// answerPending approves every pending approval, manual step and escalation of run id until
+// ctx ends, each decision by a different responder holding the step's first role.
+func answerPending(ctx context.Context, c client.Client, id string) {
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryPending)
+		if err != nil {
+			continue
+		}
+		var pending []workflows.PendingApproval
+		if v.Get(&pending) != nil {
+			continue
+		}
+		for _, p := range pending {
+			n++
+			req := workflows.ApprovalRequest{Step: p.Step, Approver: fmt.Sprintf("responder-%d", n), ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "chaos test"}
+			h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+			if err == nil {
+				_ = h.Get(ctx, nil)
+			}
+		}
 	}
 }
