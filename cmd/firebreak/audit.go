@@ -325,9 +325,7 @@ func newAuditListCmd() *cobra.Command {
 
 func printRuns(w io.Writer, runs []runSummary, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"runs": runs})
+		return writeJSONOut(w, map[string]any{"runs": runs})
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STARTED (UTC)\tPLAYBOOK\tSTATUS\tWORKFLOW ID\tRUN ID")

@@ -105,6 +105,7 @@ func TestDrillHumanScorecardAndBadInput(t *testing.T) {
 		{"unknown fault", []string{"drill", "run", "compromised-dev-key", "--inject", "dns-down"}, exitUsage, `unknown fault "dns-down": expected one of vault-down`},
 		{"bad fault parameter", []string{"drill", "run", "compromised-dev-key", "--inject", "iam-throttle=lots"}, exitUsage, "expected a positive count"},
 		{"unknown flag", []string{"drill", "run", "--nope"}, exitUsage, "unknown flag"},
+		{"unknown command", []string{"drlil"}, exitUsage, `unknown command "drlil"`},
 		{"unknown subject", []string{"drill", "run", "compromised-dev-key", "--input", "subject=zed", "--evidence-dir", t.TempDir()}, exitFailed, "zed"},
 		{"human scorecard", []string{"drill", "run", "compromised-dev-key", "--input", "subject=bob", "--evidence-dir", t.TempDir()}, exitOK, "Time to contain:"},
 	}

@@ -208,9 +208,7 @@ func newActionsCmd() *cobra.Command {
 			out := cmd.OutOrStdout()
 			cat := playbooks.Catalog()
 			if asJSON {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(cat)
+				return writeJSONOut(out, cat)
 			}
 			for _, a := range cat {
 				flags := ""

@@ -378,9 +378,7 @@ began) and the mean time from the trigger to contained (MTTR), with the median a
 			}
 			ms := computeMetrics(runs)
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"playbooks": ms})
+				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": ms})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "PLAYBOOK\tKIND\tRUNS\tCONTAINED\tFAILED\tMTTD\tMTTR\tMEDIAN TTC\tWORST TTC")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -296,9 +295,7 @@ func newScheduleListCmd() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"schedules": scheds})
+				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"schedules": scheds})
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SCHEDULE\tPLAYBOOK\tCRON\tSTATE\tNEXT RUN (UTC)\tRECENT DRILLS")
@@ -423,9 +420,7 @@ func newDrillHistoryCmd() *cobra.Command {
 			}
 			trends := drillTrends(runs)
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"playbooks": trends})
+				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": trends})
 			}
 			printTrends(cmd.OutOrStdout(), trends)
 			return nil

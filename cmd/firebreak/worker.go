@@ -355,6 +355,7 @@ func contextOf(cmd *cobra.Command) context.Context {
 	return context.Background()
 }
 
+// writeJSONOut prints v as indented JSON: the --json output of every command.
 func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
