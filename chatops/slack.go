@@ -11,10 +11,12 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -48,18 +50,36 @@ type pendingStart struct {
 	Inputs    map[string]string `json:"i"`
 	Requester string            `json:"u"`
 	Channel   string            `json:"c,omitempty"`
+	// Incident is set for a PagerDuty incident's run waiting for a responder (its inputs came
+	// from the incident's free text): anyone who may start the playbook confirms it, except
+	// By (who raised the incident) and the subject. By, Reason and At (Unix ms) are the
+	// incident's trigger.
+	Incident string `json:"inc,omitempty"`
+	By       string `json:"by,omitempty"`
+	Reason   string `json:"r,omitempty"`
+	At       int64  `json:"at,omitempty"`
 }
 
 // maxReason bounds the reason carried in a button value (Slack allows 2000 characters).
 const maxReason = 500
 
-const helpText = "*firebreak* — credential-compromise response\n" +
-	"• `/revoke-dev @user reason…` — cut off every credential of a developer (asks you to confirm)\n" +
-	"• `/firebreak run PLAYBOOK key=value…` — start a playbook\n" +
+const helpText = "• `/firebreak run PLAYBOOK key=value…` — start a playbook\n" +
 	"• `/firebreak drill PLAYBOOK [key=value…]` — drill a playbook against the sandbox\n" +
 	"• `/firebreak status [RUN]` — a run's steps, or the open runs\n" +
 	"• `/firebreak approve RUN [step=STEP] [reason…]`, `/firebreak deny RUN [step=STEP] [reason…]`\n" +
 	"• `/firebreak help`"
+
+// help lists every command: the playbooks' slash commands, then /firebreak's subcommands.
+func (s *Server) help() string {
+	var b strings.Builder
+	b.WriteString("*firebreak* — credential-compromise response\n")
+	for _, r := range s.routes {
+		if r.Playbook != "" {
+			fmt.Fprintf(&b, "• `%s %s` — %s: %s\n", r.Command, r.UsageHint, r.Playbook, r.Description)
+		}
+	}
+	return b.String() + helpText
+}
 
 // verifiedSlack reads and verifies a Slack request; on failure it has answered (413 or 401),
 // logged why without the body, and returns false.
@@ -189,6 +209,13 @@ func (s *Server) respond(ctx context.Context, responseURL string, m slack.Msg) {
 	if responseURL == "" {
 		return
 	}
+	select {
+	case s.responding <- struct{}{}:
+		defer func() { <-s.responding }()
+	case <-ctx.Done():
+		s.log.Warn("chatops: gave up posting to response_url: too many posts queued", "host", urlHost(responseURL))
+		return
+	}
 	b, err := json.Marshal(m)
 	if err != nil {
 		s.log.Error("chatops: encoding a response", "error", err)
@@ -251,49 +278,110 @@ func (s *Server) slackCommands(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dispatchCommand(ctx context.Context, cmd slack.SlashCommand) (slack.Msg, string) {
 	ctx, cancel := context.WithTimeout(ctx, s.o.AckBudget)
 	defer cancel()
-	switch cmd.Command {
-	case CommandRevokeDev:
-		return s.revokeDev(ctx, cmd), "ok"
-	case CommandFirebreak:
+	if cmd.Command == CommandFirebreak {
 		return s.firebreak(ctx, cmd), "ok"
 	}
-	return ephemeral(fmt.Sprintf("firebreak does not know the command %s; it answers %s and %s.", cmd.Command, CommandRevokeDev, CommandFirebreak)), "unknown_command"
+	if r, ok := s.routeFor(cmd.Command); ok && r.Playbook != "" {
+		return s.slashPlaybook(ctx, cmd, r), "ok"
+	}
+	text := fmt.Sprintf("firebreak does not know the command %s; it answers %s.", cmd.Command, s.commandNames())
+	if s.routesErr != nil {
+		text += "\nIts playbooks' slash commands are misconfigured: " + s.routesErr.Error()
+	}
+	return ephemeral(text), "unknown_command"
 }
 
-// revokeDev answers /revoke-dev @user reason… with a confirmation: a destructive playbook
-// starts only when the requester presses Confirm.
-func (s *Server) revokeDev(ctx context.Context, cmd slack.SlashCommand) slack.Msg {
-	args := strings.Fields(cmd.Text)
-	if len(args) == 0 {
-		return ephemeral("Usage: `/revoke-dev @user reason…` — for example `/revoke-dev @alice key pasted in a public gist`.")
+// slashPlaybook answers a slash command that starts a playbook (/revoke-dev, or any command
+// a playbook declares under triggers.slash): the words map onto the route's Args, the last
+// taking the rest; a person named by a Slack mention, an email or a subject name is resolved
+// through the directory for the subject and every input of type user; the requester must hold
+// one of the playbook's start roles. A destructive playbook answers with a confirmation and
+// starts only when the requester presses Confirm; any other starts after the acknowledgement.
+// Either way the run's id is the playbook plus subject, so a second request for the same
+// subject joins the open run and is told "already running".
+func (s *Server) slashPlaybook(ctx context.Context, cmd slack.SlashCommand, r SlashRoute) slack.Msg {
+	usage := fmt.Sprintf("Usage: `%s %s`", r.Command, r.UsageHint)
+	if r.Playbook == RevokePlaybook && r.Command == CommandRevokeDev {
+		usage += " — for example `/revoke-dev @alice key pasted in a public gist`."
+	}
+	if strings.TrimSpace(cmd.Text) == "" && len(r.Args) > 0 {
+		return ephemeral(usage)
+	}
+	p, err := s.lib.Get(r.Playbook)
+	if err != nil {
+		return ephemeral(fmt.Sprintf("Cannot start %s: %v", r.Playbook, err))
 	}
 	who, err := s.requester(ctx, cmd.UserID)
 	if err != nil {
 		return ephemeral("You cannot start a response: " + err.Error())
 	}
-	if ok, roles := s.mayStart(who, RevokePlaybook); !ok {
-		return ephemeral(fmt.Sprintf("You may not start %s: it needs one of the roles %s, and you hold %s.", RevokePlaybook, strings.Join(roles, ", "), rolesText(who.Roles)))
+	if ok, roles := s.mayStart(who, r.Playbook); !ok {
+		return ephemeral(fmt.Sprintf("You may not start %s: it needs one of the roles %s, and you hold %s.", r.Playbook, strings.Join(roles, ", "), rolesText(who.Roles)))
 	}
-	subject, err := s.target(ctx, args[0])
+	raw := playbooks.SlashTrigger{Command: r.Command, Args: r.Args}.BindSlash(cmd.Text)
+	var subject Identity
+	for _, name := range r.Args {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		in, _ := inputNamed(p, name)
+		switch {
+		case name == "subject" || in.Type == "user":
+			t, err := s.target(ctx, v)
+			if err != nil {
+				return ephemeral(fmt.Sprintf("Who is %s? %v", name, err))
+			}
+			raw[name] = t.Subject
+			if name == "subject" {
+				subject = t
+			}
+		case in.Type == "email" && mentionRE.MatchString(v):
+			t, err := s.target(ctx, v)
+			if err != nil {
+				return ephemeral(fmt.Sprintf("Who is %s? %v", name, err))
+			}
+			raw[name] = t.Email
+		default:
+			raw[name] = truncate(v, maxReason)
+		}
+	}
+	sp := startSpec{Playbook: r.Playbook, Raw: raw, Source: "slack",
+		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
+		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}
+	in, err := s.prepare(&sp)
 	if err != nil {
-		return ephemeral("Whose credentials? " + err.Error())
+		return ephemeral(fmt.Sprintf("Cannot start %s: %v\n%s", r.Playbook, err, usage))
 	}
-	reason := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cmd.Text), args[0]))
-	if reason == "" {
-		reason = "unspecified"
+	if !destructive(p) {
+		s.after(func(ctx context.Context) { s.startAndTell(ctx, sp, in, cmd.ResponseURL, false) })
+		return ephemeral(fmt.Sprintf("Starting %s as %s…", r.Playbook, s.runLink(sp.WorkflowID)))
 	}
-	reason = truncate(reason, maxReason)
-	ps := pendingStart{Playbook: RevokePlaybook, Inputs: map[string]string{"subject": subject.Subject, "reason": reason}, Requester: cmd.UserID, Channel: cmd.ChannelID}
-	if _, err := s.prepare(&startSpec{Playbook: ps.Playbook, Raw: ps.Inputs}); err != nil {
-		return ephemeral("Cannot start " + RevokePlaybook + ": " + err.Error())
-	}
+	ps := pendingStart{Playbook: r.Playbook, Inputs: raw, Requester: cmd.UserID, Channel: cmd.ChannelID}
 	value, _ := json.Marshal(ps)
 	mention := subject.Subject
 	if subject.SlackID != "" {
 		mention = "<@" + subject.SlackID + "> (" + subject.Subject + ")"
 	}
-	text := fmt.Sprintf(":rotating_light: Revoke every credential of %s? Vault tokens are revoked, IAM keys deactivated and sessions cut off at once; irreversible steps wait for approval.\nReason: %s", mention, reason)
-	confirm := slack.NewButtonBlockElement(ActionConfirm, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Confirm revoke", false, false))
+	reason, _ := in.Inputs["reason"].(string)
+	var text, label string
+	if r.Playbook == RevokePlaybook {
+		text = fmt.Sprintf(":rotating_light: Revoke every credential of %s? Vault tokens are revoked, IAM keys deactivated and sessions cut off at once; irreversible steps wait for approval.\nReason: %s", mention, reason)
+		label = "Confirm revoke"
+	} else {
+		text = fmt.Sprintf(":rotating_light: Start *%s* (`%s`)", p.Title, p.Name)
+		if mention != "" {
+			text += " for " + mention
+		}
+		text += "? It changes systems; steps that need approval still wait for it."
+		for _, name := range r.Args {
+			if v, ok := raw[name]; ok && name != "subject" {
+				text += fmt.Sprintf("\n%s: %s", name, v)
+			}
+		}
+		label = "Confirm " + truncate(p.Name, 60)
+	}
+	confirm := slack.NewButtonBlockElement(ActionConfirm, string(value), slack.NewTextBlockObject(slack.PlainTextType, label, false, false))
 	confirm.Style = slack.StyleDanger
 	cancel := slack.NewButtonBlockElement(ActionCancel, "cancel", slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false))
 	return ephemeral(text,
@@ -306,7 +394,7 @@ func (s *Server) revokeDev(ctx context.Context, cmd slack.SlashCommand) slack.Ms
 func (s *Server) firebreak(ctx context.Context, cmd slack.SlashCommand) slack.Msg {
 	args := splitArgs(cmd.Text)
 	if len(args) == 0 || args[0] == "help" {
-		return ephemeral(helpText)
+		return ephemeral(s.help())
 	}
 	sub, args := args[0], args[1:]
 	switch sub {
@@ -317,7 +405,7 @@ func (s *Server) firebreak(ctx context.Context, cmd slack.SlashCommand) slack.Ms
 	case "approve", "deny":
 		return s.approveCommand(ctx, cmd, sub, args)
 	}
-	return ephemeral(fmt.Sprintf("Unknown subcommand %q.\n%s", sub, helpText))
+	return ephemeral(fmt.Sprintf("Unknown subcommand %q.\n%s", sub, s.help()))
 }
 
 func (s *Server) runCommand(ctx context.Context, cmd slack.SlashCommand, drill bool, args []string) slack.Msg {
@@ -447,6 +535,7 @@ func (s *Server) decide(ctx context.Context, slackID, workflowID string, req wor
 	}
 	req.Approver = who.Subject
 	req.ApproverRoles = sortedRoles(who.Roles)
+	req.ApproverEmail = who.Email // for approval rules that need an on-call approver
 	s.after(func(ctx context.Context) {
 		res, err := s.approve(ctx, workflowID, req)
 		if err != nil {
@@ -491,7 +580,7 @@ func (s *Server) dispatchInteraction(ctx context.Context, ic slack.InteractionCa
 	case ActionConfirm:
 		m = s.confirm(ctx, ic, act.Value)
 	case ActionCancel:
-		m = slack.Msg{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: "Cancelled; nothing was started."}
+		m = s.cancel(ctx, ic, act.Value)
 	case ActionApprove, ActionDeny:
 		var b ApprovalButton
 		if err := json.Unmarshal([]byte(act.Value), &b); err != nil || b.WorkflowID == "" {
@@ -522,7 +611,7 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 	if err := json.Unmarshal([]byte(value), &ps); err != nil || ps.Playbook == "" {
 		return ephemeral("This confirmation is malformed; run the command again.")
 	}
-	if ic.User.ID != ps.Requester {
+	if ps.Incident == "" && ic.User.ID != ps.Requester {
 		return ephemeral(fmt.Sprintf("Only <@%s>, who asked for this, can confirm it.", ps.Requester))
 	}
 	who, err := s.requester(ctx, ic.User.ID)
@@ -531,6 +620,9 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 	}
 	if ok, roles := s.mayStart(who, ps.Playbook); !ok {
 		return ephemeral(fmt.Sprintf("You may not start %s: it needs one of the roles %s, and you hold %s.", ps.Playbook, strings.Join(roles, ", "), rolesText(who.Roles)))
+	}
+	if ps.Incident != "" {
+		return s.confirmIncident(ic, ps, who)
 	}
 	channel := ps.Channel
 	if channel == "" {
@@ -545,6 +637,51 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 	}
 	s.after(func(ctx context.Context) { s.startAndTell(ctx, sp, in, ic.ResponseURL, true) })
 	return slack.Msg{}
+}
+
+// confirmIncident starts the run of a PagerDuty incident whose inputs came from its free text,
+// once a responder other than the person who raised it (and other than its subject) confirms.
+// The run is the incident's, started once: a second confirmation joins it.
+func (s *Server) confirmIncident(ic slack.InteractionCallback, ps pendingStart, who Identity) slack.Msg {
+	if ps.By != "" && strings.EqualFold(ps.By, who.Subject) {
+		return ephemeral(fmt.Sprintf("You raised incident %s, so someone else must confirm the run its text asks for.", ps.Incident))
+	}
+	if subj := ps.Inputs["subject"]; subj != "" && strings.EqualFold(subj, who.Subject) {
+		return ephemeral(fmt.Sprintf("You are the subject of incident %s's run, so someone else must confirm it.", ps.Incident))
+	}
+	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, WorkflowID: workflows.IncidentWorkflowID(ps.Incident), Source: "pagerduty", Once: true,
+		Trigger: workflows.Trigger{Kind: "pagerduty", By: ps.By, Reason: ps.Reason, At: time.UnixMilli(ps.At).UTC()},
+		Report:  workflows.Report{PagerDutyIncident: ps.Incident, SlackChannel: ps.Channel}}
+	if ps.At == 0 {
+		sp.Trigger.At = s.o.Now()
+	}
+	in, err := s.prepare(&sp)
+	if err != nil {
+		return ephemeral(fmt.Sprintf("Cannot start %s: %v", ps.Playbook, err))
+	}
+	s.log.Info("chatops: a responder confirmed a PagerDuty incident's run", "incident", ps.Incident, "playbook", ps.Playbook, "confirmed_by", who.Subject)
+	s.after(func(ctx context.Context) { s.startAndTell(ctx, sp, in, ic.ResponseURL, true) })
+	return slack.Msg{}
+}
+
+// cancel answers a Cancel button. A requester's own confirmation is theirs to cancel; an
+// incident's confirmation, posted to a channel, may be cancelled only by someone who may
+// start its playbook.
+func (s *Server) cancel(ctx context.Context, ic slack.InteractionCallback, value string) slack.Msg {
+	var ps pendingStart
+	if json.Unmarshal([]byte(value), &ps) != nil || ps.Incident == "" {
+		return slack.Msg{ResponseType: slack.ResponseTypeEphemeral, ReplaceOriginal: true, Text: "Cancelled; nothing was started."}
+	}
+	who, err := s.requester(ctx, ic.User.ID)
+	if err != nil {
+		return ephemeral("You cannot decide on this incident: " + err.Error())
+	}
+	if ok, roles := s.mayStart(who, ps.Playbook); !ok {
+		return ephemeral(fmt.Sprintf("You may not decide whether %s starts: it needs one of the roles %s, and you hold %s.", ps.Playbook, strings.Join(roles, ", "), rolesText(who.Roles)))
+	}
+	s.log.Info("chatops: a responder declined a PagerDuty incident's run", "incident", ps.Incident, "playbook", ps.Playbook, "declined_by", who.Subject)
+	return slack.Msg{ResponseType: slack.ResponseTypeInChannel, ReplaceOriginal: true,
+		Text: fmt.Sprintf("<@%s> chose not to start %s for PagerDuty incident %s; nothing was started.", ic.User.ID, ps.Playbook, ps.Incident)}
 }
 
 func (s *Server) playbookNames() []string {

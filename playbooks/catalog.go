@@ -37,15 +37,24 @@ type Param struct {
 // Action describes one entry of the closed action catalog. The compiler, the JSON Schema and
 // `firebreak actions` are all generated from this table.
 type Action struct {
-	Name        string        `json:"name"`
-	Summary     string        `json:"summary"`
-	Args        []Param       `json:"args"`
-	Outputs     []Param       `json:"outputs"`
-	Destructive bool          `json:"destructive"` // changes a system; needs evidence first
-	Contains    bool          `json:"contains"`    // its completion counts toward time to contain
-	Verifies    bool          `json:"verifies"`    // outputs.passed must be true or the run fails
-	Retry       RetryPolicy   `json:"retry"`
-	Timeout     time.Duration `json:"timeout"`
+	Name        string  `json:"name"`
+	Summary     string  `json:"summary"`
+	Args        []Param `json:"args"`
+	Outputs     []Param `json:"outputs"`
+	Destructive bool    `json:"destructive"` // changes a system; needs evidence first
+	Contains    bool    `json:"contains"`    // it cuts the subject off; see Step.Contains
+	// Irreversible actions cannot be undone (deleting keys, users, logins or MFA secrets,
+	// rotating shared secrets others depend on): by default a playbook step that runs one
+	// waits for a second person's approval (the two-person rule), while reversible
+	// containment runs at once.
+	Irreversible bool `json:"irreversible,omitempty"`
+	// IrreversibleWith names a bool argument that makes the action irreversible when it is
+	// not the literal false (awsiam.deactivate_mfa_devices deletes virtual devices with
+	// delete_virtual).
+	IrreversibleWith string        `json:"irreversible_with,omitempty"`
+	Verifies         bool          `json:"verifies"` // outputs.passed must be true or the run fails
+	Retry            RetryPolicy   `json:"retry"`
+	Timeout          time.Duration `json:"timeout"`
 	// Builtin actions are carried out by the interpreter (timers, human decisions), not by an
 	// activity.
 	Builtin bool `json:"builtin,omitempty"`
@@ -85,6 +94,7 @@ var catalog = []Action{
 			{Name: "roles", Type: TypeStringList, Literal: true, Doc: "roles that may approve (default: approval.roles, else roles.approve)"},
 			{Name: "timeout", Type: TypeString, Literal: true, Doc: "how long to wait, e.g. 15m (default: approval.timeout, else 1h)"},
 			{Name: "on_timeout", Type: TypeString, Literal: true, Doc: "abort, continue or escalate (default: approval.on_timeout, else abort)"},
+			{Name: "on_call", Type: TypeBool, Literal: true, Doc: "each approver must be on call in PagerDuty for the run's incident (default: approval.on_call)"},
 		},
 		Outputs: []Param{
 			{Name: "granted", Type: TypeBool, Doc: "enough approvals arrived"},
@@ -148,6 +158,20 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 30 * time.Second,
 	},
 	{
+		Name: "vault.inventory_many", Summary: "Inventory many subjects in one pass over Vault's tokens (each token looked up once, not once per subject): for a list of people.",
+		Args: []Param{
+			{Name: "subjects", Type: TypeStringList, Required: true, Doc: "identity entity names, each once"},
+			{Name: "secret_mount", Type: TypeString, Doc: "KV v2 mount to search (default secret)"},
+			{Name: "secret_prefix", Type: TypeString, Doc: "path prefix of shared secrets (default shared/)"},
+		},
+		Outputs: []Param{
+			{Name: "items", Type: TypeMapList, Doc: "each subject's inventory, in input order, with the outputs of vault.inventory"},
+			{Name: "accessors", Type: TypeStringList, Doc: "accessors of every subject's live tokens"},
+			{Name: "readable_secrets", Type: TypeMapList, Doc: "shared secrets any subject could read, each once: mount, path, version"},
+		},
+		Retry: readRetry, Timeout: 5 * time.Minute,
+	},
+	{
 		Name: "vault.revoke_tokens", Summary: "Revoke Vault tokens by accessor; already revoked counts as done.",
 		Args:        []Param{{Name: "accessors", Type: TypeStringList, Required: true, Doc: "token accessors"}},
 		Outputs:     []Param{{Name: "revoked", Type: TypeStringList, Doc: "accessors revoked now"}, {Name: "already_revoked", Type: TypeStringList, Doc: "accessors that were already gone"}},
@@ -171,8 +195,8 @@ var catalog = []Action{
 			{Name: "secrets", Type: TypeMapList, Required: true, Doc: "secrets to rotate: mount, path, version"},
 			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step"},
 		},
-		Outputs:     []Param{{Name: "rotated", Type: TypeMapList, Doc: "mount, path, previous_version, new_version"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 60 * time.Second,
+		Outputs:      []Param{{Name: "rotated", Type: TypeMapList, Doc: "mount, path, previous_version, new_version"}},
+		Irreversible: true, Destructive: true, Contains: true, Retry: fastRetry, Timeout: 60 * time.Second,
 	},
 	{
 		Name: "vault.verify_revoked", Summary: "Check that each token accessor fails lookup and the entity reads disabled.",
@@ -217,9 +241,9 @@ var catalog = []Action{
 	},
 	{
 		Name: "awsiam.delete_login_profile", Summary: "Delete an IAM user's console password; no password counts as done.",
-		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}},
-		Outputs:     []Param{{Name: "deleted", Type: TypeBool, Doc: "deleted now"}, {Name: "already_absent", Type: TypeBool, Doc: "there was none"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Args:         []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}},
+		Outputs:      []Param{{Name: "deleted", Type: TypeBool, Doc: "deleted now"}, {Name: "already_absent", Type: TypeBool, Doc: "there was none"}},
+		Irreversible: true, Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.deactivate_mfa_devices", Summary: "Unassign an IAM user's MFA devices (all when none are named) and optionally delete the virtual ones.",
@@ -232,8 +256,9 @@ var catalog = []Action{
 			{Name: "deactivated", Type: TypeStringList, Doc: "devices deactivated now"},
 			{Name: "already_removed", Type: TypeStringList, Doc: "devices no longer assigned"},
 			{Name: "deleted_virtual", Type: TypeStringList, Doc: "virtual devices deleted"},
+			{Name: "already_deleted", Type: TypeStringList, Doc: "virtual devices that were already gone (e.g. deleted by an earlier attempt)"},
 		},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		IrreversibleWith: "delete_virtual", Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.remove_from_groups", Summary: "Remove an IAM user from groups (all their groups when none are named).",
@@ -300,9 +325,9 @@ var catalog = []Action{
 	},
 	{
 		Name: "vault.destroy_totp", Summary: "Destroy an identity entity's TOTP MFA secret for a login-MFA method (the lost-device case); no secret counts as done.",
-		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}, {Name: "method_id", Type: TypeString, Required: true, Doc: "TOTP login-MFA method id"}},
-		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "method_id", Type: TypeString, Doc: "method id"}, {Name: "destroyed", Type: TypeBool, Doc: "the secret is gone"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Args:         []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}, {Name: "method_id", Type: TypeString, Required: true, Doc: "TOTP login-MFA method id"}},
+		Outputs:      []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "method_id", Type: TypeString, Doc: "method id"}, {Name: "destroyed", Type: TypeBool, Doc: "the secret is gone"}},
+		Irreversible: true, Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "http.request", Summary: "Call an HTTP API that has no integration of its own (a WAF block list, a gateway). The playbook names a configured service, never a host: only configured services can be reached, and their credentials stay in configuration.",
@@ -355,9 +380,9 @@ var catalog = []Action{
 	},
 	{
 		Name: "awsiam.delete_keys", Summary: "Delete Inactive IAM access keys; an Active key is refused (deactivate it first), a key already gone counts as done.",
-		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "Inactive keys to delete"}},
-		Outputs:     []Param{{Name: "deleted", Type: TypeStringList, Doc: "keys deleted now"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer existed"}},
-		Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "KeyActive", "KeyOwnerMismatch"}}, Timeout: 30 * time.Second,
+		Args:         []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "Inactive keys to delete"}},
+		Outputs:      []Param{{Name: "deleted", Type: TypeStringList, Doc: "keys deleted now"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer existed"}},
+		Irreversible: true, Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "KeyActive", "KeyOwnerMismatch"}}, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.rotate_key", Summary: "Rotate an IAM access key in AWS's order: create, store the secret in Vault KV v2, deactivate the old key, verify, delete the old. An inactive spare is removed first; two Active keys stop for a person.",
@@ -377,7 +402,7 @@ var catalog = []Action{
 			{Name: "vault_version", Type: TypeInt, Doc: "secret version written"},
 			{Name: "deleted_spare", Type: TypeString, Doc: "inactive key deleted to make room, if any"},
 		},
-		Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(10 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "TwoActiveKeys", "KeyLimit", "RotationVerifyFailed", "PermissionDenied", "InvalidRequest"}}, Timeout: 60 * time.Second,
+		Irreversible: true, Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(10 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "TwoActiveKeys", "KeyLimit", "RotationVerifyFailed", "PermissionDenied", "InvalidRequest"}}, Timeout: 60 * time.Second,
 	},
 	{
 		Name: "pagerduty.escalate", Summary: "Escalate a PagerDuty incident (set its escalation level or re-assign it to an escalation policy), or open one on a service when no incident is given, never twice for the same step.",

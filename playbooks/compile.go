@@ -107,6 +107,10 @@ func Compile(file string, src []byte) (*Plan, error) {
 
 type compiler struct {
 	d *diags
+	// stepAt holds each step's YAML node, for diagnostics about the plan as a whole.
+	stepAt map[string]*yaml.Node
+	// onCallAt and twoPersonAt are the approval rule's on_call and two_person values, if given.
+	onCallAt, twoPersonAt *yaml.Node
 }
 
 type kv struct {
@@ -209,13 +213,17 @@ func (c *compiler) compile(root *yaml.Node) *Plan {
 		p.Roles = c.roles(e.val)
 	}
 	if e, ok := top["approval"]; ok {
-		p.Approval = c.approval(e.val, "approval", nil)
+		p.Approval = c.approval(e.val, "approval", p)
 	}
 	if e, ok := top["triggers"]; ok {
 		p.Triggers = c.triggers(e.val, p.Inputs, inputs)
 	}
 	if e, ok := top["steps"]; ok {
 		p.Steps = c.steps(e.val, inputs, p)
+		if c.d.errors() == 0 {
+			p.Steps = c.twoPerson(root, p, inputs)
+		}
+		c.checkOnCall(root, p, inputs)
 	}
 	all := c.finalScope(inputs, p.Steps)
 	if e, ok := top["outputs"]; ok {
@@ -349,6 +357,10 @@ func (c *compiler) steps(n *yaml.Node, inputs map[string]Type, p *Plan) []Step {
 			continue
 		}
 		st := &stepNode{step: s, node: sn, fields: f}
+		if c.stepAt == nil {
+			c.stepAt = map[string]*yaml.Node{}
+		}
+		c.stepAt[s.ID] = sn
 		byID[s.ID] = st
 		ids = append(ids, s.ID)
 		nodes = append(nodes, st)
@@ -559,6 +571,14 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 	literals := map[string]*yaml.Node{}
 	s.With = c.args(s.ID, act, f["with"], argScope, true, literals, st.node)
 	c.builtin(st, act, literals, p)
+	s.Irreversible = act.Irreversible
+	if act.IrreversibleWith != "" {
+		for _, a := range s.With {
+			if a.Name == act.IrreversibleWith && a.Expr != "false" {
+				s.Irreversible = true // true, or an expression the compiler cannot decide
+			}
+		}
+	}
 
 	if e, has := f["if"]; has {
 		expr, err := nodeToCEL(e.val)
@@ -759,6 +779,9 @@ func (c *compiler) builtin(st *stepNode, act Action, lit map[string]*yaml.Node, 
 			} else {
 				rule.OnTimeout = n.Value
 			}
+		}
+		if n, ok := lit["on_call"]; ok {
+			rule.OnCall = c.boolean(n, "step "+s.ID+": on_call")
 		}
 		if len(rule.Roles) == 0 {
 			c.d.add(st.node.Line, st.node.Column, "", "step %s: approval.request needs roles that may approve: give with.roles, approval.roles or roles.approve", s.ID)

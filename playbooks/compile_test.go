@@ -18,7 +18,8 @@ func TestLibraryCompiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Steps) != 10 || p.Steps[0].ID != "vault_inventory" {
+	// Ten steps as written, plus the two-person gate before rotate_shared_secrets.
+	if len(p.Steps) != 11 || p.Steps[0].ID != "vault_inventory" {
 		b, _ := json.MarshalIndent(p, "", " ")
 		t.Fatalf("unexpected plan: %s", b)
 	}

@@ -18,7 +18,7 @@ var (
 	urgencies      = []string{"high", "low"}
 	notifyEvents   = []string{NotifyStarted, NotifyApproval, NotifyEscalated, NotifyContained, NotifyFailed, NotifyFinished}
 	rolesKeys      = []string{"start", "approve"}
-	approvalKeys   = []string{"count", "roles", "timeout", "on_timeout"}
+	approvalKeys   = []string{"count", "roles", "timeout", "on_timeout", "on_call", "two_person"}
 	triggerKeys    = []string{"slash", "pagerduty", "schedule"}
 	slashKeys      = []string{"command", "args"}
 	pagerdutyKeys  = []string{"service", "priority", "urgency", "condition", "inputs"}
@@ -70,7 +70,7 @@ func (c *compiler) roles(n *yaml.Node) Roles {
 }
 
 // approval compiles the playbook's approval rule.
-func (c *compiler) approval(n *yaml.Node, what string, _ *Plan) *ApprovalRule {
+func (c *compiler) approval(n *yaml.Node, what string, p *Plan) *ApprovalRule {
 	f := c.fields(n, what, approvalKeys)
 	rule := &ApprovalRule{Count: 1, Timeout: Duration(time.Hour), OnTimeout: OnTimeoutAbort}
 	if e, ok := f["count"]; ok {
@@ -98,7 +98,24 @@ func (c *compiler) approval(n *yaml.Node, what string, _ *Plan) *ApprovalRule {
 			rule.OnTimeout = e.val.Value
 		}
 	}
+	if e, ok := f["on_call"]; ok {
+		rule.OnCall = c.boolean(e.val, what+".on_call")
+		c.onCallAt = e.val
+	}
+	if e, ok := f["two_person"]; ok {
+		p.TwoPersonOptOut = !c.boolean(e.val, what+".two_person")
+		c.twoPersonAt = e.val
+	}
 	return rule
+}
+
+// boolean reads a literal true or false.
+func (c *compiler) boolean(n *yaml.Node, what string) bool {
+	b, err := strconv.ParseBool(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		c.d.add(n.Line, n.Column, "", "%s: expected true or false, found %s", what, kindName(n))
+	}
+	return b
 }
 
 func (c *compiler) triggers(n *yaml.Node, decls []Input, types map[string]Type) Triggers {

@@ -29,7 +29,10 @@ type Plan struct {
 	Roles           Roles         `json:"roles,omitzero"`
 	// Approval is the playbook's approval rule; approval.request steps default to it.
 	Approval *ApprovalRule `json:"approval,omitempty"`
-	Triggers Triggers      `json:"triggers,omitzero"`
+	// TwoPersonOptOut is set by approval: {two_person: false}: irreversible steps run without
+	// the default second-person approval (the compiler warns).
+	TwoPersonOptOut bool     `json:"two_person_opt_out,omitempty"`
+	Triggers        Triggers `json:"triggers,omitzero"`
 	// Outputs are named expressions evaluated when the run ends, recorded in its result.
 	Outputs []NamedExpr `json:"outputs,omitempty"`
 	// Notify are message templates for stakeholders, sent when their event happens.
@@ -59,6 +62,9 @@ type ApprovalRule struct {
 	Roles     []string `json:"roles"`
 	Timeout   Duration `json:"timeout"`
 	OnTimeout string   `json:"on_timeout"` // abort | continue | escalate
+	// OnCall requires each approver to be on call in PagerDuty, now, for the run's incident
+	// (its escalation policy); the workflow asks PagerDuty before counting a decision.
+	OnCall bool `json:"on_call,omitempty"`
 }
 
 // Triggers are the ways a playbook starts besides the CLI.
@@ -143,8 +149,17 @@ type Step struct {
 	Timeout     Duration    `json:"timeout"`
 	OnFailure   string      `json:"on_failure"` // abort | continue | escalate
 	Destructive bool        `json:"destructive,omitempty"`
-	Contains    bool        `json:"contains,omitempty"` // counts toward time to contain
-	Verifies    bool        `json:"verifies,omitempty"` // its outputs.passed must be true
+	// Contains steps cut the subject off; the run is contained when all have succeeded.
+	// Time to contain ends when the last reversible one has (see workflows.RunResult).
+	Contains bool `json:"contains,omitempty"`
+	// Irreversible steps cannot be undone; unless the playbook opts out, each waits (through
+	// its needs) for an approval.request step — the compiler adds a two-person gate when
+	// none precedes it.
+	Irreversible bool `json:"irreversible,omitempty"`
+	// Guards lists the irreversible steps a compiler-added two-person gate (an
+	// approval.request step) holds back; empty for every other step.
+	Guards   []string `json:"guards,omitempty"`
+	Verifies bool     `json:"verifies,omitempty"` // its outputs.passed must be true
 	// Idempotent steps receive an idempotency key from the interpreter, stable across retries.
 	Idempotent bool `json:"idempotent,omitempty"`
 	// Outputs lists the action's outputs with their types, so a step skipped by its if

@@ -13,7 +13,7 @@ func (p *Plan) Mermaid() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "flowchart TD\n")
 	for _, s := range p.Steps {
-		label := mermaidEscape(stepTitle(s) + "\n" + s.Action + fanout(s))
+		label := mermaidEscape(stepTitle(s) + "\n" + s.Action + fanout(s) + gateNote(s))
 		open, close := "[", "]"
 		switch {
 		case s.Destructive:
@@ -42,7 +42,7 @@ func (p *Plan) DOT() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "digraph %q {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n", p.Name)
 	for _, s := range p.Steps {
-		attrs := []string{fmt.Sprintf("label=%q", stepTitle(s)+"\n"+s.Action+fanout(s))}
+		attrs := []string{fmt.Sprintf("label=%q", stepTitle(s)+"\n"+s.Action+fanout(s)+gateNote(s))}
 		switch {
 		case s.Destructive:
 			attrs = append(attrs, "shape=hexagon", "color=red")
@@ -64,6 +64,17 @@ func (p *Plan) DOT() string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// gateNote marks two-person gates and the irreversible steps in graph labels.
+func gateNote(s Step) string {
+	switch {
+	case len(s.Guards) > 0:
+		return "\n(two-person gate)"
+	case s.Irreversible:
+		return "\n(cannot be undone)"
+	}
+	return ""
 }
 
 func mermaidEscape(s string) string {
@@ -109,8 +120,16 @@ func (p *Plan) Explain() string {
 	b.WriteString("## Roles\n\n")
 	fmt.Fprintf(&b, "- May start: %s\n", listOr(p.Roles.Start, "anyone allowed to run firebreak"))
 	fmt.Fprintf(&b, "- May approve: %s\n", listOr(escalationRoles(p), "nobody named (no approval steps)"))
-	if p.Approval != nil {
+	if p.Approval != nil && len(p.Approval.Roles) > 0 {
 		fmt.Fprintf(&b, "- Approval: %d of [%s] within %s; on timeout: %s\n", p.Approval.Count, strings.Join(p.Approval.Roles, ", "), time.Duration(p.Approval.Timeout), p.Approval.OnTimeout)
+	}
+	if p.TwoPersonOptOut {
+		b.WriteString("- Two-person rule: **opted out** (approval.two_person: false) — irreversible steps run without a second person.\n")
+	} else {
+		b.WriteString("- Two-person rule: steps that cannot be undone wait for a second person's approval; reversible containment runs at once.\n")
+	}
+	if rule := p.Approval; rule != nil && rule.OnCall {
+		b.WriteString("- Approvers must be on call in PagerDuty for the run's incident.\n")
 	}
 	b.WriteString("- Nobody approves their own request.\n\n")
 
@@ -158,6 +177,12 @@ func (p *Plan) Explain() string {
 		var tags []string
 		if s.Destructive {
 			tags = append(tags, "**changes systems**")
+		}
+		if s.Irreversible {
+			tags = append(tags, "**cannot be undone**")
+		}
+		if len(s.Guards) > 0 {
+			tags = append(tags, "two-person gate (added by the compiler) before "+strings.Join(s.Guards, ", "))
 		}
 		if s.Verifies {
 			tags = append(tags, "verifies")

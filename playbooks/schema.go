@@ -86,6 +86,8 @@ func JSONSchema() ([]byte, error) {
 		"roles":      strList("roles that may approve"),
 		"timeout":    duration,
 		"on_timeout": map[string]any{"enum": onTimeoutNames},
+		"on_call":    map[string]any{"type": "boolean", "description": "each approver must be on call in PagerDuty for the run's incident"},
+		"two_person": map[string]any{"type": "boolean", "description": "false opts out of the default second-person approval before irreversible steps (the compiler warns)"},
 	})
 	step := obj(map[string]any{
 		"id":          map[string]any{"type": "string", "pattern": identPattern.String()},

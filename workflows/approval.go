@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/firebreak-dev/firebreak/activities/pagerduty"
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
@@ -26,6 +27,11 @@ const DrillApprover = "drill-bot"
 const (
 	DecisionApprove = "approve"
 	DecisionDeny    = "deny"
+	// DecisionRefused records a decision the workflow did not count (an approver who is not
+	// on call, or whose on-call status could not be established); Reason says why.
+	DecisionRefused = "refused"
+	// DecisionTimeout records a decision nobody made in time.
+	DecisionTimeout = "timeout"
 )
 
 // Kinds of pending decisions.
@@ -42,6 +48,9 @@ type ApprovalRequest struct {
 	ApproverRoles []string `json:"approver_roles"` // roles the caller resolved for the approver from config
 	Decision      string   `json:"decision"`       // "approve" | "deny"
 	Reason        string   `json:"reason"`
+	// ApproverEmail is the approver's email as the caller's directory knows it; an approval
+	// rule with on_call matches it against who PagerDuty says is on call for the incident.
+	ApproverEmail string `json:"approver_email,omitempty"`
 }
 
 // ApprovalResult is the result of the UpdateApprove update.
@@ -64,6 +73,10 @@ type PendingApproval struct {
 	Approvers   []string  `json:"approvers,omitempty"`
 	RequestedAt time.Time `json:"requested_at"`
 	Deadline    time.Time `json:"deadline,omitzero"`
+	// OnCall: each decider must be on call in PagerDuty for the run's incident.
+	OnCall bool `json:"on_call,omitempty"`
+	// Guards lists the irreversible steps a two-person gate holds back.
+	Guards []string `json:"guards,omitempty"`
 }
 
 // Decision is one person's recorded decision: who, when, why.
@@ -72,7 +85,7 @@ type Decision struct {
 	Kind       string    `json:"kind"`
 	Approver   string    `json:"approver"`
 	Roles      []string  `json:"roles,omitempty"`
-	Decision   string    `json:"decision"` // approve | deny | timeout
+	Decision   string    `json:"decision"` // approve | deny | timeout | refused
 	Reason     string    `json:"reason,omitempty"`
 	At         time.Time `json:"at"`
 	ResponseMS int64     `json:"response_ms"`
@@ -185,6 +198,17 @@ func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (Appro
 		return ApprovalResult{}, err
 	}
 	p, _ := r.findPending(req.Step)
+	if p.OnCall {
+		if err := r.checkOnCall(ctx, p, req); err != nil {
+			r.refuse(ctx, p, req, err.Error())
+			return ApprovalResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "NotOnCall", nil)
+		}
+		// PagerDuty took time to answer: the decision may have been settled meanwhile.
+		if err := r.validateApproval(req); err != nil {
+			return ApprovalResult{}, err
+		}
+		p, _ = r.findPending(req.Step)
+	}
 	r.decide(ctx, p, req.Approver, req.ApproverRoles, req.Decision, req.Reason)
 	res := ApprovalResult{Step: p.Step, Granted: p.done && !p.denied, Approvals: p.Approvals, Needed: p.Needed}
 	switch {
@@ -293,7 +317,8 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 		return nil, temporal.NewNonRetryableApplicationError("approval step "+st.ID+" has no approval rule; recompile the playbook", "InvalidPlan", nil)
 	}
 	msg, _ := args["message"].(string)
-	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindApproval, Message: msg, Roles: rule.Roles, Needed: max(rule.Count, 1)}}
+	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindApproval, Message: msg, Roles: rule.Roles, Needed: max(rule.Count, 1), OnCall: rule.OnCall, Guards: st.Guards}}
+	defer rep.send(ctx, event{kind: eventDecided, step: st.ID})
 	granted := r.await(ctx, p, time.Duration(rule.Timeout), rep)
 	if !granted {
 		switch rule.OnTimeout {
@@ -337,13 +362,14 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 
 func (r *runner) recordTimeout(ctx workflow.Context, p *pending, what string) {
 	now := workflow.Now(ctx)
-	r.res.Decisions = append(r.res.Decisions, Decision{Step: p.Step, Kind: p.Kind, Approver: "timeout", Decision: "timeout", Reason: what, At: now, ResponseMS: now.Sub(p.RequestedAt).Milliseconds()})
+	r.res.Decisions = append(r.res.Decisions, Decision{Step: p.Step, Kind: p.Kind, Approver: "timeout", Decision: DecisionTimeout, Reason: what, At: now, ResponseMS: now.Sub(p.RequestedAt).Milliseconds()})
 }
 
 // runManual carries out a manual step: a person with the assignee role confirms it.
 func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[string]any, rep *reporter) (map[string]any, error) {
 	instr, _ := args["instructions"].(string)
 	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindManual, Message: instr, Roles: []string{st.Assignee}, Needed: 1}}
+	defer rep.send(ctx, event{kind: eventDecided, step: st.ID})
 	if !r.await(ctx, p, time.Duration(st.Timeout), rep) {
 		p.done = true
 		r.recordTimeout(ctx, p, "nobody confirmed it")
@@ -397,7 +423,8 @@ func (r *runner) escalate(ctx workflow.Context, st playbooks.Step, sr *StepResul
 		timeout = time.Duration(r.in.Plan.Approval.Timeout)
 	}
 	rep.send(ctx, event{kind: eventEscalated, step: st.ID})
-	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindEscalation, Message: fmt.Sprintf("%s failed: %s — approve to carry on, deny to abort", st.ID, sr.Error), Roles: roles, Needed: 1}}
+	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindEscalation, Message: fmt.Sprintf("%s failed: %s — approve to carry on, deny to abort", st.ID, sr.Error), Roles: roles, Needed: 1, OnCall: r.in.Plan.Approval != nil && r.in.Plan.Approval.OnCall}}
+	defer rep.send(ctx, event{kind: eventDecided, step: st.ID})
 	ok := len(roles) > 0 && r.await(ctx, p, timeout, rep)
 	if ok && !p.denied {
 		r.res.Escalations[esc].Outcome = playbooks.OnFailureContinue
@@ -414,6 +441,61 @@ func (r *runner) escalate(ctx workflow.Context, st playbooks.Step, sr *StepResul
 	if r.aborted == "" {
 		r.aborted = st.ID
 	}
+}
+
+// incident is the PagerDuty incident the run answers: the one it reports to, else an input
+// named incident.
+func (r *runner) incident() string {
+	if r.in.Report.PagerDutyIncident != "" {
+		return r.in.Report.PagerDutyIncident
+	}
+	s, _ := r.in.Inputs["incident"].(string)
+	return strings.TrimSpace(s)
+}
+
+// onCallOptions: the person deciding waits for the answer, so the check is quick and gives up
+// after a few tries rather than leaving them hanging.
+var onCallOptions = workflow.ActivityOptions{
+	StartToCloseTimeout: 10 * time.Second,
+	RetryPolicy: &temporal.RetryPolicy{
+		InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 2 * time.Second, MaximumAttempts: 3,
+		NonRetryableErrorTypes: []string{pagerduty.ErrTypeUnknownIncident, pagerduty.ErrTypeInvalidRequest, pagerduty.ErrTypeInvalidToken, pagerduty.ErrTypeForbidden},
+	},
+}
+
+// checkOnCall asks PagerDuty whether the approver is on call for the run's incident; nil
+// when they are. Every path to a decision (Slack buttons, /firebreak approve, a direct
+// Update) comes through here.
+func (r *runner) checkOnCall(ctx workflow.Context, p *pending, req ApprovalRequest) error {
+	inc := r.incident()
+	if inc == "" {
+		return fmt.Errorf("%s %s needs an approver on call in PagerDuty for the run's incident, but this run has no PagerDuty incident (start it from one, with --incident, or with an incident input); nobody can be shown to be on call", p.Kind, p.Step)
+	}
+	email := strings.TrimSpace(req.ApproverEmail)
+	if email == "" && strings.Contains(req.Approver, "@") {
+		email = strings.TrimSpace(req.Approver)
+	}
+	if email == "" {
+		return fmt.Errorf("%s %s needs an approver on call in PagerDuty for incident %s, matched by email, and no email came with %s's decision", p.Kind, p.Step, inc, req.Approver)
+	}
+	var res pagerduty.IsOnCallResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, onCallOptions), pagerduty.ActivityPrefix+methodName(pa.IsOnCall), pagerduty.IsOnCallInput{IncidentID: inc, Email: email}).Get(ctx, &res)
+	if err != nil {
+		return fmt.Errorf("could not ask PagerDuty whether %s is on call for incident %s, so the decision on %s was not counted: %s", req.Approver, inc, p.Step, errMessage(err))
+	}
+	if !res.OnCall {
+		return fmt.Errorf("%s (%s) is not on call for incident %s (escalation policy %s, %d on call now); %s %s needs an on-call approver", req.Approver, email, inc, res.EscalationPolicyID, res.OnCallCount, p.Kind, p.Step)
+	}
+	return nil
+}
+
+// refuse records a decision that was not counted, with who and why.
+func (r *runner) refuse(ctx workflow.Context, p *pending, req ApprovalRequest, why string) {
+	now := workflow.Now(ctx)
+	r.res.Decisions = append(r.res.Decisions, Decision{
+		Step: p.Step, Kind: p.Kind, Approver: req.Approver, Roles: append([]string(nil), req.ApproverRoles...), Decision: DecisionRefused,
+		Reason: req.Decision + " not counted: " + why, At: now, ResponseMS: now.Sub(p.RequestedAt).Milliseconds(),
+	})
 }
 
 func toAny(ss []string) []any {

@@ -75,6 +75,10 @@ type StepResult struct {
 	Checks      []Check        `json:"checks,omitempty"`
 	ErrorKind   string         `json:"error_kind,omitempty"`
 	Destructive bool           `json:"destructive,omitempty"`
+	// Irreversible steps cannot be undone; by default a two-person gate precedes them.
+	Irreversible bool `json:"irreversible,omitempty"`
+	// Guards, on a two-person gate, lists the irreversible steps it holds back.
+	Guards []string `json:"guards,omitempty"`
 }
 
 // Check is one verification or expectation result.
@@ -87,22 +91,33 @@ type Check struct {
 
 // RunResult is the record of a run: the scorecard of a drill, the summary of an incident.
 type RunResult struct {
-	WorkflowID      string       `json:"workflow_id"`
-	RunID           string       `json:"run_id"`
-	Playbook        string       `json:"playbook"`
-	PlaybookSHA256  string       `json:"playbook_sha256"`
-	Drill           bool         `json:"drill"`
-	Subject         string       `json:"subject,omitempty"`
-	Trigger         Trigger      `json:"trigger"`
-	Outcome         string       `json:"outcome"`
-	StartedAt       time.Time    `json:"started_at"`
-	ContainedAt     time.Time    `json:"contained_at,omitzero"`
-	EndedAt         time.Time    `json:"ended_at,omitzero"`
-	TimeToContainMS int64        `json:"time_to_contain_ms"`
-	Steps           []StepResult `json:"steps"`
-	Verifications   []Check      `json:"verifications"`
-	Expectations    []Check      `json:"expectations"`
-	Error           string       `json:"error,omitempty"`
+	WorkflowID     string    `json:"workflow_id"`
+	RunID          string    `json:"run_id"`
+	Playbook       string    `json:"playbook"`
+	PlaybookSHA256 string    `json:"playbook_sha256"`
+	Drill          bool      `json:"drill"`
+	Subject        string    `json:"subject,omitempty"`
+	Trigger        Trigger   `json:"trigger"`
+	Outcome        string    `json:"outcome"`
+	StartedAt      time.Time `json:"started_at"`
+	// ContainedAt is when the subject's access was cut: the end of the last containment step
+	// that can be undone (revoke, deactivate, disable, deny policy). Irreversible remediation
+	// (deleting keys or logins, rotating shared secrets) waits for a second person and is
+	// not part of it, so time to contain never includes time spent waiting for a person
+	// unless the playbook puts an approval before reversible containment itself. A playbook
+	// whose only containment is irreversible (a leaked secret's rotation) counts that.
+	// Set as soon as it happens, while the run goes on.
+	ContainedAt     time.Time `json:"contained_at,omitzero"`
+	EndedAt         time.Time `json:"ended_at,omitzero"`
+	TimeToContainMS int64     `json:"time_to_contain_ms"`
+	// RemediatedAt is when every containment step, irreversible ones included, had
+	// succeeded; TimeToRemediateMS counts it from the trigger like time to contain.
+	RemediatedAt      time.Time    `json:"remediated_at,omitzero"`
+	TimeToRemediateMS int64        `json:"time_to_remediate_ms,omitempty"`
+	Steps             []StepResult `json:"steps"`
+	Verifications     []Check      `json:"verifications"`
+	Expectations      []Check      `json:"expectations"`
+	Error             string       `json:"error,omitempty"`
 	// ReportErrors lists progress messages that could not be delivered; they never fail a run.
 	ReportErrors []string `json:"report_errors,omitempty"`
 	// Pending lists the decisions the run is waiting for now.
@@ -164,6 +179,7 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 				_ = nf.Get(ctx, nil)
 			}
 			r.runStep(ctx, st, rep)
+			r.markContained()
 			rep.send(ctx, event{kind: eventStep, step: st.ID})
 			if sr := &r.res.Steps[r.index[st.ID]]; sr.Status == StatusFailed && st.OnFailure == playbooks.OnFailureEscalate && r.aborted == "" {
 				r.escalate(ctx, st, sr, rep)
@@ -218,7 +234,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	}
 	for i, st := range in.Plan.Steps {
 		r.index[st.ID] = i
-		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive})
+		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
 	}
 	return r
 }
@@ -239,6 +255,7 @@ func (r *runner) scope() playbooks.Scope {
 func (r *runner) fullScope() playbooks.Scope {
 	sc := r.scope()
 	outs := map[string]map[string]any{}
+	//workflowcheck:ignore a copy into a new map; order does not matter
 	for id, o := range r.outputs {
 		outs[id] = o
 	}
@@ -281,7 +298,17 @@ func zeroOutputs(outs []playbooks.Output) map[string]any {
 	return zero
 }
 
+type stepKey struct{}
+
+// StepOf returns the id of the plan step whose work ctx carries, or "" outside a step, so
+// interceptors can name the step on activity log lines and spans. It adds no command.
+func StepOf(ctx workflow.Context) string {
+	id, _ := ctx.Value(stepKey{}).(string)
+	return id
+}
+
 func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter) {
+	ctx = workflow.WithValue(ctx, stepKey{}, st.ID)
 	sr := &r.res.Steps[r.index[st.ID]]
 	skip := func(reason string) {
 		sr.Status, sr.SkipReason = StatusSkipped, reason
@@ -437,18 +464,11 @@ func (r *runner) finish(ctx workflow.Context) {
 		if s.Status == StatusFailed && (!tolerated || st.Contains || st.Verifies) {
 			failed = append(failed, s.ID+": "+s.Error)
 		}
-		if s.Contains {
-			switch {
-			case s.Status == StatusSucceeded:
-				if s.EndedAt.After(res.ContainedAt) {
-					res.ContainedAt = s.EndedAt
-				}
-			case s.Status == StatusSkipped && r.outputs[s.ID] != nil: // skipped by its condition
-			default:
-				contained = false
-			}
+		if s.Contains && !r.containmentDone(i) {
+			contained = false
 		}
 	}
+	r.markContained()
 	var incomplete, unmet []string
 	for _, s := range res.Steps {
 		if r.outputs[s.ID] == nil {
@@ -490,11 +510,6 @@ func (r *runner) finish(ctx workflow.Context) {
 	if len(failed) == 0 {
 		failed = unmet
 	}
-	if !contained || res.ContainedAt.IsZero() {
-		res.ContainedAt = time.Time{}
-	} else {
-		res.TimeToContainMS = res.ContainedAt.Sub(res.Trigger.At).Milliseconds()
-	}
 	if len(failed) == 0 && contained {
 		res.Outcome = OutcomeContained
 		return
@@ -504,6 +519,61 @@ func (r *runner) finish(ctx workflow.Context) {
 		failed = append(failed, "containment steps did not all complete")
 	}
 	res.Error = "run failed: " + strings.Join(failed, "; ")
+}
+
+// containmentDone reports whether the containment step at index i is settled as done:
+// succeeded, or skipped by its own condition (nothing to contain).
+func (r *runner) containmentDone(i int) bool {
+	s := r.res.Steps[i]
+	return s.Status == StatusSucceeded || (s.Status == StatusSkipped && r.outputs[s.ID] != nil)
+}
+
+// markContained sets ContainedAt (access cut: every reversible containment step done) and
+// RemediatedAt (every containment step done) the first time each holds, with the times to
+// them. Without reversible containment steps, the irreversible ones cut access.
+func (r *runner) markContained() {
+	res := &r.res
+	reversible := false
+	for _, s := range res.Steps {
+		reversible = reversible || (s.Contains && !s.Irreversible)
+	}
+	var cut, all time.Time
+	cutDone, allDone, some := true, true, false
+	for i, s := range res.Steps {
+		if !s.Contains {
+			continue
+		}
+		done := r.containmentDone(i)
+		counts := !reversible || !s.Irreversible
+		if !done {
+			allDone = false
+			if counts {
+				cutDone = false
+			}
+			continue
+		}
+		if s.Status != StatusSucceeded {
+			continue
+		}
+		some = true
+		if s.EndedAt.After(all) {
+			all = s.EndedAt
+		}
+		if counts && s.EndedAt.After(cut) {
+			cut = s.EndedAt
+		}
+	}
+	if !some {
+		return
+	}
+	if cutDone && !cut.IsZero() && res.ContainedAt.IsZero() {
+		res.ContainedAt = cut
+		res.TimeToContainMS = cut.Sub(res.Trigger.At).Milliseconds()
+	}
+	if allDone && !all.IsZero() && res.RemediatedAt.IsZero() {
+		res.RemediatedAt = all
+		res.TimeToRemediateMS = all.Sub(res.Trigger.At).Milliseconds()
+	}
 }
 
 // readsOf lists the step ids among ids whose outputs expr reads.

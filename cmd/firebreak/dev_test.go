@@ -101,7 +101,7 @@ func TestDevServesDrillsAndSurvivesRestart(t *testing.T) {
 
 	t.Setenv("TEMPORAL_ADDRESS", addr)
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"drill", "run", "compromised-dev-key", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"drill", "run", "compromised-dev-key", "--auto-approve", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("attached drill: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
 	var out struct{ Drills []Scorecard }

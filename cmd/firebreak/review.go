@@ -130,7 +130,10 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 	fmt.Fprintf(&b, "| Trigger | %s by %s at %s: %s |\n", orDash(trigger.Kind), orDash(trigger.By), trigger.At.UTC().Format(time.RFC3339), mdCell(orDash(trigger.Reason)))
 	fmt.Fprintf(&b, "| Outcome | **%s** |\n", res.Outcome)
 	if res.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(&b, "| Time to contain | %s (trigger → last containment step) |\n", msDur(res.TimeToContainMS))
+		fmt.Fprintf(&b, "| Time to contain | %s (trigger → the subject's access cut) |\n", msDur(res.TimeToContainMS))
+		if res.TimeToRemediateMS > 0 {
+			fmt.Fprintf(&b, "| Time to remediate | %s (trigger → every containment step, gated irreversible ones included) |\n", msDur(res.TimeToRemediateMS))
+		}
 	}
 	if !res.EndedAt.IsZero() {
 		fmt.Fprintf(&b, "| Duration | %s (trigger → end of run) |\n", res.EndedAt.Sub(trigger.At).Round(time.Millisecond))
