@@ -338,6 +338,7 @@ func (s scope) checkPath(p []string) (string, string) {
 
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
+	//workflowcheck:ignore the keys are sorted before anyone sees their order
 	for k := range m {
 		out = append(out, k)
 	}
@@ -419,6 +420,7 @@ func (e *Evaluator) Eval(expr string, sc Scope) (any, error) {
 	vars := sortedKeys(sc.Vars)
 	envKey := strings.Join(vars, ",")
 	prg, ok := e.progs[envKey+"\x00"+expr]
+	//workflowcheck:ignore CEL's parser and checker iterate maps internally; the program depends only on expr and vars
 	if !ok {
 		env, err := e.env(envKey, vars)
 		if err != nil {
@@ -444,7 +446,7 @@ func (e *Evaluator) Eval(expr string, sc Scope) (any, error) {
 	for _, k := range vars {
 		act[k] = sc.Vars[k]
 	}
-	out, _, err := prg.Eval(act)
+	out, _, err := prg.Eval(act) //workflowcheck:ignore CEL evaluation is a pure function of the program and act
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s: %w", expr, err)
 	}
@@ -452,7 +454,7 @@ func (e *Evaluator) Eval(expr string, sc Scope) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s: result is not plain data: %w", expr, err)
 	}
-	return normalize(native.(*structpb.Value).AsInterface()), nil
+	return normalize(native.(*structpb.Value).AsInterface()), nil //workflowcheck:ignore AsInterface copies a map; order does not matter
 }
 
 func (e *Evaluator) env(key string, vars []string) (*cel.Env, error) {
@@ -496,6 +498,7 @@ func normalize(v any) any {
 		}
 		return x
 	case map[string]any:
+		//workflowcheck:ignore each value is normalised in place; order does not matter
 		for k := range x {
 			x[k] = normalize(x[k])
 		}

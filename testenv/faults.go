@@ -28,10 +28,12 @@ const (
 	FaultSlack429 = "slack-429"
 	// FaultPagerDutyDown makes the whole PagerDuty API answer 503 until the fault is cleared.
 	FaultPagerDutyDown = "pagerduty-down"
+	// FaultSlackDown makes the whole Slack Web API answer 503 until the fault is cleared.
+	FaultSlackDown = "slack-down"
 )
 
 // SandboxFaults lists the sandbox fault kinds, in the order they are documented.
-var SandboxFaults = []string{FaultVaultDown, FaultVaultSlow, FaultIAMThrottle, FaultSlack429, FaultPagerDutyDown}
+var SandboxFaults = []string{FaultVaultDown, FaultVaultSlow, FaultIAMThrottle, FaultSlack429, FaultPagerDutyDown, FaultSlackDown}
 
 // Fault is one fault to inject. Zero parameters take the kind's documented default.
 type Fault struct {
@@ -124,7 +126,7 @@ func (f Fault) Service() string {
 		return "vault"
 	case FaultIAMThrottle:
 		return "iam"
-	case FaultSlack429:
+	case FaultSlack429, FaultSlackDown:
 		return "slack"
 	case FaultPagerDutyDown:
 		return "pagerduty"
@@ -230,6 +232,14 @@ func (s *Sandbox) Inject(f Fault) (*Injection, error) {
 			mu.Unlock()
 			return false
 		})
+	case FaultSlackDown:
+		s.Slack.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
+			inj.hit(time.Now())
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("Slack is unavailable"))
+			return true
+		})
 	case FaultPagerDutyDown:
 		s.PagerDuty.SetDown(true)
 		s.PagerDuty.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
@@ -267,6 +277,8 @@ func (inj *Injection) Clear() {
 		s.IAM.SetFault(nil)
 	case FaultSlack429:
 		s.Slack.RateLimit(0, 0)
+		s.Slack.SetFault(nil)
+	case FaultSlackDown:
 		s.Slack.SetFault(nil)
 	case FaultPagerDutyDown:
 		s.PagerDuty.SetDown(false)

@@ -544,23 +544,28 @@ func (fr *faultRun) crash(ctx context.Context, f drillFault, watch func() string
 	fr.mu.Unlock()
 }
 
-// clearWhenVerified clears pagerduty-down once every containment and verification step of
-// the run has finished: PagerDuty stays down for the whole of containment, and the notes it
-// missed are delivered (late) afterwards. Keeping it down until the run ends would only
-// measure the reporter's retry budget (minutes), not the playbook.
+// clearWhenVerified brings a downed vendor (pagerduty-down, slack-down) back once every
+// containment and verification step of the run has finished: the vendor stays down for the
+// whole of containment, and the messages it missed wait in the run's outbox and are delivered
+// (late, once each) when it returns. Keeping it down until the run ends would never end: the
+// run stays open until its outboxes are empty.
 func (fr *faultRun) clearWhenVerified(ctx context.Context, c client.Client, wfID string, p *playbooks.Plan) {
-	var pd *testenv.Injection
+	var down []*testenv.Injection
 	fr.mu.Lock()
 	for _, inj := range fr.injs {
-		if inj.Fault.Kind == testenv.FaultPagerDutyDown {
-			pd = inj
+		if inj.Fault.Kind == testenv.FaultPagerDutyDown || inj.Fault.Kind == testenv.FaultSlackDown {
+			down = append(down, inj)
 		}
 	}
 	fr.mu.Unlock()
-	if pd == nil {
+	if len(down) == 0 {
 		return
 	}
-	defer pd.Clear()
+	defer func() {
+		for _, inj := range down {
+			inj.Clear()
+		}
+	}()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -855,7 +860,10 @@ func printScorecard(w io.Writer, c Scorecard) {
 	}
 	fmt.Fprintln(w)
 	if c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → last containment step)\n", c.TimeToContainMS)
+		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → the subject's access cut)\n", c.TimeToContainMS)
+		if c.TimeToRemediateMS > 0 {
+			fmt.Fprintf(w, "  Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+		}
 	} else {
 		fmt.Fprintf(w, "  Time to contain: not contained\n")
 	}
@@ -997,7 +1005,10 @@ func scorecardsMarkdown(cards []Scorecard) string {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, verdict(c.Passed))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
 		if c.Outcome == workflows.OutcomeContained {
-			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → last containment step)\n", c.TimeToContainMS)
+			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
+			if c.TimeToRemediateMS > 0 {
+				fmt.Fprintf(&b, "- Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+			}
 		} else {
 			b.WriteString("- Time to contain: **not contained**\n")
 		}
@@ -1093,7 +1104,8 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 <tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
 <tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
-<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → last containment step){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{.TimeToRemediateMS}} ms (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
 <tr><td>Elapsed</td><td>{{ms .Elapsed}}</td></tr>
 </table>
 <h3>Steps</h3>
