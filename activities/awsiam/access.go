@@ -34,7 +34,7 @@ func (a *Activities) DeleteLoginProfile(ctx context.Context, in DeleteLoginProfi
 // in.SerialNumbers is empty) and, with in.DeleteVirtual, deletes the virtual ones. Devices no
 // longer assigned are reported as AlreadyRemoved.
 func (a *Activities) DeactivateMFADevices(ctx context.Context, in DeactivateMFADevicesInput) (DeactivateMFADevicesResult, error) {
-	res := DeactivateMFADevicesResult{Deactivated: []string{}, AlreadyRemoved: []string{}, DeletedVirtual: []string{}}
+	res := DeactivateMFADevicesResult{Deactivated: []string{}, AlreadyRemoved: []string{}, DeletedVirtual: []string{}, AlreadyDeleted: []string{}}
 	if err := requireUser(in.User); err != nil {
 		return res, err
 	}
@@ -71,6 +71,8 @@ func (a *Activities) DeactivateMFADevices(ctx context.Context, in DeactivateMFAD
 			_, err := a.Client.DeleteVirtualMFADevice(ctx, &iam.DeleteVirtualMFADeviceInput{SerialNumber: aws.String(serial)})
 			switch {
 			case apiCode(err) == "NoSuchEntity":
+				// Deleted by an earlier attempt whose result was lost, or by someone else.
+				res.AlreadyDeleted = append(res.AlreadyDeleted, serial)
 			case err != nil:
 				return DeactivateMFADevicesResult{}, classify("DeleteVirtualMFADevice", in.User, err)
 			default:

@@ -168,11 +168,13 @@ type DeactivateMFADevicesInput struct {
 }
 
 // DeactivateMFADevicesResult lists the devices deactivated now, those no longer assigned to
-// the user, and the virtual devices deleted.
+// the user, the virtual devices deleted now, and those already gone (a retry after a lost
+// result sees its own earlier deletion as NoSuchEntity).
 type DeactivateMFADevicesResult struct {
 	Deactivated    []string `json:"deactivated"`
 	AlreadyRemoved []string `json:"already_removed"`
 	DeletedVirtual []string `json:"deleted_virtual"`
+	AlreadyDeleted []string `json:"already_deleted"`
 }
 
 // RemoveFromGroupsInput names the user and the groups to remove them from (empty: every
