@@ -47,12 +47,18 @@ type SlackConfig struct {
 type PagerDutyConfig struct {
 	// WebhookSecret verifies X-PagerDuty-Signature. Never logged.
 	WebhookSecret string `yaml:"webhook_secret"`
-	// Rules say which incidents start which playbook; the first match wins.
+	// Rules say which incidents start which playbook; the first match wins. They come before
+	// the playbooks' own triggers.pagerduty, which match when no rule does.
 	Rules []TriggerRule `yaml:"rules"`
+	// ConfirmChannel is the Slack channel where a run whose inputs come from an incident's
+	// free text (title, description) waits for a responder to confirm it; empty means such
+	// runs never start (see the webhook). Needs the bot token.
+	ConfirmChannel string `yaml:"confirm_channel"`
 }
 
 // TriggerRule matches a triggered PagerDuty incident to a playbook. Empty match fields match
-// anything. It stands in for playbook triggers until the Plan carries them.
+// anything. Rules are an operator's addition to (and override of) the playbooks' own
+// triggers.pagerduty: they are tried first.
 type TriggerRule struct {
 	// Service is a PagerDuty service id (e.g. PSVC001).
 	Service string `yaml:"service"`
@@ -69,8 +75,11 @@ type TriggerRule struct {
 }
 
 // InputSource says where one playbook input comes from: a literal Value, or an incident field
-// (From: id, title, service, urgency, priority) optionally narrowed by Pattern, whose first
-// capture group (or whole match) is the value.
+// (From: id, title, description, service, urgency, priority, or details.KEY — a scalar of the
+// structured details an integration sends with the incident) optionally narrowed by Pattern,
+// whose first capture group (or whole match) is the value. Title and description are free
+// text: a run with any input (other than reason) from them starts only once a responder
+// confirms it in PagerDutyConfig.ConfirmChannel.
 type InputSource struct {
 	Value   string `yaml:"value"`
 	From    string `yaml:"from"`
@@ -96,7 +105,7 @@ type RoleMembers struct {
 }
 
 // inputFields are the incident fields an InputSource may read.
-var inputFields = []string{"id", "title", "service", "urgency", "priority"}
+var inputFields = []string{"id", "title", "description", "service", "urgency", "priority"}
 
 // Validate checks the configuration for mistakes a person can fix: rules without a playbook,
 // patterns that do not compile, directory entries without a subject.
@@ -113,8 +122,8 @@ func (c Config) Validate() error {
 		}
 		for _, name := range sortedKeys(r.Inputs) {
 			src := r.Inputs[name]
-			if src.From != "" && !contains(inputFields, src.From) {
-				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.from: expected one of %s, found %q", i, name, strings.Join(inputFields, ", "), src.From))
+			if key, ok := strings.CutPrefix(src.From, "details."); (ok && key == "") || (!ok && src.From != "" && !contains(inputFields, src.From)) {
+				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.from: expected one of %s or details.KEY, found %q", i, name, strings.Join(inputFields, ", "), src.From))
 			}
 			if src.Pattern != "" {
 				if _, err := regexp.Compile(src.Pattern); err != nil {

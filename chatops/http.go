@@ -6,7 +6,7 @@
 //
 // Endpoints:
 //
-//	POST /slack/commands       /revoke-dev and /firebreak
+//	POST /slack/commands       /firebreak, /revoke-dev and every playbook's triggers.slash
 //	POST /slack/interactions   Block Kit buttons: confirm/cancel a start, approve/deny a step
 //	POST /pagerduty/webhook    v3 webhooks; incident.triggered starts a matching playbook
 //	GET  /healthz              200 while the process serves requests
@@ -20,6 +20,7 @@ package chatops
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -50,6 +51,20 @@ type SlackAPI interface {
 	GetUserGroupMembersContext(ctx context.Context, userGroup string, options ...slack.GetUserGroupMembersOption) ([]string, error)
 }
 
+// SlackPoster posts a message to a channel; *slack.Client satisfies it.
+type SlackPoster interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+}
+
+// poster is the Slack client that posts confirmations, or nil.
+func (s *Server) poster() SlackPoster {
+	if s.o.SlackPoster != nil {
+		return s.o.SlackPoster
+	}
+	p, _ := s.o.Slack.(SlackPoster)
+	return p
+}
+
 // Options configures the HTTP endpoints. Zero values are documented per field.
 type Options struct {
 	// Temporal is checked by /readyz (nil means "not ready") and, when Starter is nil, starts,
@@ -63,6 +78,9 @@ type Options struct {
 	Config Config
 	// Slack resolves people the directory alone cannot; nil means the directory only.
 	Slack SlackAPI
+	// SlackPoster posts the confirmations that PagerDuty incidents with free-text inputs wait
+	// for; nil means Slack when it is a SlackPoster too (as *slack.Client is), else none.
+	SlackPoster SlackPoster
 	// Library holds the playbooks; nil means the bundled library.
 	Library *playbooks.Library
 	// Logger receives one line per rejected or failed request; nil means slog.Default().
@@ -81,6 +99,12 @@ type Options struct {
 	AckBudget time.Duration
 }
 
+// maxResponding is how many response_url posts may be in flight at once.
+const maxResponding = 16
+
+// maxInFlight is how many pieces of work after an acknowledgement run at once.
+const maxInFlight = 128
+
 // Server serves firebreak's endpoints. Create it with NewHandler.
 type Server struct {
 	o       Options
@@ -92,15 +116,39 @@ type Server struct {
 	metrics metrics
 	groups  groupCache
 	events  seenEvents
+	// routes are the slash commands answered, sorted by command; routesErr says why the
+	// library's own slash triggers were not routed.
+	routes    []SlashRoute
+	routesErr error
+
+	// responding bounds the response_url posts in flight (maxResponding), so a burst of them —
+	// every start failing at once when a dial to Temporal times out — queues instead of
+	// taking the CPU from acknowledgements.
+	responding chan struct{}
+	// inFlight bounds the work after acknowledgements running at once (maxInFlight).
+	inFlight chan struct{}
 
 	bg       sync.WaitGroup
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 }
 
+// NewServer returns the server of firebreak's endpoints, as NewHandler does, or the error that
+// makes its configuration unusable: slash commands claimed twice (SlashRoutes). cmd calls it
+// so such a server refuses to start.
+func NewServer(o Options) (*Server, error) {
+	s := NewHandler(o)
+	if s.routesErr != nil {
+		s.Close()
+		return nil, s.routesErr
+	}
+	return s, nil
+}
+
 // NewHandler returns the server of firebreak's endpoints (see the package documentation).
 // A library that fails to load is reported by every command that needs it, not here, so
-// health endpoints keep working.
+// health endpoints keep working; so are conflicting slash triggers (NewServer refuses them):
+// only /firebreak is routed then, and any other command is answered with the conflict.
 func NewHandler(o Options) *Server {
 	s := &Server{o: o, starter: o.Starter, lib: o.Library, log: o.Logger, mux: http.NewServeMux()}
 	if s.starter == nil && o.Temporal != nil {
@@ -110,8 +158,14 @@ func NewHandler(o Options) *Server {
 		s.log = slog.Default()
 	}
 	if s.o.HTTPClient == nil {
-		s.o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+		// Connections to Slack are kept and reused: when Temporal fails many starts at once,
+		// telling each requester must not mean a new TLS connection per message.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = maxResponding
+		s.o.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	}
+	s.responding = make(chan struct{}, maxResponding)
+	s.inFlight = make(chan struct{}, maxInFlight)
 	if s.o.Now == nil {
 		s.o.Now = time.Now
 	}
@@ -126,6 +180,24 @@ func NewHandler(o Options) *Server {
 	}
 	if s.lib == nil {
 		s.lib, s.libErr = playbooks.LoadLibrary("")
+	}
+	if s.lib != nil {
+		s.routes, s.routesErr = SlashRoutes(s.lib)
+	} else {
+		s.routesErr = fmt.Errorf("the playbook library did not load: %w", s.libErr)
+	}
+	if o.Config.PagerDuty.ConfirmChannel == "" {
+		for i, r := range o.Config.PagerDuty.Rules {
+			for _, name := range sortedKeys(r.Inputs) {
+				if name != "reason" && contains(freeTextFields, r.Inputs[name].From) {
+					s.log.Warn("chatops: a PagerDuty rule takes an input from the incident's free text and no pagerduty.confirm_channel is set: its incidents will start nothing", "rule", i, "playbook", r.Playbook, "input", name)
+				}
+			}
+		}
+	}
+	if s.routesErr != nil {
+		s.log.Error("chatops: the playbooks' slash commands are not routed; only /firebreak is answered", "error", s.routesErr)
+		s.routes = []SlashRoute{{Command: CommandFirebreak}}
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 
@@ -168,14 +240,22 @@ func (s *Server) Close() {
 	s.bg.Wait()
 }
 
-// after runs f once the request has been answered, bounded by TemporalTimeout.
+// after runs f once the request has been answered, bounded by TemporalTimeout. At most
+// maxInFlight run at once; the rest wait their turn within the same bound. When Temporal
+// hangs and then fails every call together (a dial timing out), only those in flight wake at
+// once, so the burst of failures cannot starve acknowledgements of CPU.
 func (s *Server) after(f func(ctx context.Context)) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
 		ctx, cancel := context.WithTimeout(s.bgCtx, s.o.TemporalTimeout)
 		defer cancel()
-		f(ctx)
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		case <-ctx.Done():
+		}
+		f(ctx) // with ctx done, f fails at its first call and tells the requester
 	}()
 }
 

@@ -12,8 +12,10 @@ import (
 var BotScopes = []string{"commands", "chat:write", "chat:write.public", "users:read", "users:read.email", "usergroups:read"}
 
 // Manifest returns a Slack app manifest (JSON) for a firebreak whose endpoints are served at
-// baseURL (https://firebreak.example.com), so a team installs the app in one step.
-func Manifest(baseURL string) ([]byte, error) {
+// baseURL (https://firebreak.example.com) and which answers routes (SlashRoutes: every
+// playbook's slash command as well as /revoke-dev and /firebreak), so a team installs the app in
+// one step.
+func Manifest(baseURL string, routes []SlashRoute) ([]byte, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("manifest: expected an http(s) base URL such as https://firebreak.example.com, found %q", baseURL)
@@ -22,6 +24,10 @@ func Manifest(baseURL string) ([]byte, error) {
 	cmd := func(name, desc, hint string) map[string]any {
 		return map[string]any{"command": name, "url": base + "/slack/commands", "description": desc, "usage_hint": hint, "should_escape": true}
 	}
+	commands := make([]any, 0, len(routes))
+	for _, r := range routes {
+		commands = append(commands, cmd(r.Command, r.Description, r.UsageHint))
+	}
 	m := map[string]any{
 		"_metadata": map[string]any{"major_version": 1, "minor_version": 1},
 		"display_information": map[string]any{
@@ -29,11 +35,8 @@ func Manifest(baseURL string) ([]byte, error) {
 			"description": "Contain compromised developer credentials with durable, drilled playbooks",
 		},
 		"features": map[string]any{
-			"bot_user": map[string]any{"display_name": "firebreak", "always_online": true},
-			"slash_commands": []any{
-				cmd(CommandRevokeDev, "Cut off every credential of a developer (asks to confirm)", "@user reason…"),
-				cmd(CommandFirebreak, "Run, drill, approve and follow firebreak playbooks", "run|drill|status|approve|deny|help …"),
-			},
+			"bot_user":       map[string]any{"display_name": "firebreak", "always_online": true},
+			"slash_commands": commands,
 		},
 		"oauth_config": map[string]any{"scopes": map[string]any{"bot": BotScopes}},
 		"settings": map[string]any{

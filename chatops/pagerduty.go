@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -37,9 +41,17 @@ type Incident struct {
 	Service  string // service id
 	Urgency  string
 	Priority string // priority summary, e.g. P1
-	// Details are the incident body's details when the event carries them.
+	// Description is the incident body's details when they are free text (a person typed
+	// them); like Title, anyone who can open an incident writes it.
+	Description string
+	// Details are the incident body's details when they are structured (an integration's
+	// custom details).
 	Details map[string]any
 }
+
+// freeTextFields are the incident fields a person opening an incident writes freely; inputs
+// bound from them need a responder's confirmation (see matchIncident).
+var freeTextFields = []string{"title", "description"}
 
 type pdIncidentData struct {
 	ID      string `json:"id"`
@@ -52,7 +64,7 @@ type pdIncidentData struct {
 		Summary string `json:"summary"`
 	} `json:"priority"`
 	Body *struct {
-		Details map[string]any `json:"details"`
+		Details json.RawMessage `json:"details"`
 	} `json:"body"`
 }
 
@@ -75,35 +87,58 @@ func parsePagerDuty(body []byte) (eventType, eventID string, at time.Time, inc I
 		if d.Priority != nil {
 			inc.Priority = d.Priority.Summary
 		}
-		if d.Body != nil {
-			inc.Details = d.Body.Details
+		if d.Body != nil && len(d.Body.Details) > 0 {
+			// An integration's event carries an object; an incident a person opened in the
+			// web UI or the REST API carries the text they typed.
+			if err := json.Unmarshal(d.Body.Details, &inc.Details); err != nil {
+				inc.Details = nil
+				_ = json.Unmarshal(d.Body.Details, &inc.Description)
+			}
 		}
 	}
 	return env.Event.EventType, env.Event.ID, env.Event.OccurredAt, inc, nil
 }
 
+// incidentMatch is what an incident starts: the playbook, its raw inputs, and the inputs whose
+// values come from the incident's free text (title, description).
+type incidentMatch struct {
+	Playbook string
+	Inputs   map[string]string
+	FreeText []string
+}
+
 // matchIncident is the one place that decides which playbook an incident starts and with
 // which raw inputs: the configured rules first (an operator's override), then the playbooks'
 // own triggers.pagerduty in name order. The first match wins.
-func (s *Server) matchIncident(inc Incident) (playbook string, inputs map[string]string, ok bool) {
-	if pb, in, ok := MatchIncident(s.o.Config.PagerDuty.Rules, inc); ok {
-		return pb, in, true
+//
+// It also says which inputs were taken from free text. Anyone who can open an incident on a
+// service writes its title and description, so a run whose inputs come from them would let
+// that person choose whom to contain; the webhook asks a responder to confirm such a run in
+// Slack instead of starting it. The reason input is exempt: it only describes the run. For a
+// configured rule, an input is free text when its from is title or description; for a
+// playbook trigger, when its CEL expression gives a different value (or fails) once the
+// title and description are replaced — whatever the expression does with them.
+func (s *Server) matchIncident(inc Incident) (incidentMatch, bool) {
+	if i, in, ok := matchRule(s.o.Config.PagerDuty.Rules, inc); ok {
+		r := s.o.Config.PagerDuty.Rules[i]
+		m := incidentMatch{Playbook: r.Playbook, Inputs: in}
+		for _, name := range sortedKeys(r.Inputs) {
+			if name != "reason" && contains(freeTextFields, r.Inputs[name].From) {
+				m.FreeText = append(m.FreeText, name)
+			}
+		}
+		return m, true
 	}
 	if s.lib == nil {
-		return "", nil, false
+		return incidentMatch{}, false
 	}
-	details := inc.Details
-	if details == nil {
-		details = map[string]any{}
-	}
-	m := map[string]any{"id": inc.ID, "title": inc.Title, "service": inc.Service, "urgency": inc.Urgency, "priority": inc.Priority, "details": details}
 	for _, name := range s.lib.Names() {
 		p, err := s.lib.Get(name)
 		if err != nil {
 			continue
 		}
 		for i, t := range p.Triggers.PagerDuty {
-			ok, vals, err := t.MatchIncident(m)
+			ok, vals, err := t.MatchIncident(incidentScope(inc))
 			if err != nil {
 				s.log.Warn("chatops: a playbook's PagerDuty trigger could not be evaluated for an incident; skipped", "playbook", name, "trigger", i, "incident", inc.ID, "error", err)
 				continue
@@ -111,20 +146,60 @@ func (s *Server) matchIncident(inc Incident) (playbook string, inputs map[string
 			if !ok {
 				continue
 			}
-			raw := map[string]string{}
+			m := incidentMatch{Playbook: name, Inputs: map[string]string{}}
 			for k, v := range vals {
-				raw[k] = fmt.Sprint(v)
+				m.Inputs[k] = fmt.Sprint(v)
 			}
-			return name, raw, true
+			m.FreeText = freeTextInputs(playbooks.PagerDutyMatch{Inputs: t.Inputs}, inc, m.Inputs)
+			return m, true
 		}
 	}
-	return "", nil, false
+	return incidentMatch{}, false
+}
+
+// incidentScope is the incident as CEL sees it in a playbook's triggers.pagerduty.
+func incidentScope(inc Incident) map[string]any {
+	details := inc.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	return map[string]any{"id": inc.ID, "title": inc.Title, "description": inc.Description, "service": inc.Service,
+		"urgency": inc.Urgency, "priority": inc.Priority, "details": details}
+}
+
+// freeTextInputs evaluates the input expressions of m (conditions aside) on the incident with
+// its free text replaced, twice, and returns the inputs (other than reason) whose value then
+// differs from want or cannot be computed: those depend on what a person typed.
+func freeTextInputs(m playbooks.PagerDutyMatch, inc Incident, want map[string]string) []string {
+	tainted := map[string]bool{}
+	for _, text := range []string{"", "\x00firebreak-free-text\x00" + inc.Title} {
+		alt := inc
+		alt.Title, alt.Description = text, text
+		for _, a := range m.Inputs {
+			one := playbooks.PagerDutyMatch{Inputs: []playbooks.Arg{a}}
+			_, vals, err := one.MatchIncident(incidentScope(alt))
+			if err != nil || fmt.Sprint(vals[a.Name]) != want[a.Name] {
+				tainted[a.Name] = true
+			}
+		}
+	}
+	delete(tainted, "reason")
+	return sortedKeys(tainted)
 }
 
 // MatchIncident matches an incident against configured rules and returns the first matching
 // rule's playbook and raw inputs.
 func MatchIncident(rules []TriggerRule, inc Incident) (playbook string, inputs map[string]string, ok bool) {
-	for _, r := range rules {
+	i, inputs, ok := matchRule(rules, inc)
+	if !ok {
+		return "", nil, false
+	}
+	return rules[i].Playbook, inputs, true
+}
+
+// matchRule returns the index of the first rule the incident matches, and its raw inputs.
+func matchRule(rules []TriggerRule, inc Incident) (int, map[string]string, bool) {
+	for i, r := range rules {
 		if (r.Service != "" && r.Service != inc.Service) ||
 			(r.Urgency != "" && r.Urgency != inc.Urgency) ||
 			(r.Priority != "" && r.Priority != inc.Priority) {
@@ -136,7 +211,7 @@ func MatchIncident(rules []TriggerRule, inc Incident) (playbook string, inputs m
 				continue
 			}
 		}
-		inputs = map[string]string{}
+		inputs := map[string]string{}
 		complete := true
 		for _, name := range sortedKeys(r.Inputs) {
 			v, ok := r.Inputs[name].resolve(inc)
@@ -149,9 +224,9 @@ func MatchIncident(rules []TriggerRule, inc Incident) (playbook string, inputs m
 		if !complete {
 			continue
 		}
-		return r.Playbook, inputs, true
+		return i, inputs, true
 	}
-	return "", nil, false
+	return 0, nil, false
 }
 
 func (src InputSource) resolve(inc Incident) (string, bool) {
@@ -170,8 +245,21 @@ func (src InputSource) resolve(inc Incident) (string, bool) {
 		v = inc.Urgency
 	case "priority":
 		v = inc.Priority
+	case "description":
+		v = inc.Description
 	default:
-		return "", false
+		key, ok := strings.CutPrefix(src.From, "details.")
+		if !ok {
+			return "", false
+		}
+		switch d := inc.Details[key].(type) {
+		case string:
+			v = d
+		case float64, bool:
+			v = fmt.Sprint(d)
+		default: // absent, or not a scalar
+			return "", false
+		}
 	}
 	if src.Pattern == "" {
 		return v, v != ""
@@ -220,7 +308,8 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "duplicate event", "event_id": eventID, "workflow_id": prev.WorkflowID, "run_id": prev.RunID})
 		return
 	}
-	playbook, raw, ok := s.matchIncident(inc)
+	match, ok := s.matchIncident(inc)
+	playbook, raw := match.Playbook, match.Inputs
 	if !ok {
 		s.metrics.request(ep, "no_match")
 		writeJSON(w, http.StatusOK, map[string]string{"status": "no matching playbook", "incident": inc.ID})
@@ -243,6 +332,10 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), PagerDutyStartTimeout)
 	defer cancel()
+	if len(match.FreeText) > 0 {
+		s.askToConfirmIncident(ctx, w, eventID, inc, sp, match)
+		return
+	}
 	res, err := s.start(ctx, sp, in)
 	if err != nil {
 		// 503 makes PagerDuty redeliver; the redelivery joins whatever did start.
@@ -283,4 +376,60 @@ func (s *Server) pagerDutyRequester(body []byte, inc Incident) string {
 		}
 	}
 	return "pagerduty:" + inc.Service
+}
+
+// askToConfirmIncident answers an incident whose run would take inputs from free text: instead
+// of starting it, it posts the run to the configured confirmation channel with Confirm and
+// Cancel buttons, which a person holding one of the playbook's start roles — not the one who
+// raised the incident, and not its subject — must press. Without a channel, or a Slack client
+// that can post, nothing starts (fail closed) and the reason is logged.
+func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter, eventID string, inc Incident, sp startSpec, match incidentMatch) {
+	const ep = "pagerduty_webhook"
+	channel := s.o.Config.PagerDuty.ConfirmChannel
+	poster := s.poster()
+	if channel == "" || poster == nil {
+		s.metrics.request(ep, "needs_confirmation")
+		s.log.Warn("chatops: a PagerDuty incident matched a playbook whose inputs come from the incident's free text; nothing started, since confirming needs pagerduty.confirm_channel and a Slack bot token",
+			"incident", inc.ID, "playbook", sp.Playbook, "free_text_inputs", strings.Join(match.FreeText, ","))
+		writeJSON(w, http.StatusOK, map[string]string{"status": "needs confirmation", "incident": inc.ID,
+			"error": "inputs " + strings.Join(match.FreeText, ", ") + " come from the incident's text; configure pagerduty.confirm_channel so a responder can confirm"})
+		return
+	}
+	ps := pendingStart{Playbook: sp.Playbook, Inputs: map[string]string{}, Channel: channel,
+		Incident: inc.ID, By: sp.Trigger.By, Reason: truncate(sp.Trigger.Reason, maxReason), At: sp.Trigger.At.UnixMilli()}
+	var lines []string
+	for _, k := range sortedKeys(sp.Raw) {
+		ps.Inputs[k] = truncate(sp.Raw[k], maxReason)
+		mark := ""
+		if contains(match.FreeText, k) {
+			mark = " _(from the incident's text)_"
+		}
+		lines = append(lines, fmt.Sprintf("• %s: `%s`%s", k, escapeSlack(strings.ReplaceAll(ps.Inputs[k], "`", "'")), mark))
+	}
+	value, _ := json.Marshal(ps)
+	text := fmt.Sprintf(":warning: PagerDuty incident %s (service %s, raised by %s) matches playbook *%s*, but %s come from the incident's text, which whoever opens an incident writes. Nothing has started. Someone who may start %s — not the person who raised the incident — must check and confirm:\n%s\nTitle: %s",
+		inc.ID, inc.Service, sp.Trigger.By, sp.Playbook, strings.Join(match.FreeText, ", "), sp.Playbook, strings.Join(lines, "\n"), escapeSlack(truncate(inc.Title, maxReason)))
+	confirm := slack.NewButtonBlockElement(ActionConfirm, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Confirm and start", false, false))
+	confirm.Style = slack.StyleDanger
+	cancel := slack.NewButtonBlockElement(ActionCancel, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Do not start", false, false))
+	_, _, err := poster.PostMessageContext(ctx, channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, text, false, false), nil, nil),
+		slack.NewActionBlock("firebreak_confirm_incident", confirm, cancel),
+	))
+	if err != nil {
+		// 503 makes PagerDuty redeliver, and the redelivery asks again.
+		s.metrics.request(ep, "confirm_post_failed")
+		s.log.Error("chatops: posting an incident's confirmation to Slack failed", "incident", inc.ID, "channel", channel, "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "confirmation not posted", "incident": inc.ID})
+		return
+	}
+	s.events.put(eventID, started{WorkflowID: sp.WorkflowID}, s.o.Now())
+	s.metrics.request(ep, "awaiting_confirmation")
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "awaiting confirmation", "workflow_id": sp.WorkflowID, "channel": channel})
+}
+
+// escapeSlack escapes the three characters Slack's mrkdwn treats as control characters, so
+// text someone typed into an incident cannot mention @channel or forge a link.
+func escapeSlack(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -15,15 +16,22 @@ import (
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
+// pdEvent is a v3 webhook body for an incident. When the title names someone ("… key for
+// alice"), the incident also carries them as a structured detail, as a monitoring
+// integration's event would (details.subject), which the test config's rule binds from.
 func pdEvent(eventID, eventType, incidentID, service, urgency, title string) []byte {
+	data := map[string]any{
+		"id": incidentID, "type": "incident", "title": title, "status": "triggered", "urgency": urgency,
+		"service":  map[string]any{"id": service, "type": "service_reference"},
+		"priority": map[string]any{"summary": "P1"},
+	}
+	if m := regexp.MustCompile(`key for ([a-z]+)`).FindStringSubmatch(title); m != nil {
+		data["body"] = map[string]any{"type": "incident_body", "details": map[string]any{"subject": m[1]}}
+	}
 	b, _ := json.Marshal(map[string]any{"event": map[string]any{
 		"id": eventID, "event_type": eventType, "resource_type": "incident", "occurred_at": "2026-11-23T15:04:00Z",
 		"agent": map[string]any{"id": "PALICE1", "type": "user_reference"},
-		"data": map[string]any{
-			"id": incidentID, "type": "incident", "title": title, "status": "triggered", "urgency": urgency,
-			"service":  map[string]any{"id": service, "type": "service_reference"},
-			"priority": map[string]any{"summary": "P1"},
-		},
+		"data":  data,
 	}})
 	return b
 }
@@ -205,7 +213,11 @@ func TestMetricsAndHealth(t *testing.T) {
 }
 
 func TestManifest(t *testing.T) {
-	b, err := chatops.Manifest("https://firebreak.example.com/")
+	routes, err := chatops.SlashRoutes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := chatops.Manifest("https://firebreak.example.com/", routes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,8 +238,16 @@ func TestManifest(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Features.SlashCommands) != 2 || m.Features.SlashCommands[0].Command != "/revoke-dev" || m.Features.SlashCommands[1].URL != "https://firebreak.example.com/slack/commands" {
-		t.Errorf("commands %+v", m.Features.SlashCommands)
+	var cmds []string
+	for _, c := range m.Features.SlashCommands {
+		cmds = append(cmds, c.Command)
+		if c.URL != "https://firebreak.example.com/slack/commands" {
+			t.Errorf("command %s posts to %q", c.Command, c.URL)
+		}
+	}
+	// Every playbook's own slash command is listed beside /revoke-dev and /firebreak.
+	if got := strings.Join(cmds, " "); got != "/deprovision /firebreak /lost-mfa /revoke-dev" {
+		t.Errorf("commands %q; want /deprovision /firebreak /lost-mfa /revoke-dev", got)
 	}
 	if !m.Settings.Interactivity.Enabled || m.Settings.Interactivity.URL != "https://firebreak.example.com/slack/interactions" {
 		t.Errorf("interactivity %+v", m.Settings.Interactivity)
@@ -235,7 +255,7 @@ func TestManifest(t *testing.T) {
 	if !strings.Contains(strings.Join(m.OAuth.Scopes.Bot, " "), "users:read.email") {
 		t.Errorf("scopes %v", m.OAuth.Scopes.Bot)
 	}
-	if _, err := chatops.Manifest("firebreak.example.com"); err == nil {
+	if _, err := chatops.Manifest("firebreak.example.com", routes); err == nil {
 		t.Error("a base URL without a scheme was accepted")
 	}
 }
@@ -259,7 +279,8 @@ func TestConfigValidate(t *testing.T) {
 // TestPagerDutyPlanTriggers: with no configured rule matching, a playbook's own
 // triggers.pagerduty (CEL over the incident) starts it.
 func TestPagerDutyPlanTriggers(t *testing.T) {
-	h := newHarness(t)
+	// No configured rules: the playbooks' own triggers decide.
+	h := newHarness(t, func(o *chatops.Options) { o.Config.PagerDuty.Rules = nil })
 	b, _ := json.Marshal(map[string]any{"event": map[string]any{
 		"id": "01ABUSE", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident", "occurred_at": "2026-11-23T15:04:00Z",
 		"data": map[string]any{"id": "PINC777", "title": "API abuse from a developer key", "urgency": "high",

@@ -328,7 +328,7 @@ func TestApprovals(t *testing.T) {
 	}
 	_, ups := h.fake.snapshot()
 	got, _ := json.Marshal(ups[0])
-	want := `{"approver":"carol","approver_roles":["approver","responder"],"decision":"approve","reason":"confirmed with alice","step":"delete_keys"}`
+	want := `{"approver":"carol","approver_email":"carol@example.test","approver_roles":["approver","responder"],"decision":"approve","reason":"confirmed with alice","step":"delete_keys"}`
 	if string(got) != want {
 		t.Errorf("update argument %s\nwant %s", got, want)
 	}

@@ -68,7 +68,8 @@ func (s *Server) socketEvent(ctx context.Context, ev socketmode.Event, ack Socke
 		s.log.Warn("chatops: Socket Mode trouble", "event", string(ev.Type))
 		return
 	}
-	if ev.Request == nil {
+	if ev.Request == nil || ev.Request.EnvelopeID == "" {
+		// hello and disconnect messages carry no envelope: there is nothing to acknowledge.
 		return
 	}
 	if ev.Request.RetryAttempt > 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	slackapi "github.com/slack-go/slack"
@@ -14,7 +13,7 @@ import (
 	"github.com/firebreak-dev/firebreak/chatops"
 )
 
-// addSocketModeFlag registers --socket-mode on firebreak serve.
+// addSocketModeFlag registers --socket-mode on firebreak serve and firebreak dev.
 func addSocketModeFlag(cmd *cobra.Command, on *bool) {
 	cmd.Flags().BoolVar(on, "socket-mode", false, "also receive Slack commands and button presses over Socket Mode (needs SLACK_APP_TOKEN, xapp-…), for teams without a public URL")
 }
@@ -27,15 +26,12 @@ func startSocketMode(ctx context.Context, on bool, handler *chatops.Server, cfg 
 	if !on {
 		return nil, nil
 	}
-	appToken := cfg.Slack.AppToken
-	if appToken == "" {
-		appToken = os.Getenv("SLACK_APP_TOKEN")
-	}
-	if !strings.HasPrefix(appToken, "xapp-") {
-		return nil, usagef("--socket-mode needs an app-level token starting with xapp- in SLACK_APP_TOKEN (or slack.app_token in --config); found %s", describeToken(appToken))
+	appToken, err := socketAppToken(cfg)
+	if err != nil {
+		return nil, err
 	}
 	opts := []slackapi.Option{slackapi.OptionAppLevelToken(appToken)}
-	if u := os.Getenv("SLACK_API_URL"); u != "" {
+	if u := setting("SLACK_API_URL"); u != "" {
 		opts = append(opts, slackapi.OptionAPIURL(u))
 	}
 	sm := socketmode.New(slackapi.New(cfg.Slack.BotToken, opts...))
@@ -49,6 +45,19 @@ func startSocketMode(ctx context.Context, on bool, handler *chatops.Server, cfg 
 	}()
 	logger.Info("serving Slack over Socket Mode")
 	return errc, nil
+}
+
+// socketAppToken is the app-level token Socket Mode connects with: config slack.app_token, else
+// SLACK_APP_TOKEN; anything but an xapp- token is a usage error.
+func socketAppToken(cfg chatops.Config) (string, error) {
+	appToken := cfg.Slack.AppToken
+	if appToken == "" {
+		appToken = setting("SLACK_APP_TOKEN")
+	}
+	if !strings.HasPrefix(appToken, "xapp-") {
+		return "", usagef("--socket-mode needs an app-level token starting with xapp- in SLACK_APP_TOKEN (or slack.app_token in --config); found %s", describeToken(appToken))
+	}
+	return appToken, nil
 }
 
 // describeToken says what kind of token was found without showing it.
