@@ -186,7 +186,7 @@ verifies, 1 when it does not.`,
 				return usageError{err}
 			}
 			if keyID == "" {
-				keyID = os.Getenv("FIREBREAK_AUDIT_KEY_ID")
+				keyID = setting("FIREBREAK_AUDIT_KEY_ID")
 			}
 			ex, err := audit.Verify(b, keyID)
 			var ve *audit.VerifyError

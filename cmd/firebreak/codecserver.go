@@ -78,7 +78,7 @@ every payload: keep it to the people who may read incident records, and serve th
 		Example: `  FIREBREAK_CODEC_SERVER_TOKEN=$(openssl rand -hex 32) firebreak codec-server --listen 127.0.0.1:8888 --cors-origin http://localhost:8233`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			token := os.Getenv("FIREBREAK_CODEC_SERVER_TOKEN")
+			token := setting("FIREBREAK_CODEC_SERVER_TOKEN")
 			if len(token) < 16 {
 				return usagef("FIREBREAK_CODEC_SERVER_TOKEN: expected a random bearer token of at least 16 characters, found %d characters", len(token))
 			}

@@ -24,12 +24,15 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+
+	"github.com/firebreak-dev/firebreak/config"
 )
 
 // Statuses of a doctor check. Only failed makes the command exit 1.
 const (
 	checkOK         = "ok"
 	checkFailed     = "failed"
+	checkWarning    = "warning"    // works, but should be fixed (a literal secret in the file)
 	checkUnverified = "unverified" // configured, but there is no harmless call that proves it works
 	checkSkipped    = "skipped"
 )
@@ -82,6 +85,8 @@ func newDoctorCmd() *cobra.Command {
 		Long: `Checks each integration with the same configuration the worker uses and says what is reachable
 and permitted:
 
+  config     the configuration file (--config or FIREBREAK_CONFIG) decodes and validates,
+             and every secret reference in it resolves (vault: references are read)
   vault      login (VAULT_TOKEN, AppRole or Kubernetes), token lookup-self, and
              sys/capabilities-self on every path of deploy/vault-policy.hcl
   aws        credentials from the default chain; iam:GetUser on FIREBREAK_AWS_PROBE_USER
@@ -96,13 +101,18 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, s := range skip {
-				if !slices.Contains([]string{"vault", "aws", "slack", "pagerduty", "temporal", "oidc", "evidence"}, s) {
-					return usagef("--skip %q: expected vault, aws, slack, pagerduty, temporal, oidc or evidence", s)
+				if !slices.Contains([]string{"config", "vault", "aws", "slack", "pagerduty", "temporal", "oidc", "evidence"}, s) {
+					return usagef("--skip %q: expected config, vault, aws, slack, pagerduty, temporal, oidc or evidence", s)
 				}
 			}
 			ctx := contextOf(cmd)
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			rep := DoctorReport{Passed: true}
+			if !slices.Contains(skip, "config") {
+				cctx, cancel := context.WithTimeout(ctx, timeout)
+				rep.Checks = append(rep.Checks, doctorConfig(cctx, configPath(cmd), logger)...)
+				cancel()
+			}
 			for _, c := range []struct {
 				name string
 				run  func(context.Context, *slog.Logger) []DoctorCheck
@@ -141,7 +151,7 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the checks as JSON")
-	cmd.Flags().StringSliceVar(&skip, "skip", nil, "integrations not to check (vault, aws, slack, pagerduty, temporal, oidc, evidence)")
+	cmd.Flags().StringSliceVar(&skip, "skip", nil, "integrations not to check (config, vault, aws, slack, pagerduty, temporal, oidc, evidence)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 15*time.Second, "time allowed for each integration")
 	return cmd
 }
@@ -206,7 +216,7 @@ func vaultErr(err error) string {
 }
 
 func doctorAWS(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryMode(aws.RetryModeAdaptive))
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
 	if err != nil {
 		return []DoctorCheck{doctorFail("aws", "config", "loading the default configuration: %v", err)}
 	}
@@ -215,11 +225,11 @@ func doctorAWS(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 		return []DoctorCheck{doctorFail("aws", "credentials", "no credentials from the default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, roles…): %v", err)}
 	}
 	out := []DoctorCheck{{"aws", "credentials", checkOK, fmt.Sprintf("key %s from %s, region %q", maskKeyID(creds.AccessKeyID), creds.Source, cfg.Region)}}
-	probe := os.Getenv("FIREBREAK_AWS_PROBE_USER")
+	probe := setting("FIREBREAK_AWS_PROBE_USER")
 	if probe == "" {
 		return append(out, DoctorCheck{"aws", "iam", checkUnverified, "set FIREBREAK_AWS_PROBE_USER to an IAM user firebreak may read, to check iam:GetUser against IAM"})
 	}
-	res, err := iam.NewFromConfig(cfg).GetUser(ctx, &iam.GetUserInput{UserName: aws.String(probe)})
+	res, err := iam.NewFromConfig(cfg, iamEndpoint).GetUser(ctx, &iam.GetUserInput{UserName: aws.String(probe)})
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
@@ -239,12 +249,12 @@ func maskKeyID(id string) string {
 }
 
 func doctorSlack(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	token := os.Getenv("SLACK_BOT_TOKEN")
+	token := setting("SLACK_BOT_TOKEN")
 	if token == "" {
 		return []DoctorCheck{doctorFail("slack", "auth.test", "SLACK_BOT_TOKEN is not set")}
 	}
 	var opts []slackapi.Option
-	if u := os.Getenv("SLACK_API_URL"); u != "" {
+	if u := setting("SLACK_API_URL"); u != "" {
 		opts = append(opts, slackapi.OptionAPIURL(u))
 	}
 	res, err := slackapi.New(token, opts...).AuthTestContext(ctx)
@@ -255,12 +265,12 @@ func doctorSlack(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 }
 
 func doctorPagerDuty(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	token := os.Getenv("PAGERDUTY_TOKEN")
+	token := setting("PAGERDUTY_TOKEN")
 	if token == "" {
 		return []DoctorCheck{doctorFail("pagerduty", "api", "PAGERDUTY_TOKEN is not set")}
 	}
 	var opts []pagerduty.ClientOptions
-	if u := os.Getenv("PAGERDUTY_API_URL"); u != "" {
+	if u := setting("PAGERDUTY_API_URL"); u != "" {
 		opts = append(opts, pagerduty.WithAPIEndpoint(u))
 	}
 	res, err := pagerduty.NewClient(token, opts...).ListOnCallsWithContext(ctx, pagerduty.ListOnCallOptions{Limit: 1})
@@ -268,7 +278,7 @@ func doctorPagerDuty(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 		return []DoctorCheck{doctorFail("pagerduty", "api", "GET /oncalls: %v", err)}
 	}
 	out := []DoctorCheck{{"pagerduty", "api", checkOK, fmt.Sprintf("GET /oncalls answered (%d on call)", len(res.OnCalls))}}
-	if os.Getenv("PAGERDUTY_FROM") == "" {
+	if setting("PAGERDUTY_FROM") == "" {
 		return append(out, doctorFail("pagerduty", "from", "PAGERDUTY_FROM is not set: notes and status changes need the email of a PagerDuty user"))
 	}
 	return out
@@ -276,7 +286,7 @@ func doctorPagerDuty(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 
 func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 	var out []DoctorCheck
-	addr := os.Getenv("TEMPORAL_ADDRESS")
+	addr := setting("TEMPORAL_ADDRESS")
 	if err := doctorCodec(addr != ""); err != nil {
 		out = append(out, doctorFail("temporal", "codec", "%v", err))
 	} else {
@@ -285,7 +295,11 @@ func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 	if addr == "" {
 		return append(out, DoctorCheck{"temporal", "health", checkSkipped, "TEMPORAL_ADDRESS is not set: each command starts an embedded server"})
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: envOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}})
+	opts := client.Options{HostPort: addr, Namespace: envOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}}
+	if err := clusterAuth(&opts); err != nil {
+		return append(out, doctorFail("temporal", "tls", "%v", err))
+	}
+	c, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return append(out, doctorFail("temporal", "health", "cannot reach Temporal at %s: %v", addr, err))
 	}
@@ -299,7 +313,7 @@ func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 // doctorCodec checks the codec key without creating one: FIREBREAK_CODEC_KEY, else the key
 // file a shared server uses, if it exists yet.
 func doctorCodec(shared bool) error {
-	if os.Getenv("FIREBREAK_CODEC_KEY") != "" {
+	if setting("FIREBREAK_CODEC_KEY") != "" {
 		_, err := loadCodec(defaultStateDir(), keyEphemeral)
 		return err
 	}
@@ -331,11 +345,11 @@ func (nopTemporalLogger) Error(string, ...any) {}
 // doctorOIDC checks the identity provider the oidc actions revoke tokens at: its discovery
 // document names revocation and introspection endpoints. Not configured is not a failure.
 func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	issuer := os.Getenv("OIDC_ISSUER")
+	issuer := setting("OIDC_ISSUER")
 	if issuer == "" {
 		return []DoctorCheck{{"oidc", "discovery", checkSkipped, "OIDC_ISSUER not set: the oidc.* actions are off"}}
 	}
-	if os.Getenv("OIDC_CLIENT_ID") == "" || os.Getenv("OIDC_CLIENT_SECRET") == "" {
+	if setting("OIDC_CLIENT_ID") == "" || setting("OIDC_CLIENT_SECRET") == "" {
 		return []DoctorCheck{doctorFail("oidc", "client", "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is not")}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
@@ -363,12 +377,47 @@ func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 
 // doctorEvidence opens the evidence store the worker would use and checks its chain.
 func doctorEvidence(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	where := filepath.Join(defaultStateDir(), "evidence")
-	if s3 := os.Getenv("FIREBREAK_EVIDENCE_S3"); s3 != "" {
+	dir := setting("FIREBREAK_EVIDENCE_DIR")
+	if dir == "" {
+		dir = filepath.Join(defaultStateDir(), "evidence")
+	}
+	where := dir
+	if s3 := setting("FIREBREAK_EVIDENCE_S3"); s3 != "" {
 		where = s3
 	}
-	if _, err := openEvidenceStore(ctx, filepath.Join(defaultStateDir(), "evidence")); err != nil {
+	if _, err := openEvidenceStore(ctx, dir); err != nil {
 		return []DoctorCheck{doctorFail("evidence", "chain", "%s: %v", where, err)}
 	}
 	return []DoctorCheck{{"evidence", "chain", checkOK, where + " opens and its chain verifies"}}
+}
+
+// doctorConfig checks the configuration file first: it decodes and validates (each problem
+// with its line and column is a failed check; a literal secret is a warning), and every
+// secret reference in it resolves. When it loads, the checks after it use it.
+func doctorConfig(ctx context.Context, path string, logger *slog.Logger) []DoctorCheck {
+	activeConfig.Store(nil)
+	if path == "" {
+		return []DoctorCheck{{"config", "file", checkSkipped, "no --config or FIREBREAK_CONFIG: every setting comes from the environment"}}
+	}
+	lc, err := loadConfig(ctx, path, resolveAll, logger)
+	if err != nil {
+		var out []DoctorCheck
+		check := "references"
+		if isConfigError(err) {
+			check = "file"
+		}
+		for _, p := range problemStrings(err) {
+			out = append(out, DoctorCheck{"config", check, checkFailed, p})
+		}
+		return out
+	}
+	activeConfig.Store(lc)
+	out := []DoctorCheck{{"config", "file", checkOK, describeConfig(lc)}}
+	for _, w := range lc.warnings {
+		out = append(out, DoctorCheck{"config", "secrets", checkWarning, w.String()})
+	}
+	if n := config.VaultReferences(lc.file, os.LookupEnv); n > 0 {
+		out = append(out, DoctorCheck{"config", "references", checkOK, fmt.Sprintf("%d vault: references read", n)})
+	}
+	return out
 }

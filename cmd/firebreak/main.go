@@ -71,6 +71,7 @@ verify, and report in Slack and PagerDuty. Drills run the same workflows against
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd(), newAuditCmd(), newActionCmd(), newDoctorCmd(), newCodecServerCmd())
 	root.AddCommand(newServeCmd(), newSlackCmd())
+	wireConfig(root) // --config (firebreak.yaml), `firebreak config`, loaded before each command
 	// Unknown subcommands are usage errors too.
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

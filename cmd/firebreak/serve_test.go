@@ -58,8 +58,8 @@ pagerduty:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Slack.SigningSecret != "from-env" || cfg.Slack.BotToken != "xoxb-from-file" || cfg.PagerDuty.WebhookSecret != "pd-from-env" {
-		t.Errorf("secrets: the file wins, the environment fills the gaps; got %+v", cfg.Slack)
+	if cfg.Slack.SigningSecret != "from-env" || cfg.Slack.BotToken != "xoxb-from-env" || cfg.PagerDuty.WebhookSecret != "pd-from-env" {
+		t.Errorf("secrets: the environment overrides the file (firebreak.yaml); got %+v", cfg.Slack)
 	}
 	if len(cfg.Directory) != 1 || cfg.Roles["responder"].Groups[0] != "S0SEC" || cfg.PagerDuty.Rules[0].Inputs["subject"].Pattern != `for (\w+)` {
 		t.Errorf("config %+v", cfg)

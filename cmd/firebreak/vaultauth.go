@@ -39,10 +39,14 @@ func vaultClientFromEnv(ctx context.Context, logger *slog.Logger) (*vaultapi.Cli
 	if cfg.Error != nil {
 		return nil, "", fmt.Errorf("vault configuration: %w", cfg.Error)
 	}
+	if err := vaultFileConfig(cfg); err != nil { // firebreak.yaml's vault.address and ca_cert
+		return nil, "", err
+	}
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("vault client: %w", err)
 	}
+	vaultFileNamespace(c)
 	if c.Token() != "" {
 		return c, vaultAuthToken, nil
 	}
@@ -63,7 +67,7 @@ type vaultLogin func(ctx context.Context, c *vaultapi.Client) (*vaultapi.Secret,
 
 // vaultLoginFromEnv chooses the login method from the environment; nil when none is set.
 func vaultLoginFromEnv() (vaultLogin, string, error) {
-	if roleID, secretID := os.Getenv("VAULT_ROLE_ID"), os.Getenv("VAULT_SECRET_ID"); roleID != "" || secretID != "" {
+	if roleID, secretID := setting("VAULT_ROLE_ID"), setting("VAULT_SECRET_ID"); roleID != "" || secretID != "" {
 		if roleID == "" || secretID == "" {
 			return nil, vaultAuthAppRole, usagef("vault AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID; only one is set")
 		}
@@ -72,7 +76,7 @@ func vaultLoginFromEnv() (vaultLogin, string, error) {
 			return map[string]any{"role_id": roleID, "secret_id": secretID}, nil
 		}), vaultAuthAppRole, nil
 	}
-	if role := os.Getenv("VAULT_K8S_ROLE"); role != "" {
+	if role := setting("VAULT_K8S_ROLE"); role != "" {
 		mount := envOr("VAULT_K8S_MOUNT", "kubernetes")
 		path := envOr("VAULT_K8S_TOKEN_PATH", defaultK8sTokenPath)
 		return vaultLoginAt(vaultAuthKubernetes, "auth/"+mount+"/login", func() (map[string]any, error) {
@@ -163,7 +167,7 @@ func keepVaultLogin(ctx context.Context, c *vaultapi.Client, login vaultLogin, s
 }
 
 func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
+	if v := setting(name); v != "" {
 		return v
 	}
 	return def
