@@ -35,10 +35,11 @@ type devFlags struct {
 	temporalIP   string
 	temporalPort int
 	logLevel     string
+	socketMode   bool
 }
 
 func defaultStateDir() string {
-	if d := os.Getenv("FIREBREAK_STATE_DIR"); d != "" {
+	if d := setting("FIREBREAK_STATE_DIR"); d != "" {
 		return d
 	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
@@ -63,12 +64,13 @@ TEMPORAL_ADDRESS, and so does the temporal CLI. Ctrl-C stops it cleanly.`,
 			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
 		},
 	}
-	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "chatops config (YAML); default: the sandbox organisation's directory and roles")
+	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "configuration file, firebreak.yaml (FIREBREAK_CONFIG): its directory, roles and rules (default: the sandbox organisation's); dev never reads its vault: references")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", defaultStateDir(), "where the Temporal database and the evidence chain are kept")
 	cmd.Flags().StringVar(&f.listen, "listen", "127.0.0.1:8080", "HTTP listen address (GET /healthz)")
 	cmd.Flags().StringVar(&f.temporalIP, "temporal-ip", "127.0.0.1", "IP the embedded Temporal frontend listens on")
 	cmd.Flags().IntVar(&f.temporalPort, "temporal-port", 7233, "port of the embedded Temporal frontend")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
+	addSocketModeFlag(cmd, &f.socketMode)
 	return cmd
 }
 
@@ -82,6 +84,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.socketMode {
+		// A missing app token is a usage error before anything starts.
+		cfg, err := loadChatopsConfig(f.config)
+		if err != nil {
+			return err
+		}
+		if _, err := socketAppToken(cfg); err != nil {
+			return err
+		}
+	}
 
 	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
 		return fmt.Errorf("state dir: %w", err)
@@ -102,7 +114,14 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	c, err := client.DialContext(ctx, client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)})
+	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
+	if err != nil {
+		return err
+	}
+	defer obs.Close()
+	copts := client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
+	obs.instrument(&copts)
+	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
 	}
@@ -132,12 +151,23 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	handler := chatops.NewHandler(chatops.Options{
+	handler, err := chatops.NewServer(chatops.Options{
 		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger,
 		Info: map[string]string{"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev"},
 	})
+	if err != nil {
+		return usageError{err}
+	}
 	defer handler.Close()
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
+	sockc, err := startSocketMode(ctx, f.socketMode, handler, cfg, logger)
+	if err != nil {
+		return err
+	}
+	socketLine := ""
+	if f.socketMode {
+		socketLine = "  Socket Mode on (SLACK_APP_TOKEN): Slack commands and buttons also arrive over it\n"
+	}
+	hs := &http.Server{Handler: obs.withMetrics(handler), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "err", err)
@@ -149,21 +179,25 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
   HTTP        http://%s/healthz
   Workers     task queues %s and %s, both bound to the sandbox
   Slack       POST /slack/commands and /slack/interactions, signing secret in %s
-  Sandbox     vault %s  iam %s  slack %s  pagerduty %s
+%s  Sandbox     vault %s  iam %s  slack %s  pagerduty %s
   Evidence    %s
 
 Run a drill against it from another terminal:
   TEMPORAL_ADDRESS=%s firebreak drill run compromised-dev-key
 Press Ctrl-C to stop; unfinished runs resume on the next start.
-`, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue, workflows.TaskQueue, secretFile,
+`, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue, workflows.TaskQueue, secretFile, socketLine,
 		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), srv.FrontendHostPort())
 
-	<-ctx.Done()
+	var sockErr error
+	select {
+	case <-ctx.Done():
+	case sockErr = <-sockc:
+	}
 	fmt.Fprintln(stdout, "firebreak dev: stopping")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutdown)
-	return nil
+	return sockErr
 }
 
 // devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when

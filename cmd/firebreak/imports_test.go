@@ -63,8 +63,12 @@ func forbidden(pkg, imp string) string {
 	switch {
 	case own && top(target) == "cmd":
 		return "nothing imports the command"
+	case own && top(target) == "config" && top(pkg) != "cmd":
+		return "only cmd imports config"
 	case own && top(target) == "testenv" && top(pkg) != "cmd" && top(pkg) != "testenv":
 		return "only cmd and tests may import the sandbox"
+	case own && top(target) == "observability" && top(pkg) != "cmd":
+		return "only cmd wires observability in"
 	}
 	switch top(pkg) {
 	case "playbooks":
@@ -88,6 +92,20 @@ func forbidden(pkg, imp string) string {
 	case "chatops":
 		if own && top(target) != "playbooks" && top(target) != "workflows" {
 			return "chatops may import only playbooks and workflows"
+		}
+	case "config":
+		if isVendor || strings.HasPrefix(imp, "go.temporal.io/") {
+			return "config reads Vault only through the function cmd gives it"
+		}
+		if own && top(target) != "chatops" {
+			return "config may import only chatops (the types it folds in)"
+		}
+	case "observability":
+		if isVendor {
+			return "observability watches workflows and activities, never a vendor client"
+		}
+		if own && top(target) != "playbooks" && top(target) != "workflows" && top(target) != "activities" {
+			return "observability may import only playbooks, workflows and activities"
 		}
 	case "audit":
 		if isVendor {

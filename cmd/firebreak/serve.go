@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/playbooks"
@@ -39,8 +37,8 @@ func newServeCmd() *cobra.Command {
 POST /pagerduty/webhook, GET /healthz, GET /readyz and GET /metrics on --listen. It verifies
 every request, answers Slack at once and starts, approves and queries runs on the Temporal
 cluster named by TEMPORAL_ADDRESS. Secrets come from SLACK_SIGNING_SECRET, SLACK_BOT_TOKEN and
-PAGERDUTY_WEBHOOK_SECRET when the config file (--config) leaves them empty. Run as many as you
-like behind a load balancer; they keep no state.`,
+PAGERDUTY_WEBHOOK_SECRET, which override the references of the config file (--config,
+firebreak.yaml: docs/configuration.md). Run as many as you like behind a load balancer; they keep no state.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(contextOf(cmd), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
@@ -51,7 +49,7 @@ like behind a load balancer; they keep no state.`,
 		listen = "127.0.0.1:8080"
 	}
 	cmd.Flags().StringVar(&f.listen, "listen", listen, "HTTP listen address (FIREBREAK_LISTEN)")
-	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "chatops config file (YAML: directory, roles, pagerduty rules) (FIREBREAK_CONFIG)")
+	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "configuration file, firebreak.yaml (FIREBREAK_CONFIG): Temporal, integrations, directory, roles, pagerduty rules; environment variables override it")
 	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml) that override bundled ones of the same name")
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addSocketModeFlag(cmd, &f.socketMode)
@@ -63,17 +61,9 @@ like behind a load balancer; they keep no state.`,
 func loadChatopsConfig(path string) (chatops.Config, error) {
 	var cfg chatops.Config
 	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, usagef("--config: %v", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return cfg, usagef("%s: %v", path, err)
-		}
-		if err := cfg.Validate(); err != nil {
-			return cfg, usagef("%s: %v", path, err)
+		var err error // firebreak.yaml (config.go): strict, validated, secret references resolved
+		if cfg, err = chatopsConfigFile(path); err != nil {
+			return cfg, err
 		}
 	}
 	fill := func(dst *string, env string) {
@@ -88,7 +78,7 @@ func loadChatopsConfig(path string) (chatops.Config, error) {
 }
 
 func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
-	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+	if setting("TEMPORAL_ADDRESS") == "" {
 		return usagef("firebreak serve fronts an existing Temporal cluster: set TEMPORAL_ADDRESS (for a laptop, run `firebreak dev`)")
 	}
 	logger, err := newLogger(stderr, f.logLevel)
@@ -109,6 +99,9 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	if err != nil {
 		return err
 	}
+	if _, err := chatops.SlashRoutes(lib); err != nil {
+		return usageError{err} // before connecting to anything: a startup error
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", f.listen)
@@ -116,7 +109,12 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return usagef("cannot listen on %s (--listen): %v", f.listen, err)
 	}
 	defer ln.Close()
-	conn, err := connectTemporal(ctx, logger)
+	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
+	if err != nil {
+		return err
+	}
+	defer obs.Close()
+	conn, err := connectTemporal(withObserver(ctx, obs), logger)
 	if err != nil {
 		return err
 	}
@@ -126,18 +124,21 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		Info: map[string]string{"temporal": conn.Address, "task_queue": workflows.TaskQueue, "mode": "serve"}}
 	if cfg.Slack.BotToken != "" {
 		var opts []slackapi.Option
-		if u := os.Getenv("SLACK_API_URL"); u != "" {
+		if u := setting("SLACK_API_URL"); u != "" {
 			opts = append(opts, slackapi.OptionAPIURL(u))
 		}
 		o.Slack = slackapi.New(cfg.Slack.BotToken, opts...)
 	}
-	handler := chatops.NewHandler(o)
+	handler, err := chatops.NewServer(o)
+	if err != nil {
+		return err
+	}
 	defer handler.Close()
 	sockc, err := startSocketMode(ctx, f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
+	hs := &http.Server{Handler: obs.withMetrics(handler), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "firebreak serve listening on http://%s (Temporal %s)\n", ln.Addr(), conn.Address)
@@ -160,13 +161,21 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 // newSlackCmd is the `firebreak slack` group; registered beside serve.
 func newSlackCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "slack", Short: "Slack app helpers"}
-	var base string
+	var base, playbookDir string
 	manifest := &cobra.Command{
 		Use:   "manifest",
-		Short: "Print a Slack app manifest (commands, interactivity URL, scopes) for firebreak at --url",
+		Short: "Print a Slack app manifest (every slash command, interactivity URL, scopes) for firebreak at --url",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			b, err := chatops.Manifest(base)
+			lib, err := playbooks.LoadLibrary(playbookDir)
+			if err != nil {
+				return err
+			}
+			routes, err := chatops.SlashRoutes(lib)
+			if err != nil {
+				return err
+			}
+			b, err := chatops.Manifest(base, routes)
 			if err != nil {
 				return usageError{err}
 			}
@@ -175,6 +184,7 @@ func newSlackCmd() *cobra.Command {
 		},
 	}
 	manifest.Flags().StringVar(&base, "url", "https://firebreak.example.com", "public base URL where firebreak serve is reachable")
+	manifest.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks whose slash commands are listed too (as firebreak serve --playbooks)")
 	cmd.AddCommand(manifest)
 	return cmd
 }

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -53,22 +52,22 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 	if vc.Token() == "" {
 		logger.Warn("none of VAULT_TOKEN, VAULT_ROLE_ID/VAULT_SECRET_ID or VAULT_K8S_ROLE is set: Vault actions will be refused")
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryMode(aws.RetryModeAdaptive))
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
 	if err != nil {
 		return fmt.Errorf("aws configuration: %w", err)
 	}
 	var slackOpts []slackapi.Option
-	if u := os.Getenv("SLACK_API_URL"); u != "" {
+	if u := setting("SLACK_API_URL"); u != "" {
 		slackOpts = append(slackOpts, slackapi.OptionAPIURL(u))
 	}
 	var pdOpts []pagerduty.ClientOptions
-	if u := os.Getenv("PAGERDUTY_API_URL"); u != "" {
+	if u := setting("PAGERDUTY_API_URL"); u != "" {
 		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
 	}
 	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical()})
-	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg), Secrets: fbvault.KVStore{Client: vc.Logical()}})
-	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(os.Getenv("SLACK_BOT_TOKEN"), slackOpts...)})
-	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(os.Getenv("PAGERDUTY_TOKEN"), pdOpts...), From: os.Getenv("PAGERDUTY_FROM")})
+	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
+	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(setting("SLACK_BOT_TOKEN"), slackOpts...)})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(setting("PAGERDUTY_TOKEN"), pdOpts...), From: setting("PAGERDUTY_FROM")})
 	evidence.Register(w, &evidence.Activities{Store: store})
 	services, err := httpServicesFromEnv()
 	if err != nil {
@@ -76,14 +75,14 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 	}
 	httpreq.Register(w, &httpreq.Activities{Services: services})
 	// OIDC_ISSUER unset: oidc actions fail with NotConfigured rather than the worker refusing to start.
-	oidc.Register(w, &oidc.Activities{Issuer: os.Getenv("OIDC_ISSUER"), ClientID: os.Getenv("OIDC_CLIENT_ID"), ClientSecret: os.Getenv("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
+	oidc.Register(w, &oidc.Activities{Issuer: setting("OIDC_ISSUER"), ClientID: setting("OIDC_CLIENT_ID"), ClientSecret: setting("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
 	return nil
 }
 
 // httpServicesFromEnv reads the services http.request may call from FIREBREAK_HTTP_SERVICES:
 // a JSON list of {"name", "base_url", "headers"}. Unset means none: the allow-list is empty.
 func httpServicesFromEnv() ([]httpreq.Service, error) {
-	raw := os.Getenv("FIREBREAK_HTTP_SERVICES")
+	raw := setting("FIREBREAK_HTTP_SERVICES")
 	if raw == "" {
 		return nil, nil
 	}
@@ -100,7 +99,7 @@ func httpServicesFromEnv() ([]httpreq.Service, error) {
 }
 
 func newWorkerCmd() *cobra.Command {
-	var evidenceDir, logLevel string
+	var evidenceDir, logLevel, metricsListen string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run the production worker against TEMPORAL_ADDRESS and the configured Vault, AWS, Slack and PagerDuty",
@@ -109,7 +108,7 @@ bound to the endpoints the SDKs' own environment names (VAULT_ADDR, AWS_PROFILE,
 AWS_ENDPOINT_URL_IAM, SLACK_BOT_TOKEN, PAGERDUTY_TOKEN…). Run as many as you like; they share
 the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activities and stop.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Getenv("TEMPORAL_ADDRESS") == "" {
+			if setting("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak worker serves an existing Temporal cluster: set TEMPORAL_ADDRESS (for a laptop, run `firebreak dev`)")
 			}
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
@@ -118,7 +117,12 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 			}
 			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			w, conn, err := startProductionWorker(ctx, logger, evidenceDir)
+			obs, err := startObserver(ctx, logger, metricsListen)
+			if err != nil {
+				return err
+			}
+			defer obs.Close()
+			w, conn, err := startProductionWorker(withObserver(ctx, obs), logger, evidenceDir)
 			if err != nil {
 				return err
 			}
@@ -131,6 +135,7 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 	}
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "where the evidence chain is written")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	addMetricsListenFlag(cmd, &metricsListen)
 	return cmd
 }
 
@@ -139,7 +144,7 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 // default chain; FIREBREAK_EVIDENCE_RETAIN, default 7 years; FIREBREAK_S3_PATH_STYLE=true for
 // S3-compatible stores), else the append-only file in dir.
 func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
-	raw := os.Getenv("FIREBREAK_EVIDENCE_S3")
+	raw := setting("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
 		return evidence.OpenFileStore(dir)
 	}
@@ -148,16 +153,16 @@ func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) 
 		return nil, usagef("FIREBREAK_EVIDENCE_S3: expected s3://bucket/prefix, found %q", raw)
 	}
 	var retain time.Duration
-	if r := os.Getenv("FIREBREAK_EVIDENCE_RETAIN"); r != "" {
+	if r := setting("FIREBREAK_EVIDENCE_RETAIN"); r != "" {
 		if retain, err = time.ParseDuration(r); err != nil || retain <= 0 {
 			return nil, usagef("FIREBREAK_EVIDENCE_RETAIN: expected a duration like 61320h, found %q", r)
 		}
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRetryMode(aws.RetryModeAdaptive))
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration for the evidence store: %w", err)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) { o.UsePathStyle = os.Getenv("FIREBREAK_S3_PATH_STYLE") == "true" })
+	client := s3.NewFromConfig(awsCfg, s3Endpoint, func(o *s3.Options) { o.UsePathStyle = setting("FIREBREAK_S3_PATH_STYLE") == "true" })
 	return evidence.OpenS3Store(ctx, client, u.Host, strings.TrimPrefix(u.Path, "/"), retain)
 }
 
@@ -191,7 +196,7 @@ type production struct {
 }
 
 func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir string) (*production, error) {
-	if os.Getenv("TEMPORAL_ADDRESS") != "" {
+	if setting("TEMPORAL_ADDRESS") != "" {
 		conn, err := connectTemporal(ctx, logger)
 		if err != nil {
 			return nil, err
@@ -286,6 +291,11 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return err
 			}
+			if incident != "" {
+				if err := checkIncidentRun(ctx, sess.conn, run, incident, p.Name, subject); err != nil {
+					return err
+				}
+			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
 			if noWait {
@@ -310,7 +320,7 @@ serve the run for the life of the command.`,
 		},
 	}
 	cmd.Flags().StringVar(&slackChannel, "slack-channel", "", "Slack channel id for the run's status thread (needs SLACK_BOT_TOKEN)")
-	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id: notes go there and the run's id derives from it")
+	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id: notes go there and the run's id derives from it (an open run of another playbook or subject for it is refused)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the run was started (sets the reason input)")
 	requesterFlag(cmd, &requestedBy)
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
@@ -338,7 +348,7 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: l}
-	switch f := os.Getenv("FIREBREAK_LOG_FORMAT"); f {
+	switch f := setting("FIREBREAK_LOG_FORMAT"); f {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
