@@ -118,6 +118,7 @@ var bindings = map[string]binding{
 	"http.request":                  bind(httpreq.ActivityPrefix, ha.Request),
 	"evidence.snapshot":             bind(evidence.ActivityPrefix, ea.Snapshot),
 	"vault.inventory":               bind(vault.ActivityPrefix, va.Inventory),
+	"vault.inventory_many":          bind(vault.ActivityPrefix, va.InventoryMany),
 	"vault.revoke_tokens":           bind(vault.ActivityPrefix, va.RevokeTokens),
 	"vault.disable_entity":          bind(vault.ActivityPrefix, va.DisableEntity),
 	"vault.enable_entity":           bind(vault.ActivityPrefix, va.EnableEntity),

@@ -64,29 +64,62 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 	if err := validSegment("subject", in.Subject); err != nil {
 		return InventoryResult{}, err
 	}
-	mount := strings.Trim(in.SecretMount, "/")
+	pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
+	if err != nil {
+		return InventoryResult{}, err
+	}
+	res, entityPolicies, err := pass.entity(ctx, in.Subject)
+	if err != nil {
+		return InventoryResult{}, err
+	}
+	tokens, err := a.entityTokens(ctx, res.EntityID)
+	if err != nil {
+		return InventoryResult{}, err
+	}
+	return pass.complete(ctx, res, entityPolicies, tokens)
+}
+
+// newInventoryPass starts an inventory of the secrets under prefix in the KV v2 mount ("" means
+// "secret" and "shared/"; prefix "/" means the whole mount).
+func (a *Activities) newInventoryPass(secretMount, secretPrefix string) (*inventoryPass, error) {
+	mount := strings.Trim(secretMount, "/")
 	if mount == "" {
 		mount = "secret"
 	}
 	if err := validSegment("secret_mount", mount); err != nil {
-		return InventoryResult{}, err
+		return nil, err
 	}
-	prefix := strings.TrimLeft(in.SecretPrefix, "/")
-	if in.SecretPrefix == "" {
+	prefix := strings.TrimLeft(secretPrefix, "/")
+	if secretPrefix == "" {
 		prefix = "shared/"
 	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
+	return &inventoryPass{a: a, mount: mount, prefix: prefix, rules: map[string][]aclRule{}, meta: map[string]int{}}, nil
+}
 
-	entityPath := "identity/entity/name/" + in.Subject
-	ent, err := a.Client.ReadWithContext(ctx, entityPath)
+// inventoryPass reads what one or more subjects hold, fetching each ACL policy, the secret
+// listing and each secret's metadata at most once however many subjects it serves.
+type inventoryPass struct {
+	a             *Activities
+	mount, prefix string
+	rules         map[string][]aclRule // policy name → parsed rules
+	paths         []string             // secrets under prefix; nil until listed
+	listed        bool
+	meta          map[string]int // secret path → current version; -1 when deleted since listed
+}
+
+// entity reads the subject's identity entity: the start of its inventory, and its policies.
+func (p *inventoryPass) entity(ctx context.Context, subject string) (InventoryResult, []string, error) {
+	entityPath := "identity/entity/name/" + subject
+	ent, err := p.a.Client.ReadWithContext(ctx, entityPath)
 	if err != nil {
-		return InventoryResult{}, classify(err, "read identity entity", entityPath)
+		return InventoryResult{}, nil, classify(err, "read identity entity", entityPath)
 	}
 	if ent == nil || ent.Data == nil {
-		return InventoryResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("vault: no identity entity named %q (%s answered 404); expected the subject to be a Vault entity name", in.Subject, entityPath),
+		return InventoryResult{}, nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("vault: no identity entity named %q (%s answered 404); expected the subject to be a Vault entity name", subject, entityPath),
 			ErrUnknownSubject, nil)
 	}
 	res := InventoryResult{
@@ -96,26 +129,30 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 		Tokens:         []TokenInfo{},
 		Accessors:      []string{},
 	}
-	entityPolicies := dataStrings(ent.Data, "policies")
+	return res, dataStrings(ent.Data, "policies"), nil
+}
 
-	if res.Tokens, err = a.entityTokens(ctx, res.EntityID); err != nil {
-		return InventoryResult{}, err
-	}
+// complete fills in res from the entity's policies and its live tokens: the policies that
+// apply, the accessors, and the shared secrets some token (or a fresh login) may read.
+func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, entityPolicies []string, tokens []TokenInfo) (InventoryResult, error) {
+	a := p.a
+	res.Tokens = tokens
 	policySet := map[string]bool{}
-	for _, p := range entityPolicies {
-		policySet[p] = true
+	for _, name := range entityPolicies {
+		policySet[name] = true
 	}
 	for _, t := range res.Tokens {
 		res.Accessors = append(res.Accessors, t.Accessor)
-		for _, p := range t.Policies {
-			policySet[p] = true
+		for _, name := range t.Policies {
+			policySet[name] = true
 		}
 	}
 	res.Policies = sortedKeys(policySet)
 
-	rules := map[string][]aclRule{}
+	rules := p.rules
+	var err error
 	for _, name := range res.Policies {
-		if name == "root" {
+		if _, done := rules[name]; name == "root" || done {
 			continue
 		}
 		if rules[name], err = a.policyRules(ctx, name); err != nil {
@@ -147,15 +184,18 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 	}
 	acls = append(acls, build([]string{"default"}))
 
-	paths, err := a.listSecrets(ctx, mount, prefix)
-	if err != nil {
-		return InventoryResult{}, err
+	if !p.listed {
+		if p.paths, err = a.listSecrets(ctx, p.mount, p.prefix); err != nil {
+			return InventoryResult{}, err
+		}
+		p.listed = true
 	}
+	mount := p.mount
 	res.ReadableSecrets, res.ReadablePaths = []SecretRef{}, []string{}
-	for _, p := range paths {
+	for _, path := range p.paths {
 		readable := false
 		for _, l := range acls {
-			if l.allows(mount+"/data/"+p, capRead) {
+			if l.allows(mount+"/data/"+path, capRead) {
 				readable = true
 				break
 			}
@@ -163,30 +203,53 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 		if !readable {
 			continue
 		}
-		metaPath := mount + "/metadata/" + p
-		md, err := a.Client.ReadWithContext(ctx, metaPath)
-		if err != nil {
-			return InventoryResult{}, classify(err, "read secret metadata", metaPath)
+		version, seen := p.meta[path]
+		if !seen {
+			metaPath := mount + "/metadata/" + path
+			md, err := a.Client.ReadWithContext(ctx, metaPath)
+			if err != nil {
+				return InventoryResult{}, classify(err, "read secret metadata", metaPath)
+			}
+			version = -1
+			if md != nil && md.Data != nil {
+				version = dataInt(md.Data, "current_version")
+			}
+			p.meta[path] = version
 		}
-		if md == nil || md.Data == nil {
+		if version < 0 {
 			continue // deleted since it was listed
 		}
-		res.ReadableSecrets = append(res.ReadableSecrets, SecretRef{Mount: mount, Path: p, Version: dataInt(md.Data, "current_version")})
-		res.ReadablePaths = append(res.ReadablePaths, mount+"/"+p)
+		res.ReadableSecrets = append(res.ReadableSecrets, SecretRef{Mount: mount, Path: path, Version: version})
+		res.ReadablePaths = append(res.ReadablePaths, mount+"/"+path)
 	}
 	return res, nil
 }
 
 // entityTokens lists every token accessor and keeps the tokens bound to entityID.
 func (a *Activities) entityTokens(ctx context.Context, entityID string) ([]TokenInfo, error) {
+	byEntity, err := a.tokensByEntity(ctx, map[string]bool{entityID: true})
+	if err != nil {
+		return nil, err
+	}
+	return byEntity[entityID], nil
+}
+
+// tokensByEntity lists every token accessor once, looks each up once, and keeps the tokens
+// bound to one of the entities in want, grouped by entity id (each list sorted by accessor;
+// an entity with no live token has an empty list). Vault has no API listing an entity's
+// tokens, so this is the cost of an inventory: one lookup per live token in Vault.
+func (a *Activities) tokensByEntity(ctx context.Context, want map[string]bool) (map[string][]TokenInfo, error) {
+	out := map[string][]TokenInfo{}
+	for id := range want {
+		out[id] = []TokenInfo{}
+	}
 	const listPath = "auth/token/accessors"
 	list, err := a.Client.ListWithContext(ctx, listPath)
 	if err != nil {
 		return nil, classify(err, "list token accessors", listPath)
 	}
-	tokens := []TokenInfo{}
 	if list == nil {
-		return tokens, nil
+		return out, nil
 	}
 	accessors := dataStrings(list.Data, "keys")
 	sort.Strings(accessors)
@@ -202,7 +265,11 @@ func (a *Activities) entityTokens(ctx context.Context, entityID string) ([]Token
 			}
 			return nil, classify(err, "look up token accessor "+acc, lookupPath)
 		}
-		if s == nil || dataString(s.Data, "entity_id") != entityID {
+		if s == nil {
+			continue
+		}
+		entityID := dataString(s.Data, "entity_id")
+		if !want[entityID] {
 			continue
 		}
 		t := TokenInfo{
@@ -217,9 +284,9 @@ func (a *Activities) entityTokens(ctx context.Context, entityID string) ([]Token
 			t.CreationTime = time.Unix(int64(ct), 0).UTC().Format(time.RFC3339)
 		}
 		sort.Strings(t.Policies)
-		tokens = append(tokens, t)
+		out[entityID] = append(out[entityID], t)
 	}
-	return tokens, nil
+	return out, nil
 }
 
 // policyRules fetches and parses one ACL policy; a policy that does not exist grants nothing,

@@ -1,0 +1,10 @@
+// Package bench holds firebreak's end-to-end benchmarks that need a whole rig: the embedded
+// Temporal server, the sandbox and a worker in a child process. It has no API; everything is
+// in its tests. Nothing imports it.
+//
+//	go test -run '^$' -bench Mass -benchtime 1x ./bench
+//
+// runs the mass-deprovisioning benchmark (1,000 developers; flags -mass.n, -mass.ratelimited
+// and the rate flags change it), and `go test ./bench` checks the same rig's correctness on a
+// handful of developers.
+package bench

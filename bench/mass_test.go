@@ -1,0 +1,638 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	vaultapi "github.com/hashicorp/vault/api"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/firebreak-dev/firebreak/activities/awsiam"
+	"github.com/firebreak-dev/firebreak/activities/evidence"
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/devserver"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+var (
+	massN           = flag.Int("mass.n", 1000, "BenchmarkMassDeprovision: how many developers to deprovision")
+	massRateLimited = flag.Bool("mass.ratelimited", true, "BenchmarkMassDeprovision: also run the playbook with the sandbox enforcing rate limits")
+	massRateN       = flag.Int("mass.rate-n", 100, "BenchmarkMassDeprovision: developers in the rate-limited run (at IAM's 20/s, 1,000 would take over ten minutes)")
+	massIAMRate     = flag.Float64("mass.iam-rate", testenv.DefaultRateLimits().IAM.PerSecond, "rate-limited run: IAM requests a second (burst the same)")
+	massVaultRate   = flag.Float64("mass.vault-rate", testenv.DefaultRateLimits().Vault.PerSecond, "rate-limited run: Vault requests a second (burst the same)")
+)
+
+// massConcurrency is the playbook's concurrency per foreach step; the hand-written workflow
+// uses the same.
+const massConcurrency = 20
+
+// The worker runs in a child process — this test binary re-executed with workerEnv set — so
+// its peak resident set (VmHWM) is the worker's alone, not the server's or the sandbox's.
+const workerEnv = "FIREBREAK_BENCH_WORKER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(workerEnv) == "1" {
+		if err := serveWorker(); err != nil {
+			fmt.Fprintln(os.Stderr, "bench worker:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// serveWorker is the child: a worker with the interpreter, the hand-written workflow and the
+// Vault, IAM and evidence activities bound to the parent's sandbox through the vendors' SDKs,
+// as a drill worker has them. It says "ready" on stdout and stops on SIGTERM or stdin EOF.
+func serveWorker() error {
+	key, err := hex.DecodeString(os.Getenv("BENCH_CODEC_KEY"))
+	if err != nil {
+		return err
+	}
+	codec, err := workflows.NewCodec("bench", map[string][]byte{"bench": key})
+	if err != nil {
+		return err
+	}
+	// Warnings and errors (failed activity attempts among them) go to stderr, which the
+	// parent scans for the canary.
+	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	c, err := client.Dial(client.Options{HostPort: os.Getenv("BENCH_TEMPORAL"), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec),
+		Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Keep connections to the sandbox open across the many concurrent calls, as a long-lived
+	// production worker's clients do.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	hc := &http.Client{Transport: tr}
+	vcfg := vaultapi.DefaultConfig()
+	vcfg.Address = os.Getenv("BENCH_VAULT")
+	vcfg.HttpClient = hc
+	vcfg.MaxRetries = 0
+	vc, err := vaultapi.NewClient(vcfg)
+	if err != nil {
+		return err
+	}
+	vc.SetToken(testenv.VaultRootToken)
+	ic := iam.New(iam.Options{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider(os.Getenv("BENCH_IAM_KEY"), os.Getenv("BENCH_IAM_SECRET"), ""),
+		BaseEndpoint: aws.String(os.Getenv("BENCH_IAM")),
+		HTTPClient:   hc,
+	})
+	store, err := evidence.OpenFileStore(os.Getenv("BENCH_EVIDENCE"))
+	if err != nil {
+		return err
+	}
+	w := worker.New(c, os.Getenv("BENCH_QUEUE"), worker.Options{})
+	workflows.Register(w)
+	w.RegisterWorkflowWithOptions(massHandWritten, workflow.RegisterOptions{Name: massHandWrittenName})
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: func(path, field string) (string, error) {
+		b := make([]byte, 12)
+		_, err := rand.Read(b)
+		return testenv.Canary + "-" + hex.EncodeToString(b), err
+	}})
+	awsiam.Register(w, &awsiam.Activities{Client: ic, Secrets: fbvault.KVStore{Client: vc.Logical()}})
+	evidence.Register(w, &evidence.Activities{Store: store})
+	if err := w.Start(); err != nil {
+		return err
+	}
+	fmt.Println("ready")
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	eof := make(chan struct{})
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(eof) }()
+	select {
+	case <-stop:
+	case <-eof:
+	}
+	w.Stop()
+	return nil
+}
+
+// rig is one embedded server and client; each run gets a fresh sandbox and worker process.
+type rig struct {
+	srv    *devserver.Server
+	c      client.Client
+	codec  *workflows.Codec
+	keyHex string
+	queue  string
+	plan   *playbooks.Plan
+}
+
+func newRig(tb testing.TB) *rig {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = srv.Stop() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	codec, err := workflows.NewCodec("bench", map[string][]byte{"bench": key})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), DataConverter: workflows.DataConverter(codec),
+		FailureConverter: workflows.FailureConverter(codec), Logger: quietLogger{}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	lib, err := playbooks.LoadLibrary("")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	plan, err := lib.Get("mass-deprovision")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &rig{srv: srv, c: c, codec: codec, keyHex: hex.EncodeToString(key), queue: workflows.DrillTaskQueue + "/bench-" + rand.Text()[:8], plan: plan}
+}
+
+// childWorker is a running worker process.
+type childWorker struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stderr *strings.Builder
+	mu     *sync.Mutex
+}
+
+func (r *rig) startWorker(tb testing.TB, sb *testenv.Sandbox) *childWorker {
+	tb.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), workerEnv+"=1",
+		"BENCH_TEMPORAL="+r.srv.FrontendHostPort(), "BENCH_QUEUE="+r.queue, "BENCH_CODEC_KEY="+r.keyHex,
+		"BENCH_VAULT="+sb.Vault.URL(), "BENCH_IAM="+sb.IAM.URL(), "BENCH_IAM_KEY="+sb.IAM.AccessKeyID(), "BENCH_IAM_SECRET="+sb.IAM.SecretAccessKey(),
+		"BENCH_EVIDENCE="+tb.TempDir())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cw := &childWorker{cmd: cmd, stdin: stdin, stderr: &strings.Builder{}, mu: &sync.Mutex{}}
+	cmd.Stderr = lockedWriter{cw.mu, cw.stderr}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+		ready <- errors.New("worker process exited before it was ready")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			_ = cmd.Wait()
+			tb.Fatalf("%v: %s", err, cw.logs())
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		tb.Fatalf("worker process not ready after a minute: %s", cw.logs())
+	}
+	return cw
+}
+
+func (cw *childWorker) logs() string {
+	cw.mu.Lock()
+	defer cw.mu.Unlock()
+	return cw.stderr.String()
+}
+
+// peakRSS reads the worker process's peak resident set size (VmHWM) in bytes.
+func (cw *childWorker) peakRSS() (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cw.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// stop ends the worker (stdin EOF, then a graceful worker stop) and waits for it.
+func (cw *childWorker) stop(tb testing.TB) {
+	_ = cw.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- cw.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			tb.Errorf("worker process: %v: %s", err, cw.logs())
+		}
+	case <-time.After(time.Minute):
+		_ = cw.cmd.Process.Kill()
+		tb.Errorf("worker process did not stop within a minute")
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// massRun is what one run measured.
+type massRun struct {
+	mode           string // interpreter | hand-written
+	wall           time.Duration
+	peakRSS        int64
+	events         int
+	historyBytes   int
+	largestEvent   int
+	canaryInLog    bool
+	canaryInHist   bool
+	result         workflows.RunResult
+	vaultOK, iamOK int // successful calls per service
+	// refused says why the server kept refusing the run's workflow task (e.g. a result over
+	// the payload size limit); wall then ends at the first refusal.
+	refused string
+}
+
+// run deprovisions users with the interpreter (interp true) or the hand-written workflow, in
+// a fresh worker process bound to sb, and measures it.
+func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp bool, id string) massRun {
+	tb.Helper()
+	cw := r.startWorker(tb, sb)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	opts := client.StartWorkflowOptions{ID: id, TaskQueue: r.queue}
+	mr := massRun{mode: "hand-written"}
+	t0 := time.Now()
+	var run client.WorkflowRun
+	var err error
+	refused, stopWatch := r.watch(ctx, cancel, id)
+	if interp {
+		mr.mode = "interpreter"
+		list := make([]any, len(users))
+		for i, u := range users {
+			list[i] = u
+		}
+		in := workflows.RunInput{Plan: *r.plan, Inputs: map[string]any{"users": list, "reason": "benchmark"}, Drill: true, AutoApprove: true,
+			Trigger: workflows.Trigger{Kind: "drill", By: "bench", At: t0}}
+		run, err = r.c.ExecuteWorkflow(ctx, opts, workflows.Run, in)
+		if err == nil {
+			err = run.Get(ctx, &mr.result)
+		}
+	} else {
+		run, err = r.c.ExecuteWorkflow(ctx, opts, massHandWrittenName, massHandWrittenInput{Users: users, Reason: "benchmark", Concurrency: massConcurrency})
+		if err == nil {
+			err = run.Get(ctx, nil)
+		}
+	}
+	mr.wall = time.Since(t0)
+	stopWatch()
+	if refused.reason != "" {
+		// The run did all its work but its workflow task kept failing: report when, and why.
+		mr.refused = refused.reason
+		mr.wall = refused.at.Sub(t0)
+		err = nil
+	}
+	if err != nil {
+		cw.stop(tb)
+		tb.Fatalf("%s run of %d users: %v\nworker log:\n%s", mr.mode, len(users), err, tail(cw.logs(), 4000))
+	}
+	if mr.peakRSS, err = cw.peakRSS(); err != nil {
+		tb.Errorf("reading the worker's peak RSS: %v", err)
+	}
+	cw.stop(tb)
+	mr.canaryInLog = testenv.ContainsCanary(cw.logs())
+	ctx, cancelRead := context.WithTimeout(context.Background(), 5*time.Minute) // the run's ctx may be cancelled by watch
+	defer cancelRead()
+	it := r.c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		mr.events++
+		raw, _ := protojson.Marshal(ev)
+		mr.historyBytes += len(raw)
+		mr.largestEvent = max(mr.largestEvent, len(raw))
+		if err := workflows.DecodeMessage(ctx, r.codec, ev); err != nil {
+			tb.Fatalf("decoding history event %d: %v", ev.GetEventId(), err)
+		}
+		dec, _ := protojson.Marshal(ev)
+		mr.canaryInHist = mr.canaryInHist || testenv.ContainsCanary(string(dec))
+	}
+	for _, c := range sb.Recorder.Calls("vault") {
+		if c.Status < 400 {
+			mr.vaultOK++
+		}
+	}
+	for _, c := range sb.Recorder.Calls("iam") {
+		if c.Status < 400 {
+			mr.iamOK++
+		}
+	}
+	return mr
+}
+
+// refusal is a workflow task the server kept failing.
+type refusal struct {
+	reason string
+	at     time.Time
+}
+
+// watch polls workflow id; when its workflow task has failed three times in a row it records
+// the first failure's cause and message, terminates the run and cancels ctx, so a run that can
+// never finish is reported rather than waited for.
+func (r *rig) watch(ctx context.Context, cancel context.CancelFunc, id string) (ref *refusal, stop func()) {
+	ref = &refusal{}
+	ctx, stopWatch := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			d, err := r.c.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil || d.GetPendingWorkflowTask().GetAttempt() < 3 {
+				continue
+			}
+			it := r.c.GetWorkflowHistory(ctx, id, "", false, 0)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					break
+				}
+				if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+					_ = workflows.DecodeMessage(ctx, r.codec, ev)
+					ref.at = ev.GetEventTime().AsTime()
+					ref.reason = a.GetCause().String() + ": " + a.GetFailure().GetMessage()
+					break
+				}
+				if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
+					ref.at = ev.GetEventTime().AsTime()
+					ref.reason = "workflow task timed out (" + a.GetTimeoutType().String() + ")"
+					break
+				}
+			}
+			_ = r.c.TerminateWorkflow(context.Background(), id, "", "benchmark: workflow task keeps failing: "+ref.reason)
+			cancel()
+			return
+		}
+	}()
+	return ref, func() { stopWatch(); <-done }
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+// deprovisioned checks the sandbox after a run: every one of users lost every credential,
+// through exactly one successful call per credential (strict) or at least one, and nobody
+// else was touched. It returns how many credential changes were repeated.
+func deprovisioned(tb testing.TB, sb *testenv.Sandbox, users []string, strict bool) (doubled int) {
+	tb.Helper()
+	in := map[string]bool{}
+	for _, u := range users {
+		in[u] = true
+	}
+	revokes, disables, deactivates, policies := map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	for _, c := range sb.Recorder.Calls("vault") {
+		if c.Status >= 300 {
+			continue
+		}
+		switch {
+		case c.Op == "POST auth/token/revoke-accessor":
+			if _, acc, ok := strings.Cut(c.Body, `"accessor":"`); ok {
+				acc, _, _ = strings.Cut(acc, `"`)
+				revokes[acc]++
+			}
+		case strings.HasPrefix(c.Op, "POST identity/entity/id/") && strings.Contains(c.Body, `"disabled":true`):
+			disables[strings.TrimPrefix(c.Op, "POST identity/entity/id/")]++
+		}
+	}
+	for _, c := range sb.Recorder.Calls("iam") {
+		if c.Status >= 300 {
+			continue
+		}
+		switch c.Op {
+		case "UpdateAccessKey":
+			deactivates[formValue(c.Body, "AccessKeyId")]++
+		case "PutUserPolicy":
+			policies[formValue(c.Body, "UserName")]++
+		}
+	}
+	count := func(what, id string, got int, want bool) {
+		switch {
+		case want && got == 0:
+			tb.Errorf("%s %s: no successful call in the sandbox's log; expected one", what, id)
+		case want && got > 1:
+			doubled += got - 1
+			if strict {
+				tb.Errorf("%s %s: %d successful calls in the sandbox's log; expected exactly one", what, id, got)
+			}
+		case !want && got > 0:
+			tb.Errorf("%s %s belongs to someone not deprovisioned, yet had %d calls", what, id, got)
+		}
+	}
+	for _, d := range sb.Org.Developers {
+		want := in[d.Name]
+		for _, t := range d.VaultTokens {
+			count("revoke of token", t.Accessor, revokes[t.Accessor], want)
+			if sb.Vault.TokenValid(t.Accessor) == want {
+				tb.Errorf("%s token %s valid = %v after the run", d.Name, t.Accessor, !want)
+			}
+		}
+		count("disable of entity of", d.Name, disables[sb.Vault.EntityID(d.Name)], want)
+		if sb.Vault.EntityDisabled(d.Name) != want {
+			tb.Errorf("%s entity disabled = %v after the run, want %v", d.Name, !want, want)
+		}
+		for _, k := range d.IAMKeys {
+			count("deactivation of key", k.ID, deactivates[k.ID], want && k.Status == "Active")
+			if st, _ := sb.IAM.KeyStatus(d.Name, k.ID); want && st != "Inactive" {
+				tb.Errorf("%s key %s is %s after the run, want Inactive", d.Name, k.ID, st)
+			}
+		}
+		count("revoke-sessions policy of", d.Name, policies[d.Name], want)
+	}
+	return doubled
+}
+
+func formValue(body, key string) string {
+	for kv := range strings.SplitSeq(body, "&") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestMassDeprovisionSmall runs the benchmark's rig on a few developers — the interpreter and
+// the hand-written workflow, each on a fresh sandbox — and checks what both did: every
+// developer on the list deprovisioned exactly once, the two not on it untouched, each team's
+// shared secrets rotated once, no canary in history or worker logs. No timing is asserted.
+func TestMassDeprovisionSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server and two worker processes")
+	}
+	const n = 7
+	r := newRig(t)
+	users := testenv.MassDeveloperNames(n + 2)[:n]
+	for _, interp := range []bool{true, false} {
+		sb := testenv.NewSandbox(testenv.MassOrg(n + 2))
+		mr := r.run(t, sb, users, interp, fmt.Sprintf("mass-small-%v", interp))
+		t.Run(mr.mode, func(t *testing.T) {
+			deprovisioned(t, sb, users, true)
+			if interp {
+				if mr.result.Outcome != workflows.OutcomeContained {
+					t.Errorf("outcome %q, want contained: %s", mr.result.Outcome, mr.result.Error)
+				}
+				if len(mr.result.Expectations) != 4 {
+					t.Errorf("%d expectations evaluated, want the playbook's 4", len(mr.result.Expectations))
+				}
+				for _, e := range mr.result.Expectations {
+					if !e.Passed {
+						t.Errorf("expectation %q failed: %s", e.Name, e.Detail)
+					}
+				}
+			}
+			// Seven developers are in one team: its two secrets rotated once each.
+			for _, s := range sb.Org.Secrets {
+				if _, v, _ := sb.Vault.Secret(s.Mount, s.Path); v != 2 {
+					t.Errorf("secret %s is at version %d, want 2 (rotated exactly once)", s.Path, v)
+				}
+			}
+			if mr.canaryInHist {
+				t.Errorf("the decrypted workflow history contains the canary")
+			}
+			if mr.canaryInLog {
+				t.Errorf("the worker's log contains the canary")
+			}
+		})
+		sb.Close()
+	}
+}
+
+// BenchmarkMassDeprovision deprovisions -mass.n developers (1,000) with the mass-deprovision
+// playbook run by the interpreter and with the hand-written workflow of the same shape, each
+// on a fresh sandbox and a fresh worker process of one embedded server, and reports wall
+// times, their ratio, the worker's peak RSS and the history's size. With -mass.ratelimited
+// it then runs the playbook again with the sandbox enforcing IAM and Vault rate limits and
+// reports the ratio of its wall time to the least time those limits allow for the calls it
+// needed (successful calls ÷ rate, less the burst):
+//
+//	go test -run '^$' -bench Mass -benchtime 1x ./bench
+func BenchmarkMassDeprovision(b *testing.B) {
+	r := newRig(b)
+	n := *massN
+	users := testenv.MassDeveloperNames(n)
+	for i := 0; b.Loop(); i++ {
+		var runs []massRun // hand-written, then interpreter
+		for _, interp := range []bool{false, true} {
+			sb := testenv.NewSandbox(testenv.MassOrg(n))
+			mr := r.run(b, sb, users, interp, fmt.Sprintf("mass-%d-%v", i, interp))
+			doubled := deprovisioned(b, sb, users, false)
+			sb.Close()
+			if mr.refused != "" {
+				b.Logf("%s %d users: the server refused the run's workflow task from %v on: %s", mr.mode, n, mr.wall.Round(time.Millisecond), mr.refused)
+			}
+			b.Logf("%-12s %d users: %v wall, worker peak RSS %.1f MB, %d history events (%.1f MB as JSON, largest event %.0f KB), %d Vault and %d IAM calls, %d repeated changes, canary in history %v, in worker log %v",
+				mr.mode, n, mr.wall.Round(time.Millisecond), float64(mr.peakRSS)/(1<<20), mr.events, float64(mr.historyBytes)/(1<<20), float64(mr.largestEvent)/1024, mr.vaultOK, mr.iamOK, doubled, mr.canaryInHist, mr.canaryInLog)
+			runs = append(runs, mr)
+		}
+		hand, interp := runs[0], runs[1]
+		b.ReportMetric(interp.wall.Seconds(), "interp-s")
+		b.ReportMetric(hand.wall.Seconds(), "hand-s")
+		b.ReportMetric(interp.wall.Seconds()/hand.wall.Seconds(), "time-ratio")
+		b.ReportMetric(float64(interp.peakRSS)/(1<<20), "interp-worker-MB")
+		b.ReportMetric(float64(hand.peakRSS)/(1<<20), "hand-worker-MB")
+		b.ReportMetric(float64(interp.events), "interp-events")
+		b.ReportMetric(float64(hand.events), "hand-events")
+		if interp.refused != "" {
+			b.Errorf("the interpreter's run of %d users did not complete: %s", n, interp.refused)
+		}
+
+		if !*massRateLimited {
+			continue
+		}
+		rn := *massRateN
+		rusers := testenv.MassDeveloperNames(rn)
+		sb := testenv.NewSandbox(testenv.MassOrg(rn))
+		limits := testenv.RateLimits{IAM: testenv.Rate{PerSecond: *massIAMRate, Burst: int(*massIAMRate)}, Vault: testenv.Rate{PerSecond: *massVaultRate, Burst: int(*massVaultRate)}}
+		rl := sb.LimitRates(limits)
+		mr := r.run(b, sb, rusers, true, fmt.Sprintf("mass-%d-limited", i))
+		rl.Clear()
+		doubled := deprovisioned(b, sb, rusers, false)
+		sb.Close()
+		iamOK, iamThrottled := rl.Counts("iam")
+		vaultOK, vaultThrottled := rl.Counts("vault")
+		bound := rl.Bound(map[string]int{"iam": iamOK, "vault": vaultOK})
+		b.Logf("rate-limited %d users, IAM %s, Vault %s: %v wall; bound %v (IAM %d calls, %d throttled; Vault %d calls, %d throttled); worker peak RSS %.1f MB; %d repeated changes",
+			rn, limits.IAM, limits.Vault, mr.wall.Round(time.Millisecond), bound.Round(time.Millisecond), iamOK, iamThrottled, vaultOK, vaultThrottled, float64(mr.peakRSS)/(1<<20), doubled)
+		b.ReportMetric(mr.wall.Seconds(), "limited-s")
+		b.ReportMetric(bound.Seconds(), "limited-bound-s")
+		b.ReportMetric(mr.wall.Seconds()/bound.Seconds(), "limited-ratio")
+	}
+}
+
+// quietLogger drops the SDK's logs: the benchmark reports what it measures itself.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
