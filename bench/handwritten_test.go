@@ -63,14 +63,13 @@ func massHandWritten(ctx workflow.Context, in massHandWrittenInput) (massHandWri
 	if iamErr != nil {
 		return massHandWrittenResult{}, iamErr
 	}
-	subject := fmt.Sprintf("%d people", n)
-	if n == 1 {
-		subject = in.Users[0]
-	}
-	if err := workflow.ExecuteActivity(opts(30*time.Second), evidence.ActivityPrefix+"Snapshot", evidence.SnapshotInput{
-		Subject: subject, Kind: "pre-mass-deprovision", IdempotencyKey: key + "/snapshot",
-		Data: map[string]any{"reason": in.Reason, "people": in.Users, "vault": vi.Items, "iam": iamInv},
-	}).Get(ctx, nil); err != nil {
+	// One evidence record per person, as the playbook stores them.
+	if err := forEach(ctx, n, in.Concurrency, func(ctx workflow.Context, i int) error {
+		return workflow.ExecuteActivity(opts(30*time.Second), evidence.ActivityPrefix+"Snapshot", evidence.SnapshotInput{
+			Subject: in.Users[i], Kind: "pre-mass-deprovision", IdempotencyKey: fmt.Sprintf("%s/snapshot/%d", key, i),
+			Data: map[string]any{"reason": in.Reason, "people": n, "vault": vi.Items[i], "iam": iamInv[i]},
+		}).Get(ctx, nil)
+	}); err != nil {
 		return massHandWrittenResult{}, err
 	}
 

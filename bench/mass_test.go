@@ -14,6 +14,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +48,7 @@ var (
 	massRateLimited = flag.Bool("mass.ratelimited", true, "BenchmarkMassDeprovision: also run the playbook with the sandbox enforcing rate limits")
 	massRateN       = flag.Int("mass.rate-n", 100, "BenchmarkMassDeprovision: developers in the rate-limited run (at IAM's 20/s, 1,000 would take over ten minutes)")
 	massIAMRate     = flag.Float64("mass.iam-rate", testenv.DefaultRateLimits().IAM.PerSecond, "rate-limited run: IAM requests a second (burst the same)")
+	massHeapProfile = flag.String("mass.heapprofile", "", "BenchmarkMassDeprovision: write the worker processes' heap profiles at their peak into this directory")
 	massVaultRate   = flag.Float64("mass.vault-rate", testenv.DefaultRateLimits().Vault.PerSecond, "rate-limited run: Vault requests a second (burst the same)")
 )
 
@@ -96,7 +100,7 @@ func serveWorker() error {
 	vcfg := vaultapi.DefaultConfig()
 	vcfg.Address = os.Getenv("BENCH_VAULT")
 	vcfg.HttpClient = hc
-	vcfg.MaxRetries = 0
+	testenv.WaitOnVaultRateLimits(vcfg) // as the sandbox's own drill worker, and a production client, do
 	vc, err := vaultapi.NewClient(vcfg)
 	if err != nil {
 		return err
@@ -125,6 +129,10 @@ func serveWorker() error {
 	if err := w.Start(); err != nil {
 		return err
 	}
+	if dir := os.Getenv("BENCH_HEAP_PROFILE"); dir != "" {
+		stopProfiling := profileHeapPeak(filepath.Join(dir, fmt.Sprintf("worker-heap-%d.pprof", os.Getpid())))
+		defer stopProfiling()
+	}
 	fmt.Println("ready")
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM)
@@ -136,6 +144,37 @@ func serveWorker() error {
 	}
 	w.Stop()
 	return nil
+}
+
+// profileHeapPeak samples the heap every 200 ms and writes a heap profile to file each time
+// the heap in use reaches a new high, so the file ends up describing the worker at its peak.
+func profileHeapPeak(file string) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		var peak uint64
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse <= peak+peak/20 { // a new high by 5% at least, so writing stays rare
+				continue
+			}
+			peak = ms.HeapInuse
+			if f, err := os.Create(file); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				_ = f.Close()
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // rig is one embedded server and client; each run gets a fresh sandbox and worker process.
@@ -198,7 +237,7 @@ func (r *rig) startWorker(tb testing.TB, sb *testenv.Sandbox) *childWorker {
 	cmd.Env = append(os.Environ(), workerEnv+"=1",
 		"BENCH_TEMPORAL="+r.srv.FrontendHostPort(), "BENCH_QUEUE="+r.queue, "BENCH_CODEC_KEY="+r.keyHex,
 		"BENCH_VAULT="+sb.Vault.URL(), "BENCH_IAM="+sb.IAM.URL(), "BENCH_IAM_KEY="+sb.IAM.AccessKeyID(), "BENCH_IAM_SECRET="+sb.IAM.SecretAccessKey(),
-		"BENCH_EVIDENCE="+tb.TempDir())
+		"BENCH_EVIDENCE="+tb.TempDir(), "BENCH_HEAP_PROFILE="+*massHeapProfile)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -244,18 +283,21 @@ func (cw *childWorker) logs() string {
 }
 
 // peakRSS reads the worker process's peak resident set size (VmHWM) in bytes.
-func (cw *childWorker) peakRSS() (int64, error) {
+func (cw *childWorker) peakRSS() (int64, error) { return cw.status("VmHWM") }
+
+// status reads a size field (VmHWM, VmRSS) of the worker process's /proc status in bytes.
+func (cw *childWorker) status(field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cw.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, errors.New("no VmHWM in /proc status")
+	return 0, errors.New("no " + field + " in /proc status")
 }
 
 // stop ends the worker (stdin EOF, then a graceful worker stop) and waits for it.
@@ -290,6 +332,7 @@ type massRun struct {
 	mode           string // interpreter | hand-written
 	wall           time.Duration
 	peakRSS        int64
+	idleRSS        int64 // the worker's resident set once ready, before the run
 	events         int
 	historyBytes   int
 	largestEvent   int
@@ -307,10 +350,11 @@ type massRun struct {
 func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp bool, id string) massRun {
 	tb.Helper()
 	cw := r.startWorker(tb, sb)
+	idleRSS, _ := cw.status("VmRSS") // the worker ready and idle: what any run adds comes on top
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	opts := client.StartWorkflowOptions{ID: id, TaskQueue: r.queue}
-	mr := massRun{mode: "hand-written"}
+	mr := massRun{mode: "hand-written", idleRSS: idleRSS}
 	t0 := time.Now()
 	var run client.WorkflowRun
 	var err error
@@ -590,8 +634,8 @@ func BenchmarkMassDeprovision(b *testing.B) {
 			if mr.refused != "" {
 				b.Logf("%s %d users: the server refused the run's workflow task from %v on: %s", mr.mode, n, mr.wall.Round(time.Millisecond), mr.refused)
 			}
-			b.Logf("%-12s %d users: %v wall, worker peak RSS %.1f MB, %d history events (%.1f MB as JSON, largest event %.0f KB), %d Vault and %d IAM calls, %d repeated changes, canary in history %v, in worker log %v",
-				mr.mode, n, mr.wall.Round(time.Millisecond), float64(mr.peakRSS)/(1<<20), mr.events, float64(mr.historyBytes)/(1<<20), float64(mr.largestEvent)/1024, mr.vaultOK, mr.iamOK, doubled, mr.canaryInHist, mr.canaryInLog)
+			b.Logf("%-12s %d users: %v wall, worker peak RSS %.1f MB (%.1f MB when ready, before the run), %d history events (%.1f MB as JSON, largest event %.0f KB), %d Vault and %d IAM calls, %d repeated changes, canary in history %v, in worker log %v",
+				mr.mode, n, mr.wall.Round(time.Millisecond), float64(mr.peakRSS)/(1<<20), float64(mr.idleRSS)/(1<<20), mr.events, float64(mr.historyBytes)/(1<<20), float64(mr.largestEvent)/1024, mr.vaultOK, mr.iamOK, doubled, mr.canaryInHist, mr.canaryInLog)
 			runs = append(runs, mr)
 		}
 		hand, interp := runs[0], runs[1]

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"net/http"
@@ -93,6 +94,22 @@ func (s *Sandbox) SlackClient() *slackapi.Client {
 	return slackapi.New(s.Slack.BotToken(), slackapi.OptionAPIURL(s.Slack.URL()+"/api/"), slackapi.OptionHTTPClient(sandboxHTTP))
 }
 
+// WaitOnVaultRateLimits makes a Vault client wait out a rate-limit quota as a production
+// client built from vaultapi.DefaultConfig does: an HTTP 429 is retried, up to the SDK's
+// default two more times, after the Retry-After it carries (DefaultConfig's backoff,
+// retryablehttp.RateLimitLinearJitterBackoff, reads it). Unlike the SDK's default policy it
+// retries nothing else, so a sandbox fault (Vault down, a 5xx) reaches the activity and
+// Temporal's retry policy at once, as drills and fault tests expect.
+func WaitOnVaultRateLimits(cfg *vaultapi.Config) {
+	cfg.MaxRetries = vaultapi.DefaultConfig().MaxRetries
+	cfg.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		return err == nil && resp != nil && resp.StatusCode == http.StatusTooManyRequests, nil
+	}
+}
+
 // Register registers every activity on w, each bound to a client of the vendor's real SDK
 // pointed at this sandbox. This is the only difference between a drill worker and a
 // production worker.
@@ -100,7 +117,7 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	vcfg := vaultapi.DefaultConfig()
 	vcfg.Address = s.Vault.URL()
 	vcfg.HttpClient = sandboxHTTP
-	vcfg.MaxRetries = 0
+	WaitOnVaultRateLimits(vcfg)
 	vc, err := vaultapi.NewClient(vcfg)
 	if err != nil {
 		return fmt.Errorf("sandbox vault client: %w", err)

@@ -16,7 +16,11 @@ import (
 // time, starting them in list order. Its outputs are items (each item's action outputs, in
 // list order; typed empty outputs for an item that failed) and failed (how many failed).
 func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepResult) {
-	v, err := r.ev.Eval(st.Foreach, r.scope())
+	v, direct := r.directRef(st.Foreach)
+	var err error
+	if !direct {
+		v, err = r.ev.Eval(st.Foreach, r.scope())
+	}
 	if err != nil {
 		r.fail(st, sr, fmt.Errorf("foreach: %w", err))
 		return
@@ -91,11 +95,18 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 	failed := 0
 	var msgs []string
 	var firstErr error
+	fan := &FanOut{Items: len(items)}
 	for i := range items {
 		out := results[i]
 		if errs[i] != nil {
 			failed++
-			msgs = append(msgs, errMessage(errs[i]))
+			msg := errMessage(errs[i])
+			if len(msgs) < maxItemErrors {
+				msgs = append(msgs, msg)
+			}
+			if len(fan.FailedItems) < ResultListSample {
+				fan.FailedItems = append(fan.FailedItems, FailedItem{Index: i, Error: msg})
+			}
 			if firstErr == nil {
 				firstErr = errs[i]
 			}
@@ -111,9 +122,19 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 		}
 		list[i] = out
 	}
+	if !r.read[st.ID] && len(list) > ResultListSample {
+		// No expression reads this step's outputs: keep only what the run's record shows.
+		sr.Truncated = append(sr.Truncated, Truncation{Path: "items", Total: len(list), Kept: ResultListSample})
+		list = list[:ResultListSample:ResultListSample]
+	}
 	outputs := map[string]any{"items": list, "failed": int64(failed)}
 	sr.Outputs = outputs
+	fan.Failed = failed
+	sr.FanOut = fan
 	if failed > 0 {
+		if failed > len(msgs) { // the error stays one line however many failed
+			msgs = append(msgs, fmt.Sprintf("and %d more (fan_out.failed_items lists the first %d)", failed-len(msgs), len(fan.FailedItems)))
+		}
 		err := fmt.Errorf("%d of %d items failed: %s", failed, len(items), strings.Join(msgs, "; "))
 		var appErr *temporal.ApplicationError
 		if errors.As(firstErr, &appErr) {
@@ -124,6 +145,32 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 	}
 	r.outputs[st.ID] = outputs
 	sr.Status = StatusSucceeded
+}
+
+// maxItemErrors is the most item errors a failed foreach step's error message quotes.
+const maxItemErrors = 10
+
+// directRef returns the value of a foreach expression that only names an input
+// (inputs.users) or a step's output (steps.x.outputs.items) straight from the run's state,
+// sparing CEL's deep copy of a list that may hold thousands of elements; ok is false for
+// any other expression, which CEL evaluates. The compiler has checked the reference.
+func (r *runner) directRef(expr string) (v any, ok bool) {
+	parts := strings.Split(expr, ".")
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+			return nil, false
+		}
+	}
+	switch {
+	case len(parts) == 2 && parts[0] == "inputs":
+		v, ok = r.in.Inputs[parts[1]]
+	case len(parts) == 4 && parts[0] == "steps" && parts[2] == "outputs":
+		v, ok = r.outputs[parts[1]][parts[3]]
+	}
+	if _, isList := v.([]any); !ok || !isList {
+		return nil, false
+	}
+	return v, true
 }
 
 func errMessage(err error) string {

@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +34,10 @@ type Trigger struct {
 	By     string    `json:"by"`
 	Reason string    `json:"reason,omitempty"`
 	At     time.Time `json:"at"` // when the trigger happened; time to contain counts from here
+	// ConfirmedBy is the responder who confirmed a run that was held for confirmation (a
+	// PagerDuty incident whose inputs came from free text). They chose to act, so like the
+	// requester they may not also approve the run's gates.
+	ConfirmedBy string `json:"confirmed_by,omitempty"`
 }
 
 // Report says where a run reports progress. Empty fields turn that channel off.
@@ -79,7 +86,44 @@ type StepResult struct {
 	Irreversible bool `json:"irreversible,omitempty"`
 	// Guards, on a two-person gate, lists the irreversible steps it holds back.
 	Guards []string `json:"guards,omitempty"`
+	// FanOut summarises a foreach step: how many items, how many failed and the first
+	// failures. Its Outputs hold only a sample of the items (see Truncated).
+	FanOut *FanOut `json:"fan_out,omitempty"`
+	// Truncated lists the output lists this record shortens to keep a run's result and status
+	// query within Temporal's payload limit; expressions in the run saw them whole.
+	Truncated []Truncation `json:"truncated,omitempty"`
 }
+
+// FanOut is the summary of a foreach step.
+type FanOut struct {
+	Items  int `json:"items"`
+	Failed int `json:"failed"`
+	// FailedItems are the first failures (at most ResultListSample), in list order.
+	FailedItems []FailedItem `json:"failed_items,omitempty"`
+}
+
+// FailedItem is one failed element of a foreach step.
+type FailedItem struct {
+	Index int    `json:"index"`
+	Error string `json:"error"`
+}
+
+// Truncation says that an output list is shortened in a run's record: it has Total
+// elements, and the record keeps the first Kept.
+type Truncation struct {
+	Path  string `json:"path"` // e.g. items, or items[0].accessors
+	Total int    `json:"total"`
+	Kept  int    `json:"kept"`
+}
+
+// ResultListSample is the most elements of any output list that a run's result, its status
+// query and its progress messages carry. A run's result is one Temporal payload (at most
+// 2 MB), so it must not grow with a foreach over a thousand people; the full outputs stay in
+// the workflow's state, where the playbook's expressions and expectations read them.
+const ResultListSample = 20
+
+// maxTruncations bounds the Truncated records of one step.
+const maxTruncations = 2 * ResultListSample
 
 // Check is one verification or expectation result.
 type Check struct {
@@ -129,6 +173,8 @@ type RunResult struct {
 	Compensations []StepResult `json:"compensations,omitempty"`
 	// Outputs are the playbook's outputs, evaluated at the end.
 	Outputs map[string]any `json:"outputs,omitempty"`
+	// OutputsTruncated lists the lists among Outputs cut to ResultListSample elements.
+	OutputsTruncated []Truncation `json:"outputs_truncated,omitempty"`
 }
 
 // ErrRunFailed is the error type of a run that did not contain: its details carry the RunResult.
@@ -160,6 +206,12 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 		if _, ok := in.Inputs[decl.Name]; decl.Required && !ok {
 			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, "InvalidInput", nil)
 		}
+	}
+
+	if err := CheckHistoryBudget(in.Plan, in.Inputs); err != nil {
+		// Refused before anything happened: a run that would outgrow its history would be
+		// stopped by Temporal half way through a deprovisioning.
+		return RunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrInputTooLarge, nil)
 	}
 
 	rep := startReporter(ctx, r)
@@ -215,6 +267,9 @@ type runner struct {
 	pending []*pending // every decision asked for, in order
 	// carriedOn holds failed steps whose escalation a person approved: they count as continue.
 	carriedOn map[string]bool
+	// read holds the steps whose outputs some expression of the plan may read; a foreach
+	// step that is not among them keeps only a sample of its items.
+	read map[string]bool
 }
 
 func newRunner(ctx workflow.Context, in RunInput) *runner {
@@ -232,6 +287,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	if s, ok := in.Inputs["subject"].(string); ok {
 		r.res.Subject = s
 	}
+	r.read = readSteps(in.Plan)
 	for i, st := range in.Plan.Steps {
 		r.index[st.ID] = i
 		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
@@ -342,6 +398,9 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	}
 	if st.Destructive && !r.evidenceBefore(st) {
 		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no evidence snapshot that this step needs succeeded, so it changes nothing (evidence before change)", "NoEvidence", nil))
+		return
+	}
+	if r.refuseUnapproved(ctx, st, sr) { // two-person rule (approval.go)
 		return
 	}
 	if st.Foreach != "" {
@@ -587,18 +646,179 @@ func readsOf(expr string, ids []string) []string {
 	return out
 }
 
-// snapshot returns a copy of the current result, safe to hand to a query.
+// snapshot returns a copy of the current result, safe to hand to a query, with every
+// output list cut to ResultListSample elements so that it stays bounded whatever a step
+// fans out over.
 func (r *runner) snapshot() RunResult {
 	res := r.res
 	res.Steps = append([]StepResult(nil), r.res.Steps...)
+	for i := range res.Steps {
+		res.Steps[i] = boundStep(res.Steps[i])
+	}
+	if res.Outputs != nil {
+		var cuts []Truncation
+		res.Outputs, _ = boundValue(res.Outputs, "", &cuts).(map[string]any)
+		res.OutputsTruncated = cuts
+	}
 	res.Verifications = append([]Check(nil), r.res.Verifications...)
 	res.Expectations = append([]Check(nil), r.res.Expectations...)
 	res.Decisions = append([]Decision(nil), r.res.Decisions...)
 	res.Escalations = append([]Escalation(nil), r.res.Escalations...)
 	res.Compensations = append([]StepResult(nil), r.res.Compensations...)
+	for i := range res.Compensations {
+		res.Compensations[i] = boundStep(res.Compensations[i])
+	}
 	res.ReportErrors = append([]string(nil), r.res.ReportErrors...)
 	if open := r.openPending(); len(open) > 0 {
 		res.Pending = open
 	}
 	return res
+}
+
+// boundStep returns s with its outputs' lists cut to ResultListSample elements, recording
+// each cut in Truncated. It copies what it changes; s's own maps are left as they are.
+func boundStep(s StepResult) StepResult {
+	if s.Outputs == nil {
+		return s
+	}
+	var cuts []Truncation
+	s.Outputs, _ = boundValue(s.Outputs, "", &cuts).(map[string]any)
+	if len(cuts) > 0 {
+		s.Truncated = append(append([]Truncation(nil), s.Truncated...), cuts...)
+	}
+	return s
+}
+
+// boundValue copies v with every list longer than ResultListSample cut to its first
+// ResultListSample elements, appending a Truncation for each cut (at most maxTruncations).
+func boundValue(v any, path string, cuts *[]Truncation) any {
+	switch x := v.(type) {
+	case []any:
+		kept := min(len(x), ResultListSample)
+		if kept < len(x) && len(*cuts) < maxTruncations {
+			*cuts = append(*cuts, Truncation{Path: path, Total: len(x), Kept: kept})
+		}
+		out := make([]any, kept)
+		for i := range kept {
+			out[i] = boundValue(x[i], path+"["+strconv.Itoa(i)+"]", cuts)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for _, k := range sortedKeys(x) { // sorted, so Truncated comes out in the same order every time
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			out[k] = boundValue(x[k], p, cuts)
+		}
+		return out
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	//workflowcheck:ignore the keys are sorted before use
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// History limits. Temporal terminates a workflow whose history passes HistoryEventLimit
+// events; firebreak refuses up front a run whose fan-out it expects to pass HistoryEventBudget,
+// leaving room for approvals, reporting and the estimate's error.
+const (
+	HistoryEventLimit  = 51_200
+	HistoryEventBudget = 46_000
+	// eventsPerActivity is what one activity adds to a history: scheduled, started and
+	// completed, plus a share of the workflow tasks that react to it (measured: about 3.4 per
+	// foreach item at 1,000 items with concurrency 20; a retried attempt adds nothing).
+	eventsPerActivity = 4
+	// eventsPerStep is what a step adds besides its activities: its progress messages to
+	// Slack and PagerDuty, timers, an approval's update.
+	eventsPerStep = 12
+)
+
+// ErrInputTooLarge is the error type of a run refused because its inputs would make its
+// history longer than Temporal allows.
+const ErrInputTooLarge = "InputTooLarge"
+
+// EstimateHistoryEvents estimates how many events a run of plan with inputs records: each
+// step's own, plus one activity per element of each foreach. A foreach list that only the
+// run can know (one over an earlier step's outputs) is taken to be as long as the longest
+// list input, which is what the bundled playbooks fan out from. It also returns the events
+// each element of that longest list costs.
+func EstimateHistoryEvents(plan playbooks.Plan, inputs map[string]any) (events, perElement int) {
+	longest := 0
+	for _, d := range plan.Inputs {
+		if l, ok := inputs[d.Name].([]any); ok {
+			longest = max(longest, len(l))
+		}
+	}
+	var ev playbooks.Evaluator
+	events = 20 + len(plan.Steps)*eventsPerStep
+	for _, st := range plan.Steps {
+		if st.Foreach == "" {
+			events += eventsPerActivity
+			continue
+		}
+		n := longest
+		if v, err := ev.Eval(st.Foreach, playbooks.Scope{Inputs: inputs, Outputs: map[string]map[string]any{}}); err == nil {
+			if l, ok := v.([]any); ok {
+				n = len(l)
+			}
+		}
+		if n == longest {
+			perElement += eventsPerActivity
+		}
+		events += n * eventsPerActivity
+	}
+	return events, perElement
+}
+
+// CheckHistoryBudget refuses inputs whose fan-out would make the run's history longer than
+// HistoryEventBudget, saying how long a list may be. Run calls it before any step; a caller
+// may call it before starting a run.
+func CheckHistoryBudget(plan playbooks.Plan, inputs map[string]any) error {
+	events, per := EstimateHistoryEvents(plan, inputs)
+	if events <= HistoryEventBudget {
+		return nil
+	}
+	name, longest := "", 0
+	for _, d := range plan.Inputs {
+		if l, ok := inputs[d.Name].([]any); ok && len(l) > longest {
+			name, longest = d.Name, len(l)
+		}
+	}
+	msg := fmt.Sprintf("playbook %s would record about %d history events, more than the %d a run may plan for (Temporal stops a run at %d)", plan.Name, events, HistoryEventBudget, HistoryEventLimit)
+	if name != "" && per > 0 {
+		most := longest - (events-HistoryEventBudget+per-1)/per
+		msg = fmt.Sprintf("input %s has %d entries, expected at most %d: %s; split the list into several runs", name, longest, max(most, 0), msg)
+	}
+	return errors.New(msg)
+}
+
+// readSteps returns the steps whose outputs an expression of plan may read: those named as
+// steps.<id> anywhere in it, or every step if an expression indexes steps[…] by a value.
+func readSteps(plan playbooks.Plan) map[string]bool {
+	read := map[string]bool{}
+	b, err := json.Marshal(plan)
+	all := err != nil || strings.Contains(string(b), "steps[")
+	for _, st := range plan.Steps {
+		id := "steps." + st.ID
+		for rest := string(b); !read[st.ID]; {
+			i := strings.Index(rest, id)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(id):]
+			// steps.x must not be taken for steps.x_more
+			read[st.ID] = rest == "" || !strings.ContainsAny(rest[:1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+		}
+		read[st.ID] = read[st.ID] || all
+	}
+	return read
 }
