@@ -344,7 +344,7 @@ func (a *activityInbound) ExecuteActivity(ctx context.Context, in *interceptor.E
 	case err == nil:
 		a.m.deliveries.WithLabelValues(integration, name, "delivered").Inc()
 		a.m.deliveryLag.WithLabelValues(integration, name).Observe(time.Since(firstTry(ctx, info)).Seconds())
-	case finalAttempt(info, err):
+	case finalAttempt(info, err, time.Now()):
 		a.m.deliveries.WithLabelValues(integration, name, "failed").Inc()
 	default:
 		a.m.deliveries.WithLabelValues(integration, name, "retry").Inc()
@@ -352,9 +352,13 @@ func (a *activityInbound) ExecuteActivity(ctx context.Context, in *interceptor.E
 	return out, err
 }
 
-// finalAttempt reports whether Temporal will not retry after err: the error is
-// non-retryable, by itself or by the retry policy, or the attempts are used up.
-func finalAttempt(info activity.Info, err error) bool {
+// finalAttempt reports whether Temporal will not retry after err, an attempt that failed at
+// now: the error is non-retryable, by itself or by the retry policy; the attempts are used
+// up; or the activity's schedule-to-close timeout ends before the next attempt could start.
+// The last is how the reporter's outbox gives up on a vendor (its activities retry without
+// an attempt limit for workflows.ReportBacklogBound); the server decides it the same way,
+// from the backoff it would wait (the error's NextRetryDelay, or the policy's interval).
+func finalAttempt(info activity.Info, err error, now time.Time) bool {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.NonRetryable() {
 		return true
@@ -366,7 +370,39 @@ func finalAttempt(info activity.Info, err error) bool {
 	if appErr != nil && slices.Contains(rp.NonRetryableErrorTypes, appErr.Type()) {
 		return true
 	}
-	return rp.MaximumAttempts > 0 && info.Attempt >= rp.MaximumAttempts
+	if rp.MaximumAttempts > 0 && info.Attempt >= rp.MaximumAttempts {
+		return true
+	}
+	if info.ScheduleToCloseTimeout <= 0 || info.ScheduledTime.IsZero() {
+		return false
+	}
+	expires := info.ScheduledTime.Add(info.ScheduleToCloseTimeout)
+	return !now.Add(nextBackoff(rp, info.Attempt, appErr)).Before(expires)
+}
+
+// nextBackoff is how long Temporal waits after the failed attempt before the next one: the
+// error's NextRetryDelay when it sets one, else the initial interval (1 s unless set) times
+// the coefficient (2 unless set) for each earlier retry, capped at the maximum interval
+// (100 times the initial one unless set), as the server computes it.
+func nextBackoff(rp *temporal.RetryPolicy, attempt int32, appErr *temporal.ApplicationError) time.Duration {
+	if appErr != nil && appErr.NextRetryDelay() > 0 {
+		return appErr.NextRetryDelay()
+	}
+	initial, coef, maxInterval := rp.InitialInterval, rp.BackoffCoefficient, rp.MaximumInterval
+	if initial <= 0 {
+		initial = time.Second
+	}
+	if coef < 1 {
+		coef = 2
+	}
+	if maxInterval <= 0 {
+		maxInterval = 100 * initial
+	}
+	d := float64(initial)
+	for i := int32(1); i < attempt && d < float64(maxInterval); i++ {
+		d *= coef
+	}
+	return min(time.Duration(d), maxInterval)
 }
 
 func firstTry(ctx context.Context, info activity.Info) time.Time {

@@ -44,9 +44,9 @@ var (
 	// containBuckets centre on the 500 ms target of the embedded server and reach an hour for
 	// runs that wait for a person before they contain.
 	containBuckets = []float64{0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
-	// deliveryBuckets cover a message delivered at once up to one retried through an outage
-	// (the reporter's retry policy gives up after about four minutes of backoff).
-	deliveryBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900}
+	// deliveryBuckets cover a message delivered at once up to one that waited in the
+	// reporter's outbox through an outage (it gives up after workflows.ReportBacklogBound, 1 h).
+	deliveryBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 1800, 3600}
 	// responseBuckets: how long a person took to decide.
 	responseBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600}
 )

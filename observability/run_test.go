@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -21,8 +22,10 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/activities/slack"
 	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -535,5 +538,56 @@ func TestDeliveryLagCountsRetries(t *testing.T) {
 	}
 	if total := lag.GetHistogram().GetSampleCount(); total == upTo1s {
 		t.Errorf("firebreak_delivery_lag_seconds{pagerduty,AddNote}: expected a note older than 1 s (delivered after retries), found all %d within 1 s (sum %v s)", total, lag.GetHistogram().GetSampleSum())
+	}
+}
+
+// deliverUntil posts one Slack message with the reporter's outbox policy (retries without an
+// attempt limit, backing off from 1 s) but a schedule-to-close timeout of 4 s instead of
+// workflows.ReportBacklogBound, so that it gives up within the test.
+func deliverUntil(ctx workflow.Context, in slack.PostInput) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Second, ScheduleToCloseTimeout: 4 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	})
+	return workflow.ExecuteActivity(ctx, slack.ActivityPrefix+"Post", in).Get(ctx, nil)
+}
+
+// TestDeliveryGiveUpCountsFailed keeps Slack down while a message is retried as the outbox
+// retries it, until its schedule-to-close timeout: attempts at about 0 s, 1 s and 3 s; the
+// next would come 4 s after the third, past the timeout, so Temporal gives up there. The
+// give-up must count as failed, the two attempts before it as retries.
+func TestDeliveryGiveUpCountsFailed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server")
+	}
+	r := newRig(t)
+	r.sb.Slack.FailMethod("", http.StatusServiceUnavailable)
+	const queue = "observability-give-up"
+	w := worker.New(r.c, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(deliverUntil, workflow.RegisterOptions{Name: "deliver-until"})
+	if err := r.sb.Register(w, r.store); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	run, err := r.c.ExecuteWorkflow(r.ctx, client.StartWorkflowOptions{ID: "deliver-until-" + fmt.Sprint(time.Now().UnixNano()), TaskQueue: queue}, "deliver-until",
+		slack.PostInput{Channel: testenv.DrillChannel, Text: "contained", IdempotencyKey: "give-up/summary"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(r.ctx, nil); err == nil {
+		t.Fatal("the message was delivered with Slack down; the test meant every attempt to fail")
+	}
+	fams := scrape(t, r.m)
+	post := map[string]string{"integration": "slack", "activity": "Post"}
+	got := map[string]float64{}
+	for _, result := range []string{"retry", "failed", "delivered"} {
+		post["result"] = result
+		got[result] = counter(fams, "firebreak_delivery_attempts_total", post)
+	}
+	if got["retry"] != 2 || got["failed"] != 1 || got["delivered"] != 0 {
+		t.Errorf("firebreak_delivery_attempts_total{slack,Post}: %v; want 2 retries, then 1 failed when the timeout ended the retries, none delivered", got)
 	}
 }

@@ -54,7 +54,7 @@ type reporter struct {
 	// buttons, once the decision is settled.
 	asked      map[string]bool
 	decisionTS map[string]string
-	patience   int // 1: this run uses the outboxes; -1: it predates them; 0: not asked yet
+	patience   int // the run's report-outbox version (1 or more: it uses the outboxes); -1: it predates them; 0: not asked yet
 }
 
 // reportOptions: a few quick retries; a vendor still failing after them is down, and its

@@ -17,7 +17,9 @@ import (
 // other vendor is not held up, nor is containment (trust rule 8). The run ends only once both
 // outboxes are empty, so the summary reaches each vendor once, late rather than never — unless
 // the vendor stays down for ReportBacklogBound, after which everything still queued for it is
-// listed in RunResult.ReportErrors and the run ends.
+// listed in RunResult.ReportErrors and the run ends. From then on the run does not try that
+// vendor again: each later message for it is listed there too, at once, so that the other
+// vendor's messages never wait behind in-run retries to a vendor known to be down.
 
 // ReportBacklogBound is how long the reporter keeps retrying a message to a vendor that has
 // stopped answering before it gives up on that vendor's queued messages; while it retries,
@@ -26,8 +28,17 @@ import (
 const ReportBacklogBound = time.Hour
 
 // reportOutboxChange versions the outbox: histories recorded before it record a message that
-// exhausted its retries as a report error and move on.
+// exhausted its retries as a report error and move on. Version 1 queued messages; version
+// reportOutboxSettled also keeps the status message current and stops calling a vendor it
+// has given up on. The version is asked, and recorded, only when a message first exhausts
+// its in-run retries, so runs whose vendors always answer record no marker.
 const reportOutboxChange = "report-outbox"
+
+// reportOutboxSettled is the report-outbox version from which a status queued behind a status
+// update in flight is queued rather than folded into it (the update's text was fixed when it
+// was sent, so the newer status would be lost), and a message for a vendor the outbox has
+// given up on is listed as lost at once instead of trying the vendor again in the run.
+const reportOutboxSettled = 2
 
 // reportBacklogOptions retry the oldest undelivered message until its vendor answers.
 var reportBacklogOptions = workflow.ActivityOptions{
@@ -57,9 +68,19 @@ type delivery struct {
 // dispatch delivers d now, or queues it behind earlier messages while its vendor is down.
 func (rep *reporter) dispatch(ctx workflow.Context, ob *outbox, d delivery) {
 	if ob.draining {
-		if !(d.status && len(ob.queue) > 0 && ob.queue[len(ob.queue)-1].status) {
+		// Only the latest status text matters, so a status queued right behind another one
+		// replaces it; but queue[0] is being delivered, its text already fixed.
+		inFlight := 0
+		if rep.patience >= reportOutboxSettled {
+			inFlight = 1
+		}
+		if !(d.status && len(ob.queue) > inFlight && ob.queue[len(ob.queue)-1].status) {
 			ob.queue = append(ob.queue, d)
 		}
+		return
+	}
+	if ob.gaveUp && rep.patience >= reportOutboxSettled {
+		rep.failed(d.what, fmt.Errorf("not sent: %s did not answer for %s earlier in this run, so the run no longer calls it", ob.vendor, ReportBacklogBound))
 		return
 	}
 	err := d.send(ctx)
@@ -100,15 +121,16 @@ func (rep *reporter) awaitOutboxes(ctx workflow.Context) {
 }
 
 // patient reports whether this run queues undelivered messages (the outbox) rather than
-// dropping them; runs recorded before the outbox replay without it.
+// dropping them; runs recorded before the outbox replay without it. It sets rep.patience to
+// the run's report-outbox version (-1 before the outbox).
 func (rep *reporter) patient(ctx workflow.Context) bool {
 	if rep.patience == 0 {
 		rep.patience = -1
-		if workflow.GetVersion(ctx, reportOutboxChange, workflow.DefaultVersion, 1) == 1 {
-			rep.patience = 1
+		if v := workflow.GetVersion(ctx, reportOutboxChange, workflow.DefaultVersion, reportOutboxSettled); v != workflow.DefaultVersion {
+			rep.patience = int(v)
 		}
 	}
-	return rep.patience == 1
+	return rep.patience >= 1
 }
 
 // permanentReportError reports whether waiting cannot help: the vendor refused the message
