@@ -571,14 +571,7 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 	literals := map[string]*yaml.Node{}
 	s.With = c.args(s.ID, act, f["with"], argScope, true, literals, st.node)
 	c.builtin(st, act, literals, p)
-	s.Irreversible = act.Irreversible
-	if act.IrreversibleWith != "" {
-		for _, a := range s.With {
-			if a.Name == act.IrreversibleWith && a.Expr != "false" {
-				s.Irreversible = true // true, or an expression the compiler cannot decide
-			}
-		}
-	}
+	s.Irreversible = Irreversible(act.Name, s.With)
 
 	if e, has := f["if"]; has {
 		expr, err := nodeToCEL(e.val)
@@ -835,6 +828,13 @@ func (c *compiler) compensate(st *stepNode, n *yaml.Node, sc scope) *Compensatio
 	}
 	own.item = nil
 	with := c.args(s.ID+" (compensate)", act, f["with"], own, true, map[string]*yaml.Node{}, n)
+	if Irreversible(act.Name, with) {
+		// Compensation runs after an abort with nobody's approval, so it must be an undo
+		// that can itself be undone.
+		at := f["action"].val
+		c.d.add(at.Line, at.Column, "", "step %s: compensate: %s cannot be undone, and compensation runs when the run aborts without anyone's approval; compensate with an action that can be undone (revoke, deactivate, disable), or make the irreversible change a step of its own, behind an approval.request", s.ID, act.Name)
+		return nil
+	}
 	return &Compensation{Action: act.Name, With: with, Retry: act.Retry, Timeout: Duration(act.Timeout), Idempotent: act.HasIdempotencyKey()}
 }
 

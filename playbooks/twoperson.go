@@ -20,7 +20,10 @@ const GatePrefix = "two_person_"
 // (revoke, deactivate, disable, deny policies) are untouched, so containment runs at once
 // while the gate waits. Irreversible steps with the same needs and condition share one gate.
 // A gate's on_failure is continue: a denial or a timeout leaves the irreversible steps
-// undone (and the run not contained) without stopping the rest of the response.
+// undone (and the run not contained) without stopping the rest of the response. A gate times
+// out as the playbook's approval rule says, escalate or abort, but never continue (which
+// would let the steps run ungranted). Only an approval that guards (isGuard) spares a gate.
+// Compensations are refused if irreversible (compile.go): they run after an abort, unasked.
 //
 // Who may approve a gate, how many and for how long come from the playbook's approval rule
 // (roles falling back to roles.approve); the interpreter's approval validators give the
@@ -53,12 +56,14 @@ func (c *compiler) twoPerson(root *yaml.Node, p *Plan, inputs map[string]Type) [
 	for i, s := range steps {
 		index[s.ID] = i
 	}
-	// approved[id]: an approval.request step is among id's needs, directly or not. Steps are
-	// in topological order, so each need is settled before the step.
+	// approved[id]: an approval.request step that guards (isGuard) is among id's needs,
+	// directly or not. Steps are in topological order, so each need is settled before the
+	// step. A step between the guard and id cannot let id run without the guard's approval:
+	// a step whose need failed or was skipped with it is skipped, with no outputs.
 	approved := map[string]bool{}
 	for _, s := range steps {
 		for _, n := range s.Needs {
-			if approved[n] || steps[index[n]].Action == ActionApproval {
+			if approved[n] || isGuard(steps[index[n]]) {
 				approved[s.ID] = true
 			}
 		}
@@ -96,6 +101,15 @@ func (c *compiler) twoPerson(root *yaml.Node, p *Plan, inputs map[string]Type) [
 		rule = *p.Approval
 		rule.Roles = slices.Clone(p.Approval.Roles)
 	}
+	// A gate that timed out "continuing" would let the irreversible step run with nobody's
+	// approval: gates escalate or abort, whatever the playbook's other approvals do.
+	if rule.OnTimeout != OnTimeoutEscalate {
+		if rule.OnTimeout == OnTimeoutContinue {
+			at := valueAt(root, "approval", "on_timeout")
+			c.d.warn(at.Line, at.Column, "", "approval.on_timeout: continue does not apply to two-person gates: a gate not granted in time aborts, leaving the irreversible steps undone")
+		}
+		rule.OnTimeout = OnTimeoutAbort
+	}
 	if len(rule.Roles) == 0 {
 		rule.Roles = slices.Clone(p.Roles.Approve)
 	}
@@ -128,7 +142,7 @@ func (c *compiler) twoPerson(root *yaml.Node, p *Plan, inputs map[string]Type) [
 				actions = append(actions, a)
 			}
 		}
-		msg := "Two-person rule: " + strings.Join(names, "; ") + " (" + strings.Join(actions, ", ") + ") cannot be undone. Containment that can be undone has already run; approve to let this run too, deny to leave it undone."
+		msg := "Two-person rule: " + strings.Join(names, "; ") + " (" + strings.Join(actions, ", ") + ") cannot be undone. Containment that can be undone runs at once, without waiting for this; approve to let this run too, deny to leave it undone."
 		expr := strconv.Quote(msg)
 		if inputs["subject"] == TypeString {
 			expr = strconv.Quote("Subject: ") + " + inputs.subject + " + strconv.Quote(". "+msg)
@@ -168,6 +182,58 @@ func (c *compiler) twoPerson(root *yaml.Node, p *Plan, inputs map[string]Type) [
 		out = append(out, s)
 	}
 	return out
+}
+
+// valueAt returns the value node at path in a YAML mapping (the playbook's root), or n itself
+// when the path is not there, for a diagnostic's position.
+func valueAt(n *yaml.Node, path ...string) *yaml.Node {
+	at := n
+	for _, key := range path {
+		var next *yaml.Node
+		for i := 0; at.Kind == yaml.MappingNode && i+1 < len(at.Content); i += 2 {
+			if at.Content[i].Value == key {
+				next = at.Content[i+1]
+			}
+		}
+		if next == nil {
+			return n
+		}
+		at = next
+	}
+	return at
+}
+
+// isGuard reports whether an approval.request step holds back the steps that need it: the
+// interpreter skips them unless it was granted. Not a guard: an approval with a condition (when
+// it is false the step is skipped with empty outputs and its dependents run), one that
+// continues without approval when it times out (it succeeds, granted false), or one whose
+// failure the playbook tolerates with on_failure: continue.
+func isGuard(s Step) bool {
+	return s.Action == ActionApproval && s.If == "" && s.OnFailure != OnFailureContinue &&
+		s.Approval != nil && s.Approval.OnTimeout != OnTimeoutContinue
+}
+
+// Irreversible reports whether running action with the arguments with cannot be undone,
+// by the catalog: the action is irreversible, or the argument it names in IrreversibleWith
+// is given as anything but the literal false (an expression may be true at run time). An
+// action the catalog does not know is not irreversible by it. The compiler marks steps with
+// it; the interpreter checks it again, so a plan made by hand cannot drop the two-person rule.
+func Irreversible(action string, with []Arg) bool {
+	act, ok := LookupAction(action)
+	if !ok {
+		return false
+	}
+	if act.Irreversible {
+		return true
+	}
+	if act.IrreversibleWith != "" {
+		for _, a := range with {
+			if a.Name == act.IrreversibleWith && a.Expr != "false" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkOnCall refuses an on-call approval rule in a playbook whose runs cannot have a

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -172,8 +173,13 @@ func (r *runner) validateApproval(req ApprovalRequest) error {
 	if by := r.in.Trigger.By; by != "" && identity(req.Approver) == identity(by) {
 		return fmt.Errorf("%s started this run and cannot decide %s: nobody approves their own request", req.Approver, p.Step)
 	}
-	if subject, _ := r.in.Inputs["subject"].(string); subject != "" && identity(req.Approver) == identity(subject) {
+	if by := r.in.Trigger.ConfirmedBy; by != "" && identity(req.Approver) == identity(by) {
+		return fmt.Errorf("%s confirmed this run and cannot decide %s: nobody approves their own request", req.Approver, p.Step)
+	}
+	if input, ok := r.subjectInput(req); ok && input == "subject" {
 		return fmt.Errorf("%s is the subject of this run and cannot decide %s: nobody decides their own containment", req.Approver, p.Step)
+	} else if ok {
+		return fmt.Errorf("%s is a subject of this run (input %s) and cannot decide %s: nobody decides their own containment", req.Approver, input, p.Step)
 	}
 	allowed := false
 	for _, have := range req.ApproverRoles {
@@ -190,6 +196,42 @@ func (r *runner) validateApproval(req ApprovalRequest) error {
 		return fmt.Errorf("%s has already decided %s; each person decides once", req.Approver, p.Step)
 	}
 	return nil
+}
+
+// subjectInput returns the input that names the approver (by identity or email) as a person
+// the run acts on: inputs.subject whatever its type, any input of type user or email, and any
+// list input (mass-deprovision's users, emergency-deprovision's others). A list input may hold
+// other things than people, but an approver's identity is never a sensible element of one.
+func (r *runner) subjectInput(req ApprovalRequest) (string, bool) {
+	who := []string{identity(req.Approver)}
+	if e := identity(req.ApproverEmail); e != "" {
+		who = append(who, e)
+	}
+	is := func(v any) bool {
+		s, ok := v.(string)
+		return ok && identity(s) != "" && slices.Contains(who, identity(s))
+	}
+	if is(r.in.Inputs["subject"]) {
+		return "subject", true
+	}
+	for _, decl := range r.in.Plan.Inputs { // plan order: deterministic
+		v := r.in.Inputs[decl.Name]
+		switch decl.Type {
+		case "user", "email":
+			if is(v) {
+				return decl.Name, true
+			}
+		case "list":
+			list, _ := v.([]any)
+			if slices.ContainsFunc(list, is) {
+				return decl.Name, true
+			}
+			if ss, ok := v.([]string); ok && slices.ContainsFunc(ss, func(s string) bool { return is(s) }) {
+				return decl.Name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // applyApproval records a validated decision.
@@ -300,6 +342,54 @@ func (r *runner) await(ctx workflow.Context, p *pending, timeout time.Duration, 
 		p.denied, p.deniedBy, p.reason = true, "firebreak", "the run aborted after "+r.aborted+" failed"
 	}
 	return true
+}
+
+// changeTwoPersonCheck versions the interpreter's own two-person check (refuseUnapproved):
+// runs recorded before it ran irreversible steps without one.
+const changeTwoPersonCheck = "two-person-check"
+
+// ErrNoApproval is the error type of an irreversible step refused because no granted approval
+// precedes it.
+const ErrNoApproval = "NoApproval"
+
+// refuseUnapproved fails st, and reports true, when st cannot be undone by the catalog
+// (playbooks.Irreversible, or the plan says so) and no approval.request step among its needs,
+// directly or not, ran and was granted — unless the plan opts out of the two-person rule
+// (approval: {two_person: false}, which the compiler warns about). The compiler puts a gate
+// before every such step; this is the same rule checked where it matters, so a plan made by
+// hand, an edited plan or a playbook directory that drops the gate cannot run one on one
+// person's word. Drills' approvals are granted by the drill bot, so drills pass it.
+func (r *runner) refuseUnapproved(ctx workflow.Context, st playbooks.Step, sr *StepResult) bool {
+	if r.in.Plan.TwoPersonOptOut || !(st.Irreversible || playbooks.Irreversible(st.Action, st.With)) || r.grantedBefore(st) {
+		return false
+	}
+	if workflow.GetVersion(ctx, changeTwoPersonCheck, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return false
+	}
+	r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("step %s: %s cannot be undone and no approval granted it (no approval.request step among its needs ran and was granted); recompile the playbook, which puts a two-person gate before it", st.ID, st.Action), ErrNoApproval, nil))
+	return true
+}
+
+// grantedBefore reports whether an approval.request step among st's needs, direct or not,
+// succeeded with granted true.
+func (r *runner) grantedBefore(st playbooks.Step) bool {
+	seen := map[string]bool{}
+	queue := slices.Clone(st.Needs)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		i, ok := r.index[id]
+		if seen[id] || !ok {
+			continue
+		}
+		seen[id] = true
+		anc := r.in.Plan.Steps[i]
+		if granted, _ := r.outputs[id]["granted"].(bool); anc.Action == playbooks.ActionApproval && r.res.Steps[i].Status == StatusSucceeded && granted {
+			return true
+		}
+		queue = append(queue, anc.Needs...)
+	}
+	return false
 }
 
 // approvalRoles are the roles that decide escalations: the playbook's approvers.
@@ -424,7 +514,14 @@ func (r *runner) escalate(ctx workflow.Context, st playbooks.Step, sr *StepResul
 	}
 	rep.send(ctx, event{kind: eventEscalated, step: st.ID})
 	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindEscalation, Message: fmt.Sprintf("%s failed: %s — approve to carry on, deny to abort", st.ID, sr.Error), Roles: roles, Needed: 1, OnCall: r.in.Plan.Approval != nil && r.in.Plan.Approval.OnCall}}
-	defer rep.send(ctx, event{kind: eventDecided, step: st.ID})
+	// Unlike an approval's or a manual step's, this event is not sent together with the
+	// step's own, so it makes a batch of its own and the reporter updates the status message
+	// for it: runs recorded before decided replies were updated must not see it.
+	defer func() {
+		if rep.ch != nil && workflow.GetVersion(ctx, changeDecisionUpdate, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			rep.send(ctx, event{kind: eventDecided, step: st.ID})
+		}
+	}()
 	ok := len(roles) > 0 && r.await(ctx, p, timeout, rep)
 	if ok && !p.denied {
 		r.res.Escalations[esc].Outcome = playbooks.OnFailureContinue
