@@ -76,14 +76,35 @@ type TriggerRule struct {
 
 // InputSource says where one playbook input comes from: a literal Value, or an incident field
 // (From: id, title, description, service, urgency, priority, or details.KEY — a scalar of the
-// structured details an integration sends with the incident) optionally narrowed by Pattern,
-// whose first capture group (or whole match) is the value. Title and description are free
-// text: a run with any input (other than reason) from them starts only once a responder
-// confirms it in PagerDutyConfig.ConfirmChannel.
+// structured details sent with the incident) optionally narrowed by Pattern, whose first
+// capture group (or whole match) is the value.
+//
+// PagerDuty sets id, service, urgency and priority. Everything else is written by whoever
+// raises the incident: title and description by anyone who can open one, and details.KEY by
+// anyone holding the service's Events API v2 routing key (custom_details are whatever the
+// event says). So title, description and details are all free text: a run with any input
+// (other than reason) from them starts only once a responder confirms it in
+// PagerDutyConfig.ConfirmChannel. Trusted, allowed only on a details.KEY input, says the
+// operator vouches for that key — the routing key is held only by an integration they
+// control, which fills it in — and the run starts without confirmation.
 type InputSource struct {
-	Value   string `yaml:"value"`
-	From    string `yaml:"from"`
+	// Value is a literal value; From, when set, wins over it.
+	Value string `yaml:"value"`
+	// From is the incident field the value is read from.
+	From string `yaml:"from"`
+	// Pattern narrows the field's value: its first capture group, or its whole match.
 	Pattern string `yaml:"pattern"`
+	// Trusted (details.KEY only) exempts the input from a responder's confirmation.
+	Trusted bool `yaml:"trusted"`
+}
+
+// freeText reports whether an input bound from src needs a responder's confirmation: its
+// value comes from something whoever raised the incident wrote.
+func (src InputSource) freeText() bool {
+	if _, ok := strings.CutPrefix(src.From, "details."); ok {
+		return !src.Trusted
+	}
+	return contains(freeTextFields, src.From)
 }
 
 // Person is one directory entry: the subject name is the person's Vault entity name and IAM
@@ -124,6 +145,9 @@ func (c Config) Validate() error {
 			src := r.Inputs[name]
 			if key, ok := strings.CutPrefix(src.From, "details."); (ok && key == "") || (!ok && src.From != "" && !contains(inputFields, src.From)) {
 				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.from: expected one of %s or details.KEY, found %q", i, name, strings.Join(inputFields, ", "), src.From))
+			}
+			if _, details := strings.CutPrefix(src.From, "details."); src.Trusted && !details {
+				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.trusted: expected only on an input from details.KEY (an integration's custom details), found it on from %q, which is %s", i, name, src.From, map[bool]string{true: "free text whoever opens an incident types", false: "not read from the incident's details"}[contains(freeTextFields, src.From)]))
 			}
 			if src.Pattern != "" {
 				if _, err := regexp.Compile(src.Pattern); err != nil {

@@ -293,7 +293,7 @@ func testConfig() chatops.Config {
 		PagerDuty: chatops.PagerDutyConfig{WebhookSecret: pdSecret, Rules: []chatops.TriggerRule{{
 			Service: "PSVCDEV", Urgency: "high", Playbook: "compromised-dev-key",
 			Inputs: map[string]chatops.InputSource{
-				"subject": {From: "details.subject"},
+				"subject": {From: "details.subject", Trusted: true}, // a monitoring integration's routing key
 				"reason":  {From: "title"},
 			},
 		}}},

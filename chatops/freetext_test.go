@@ -88,6 +88,9 @@ func TestFreeTextSubjectWaitsForAResponder(t *testing.T) {
 		{"U0BOB", chatops.ActionConfirm, confirm, "You are the subject"},
 		{"U0NOBODY", chatops.ActionConfirm, confirm, "You cannot start a response"},
 		{"U0NOBODY", chatops.ActionCancel, cancel, "You cannot decide"},
+		// Declining is deciding too: not by the person who raised it, nor by its subject.
+		{"U0CAROL", chatops.ActionCancel, cancel, "You raised incident PINC100, so someone else must decline"},
+		{"U0BOB", chatops.ActionCancel, cancel, "You are the subject of incident PINC100's run, so someone else must decline"},
 	}
 	for _, r := range refusals {
 		h.press(t, r.user, r.action, r.value)
@@ -112,6 +115,10 @@ func TestFreeTextSubjectWaitsForAResponder(t *testing.T) {
 	if st.Options.ID != workflows.IncidentWorkflowID("PINC100") || in.Inputs["subject"] != "bob" || in.Trigger.Kind != "pagerduty" || in.Trigger.By != "carol" ||
 		in.Report.PagerDutyIncident != "PINC100" || in.Report.SlackChannel != "C0SECOPS" || in.Trigger.At.IsZero() {
 		t.Errorf("started %s: inputs %v trigger %+v report %+v", st.Options.ID, in.Inputs, in.Trigger, in.Report)
+	}
+	// The run records who confirmed it: the workflow refuses them as an approver.
+	if in.Trigger.ConfirmedBy != "alice" {
+		t.Errorf("trigger.confirmed_by = %q; expected alice, who confirmed", in.Trigger.ConfirmedBy)
 	}
 	if m := h.resp.next(t); !m.ReplaceOriginal || !strings.Contains(m.Text, "Started compromised-dev-key") {
 		t.Errorf("after confirming: %+v", m)
@@ -156,8 +163,9 @@ func TestFreeTextRunDeclined(t *testing.T) {
 }
 
 // A playbook's own trigger that takes the subject from the title waits for a responder too,
-// whatever its CEL expression does with the text; one that takes it from structured details
-// starts at once.
+// whatever its CEL expression does with the text; so does one that takes it from the
+// incident's custom details, which whoever holds the routing key writes. A trigger reading
+// only what PagerDuty sets starts at once.
 func TestFreeTextInPlaybookTriggers(t *testing.T) {
 	const titleTrigger = `name: title-trigger
 title: Title trigger
@@ -176,6 +184,10 @@ triggers:
       inputs:
         subject: ${{ incident.details.subject }}
         reason: ${{ incident.title }}
+    - service: PSVCFIXED
+      inputs:
+        subject: '${{ incident.service == "PSVCFIXED" ? "alice" : "nobody" }}'
+        reason: ${{ incident.details.note }}
 steps:
   - id: inv
     action: awsiam.inventory
@@ -189,12 +201,45 @@ steps:
 		t.Errorf("subject from the title: %d %v; want needs confirmation for subject only", code, out)
 	}
 	code, out = h.webhook(t, pdEvent("01B", chatops.EventIncidentTriggered, "PINC201", "PSVCSTRUCT", "high", "contain the key for alice"))
+	if code != http.StatusOK || out["status"] != "needs confirmation" || !strings.Contains(out["error"], "subject") {
+		t.Errorf("subject from custom details: %d %v; want needs confirmation for subject", code, out)
+	}
+	b, _ := json.Marshal(map[string]any{"event": map[string]any{
+		"id": "01C", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident",
+		"data": map[string]any{"id": "PINC202", "title": "anything", "urgency": "high", "service": map[string]any{"id": "PSVCFIXED"},
+			"body": map[string]any{"details": map[string]any{"note": "from the monitor"}}},
+	}})
+	code, out = h.webhook(t, b)
 	if code != http.StatusAccepted || out["status"] != "started" {
-		t.Errorf("subject from structured details: %d %v; want started", code, out)
+		t.Errorf("subject from the service PagerDuty sets: %d %v; want started", code, out)
 	}
 	starts, _ := h.fake.snapshot()
-	if len(starts) != 1 || starts[0].Input.Plan.Name != "title-trigger" || starts[0].Input.Inputs["subject"] != "alice" {
-		t.Errorf("starts %+v; want title-trigger for alice from details only", starts)
+	if len(starts) != 1 || starts[0].Input.Plan.Name != "title-trigger" || starts[0].Input.Inputs["subject"] != "alice" || starts[0].Input.Inputs["reason"] != "from the monitor" {
+		t.Errorf("starts %+v; want one title-trigger run for alice, from PSVCFIXED", starts)
+	}
+}
+
+// A configured rule's details.KEY input is free text unless the rule marks it trusted:
+// Events API v2 custom_details are written by whoever holds the routing key.
+func TestDetailsAreFreeTextUnlessTrusted(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		h := newHarness(t, func(o *chatops.Options) {
+			o.Config.PagerDuty.Rules[0].Inputs["subject"] = chatops.InputSource{From: "details.subject", Trusted: trusted}
+		})
+		code, out := h.webhook(t, pdEvent("01D", chatops.EventIncidentTriggered, "PINC210", "PSVCDEV", "high", "leaked key for bob"))
+		starts, _ := h.fake.snapshot()
+		switch {
+		case !trusted && (code != http.StatusOK || out["status"] != "needs confirmation" || !strings.Contains(out["error"], "subject") || len(starts) != 0):
+			t.Errorf("untrusted details.subject: %d %v, %d starts; want needs confirmation for subject and no start", code, out, len(starts))
+		case trusted && (code != http.StatusAccepted || out["status"] != "started" || len(starts) != 1 || starts[0].Input.Inputs["subject"] != "bob"):
+			t.Errorf("trusted details.subject: %d %v, starts %+v; want bob's run started", code, out, starts)
+		}
+	}
+	// Trusting what a person types is refused when the configuration is checked.
+	c := chatops.Config{PagerDuty: chatops.PagerDutyConfig{Rules: []chatops.TriggerRule{{Playbook: "compromised-dev-key",
+		Inputs: map[string]chatops.InputSource{"subject": {From: "title", Trusted: true}}}}}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "pagerduty.rules[0].inputs.subject.trusted: expected only on an input from details.KEY") {
+		t.Errorf("Validate of trusted on title: %v; want it refused", err)
 	}
 }
 

@@ -50,7 +50,8 @@ type Incident struct {
 }
 
 // freeTextFields are the incident fields a person opening an incident writes freely; inputs
-// bound from them need a responder's confirmation (see matchIncident).
+// bound from them, or from its details (see InputSource), need a responder's confirmation
+// (see matchIncident).
 var freeTextFields = []string{"title", "description"}
 
 type pdIncidentData struct {
@@ -113,17 +114,21 @@ type incidentMatch struct {
 //
 // It also says which inputs were taken from free text. Anyone who can open an incident on a
 // service writes its title and description, so a run whose inputs come from them would let
-// that person choose whom to contain; the webhook asks a responder to confirm such a run in
-// Slack instead of starting it. The reason input is exempt: it only describes the run. For a
-// configured rule, an input is free text when its from is title or description; for a
-// playbook trigger, when its CEL expression gives a different value (or fails) once the
-// title and description are replaced — whatever the expression does with them.
+// that person choose whom to contain. The same holds for its custom details: an Events API v2
+// event carries whatever custom_details its sender wrote, and anyone with the service's
+// routing key may send one. The webhook asks a responder to confirm such a run in Slack
+// instead of starting it. The reason input is exempt: it only describes the run. For a
+// configured rule, an input is free text when its from is title or description, or
+// details.KEY not marked trusted; for a playbook trigger, when its CEL expression gives a
+// different value (or fails) once the title, description and details are replaced —
+// whatever the expression does with them. The playbook language has no way to trust
+// details: an operator who does adds a rule with trusted: true.
 func (s *Server) matchIncident(inc Incident) (incidentMatch, bool) {
 	if i, in, ok := matchRule(s.o.Config.PagerDuty.Rules, inc); ok {
 		r := s.o.Config.PagerDuty.Rules[i]
 		m := incidentMatch{Playbook: r.Playbook, Inputs: in}
 		for _, name := range sortedKeys(r.Inputs) {
-			if name != "reason" && contains(freeTextFields, r.Inputs[name].From) {
+			if name != "reason" && r.Inputs[name].freeText() {
 				m.FreeText = append(m.FreeText, name)
 			}
 		}
@@ -168,13 +173,21 @@ func incidentScope(inc Incident) map[string]any {
 }
 
 // freeTextInputs evaluates the input expressions of m (conditions aside) on the incident with
-// its free text replaced, twice, and returns the inputs (other than reason) whose value then
-// differs from want or cannot be computed: those depend on what a person typed.
+// its free text (title, description and every detail) replaced, twice, and returns the
+// inputs (other than reason) whose value then differs from want or cannot be computed: those
+// depend on what whoever raised the incident wrote.
 func freeTextInputs(m playbooks.PagerDutyMatch, inc Incident, want map[string]string) []string {
 	tainted := map[string]bool{}
 	for _, text := range []string{"", "\x00firebreak-free-text\x00" + inc.Title} {
 		alt := inc
 		alt.Title, alt.Description = text, text
+		alt.Details = nil
+		if text != "" {
+			alt.Details = map[string]any{}
+			for k := range inc.Details {
+				alt.Details[k] = text + k
+			}
+		}
 		for _, a := range m.Inputs {
 			one := playbooks.PagerDutyMatch{Inputs: []playbooks.Arg{a}}
 			_, vals, err := one.MatchIncident(incidentScope(alt))
@@ -392,7 +405,7 @@ func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter
 		s.log.Warn("chatops: a PagerDuty incident matched a playbook whose inputs come from the incident's free text; nothing started, since confirming needs pagerduty.confirm_channel and a Slack bot token",
 			"incident", inc.ID, "playbook", sp.Playbook, "free_text_inputs", strings.Join(match.FreeText, ","))
 		writeJSON(w, http.StatusOK, map[string]string{"status": "needs confirmation", "incident": inc.ID,
-			"error": "inputs " + strings.Join(match.FreeText, ", ") + " come from the incident's text; configure pagerduty.confirm_channel so a responder can confirm"})
+			"error": "inputs " + strings.Join(match.FreeText, ", ") + " come from the incident's text or details; configure pagerduty.confirm_channel so a responder can confirm (or mark a details input of a pagerduty.rules entry trusted: true)"})
 		return
 	}
 	ps := pendingStart{Playbook: sp.Playbook, Inputs: map[string]string{}, Channel: channel,
@@ -407,7 +420,7 @@ func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter
 		lines = append(lines, fmt.Sprintf("• %s: `%s`%s", k, escapeSlack(strings.ReplaceAll(ps.Inputs[k], "`", "'")), mark))
 	}
 	value, _ := json.Marshal(ps)
-	text := fmt.Sprintf(":warning: PagerDuty incident %s (service %s, raised by %s) matches playbook *%s*, but %s come from the incident's text, which whoever opens an incident writes. Nothing has started. Someone who may start %s — not the person who raised the incident — must check and confirm:\n%s\nTitle: %s",
+	text := fmt.Sprintf(":warning: PagerDuty incident %s (service %s, raised by %s) matches playbook *%s*, but %s come from the incident's text or details, which whoever raises an incident writes. Nothing has started. Someone who may start %s — not the person who raised the incident — must check and confirm:\n%s\nTitle: %s",
 		inc.ID, inc.Service, sp.Trigger.By, sp.Playbook, strings.Join(match.FreeText, ", "), sp.Playbook, strings.Join(lines, "\n"), escapeSlack(truncate(inc.Title, maxReason)))
 	confirm := slack.NewButtonBlockElement(ActionConfirm, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Confirm and start", false, false))
 	confirm.Style = slack.StyleDanger

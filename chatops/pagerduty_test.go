@@ -286,13 +286,25 @@ func TestPagerDutyPlanTriggers(t *testing.T) {
 		"data": map[string]any{"id": "PINC777", "title": "API abuse from a developer key", "urgency": "high",
 			"service": map[string]any{"id": "PSVCDEV"}, "body": map[string]any{"details": map[string]any{"subject": "bob"}}},
 	}})
+	// api-abuse takes its subject from the incident's custom details, which whoever holds the
+	// routing key writes: it waits for a responder's confirmation (none configured here).
 	code, out := h.webhook(t, b)
-	if code != http.StatusAccepted || out["workflow_id"] != workflows.IncidentWorkflowID("PINC777") {
-		t.Fatalf("plan trigger: %d %v", code, out)
+	if code != http.StatusOK || out["status"] != "needs confirmation" || !strings.Contains(out["error"], "subject") {
+		t.Fatalf("plan trigger: %d %v; want needs confirmation for subject", code, out)
 	}
-	starts, _ := h.fake.snapshot()
-	if in := starts[0].Input; in.Plan.Name != "api-abuse" || in.Inputs["subject"] != "bob" || in.Report.PagerDutyIncident != "PINC777" {
-		t.Errorf("started %s with %v report %+v; want api-abuse for bob on PINC777", in.Plan.Name, in.Inputs, in.Report)
+	if starts, _ := h.fake.snapshot(); len(starts) != 0 {
+		t.Errorf("a run started from custom details without confirmation: %+v", starts)
+	}
+	// With a confirmation channel, it waits there for api-abuse, for bob, on PINC777.
+	h2 := newHarness(t, func(o *chatops.Options) {
+		o.Config.PagerDuty.Rules = nil
+		o.Config.PagerDuty.ConfirmChannel = "C0SECOPS"
+	})
+	if code, out := h2.webhook(t, b); code != http.StatusAccepted || out["workflow_id"] != workflows.IncidentWorkflowID("PINC777") {
+		t.Fatalf("plan trigger with a confirmation channel: %d %v", code, out)
+	}
+	if msgs := h2.slack.Messages("C0SECOPS"); len(msgs) != 1 || !strings.Contains(msgs[0].Text, "*api-abuse*") || !strings.Contains(msgs[0].Text, "subject: `bob`") {
+		t.Errorf("confirmation %+v; want api-abuse for bob", msgs)
 	}
 	// The same title without details: the trigger's input expression fails, nothing starts.
 	code, out = h.webhook(t, pdEvent("01ABUSE2", chatops.EventIncidentTriggered, "PINC778", "PSVCDEV", "high", "API abuse again"))

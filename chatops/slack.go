@@ -643,14 +643,13 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 // once a responder other than the person who raised it (and other than its subject) confirms.
 // The run is the incident's, started once: a second confirmation joins it.
 func (s *Server) confirmIncident(ic slack.InteractionCallback, ps pendingStart, who Identity) slack.Msg {
-	if ps.By != "" && strings.EqualFold(ps.By, who.Subject) {
-		return ephemeral(fmt.Sprintf("You raised incident %s, so someone else must confirm the run its text asks for.", ps.Incident))
+	if why := incidentDecider(ps, who, "confirm"); why != "" {
+		return ephemeral(why)
 	}
-	if subj := ps.Inputs["subject"]; subj != "" && strings.EqualFold(subj, who.Subject) {
-		return ephemeral(fmt.Sprintf("You are the subject of incident %s's run, so someone else must confirm it.", ps.Incident))
-	}
+	// The confirmer chose to act on the incident's text: the run records them, and the
+	// workflow refuses them as an approver of its gates, as it refuses the requester.
 	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, WorkflowID: workflows.IncidentWorkflowID(ps.Incident), Source: "pagerduty", Once: true,
-		Trigger: workflows.Trigger{Kind: "pagerduty", By: ps.By, Reason: ps.Reason, At: time.UnixMilli(ps.At).UTC()},
+		Trigger: workflows.Trigger{Kind: "pagerduty", By: ps.By, Reason: ps.Reason, At: time.UnixMilli(ps.At).UTC(), ConfirmedBy: who.Subject},
 		Report:  workflows.Report{PagerDutyIncident: ps.Incident, SlackChannel: ps.Channel}}
 	if ps.At == 0 {
 		sp.Trigger.At = s.o.Now()
@@ -664,9 +663,23 @@ func (s *Server) confirmIncident(ic slack.InteractionCallback, ps pendingStart, 
 	return slack.Msg{}
 }
 
+// incidentDecider says why who may not confirm or decline (verb) the run an incident's free
+// text asks for, or "" when they may: the person who raised the incident wrote that text, and
+// the subject would decide their own containment, so neither decides whether it starts.
+func incidentDecider(ps pendingStart, who Identity, verb string) string {
+	if ps.By != "" && strings.EqualFold(ps.By, who.Subject) {
+		return fmt.Sprintf("You raised incident %s, so someone else must %s the run its text asks for.", ps.Incident, verb)
+	}
+	if subj := ps.Inputs["subject"]; subj != "" && strings.EqualFold(subj, who.Subject) {
+		return fmt.Sprintf("You are the subject of incident %s's run, so someone else must %s it.", ps.Incident, verb)
+	}
+	return ""
+}
+
 // cancel answers a Cancel button. A requester's own confirmation is theirs to cancel; an
 // incident's confirmation, posted to a channel, may be cancelled only by someone who may
-// start its playbook.
+// confirm it: who may start its playbook, other than the person who raised the incident and
+// its subject.
 func (s *Server) cancel(ctx context.Context, ic slack.InteractionCallback, value string) slack.Msg {
 	var ps pendingStart
 	if json.Unmarshal([]byte(value), &ps) != nil || ps.Incident == "" {
@@ -678,6 +691,9 @@ func (s *Server) cancel(ctx context.Context, ic slack.InteractionCallback, value
 	}
 	if ok, roles := s.mayStart(who, ps.Playbook); !ok {
 		return ephemeral(fmt.Sprintf("You may not decide whether %s starts: it needs one of the roles %s, and you hold %s.", ps.Playbook, strings.Join(roles, ", "), rolesText(who.Roles)))
+	}
+	if why := incidentDecider(ps, who, "decline"); why != "" {
+		return ephemeral(why)
 	}
 	s.log.Info("chatops: a responder declined a PagerDuty incident's run", "incident", ps.Incident, "playbook", ps.Playbook, "declined_by", who.Subject)
 	return slack.Msg{ResponseType: slack.ResponseTypeInChannel, ReplaceOriginal: true,

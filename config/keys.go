@@ -143,8 +143,9 @@ var chatopsDocs = map[string]string{
 	"TriggerRule.playbook":      "The playbook to start.",
 	"TriggerRule.inputs":        "Playbook input name → where its value comes from.",
 	"InputSource.value":         "A literal value.",
-	"InputSource.from":          "An incident field: id, title, service, urgency or priority.",
+	"InputSource.from":          "An incident field: id, service, urgency or priority (set by PagerDuty); title or description (free text whoever opens the incident types); or details.KEY (an Events API v2 custom detail, written by whoever holds the routing key). A run with an input (other than reason) from free text or an untrusted detail waits for a responder's confirmation in confirm_channel.",
 	"InputSource.pattern":       "Regular expression applied to the field; its first capture group (or whole match) is the value.",
+	"InputSource.trusted":       "details.KEY only: the operator vouches for this detail (the routing key is held only by an integration they control), so the run starts without a responder's confirmation.",
 }
 
 // chatopsType reports whether t is one of chatops's configuration types.

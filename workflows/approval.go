@@ -363,6 +363,12 @@ func (r *runner) refuseUnapproved(ctx workflow.Context, st playbooks.Step, sr *S
 	if r.in.Plan.TwoPersonOptOut || !(st.Irreversible || playbooks.Irreversible(st.Action, st.With)) || r.grantedBefore(st) {
 		return false
 	}
+	// An unattended drill's bot grants every gate at once, so the check would add nothing
+	// there; skipping it lets `drill replay` re-run a Plan pinned before gates existed on
+	// the sandbox, as it was recorded. Drills never reach production (the task queue rule).
+	if r.in.Drill && r.in.AutoApprove {
+		return false
+	}
 	if workflow.GetVersion(ctx, changeTwoPersonCheck, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return false
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -49,13 +50,26 @@ func inputTypeOf(t playbooks.Type) string {
 // preference; the first one given becomes the evidence subject.
 var subjectArgs = []string{"subject", "user", "entity_id", "prefix", "incident_id", "email", "channel"}
 
+// DefaultApproveRole is the role whose members approve an irreversible single action when
+// neither --approve-role nor FIREBREAK_APPROVE_ROLE names one: the bundled playbooks' approvers.
+const DefaultApproveRole = "security-oncall"
+
+// actionGate is the id of the two-person gate the compiler puts before an irreversible
+// action step (playbooks.GatePrefix + actionStep).
+const actionGate = playbooks.GatePrefix + actionStep
+
 // actionPlan compiles the plan that runs one catalog action with the raw key=value arguments
 // of the command line: string, int, bool and list arguments become typed playbook inputs (so
 // they are checked like any input), map and list-of-map arguments are JSON written into the
 // plan. A destructive action is preceded by an evidence snapshot of the request (and, for
-// IAM actions on a user, of the user's IAM state), as every playbook must. It returns the
-// plan and the bound inputs.
-func actionPlan(name string, raw map[string]string) (*playbooks.Plan, map[string]any, error) {
+// IAM actions on a user, of the user's IAM state), as every playbook must.
+//
+// approveRoles are the roles that may approve: an action that cannot be undone (awsiam.
+// rotate_key, vault.destroy_totp, …, or deactivate_mfa_devices with delete_virtual=true) is
+// held by the two-person rule like any playbook step — the compiler puts the gate
+// actionGate between the snapshot and the action, and someone holding one of these roles,
+// other than the requester, must approve it. It returns the plan and the bound inputs.
+func actionPlan(name string, raw map[string]string, approveRoles []string) (*playbooks.Plan, map[string]any, error) {
 	act, ok := playbooks.LookupAction(name)
 	if !ok {
 		var names []string
@@ -93,7 +107,16 @@ func actionPlan(name string, raw map[string]string) (*playbooks.Plan, map[string
 			continue
 		}
 		v, given := raw[p.Name]
+		if p.Name == act.IrreversibleWith && (v == "true" || v == "false") {
+			// Written as a literal, so the compiler sees whether this run can be undone: a
+			// delete_virtual=false run is reversible and needs no second person.
+			with[p.Name], evidence[p.Name] = v == "true", v == "true"
+			continue
+		}
 		if t := inputTypeOf(p.Type); t != "" {
+			if t == "string" && (p.Name == "subject" || p.Name == "user") {
+				t = "user" // whose state changes: the workflow refuses them as an approver
+			}
 			if !given && !p.Required {
 				continue
 			}
@@ -151,12 +174,19 @@ func actionPlan(name string, raw map[string]string) (*playbooks.Plan, map[string
 	if len(inputs) > 0 {
 		doc["inputs"] = inputs
 	}
+	if len(approveRoles) > 0 {
+		// Used only by the gate the compiler adds before an irreversible action.
+		doc["roles"] = map[string]any{"approve": approveRoles}
+	}
 	src, err := yaml.Marshal(doc)
 	if err != nil {
 		return nil, nil, err
 	}
 	plan, err := playbooks.Compile("action:"+name, src)
 	if err != nil {
+		if len(approveRoles) == 0 {
+			return nil, nil, usagef("%v\n(%s cannot be undone: name the role that approves it with --approve-role)", err, name)
+		}
 		return nil, nil, usageError{err}
 	}
 	bound, err := plan.BindInputs(inputRaw)
@@ -206,8 +236,36 @@ type ActionReport struct {
 	Status     string         `json:"status"`
 	Outputs    map[string]any `json:"outputs,omitempty"`
 	Error      string         `json:"error,omitempty"`
-	// Steps are every step of the one-step plan, evidence first for a destructive action.
+	// Steps are every step of the one-step plan, evidence first for a destructive action,
+	// and the two-person gate before an irreversible one.
 	Steps []workflows.StepResult `json:"steps"`
+	// Decisions are the people's decisions on the gate of an irreversible action.
+	Decisions []workflows.Decision `json:"decisions,omitempty"`
+}
+
+// gateOf returns the two-person gate of a plan, if its action cannot be undone.
+func gateOf(plan *playbooks.Plan) (playbooks.Step, bool) {
+	for _, s := range plan.Steps {
+		if len(s.Guards) > 0 && slices.Contains(s.Guards, actionStep) {
+			return s, true
+		}
+	}
+	return playbooks.Step{}, false
+}
+
+// approvalHelp tells the requester of an irreversible action how it gets its second person.
+func approvalHelp(action, wfID, requester string, gate playbooks.Step) string {
+	roles, timeout := "", "no deadline"
+	if gate.Approval != nil {
+		roles = strings.Join(gate.Approval.Roles, ", ")
+		if d := time.Duration(gate.Approval.Timeout); d > 0 {
+			timeout = "within " + d.String() + ", else it is not run"
+		}
+	}
+	return fmt.Sprintf(`%s cannot be undone: by the two-person rule it waits for someone with role [%s], other than you (%s), to approve (%s).
+The evidence snapshot runs first. Ask them to answer in Slack:
+  /firebreak approve %s step=%s     (or /firebreak deny …, or the buttons in the run's thread with --slack-channel)
+`, action, roles, requester, timeout, wfID, gate.ID)
 }
 
 func newActionCmd() *cobra.Command {
@@ -224,6 +282,7 @@ func newActionRunCmd() *cobra.Command {
 		slackChannel, incident, reason, evidenceDir, logLevel, requestedBy string
 		asJSON, noWait                                                     bool
 		timeout                                                            time.Duration
+		approveRoles                                                       []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run ACTION key=value...",
@@ -242,20 +301,46 @@ Evidence before change still holds: a destructive action runs as a two-step plan
 evidence.snapshot of the request (for awsiam actions on a user, also of the user's IAM state)
 and then the action. If the snapshot fails, the action does not run.
 
+The two-person rule holds too. An action that cannot be undone (awsiam.rotate_key,
+awsiam.delete_keys, awsiam.delete_login_profile, vault.rotate_secrets, vault.destroy_totp,
+awsiam.deactivate_mfa_devices with delete_virtual=true…; ` + "`firebreak actions`" + ` marks them)
+waits after its snapshot for a second person: someone holding an --approve-role (default
+FIREBREAK_APPROVE_ROLE, else ` + DefaultApproveRole + `), other than --requested-by, answers
+/firebreak approve RUN step=` + actionGate + ` in Slack (or the Approve button of the run's
+thread). The command prints that line and waits; a denial or no answer within an hour leaves
+the action undone (exit 1). Such an action needs a Temporal server that firebreak serve also
+reaches (TEMPORAL_ADDRESS): on an embedded server nobody could approve it, so it is refused.
+
 With TEMPORAL_ADDRESS unset, an embedded Temporal server and an in-process production worker
 serve the run for the life of the command. Exit 0 when the action succeeded, 1 when it failed,
 2 for bad usage.`,
 		Example: `  firebreak action run vault.revoke_tokens accessors=acc-alice-laptop
-  firebreak action run awsiam.deactivate_keys user=alice access_key_ids=AKIAEXAMPLE1 --json`,
+  firebreak action run awsiam.deactivate_keys user=alice access_key_ids=AKIAEXAMPLE1 --json
+  TEMPORAL_ADDRESS=temporal:7233 firebreak action run awsiam.rotate_key user=carol --requested-by dave --approve-role security-oncall`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			raw, err := parseKV(args[1:])
 			if err != nil {
 				return err
 			}
-			plan, inputs, err := actionPlan(args[0], raw)
+			var roles []string
+			for _, r := range approveRoles {
+				if r = strings.TrimSpace(r); r != "" {
+					roles = append(roles, r)
+				}
+			}
+			plan, inputs, err := actionPlan(args[0], raw, roles)
 			if err != nil {
 				return err
+			}
+			gate, gated := gateOf(plan)
+			if gated {
+				if strings.TrimSpace(requestedBy) == "" {
+					return usagef("%s cannot be undone and waits for a second person, who must not be its requester: give --requested-by (or FIREBREAK_REQUESTER)", args[0])
+				}
+				if setting("TEMPORAL_ADDRESS") == "" {
+					return usagef("%s cannot be undone, so it waits for a second person's approval in Slack; with TEMPORAL_ADDRESS unset it would run on an embedded Temporal server that nobody else can reach, and wait in vain. Set TEMPORAL_ADDRESS to the cluster firebreak serve answers Slack for, or drill it: firebreak drill run against the sandbox", args[0])
+				}
 			}
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
@@ -278,6 +363,9 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
+			if gated {
+				fmt.Fprint(cmd.ErrOrStderr(), approvalHelp(args[0], run.GetID(), requestedBy, gate))
+			}
 			if noWait {
 				return nil
 			}
@@ -301,6 +389,11 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id the run reports on")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the action was run, recorded in the run's trigger")
 	requesterFlag(cmd, &requestedBy)
+	defRole := setting("FIREBREAK_APPROVE_ROLE")
+	if defRole == "" {
+		defRole = DefaultApproveRole
+	}
+	cmd.Flags().StringSliceVar(&approveRoles, "approve-role", []string{defRole}, "role whose members may approve an action that cannot be undone (repeat or comma-separate for several; FIREBREAK_APPROVE_ROLE)")
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
@@ -312,7 +405,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 // actionReport condenses a run of a one-step plan: the action step's status and outputs, or
 // why it did not run.
 func actionReport(action, id, runID string, res workflows.RunResult, runErr error) ActionReport {
-	rep := ActionReport{Action: action, WorkflowID: id, RunID: runID, Status: workflows.StatusFailed, Steps: res.Steps}
+	rep := ActionReport{Action: action, WorkflowID: id, RunID: runID, Status: workflows.StatusFailed, Steps: res.Steps, Decisions: res.Decisions}
 	for _, s := range res.Steps {
 		if s.ID != actionStep {
 			continue
@@ -320,7 +413,7 @@ func actionReport(action, id, runID string, res workflows.RunResult, runErr erro
 		rep.Status, rep.Outputs, rep.Error = s.Status, s.Outputs, s.Error
 		if s.Status == workflows.StatusPending || s.Status == workflows.StatusSkipped {
 			rep.Status = workflows.StatusFailed
-			rep.Error = "not run: " + res.Error
+			rep.Error = "not run: " + orText(gateRefusal(res), res.Error)
 		}
 	}
 	if rep.Error == "" && runErr != nil && rep.Status != workflows.StatusSucceeded {
@@ -330,6 +423,30 @@ func actionReport(action, id, runID string, res workflows.RunResult, runErr erro
 		}
 	}
 	return rep
+}
+
+// gateRefusal says why the two-person gate of an action did not let it run: who denied it
+// and why, or that nobody approved it in time; "" when the gate did not stop it.
+func gateRefusal(res workflows.RunResult) string {
+	for _, d := range res.Decisions {
+		if d.Step != actionGate {
+			continue
+		}
+		switch d.Decision {
+		case workflows.DecisionDeny:
+			return fmt.Sprintf("%s denied the second-person approval (%s): %s", d.Approver, actionGate, orText(d.Reason, "no reason given"))
+		case workflows.DecisionTimeout:
+			return fmt.Sprintf("nobody approved %s in time: the action cannot be undone and needs a second person", actionGate)
+		}
+	}
+	return ""
+}
+
+func orText(s, otherwise string) string {
+	if s != "" {
+		return s
+	}
+	return otherwise
 }
 
 func printAction(w io.Writer, rep ActionReport, asJSON bool) error {
@@ -343,6 +460,9 @@ func printAction(w io.Writer, rep ActionReport, asJSON bool) error {
 	fmt.Fprintf(w, "ACTION %s — %s\n  run %s\n", rep.Action, verdict, rep.WorkflowID)
 	for _, s := range rep.Steps {
 		fmt.Fprintf(w, "  %-9s %-12s %-30s %6d ms\n", s.Status, s.ID, s.Action, s.DurationMS)
+	}
+	for _, d := range rep.Decisions {
+		fmt.Fprintf(w, "  %s %s by %s%s\n", d.Step, d.Decision, d.Approver, strings.TrimSuffix(" — "+d.Reason, " — "))
 	}
 	if rep.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", rep.Error)

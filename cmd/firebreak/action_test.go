@@ -2,14 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -41,6 +47,7 @@ func TestActionPlan(t *testing.T) {
 		raw     map[string]string
 		steps   []string // step ids in plan order
 		inputs  map[string]any
+		noRoles bool   // no --approve-role
 		wantErr string // substring of a usage error
 	}{
 		{name: "read-only action is one step", action: "awsiam.inventory", raw: map[string]string{"user": "alice"},
@@ -49,7 +56,21 @@ func TestActionPlan(t *testing.T) {
 			steps: []string{"snapshot", "action"}, inputs: map[string]any{"accessors": []any{"acc-1", "acc-2"}}},
 		{name: "destructive iam action records the user first", action: "awsiam.deactivate_keys", raw: map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000001"},
 			steps: []string{"inventory", "snapshot", "action"}},
-		{name: "list of maps as JSON", action: "vault.rotate_secrets", raw: map[string]string{"secrets": `[{"mount":"secret","path":"shared/payments-db","version":1}]`},
+		{name: "list of maps as JSON; rotating cannot be undone", action: "vault.rotate_secrets", raw: map[string]string{"secrets": `[{"mount":"secret","path":"shared/payments-db","version":1}]`},
+			steps: []string{"snapshot", actionGate, "action"}},
+		{name: "irreversible iam action waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
+			steps: []string{"inventory", "snapshot", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
+		{name: "deleting keys is gated", action: "awsiam.delete_keys", raw: map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000002"},
+			steps: []string{"inventory", "snapshot", actionGate, "action"}},
+		{name: "destroying a TOTP secret is gated", action: "vault.destroy_totp", raw: map[string]string{"entity_id": "e-1", "method_id": "m-1"},
+			steps: []string{"snapshot", actionGate, "action"}},
+		{name: "deleting virtual MFA devices is gated", action: "awsiam.deactivate_mfa_devices", raw: map[string]string{"user": "bob", "delete_virtual": "true"},
+			steps: []string{"inventory", "snapshot", actionGate, "action"}},
+		{name: "only deactivating MFA devices can be undone", action: "awsiam.deactivate_mfa_devices", raw: map[string]string{"user": "bob", "delete_virtual": "false"},
+			steps: []string{"inventory", "snapshot", "action"}},
+		{name: "irreversible without an approving role", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"}, noRoles: true,
+			wantErr: "--approve-role"},
+		{name: "a reversible action needs no approving role", action: "vault.revoke_tokens", raw: map[string]string{"accessors": "acc-1"}, noRoles: true,
 			steps: []string{"snapshot", "action"}},
 		{name: "map as JSON", action: "awsiam.tag_user", raw: map[string]string{"user": "bob", "tags": `{"firebreak":"x"}`},
 			steps: []string{"inventory", "snapshot", "action"}},
@@ -66,7 +87,11 @@ func TestActionPlan(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			plan, inputs, err := actionPlan(tc.action, tc.raw)
+			roles := []string{"security-oncall"}
+			if tc.noRoles {
+				roles = nil
+			}
+			plan, inputs, err := actionPlan(tc.action, tc.raw, roles)
 			if tc.wantErr != "" {
 				var ue usageError
 				if err == nil || !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.wantErr) {
@@ -88,7 +113,15 @@ func TestActionPlan(t *testing.T) {
 			if st.Action != tc.action {
 				t.Errorf("action step runs %q; expected %q", st.Action, tc.action)
 			}
-			if st.Destructive && (len(st.Needs) != 1 || st.Needs[0] != "snapshot") {
+			gate, gated := gateOf(plan)
+			switch {
+			case gated && (!st.Irreversible || strings.Join(st.Needs, ",") != "snapshot,"+actionGate):
+				t.Errorf("gated step (irreversible %v) needs %v; expected [snapshot %s]", st.Irreversible, st.Needs, actionGate)
+			case gated && (gate.ID != actionGate || gate.Approval == nil || strings.Join(gate.Approval.Roles, ",") != "security-oncall" || strings.Join(gate.Needs, ",") != "snapshot"):
+				t.Errorf("gate %s approval %+v needs %v; expected %s for [security-oncall] after the snapshot", gate.ID, gate.Approval, gate.Needs, actionGate)
+			case !gated && st.Irreversible:
+				t.Errorf("irreversible step %s has no two-person gate", st.ID)
+			case !gated && st.Destructive && (len(st.Needs) != 1 || st.Needs[0] != "snapshot"):
 				t.Errorf("destructive step needs %v; expected [snapshot]", st.Needs)
 			}
 			for k, want := range tc.inputs {
@@ -103,11 +136,11 @@ func TestActionPlan(t *testing.T) {
 			for k, v := range tc.raw {
 				other[k] = v + "x"
 			}
-			p2, in2, err := actionPlan(tc.action, other)
+			p2, in2, err := actionPlan(tc.action, other, roles)
 			if err == nil && actionWorkflowID(p2, in2) == actionWorkflowID(plan, inputs) {
 				t.Errorf("different arguments share workflow id %s", actionWorkflowID(plan, inputs))
 			}
-			p3, in3, _ := actionPlan(tc.action, tc.raw)
+			p3, in3, _ := actionPlan(tc.action, tc.raw, roles)
 			if actionWorkflowID(p3, in3) != actionWorkflowID(plan, inputs) {
 				t.Error("the same request got two workflow ids")
 			}
@@ -184,5 +217,175 @@ func TestActionRun(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"action", "run", "vault.nuke"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("unknown action: exit %d; expected %d", code, exitUsage)
+	}
+	// An irreversible action on an embedded server would wait for an approval nobody can
+	// give: refused before anything starts.
+	stdout.Reset()
+	stderr.Reset()
+	keys := sb.IAM.AccessKeyIDs("carol")
+	code := run([]string{"action", "run", "awsiam.rotate_key", "user=carol", "--evidence-dir", evDir}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "waits for a second person's approval") || !strings.Contains(stderr.String(), "TEMPORAL_ADDRESS") {
+		t.Errorf("irreversible action on an embedded server: exit %d, stderr %q; expected exit %d naming TEMPORAL_ADDRESS", code, stderr.String(), exitUsage)
+	}
+	if got := sb.IAM.AccessKeyIDs("carol"); strings.Join(got, ",") != strings.Join(keys, ",") {
+		t.Errorf("carol's keys changed from %v to %v", keys, got)
+	}
+}
+
+// approveAs sends one decision on the action's gate through the workflow's approve Update, as
+// chatops does for /firebreak approve, and returns the workflow's answer.
+func approveAs(ctx context.Context, c client.Client, id, who string, roles []string, decision string) (workflows.ApprovalResult, error) {
+	req := workflows.ApprovalRequest{Step: actionGate, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var res workflows.ApprovalResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	return res, err
+}
+
+// waitForGate waits until run id asks for the action's two-person gate.
+func waitForGate(ctx context.Context, t *testing.T, c client.Client, id string) workflows.PendingApproval {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, err := c.QueryWorkflow(ctx, id, "", workflows.QueryPending)
+		var open []workflows.PendingApproval
+		if err == nil && v.Get(&open) == nil {
+			for _, p := range open {
+				if p.Step == actionGate {
+					return p
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("run %s never asked for %s: %v", id, actionGate, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestActionRunWaitsForASecondPerson runs irreversible actions on a shared server (as
+// firebreak serve would reach it) with a production worker against the sandbox: the command
+// prints how to approve, the action waits after its evidence, the requester and people
+// without the approving role are refused, and a second person's approval runs it; a denial
+// leaves it undone.
+func TestActionRunWaitsForASecondPerson(t *testing.T) {
+	sb := testenv.NewSandbox(nil)
+	defer sb.Close()
+	home := sandboxEnv(t, sb)
+	evDir := filepath.Join(home, "evidence")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Options{Logger: newDiscardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
+	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
+	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	defer w.Stop()
+
+	tests := []struct {
+		name     string
+		args     map[string]string
+		decision string
+		code     int
+		check    func(t *testing.T, rep ActionReport, before []string)
+	}{
+		{name: "approved by a second person", args: map[string]string{"user": "carol"}, decision: workflows.DecisionApprove, code: exitOK,
+			check: func(t *testing.T, rep ActionReport, before []string) {
+				if rep.Status != workflows.StatusSucceeded || rep.Outputs["old_access_key_id"] != before[0] {
+					t.Errorf("status %s outputs %v; expected %s rotated", rep.Status, rep.Outputs, before[0])
+				}
+				if now := sb.IAM.AccessKeyIDs("carol"); len(now) != 1 || now[0] == before[0] {
+					t.Errorf("carol's keys %v after rotating %v", now, before)
+				}
+			}},
+		{name: "denied", args: map[string]string{"user": "carol"}, decision: workflows.DecisionDeny, code: exitFailed,
+			check: func(t *testing.T, rep ActionReport, before []string) {
+				if rep.Status != workflows.StatusFailed || !strings.Contains(rep.Error, "erin denied the second-person approval") {
+					t.Errorf("status %s error %q; expected failed, saying erin denied it", rep.Status, rep.Error)
+				}
+				if now := sb.IAM.AccessKeyIDs("carol"); strings.Join(now, ",") != strings.Join(before, ",") {
+					t.Errorf("carol's keys changed from %v to %v although the rotation was denied", before, now)
+				}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := sb.IAM.AccessKeyIDs("carol")
+			plan, inputs, err := actionPlan("awsiam.rotate_key", tc.args, []string{"security-oncall"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := actionWorkflowID(plan, inputs)
+			args := []string{"action", "run", "awsiam.rotate_key", "--json", "--evidence-dir", evDir, "--requested-by", "dave", "--approve-role", "security-oncall", "--reason", tc.name}
+			for k, v := range tc.args {
+				args = append(args, k+"="+v)
+			}
+			var stdout, stderr bytes.Buffer
+			done := make(chan int, 1)
+			go func() { done <- run(args, &stdout, &stderr) }()
+
+			p := waitForGate(ctx, t, conn.Client, id)
+			if strings.Join(p.Roles, ",") != "security-oncall" || strings.Join(p.Guards, ",") != actionStep {
+				t.Errorf("pending gate %+v; expected security-oncall guarding %s", p, actionStep)
+			}
+			st, err := queryStatus(ctx, conn.Client, id, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range st.Steps {
+				if want := map[string]string{"snapshot": workflows.StatusSucceeded, actionStep: workflows.StatusPending}[s.ID]; want != "" && s.Status != want {
+					t.Errorf("while waiting, step %s is %s; expected %s (evidence first, the action held)", s.ID, s.Status, want)
+				}
+			}
+			for _, r := range []struct {
+				who   string
+				roles []string
+				want  string
+			}{
+				{"dave", []string{"security-oncall"}, "nobody approves their own request"},
+				{"frank", []string{"responder"}, "needs one of [security-oncall]"},
+			} {
+				if _, err := approveAs(ctx, conn.Client, id, r.who, r.roles, workflows.DecisionApprove); err == nil || !strings.Contains(err.Error(), r.want) {
+					t.Errorf("%s approving: %v; expected a refusal saying %q", r.who, err, r.want)
+				}
+			}
+			if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
+				t.Fatalf("erin's %s: %v", tc.decision, err)
+			}
+			var code int
+			select {
+			case code = <-done:
+			case <-ctx.Done():
+				t.Fatal("the command did not return after the decision")
+			}
+			if code != tc.code {
+				t.Fatalf("exit %d; expected %d\n%s\n%s", code, tc.code, stdout.String(), stderr.String())
+			}
+			if want := "/firebreak approve " + id + " step=" + actionGate; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "other than you (dave)") {
+				t.Errorf("stderr %q; expected it to say how to approve: %q, and not by dave", stderr.String(), want)
+			}
+			var rep ActionReport
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatalf("%v: %s", err, stdout.String())
+			}
+			if len(rep.Decisions) != 1 || rep.Decisions[0].Approver != "erin" || rep.Decisions[0].Decision != tc.decision {
+				t.Errorf("decisions %+v; expected erin's %s only", rep.Decisions, tc.decision)
+			}
+			if testenv.ContainsCanary(stdout.String() + stderr.String()) {
+				t.Error("output holds a secret")
+			}
+			tc.check(t, rep, before)
+		})
 	}
 }

@@ -157,8 +157,8 @@ func TestSlackManifestListsPlaybookCommands(t *testing.T) {
 	}
 }
 
-// `firebreak run --incident P` refuses to join the open run of another playbook (or subject)
-// that holds P, and joins its own.
+// `firebreak run --incident P` refuses to join the open run that holds P of another playbook,
+// or of the same playbook with other inputs (saying which), and joins its own.
 func TestRunIncidentRefusesAnotherPlaybooksRun(t *testing.T) {
 	ctx := context.Background()
 	srv, err := devserver.Start(ctx, devserver.Options{Logger: newDiscardLogger()})
@@ -197,7 +197,11 @@ func TestRunIncidentRefusesAnotherPlaybooksRun(t *testing.T) {
 		want string
 	}{
 		{[]string{"compromised-dev-key", "subject=bob"}, exitUsage, "incident PJOIN1 already has run " + id},
-		{[]string{"emergency-deprovision", "subject=alice"}, exitUsage, `for subject "bob"; refusing to join it as emergency-deprovision for subject "alice"`},
+		{[]string{"emergency-deprovision", "subject=alice"}, exitUsage, `of playbook emergency-deprovision with other inputs (subject: "bob" in the run, "alice" here); refusing to join it`},
+		// Not only the subject: any bound input that differs is another response.
+		{[]string{"emergency-deprovision", "subject=bob", "others=carol,dave"}, exitUsage, `(others: [] in the run, ["carol","dave"] here)`},
+		// The reason only describes a run: another responder's words join it.
+		{[]string{"emergency-deprovision", "subject=bob", "reason=seen in the SIEM too"}, exitOK, "run " + id + " (" + first.GetRunID() + ")"},
 		{[]string{"emergency-deprovision", "subject=bob"}, exitOK, "run " + id + " (" + first.GetRunID() + ")"},
 	} {
 		var stdout, stderr bytes.Buffer

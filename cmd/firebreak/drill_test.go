@@ -383,8 +383,11 @@ func TestDrillTabletop(t *testing.T) {
 	for card.WorkflowID == "" {
 		select {
 		case a := <-asks:
-			if a.p.Kind != workflows.PendingKindManual || len(a.p.Roles) == 0 || a.p.Roles[0] != "security-oncall" {
-				t.Fatalf("tabletop asked for %+v, want a manual step for security-oncall", a.p)
+			// Manual steps, and the two-person gates before the steps that cannot be undone
+			// (deleting a virtual MFA device): a tabletop waits for people at both.
+			gate := a.p.Kind == workflows.PendingKindApproval && strings.HasPrefix(a.p.Step, playbooks.GatePrefix) && len(a.p.Guards) > 0
+			if (a.p.Kind != workflows.PendingKindManual && !gate) || len(a.p.Roles) == 0 || a.p.Roles[0] != "security-oncall" {
+				t.Fatalf("tabletop asked for %+v, want a manual step or a two-person gate for security-oncall", a.p)
 			}
 			h, err := rg.conn.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 				WorkflowID: a.wfID, UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
@@ -403,16 +406,23 @@ func TestDrillTabletop(t *testing.T) {
 			t.Fatal("the tabletop drill neither asked nor finished within 2m")
 		}
 	}
-	if !card.Passed || !answered["verify_identity"] || !answered["enrolment_path"] {
+	if !card.Passed || !answered["verify_identity"] || !answered["enrolment_path"] || !answered[playbooks.GatePrefix+"delete_device"] {
 		t.Fatalf("tabletop drill passed=%v answered=%v cause=%s error=%s", card.Passed, answered, card.FailureCause, card.Error)
 	}
-	if len(card.Decisions) != 2 {
-		t.Fatalf("decisions %+v, want the two manual steps", card.Decisions)
+	if len(card.Decisions) != len(answered) {
+		t.Fatalf("decisions %+v, want one for each of %v", card.Decisions, answered)
 	}
+	manual := 0
 	for _, d := range card.Decisions {
-		if d.Approver != "carol" || d.Kind != workflows.PendingKindManual || d.ResponseMS <= 0 {
-			t.Errorf("decision %+v: want carol's manual answer with a response time", d)
+		if d.Kind == workflows.PendingKindManual {
+			manual++
 		}
+		if d.Approver != "carol" || !answered[d.Step] || d.ResponseMS <= 0 {
+			t.Errorf("decision %+v: want carol's answer with a response time", d)
+		}
+	}
+	if manual != 2 {
+		t.Errorf("decisions %+v, want the two manual steps among them", card.Decisions)
 	}
 	posted := 0
 	for _, call := range rg.sb.Recorder.Calls("slack") {
@@ -428,7 +438,7 @@ func TestDrillTabletop(t *testing.T) {
 	printScorecard(&human, card)
 	md := scorecardsMarkdown([]Scorecard{card})
 	for _, d := range card.Decisions {
-		want := fmt.Sprintf("manual %s: approve by carol after %d ms", d.Step, d.ResponseMS)
+		want := fmt.Sprintf("%s %s: approve by carol after %d ms", d.Kind, d.Step, d.ResponseMS)
 		if !strings.Contains(human.String(), want) || !strings.Contains(md, want) {
 			t.Errorf("scorecards lack %q:\n%s", want, human.String())
 		}

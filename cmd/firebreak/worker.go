@@ -292,7 +292,7 @@ serve the run for the life of the command.`,
 				return err
 			}
 			if incident != "" {
-				if err := checkIncidentRun(ctx, sess.conn, run, incident, p.Name, subject); err != nil {
+				if err := checkIncidentRun(ctx, sess.conn, run, incident, p.Name, inputs); err != nil {
 					return err
 				}
 			}
@@ -320,7 +320,7 @@ serve the run for the life of the command.`,
 		},
 	}
 	cmd.Flags().StringVar(&slackChannel, "slack-channel", "", "Slack channel id for the run's status thread (needs SLACK_BOT_TOKEN)")
-	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id: notes go there and the run's id derives from it (an open run of another playbook or subject for it is refused)")
+	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id: notes go there and the run's id derives from it (an open run of another playbook, or with other inputs, for it is refused)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the run was started (sets the reason input)")
 	requesterFlag(cmd, &requestedBy)
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
