@@ -4,7 +4,8 @@
 //
 //	go test -run '^$' -bench Mass -benchtime 1x ./bench
 //
-// runs the mass-deprovisioning benchmark (1,000 developers; flags -mass.n, -mass.ratelimited
-// and the rate flags change it), and `go test ./bench` checks the same rig's correctness on a
-// handful of developers.
+// runs the mass-deprovisioning benchmark (1,000 developers; flags -mass.n, -mass.production,
+// -mass.ratelimited and the rate flags change it), and `go test ./bench` checks the same rig's
+// correctness on a handful of developers. Both build firebreak with -tags noserver (the
+// production worker's binary) into a temporary directory, with the go command on PATH.
 package bench

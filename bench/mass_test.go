@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +48,7 @@ var (
 	massRateN       = flag.Int("mass.rate-n", 100, "BenchmarkMassDeprovision: developers in the rate-limited run (at IAM's 20/s, 1,000 would take over ten minutes)")
 	massIAMRate     = flag.Float64("mass.iam-rate", testenv.DefaultRateLimits().IAM.PerSecond, "rate-limited run: IAM requests a second (burst the same)")
 	massHeapProfile = flag.String("mass.heapprofile", "", "BenchmarkMassDeprovision: write the worker processes' heap profiles at their peak into this directory")
+	massProduction  = flag.Bool("mass.production", true, "BenchmarkMassDeprovision: also run the playbook on `firebreak worker` built with -tags noserver, the production worker, and report its memory")
 	massVaultRate   = flag.Float64("mass.vault-rate", testenv.DefaultRateLimits().Vault.PerSecond, "rate-limited run: Vault requests a second (burst the same)")
 )
 
@@ -282,24 +282,6 @@ func (cw *childWorker) logs() string {
 	return cw.stderr.String()
 }
 
-// peakRSS reads the worker process's peak resident set size (VmHWM) in bytes.
-func (cw *childWorker) peakRSS() (int64, error) { return cw.status("VmHWM") }
-
-// status reads a size field (VmHWM, VmRSS) of the worker process's /proc status in bytes.
-func (cw *childWorker) status(field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cw.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no " + field + " in /proc status")
-}
-
 // stop ends the worker (stdin EOF, then a graceful worker stop) and waits for it.
 func (cw *childWorker) stop(tb testing.TB) {
 	_ = cw.stdin.Close()
@@ -329,10 +311,11 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 
 // massRun is what one run measured.
 type massRun struct {
-	mode           string // interpreter | hand-written
+	mode           string // interpreter | hand-written | production
 	wall           time.Duration
-	peakRSS        int64
-	idleRSS        int64 // the worker's resident set once ready, before the run
+	peakRSS        int64   // the worker process's VmHWM
+	idleRSS        int64   // the worker's resident set once ready, before the run
+	mem            memPeak // the worker process's memory, sampled every 100 ms through the run
 	events         int
 	historyBytes   int
 	largestEvent   int
@@ -350,11 +333,11 @@ type massRun struct {
 func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp bool, id string) massRun {
 	tb.Helper()
 	cw := r.startWorker(tb, sb)
-	idleRSS, _ := cw.status("VmRSS") // the worker ready and idle: what any run adds comes on top
+	mem := sampleMemory(cw.cmd.Process.Pid) // its first sample is the worker ready and idle
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	opts := client.StartWorkflowOptions{ID: id, TaskQueue: r.queue}
-	mr := massRun{mode: "hand-written", idleRSS: idleRSS}
+	mr := massRun{mode: "hand-written"}
 	t0 := time.Now()
 	var run client.WorkflowRun
 	var err error
@@ -386,14 +369,25 @@ func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp boo
 		err = nil
 	}
 	if err != nil {
+		_, _ = mem.stop()
 		cw.stop(tb)
 		tb.Fatalf("%s run of %d users: %v\nworker log:\n%s", mr.mode, len(users), err, tail(cw.logs(), 4000))
 	}
-	if mr.peakRSS, err = cw.peakRSS(); err != nil {
-		tb.Errorf("reading the worker's peak RSS: %v", err)
+	if mr.mem, err = mem.stop(); err != nil {
+		tb.Errorf("reading the worker's memory: %v", err)
 	}
+	mr.peakRSS, mr.idleRSS = mr.mem.HWM, mr.mem.Idle
 	cw.stop(tb)
 	mr.canaryInLog = testenv.ContainsCanary(cw.logs())
+	r.readHistory(tb, run, &mr)
+	mr.vaultOK, mr.iamOK = okCalls(sb)
+	return mr
+}
+
+// readHistory counts run's history events and bytes into mr and scans the decrypted history
+// for the canary.
+func (r *rig) readHistory(tb testing.TB, run client.WorkflowRun, mr *massRun) {
+	tb.Helper()
 	ctx, cancelRead := context.WithTimeout(context.Background(), 5*time.Minute) // the run's ctx may be cancelled by watch
 	defer cancelRead()
 	it := r.c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
@@ -412,17 +406,21 @@ func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp boo
 		dec, _ := protojson.Marshal(ev)
 		mr.canaryInHist = mr.canaryInHist || testenv.ContainsCanary(string(dec))
 	}
+}
+
+// okCalls counts the sandbox's successful Vault and IAM calls.
+func okCalls(sb *testenv.Sandbox) (vault, iam int) {
 	for _, c := range sb.Recorder.Calls("vault") {
 		if c.Status < 400 {
-			mr.vaultOK++
+			vault++
 		}
 	}
 	for _, c := range sb.Recorder.Calls("iam") {
 		if c.Status < 400 {
-			mr.iamOK++
+			iam++
 		}
 	}
-	return mr
+	return vault, iam
 }
 
 // refusal is a workflow task the server kept failing.
@@ -609,18 +607,53 @@ func TestMassDeprovisionSmall(t *testing.T) {
 		})
 		sb.Close()
 	}
+
+	// The same on the production worker: `firebreak worker` built as the Dockerfile builds it.
+	exe := buildProduction(t)
+	sb := testenv.NewSandbox(testenv.MassOrg(n + 2))
+	defer sb.Close()
+	mr := r.prodRun(t, exe, sb, users, "mass-small-production")
+	deprovisioned(t, sb, users, true)
+	if mr.result.Outcome != workflows.OutcomeContained {
+		t.Errorf("production run: outcome %q, want contained: %s", mr.result.Outcome, mr.result.Error)
+	}
+	if len(mr.result.Decisions) == 0 || mr.result.Decisions[0].Approver != benchApprover {
+		t.Errorf("production run: decisions %+v, expected the approval gate decided by %s", mr.result.Decisions, benchApprover)
+	}
+	for _, e := range mr.result.Expectations {
+		if !e.Passed {
+			t.Errorf("production run: expectation %q failed: %s", e.Name, e.Detail)
+		}
+	}
+	if mr.canaryInHist || mr.canaryInLog {
+		t.Errorf("production run: canary in history %v, in the worker's log %v", mr.canaryInHist, mr.canaryInLog)
+	}
+	if mr.mem.HWM == 0 || mr.mem.Anon == 0 || mr.mem.File == 0 {
+		t.Errorf("production worker's memory not measured: %s", mr.mem)
+	}
+	t.Logf("production worker, %d users: %v wall; %s", n, mr.wall.Round(time.Millisecond), mr.mem)
 }
 
 // BenchmarkMassDeprovision deprovisions -mass.n developers (1,000) with the mass-deprovision
 // playbook run by the interpreter and with the hand-written workflow of the same shape, each
 // on a fresh sandbox and a fresh worker process of one embedded server, and reports wall
-// times, their ratio, the worker's peak RSS and the history's size. With -mass.ratelimited
+// times, their ratio, each worker process's peak RSS and the history's size. With
+// -mass.production (the default) it then runs the playbook once more on the production
+// worker — `firebreak worker` built with -tags noserver, as the Dockerfile builds it, with its
+// approval answered — and reports that process's memory: VmHWM, and RssAnon and RssFile at
+// the highest VmRSS sampled every 100 ms. That is the worker memory figure; the test binary's
+// children link the whole Temporal server, about 110 MB more executable pages resident, and
+// serve only the wall-time comparison. With -mass.ratelimited
 // it then runs the playbook again with the sandbox enforcing IAM and Vault rate limits and
 // reports the ratio of its wall time to the least time those limits allow for the calls it
 // needed (successful calls ÷ rate, less the burst):
 //
 //	go test -run '^$' -bench Mass -benchtime 1x ./bench
 func BenchmarkMassDeprovision(b *testing.B) {
+	var exe string
+	if *massProduction {
+		exe = buildProduction(b)
+	}
 	r := newRig(b)
 	n := *massN
 	users := testenv.MassDeveloperNames(n)
@@ -631,11 +664,7 @@ func BenchmarkMassDeprovision(b *testing.B) {
 			mr := r.run(b, sb, users, interp, fmt.Sprintf("mass-%d-%v", i, interp))
 			doubled := deprovisioned(b, sb, users, false)
 			sb.Close()
-			if mr.refused != "" {
-				b.Logf("%s %d users: the server refused the run's workflow task from %v on: %s", mr.mode, n, mr.wall.Round(time.Millisecond), mr.refused)
-			}
-			b.Logf("%-12s %d users: %v wall, worker peak RSS %.1f MB (%.1f MB when ready, before the run), %d history events (%.1f MB as JSON, largest event %.0f KB), %d Vault and %d IAM calls, %d repeated changes, canary in history %v, in worker log %v",
-				mr.mode, n, mr.wall.Round(time.Millisecond), float64(mr.peakRSS)/(1<<20), float64(mr.idleRSS)/(1<<20), mr.events, float64(mr.historyBytes)/(1<<20), float64(mr.largestEvent)/1024, mr.vaultOK, mr.iamOK, doubled, mr.canaryInHist, mr.canaryInLog)
+			logMassRun(b, mr, n, doubled)
 			runs = append(runs, mr)
 		}
 		hand, interp := runs[0], runs[1]
@@ -648,6 +677,26 @@ func BenchmarkMassDeprovision(b *testing.B) {
 		b.ReportMetric(float64(hand.events), "hand-events")
 		if interp.refused != "" {
 			b.Errorf("the interpreter's run of %d users did not complete: %s", n, interp.refused)
+		}
+
+		// The memory figure: the production worker, `firebreak worker` built with -tags
+		// noserver as the Dockerfile builds it, on the production queue with the approval
+		// answered. The two runs above are in this test binary re-executed, which links the
+		// whole Temporal server; their wall times are the comparison, their memory is not
+		// what a deployed worker uses.
+		if *massProduction {
+			sb := testenv.NewSandbox(testenv.MassOrg(n))
+			mr := r.prodRun(b, exe, sb, users, fmt.Sprintf("mass-%d-production", i))
+			doubled := deprovisioned(b, sb, users, false)
+			sb.Close()
+			if mr.result.Outcome != workflows.OutcomeContained {
+				b.Errorf("production run of %d users: outcome %q, want contained: %s", n, mr.result.Outcome, mr.result.Error)
+			}
+			logMassRun(b, mr, n, doubled)
+			b.ReportMetric(mr.wall.Seconds(), "prod-s")
+			b.ReportMetric(float64(mr.mem.HWM)/(1<<20), "prod-worker-MB")
+			b.ReportMetric(float64(mr.mem.Anon)/(1<<20), "prod-worker-anon-MB")
+			b.ReportMetric(float64(mr.mem.File)/(1<<20), "prod-worker-file-MB")
 		}
 
 		if !*massRateLimited {
@@ -671,6 +720,15 @@ func BenchmarkMassDeprovision(b *testing.B) {
 		b.ReportMetric(bound.Seconds(), "limited-bound-s")
 		b.ReportMetric(mr.wall.Seconds()/bound.Seconds(), "limited-ratio")
 	}
+}
+
+// logMassRun logs what one run of n users measured.
+func logMassRun(b *testing.B, mr massRun, n, doubled int) {
+	if mr.refused != "" {
+		b.Logf("%s %d users: the server refused the run's workflow task from %v on: %s", mr.mode, n, mr.wall.Round(time.Millisecond), mr.refused)
+	}
+	b.Logf("%-12s %d users: %v wall, %d history events (%.1f MB as JSON, largest event %.0f KB), %d Vault and %d IAM calls, %d repeated changes, canary in history %v, in worker log %v; worker process: %s",
+		mr.mode, n, mr.wall.Round(time.Millisecond), mr.events, float64(mr.historyBytes)/(1<<20), float64(mr.largestEvent)/1024, mr.vaultOK, mr.iamOK, doubled, mr.canaryInHist, mr.canaryInLog, mr.mem)
 }
 
 // quietLogger drops the SDK's logs: the benchmark reports what it measures itself.

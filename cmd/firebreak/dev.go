@@ -24,7 +24,6 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/testenv"
-	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -103,7 +102,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return usagef("cannot listen on %s (--listen): %v", f.listen, err)
 	}
 	defer ln.Close()
-	srv, err := devserver.Start(ctx, devserver.Options{
+	srv, err := startEmbedded(ctx, embeddedOptions{
 		DBFile: filepath.Join(f.stateDir, "temporal.db"), IP: f.temporalIP, FrontendPort: f.temporalPort, Logger: logger,
 	})
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
-	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -30,7 +29,29 @@ type temporalConn struct {
 	Embedded bool
 	// Codec encrypts every payload this connection sends; DecodeEvent uses it to read history.
 	Codec  *workflows.Codec
-	server *devserver.Server
+	server embeddedServer
+}
+
+// embeddedServer is a Temporal server running inside this process, started by startEmbedded
+// (embedded.go). A binary built with -tags noserver has none (embedded_noserver.go), which
+// leaves the Temporal server's code out of it.
+type embeddedServer interface {
+	// FrontendHostPort is the host:port clients dial.
+	FrontendHostPort() string
+	// Namespace is the namespace registered on it.
+	Namespace() string
+	// Stop stops the server; an in-memory server's state is gone.
+	Stop() error
+}
+
+// embeddedOptions configures startEmbedded; zero values are devserver.Options' defaults (in
+// memory, 127.0.0.1, a free port, namespace "default", logs discarded).
+type embeddedOptions struct {
+	Namespace    string
+	DBFile       string
+	IP           string
+	FrontendPort int
+	Logger       *slog.Logger
 }
 
 // connectTemporal dials TEMPORAL_ADDRESS (namespace TEMPORAL_NAMESPACE, default "default") when
@@ -53,8 +74,10 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 	}
 	conn.Codec = codec
 	if conn.Address == "" {
-		srv, err := devserver.Start(ctx, devserver.Options{Namespace: ns, Logger: logger})
-		if err != nil {
+		srv, err := startEmbedded(ctx, embeddedOptions{Namespace: ns, Logger: logger})
+		if errors.As(err, new(usageError)) {
+			return nil, err
+		} else if err != nil {
 			return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
 		}
 		conn.server, conn.Address, conn.Embedded = srv, srv.FrontendHostPort(), true
