@@ -803,6 +803,8 @@ func CheckHistoryBudget(plan playbooks.Plan, inputs map[string]any) error {
 
 // readSteps returns the steps whose outputs an expression of plan may read: those named as
 // steps.<id> anywhere in it, or every step if an expression indexes steps[…] by a value.
+//
+//workflowcheck:ignore json.Marshal of the plain-data Plan (map keys sorted), flagged only through its type cache and the Go runtime
 func readSteps(plan playbooks.Plan) map[string]bool {
 	read := map[string]bool{}
 	b, err := json.Marshal(plan)
