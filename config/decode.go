@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // maxFileSize bounds what Load reads: a configuration file is a few kilobytes.
@@ -236,35 +238,10 @@ func describeNode(n *yaml.Node) string {
 	return "nothing"
 }
 
-// nearest is the candidate closest to s by edit distance, if it is close enough to be a typo.
+// nearest is the candidate closest to s by edit distance, if it is close enough to be a typo
+// (case-insensitive: keys are lower case).
 func nearest(s string, candidates []string) string {
-	best, bestD := "", len(s)/3+2
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), c); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return playbooks.Nearest(strings.ToLower(s), candidates)
 }
 
 // errorsOf unwraps an *Error into its problems; other errors become one problem.

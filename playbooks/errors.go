@@ -121,6 +121,10 @@ func (d *diags) sorted() []Diagnostic {
 // maxSuggestLen is the longest name nearest compares.
 const maxSuggestLen = 80
 
+// Nearest returns the candidate closest to s by edit distance, if it is close enough to be a
+// plausible typo, for "did you mean" hints; "" when none is.
+func Nearest(s string, candidates []string) string { return nearest(s, candidates) }
+
 // nearest returns the candidate closest to s by edit distance, if it is close enough to be a
 // plausible typo.
 func nearest(s string, candidates []string) string {

@@ -97,8 +97,8 @@ func forbidden(pkg, imp string) string {
 		if isVendor || strings.HasPrefix(imp, "go.temporal.io/") {
 			return "config reads Vault only through the function cmd gives it"
 		}
-		if own && top(target) != "chatops" {
-			return "config may import only chatops (the types it folds in)"
+		if own && top(target) != "chatops" && top(target) != "playbooks" {
+			return "config may import only chatops (the types it folds in) and playbooks (its did-you-mean)"
 		}
 	case "observability":
 		if isVendor {
