@@ -843,13 +843,17 @@ func printScorecard(w io.Writer, c Scorecard) {
 	}
 	fmt.Fprintf(w, "\n%s %s — %s  subject=%s\n", kind, c.Playbook, verdict, orDash(c.Subject))
 	fmt.Fprintf(w, "  run %s\n\n", c.WorkflowID)
-	fmt.Fprintf(w, "  %-4s %-24s %-26s %9s\n", "", "STEP", "ACTION", "DURATION")
+	idw, actw := 24, 26 // column widths: the longest id and action, at least these
+	for _, s := range c.Steps {
+		idw, actw = max(idw, len(s.ID)), max(actw, len(s.Action))
+	}
+	fmt.Fprintf(w, "  %-4s %-*s %-*s %9s\n", "", idw, "STEP", actw, "ACTION", "DURATION")
 	for _, s := range c.Steps {
 		dur := "-"
 		if s.Status == workflows.StatusSucceeded || s.Status == workflows.StatusFailed {
 			dur = fmt.Sprintf("%d ms", s.DurationMS)
 		}
-		fmt.Fprintf(w, "  %-4s %-24s %-26s %9s", statusMark(s.Status), s.ID, s.Action, dur)
+		fmt.Fprintf(w, "  %-4s %-*s %-*s %9s", statusMark(s.Status), idw, s.ID, actw, s.Action, dur)
 		switch s.Status {
 		case workflows.StatusFailed:
 			fmt.Fprintf(w, "  %s", s.Error)

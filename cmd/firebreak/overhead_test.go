@@ -119,7 +119,7 @@ func BenchmarkInterpreterOverhead(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		opts := client.StartWorkflowOptions{ID: fmt.Sprintf("bench/interp/%d", i), TaskQueue: workflows.DrillTaskQueue}
 		t0 := time.Now()
-		run, err := conn.Client.ExecuteWorkflow(ctx, opts, workflows.Run, workflows.RunInput{Plan: *p, Inputs: inputs, Drill: true})
+		run, err := conn.Client.ExecuteWorkflow(ctx, opts, workflows.Run, workflows.RunInput{Plan: *p, Inputs: inputs, Drill: true, AutoApprove: true})
 		if err != nil {
 			b.Fatal(err)
 		}
