@@ -8,6 +8,9 @@ import (
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 )
 
+// unreachableHint follows "cannot reach Temporal at ADDR (from TEMPORAL_ADDRESS…".
+const unreachableHint = "start `firebreak dev`, or unset it to use an embedded server"
+
 // startEmbedded starts a Temporal server inside this process (testenv/devserver): in memory
 // for a command run without TEMPORAL_ADDRESS, persisted to opts.DBFile for `firebreak dev`.
 // It is the only place cmd/firebreak links the Temporal server; a binary built with

@@ -95,7 +95,7 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 		conn.Close()
 		hint := ""
 		if !conn.Embedded {
-			hint = " (from TEMPORAL_ADDRESS; start `firebreak dev`, or unset it to use an embedded server)"
+			hint = " (from TEMPORAL_ADDRESS; " + unreachableHint + ")"
 		}
 		return nil, fmt.Errorf("cannot reach Temporal at %s%s: %w", conn.Address, hint, err)
 	}
