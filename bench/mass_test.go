@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -251,28 +250,7 @@ func (r *rig) startWorker(tb testing.TB, sb *testenv.Sandbox) *childWorker {
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if sc.Text() == "ready" {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, stdout)
-				return
-			}
-		}
-		ready <- errors.New("worker process exited before it was ready")
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			_ = cmd.Wait()
-			tb.Fatalf("%v: %s", err, cw.logs())
-		}
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		tb.Fatalf("worker process not ready after a minute: %s", cw.logs())
-	}
+	awaitReady(tb, cmd, stdout, func(line string) bool { return line == "ready" }, "worker process", cw.logs)
 	return cw
 }
 
@@ -738,3 +716,33 @@ func (quietLogger) Debug(string, ...any) {}
 func (quietLogger) Info(string, ...any)  {}
 func (quietLogger) Warn(string, ...any)  {}
 func (quietLogger) Error(string, ...any) {}
+
+// awaitReady waits (at most a minute) for the child process cmd to print a line isReady
+// accepts on stdout, then discards the rest of its output; it fails tb with the child's logs
+// when the child exits first or takes too long.
+func awaitReady(tb testing.TB, cmd *exec.Cmd, stdout io.Reader, isReady func(string) bool, what string, logs func() string) {
+	tb.Helper()
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if isReady(sc.Text()) {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+		ready <- fmt.Errorf("%s exited before it was ready", what)
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			_ = cmd.Wait()
+			tb.Fatalf("%v: %s", err, logs())
+		}
+	case <-time.After(time.Minute):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		tb.Fatalf("%s not ready after a minute: %s", what, logs())
+	}
+}

@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,29 +84,9 @@ func (r *rig) startProduction(tb testing.TB, exe string, sb *testenv.Sandbox) *p
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "firebreak worker serving task queue "+workflows.TaskQueue) {
-				ready <- nil
-				_, _ = io.Copy(io.Discard, stdout)
-				return
-			}
-		}
-		ready <- errors.New("firebreak worker exited before it said it was serving")
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			_ = cmd.Wait()
-			tb.Fatalf("%v: %s", err, pw.logs())
-		}
-	case <-time.After(time.Minute):
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		tb.Fatalf("firebreak worker not serving after a minute: %s", pw.logs())
-	}
+	awaitReady(tb, cmd, stdout, func(line string) bool {
+		return strings.HasPrefix(line, "firebreak worker serving task queue "+workflows.TaskQueue)
+	}, "firebreak worker", pw.logs)
 	return pw
 }
 

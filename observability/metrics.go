@@ -88,7 +88,7 @@ func New() *Metrics {
 		}, []string{"playbook", "action", "status"}),
 		timeToContain: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "firebreak_time_to_contain_seconds",
-			Help:    "Time from the trigger to the last containing step's success, for runs that contained, by playbook and mode.",
+			Help:    "Time from the trigger to the moment the subject's access was cut (the last reversible containment step's success), for runs that contained, by playbook and mode.",
 			Buckets: containBuckets,
 		}, []string{"playbook", "mode"}),
 		approvalsWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
