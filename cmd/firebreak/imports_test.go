@@ -71,9 +71,13 @@ func forbidden(pkg, imp string) string {
 		return "only cmd wires observability in"
 	}
 	switch top(pkg) {
-	case "playbooks":
+	case "secretscan":
 		if own || strings.HasPrefix(imp, "go.temporal.io/") || isVendor {
-			return "playbooks is plain data: stdlib, yaml and CEL only"
+			return "secretscan is a leaf: stdlib and gitleaks' rules only"
+		}
+	case "playbooks":
+		if (own && target != "secretscan") || strings.HasPrefix(imp, "go.temporal.io/") || isVendor {
+			return "playbooks is plain data: stdlib, yaml, CEL and the secret scanner only"
 		}
 	case "workflows":
 		if isVendor {
@@ -83,15 +87,15 @@ func forbidden(pkg, imp string) string {
 			return "workflows may import only playbooks and activities"
 		}
 	case "activities":
-		if own {
-			return "an activities package stands alone"
+		if own && target != "secretscan" {
+			return "an activities package stands alone (it may use the secret scanner)"
 		}
 		if strings.HasPrefix(imp, "go.temporal.io/") && !strings.HasPrefix(imp, "go.temporal.io/sdk/") {
 			return "activities use only the Temporal SDK"
 		}
 	case "chatops":
-		if own && top(target) != "playbooks" && top(target) != "workflows" {
-			return "chatops may import only playbooks and workflows"
+		if own && top(target) != "playbooks" && top(target) != "workflows" && target != "secretscan" {
+			return "chatops may import only playbooks, workflows and the secret scanner"
 		}
 	case "config":
 		if isVendor || strings.HasPrefix(imp, "go.temporal.io/") {
