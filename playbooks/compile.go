@@ -26,7 +26,7 @@ var (
 	topKeys      = []string{"name", "title", "description", "severity", "version", "owners", "inputs", "roles", "approval", "triggers", "steps", "outputs", "notify", "expect"}
 	inputKeys    = []string{"type", "description", "required", "default", "pattern", "enum"}
 	stepKeys     = []string{"id", "name", "action", "with", "needs", "if", "foreach", "concurrency", "retry", "timeout", "on_failure", "compensate"}
-	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval", "non_retryable"}
+	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval", "for", "non_retryable"}
 	onFailures   = []string{OnFailureAbort, OnFailureContinue, OnFailureEscalate}
 	expectKeys   = []string{"name", "that"}
 	yamlErrLine  = regexp.MustCompile(`line (\d+)`)
@@ -903,15 +903,20 @@ func (c *compiler) retry(s *Step, n *yaml.Node) {
 			s.Retry.MaxAttempts = v
 		}
 	}
-	for _, key := range []string{"interval", "max_interval"} {
+	for _, key := range []string{"interval", "max_interval", "for"} {
 		if e, ok := f[key]; ok {
 			dur, err := time.ParseDuration(e.val.Value)
-			if err != nil || dur <= 0 {
+			switch {
+			case err != nil || dur <= 0:
 				c.d.add(e.val.Line, e.val.Column, "", "step %s: retry.%s: expected a positive duration like 1s, found %q", s.ID, key, e.val.Value)
-			} else if key == "interval" {
+			case key == "for" && dur > MaxRetryFor:
+				c.d.add(e.val.Line, e.val.Column, "", "step %s: retry.for: expected at most %s, found %s; a person should look before then", s.ID, MaxRetryFor, dur)
+			case key == "interval":
 				s.Retry.Initial = Duration(dur)
-			} else {
+			case key == "max_interval":
 				s.Retry.MaxInterval = Duration(dur)
+			default:
+				s.Retry.For = Duration(dur)
 			}
 		}
 	}
