@@ -70,7 +70,7 @@ func (f drillFlags) autoApproves(embedded bool) bool {
 func newDrillRunCmd() *cobra.Command {
 	var f drillFlags
 	cmd := &cobra.Command{
-		Use:   "run [PLAYBOOK...] [--all]",
+		Use:   "run [PLAYBOOK|FILE...] [--all]",
 		Short: "Run playbooks on the drill task queue against the in-process sandbox and print a scorecard",
 		Long: `Runs each named playbook (or every one with --all) exactly as production would — the same
 compiled Plan, the same interpreter workflow — on the drill task queue, whose worker is bound
@@ -87,7 +87,7 @@ started for the drill. Exit code 0 only when every verification and expectation 
 	cmd.Flags().BoolVar(&f.all, "all", false, "drill every playbook in the library")
 	cmd.Flags().StringArrayVar(&f.inputs, "input", nil, "playbook input as key=value (repeatable); subject defaults to alice, a sandbox developer")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the scorecards as JSON")
-	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml) that override bundled ones of the same name")
+	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().StringVar(&f.evidenceDir, "evidence-dir", "", "where drill evidence is written (default: a new temporary directory)")
 	cmd.Flags().BoolVar(&f.noPagerDuty, "no-pagerduty", false, "do not report on the sandbox PagerDuty incident")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up on a drill after this long")
@@ -169,7 +169,7 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 	}
 	var jobs []job
 	for _, n := range names {
-		p, err := lib.Get(n)
+		p, err := lib.Resolve(n)
 		if err != nil {
 			return usageError{err}
 		}

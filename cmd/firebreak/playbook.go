@@ -47,8 +47,12 @@ user playbooks override bundled ones. --format json prints machine-readable resu
 				paths = append(paths, dir)
 			}
 			if len(args) == 0 && dir == "" {
+				// The default directory counts only when it holds playbooks (from the repository's
+				// root, ./playbooks is the Go package); a path given is checked strictly.
 				if st, err := os.Stat(userPlaybookDir); err == nil && st.IsDir() {
-					paths = []string{userPlaybookDir}
+					if _, err := playbooks.PlaybookFiles(userPlaybookDir); err == nil {
+						paths = []string{userPlaybookDir}
+					}
 				}
 			}
 			if len(args) > 0 {
@@ -67,7 +71,7 @@ user playbooks override bundled ones. --format json prints machine-readable resu
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or github")
-	c.Flags().StringVar(&dir, "dir", "", "also validate every playbook in this directory")
+	playbooksFlag(c, &dir, "also validate this playbook file or every playbook in this directory")
 	return c
 }
 
@@ -124,13 +128,25 @@ func githubEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
-// loadPlan finds a playbook by name in the bundled library overridden by dir.
-func loadPlan(name, dir string) (*playbooks.Plan, error) {
+// playbooksFlagUsage describes --playbooks, the one flag for extra playbooks on every command.
+const playbooksFlagUsage = "a playbook file, or a directory of playbooks (*.yaml), that override bundled ones of the same name"
+
+// playbooksFlag adds --playbooks and, for the playbook commands that called it --dir, the old
+// name as a deprecated alias.
+func playbooksFlag(c *cobra.Command, dir *string, usage string) {
+	c.Flags().StringVar(dir, "playbooks", "", usage)
+	c.Flags().StringVar(dir, "dir", "", usage)
+	_ = c.Flags().MarkDeprecated("dir", "use --playbooks")
+}
+
+// loadPlan finds a playbook by name in the bundled library overridden by dir, or compiles the
+// playbook file ref names.
+func loadPlan(ref, dir string) (*playbooks.Plan, error) {
 	lib, err := playbooks.LoadLibrary(dir)
 	if err != nil {
 		return nil, err
 	}
-	p, err := lib.Get(name)
+	p, err := lib.Resolve(ref)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -140,7 +156,7 @@ func loadPlan(name, dir string) (*playbooks.Plan, error) {
 func newGraphCmd() *cobra.Command {
 	var format, dir string
 	c := &cobra.Command{
-		Use:   "graph NAME",
+		Use:   "graph NAME|FILE",
 		Short: "Print a playbook's step graph as Mermaid or Graphviz DOT",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -160,14 +176,14 @@ func newGraphCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&format, "format", "mermaid", "mermaid or dot")
-	c.Flags().StringVar(&dir, "dir", "", "directory of user playbooks that override bundled ones")
+	playbooksFlag(c, &dir, playbooksFlagUsage)
 	return c
 }
 
 func newExplainCmd() *cobra.Command {
 	var dir string
 	c := &cobra.Command{
-		Use:   "explain NAME",
+		Use:   "explain NAME|FILE",
 		Short: "Print a one-page Markdown quick reference: roles, steps, escalation, communication templates",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -179,7 +195,7 @@ func newExplainCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "directory of user playbooks that override bundled ones")
+	playbooksFlag(c, &dir, playbooksFlagUsage)
 	return c
 }
 

@@ -234,7 +234,7 @@ func newRunCmd() *cobra.Command {
 		timeout                                                                         time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "run PLAYBOOK key=value...",
+		Use:   "run PLAYBOOK|FILE key=value...",
 		Short: "Run a playbook for real against the configured endpoints",
 		Long: `Starts PLAYBOOK on the production task queue with the given inputs. The run's id comes from the
 playbook and subject, so a second run for the same subject while one is open joins it.
@@ -252,7 +252,7 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return err
 			}
-			p, err := lib.Get(args[0])
+			p, err := lib.Resolve(args[0])
 			if err != nil {
 				return usageError{err}
 			}
@@ -306,7 +306,7 @@ serve the run for the life of the command.`,
 	cmd.Flags().StringVar(&reason, "reason", "", "why the run was started (sets the reason input)")
 	requesterFlag(cmd, &requestedBy)
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
-	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks that override bundled ones")
+	cmd.Flags().StringVar(&playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
 	cmd.Flags().DurationVar(&timeout, "timeout", 24*time.Hour, "give up on the run after this long")
