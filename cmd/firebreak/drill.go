@@ -687,6 +687,12 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 			card.Passed = false
 		}
 	}
+	// A drill proves a playbook: one that changes systems and checks nothing proves nothing,
+	// however the run went.
+	if len(p.Unverified) > 0 && card.Passed {
+		card.Passed = false
+		card.FailureCause = fmt.Sprintf("playbook %s changes systems (%s) but verifies nothing and expects nothing, so its drill proves nothing; add a verify step or an expect: assertion", p.Name, strings.Join(p.Unverified, ", "))
+	}
 	return card
 }
 

@@ -24,6 +24,7 @@ const userPlaybookDir = "playbooks"
 
 func newValidateCmd() *cobra.Command {
 	var format, dir string
+	var strict bool
 	c := &cobra.Command{
 		Use:   "validate [PATH...]",
 		Short: "Compile playbooks and report every problem with file:line:col (default: the bundled library plus ./playbooks)",
@@ -31,7 +32,8 @@ func newValidateCmd() *cobra.Command {
 warning at once, with the source line, a caret, what was expected and the nearest valid name.
 With no paths it checks the bundled library and, when it exists, ./playbooks, and says which
 user playbooks override bundled ones. --format json prints machine-readable results;
---format github prints GitHub Actions annotations. Exit code 1 when any playbook has errors.`,
+--format github prints GitHub Actions annotations. Exit code 1 when any playbook has errors,
+or, with --strict, warnings (drills fail a playbook that changes systems and verifies nothing).`,
 		Example: `  firebreak playbook validate
   firebreak playbook validate my-playbooks/ --format github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -65,14 +67,30 @@ user playbooks override bundled ones. --format json prints machine-readable resu
 			if len(args) > 0 {
 				bundled, _ := playbooks.BundledSources()
 				results := playbooks.Validate(append(bundled, user...))
-				return printValidation(cmd.OutOrStdout(), format, results[len(bundled):])
+				return printValidation(cmd.OutOrStdout(), format, strictly(strict, results[len(bundled):]))
 			}
-			return printValidation(cmd.OutOrStdout(), format, playbooks.Validate(append(sources, user...)))
+			return printValidation(cmd.OutOrStdout(), format, strictly(strict, playbooks.Validate(append(sources, user...))))
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or github")
 	playbooksFlag(c, &dir, "also validate this playbook file or every playbook in this directory")
+	c.Flags().BoolVar(&strict, "strict", false, "treat warnings as errors (exit 1)")
 	return c
+}
+
+// strictly fails, when strict, every result that has warnings.
+func strictly(strict bool, results []playbooks.Result) []playbooks.Result {
+	if !strict {
+		return results
+	}
+	for i := range results {
+		for _, d := range results[i].Diagnostics {
+			if d.Severity == playbooks.SeverityWarning {
+				results[i].OK = false
+			}
+		}
+	}
+	return results
 }
 
 func printValidation(out io.Writer, format string, results []playbooks.Result) error {

@@ -123,3 +123,71 @@ func TestPlaybookPathsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateStrictFailsOnWarnings: validate --strict treats warnings (here, a playbook that
+// changes a system and verifies nothing) as failures.
+func TestValidateStrictFailsOnWarnings(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "unverified.yaml")
+	src := `name: unverified
+title: Changes but checks nothing
+severity: high
+steps:
+  - id: inv
+    action: vault.inventory
+    with: {subject: x}
+  - id: snap
+    action: evidence.snapshot
+    needs: [inv]
+    with: {subject: x, data: {v: "${{ steps.inv.outputs }}"}}
+  - id: revoke
+    action: vault.revoke_tokens
+    needs: [snap]
+    with: {accessors: "${{ steps.inv.outputs.accessors }}"}
+`
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"playbook", "validate", file}, exitOK},
+		{[]string{"playbook", "validate", "--strict", file}, exitFailed},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code != tc.code {
+			t.Errorf("firebreak %s: exit %d, want %d:\n%s%s", strings.Join(tc.args, " "), code, tc.code, stdout.String(), stderr.String())
+		}
+	}
+}
+
+// TestDrillOfUnverifiedPlaybookFails: a drill given a playbook file that changes a system and
+// verifies nothing does not PASS, even though its run contained the subject.
+func TestDrillOfUnverifiedPlaybookFails(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "")
+	file := filepath.Join(t.TempDir(), "unverified.yaml")
+	src := `name: unverified
+title: Changes but checks nothing
+severity: high
+steps:
+  - id: inv
+    action: vault.inventory
+    with: {subject: alice}
+  - id: snap
+    action: evidence.snapshot
+    needs: [inv]
+    with: {subject: alice, data: {v: "${{ steps.inv.outputs }}"}}
+  - id: revoke
+    action: vault.revoke_tokens
+    needs: [snap]
+    with: {accessors: "${{ steps.inv.outputs.accessors }}"}
+`
+	if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"drill", "run", file, "--evidence-dir", t.TempDir()}, &stdout, &stderr)
+	if code != exitFailed || !strings.Contains(stdout.String(), "verifies nothing") {
+		t.Fatalf("exit %d (want %d), scorecard lacks the reason:\n%s%s", code, exitFailed, stdout.String(), stderr.String())
+	}
+}
