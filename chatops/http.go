@@ -22,7 +22,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -187,8 +189,8 @@ func NewHandler(o Options) *Server {
 	}
 	if o.Config.PagerDuty.ConfirmChannel == "" {
 		for i, r := range o.Config.PagerDuty.Rules {
-			for _, name := range sortedKeys(r.Inputs) {
-				if name != "reason" && contains(freeTextFields, r.Inputs[name].From) {
+			for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
+				if name != "reason" && slices.Contains(freeTextFields, r.Inputs[name].From) {
 					s.log.Warn("chatops: a PagerDuty rule takes an input from the incident's free text and no pagerduty.confirm_channel is set: its incidents will start nothing", "rule", i, "playbook", r.Playbook, "input", name)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -535,7 +536,7 @@ func (s *Server) decide(ctx context.Context, slackID, workflowID string, req wor
 		return ephemeral("You cannot approve: " + err.Error()), false
 	}
 	req.Approver = who.Subject
-	req.ApproverRoles = sortedRoles(who.Roles)
+	req.ApproverRoles = slices.Sorted(slices.Values(who.Roles))
 	req.ApproverEmail = who.Email // for approval rules that need an on-call approver
 	s.after(func(ctx context.Context) {
 		res, err := s.approve(ctx, workflowID, req)
@@ -712,7 +713,7 @@ func rolesText(r []string) string {
 	if len(r) == 0 {
 		return "none"
 	}
-	return strings.Join(sortedRoles(r), ", ")
+	return strings.Join(slices.Sorted(slices.Values(r)), ", ")
 }
 
 func truncate(s string, n int) string {
