@@ -62,15 +62,16 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 	if u := setting("PAGERDUTY_API_URL"); u != "" {
 		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
 	}
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical()})
-	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
-	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(setting("SLACK_BOT_TOKEN"), slackOpts...)})
-	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(setting("PAGERDUTY_TOKEN"), pdOpts...), From: setting("PAGERDUTY_FROM")})
-	evidence.Register(w, &evidence.Activities{Store: store})
 	services, err := httpServicesFromEnv()
 	if err != nil {
 		return err
 	}
+	// Secrets marked firebreak-rotate: service:NAME/PATH are rotated by the same configured services.
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), Services: httpreq.Rotator{Services: services}})
+	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
+	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(setting("SLACK_BOT_TOKEN"), slackOpts...)})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(setting("PAGERDUTY_TOKEN"), pdOpts...), From: setting("PAGERDUTY_FROM")})
+	evidence.Register(w, &evidence.Activities{Store: store})
 	httpreq.Register(w, &httpreq.Activities{Services: services})
 	// OIDC_ISSUER unset: oidc actions fail with NotConfigured rather than the worker refusing to start.
 	oidc.Register(w, &oidc.Activities{Issuer: setting("OIDC_ISSUER"), ClientID: setting("OIDC_CLIENT_ID"), ClientSecret: setting("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
