@@ -480,10 +480,12 @@ func call[In, Out any](ctx workflow.Context, prefix string, fn func(context.Cont
 func statusText(res RunResult, uiURL string) string {
 	var b strings.Builder
 	state := "running"
-	switch res.Outcome {
-	case OutcomeContained:
+	switch {
+	case res.Outcome == OutcomeContained && len(res.RemediationPending) > 0:
+		state = "contained, remediation pending"
+	case res.Outcome == OutcomeContained:
 		state = "contained"
-	case OutcomeFailed:
+	case res.Outcome == OutcomeFailed:
 		state = "FAILED"
 	}
 	fmt.Fprintf(&b, "*%s*%s for `%s`: %s\n", res.Playbook, drillTag(res.Drill), orDash(res.Subject), state)
@@ -523,6 +525,9 @@ func summaryText(res RunResult) string {
 			if c.Passed {
 				passed++
 			}
+		}
+		if len(res.RemediationPending) > 0 {
+			return fmt.Sprintf("⚠️ %s%s for %s: contained in %d ms, remediation pending; %d/%d verifications passed; %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications), pendingText(res.RemediationPending))
 		}
 		return fmt.Sprintf("✅ %s%s for %s: contained in %d ms; %d/%d verifications passed.", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications))
 	}
@@ -564,4 +569,17 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// pendingText names the secrets left for their owners to rotate (at most ResultListSample).
+func pendingText(ps []PendingRotation) string {
+	var names []string
+	for i, p := range ps {
+		if i == ResultListSample {
+			names = append(names, fmt.Sprintf("and %d more", len(ps)-i))
+			break
+		}
+		names = append(names, p.Mount+"/"+p.Path+" (owner "+orDash(p.Owner)+")")
+	}
+	return fmt.Sprintf("%d shared secret(s) not rotated by firebreak, left to their owners: %s.", len(ps), strings.Join(names, ", "))
 }
