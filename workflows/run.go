@@ -92,6 +92,9 @@ type StepResult struct {
 	// Truncated lists the output lists this record shortens to keep a run's result and status
 	// query within Temporal's payload limit; expressions in the run saw them whole.
 	Truncated []Truncation `json:"truncated,omitempty"`
+	// Waiting says, while a step that changes a system keeps failing and retrying, how long it
+	// has been trying and until when it will (see watchRetries); cleared when it ends.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // FanOut is the summary of a foreach step.
@@ -454,7 +457,9 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	case st.Builtin:
 		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, ErrInvalidPlan, nil)
 	default:
+		stopWatching := r.watchRetries(ctx, st, sr, rep)
 		out, err = b.run(workflow.WithActivityOptions(ctx, activityOptions(st)), args)
+		stopWatching()
 	}
 	sr.EndedAt = workflow.Now(ctx)
 	sr.DurationMS = sr.EndedAt.Sub(sr.StartedAt).Milliseconds()
@@ -515,7 +520,8 @@ func checksOf(step string, out map[string]any) []Check {
 func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: time.Duration(st.Timeout),
+		StartToCloseTimeout:    time.Duration(st.Timeout),
+		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
 			BackoffCoefficient:     rp.Backoff,

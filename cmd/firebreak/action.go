@@ -179,7 +179,7 @@ func actionPlan(name string, raw map[string]string, approveRoles []string) (*pla
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := playbooks.Compile("action:"+name, src)
+	plan, err := playbooks.Compile("action:"+name, src, playbooks.OneAction())
 	if err != nil {
 		if len(approveRoles) == 0 {
 			return nil, nil, usagef("%v\n(%s cannot be undone: name the role that approves it with --approve-role)", err, name)
