@@ -31,6 +31,7 @@ const (
 	eventPending   // a person is asked to decide (approval, manual step, escalation)
 	eventEscalated // a failure or an approval timeout was escalated
 	eventDecided   // a pending decision was settled: granted, denied, timed out or closed
+	eventWaiting   // a step that changes a system keeps failing and is being retried
 )
 
 // changeDecisionUpdate versions the in-place update of a decision's Slack reply (its buttons
@@ -76,7 +77,7 @@ func startReporter(ctx workflow.Context, r *runner) *reporter {
 	// sends at most seven (pending, escalated, decided, done, and pending, escalated and
 	// decided again when an escalation is itself escalated), the run two more; the margin is
 	// cheap.
-	rep.ch = workflow.NewBufferedChannel(ctx, 8*len(r.in.Plan.Steps)+8)
+	rep.ch = workflow.NewBufferedChannel(ctx, 9*len(r.in.Plan.Steps)+8) // and one "still trying" each
 	f, set := workflow.NewFuture(ctx)
 	rep.done = f
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -212,6 +213,13 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		rep.note(ctx, text, key)
 		rep.notify(ctx, playbooks.NotifyEscalated, ev.step)
 		return
+	case eventWaiting:
+		s := res.Steps[rep.r.index[ev.step]]
+		if s.Waiting == "" {
+			return // it succeeded or gave up before the notice was delivered
+		}
+		text = fmt.Sprintf("⏳ %s: %s", stepLabel(s), s.Waiting)
+		key = "waiting/" + s.ID
 	case eventStep:
 		s := res.Steps[rep.r.index[ev.step]]
 		switch {
@@ -501,6 +509,9 @@ func statusText(res RunResult, uiURL string) string {
 			fmt.Fprintf(&b, ": %s", s.Error)
 		case StatusSkipped:
 			fmt.Fprintf(&b, " (skipped: %s)", s.SkipReason)
+		}
+		if s.Waiting != "" {
+			fmt.Fprintf(&b, " ⏳ %s", s.Waiting)
 		}
 		b.WriteByte('\n')
 	}
