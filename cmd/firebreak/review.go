@@ -47,7 +47,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 			if err != nil {
 				return err
 			}
-			ex, err := audit.Build(args[0], runID, events, nil)
+			ex, err := audit.BuildWith(args[0], runID, events, nil, audit.Options{People: directoryNames()})
 			if err != nil {
 				return err
 			}
