@@ -86,7 +86,15 @@ func (s *Sandbox) Endpoints() map[string]string {
 
 // sandboxHTTP is an HTTP client that can only reach loopback: whatever a client is configured
 // with, a drill's request cannot leave the machine.
-var sandboxHTTP = &http.Client{Transport: loopbackOnly{http.DefaultTransport}}
+var sandboxHTTP = &http.Client{Transport: loopbackOnly{pooledTransport()}}
+
+// pooledTransport keeps enough idle connections per sandbox server for an inventory's
+// concurrent accessor lookups (the default transport keeps two).
+func pooledTransport() *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = fbvault.DefaultLookupConcurrency
+	return tr
+}
 
 type loopbackOnly struct{ next http.RoundTripper }
 
