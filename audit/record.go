@@ -238,7 +238,7 @@ func objectsOf(rec ActivityRecord) []string {
 		case v != "":
 			s += " v" + v
 		}
-		return "secret " + s
+		return "Vault KV " + s
 	}
 	for _, m := range []map[string]any{args, res} {
 		if m == nil {
@@ -299,7 +299,7 @@ func objectsOf(rec ActivityRecord) []string {
 	}
 	// A secret read at version N and rotated from N is listed once, with its new version.
 	out = slices.DeleteFunc(out, func(o string) bool {
-		return strings.HasPrefix(o, "secret ") && !strings.Contains(o, "→") && slices.ContainsFunc(out, func(p string) bool { return strings.HasPrefix(p, o+"→") })
+		return strings.HasPrefix(o, "Vault KV ") && !strings.Contains(o, "→") && slices.ContainsFunc(out, func(p string) bool { return strings.HasPrefix(p, o+"→") })
 	})
 	if len(out) > maxObj {
 		out = append(out[:maxObj], fmt.Sprintf("and %d more (see the entry's data)", len(out)-maxObj))

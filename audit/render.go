@@ -57,8 +57,11 @@ func Markdown(ex *Export) string {
 	return b.String()
 }
 
-// field is one line of the summary.
-type field struct{ Name, Text string }
+// field is one line of the summary; Lines, when set, are shown one under another.
+type field struct {
+	Name, Text string
+	Lines      []string
+}
 
 func recordTitle(r Record) string {
 	kind := "Incident record"
@@ -92,11 +95,11 @@ func summaryFields(r Record) []field {
 		trigger += " — “" + trig.Reason + "”"
 	}
 	fs := []field{
-		{"Playbook", pb},
-		{"Kind", kind},
-		{"Trigger", trigger},
-		{"Subject", orDash(r.Subject)},
-		{"Requester", r.Requester},
+		{Name: "Playbook", Text: pb},
+		{Name: "Kind", Text: kind},
+		{Name: "Trigger", Text: trigger},
+		{Name: "Subject", Text: orDash(r.Subject)},
+		{Name: "Requester", Text: r.Requester},
 	}
 	var approvers []string
 	for _, a := range r.Approvals {
@@ -110,9 +113,9 @@ func summaryFields(r Record) []field {
 	if len(approvers) == 0 {
 		approvers = []string{"none: no step needed a decision"}
 	}
-	fs = append(fs, field{"Approvers", strings.Join(approvers, "; ")})
+	fs = append(fs, field{Name: "Approvers", Text: strings.Join(approvers, "; "), Lines: approvers})
 	if len(s.InjectedFaults) > 0 {
-		fs = append(fs, field{"Faults injected on purpose", strings.Join(s.InjectedFaults, ", ")})
+		fs = append(fs, field{Name: "Faults injected on purpose", Text: strings.Join(s.InjectedFaults, ", ")})
 	}
 	outcome := "still running"
 	if r.End != nil {
@@ -123,22 +126,25 @@ func summaryFields(r Record) []field {
 		if r.End.Failure != "" {
 			outcome += " — " + r.End.Failure
 		}
+		if r.Result != nil && len(r.Result.RemediationPending) > 0 {
+			outcome += fmt.Sprintf("; remediation pending: %d secret(s) left for their owners to rotate", len(r.Result.RemediationPending))
+		}
 	}
-	fs = append(fs, field{"Outcome", outcome})
+	fs = append(fs, field{Name: "Outcome", Text: outcome})
 	t := r.Times
 	if t.FirstCutStep != "" {
-		fs = append(fs, field{"Time to first cut", workflows.Millis(t.ToFirstCut) + " (trigger → " + t.FirstCutStep + ")"})
+		fs = append(fs, field{Name: "Time to first cut", Text: workflows.Millis(t.ToFirstCut) + " (trigger → " + t.FirstCutStep + ")"})
 	}
 	if t.ToContain > 0 {
-		fs = append(fs, field{"Time to contain", workflows.Millis(t.ToContain) + " (trigger → the subject's access cut)"})
+		fs = append(fs, field{Name: "Time to contain", Text: workflows.Millis(t.ToContain) + " (trigger → the subject's access cut)"})
 	} else if r.End != nil {
-		fs = append(fs, field{"Time to contain", "not contained"})
+		fs = append(fs, field{Name: "Time to contain", Text: "not contained"})
 	}
 	if t.ToRemediate > 0 {
-		fs = append(fs, field{"Time to remediate", workflows.Millis(t.ToRemediate) + " (trigger → every containment step, gated irreversible ones included)"})
+		fs = append(fs, field{Name: "Time to remediate", Text: workflows.Millis(t.ToRemediate) + " (trigger → every containment step, gated irreversible ones included)"})
 	}
 	if t.Total > 0 {
-		fs = append(fs, field{"Duration", workflows.Millis(t.Total) + " (trigger → end of run)"})
+		fs = append(fs, field{Name: "Duration", Text: workflows.Millis(t.Total) + " (trigger → end of run)"})
 	}
 	if r.Result != nil {
 		checks := append(append([]workflows.Check(nil), r.Result.Verifications...), r.Result.Expectations...)
@@ -152,16 +158,16 @@ func summaryFields(r Record) []field {
 		if len(checks) == 0 {
 			v = "none recorded"
 		}
-		fs = append(fs, field{"Verifications", v})
+		fs = append(fs, field{Name: "Verifications", Text: v})
 		if len(r.Result.RemediationPending) > 0 {
 			var l []string
 			for _, p := range r.Result.RemediationPending {
 				l = append(l, fmt.Sprintf("%s/%s (owner %s)", p.Mount, p.Path, orDash(p.Owner)))
 			}
-			fs = append(fs, field{"Left for people to rotate", strings.Join(l, ", ")})
+			fs = append(fs, field{Name: "Left for people to rotate", Text: strings.Join(l, ", ")})
 		}
 	}
-	fs = append(fs, field{"Run", s.WorkflowID + " (run id " + orDash(s.RunID) + ")"})
+	fs = append(fs, field{Name: "Run", Text: s.WorkflowID + " (run id " + orDash(s.RunID) + ")"})
 	return fs
 }
 
@@ -280,7 +286,7 @@ var htmlPage = template.Must(template.New("audit").Funcs(template.FuncMap{
 <p class="sub">A reading copy of firebreak's signed audit export. The JSON export is the record that verifies.</p>
 {{if .Err}}<p class="bad">The record has no readable summary: {{.Err}}</p>{{else}}
 <h2>Summary</h2>
-<table class="summary">{{range .Fields}}<tr><th>{{.Name}}</th><td>{{.Text}}</td></tr>{{end}}</table>
+<table class="summary">{{range .Fields}}<tr><th>{{.Name}}</th><td>{{if .Lines}}{{range .Lines}}<div>{{.}}</div>{{end}}{{else}}{{.Text}}{{end}}</td></tr>{{end}}</table>
 {{with .Checks}}<h2>Verifications</h2><ul class="checks">{{range .}}<li class="{{if .Passed}}ok{{else}}bad{{end}}"><span class="m">{{mark .Passed}}</span> {{check .}}</li>{{end}}</ul>{{end}}
 <h2>Timeline</h2>
 <p>Times are from the trigger; step durations are the run's own, as on the drill scorecard.</p>
