@@ -194,14 +194,17 @@ func TestRecordDurationsAreTheScorecards(t *testing.T) {
 // people to look at.
 func TestRenderedInChromium(t *testing.T) {
 	browser := ""
-	for _, b := range []string{os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+	for _, b := range []string{os.Getenv("CHROMIUM_BIN"), os.Getenv("CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(b); b != "" && err == nil {
 			browser = p
 			break
 		}
 	}
 	if browser == "" {
-		t.Skip("no Chromium to render the record with: apt-get install chromium, or set CHROMIUM")
+		if os.Getenv("FIREBREAK_REAL_SERVERS") == "required" {
+			t.Fatal("no Chromium to render the record with (FIREBREAK_REAL_SERVERS=required): apt-get install chromium, or set CHROMIUM_BIN")
+		}
+		t.Skip("no Chromium to render the record with: apt-get install chromium, or set CHROMIUM_BIN")
 	}
 	ex, _ := recorded(t)
 	page, err := audit.HTML(ex)
