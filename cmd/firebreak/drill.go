@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -382,6 +383,20 @@ type drillFault struct {
 
 const faultWorkerCrash = "worker-crash"
 
+// injectedKinds names the injected faults, for the run's memo: the audit record and the review
+// tell them from real failures.
+func injectedKinds(faults []drillFault) []string {
+	kinds := []string{}
+	for _, f := range faults {
+		if f.crash {
+			kinds = append(kinds, faultWorkerCrash)
+		} else if f.sandbox != nil {
+			kinds = append(kinds, f.sandbox.Kind)
+		}
+	}
+	return kinds
+}
+
 func faultKinds() []string {
 	return append(append([]string(nil), testenv.SandboxFaults...), faultWorkerCrash)
 }
@@ -652,7 +667,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
 		Queue: queue, Fresh: true, Timeout: f.timeout,
-		Memo: map[string]any{"playbook": p.Name, "drill": true},
+		Memo: map[string]any{"playbook": p.Name, "drill": true, audit.MemoFaults: injectedKinds(faults)},
 	})
 	recorded := false
 	if err == nil {
@@ -838,10 +853,13 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
-	if c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → the subject's access cut)\n", c.TimeToContainMS)
+	if tt := c.Times(); c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
+		if tt.FirstCutStep != "" {
+			fmt.Fprintf(w, "  Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+		}
+		fmt.Fprintf(w, "  Time to contain: %s (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 		if c.TimeToRemediateMS > 0 {
-			fmt.Fprintf(w, "  Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+			fmt.Fprintf(w, "  Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 		}
 	} else {
 		fmt.Fprintf(w, "  Time to contain: not contained\n")
@@ -985,10 +1003,13 @@ func scorecardsMarkdown(cards []Scorecard) string {
 	for _, c := range cards {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, cardVerdict(c))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
-		if c.Outcome == workflows.OutcomeContained {
-			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
+		if tt := c.Times(); c.Outcome == workflows.OutcomeContained {
+			if tt.FirstCutStep != "" {
+				fmt.Fprintf(&b, "- Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+			}
+			fmt.Fprintf(&b, "- Time to contain: **%s** (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 			if c.TimeToRemediateMS > 0 {
-				fmt.Fprintf(&b, "- Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+				fmt.Fprintf(&b, "- Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 			}
 		} else {
 			b.WriteString("- Time to contain: **not contained**\n")
@@ -1084,6 +1105,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
 	"responses": responses,
+	"millis":    workflows.Millis,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>firebreak drill scorecards</title>
 <style>{{css}}</style></head><body>
@@ -1094,8 +1116,9 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 <tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
 <tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
-<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
-{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{.TimeToRemediateMS}} ms (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
+{{$t := .Times}}{{if $t.FirstCutStep}}<tr><td>Time to first cut</td><td>{{millis $t.ToFirstCut}} (trigger → {{$t.FirstCutStep}})</td></tr>{{end}}
+<tr><td>Time to contain</td><td>{{if contained .}}<b>{{millis $t.ToContain}}</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{millis $t.ToRemediate}} (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
 <tr><td>Elapsed</td><td>{{ms .Elapsed}}</td></tr>
 </table>
 <h3>Steps</h3>
