@@ -314,6 +314,9 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 				if end.Result != nil && end.Result.TimeToContainMS > 0 {
 					summary += fmt.Sprintf(", contained %d ms after the trigger", end.Result.TimeToContainMS)
 				}
+				if end.Result != nil {
+					summary += rotationSummary(end.Result)
+				}
 				if end.Failure != "" {
 					summary += " — " + end.Failure
 				}
@@ -630,4 +633,39 @@ func strictEntry(line string) bool {
 	}
 	b, err := json.Marshal(e)
 	return err == nil && string(b) == line
+}
+
+// rotationSummary counts, for a run's closing entry, the shared secrets rotated where they are
+// checked, those left to their owners (remediation pending) and those that failed: only the
+// first are rotations.
+func rotationSummary(r *workflows.RunResult) string {
+	rotated, failed, seen := 0, 0, false
+	for _, s := range r.Steps {
+		count := func(name string) int {
+			for _, t := range s.Truncated { // the result keeps a sample of long lists
+				if t.Path == name {
+					return t.Total
+				}
+			}
+			l, _ := s.Outputs[name].([]any)
+			return len(l)
+		}
+		switch s.Action {
+		case "vault.rotate_secrets":
+			seen = true
+			rotated += count("rotated")
+			failed += count("failed")
+		case "vault.plan_rotation":
+			seen = true
+			failed += count("problems")
+		}
+	}
+	if !seen {
+		return ""
+	}
+	out := fmt.Sprintf("; shared secrets: %d rotated where checked, %d left to their owners, %d failed", rotated, len(r.RemediationPending), failed)
+	if len(r.RemediationPending) > 0 {
+		out += " (remediation pending)"
+	}
+	return out
 }

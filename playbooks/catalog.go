@@ -60,6 +60,13 @@ type Action struct {
 	Builtin bool `json:"builtin,omitempty"`
 }
 
+// DefaultRetryFor is how long a step that changes a system keeps retrying unless its playbook
+// says otherwise (retry.for).
+const DefaultRetryFor = 10 * time.Minute
+
+// MaxRetryFor is the longest retry.for a playbook may ask.
+const MaxRetryFor = 24 * time.Hour
+
 // Built-in actions.
 const (
 	ActionApproval = "approval.request"
@@ -72,7 +79,10 @@ const (
 const IdempotencyKeyArg = "idempotency_key"
 
 var (
-	fastRetry = RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
+	// fastRetry is for steps that change systems, containment first: the first retry comes
+	// quickly, and a vendor outage of minutes is waited out (the run reports the wait) rather
+	// than failing containment after a few seconds. retry.for in a playbook changes the bound.
+	fastRetry = RetryPolicy{MaxAttempts: 100, For: Duration(DefaultRetryFor), Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(15 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	readRetry = RetryPolicy{MaxAttempts: 5, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	// chatRetry is patient: reporting may lag, it must not give up quickly nor block containment.
 	chatRetry = RetryPolicy{MaxAttempts: 10, Initial: Duration(500 * time.Millisecond), Backoff: 2, MaxInterval: Duration(30 * time.Second), NonRetryable: []string{"UnknownUser", "UnknownIncident", "InvalidInput", "AccessDenied"}}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -126,7 +127,7 @@ func TestRotateKey(t *testing.T) {
 				noCanary(t, "result", got)
 				noCanary(t, "error", err)
 				for _, id := range rs.srv.AccessKeyIDs(tt.in.User) {
-					if !contains(before, id) && !contains(created, id) {
+					if !slices.Contains(before, id) && !slices.Contains(created, id) {
 						created = append(created, id)
 					}
 				}
@@ -259,13 +260,4 @@ func TestDeleteAccessKeys(t *testing.T) {
 	if keys := sb.srv.AccessKeyIDs("bob"); !reflect.DeepEqual(keys, []string{"AKFBSANDBOXBOB000001"}) {
 		t.Errorf("bob's keys = %v; want only the active key (the refused call deleted nothing)", keys)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

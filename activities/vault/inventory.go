@@ -3,6 +3,8 @@ package vault
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -145,7 +147,7 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, entit
 			policySet[name] = true
 		}
 	}
-	res.Policies = sortedKeys(policySet)
+	res.Policies = slices.Sorted(maps.Keys(policySet))
 
 	rules := p.rules
 	var err error
@@ -279,13 +281,4 @@ func (a *Activities) listSecrets(ctx context.Context, mount, prefix string) ([]s
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

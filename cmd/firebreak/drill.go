@@ -810,10 +810,7 @@ func leakChecks(ctx context.Context, conn *temporalConn, sb *testenv.Sandbox, wf
 }
 
 func printScorecard(w io.Writer, c Scorecard) {
-	verdict := "PASS"
-	if !c.Passed {
-		verdict = "FAIL"
-	}
+	verdict := cardVerdict(c)
 	kind := "RUN"
 	if c.Drill {
 		kind = "DRILL"
@@ -858,6 +855,12 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w, "  Expectations:")
 		for _, e := range c.Expectations {
 			fmt.Fprintf(w, "    %s %s %s\n", checkMark(e.Passed), e.Name, detail(e.Detail))
+		}
+	}
+	if rl := rotationLines(c); len(rl) > 0 {
+		fmt.Fprintln(w, "  Shared secrets:")
+		for _, l := range rl {
+			fmt.Fprintf(w, "    %s\n", l)
 		}
 	}
 	fmt.Fprintln(w, "  Secrets leaked:")
@@ -970,13 +973,6 @@ func writeScorecardFiles(cards []Scorecard, f drillFlags) error {
 	return nil
 }
 
-func verdict(passed bool) string {
-	if passed {
-		return "PASS"
-	}
-	return "FAIL"
-}
-
 // mdCell makes s safe inside a Markdown table cell.
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
@@ -987,7 +983,7 @@ func scorecardsMarkdown(cards []Scorecard) string {
 	var b strings.Builder
 	b.WriteString("# Drill scorecards\n")
 	for _, c := range cards {
-		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, verdict(c.Passed))
+		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, cardVerdict(c))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
 		if c.Outcome == workflows.OutcomeContained {
 			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
@@ -1021,6 +1017,12 @@ func scorecardsMarkdown(cards []Scorecard) string {
 		}
 		section("Verifications", c.Verifications)
 		section("Expectations", c.Expectations)
+		if rl := rotationLines(c); len(rl) > 0 {
+			b.WriteString("\n### Shared secrets\n\n")
+			for _, l := range rl {
+				fmt.Fprintf(&b, "- %s\n", mdCell(l))
+			}
+		}
 		b.WriteString("\n### Secrets leaked\n\n")
 		for _, lc := range c.LeakChecks {
 			fmt.Fprintf(&b, "- %s %d canary hits in %d %s\n", checkMark(lc.Leaks == 0), lc.Leaks, lc.Scanned, lc.Artefact)
@@ -1074,7 +1076,7 @@ section.card{page-break-inside:auto}
 `
 
 var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmltemplate.FuncMap{
-	"verdict": verdict, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary, "orDash": orDash,
+	"verdict": cardVerdict, "rotations": rotationLines, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary, "orDash": orDash,
 	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
@@ -1084,7 +1086,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 <style>{{css}}</style></head><body>
 <h1>firebreak drill scorecards</h1>
 {{range .}}<section class="card">
-<h2>{{.Playbook}} — <span class="{{if .Passed}}pass{{else}}fail{{end}}">{{verdict .Passed}}</span></h2>
+<h2>{{.Playbook}} — <span class="{{if .Passed}}pass{{else}}fail{{end}}">{{verdict .}}</span></h2>
 <table class="meta">
 <tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
@@ -1098,6 +1100,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 {{range .Steps}}<tr><td>{{mark .Status}}</td><td>{{.ID}}</td><td><code>{{.Action}}</code></td><td>{{.DurationMS}} ms</td><td>{{if .Error}}{{.Error}}{{else if .SkipReason}}skipped: {{.SkipReason}}{{end}}</td></tr>
 {{end}}</table>
 {{if .Verifications}}<h3>Verifications</h3><ul>{{range .Verifications}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Step}}: {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
+{{with rotations .}}<h3>Shared secrets</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Expectations}}<h3>Expectations</h3><ul>{{range .Expectations}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 <h3>Secrets leaked</h3><ul>{{range .LeakChecks}}<li>{{check (eq .Leaks 0)}} {{.Leaks}} canary hits in {{.Scanned}} {{.Artefact}}</li>{{end}}</ul>
 {{with responses .}}<h3>Responses</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}

@@ -139,7 +139,7 @@ func TestRecordHistory(t *testing.T) {
 	defer conn.Close()
 	var stdout, stderr bytes.Buffer
 	t.Setenv("TEMPORAL_ADDRESS", conn.Address)
-	if code := run([]string{"drill", "run", "compromised-dev-key", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"drill", "run", "compromised-dev-key", "--auto-approve", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var out struct{ Drills []Scorecard }
