@@ -636,6 +636,15 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		return card
 	}
 	c, sb, queue := r.conn.Client, r.sb, r.queue
+	for _, df := range faults {
+		if df.sandbox != nil && df.sandbox.Kind == testenv.FaultBystanders {
+			// The organisation's size, seeded before the trigger: not part of the drill's time.
+			if _, err := sb.Inject(*df.sandbox); err != nil {
+				card.Playbook, card.Drill, card.FailureCause = p.Name, true, "injecting faults: "+err.Error()
+				return card
+			}
+		}
+	}
 	sb.Recorder.Reset()
 	start := time.Now()
 	subject, _ := inputs["subject"].(string)
@@ -962,6 +971,10 @@ func faultSummary(f testenv.FaultReport) string {
 		return fmt.Sprintf("%s: worker stopped after the evidence snapshot, restarted after %d ms; run resumed %d ms after the crash", f.Fault, f.ClearedAt.Sub(f.InjectedAt).Milliseconds(), f.DelayMS)
 	case f.Service == "worker":
 		return fmt.Sprintf("%s: the run did not resume after the crash", f.Fault)
+	case strings.HasPrefix(f.Fault, testenv.FaultLatency+"="):
+		return fmt.Sprintf("%s: %d sandbox calls answered that much later, %d ms added in all", f.Fault, f.Hits, f.DelayMS)
+	case strings.HasPrefix(f.Fault, testenv.FaultBystanders+"="):
+		return fmt.Sprintf("%s: the sandbox Vault held that many more live tokens", f.Fault)
 	case f.Hits == 0:
 		return fmt.Sprintf("%s: no %s request was affected", f.Fault, f.Service)
 	case strings.HasPrefix(f.Fault, testenv.FaultVaultSlow):
