@@ -143,6 +143,7 @@ var bindings = map[string]binding{
 	"vault.destroy_totp":            bind(vault.ActivityPrefix, va.DestroyTOTP),
 	"awsiam.delete_keys":            bind(awsiam.ActivityPrefix, ia.DeleteAccessKeys),
 	"awsiam.rotate_key":             bind(awsiam.ActivityPrefix, ia.RotateKey),
+	"awsiam.plan_rotate_key":        bind(awsiam.ActivityPrefix, ia.PlanRotateKey),
 	"pagerduty.escalate":            bind(pagerduty.ActivityPrefix, pa.Escalate),
 	"oidc.revoke_token":             bind(oidc.ActivityPrefix, oa.RevokeToken),
 	"oidc.verify_revoked":           bind(oidc.ActivityPrefix, oa.VerifyRevoked),

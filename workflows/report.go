@@ -172,6 +172,9 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		}
 		verb := map[string]string{PendingKindApproval: "Approval needed", PendingKindManual: "Manual step for a " + strings.Join(p.Roles, "/"), PendingKindEscalation: "Escalation"}[p.Kind]
 		who := strings.Join(p.Roles, ", ")
+		if len(p.Owners) > 0 {
+			who += ", or an owner: " + strings.Join(p.Owners, ", ")
+		}
 		if p.OnCall {
 			who += ", on call in PagerDuty for incident " + orDash(rep.r.incident())
 		}

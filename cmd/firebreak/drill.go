@@ -111,6 +111,11 @@ type Scorecard struct {
 	Faults []testenv.FaultReport `json:"faults,omitempty"`
 	// Retries lists the activities that needed more than one attempt: how the run coped.
 	Retries []ActivityAttempts `json:"retries,omitempty"`
+	// UpstreamChecks ask the sandbox's database and rotation service whether each reported
+	// rotation changed the credential where it is checked.
+	UpstreamChecks []workflows.Check `json:"upstream_checks,omitempty"`
+	// Verdict is PASS, FAIL or CONTAINED, REMEDIATION PENDING.
+	Verdict string `json:"verdict"`
 }
 
 // ActivityAttempts is one activity of a run that was retried.
@@ -631,6 +636,15 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		return card
 	}
 	c, sb, queue := r.conn.Client, r.sb, r.queue
+	for _, df := range faults {
+		if df.sandbox != nil && df.sandbox.Kind == testenv.FaultBystanders {
+			// The organisation's size, seeded before the trigger: not part of the drill's time.
+			if _, err := sb.Inject(*df.sandbox); err != nil {
+				card.Playbook, card.Drill, card.FailureCause = p.Name, true, "injecting faults: "+err.Error()
+				return card
+			}
+		}
+	}
 	sb.Recorder.Reset()
 	start := time.Now()
 	subject, _ := inputs["subject"].(string)
@@ -696,12 +710,17 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	card.LeakChecks = leakChecks(ctx, r.conn, r.sb, card.WorkflowID, card.RunID)
 	card.Retries = activityRetries(ctx, r.conn, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
+	card.UpstreamChecks = upstreamChecks(r.sb, card)
 	card.Passed = err == nil && len(fr.errs) == 0 && card.Outcome == workflows.OutcomeContained
 	for _, lc := range card.LeakChecks {
 		if lc.Leaks > 0 {
 			card.Passed = false
 		}
 	}
+	for _, uc := range card.UpstreamChecks {
+		card.Passed = card.Passed && uc.Passed
+	}
+	card.Verdict = cardVerdict(card)
 	return card
 }
 
@@ -737,7 +756,7 @@ func (r *rig) watchPending(ctx context.Context, c client.Client, wfID string) {
 					deadline = "escalated or failed at " + p.Deadline.Local().Format(time.TimeOnly)
 				}
 				fmt.Fprintf(r.out, "WAITING %s %s for one of [%s] (%s): %s\n  answer in Slack: /firebreak approve %s step=%s   (or deny)\n",
-					p.Kind, p.Step, strings.Join(p.Roles, ", "), deadline, firstLine(p.Message), wfID, p.Step)
+					p.Kind, p.Step, strings.Join(append(slices.Clone(p.Roles), p.Owners...), ", "), deadline, firstLine(p.Message), wfID, p.Step)
 			}
 		}
 	}
@@ -871,6 +890,9 @@ func printScorecard(w io.Writer, c Scorecard) {
 		for _, l := range rl {
 			fmt.Fprintf(w, "    %s\n", l)
 		}
+		for _, uc := range c.UpstreamChecks {
+			fmt.Fprintf(w, "    %s %s %s\n", checkMark(uc.Passed), uc.Name, detail(uc.Detail))
+		}
 	}
 	fmt.Fprintln(w, "  Secrets leaked:")
 	for _, lc := range c.LeakChecks {
@@ -949,6 +971,10 @@ func faultSummary(f testenv.FaultReport) string {
 		return fmt.Sprintf("%s: worker stopped after the evidence snapshot, restarted after %d ms; run resumed %d ms after the crash", f.Fault, f.ClearedAt.Sub(f.InjectedAt).Milliseconds(), f.DelayMS)
 	case f.Service == "worker":
 		return fmt.Sprintf("%s: the run did not resume after the crash", f.Fault)
+	case strings.HasPrefix(f.Fault, testenv.FaultLatency+"="):
+		return fmt.Sprintf("%s: %d sandbox calls answered that much later, %d ms added in all", f.Fault, f.Hits, f.DelayMS)
+	case strings.HasPrefix(f.Fault, testenv.FaultBystanders+"="):
+		return fmt.Sprintf("%s: the sandbox Vault held that many more live tokens", f.Fault)
 	case f.Hits == 0:
 		return fmt.Sprintf("%s: no %s request was affected", f.Fault, f.Service)
 	case strings.HasPrefix(f.Fault, testenv.FaultVaultSlow):
@@ -1029,6 +1055,9 @@ func scorecardsMarkdown(cards []Scorecard) string {
 			b.WriteString("\n### Shared secrets\n\n")
 			for _, l := range rl {
 				fmt.Fprintf(&b, "- %s\n", mdCell(l))
+			}
+			for _, uc := range c.UpstreamChecks {
+				fmt.Fprintf(&b, "- %s %s %s\n", checkMark(uc.Passed), mdCell(uc.Name), mdCell(detail(uc.Detail)))
 			}
 		}
 		b.WriteString("\n### Secrets leaked\n\n")
@@ -1112,6 +1141,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 {{end}}</table>
 {{if .Verifications}}<h3>Verifications</h3><ul>{{range .Verifications}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Step}}: {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 {{with rotations .}}<h3>Shared secrets</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .UpstreamChecks}}<ul>{{range .UpstreamChecks}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 {{if .Expectations}}<h3>Expectations</h3><ul>{{range .Expectations}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 <h3>Secrets leaked</h3><ul>{{range .LeakChecks}}<li>{{check (eq .Leaks 0)}} {{.Leaks}} canary hits in {{.Scanned}} {{.Artefact}}</li>{{end}}</ul>
 {{with responses .}}<h3>Responses</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
