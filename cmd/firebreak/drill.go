@@ -1107,6 +1107,7 @@ th{background:#eee}
 tr{page-break-inside:avoid}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,monospace;font-size:.85em;word-break:break-all}
 .pass{color:#06612a;font-weight:600}.fail{color:#a00;font-weight:700}
+li.pass{color:inherit;font-weight:normal}li.fail{font-weight:600}
 .meta td:first-child{width:12rem;font-weight:600}
 section.card{page-break-inside:auto}
 @media print{body{margin:0;max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}h2{page-break-before:auto}}

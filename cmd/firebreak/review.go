@@ -131,8 +131,11 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 	fmt.Fprintf(&b, "| Playbook | %s version %s, sha256 `%s` |\n", res.Playbook, orDash(rv.Started.Version), orDash(res.PlaybookSHA256))
 	fmt.Fprintf(&b, "| Trigger | %s by %s at %s: %s |\n", orDash(trigger.Kind), orDash(trigger.By), trigger.At.UTC().Format(time.RFC3339), mdCell(orDash(trigger.Reason)))
 	fmt.Fprintf(&b, "| Outcome | **%s** |\n", res.Outcome)
-	if res.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(&b, "| Time to contain | %s (trigger → the subject's access cut) |\n", msDur(res.TimeToContainMS))
+	if tt := res.Times(); res.Outcome == workflows.OutcomeContained {
+		if tt.FirstCutStep != "" {
+			fmt.Fprintf(&b, "| Time to first cut | %s (trigger → %s) |\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+		}
+		fmt.Fprintf(&b, "| Time to contain | %s (trigger → the subject's access cut) |\n", workflows.Millis(tt.ToContain))
 		if res.TimeToRemediateMS > 0 {
 			fmt.Fprintf(&b, "| Time to remediate | %s (trigger → every containment step, gated irreversible ones included) |\n", msDur(res.TimeToRemediateMS))
 		}
@@ -306,7 +309,8 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 }
 
 // msDur prints milliseconds as a rounded duration.
-func msDur(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
+// It is the scorecard's and the audit record's format (workflows.Millis).
+func msDur(ms int64) string { return workflows.Millis(time.Duration(ms) * time.Millisecond) }
 
 // playbookMetrics are a playbook's detection and containment times over past runs.
 type playbookMetrics struct {
