@@ -52,3 +52,10 @@ func (v *Vault) SeedBystanders(n int) int {
 	}
 	return len(v.accessors)
 }
+
+// HasBystanders reports whether bystander tokens 0 to n-1 have been seeded.
+func (v *Vault) HasBystanders(n int) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return n <= 0 || v.accessors[BystanderAccessor(n-1)] != nil
+}

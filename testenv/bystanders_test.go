@@ -94,3 +94,34 @@ func vaultClient(t *testing.T, sb *testenv.Sandbox) *vaultapi.Client {
 	c.SetToken(sb.Vault.RootToken())
 	return c
 }
+
+// The drill faults latency and bystanders install the same through Inject.
+func TestLatencyAndBystanderFaults(t *testing.T) {
+	sb := testenv.NewSandbox(nil)
+	defer sb.Close()
+	before := sb.Vault.SeedBystanders(0)
+	for _, s := range []string{"latency=5ms", "bystanders=50"} {
+		f, err := testenv.ParseFault(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.String() != s {
+			t.Errorf("ParseFault(%q).String() = %q", s, f.String())
+		}
+		if _, err := sb.Inject(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sb.Recorder.Latency(); got != 5*time.Millisecond {
+		t.Errorf("latency after inject = %v, want 5ms", got)
+	}
+	if got := sb.Vault.SeedBystanders(0); got != before+50 {
+		t.Errorf("%d tokens after bystanders=50, want %d", got, before+50)
+	}
+	if f, _ := testenv.ParseFault("latency"); f.Latency != 30*time.Millisecond {
+		t.Errorf("latency's default is %v, want 30ms", f.Latency)
+	}
+	if _, err := testenv.ParseFault("bystanders=x"); err == nil {
+		t.Error("bystanders=x parsed; want an error")
+	}
+}

@@ -148,3 +148,8 @@ var bindings = map[string]binding{
 	"oidc.revoke_token":             bind(oidc.ActivityPrefix, oa.RevokeToken),
 	"oidc.verify_revoked":           bind(oidc.ActivityPrefix, oa.VerifyRevoked),
 }
+
+// ActivityOf names the activity type a catalog action runs ("vault.disable_entity" →
+// "vault.DisableEntity"); "" for actions the workflow carries out itself (approval.request,
+// wait, manual). The audit record uses it to tie a history's activities to plan steps.
+func ActivityOf(action string) string { return bindings[action].activity }

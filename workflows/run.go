@@ -26,6 +26,10 @@ type RunInput struct {
 	// AutoApprove (drills only) has approvals, manual steps and escalations granted at once
 	// by DrillApprover; their response time is recorded.
 	AutoApprove bool `json:"auto_approve"`
+	// BatchSize, when positive, splits a run whose longest list input is longer into child
+	// runs of at most that many elements each (SplitBatches); a list too long for one history
+	// is split whatever it says.
+	BatchSize int `json:"batch_size,omitempty"`
 }
 
 // Trigger says who or what started a run, and when.
@@ -182,6 +186,9 @@ type RunResult struct {
 	// (marked manual, or not marked at all), each once. A contained run with any is
 	// "contained, remediation pending", not a pass: nothing checked that they were rotated.
 	RemediationPending []PendingRotation `json:"remediation_pending,omitempty"`
+	// Batches, for a run split into child runs (runBatches), lists them in order. Its Steps
+	// then merge theirs; each step's Outputs are the first batch's, as a sample.
+	Batches []Batch `json:"batches,omitempty"`
 }
 
 // PendingRotation is a secret left for its owner to rotate.
@@ -212,6 +219,11 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 	}
 	if in.AutoApprove && !in.Drill {
 		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", ErrDrillIsolation, nil)
+	}
+	if input, size := SplitBatches(in.Plan, in.Inputs, in.BatchSize); size > 0 &&
+		workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1 {
+		// Too long for one history (or for the batch asked for): child runs take it in turns.
+		return runBatches(ctx, in, input, size)
 	}
 	r := newRunner(ctx, in)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -382,6 +383,20 @@ type drillFault struct {
 
 const faultWorkerCrash = "worker-crash"
 
+// injectedKinds names the injected faults, for the run's memo: the audit record and the review
+// tell them from real failures.
+func injectedKinds(faults []drillFault) []string {
+	kinds := []string{}
+	for _, f := range faults {
+		if f.crash {
+			kinds = append(kinds, faultWorkerCrash)
+		} else if f.sandbox != nil {
+			kinds = append(kinds, f.sandbox.Kind)
+		}
+	}
+	return kinds
+}
+
 func faultKinds() []string {
 	return append(append([]string(nil), testenv.SandboxFaults...), faultWorkerCrash)
 }
@@ -621,6 +636,15 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		return card
 	}
 	c, sb, queue := r.conn.Client, r.sb, r.queue
+	for _, df := range faults {
+		if df.sandbox != nil && df.sandbox.Kind == testenv.FaultBystanders {
+			// The organisation's size, seeded before the trigger: not part of the drill's time.
+			if _, err := sb.Inject(*df.sandbox); err != nil {
+				card.Playbook, card.Drill, card.FailureCause = p.Name, true, "injecting faults: "+err.Error()
+				return card
+			}
+		}
+	}
 	sb.Recorder.Reset()
 	start := time.Now()
 	subject, _ := inputs["subject"].(string)
@@ -652,7 +676,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
 		Queue: queue, Fresh: true, Timeout: f.timeout,
-		Memo: map[string]any{"playbook": p.Name, "drill": true},
+		Memo: map[string]any{"playbook": p.Name, "drill": true, audit.MemoFaults: injectedKinds(faults)},
 	})
 	recorded := false
 	if err == nil {
@@ -838,10 +862,13 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
-	if c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → the subject's access cut)\n", c.TimeToContainMS)
+	if tt := c.Times(); c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
+		if tt.FirstCutStep != "" {
+			fmt.Fprintf(w, "  Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+		}
+		fmt.Fprintf(w, "  Time to contain: %s (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 		if c.TimeToRemediateMS > 0 {
-			fmt.Fprintf(w, "  Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+			fmt.Fprintf(w, "  Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 		}
 	} else {
 		fmt.Fprintf(w, "  Time to contain: not contained\n")
@@ -944,6 +971,10 @@ func faultSummary(f testenv.FaultReport) string {
 		return fmt.Sprintf("%s: worker stopped after the evidence snapshot, restarted after %d ms; run resumed %d ms after the crash", f.Fault, f.ClearedAt.Sub(f.InjectedAt).Milliseconds(), f.DelayMS)
 	case f.Service == "worker":
 		return fmt.Sprintf("%s: the run did not resume after the crash", f.Fault)
+	case strings.HasPrefix(f.Fault, testenv.FaultLatency+"="):
+		return fmt.Sprintf("%s: %d sandbox calls answered that much later, %d ms added in all", f.Fault, f.Hits, f.DelayMS)
+	case strings.HasPrefix(f.Fault, testenv.FaultBystanders+"="):
+		return fmt.Sprintf("%s: the sandbox Vault held that many more live tokens", f.Fault)
 	case f.Hits == 0:
 		return fmt.Sprintf("%s: no %s request was affected", f.Fault, f.Service)
 	case strings.HasPrefix(f.Fault, testenv.FaultVaultSlow):
@@ -985,10 +1016,13 @@ func scorecardsMarkdown(cards []Scorecard) string {
 	for _, c := range cards {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, cardVerdict(c))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
-		if c.Outcome == workflows.OutcomeContained {
-			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
+		if tt := c.Times(); c.Outcome == workflows.OutcomeContained {
+			if tt.FirstCutStep != "" {
+				fmt.Fprintf(&b, "- Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+			}
+			fmt.Fprintf(&b, "- Time to contain: **%s** (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 			if c.TimeToRemediateMS > 0 {
-				fmt.Fprintf(&b, "- Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+				fmt.Fprintf(&b, "- Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 			}
 		} else {
 			b.WriteString("- Time to contain: **not contained**\n")
@@ -1073,6 +1107,7 @@ th{background:#eee}
 tr{page-break-inside:avoid}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,monospace;font-size:.85em;word-break:break-all}
 .pass{color:#06612a;font-weight:600}.fail{color:#a00;font-weight:700}
+li.pass{color:inherit;font-weight:normal}li.fail{font-weight:600}
 .meta td:first-child{width:12rem;font-weight:600}
 section.card{page-break-inside:auto}
 @media print{body{margin:0;max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}h2{page-break-before:auto}}
@@ -1084,6 +1119,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
 	"responses": responses,
+	"millis":    workflows.Millis,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>firebreak drill scorecards</title>
 <style>{{css}}</style></head><body>
@@ -1094,8 +1130,9 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 <tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
 <tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
-<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
-{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{.TimeToRemediateMS}} ms (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
+{{$t := .Times}}{{if $t.FirstCutStep}}<tr><td>Time to first cut</td><td>{{millis $t.ToFirstCut}} (trigger → {{$t.FirstCutStep}})</td></tr>{{end}}
+<tr><td>Time to contain</td><td>{{if contained .}}<b>{{millis $t.ToContain}}</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{millis $t.ToRemediate}} (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
 <tr><td>Elapsed</td><td>{{ms .Elapsed}}</td></tr>
 </table>
 <h3>Steps</h3>
