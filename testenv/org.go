@@ -6,6 +6,7 @@ import "time"
 type Org struct {
 	Developers    []Developer
 	VaultPolicies []VaultPolicy // ACL policies, by name
+	VaultGroups   []VaultGroup  // identity groups
 	Secrets       []Secret      // KV v2 secrets
 	Channels      []Channel     // Slack channels
 	Services      []Service     // PagerDuty services
@@ -25,6 +26,22 @@ type Developer struct {
 	LoginProfile  bool
 	MFASerials    []string // virtual MFA device serial numbers (ARNs)
 	Groups        []string // IAM groups
+	// VaultLogin is their userpass login name (the alias on their entity); "" means Name.
+	VaultLogin string
+	// AutoEntity: Vault named their entity itself at their first login (entity_<8 hex>), as
+	// it does in most real organisations; only the directory's alias finds them.
+	AutoEntity bool
+	// LoginPolicies are policies their userpass login grants besides their tokens' policies.
+	LoginPolicies []string
+	// NoIAMUser: they have no IAM user (e.g. AWS IAM Identity Center).
+	NoIAMUser bool
+}
+
+// VaultGroup is an identity group: its policies apply to its member entities.
+type VaultGroup struct {
+	Name     string
+	Policies []string
+	Members  []string // developer names
 }
 
 // VaultToken is a token issued to a developer's entity.

@@ -184,7 +184,7 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 			return fmt.Errorf("vault: expected readable secrets with a mount and a path, found %q/%q", s.Mount, s.Path)
 		}
 		recorded[s.Mount+"/"+s.Path] = true
-		scope[s.Mount+"/"+topFolder(s.Path)] = true
+		scope[s.Mount] = true
 		if !slices.ContainsFunc(org.Secrets, func(x Secret) bool { return x.Mount == s.Mount && x.Path == s.Path }) {
 			v, err := freshCanary("replay-")
 			if err != nil {
@@ -193,8 +193,11 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 			org.Secrets = append(org.Secrets, Secret{Mount: s.Mount, Path: s.Path, Data: map[string]string{"value": v}})
 		}
 	}
+	for _, m := range inv.Mounts { // every mount the inventory considered
+		scope[m] = true
+	}
 	if len(scope) == 0 {
-		scope["secret/shared/"] = true
+		scope["secret"] = true
 	}
 	// What dev's policies (entity, tokens, and default) grant read on today.
 	held := map[string]bool{"default": true}
@@ -219,7 +222,7 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 	}
 	var grant, deny []string
 	for _, s := range org.Secrets {
-		if !scope[s.Mount+"/"+topFolder(s.Path)] {
+		if !scope[s.Mount] {
 			continue
 		}
 		dataPath := s.Mount + "/data/" + s.Path
@@ -288,13 +291,6 @@ func applyIAM(dev *Developer, inv *awsiam.InventoryResult) error {
 	return nil
 }
 
-// topFolder is path's first folder with its slash ("shared/"), or "" for a top-level secret.
-func topFolder(path string) string {
-	if i := strings.Index(path, "/"); i >= 0 {
-		return path[:i+1]
-	}
-	return ""
-}
 
 func parseOptionalTime(s string) (time.Time, error) {
 	if s == "" {

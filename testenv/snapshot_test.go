@@ -79,7 +79,7 @@ func snapshotData(t *testing.T, v fbvault.InventoryResult, i awsiam.InventoryRes
 // comparable drops what a reseeded sandbox cannot repeat: when tokens were issued (their
 // lifetime is kept) and the entity id of a subject the base did not know.
 func comparable(v fbvault.InventoryResult) fbvault.InventoryResult {
-	v.EntityID = ""
+	v.EntityID, v.Detail, v.Logins = "", "", nil // a replay seeds logins from the tokens it has
 	v.Tokens = slices.Clone(v.Tokens)
 	for i, tk := range v.Tokens {
 		c, _ := time.Parse(time.RFC3339, tk.CreationTime)
@@ -96,8 +96,8 @@ func comparable(v fbvault.InventoryResult) fbvault.InventoryResult {
 
 func TestOrgFromSnapshot(t *testing.T) {
 	recV, recI := inventories(t, testenv.DefaultOrg(), "alice")
-	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 3 {
-		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 3", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
+	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 4 {
+		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 4", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
 	}
 
 	// alice with one key, one token, and only payments-db readable, though her policies
@@ -114,9 +114,11 @@ func TestOrgFromSnapshot(t *testing.T) {
 
 	// dave, whom the base organisation does not know, with a secret it does not have.
 	daveV := fbvault.InventoryResult{
+		Subject: "dave", Present: true, Status: fbvault.StatusFound, LookedFor: `identity entity named "dave" (no directory entry: subject = entity name)`,
+		Mounts: []string{"secret"}, ReadableSource: fbvault.SourceVault, Undetermined: []string{},
 		EntityName: "dave", Policies: []string{"default", "developer"},
 		Tokens: []fbvault.TokenInfo{{Accessor: "acc-dave-laptop", DisplayName: "oidc-dave@example.test", Path: "auth/oidc/oidc/callback",
-			CreationTime: "2026-09-01T09:00:00Z", ExpireTime: "2026-09-01T17:00:00Z", Policies: []string{"default", "developer"}}},
+			CreationTime: "2026-09-01T09:00:00Z", ExpireTime: "2026-09-01T17:00:00Z", Policies: []string{"default", "developer"}, Type: "service"}},
 		Accessors:       []string{"acc-dave-laptop"},
 		ReadableSecrets: []fbvault.SecretRef{{Mount: "secret", Path: "shared/dave-only", Version: 1}},
 		ReadablePaths:   []string{"secret/shared/dave-only"},

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.temporal.io/sdk/activity"
@@ -24,6 +25,7 @@ type Logical interface {
 	ReadWithDataWithContext(ctx context.Context, path string, data map[string][]string) (*api.Secret, error)
 	WriteWithContext(ctx context.Context, path string, data map[string]interface{}) (*api.Secret, error)
 	ListWithContext(ctx context.Context, path string) (*api.Secret, error)
+	DeleteWithContext(ctx context.Context, path string) (*api.Secret, error)
 }
 
 var _ Logical = (*api.Logical)(nil)
@@ -38,6 +40,13 @@ type Activities struct {
 	// NewSecret returns a fresh value for field of the secret at path ("mount/path"). nil means
 	// 32 random bytes, base64url-encoded. Drills inject one whose output contains the canary.
 	NewSecret func(path, field string) (string, error)
+	// ProbeRole is the token role probe tokens are minted with to ask Vault what a person's
+	// next login could read; "" means DefaultProbeRole. Without it (or the right to use it)
+	// inventories fall back to firebreak's own policy evaluation and say so.
+	ProbeRole string
+	// Patience bounds how long an inventory retries an unreachable or failing Vault before
+	// it reports the system unavailable instead of failing; 0 means 20s.
+	Patience time.Duration
 }
 
 // Register registers every method of a as an activity named ActivityPrefix + method name
