@@ -124,6 +124,7 @@ var bindings = map[string]binding{
 	"vault.enable_entity":           bind(vault.ActivityPrefix, va.EnableEntity),
 	"vault.rotate_secrets":          bind(vault.ActivityPrefix, va.RotateSecrets),
 	"vault.verify_revoked":          bind(vault.ActivityPrefix, va.VerifyRevoked),
+	"vault.verify_rotated":          bind(vault.ActivityPrefix, va.VerifyRotated),
 	"awsiam.inventory":              bind(awsiam.ActivityPrefix, ia.Inventory),
 	"awsiam.deactivate_keys":        bind(awsiam.ActivityPrefix, ia.DeactivateKeys),
 	"awsiam.revoke_sessions":        bind(awsiam.ActivityPrefix, ia.RevokeSessions),

@@ -94,6 +94,7 @@ type InventoryResult struct {
 	// Present is true when the IAM user exists (Status found). Status absent: the person has
 	// no IAM user (the directory says none, or no user has the name looked for); unavailable:
 	// IAM could not be asked. Detail says which, LookedFor where it looked.
+	Subject             string      `json:"subject"` // the user asked for (the person)
 	Present             bool        `json:"present"`
 	Status              string      `json:"status"`
 	Detail              string      `json:"detail"`

@@ -76,9 +76,9 @@ func (a *Activities) patiently(ctx context.Context, f func() error) error {
 	}
 }
 
-func emptyInventory(user, status, detail, lookedFor string) InventoryResult {
+func emptyInventory(subject, status, detail, lookedFor string) InventoryResult {
 	return InventoryResult{
-		UserName: user, Status: status, Detail: detail, LookedFor: lookedFor,
+		Subject: subject, Status: status, Detail: detail, LookedFor: lookedFor,
 		AccessKeys: []AccessKey{}, AccessKeyIDs: []string{}, ActiveKeyIDs: []string{},
 		MFADevices: []MFADevice{}, Groups: []string{}, InlinePolicies: []string{},
 	}

@@ -26,7 +26,7 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 	}
 	user, none, looked := iamUserOf(in.User, in.Identity)
 	if none {
-		return emptyInventory("", StatusAbsent, "not present in IAM: "+looked, looked), nil
+		return emptyInventory(in.User, StatusAbsent, "not present in IAM: "+looked, looked), nil
 	}
 	var res InventoryResult
 	err := a.patiently(ctx, func() error {
@@ -36,15 +36,15 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 	})
 	switch {
 	case err == nil:
-		res.Present, res.Status, res.LookedFor = true, StatusFound, looked
+		res.Subject, res.Present, res.Status, res.LookedFor = in.User, true, StatusFound, looked
 		res.Detail = "IAM user " + res.UserName + " (" + res.ARN + ")"
 		return res, nil
 	case errorType(err) == ErrUnknownSubject:
-		return emptyInventory("", StatusAbsent, "not present in IAM: no "+looked, looked), nil
+		return emptyInventory(in.User, StatusAbsent, "not present in IAM: no "+looked, looked), nil
 	case errorType(err) == ErrInvalidInput:
 		return InventoryResult{}, err
 	}
-	return emptyInventory("", StatusUnavailable, "IAM could not be asked: "+errorMessage(err), looked), nil
+	return emptyInventory(in.User, StatusUnavailable, "IAM could not be asked: "+errorMessage(err), looked), nil
 }
 
 func (a *Activities) inventory(ctx context.Context, in InventoryInput) (InventoryResult, error) {
