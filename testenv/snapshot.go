@@ -291,7 +291,6 @@ func applyIAM(dev *Developer, inv *awsiam.InventoryResult) error {
 	return nil
 }
 
-
 func parseOptionalTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
