@@ -34,7 +34,7 @@ var (
 	secretType = reflect.TypeOf(Secret(""))
 	// personAWSType is a directory entry's aws: the scalar none, or a mapping.
 	personAWSType = reflect.TypeOf(&chatops.PersonAWS{})
-	configType = reflect.TypeOf(Config{})
+	configType    = reflect.TypeOf(Config{})
 )
 
 // Keys lists every key of firebreak.yaml in file order, leaves only (a list of structures
