@@ -96,8 +96,8 @@ func comparable(v fbvault.InventoryResult) fbvault.InventoryResult {
 
 func TestOrgFromSnapshot(t *testing.T) {
 	recV, recI := inventories(t, testenv.DefaultOrg(), "alice")
-	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 4 {
-		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 4", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
+	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 5 {
+		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 5", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
 	}
 
 	// alice with one key, one token, and only payments-db readable, though her policies
@@ -124,7 +124,9 @@ func TestOrgFromSnapshot(t *testing.T) {
 		ReadablePaths:   []string{"secret/shared/dave-only"},
 	}
 	daveI := awsiam.InventoryResult{
-		UserName: "dave", ARN: "arn:aws:iam::000000000000:user/dave",
+		Subject: "dave", Present: true, Status: awsiam.StatusFound, Detail: "IAM user dave (arn:aws:iam::000000000000:user/dave)",
+		LookedFor: `IAM user "dave" (no directory entry: subject = IAM user name)`,
+		UserName:  "dave", ARN: "arn:aws:iam::000000000000:user/dave",
 		AccessKeys:   []awsiam.AccessKey{{AccessKeyID: "AKFBSANDBOXDAVE00001", Status: "Active", CreateDate: "2026-08-01T09:00:00Z"}},
 		AccessKeyIDs: []string{"AKFBSANDBOXDAVE00001"}, ActiveKeyIDs: []string{"AKFBSANDBOXDAVE00001"},
 		MFADevices: []awsiam.MFADevice{}, Groups: []string{"developers"}, InlinePolicies: []string{},

@@ -414,13 +414,6 @@ func retryable(err error) bool {
 	return !errors.As(err, &appErr) || !appErr.NonRetryable()
 }
 
-func errMessage(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		return appErr.Message()
-	}
-	return err.Error()
-}
 
 // ownEvaluation is firebreak's own reading of what a login carrying loginPolicies could read,
 // for when Vault cannot be asked with a probe token: the entity's, its groups' and the login's

@@ -106,7 +106,7 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 	for k, v := range plan.DrillInputs() {
 		raw[k] = v
 	}
-	if _, ok := raw["subject"]; !ok && hasInput(&plan, "subject") {
+	if _, ok := raw["subject"]; !ok && plan.HasInput("subject") {
 		raw["subject"] = "alice"
 	}
 	inputs, err := plan.BindInputs(raw)
