@@ -61,32 +61,11 @@ func (p Person) Identity() playbooks.Identity {
 	return id
 }
 
-// DirectoryFor returns the directory entries of the people inputs name (string inputs and
-// lists of strings that equal a subject), in directory order: what a run carries so its
-// activities find each person where the directory says.
-func DirectoryFor(dir []Person, inputs map[string]any) []playbooks.Identity {
-	named := map[string]bool{}
-	for _, v := range inputs {
-		switch x := v.(type) {
-		case string:
-			named[x] = true
-		case []string:
-			for _, s := range x {
-				named[s] = true
-			}
-		case []any:
-			for _, e := range x {
-				if s, ok := e.(string); ok {
-					named[s] = true
-				}
-			}
-		}
-	}
-	var out []playbooks.Identity
+// Identities returns the directory as a run carries it (runs.Request.Directory).
+func Identities(dir []Person) []playbooks.Identity {
+	out := make([]playbooks.Identity, 0, len(dir))
 	for _, p := range dir {
-		if named[p.Subject] && (p.Vault != nil || p.AWS != nil) {
-			out = append(out, p.Identity())
-		}
+		out = append(out, p.Identity())
 	}
 	return out
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -523,7 +524,7 @@ func TestDirectoryOfIdentities(t *testing.T) {
 	if _, err := c.Validate(); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
-	got := chatops.DirectoryFor(c.Directory, map[string]any{"subject": "alice", "others": []any{"bob"}, "reason": "x"})
+	got := runs.DirectoryFor(chatops.Identities(c.Directory), map[string]any{"subject": "alice", "others": []any{"bob"}, "reason": "x"})
 	b, _ := json.Marshal(got)
 	want := `[{"subject":"alice","email":"alice@example.com","slack_id":"U0ALICE","vault":{"alias":{"mount":"oidc","name":"alice@example.com"}},"aws":{"iam_user":"alice.smith"}},` +
 		`{"subject":"bob","email":"bob@example.com","vault":{"entity_id":"0b1c2d3e-0000-0000-0000-000000000000"},"aws":{"none":true}}]`

@@ -414,7 +414,6 @@ func retryable(err error) bool {
 	return !errors.As(err, &appErr) || !appErr.NonRetryable()
 }
 
-
 // ownEvaluation is firebreak's own reading of what a login carrying loginPolicies could read,
 // for when Vault cannot be asked with a probe token: the entity's, its groups' and the login's
 // policies, with Vault's path rules. Templated paths are not evaluated; notes say which.
