@@ -260,7 +260,8 @@ func (a *Activities) probe(ctx context.Context, entityID string, aliases []entit
 		"display_name": "firebreak-probe", "meta": map[string]any{"purpose": "firebreak: what the next login could read"},
 	})
 	if err != nil {
-		if code, msg, ok := vaultStatusError(err); ok && code == 400 && strings.Contains(msg, "disabled") {
+		// OpenBao answers 403 "entity from given entity alias is disabled".
+		if code, msg, ok := vaultStatusError(err); ok && (code == 400 || code == 403) && strings.Contains(msg, "is disabled") {
 			return probeResult{readable: map[string]bool{}, refused: msg}
 		}
 		return probeResult{failed: classify(err, "mint a probe token", createPath)}

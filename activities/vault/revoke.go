@@ -267,6 +267,8 @@ func (a *Activities) verifySubject(ctx context.Context, subject string, id *Vaul
 			checks = append(checks, Check{Name: "a new login of entity " + entityID + " refused", Detail: "Vault issued a probe token bound to the entity; expected it to refuse"})
 		case retryable(pr.failed):
 			return nil, pr.failed
+		default:
+			checks = append(checks, Check{Name: "a new login of entity " + entityID + " refused", Detail: "could not be checked: " + errMessage(pr.failed) + " (see deploy/vault-policy.hcl for the probe role)"})
 		}
 	}
 	return checks, nil
