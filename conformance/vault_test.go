@@ -250,19 +250,19 @@ func checkNames(cs []vault.Check) string {
 func TestVaultConformance(t *testing.T) {
 	sandbox := vaultScenarios(t, sandboxVault(t))
 	want := map[string]string{
-		"alice by alias":                             "status=found present=true readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/alice/x team/payments/db] source=vault-capabilities tokens=2 logins=1 undetermined=0",
-		"alice by name (auto-named entity: absent)":  "err= status=absent present=false",
-		"alias on a mount that does not exist":       "err=DirectoryMismatch",
-		"entity id that does not exist":              "err=DirectoryMismatch",
-		"alice narrowed to secret/shared/":           "readable=[secret/shared/a secret/shared/b secret/shared/d]",
-		"dave (deny beats a glob)":                   "readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x]",
-		"alice without live tokens":                  "readable=[secret/shared/a secret/shared/b secret/users/alice/x team/payments/db] source=vault-capabilities tokens=0",
-		"alice disabled":                             "readable=[] source=vault-capabilities tokens=0",
-		"erin by name (no alias)":                    "status=found present=true readable=[] source=vault-capabilities tokens=0 logins=0 undetermined=1",
-		"verify before":                              "passed=false",
-		"verify after":                               "passed=true",
-		"verify absent":                              "passed=true checks=not present in Vault=true",
-		"revoke #2":                                  "revoked=0 already=2",
+		"alice by alias": "status=found present=true readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/alice/x team/payments/db] source=vault-capabilities tokens=2 logins=1 undetermined=0",
+		"alice by name (auto-named entity: absent)": "err= status=absent present=false",
+		"alias on a mount that does not exist":      "err=DirectoryMismatch",
+		"entity id that does not exist":             "err=DirectoryMismatch",
+		"alice narrowed to secret/shared/":          "readable=[secret/shared/a secret/shared/b secret/shared/d]",
+		"dave (deny beats a glob)":                  "readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x]",
+		"alice without live tokens":                 "readable=[secret/shared/a secret/shared/b secret/users/alice/x team/payments/db] source=vault-capabilities tokens=0",
+		"alice disabled":                            "readable=[] source=vault-capabilities tokens=0",
+		"erin by name (no alias)":                   "status=found present=true readable=[] source=vault-capabilities tokens=0 logins=0 undetermined=1",
+		"verify before":                             "passed=false",
+		"verify after":                              "passed=true",
+		"verify absent":                             "passed=true checks=not present in Vault=true",
+		"revoke #2":                                 "revoked=0 already=2",
 	}
 	for label, w := range want {
 		found := false
