@@ -348,3 +348,7 @@ func mustPlan(t *testing.T, name string) playbooks.Plan {
 	}
 	return *p
 }
+
+func staticCreds(id, secret string) aws.CredentialsProvider {
+	return credentials.NewStaticCredentialsProvider(id, secret, "")
+}
