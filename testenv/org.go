@@ -1,6 +1,10 @@
 package testenv
 
-import "time"
+import (
+	"time"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+)
 
 // Org is the fictional organisation the sandbox is seeded with.
 type Org struct {
@@ -93,6 +97,31 @@ type Incident struct {
 	ID, Title, ServiceID, Status, Urgency string
 }
 
+// Directory is the organisation's directory as a run carries it: an entry for each developer
+// who is not found by the default rule (subject = Vault entity name = IAM user name): those
+// whose entity Vault named itself (found by their userpass alias) or who have no IAM user.
+func (o *Org) Directory() []playbooks.Identity {
+	var out []playbooks.Identity
+	for _, d := range o.Developers {
+		if !d.AutoEntity && !d.NoIAMUser {
+			continue
+		}
+		e := playbooks.Identity{Subject: d.Name, Email: d.Email, SlackID: d.SlackID}
+		if d.AutoEntity {
+			login := d.VaultLogin
+			if login == "" {
+				login = d.Name
+			}
+			e.Vault = &playbooks.VaultIdentity{Alias: &playbooks.VaultAlias{Mount: "userpass", Name: login}}
+		}
+		if d.NoIAMUser {
+			e.AWS = &playbooks.AWSIdentity{None: true}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
 // Developer returns the developer called name, or false.
 func (o *Org) Developer(name string) (Developer, bool) {
 	for _, d := range o.Developers {
@@ -153,6 +182,17 @@ func DefaultOrg() *Org {
 				},
 				MFASerials: []string{"arn:aws:iam::000000000000:mfa/carol-phone"},
 				Groups:     []string{"developers", "security"},
+			},
+			{
+				// dave is set up the way most real people are: Vault named his entity itself
+				// when he first logged in (only the directory's alias finds him), and he
+				// reaches AWS through IAM Identity Center, with no IAM user.
+				Name: "dave", Email: "dave@example.test", SlackID: "U0DAVE", PagerDutyID: "PDAVE01",
+				VaultLogin: "dave@example.test", AutoEntity: true, NoIAMUser: true,
+				VaultPolicies: []string{"developer"},
+				VaultTokens: []VaultToken{
+					{ID: "hvs.dave-laptop-" + Canary + "-0005", Accessor: "acc-dave-laptop", DisplayName: "userpass-dave@example.test", Policies: []string{"default", "developer"}, Path: "auth/userpass/login/dave@example.test", TTL: 8 * time.Hour},
+				},
 			},
 		},
 		VaultPolicies: []VaultPolicy{

@@ -46,10 +46,18 @@ func OrgFromSnapshot(base *Org, subject string, data map[string]any) (*Org, erro
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %q: %w", subject, err)
 	}
-	if vinv != nil && vinv.EntityName != "" && vinv.EntityName != subject {
+	// A person found through the directory has an entity named otherwise (entity_1a2b…, as
+	// Vault names them): the inventory's subject says whose it is.
+	if vinv != nil && vinv.Subject != "" && vinv.Subject != subject {
+		return nil, fmt.Errorf("snapshot of %q: expected the vault inventory of %q, found that of %q", subject, subject, vinv.Subject)
+	}
+	if vinv != nil && vinv.Subject == "" && vinv.EntityName != "" && vinv.EntityName != subject {
 		return nil, fmt.Errorf("snapshot of %q: expected the vault inventory of %q, found entity %q", subject, subject, vinv.EntityName)
 	}
-	if iinv != nil && iinv.UserName != "" && iinv.UserName != subject {
+	if iinv != nil && iinv.Subject != "" && iinv.Subject != subject {
+		return nil, fmt.Errorf("snapshot of %q: expected the iam inventory of %q, found that of %q", subject, subject, iinv.Subject)
+	}
+	if iinv != nil && iinv.Subject == "" && iinv.UserName != "" && iinv.UserName != subject {
 		return nil, fmt.Errorf("snapshot of %q: expected the iam inventory of %q, found user %q", subject, subject, iinv.UserName)
 	}
 	org := cloneOrg(base)
