@@ -32,6 +32,10 @@ type RunInput struct {
 	// internal identity argument. A person without an entry is found by the default rule
 	// (subject = Vault entity name = IAM user name).
 	Directory []playbooks.Identity `json:"directory,omitempty"`
+	// BatchSize, when positive, splits a run whose longest list input is longer into child
+	// runs of at most that many elements each (SplitBatches); a list too long for one history
+	// is split whatever it says.
+	BatchSize int `json:"batch_size,omitempty"`
 }
 
 // Trigger says who or what started a run, and when.
@@ -98,6 +102,9 @@ type StepResult struct {
 	// Truncated lists the output lists this record shortens to keep a run's result and status
 	// query within Temporal's payload limit; expressions in the run saw them whole.
 	Truncated []Truncation `json:"truncated,omitempty"`
+	// Waiting says, while a step that changes a system keeps failing and retrying, how long it
+	// has been trying and until when it will (see watchRetries); cleared when it ends.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // FanOut is the summary of a foreach step.
@@ -185,6 +192,9 @@ type RunResult struct {
 	// (marked manual, or not marked at all), each once. A contained run with any is
 	// "contained, remediation pending", not a pass: nothing checked that they were rotated.
 	RemediationPending []PendingRotation `json:"remediation_pending,omitempty"`
+	// Batches, for a run split into child runs (runBatches), lists them in order. Its Steps
+	// then merge theirs; each step's Outputs are the first batch's, as a sample.
+	Batches []Batch `json:"batches,omitempty"`
 }
 
 // PendingRotation is a secret left for its owner to rotate.
@@ -201,9 +211,6 @@ var pendingRotationOutputs = []struct{ action, output string }{
 	{"vault.rotate_secrets", "pending_manual"},
 }
 
-// ErrRunFailed is the error type of a run that did not contain: its details carry the RunResult.
-const ErrRunFailed = "RunFailed"
-
 // Run interprets a compiled Plan: steps run as soon as their needs have succeeded, in
 // parallel where the plan allows; each step's action is one activity with the step's retry
 // policy and timeout; progress is reported without ever holding up containment.
@@ -214,10 +221,15 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 		if !in.Drill {
 			what = "a production input on the drill task queue"
 		}
-		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing "+what+": drills run only on "+DrillTaskQueue+" against the sandbox", "DrillIsolation", nil)
+		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing "+what+": drills run only on "+DrillTaskQueue+" against the sandbox", ErrDrillIsolation, nil)
 	}
 	if in.AutoApprove && !in.Drill {
-		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", "DrillIsolation", nil)
+		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", ErrDrillIsolation, nil)
+	}
+	if input, size := SplitBatches(in.Plan, in.Inputs, in.BatchSize); size > 0 &&
+		workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1 {
+		// Too long for one history (or for the batch asked for): child runs take it in turns.
+		return runBatches(ctx, in, input, size)
 	}
 	r := newRunner(ctx, in)
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
@@ -228,7 +240,7 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 	}
 	for _, decl := range in.Plan.Inputs {
 		if _, ok := in.Inputs[decl.Name]; decl.Required && !ok {
-			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, "InvalidInput", nil)
+			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, ErrInvalidInput, nil)
 		}
 	}
 
@@ -411,7 +423,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		}
 		b, isBool := v.(bool)
 		if !isBool {
-			r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("if: expected true or false, found %T %v", v, v), "InvalidInput", nil))
+			r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("if: expected true or false, found %T %v", v, v), ErrInvalidInput, nil))
 			return
 		}
 		if !b {
@@ -421,7 +433,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		}
 	}
 	if st.Destructive && !r.evidenceBefore(st) {
-		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no evidence snapshot that this step needs succeeded, so it changes nothing (evidence before change)", "NoEvidence", nil))
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no evidence snapshot that this step needs succeeded, so it changes nothing (evidence before change)", ErrNoEvidence, nil))
 		return
 	}
 	if r.refuseUnapproved(ctx, st, sr) { // two-person rule (approval.go)
@@ -433,7 +445,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	}
 	b, ok := bindings[st.Action]
 	if !ok && !st.Builtin {
-		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, "InvalidPlan", nil))
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, ErrInvalidPlan, nil))
 		return
 	}
 	args := map[string]any{}
@@ -464,9 +476,11 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	case st.Action == playbooks.ActionAssert:
 		out, err = runAssert(args)
 	case st.Builtin:
-		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, "InvalidPlan", nil)
+		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, ErrInvalidPlan, nil)
 	default:
+		stopWatching := r.watchRetries(ctx, st, sr, rep)
 		out, err = b.run(workflow.WithActivityOptions(ctx, activityOptions(st)), args)
+		stopWatching()
 	}
 	sr.EndedAt = workflow.Now(ctx)
 	sr.DurationMS = sr.EndedAt.Sub(sr.StartedAt).Milliseconds()
@@ -527,7 +541,8 @@ func checksOf(step string, out map[string]any) []Check {
 func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: time.Duration(st.Timeout),
+		StartToCloseTimeout:    time.Duration(st.Timeout),
+		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
 			BackoffCoefficient:     rp.Backoff,
@@ -771,6 +786,8 @@ func boundValue(v any, path string, cuts *[]Truncation) any {
 	return v
 }
 
+// sortedKeys is slices.Sorted(maps.Keys(m)) in a form workflowcheck can be told about:
+// it flags maps.Keys, which iterates over the map, though the keys are sorted before use.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	//workflowcheck:ignore the keys are sorted before use
@@ -795,10 +812,6 @@ const (
 	// Slack and PagerDuty, timers, an approval's update.
 	eventsPerStep = 12
 )
-
-// ErrInputTooLarge is the error type of a run refused because its inputs would make its
-// history longer than Temporal allows.
-const ErrInputTooLarge = "InputTooLarge"
 
 // EstimateHistoryEvents estimates how many events a run of plan with inputs records: each
 // step's own, plus one activity per element of each foreach. A foreach list that only the

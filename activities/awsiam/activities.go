@@ -43,8 +43,10 @@ type Activities struct {
 	Client  IAMAPI
 	Now     func() time.Time // nil: time.Now
 	Secrets SecretStore      // where RotateKey stores new secret access keys; nil: RotateKey fails
-	// Patience bounds how long Inventory retries an unreachable, throttling or failing IAM
-	// before it reports IAM unavailable instead of failing; 0 means 20s.
+	// Patience bounds how long, from when Inventory was first scheduled, Temporal retries it
+	// while IAM is unreachable, throttling or failing; after that (and always on the retry
+	// policy's last attempt) it reports IAM unavailable instead of failing. 0: the last
+	// attempt only.
 	Patience time.Duration
 }
 

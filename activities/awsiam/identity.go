@@ -48,32 +48,24 @@ func iamUserOf(user string, e *DirectoryEntry) (name string, none bool, lookedFo
 	}
 }
 
-// patiently runs f until it succeeds, fails for a reason a retry cannot fix, or the
-// activities' patience has passed; transient failures (throttling, transport, 5xx) are
-// retried with backoff.
-func (a *Activities) patiently(ctx context.Context, f func() error) error {
-	patience := a.Patience
-	if patience == 0 {
-		patience = 20 * time.Second
+// patiently runs f once. A transient failure (transport, throttling, 5xx) is returned as an
+// error, so Temporal retries the activity (an inventory resumes from its heartbeat), until
+// this is the activity's last attempt or Patience has passed since it was first scheduled:
+// then patiently reports it gone for good (true), and the caller reports the system
+// unavailable instead of failing, so that the run contains the other systems.
+func (a *Activities) patiently(ctx context.Context, f func() error) (gaveUp bool, err error) {
+	err = f()
+	var appErr *temporal.ApplicationError
+	if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+		return err != nil, err
 	}
-	deadline := time.Now().Add(patience)
-	wait := 200 * time.Millisecond
-	for {
-		err := f()
-		var appErr *temporal.ApplicationError
-		if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		activity.RecordHeartbeat(ctx, err.Error())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Second)
+	if !activity.IsActivity(ctx) {
+		return true, err
 	}
+	info := activity.GetInfo(ctx)
+	last := info.RetryPolicy != nil && info.RetryPolicy.MaximumAttempts > 0 && info.Attempt >= info.RetryPolicy.MaximumAttempts
+	expired := a.Patience > 0 && !info.ScheduledTime.IsZero() && time.Since(info.ScheduledTime) >= a.Patience
+	return last || expired, err
 }
 
 func emptyInventory(subject, status, detail, lookedFor string) InventoryResult {

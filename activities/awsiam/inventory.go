@@ -29,7 +29,7 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 		return emptyInventory(in.User, StatusAbsent, "not present in IAM: "+looked, looked), nil
 	}
 	var res InventoryResult
-	err := a.patiently(ctx, func() error {
+	final, err := a.patiently(ctx, func() error {
 		var err error
 		res, err = a.inventory(ctx, InventoryInput{User: user})
 		return err
@@ -43,6 +43,8 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 		return emptyInventory(in.User, StatusAbsent, "not present in IAM: no "+looked, looked), nil
 	case errorType(err) == ErrInvalidInput:
 		return InventoryResult{}, err
+	case !final:
+		return InventoryResult{}, err // transient: Temporal retries
 	}
 	return emptyInventory(in.User, StatusUnavailable, "IAM could not be asked: "+errorMessage(err), looked), nil
 }

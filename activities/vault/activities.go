@@ -46,9 +46,13 @@ type Activities struct {
 	// next login could read; "" means DefaultProbeRole. Without it (or the right to use it)
 	// inventories fall back to firebreak's own policy evaluation and say so.
 	ProbeRole string
-	// Patience bounds how long an inventory retries an unreachable or failing Vault before
-	// it reports the system unavailable instead of failing; 0 means 20s.
+	// Patience bounds how long, from when an inventory was first scheduled, Temporal retries
+	// it while Vault is unreachable or failing; after that (and always on the retry policy's
+	// last attempt) it reports Vault unavailable instead of failing. 0: the last attempt only.
 	Patience time.Duration
+	// LookupConcurrency is how many token accessors an inventory looks up at a time; 0 means
+	// DefaultLookupConcurrency.
+	LookupConcurrency int
 }
 
 // Register registers every method of a as an activity named ActivityPrefix + method name

@@ -1,6 +1,10 @@
 package vault
 
-import "context"
+import (
+	"context"
+	"maps"
+	"slices"
+)
 
 // InventoryManyInput names the developers whose Vault footprints to inventory in one pass.
 type InventoryManyInput struct {
@@ -49,7 +53,7 @@ func (a *Activities) InventoryMany(ctx context.Context, in InventoryManyInput) (
 		ids[in.Identities[i].Subject] = in.Identities[i].Vault
 	}
 	var res InventoryManyResult
-	err := a.patiently(ctx, func() error {
+	final, err := a.patiently(ctx, func() error {
 		pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
 		if err != nil {
 			return err
@@ -83,11 +87,14 @@ func (a *Activities) InventoryMany(ctx context.Context, in InventoryManyInput) (
 				readable[ref.Mount+"/"+ref.Path] = ref
 			}
 		}
-		for _, k := range sortedKeys(mapKeys(readable)) {
+		for _, k := range slices.Sorted(maps.Keys(readable)) {
 			res.ReadableSecrets = append(res.ReadableSecrets, readable[k])
 		}
 		return nil
 	})
+	if err != nil && !final {
+		return InventoryManyResult{}, err // transient: Temporal retries, resuming from the heartbeat
+	}
 	if err != nil {
 		res = InventoryManyResult{Items: make([]InventoryResult, len(in.Subjects)), Accessors: []string{}, ReadableSecrets: []SecretRef{}}
 		for i, s := range in.Subjects {
@@ -99,12 +106,4 @@ func (a *Activities) InventoryMany(ctx context.Context, in InventoryManyInput) (
 		}
 	}
 	return res, nil
-}
-
-func mapKeys[V any](m map[string]V) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"net/http"
 	"sort"
 	"strings"
@@ -85,7 +87,7 @@ func (a *Activities) entityFor(ctx context.Context, subject string, id *VaultIde
 		m, ok := mounts[mount]
 		if !ok {
 			return nil, temporal.NewNonRetryableApplicationError(
-				fmt.Sprintf("vault: the directory says %q logs in as alias %q on auth mount %s, but Vault has no auth method mounted there (mounted: %s)", subject, id.Alias.Name, mount, strings.Join(sortedKeys(mapKeys(mounts)), ", ")),
+				fmt.Sprintf("vault: the directory says %q logs in as alias %q on auth mount %s, but Vault has no auth method mounted there (mounted: %s)", subject, id.Alias.Name, mount, strings.Join(slices.Sorted(maps.Keys(mounts)), ", ")),
 				ErrDirectory, nil)
 		}
 		const path = "identity/lookup/entity"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -106,7 +108,7 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 	}
 	id := vaultIdentityOf(in.Identity)
 	var res InventoryResult
-	err := a.patiently(ctx, func() error {
+	final, err := a.patiently(ctx, func() error {
 		pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
 		if err != nil {
 			return err
@@ -123,7 +125,10 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 		res, err = pass.complete(ctx, res, ent, tokens)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil && !final:
+		return InventoryResult{}, err // transient: Temporal retries, resuming from the heartbeat
+	case err != nil:
 		return unavailable(in.Subject, lookFor(in.Subject, id), err)
 	}
 	return res, nil
@@ -136,31 +141,24 @@ func vaultIdentityOf(e *DirectoryEntry) *VaultIdentity {
 	return e.Vault
 }
 
-// patiently runs f until it succeeds, fails for a reason a retry cannot fix, or Patience
-// has passed; transient failures (transport, 429, 5xx) are retried with backoff.
-func (a *Activities) patiently(ctx context.Context, f func() error) error {
-	patience := a.Patience
-	if patience == 0 {
-		patience = 20 * time.Second
+// patiently runs f once. A transient failure (transport, throttling, 5xx) is returned as an
+// error, so Temporal retries the activity (an inventory resumes from its heartbeat), until
+// this is the activity's last attempt or Patience has passed since it was first scheduled:
+// then patiently reports it gone for good (true), and the caller reports the system
+// unavailable instead of failing, so that the run contains the other systems.
+func (a *Activities) patiently(ctx context.Context, f func() error) (gaveUp bool, err error) {
+	err = f()
+	var appErr *temporal.ApplicationError
+	if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+		return err != nil, err
 	}
-	deadline := time.Now().Add(patience)
-	wait := 200 * time.Millisecond
-	for {
-		err := f()
-		var appErr *temporal.ApplicationError
-		if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) || time.Now().Add(wait).After(deadline) {
-			return err
-		}
-		activity.RecordHeartbeat(ctx, err.Error())
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, 2*time.Second)
+	if !activity.IsActivity(ctx) {
+		return true, err
 	}
+	info := activity.GetInfo(ctx)
+	last := info.RetryPolicy != nil && info.RetryPolicy.MaximumAttempts > 0 && info.Attempt >= info.RetryPolicy.MaximumAttempts
+	expired := a.Patience > 0 && !info.ScheduledTime.IsZero() && time.Since(info.ScheduledTime) >= a.Patience
+	return last || expired, err
 }
 
 // unavailable turns a failure to ask Vault into a result that holds back only Vault's steps;
@@ -302,7 +300,7 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 			readable[k] = true
 		}
 	}
-	res.Policies = sortedKeys(policySet)
+	res.Policies = slices.Sorted(maps.Keys(policySet))
 
 	// The next login: one probe per way of logging in, evaluated by Vault.
 	res.ReadableSource = SourceVault
@@ -469,66 +467,6 @@ func (a *Activities) entityTokens(ctx context.Context, entityID string) ([]Token
 	return byEntity[entityID], nil
 }
 
-// tokensByEntity lists every token accessor once, looks each up once, and keeps the tokens
-// bound to one of the entities in want, grouped by entity id (each list sorted by accessor;
-// an entity with no live token has an empty list). Vault has no API listing an entity's
-// tokens, so this is the cost of an inventory: one lookup per live token in Vault. Batch
-// tokens have no accessor and are not listed: disabling the entity is what cuts them off.
-func (a *Activities) tokensByEntity(ctx context.Context, want map[string]bool) (map[string][]TokenInfo, error) {
-	out := map[string][]TokenInfo{}
-	for id := range want {
-		out[id] = []TokenInfo{}
-	}
-	const listPath = "auth/token/accessors"
-	list, err := a.Client.ListWithContext(ctx, listPath)
-	if err != nil {
-		return nil, classify(err, "list token accessors", listPath)
-	}
-	if list == nil {
-		return out, nil
-	}
-	accessors := dataStrings(list.Data, "keys")
-	sort.Strings(accessors)
-	for i, acc := range accessors {
-		if i%50 == 0 {
-			activity.RecordHeartbeat(ctx, i)
-		}
-		const lookupPath = "auth/token/lookup-accessor"
-		s, err := a.Client.WriteWithContext(ctx, lookupPath, map[string]any{"accessor": acc})
-		if err != nil {
-			if code, msg, ok := vaultStatusError(err); ok && code == 400 && strings.Contains(msg, "invalid accessor") {
-				continue // revoked between the list and the lookup
-			}
-			return nil, classify(err, "look up token accessor "+acc, lookupPath)
-		}
-		if s == nil {
-			continue
-		}
-		entityID := dataString(s.Data, "entity_id")
-		if !want[entityID] {
-			continue
-		}
-		if dataString(s.Data, "display_name") == "token-firebreak-probe" || dataString(s.Data, "display_name") == "firebreak-probe" {
-			continue // a probe of another inventory, about to be revoked
-		}
-		t := TokenInfo{
-			Accessor:    acc,
-			DisplayName: dataString(s.Data, "display_name"),
-			Path:        dataString(s.Data, "path"),
-			EntityID:    entityID,
-			ExpireTime:  dataString(s.Data, "expire_time"),
-			Policies:    dataStrings(s.Data, "policies"),
-			Type:        dataString(s.Data, "type"),
-		}
-		if ct := dataInt(s.Data, "creation_time"); ct > 0 {
-			t.CreationTime = time.Unix(int64(ct), 0).UTC().Format(time.RFC3339)
-		}
-		sort.Strings(t.Policies)
-		out[entityID] = append(out[entityID], t)
-	}
-	return out, nil
-}
-
 // policyRules fetches and parses one ACL policy; a policy that does not exist grants nothing,
 // as in Vault.
 func (a *Activities) policyRules(ctx context.Context, name string) ([]aclRule, error) {
@@ -576,13 +514,4 @@ func (a *Activities) listSecrets(ctx context.Context, mount, prefix string) ([]s
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,7 +3,9 @@ package vault
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -314,7 +316,7 @@ func vaultPolicySet(in []string) []string {
 			seen[p] = true
 		}
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func globAny(patterns []string, name string) bool {

@@ -12,7 +12,6 @@ import (
 	"reflect"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,7 +225,8 @@ func TestInventory(t *testing.T) {
 // the run contains the other systems and the evidence says what Vault could not tell.
 func TestInventoryErrors(t *testing.T) {
 	h := newHarness(t)
-	quick := func(a *vault.Activities) *vault.Activities { a.Patience = 300 * time.Millisecond; return a }
+	// Patience past: this attempt is the one that gives up.
+	quick := func(a *vault.Activities) *vault.Activities { a.Patience = time.Nanosecond; return a }
 	tests := []struct {
 		name          string
 		acts          *vault.Activities
@@ -277,22 +277,24 @@ func TestInventoryErrors(t *testing.T) {
 	h.noCanary()
 }
 
-// TestInventoryRecoversWithinPatience: a Vault that comes back within the inventory's
-// patience is inventoried as usual.
-func TestInventoryRecoversWithinPatience(t *testing.T) {
+// TestInventoryTransientFailureIsRetried: within its patience an inventory hands a transient
+// failure to Temporal, which retries it; the retry inventories Vault as usual.
+func TestInventoryTransientFailureIsRetried(t *testing.T) {
 	h := newHarness(t)
-	var failures atomic.Int32
 	h.v.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
-		if failures.Add(1) > 3 {
-			return false
-		}
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, `{"errors":["Vault is sealed"]}`)
 		return true
 	})
+	acts := &vault.Activities{Client: h.acts.Client, Patience: time.Hour}
 	var res vault.InventoryResult
-	if err := h.run(h.acts, "Inventory", vault.InventoryInput{Subject: "alice"}, &res); err != nil || res.Status != vault.StatusFound {
-		t.Fatalf("Inventory = %+v, %v; want found after Vault recovered", res, err)
+	err := h.run(acts, "Inventory", vault.InventoryInput{Subject: "alice"}, &res)
+	if err == nil || appError(t, err).NonRetryable() {
+		t.Fatalf("Inventory with Vault sealed, within patience = %+v, %v; want a retryable error", res, err)
+	}
+	h.v.SetFault(nil)
+	if err := h.run(acts, "Inventory", vault.InventoryInput{Subject: "alice"}, &res); err != nil || res.Status != vault.StatusFound {
+		t.Fatalf("retried Inventory = %+v, %v; want found", res, err)
 	}
 }
 

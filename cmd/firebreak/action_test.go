@@ -33,7 +33,7 @@ func sandboxEnv(t *testing.T, sb *testenv.Sandbox) string {
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1",
 		"SLACK_BOT_TOKEN": sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
 		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
-		"FIREBREAK_AWS_PROBE_USER": "",
+		"FIREBREAK_AWS_PROBE_USER": "", "FIREBREAK_HTTP_SERVICES": sb.HTTPServicesJSON(),
 	} {
 		t.Setenv(k, v)
 	}
@@ -58,8 +58,8 @@ func TestActionPlan(t *testing.T) {
 			steps: []string{"inventory", "snapshot", "action"}},
 		{name: "list of maps as JSON; rotating cannot be undone", action: "vault.rotate_secrets", raw: map[string]string{"secrets": `[{"mount":"secret","path":"shared/payments-db","version":1}]`},
 			steps: []string{"snapshot", actionGate, "action"}},
-		{name: "irreversible iam action waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
-			steps: []string{"inventory", "snapshot", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
+		{name: "irreversible iam action is checked, then waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
+			steps: []string{"inventory", "snapshot", "preflight", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
 		{name: "deleting keys is gated", action: "awsiam.delete_keys", raw: map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000002"},
 			steps: []string{"inventory", "snapshot", actionGate, "action"}},
 		{name: "destroying a TOTP secret is gated", action: "vault.destroy_totp", raw: map[string]string{"entity_id": "e-1", "method_id": "m-1"},
@@ -388,4 +388,25 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			tc.check(t, rep, before)
 		})
 	}
+
+	// alice has two Active keys: AWS's limit leaves no room for a new one. The preflight says
+	// so before the gate asks anyone, and nothing changes.
+	t.Run("two active keys fail before anyone is asked", func(t *testing.T) {
+		before := sb.IAM.AccessKeyIDs("alice")
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"action", "run", "awsiam.rotate_key", "user=alice", "--json", "--evidence-dir", evDir, "--requested-by", "dave", "--approve-role", "security-oncall"}, &stdout, &stderr)
+		var rep ActionReport
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("exit %d, %v: %s\n%s", code, err, stdout.String(), stderr.String())
+		}
+		if code != exitFailed || !strings.Contains(rep.Error+stderr.String(), "two Active access keys") || len(rep.Decisions) != 0 {
+			t.Errorf("exit %d, error %q, decisions %+v; expected exit %d naming the two Active keys, with nobody asked", code, rep.Error, rep.Decisions, exitFailed)
+		}
+		if strings.Contains(stderr.String(), "/firebreak approve") {
+			t.Errorf("stderr asks for an approval although the rotation cannot happen: %s", stderr.String())
+		}
+		if now := sb.IAM.AccessKeyIDs("alice"); strings.Join(now, ",") != strings.Join(before, ",") {
+			t.Errorf("alice's keys changed from %v to %v", before, now)
+		}
+	})
 }
