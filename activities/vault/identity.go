@@ -186,3 +186,15 @@ func entityAliases(ent map[string]any) []entityAlias {
 	sort.Slice(out, func(i, j int) bool { return out[i].MountAccessor+out[i].Name < out[j].MountAccessor+out[j].Name })
 	return out
 }
+
+// FindEntity resolves a person the way an inventory does (the directory's alias, entity id
+// or entity name; else the subject as entity name) and returns their entity's id, "" when
+// none is found. A directory naming an auth mount or entity id that does not exist is an
+// ErrDirectory error. firebreak doctor checks the directory with it.
+func (a *Activities) FindEntity(ctx context.Context, subject string, id *VaultIdentity) (string, error) {
+	ent, err := a.entityFor(ctx, subject, id)
+	if err != nil || ent == nil {
+		return "", err
+	}
+	return dataString(ent, "id"), nil
+}
