@@ -582,6 +582,7 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 	s.Destructive, s.Contains, s.Verifies, s.Builtin = act.Destructive, act.Contains, act.Verifies, act.Builtin
 	s.Retry, s.Timeout = act.Retry, Duration(act.Timeout)
 	s.Idempotent = act.HasIdempotencyKey()
+	s.Identity = act.IdentityArgName()
 
 	// Fan-out: the list is evaluated in the step's scope; its elements are item.
 	argScope := sc

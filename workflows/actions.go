@@ -125,6 +125,7 @@ var bindings = map[string]binding{
 	"vault.rotate_secrets":          bind(vault.ActivityPrefix, va.RotateSecrets),
 	"vault.plan_rotation":           bind(vault.ActivityPrefix, va.PlanRotation),
 	"vault.verify_revoked":          bind(vault.ActivityPrefix, va.VerifyRevoked),
+	"vault.verify_rotated":          bind(vault.ActivityPrefix, va.VerifyRotated),
 	"awsiam.inventory":              bind(awsiam.ActivityPrefix, ia.Inventory),
 	"awsiam.deactivate_keys":        bind(awsiam.ActivityPrefix, ia.DeactivateKeys),
 	"awsiam.revoke_sessions":        bind(awsiam.ActivityPrefix, ia.RevokeSessions),

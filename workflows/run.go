@@ -26,6 +26,12 @@ type RunInput struct {
 	// AutoApprove (drills only) has approvals, manual steps and escalations granted at once
 	// by DrillApprover; their response time is recorded.
 	AutoApprove bool `json:"auto_approve"`
+	// Directory holds the directory entries (firebreak.yaml's directory, resolved by whoever
+	// starts the run) of the people the run's inputs name: where each is found in Vault and
+	// IAM. The interpreter hands a step the entry of its subject through the action's
+	// internal identity argument. A person without an entry is found by the default rule
+	// (subject = Vault entity name = IAM user name).
+	Directory []playbooks.Identity `json:"directory,omitempty"`
 	// BatchSize, when positive, splits a run whose longest list input is longer into child
 	// runs of at most that many elements each (SplitBatches); a list too long for one history
 	// is split whatever it says.
@@ -454,6 +460,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	if st.Idempotent {
 		args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID
 	}
+	r.addIdentity(st, args)
 	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
 	var out map[string]any
 	var err error
@@ -466,6 +473,8 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		out, err = r.runManual(ctx, st, args, rep)
 	case st.Action == playbooks.ActionWait:
 		out, err = r.runWait(ctx, st, args)
+	case st.Action == playbooks.ActionAssert:
+		out, err = runAssert(args)
 	case st.Builtin:
 		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, ErrInvalidPlan, nil)
 	default:
@@ -881,4 +890,54 @@ func readSteps(plan playbooks.Plan) map[string]bool {
 		read[st.ID] = read[st.ID] || all
 	}
 	return read
+}
+
+// addIdentity hands the step the directory entries of the people its arguments name (its
+// subject or user, or each of its subjects), when the action takes them and the run has any.
+func (r *runner) addIdentity(st playbooks.Step, args map[string]any) {
+	if st.Identity == "" || len(r.in.Directory) == 0 {
+		return
+	}
+	find := func(name string) (playbooks.Identity, bool) {
+		for _, e := range r.in.Directory {
+			if e.Subject == name {
+				return e, true
+			}
+		}
+		return playbooks.Identity{}, false
+	}
+	switch st.Identity {
+	case playbooks.IdentityArg:
+		name, _ := args["subject"].(string)
+		if name == "" {
+			name, _ = args["user"].(string)
+		}
+		if e, ok := find(name); ok {
+			args[playbooks.IdentityArg] = e
+		}
+	case playbooks.IdentitiesArg:
+		var entries []playbooks.Identity
+		list, _ := args["subjects"].([]any)
+		for _, x := range list {
+			if name, ok := x.(string); ok {
+				if e, ok := find(name); ok {
+					entries = append(entries, e)
+				}
+			}
+		}
+		if len(entries) > 0 {
+			args[playbooks.IdentitiesArg] = entries
+		}
+	}
+}
+
+// runAssert is the assert action: it fails the step, with the playbook's message, when the
+// condition does not hold.
+func runAssert(args map[string]any) (map[string]any, error) {
+	that, _ := args["that"].(bool)
+	if !that {
+		msg, _ := args["message"].(string)
+		return nil, temporal.NewNonRetryableApplicationError(msg, "AssertionFailed", nil)
+	}
+	return map[string]any{"passed": true}, nil
 }

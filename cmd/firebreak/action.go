@@ -343,6 +343,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			}
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
+				Directory:  configuredDirectory(),
 				DigestStep: actionStep,
 				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},

@@ -654,7 +654,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	auto := f.autoApproves(r.conn.Embedded)
 	run := runs.PrepareBound(p, inputs, runs.Request{
-		Drill: true, Report: rep, AutoApprove: auto,
+		Drill: true, Report: rep, AutoApprove: auto, Directory: sb.Org.Directory(),
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
 	})
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)

@@ -264,9 +264,10 @@ serve the run for the life of the command.`,
 				raw["reason"] = reason
 			}
 			run, err := runs.Prepare(p, raw, runs.Request{
-				Incident: incident,
-				Trigger:  workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
-				Report:   workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
+				Directory: configuredDirectory(),
+				Incident:  incident,
+				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Report:    workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
 			if err != nil {
 				return usageError{err}
