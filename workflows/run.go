@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -182,8 +183,14 @@ const ErrRunFailed = "RunFailed"
 
 // Run interprets a compiled Plan: steps run as soon as their needs have succeeded, in
 // parallel where the plan allows; each step's action is one activity with the step's retry
-// policy and timeout; progress is reported without ever holding up containment.
+// policy and timeout; progress is reported without ever holding up containment. Run
+// registered on its own trusts no decision key, so no person's decision counts; workers
+// register it with Register and their configuration.
 func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
+	return run(ctx, in, trust{})
+}
+
+func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	info := workflow.GetInfo(ctx)
 	if drillQueue := IsDrillQueue(info.TaskQueueName); in.Drill != drillQueue {
 		what := "a drill input on the production task queue " + info.TaskQueueName
@@ -196,6 +203,9 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", "DrillIsolation", nil)
 	}
 	r := newRunner(ctx, in)
+	r.decisionKeys = t.keysFor(in.Drill)
+	// Runs recorded before decisions were signed took the approver's word for who they were.
+	r.signedDecisions = workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
 		return RunResult{}, err
 	}
@@ -270,6 +280,10 @@ type runner struct {
 	// read holds the steps whose outputs some expression of the plan may read; a foreach
 	// step that is not among them keeps only a sample of its items.
 	read map[string]bool
+	// decisionKeys are the decision keys the worker trusts for this run; signedDecisions says
+	// whether decisions must be signed by one (every run recorded since signing began).
+	decisionKeys    []ed25519.PublicKey
+	signedDecisions bool
 }
 
 func newRunner(ctx workflow.Context, in RunInput) *runner {
