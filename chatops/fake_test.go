@@ -3,6 +3,7 @@ package chatops_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -336,6 +337,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testSigner is the front end's decision key in these tests.
+var testSigner = workflows.NewSigner(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+
 func newHarness(t testing.TB, mod ...func(*chatops.Options)) *harness {
 	t.Helper()
 	sb := testenv.NewSlack(testenv.DefaultOrg(), nil)
@@ -348,6 +352,7 @@ func newHarness(t testing.TB, mod ...func(*chatops.Options)) *harness {
 		Slack:   slack.New(sb.BotToken(), slack.OptionAPIURL(sb.URL()+"/api/")),
 		Logger:  slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     func() time.Time { return h.now },
+		Signer:  testSigner,
 	}
 	for _, m := range mod {
 		m(&o)

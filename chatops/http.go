@@ -32,6 +32,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // Starter is the part of the Temporal client chatops uses; client.Client satisfies it, tests
@@ -97,6 +98,11 @@ type Options struct {
 	// AckBudget bounds all the work done before acknowledging a Slack request, however many
 	// lookups it takes, so the answer beats Slack's 3 s limit; zero means 2 s.
 	AckBudget time.Duration
+	// Signer signs the decisions this front end sends with the decision key (firebreak serve
+	// and dev hold it; workers do not). Nil: no decision can be sent, and people are told so.
+	// Decisions on drills are signed with the sandbox's decision key instead, which only
+	// drill workers trust.
+	Signer *workflows.Signer
 }
 
 // maxResponding is how many response_url posts may be in flight at once.

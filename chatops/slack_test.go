@@ -2,8 +2,10 @@ package chatops_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -316,6 +318,7 @@ func TestApprovals(t *testing.T) {
 	h.fake.validate = approvalValidator
 	id := workflows.RunWorkflowID("compromised-dev-key", "alice")
 	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
+	h.fake.status[id] = workflows.RunResult{WorkflowID: id, RunID: "run-9", Pending: []workflows.PendingApproval{{Step: "delete_keys", Kind: workflows.PendingKindApproval}}}
 
 	// Carol approves by command; the request carries who, roles, decision and reason.
 	m := decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+id+" step=delete_keys confirmed with alice"))
@@ -327,10 +330,19 @@ func TestApprovals(t *testing.T) {
 		t.Errorf("approve result: %q", r.Text)
 	}
 	_, ups := h.fake.snapshot()
-	got, _ := json.Marshal(ups[0])
+	sent := maps.Clone(ups[0])
+	delete(sent, "signature")
+	got, _ := json.Marshal(sent)
 	want := `{"approver":"carol","approver_email":"carol@example.test","approver_roles":["approver","responder"],"decision":"approve","reason":"confirmed with alice","step":"delete_keys"}`
 	if string(got) != want {
 		t.Errorf("update argument %s\nwant %s", got, want)
+	}
+	// The decision is signed for this run and step, at the front end's time.
+	var signed workflows.ApprovalRequest
+	b, _ := json.Marshal(ups[0])
+	_ = json.Unmarshal(b, &signed)
+	if err := workflows.VerifyDecision(signed, "delete_keys", id, "run-9", h.now, []ed25519.PublicKey{testSigner.Public()}); err != nil {
+		t.Errorf("the update's signature: %v", err)
 	}
 
 	// Bob, the requester, presses Approve: the workflow's refusal is shown to him.
@@ -372,5 +384,38 @@ func TestApprovals(t *testing.T) {
 	h.srv.Wait()
 	if r := h.resp.next(t); !strings.Contains(r.Text, "does not name a run") {
 		t.Errorf("bad button: %q", r.Text)
+	}
+}
+
+// TestDecisionsNeedTheDecisionKey: a front end without the decision key sends nothing and
+// says why; a drill's decision is signed with the sandbox key, which only drill workers trust.
+func TestDecisionsNeedTheDecisionKey(t *testing.T) {
+	h := newHarness(t, func(o *chatops.Options) { o.Signer = nil })
+	h.fake.validate = approvalValidator
+	id := workflows.RunWorkflowID("compromised-dev-key", "alice")
+	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
+	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+id+" step=delete_keys"))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "holds no decision key") {
+		t.Errorf("without a decision key: %q; want a clear refusal", r.Text)
+	}
+	if _, ups := h.fake.snapshot(); len(ups) != 0 {
+		t.Errorf("an update was sent without a signature: %v", ups)
+	}
+
+	h = newHarness(t)
+	h.fake.validate = approvalValidator
+	drill := workflows.DrillWorkflowID("compromised-dev-key", "alice", "n1")
+	h.fake.runs[drill] = &fakeRun{id: drill, runID: "run-d"}
+	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+drill+" step=delete_keys"))
+	h.srv.Wait()
+	h.resp.next(t)
+	_, ups := h.fake.snapshot()
+	var signed workflows.ApprovalRequest
+	b, _ := json.Marshal(ups[0])
+	_ = json.Unmarshal(b, &signed)
+	sandbox := workflows.NewSigner(workflows.SandboxDecisionKey())
+	if err := workflows.VerifyDecision(signed, "delete_keys", drill, "run-d", h.now, []ed25519.PublicKey{sandbox.Public()}); err != nil {
+		t.Errorf("a drill's decision should be signed with the sandbox key: %v", err)
 	}
 }

@@ -68,7 +68,7 @@ func (s *Server) prepare(sp *startSpec) (workflows.RunInput, error) {
 			}
 			sp.WorkflowID = workflows.DrillWorkflowID(p.Name, subject, nonce)
 		} else {
-			sp.WorkflowID = workflows.RunWorkflowID(p.Name, subject)
+			sp.WorkflowID = workflows.PlaybookWorkflowID(*p, in)
 		}
 	}
 	report := sp.Report
@@ -132,15 +132,66 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf)
 }
 
-// approve sends an approval decision through the workflow's Update and returns what the
-// workflow said. A refusal by the validator comes back as an error whose message is the
-// workflow's.
+// ErrNoDecisionKey is returned when a decision is asked of a front end that holds no
+// decision key.
+var ErrNoDecisionKey = errors.New("this front end holds no decision key, so it cannot sign decisions (set decision.key, FIREBREAK_DECISION_KEY, on firebreak serve)")
+
+// approve signs an approval decision for the run's current execution and sends it through
+// the workflow's Update, and returns what the workflow said. A refusal by the validator comes
+// back as an error whose message is the workflow's.
 func (s *Server) approve(ctx context.Context, workflowID string, req workflows.ApprovalRequest) (workflows.ApprovalResult, error) {
-	if s.starter == nil {
+	return Decide(ctx, s.starter, s.o.Signer, workflowID, req, s.o.Now())
+}
+
+// Decide signs req for the open run workflowID with signer (the sandbox's decision key
+// instead for a drill), naming the step the run waits for when req names none, and sends
+// it through the approval Update. The approver, their roles and email must already be
+// resolved from the directory: the signature vouches for them.
+func Decide(ctx context.Context, c Starter, signer *workflows.Signer, workflowID string, req workflows.ApprovalRequest, now time.Time) (workflows.ApprovalResult, error) {
+	if c == nil {
 		return workflows.ApprovalResult{}, errNoTemporal
 	}
-	h, err := s.starter.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+	if signer == nil {
+		return workflows.ApprovalResult{}, ErrNoDecisionKey
+	}
+	d, err := c.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return workflows.ApprovalResult{}, refusal(err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return workflows.ApprovalResult{}, fmt.Errorf("run %s is no longer open (%s): nothing to decide", workflowID, strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
+	}
+	runID := info.GetExecution().GetRunId()
+	if workflows.IsDrillQueue(info.GetTaskQueue()) || strings.HasPrefix(workflowID, "drill/") {
+		signer = workflows.NewSigner(workflows.SandboxDecisionKey())
+	}
+	step := req.Step
+	if step == "" {
+		v, err := c.QueryWorkflow(ctx, workflowID, runID, workflows.QueryStatus)
+		if err != nil {
+			return workflows.ApprovalResult{}, refusal(err)
+		}
+		var st workflows.RunResult
+		if err := v.Get(&st); err != nil {
+			return workflows.ApprovalResult{}, fmt.Errorf("decoding the status of %s: %w", workflowID, err)
+		}
+		if len(st.Pending) != 1 {
+			var ids []string
+			for _, p := range st.Pending {
+				ids = append(ids, p.Step+" ("+p.Kind+")")
+			}
+			if len(ids) == 0 {
+				return workflows.ApprovalResult{}, fmt.Errorf("run %s is waiting for no decision", workflowID)
+			}
+			return workflows.ApprovalResult{}, fmt.Errorf("no step named and %d decisions are pending; name one of: %s", len(st.Pending), strings.Join(ids, ", "))
+		}
+		step = st.Pending[0].Step
+	}
+	req = signer.Sign(req, step, workflowID, runID, now)
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
+		RunID:        runID,
 		UpdateName:   workflows.UpdateApprove,
 		Args:         []any{req},
 		WaitForStage: client.WorkflowUpdateStageCompleted,

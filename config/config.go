@@ -39,6 +39,7 @@ type Config struct {
 	Evidence     Evidence      `yaml:"evidence,omitempty" doc:"Where evidence snapshots are chained: a local append-only file, or S3 with Object Lock."`
 	HTTPServices []HTTPService `yaml:"http_services,omitempty" env:"FIREBREAK_HTTP_SERVICES" doc:"The services the http.request action may call (its allow-list). The environment variable holds the same list as JSON: [{\"name\":…,\"base_url\":…,\"headers\":{…}}]."`
 	Codec        Codec         `yaml:"codec,omitempty" doc:"The key that encrypts every workflow payload before Temporal sees it. Everything attached to one namespace must share it."`
+	Decision     Decision      `yaml:"decision,omitempty" doc:"The key that signs approvals, denials and manual-step answers. The front end holds the private key; workers trust its public half."`
 	Playbooks    Playbooks     `yaml:"playbooks,omitempty" doc:"Playbooks beside the bundled library."`
 	Logging      Logging       `yaml:"logging,omitempty" doc:"Logs on stderr."`
 	Serve        Serve         `yaml:"serve,omitempty" doc:"The HTTP front end (firebreak serve)."`
@@ -165,6 +166,13 @@ type Codec struct {
 	Key         Secret `yaml:"key,omitempty" env:"FIREBREAK_CODEC_KEY" doc:"Base64 of 32 random bytes (AES-256-GCM). Unset: an embedded server gets a key for the process; a shared server needs the codec.key file firebreak dev made."`
 	KeyID       string `yaml:"key_id,omitempty" env:"FIREBREAK_CODEC_KEY_ID" default:"k1" doc:"Id recorded with each payload, so keys can be rotated."`
 	ServerToken Secret `yaml:"server_token,omitempty" env:"FIREBREAK_CODEC_SERVER_TOKEN" doc:"Bearer token the Temporal Web UI presents to firebreak codec-server."`
+}
+
+// Decision is the decision key: firebreak serve (and people deciding with firebreak approve)
+// hold Key; workers hold only PublicKeys.
+type Decision struct {
+	Key        Secret `yaml:"key,omitempty" env:"FIREBREAK_DECISION_KEY" doc:"Base64 of the 32-byte Ed25519 seed that signs decisions. Only firebreak serve and the people who decide with firebreak approve hold it, never workers. Unset: firebreak dev uses decision.key in the state dir, created on first use; serve signs nothing."`
+	PublicKeys string `yaml:"public_keys,omitempty" env:"FIREBREAK_DECISION_PUBLIC_KEYS" doc:"Comma-separated base64 Ed25519 public keys whose signed decisions workers count (firebreak decision-key prints one). Unset: a worker counts no decision."`
 }
 
 // Playbooks are extra playbooks.

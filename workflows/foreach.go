@@ -72,7 +72,7 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 			continue
 		}
 		if st.Idempotent {
-			args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID + "/" + strconv.Itoa(i)
+			args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID, strconv.Itoa(i))
 		}
 		running++
 		wg.Add(1)
@@ -213,7 +213,7 @@ func (r *runner) compensate(ctx workflow.Context) {
 		var out map[string]any
 		if err == nil {
 			if c.Idempotent {
-				args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID + "/compensate"
+				args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID, "compensate")
 			}
 			opts := activityOptions(playbooks.Step{Retry: c.Retry, Timeout: c.Timeout})
 			out, err = b.run(workflow.WithActivityOptions(ctx, opts), args)

@@ -206,6 +206,7 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	r.decisionKeys = t.keysFor(in.Drill)
 	// Runs recorded before decisions were signed took the approver's word for who they were.
 	r.signedDecisions = workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	r.runScopedKeys = workflow.GetVersion(ctx, changeRunScopedKeys, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
 		return RunResult{}, err
 	}
@@ -284,6 +285,24 @@ type runner struct {
 	// whether decisions must be signed by one (every run recorded since signing began).
 	decisionKeys    []ed25519.PublicKey
 	signedDecisions bool
+	// runScopedKeys: idempotency keys name the run, not only the workflow id (rule 3).
+	runScopedKeys bool
+}
+
+// changeRunScopedKeys versions idempotency keys that include the run id: runs recorded
+// before it keyed their steps by workflow id alone, so a later run with the same id (the same
+// person compromised again weeks later) found the first run's rotation and evidence.
+const changeRunScopedKeys = "run-scoped-keys"
+
+// idempotencyKey is the key an idempotent step's activity is handed: the same for every
+// retry and re-run within this run, and different for every other run, even one with the
+// same workflow id.
+func (r *runner) idempotencyKey(parts ...string) string {
+	base := r.res.WorkflowID
+	if r.runScopedKeys {
+		base += "/" + r.res.RunID
+	}
+	return base + "/" + strings.Join(parts, "/")
 }
 
 func newRunner(ctx workflow.Context, in RunInput) *runner {
@@ -436,7 +455,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		args[a.Name] = v
 	}
 	if st.Idempotent {
-		args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID
+		args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID)
 	}
 	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
 	var out map[string]any

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -236,12 +239,44 @@ func TestActionRun(t *testing.T) {
 // chatops does for /firebreak approve, and returns the workflow's answer.
 func approveAs(ctx context.Context, c client.Client, id, who string, roles []string, decision string) (workflows.ApprovalResult, error) {
 	req := workflows.ApprovalRequest{Step: actionGate, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	var res workflows.ApprovalResult
-	if err == nil {
-		err = h.Get(ctx, &res)
+	return chatops.Decide(ctx, c, testDecisionSigner, id, req, time.Now())
+}
+
+// testDecisionKey is the front end's decision key in cmd tests; workers started by
+// startProductionWorker trust it once trustTestSigner has run.
+var (
+	testDecisionKey    = ed25519.NewKeyFromSeed([]byte("cmd-test-decision-key-0123456789"))
+	testDecisionSigner = workflows.NewSigner(testDecisionKey)
+)
+
+// denyByCommand denies the action's gate of run id with `firebreak deny`, as erin: refused
+// (exit 2) without the decision key, counted with it, erin's role coming from the directory.
+func denyByCommand(t *testing.T, id string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte("directory:\n  - {subject: erin, email: erin@example.test, slack_id: U0ERIN}\nroles:\n  security-oncall: {users: [U0ERIN]}\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	return res, err
+	var stdout, stderr bytes.Buffer
+	t.Setenv("FIREBREAK_DECISION_KEY", "")
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no decision key") {
+		t.Errorf("deny without the decision key: exit %d, stderr %q; expected exit %d saying so", code, stderr.String(), exitUsage)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	t.Setenv("FIREBREAK_DECISION_KEY", workflows.FormatDecisionKey(testDecisionKey))
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--reason", "not without the owner"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("deny with the decision key: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "erin denied") {
+		t.Errorf("deny output %q; expected the run's answer", stdout.String())
+	}
+}
+
+// trustTestSigner configures the production workers this test starts to trust
+// testDecisionSigner, as decision.public_keys does.
+func trustTestSigner(t *testing.T) {
+	t.Setenv("FIREBREAK_DECISION_PUBLIC_KEYS", workflows.FormatDecisionPublicKey(testDecisionSigner.Public()))
 }
 
 // waitForGate waits until run id asks for the action's two-person gate.
@@ -286,6 +321,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	defer srv.Stop()
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
+	trustTestSigner(t)
 	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir)
 	if err != nil {
 		t.Fatal(err)
@@ -319,6 +355,9 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 				}
 			}},
 	}
+	// The same action with the same arguments again (the same workflow id): it is a new run,
+	// so it rotates the key the first run left active rather than reporting that rotation.
+	tests = append(tests, tests[0])
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := sb.IAM.AccessKeyIDs("carol")
@@ -360,7 +399,9 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 					t.Errorf("%s approving: %v; expected a refusal saying %q", r.who, err, r.want)
 				}
 			}
-			if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
+			if tc.decision == workflows.DecisionDeny {
+				denyByCommand(t, id)
+			} else if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
 				t.Fatalf("erin's %s: %v", tc.decision, err)
 			}
 			var code int

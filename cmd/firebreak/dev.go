@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -134,9 +135,20 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	defer sb.Close()
 	// In dev both queues are served by workers bound to the sandbox: drills on the drill queue,
 	// and runs started from Slack, PagerDuty or `firebreak run` on the production queue.
+	// The front end below signs decisions with dev's own decision key; the production-queue
+	// worker trusts it (and any configured key), the drill-queue worker only the sandbox's.
+	signer, err := loadDecisionSigner(f.stateDir, true)
+	if err != nil {
+		return err
+	}
+	prodKeys, err := workerDecisionKeys(nil, signer.Public())
+	if err != nil {
+		return err
+	}
+	trusted := map[string][]ed25519.PublicKey{workflows.DrillTaskQueue: {workflows.NewSigner(workflows.SandboxDecisionKey()).Public()}, workflows.TaskQueue: prodKeys}
 	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
 		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w)
+		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...))
 		if err := sb.Register(w, store); err != nil {
 			return err
 		}
@@ -151,7 +163,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	handler, err := chatops.NewServer(chatops.Options{
-		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger,
+		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger, Signer: signer,
 		Info: map[string]string{"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev"},
 	})
 	if err != nil {
@@ -199,6 +211,17 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 	return sockErr
 }
 
+// sandboxDirectory makes the sandbox organisation cfg's directory: its developers, all of
+// them responders, carol the security on-call who may approve.
+func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) {
+	var responders []string
+	for _, d := range org.Developers {
+		cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
+		responders = append(responders, d.SlackID)
+	}
+	cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
+}
+
 // devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when
 // given, else the sandbox organisation (its developers as the directory, all of them
 // responders, carol the security on-call who may approve). The Slack signing secret comes from
@@ -210,12 +233,7 @@ func devChatopsConfig(f devFlags, sb *testenv.Sandbox) (chatops.Config, string, 
 		return cfg, "", err
 	}
 	if f.config == "" {
-		var responders []string
-		for _, d := range sb.Org.Developers {
-			cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
-			responders = append(responders, d.SlackID)
-		}
-		cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
+		sandboxDirectory(&cfg, sb.Org)
 	}
 	secretFile := "SLACK_SIGNING_SECRET"
 	if cfg.Slack.SigningSecret == "" {

@@ -175,8 +175,13 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	if err != nil {
 		return nil, nil, err
 	}
+	keys, err := workerDecisionKeys(logger)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
 	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w)
+	workflows.Register(w, workflows.WithDecisionKeys(keys...))
 	if err := registerProduction(ctx, w, store, logger); err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -277,8 +282,7 @@ serve the run for the life of the command.`,
 				return err
 			}
 			defer sess.Close()
-			subject, _ := inputs["subject"].(string)
-			id := workflows.RunWorkflowID(p.Name, subject)
+			id := workflows.PlaybookWorkflowID(*p, inputs)
 			if incident != "" {
 				id = workflows.IncidentWorkflowID(incident)
 			}
