@@ -686,6 +686,9 @@ func (c *compiler) args(id string, act Action, e kv, sc scope, checkRequired boo
 					literals[k.Value] = v
 				}
 				expr, err := nodeToCEL(v)
+				if param.URLPath && v.Kind == yaml.ScalarNode {
+					expr, err = pathTemplateToCEL(v.Value)
+				}
 				if err != nil {
 					c.d.add(v.Line, v.Column, "", "step %s: %s: %v", id, k.Value, err)
 					continue

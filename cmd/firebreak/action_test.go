@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
@@ -249,6 +250,30 @@ var (
 	testDecisionSigner = workflows.NewSigner(testDecisionKey)
 )
 
+// forgeUpdate is the security review's bypass: a plain Temporal client, without the codec
+// key, approves the gate as mallory with the security-oncall role. The worker's codec refuses
+// the plaintext update (its answer is encrypted, so the forger cannot even read why); had it
+// passed, the unsigned decision would be refused too. The gate still waits, unapproved.
+func forgeUpdate(ctx context.Context, t *testing.T, hostPort string, fb client.Client, id string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: hostPort, Logger: tlog.NewStructuredLogger(newDiscardLogger())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := workflows.ApprovalRequest{Step: actionGate, Approver: "mallory", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err == nil {
+		t.Errorf("a plaintext update from a client without the codec key was accepted")
+	}
+	if p := waitForGate(ctx, t, fb, id); p.Approvals != 0 || len(p.Approvers) != 0 {
+		t.Errorf("after the forged update the gate has %d approvals by %v; want none", p.Approvals, p.Approvers)
+	}
+}
+
 // denyByCommand denies the action's gate of run id with `firebreak deny`, as erin: refused
 // (exit 2) without the decision key, counted with it, erin's role coming from the directory.
 func denyByCommand(t *testing.T, id string) {
@@ -400,6 +425,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 				}
 			}
 			if tc.decision == workflows.DecisionDeny {
+				forgeUpdate(ctx, t, srv.FrontendHostPort(), conn.Client, id)
 				denyByCommand(t, id)
 			} else if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
 				t.Fatalf("erin's %s: %v", tc.decision, err)

@@ -95,7 +95,7 @@ every payload: keep it to the people who may read incident records, and serve th
 			}
 			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serveCodec(ctx, ln, codecServerHandler(codec, token, corsOrigin), codec, cmd)
+			return serveCodec(ctx, ln, codecServerHandler(codec.Reader(), token, corsOrigin), codec, cmd)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8888", "address to listen on")
