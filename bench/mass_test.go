@@ -118,7 +118,7 @@ func serveWorker() error {
 	w := worker.New(c, os.Getenv("BENCH_QUEUE"), worker.Options{})
 	workflows.Register(w)
 	w.RegisterWorkflowWithOptions(massHandWritten, workflow.RegisterOptions{Name: massHandWrittenName})
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: func(path, field string) (string, error) {
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: func(path, field string, _ fbvault.Format) (string, error) {
 		b := make([]byte, 12)
 		_, err := rand.Read(b)
 		return testenv.Canary + "-" + hex.EncodeToString(b), err

@@ -27,22 +27,16 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // Starter is the part of the Temporal client chatops uses; client.Client satisfies it, tests
 // pass a fake.
-type Starter interface {
-	ExecuteWorkflow(ctx context.Context, options client.StartWorkflowOptions, workflow any, args ...any) (client.WorkflowRun, error)
-	UpdateWorkflow(ctx context.Context, options client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error)
-	QueryWorkflow(ctx context.Context, workflowID, runID, queryType string, args ...any) (converter.EncodedValue, error)
-	DescribeWorkflowExecution(ctx context.Context, workflowID, runID string) (*workflowservice.DescribeWorkflowExecutionResponse, error)
-}
+type Starter = runs.Temporal
 
 // SlackAPI is the part of the Slack Web API chatops calls to resolve people; *slack.Client
 // satisfies it.
@@ -115,6 +109,7 @@ const maxInFlight = 128
 type Server struct {
 	o       Options
 	starter Starter
+	runs    *runs.Client
 	lib     *playbooks.Library
 	libErr  error
 	log     *slog.Logger
@@ -159,6 +154,10 @@ func NewHandler(o Options) *Server {
 	s := &Server{o: o, starter: o.Starter, lib: o.Library, log: o.Logger, mux: http.NewServeMux()}
 	if s.starter == nil && o.Temporal != nil {
 		s.starter = o.Temporal
+	}
+	s.runs = &runs.Client{Signer: o.Signer, Now: func() time.Time { return s.o.Now() }}
+	if s.starter != nil {
+		s.runs.Temporal = s.starter
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -13,6 +13,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -332,9 +333,9 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		at = s.o.Now()
 	}
 	// An incident is triggered once: a run for it that has finished is the answer too (Once).
-	sp := startSpec{Playbook: playbook, Raw: raw, WorkflowID: workflows.IncidentWorkflowID(inc.ID), Source: "pagerduty", Once: true,
+	sp := startSpec{Playbook: playbook, Raw: raw, Source: "pagerduty", Once: true, Request: runs.Request{Incident: inc.ID,
 		Trigger: workflows.Trigger{Kind: "pagerduty", By: s.pagerDutyRequester(body, inc), Reason: inc.Title, At: at},
-		Report:  workflows.Report{PagerDutyIncident: inc.ID}}
+		Report:  workflows.Report{PagerDutyIncident: inc.ID}}}
 	in, err := s.prepare(&sp)
 	if err != nil {
 		// Redelivering would not help: the rule and the incident do not make valid inputs.
@@ -409,7 +410,7 @@ func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter
 		return
 	}
 	ps := pendingStart{Playbook: sp.Playbook, Inputs: map[string]string{}, Channel: channel,
-		Incident: inc.ID, By: sp.Trigger.By, Reason: truncate(sp.Trigger.Reason, maxReason), At: sp.Trigger.At.UnixMilli()}
+		Incident: inc.ID, By: sp.Request.Trigger.By, Reason: truncate(sp.Request.Trigger.Reason, maxReason), At: sp.Request.Trigger.At.UnixMilli()}
 	var lines []string
 	for _, k := range sortedKeys(sp.Raw) {
 		ps.Inputs[k] = truncate(sp.Raw[k], maxReason)
@@ -421,7 +422,7 @@ func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter
 	}
 	value, _ := json.Marshal(ps)
 	text := fmt.Sprintf(":warning: PagerDuty incident %s (service %s, raised by %s) matches playbook *%s*, but %s come from the incident's text or details, which whoever raises an incident writes. Nothing has started. Someone who may start %s — not the person who raised the incident — must check and confirm:\n%s\nTitle: %s",
-		inc.ID, inc.Service, sp.Trigger.By, sp.Playbook, strings.Join(match.FreeText, ", "), sp.Playbook, strings.Join(lines, "\n"), escapeSlack(truncate(inc.Title, maxReason)))
+		inc.ID, inc.Service, sp.Request.Trigger.By, sp.Playbook, strings.Join(match.FreeText, ", "), sp.Playbook, strings.Join(lines, "\n"), escapeSlack(truncate(inc.Title, maxReason)))
 	confirm := slack.NewButtonBlockElement(ActionConfirm, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Confirm and start", false, false))
 	confirm.Style = slack.StyleDanger
 	cancel := slack.NewButtonBlockElement(ActionCancel, string(value), slack.NewTextBlockObject(slack.PlainTextType, "Do not start", false, false))

@@ -17,6 +17,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -346,9 +347,9 @@ func (s *Server) slashPlaybook(ctx context.Context, cmd slack.SlashCommand, r Sl
 			raw[name] = truncate(v, maxReason)
 		}
 	}
-	sp := startSpec{Playbook: r.Playbook, Raw: raw, Source: "slack",
+	sp := startSpec{Playbook: r.Playbook, Raw: raw, Source: "slack", Request: runs.Request{
 		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
-		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}
+		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}}
 	in, err := s.prepare(&sp)
 	if err != nil {
 		return ephemeral(fmt.Sprintf("Cannot start %s: %v\n%s", r.Playbook, err, usage))
@@ -363,7 +364,7 @@ func (s *Server) slashPlaybook(ctx context.Context, cmd slack.SlashCommand, r Sl
 	if subject.SlackID != "" {
 		mention = "<@" + subject.SlackID + "> (" + subject.Subject + ")"
 	}
-	reason, _ := in.Inputs["reason"].(string)
+	reason, _ := in.Input.Inputs["reason"].(string)
 	var text, label string
 	if r.Playbook == RevokePlaybook {
 		text = fmt.Sprintf(":rotating_light: Revoke every credential of %s? Vault tokens are revoked, IAM keys deactivated and sessions cut off at once; irreversible steps wait for approval.\nReason: %s", mention, reason)
@@ -434,14 +435,14 @@ func (s *Server) runCommand(ctx context.Context, cmd slack.SlashCommand, drill b
 		}
 		raw["subject"] = t.Subject
 	}
-	sp := startSpec{Playbook: args[0], Raw: raw, Drill: drill, Source: "slack",
+	sp := startSpec{Playbook: args[0], Raw: raw, Source: "slack", Request: runs.Request{Drill: drill,
 		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
-		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}
+		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}}
 	if drill {
-		sp.Trigger.Kind = "drill"
+		sp.Request.Trigger.Kind = "drill"
 		if cmd.TriggerID != "" {
 			sum := sha256.Sum256([]byte(cmd.TriggerID))
-			sp.Nonce = sp.Trigger.At.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:6])
+			sp.Request.Nonce = sp.Request.Trigger.At.UTC().Format("20060102") + "-" + hex.EncodeToString(sum[:6])
 		}
 	}
 	in, err := s.prepare(&sp)
@@ -453,7 +454,7 @@ func (s *Server) runCommand(ctx context.Context, cmd slack.SlashCommand, drill b
 }
 
 // startAndTell starts a run after the acknowledgement and tells the requester how it went.
-func (s *Server) startAndTell(ctx context.Context, sp startSpec, in workflows.RunInput, responseURL string, replace bool) {
+func (s *Server) startAndTell(ctx context.Context, sp startSpec, in runs.Run, responseURL string, replace bool) {
 	res, err := s.start(ctx, sp, in)
 	var m slack.Msg
 	switch {
@@ -628,9 +629,9 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 	if channel == "" {
 		channel = ic.Channel.ID
 	}
-	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "slack",
+	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "slack", Request: runs.Request{
 		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: ps.Inputs["reason"], At: s.o.Now()},
-		Report:  workflows.Report{SlackChannel: channel}}
+		Report:  workflows.Report{SlackChannel: channel}}}
 	in, err := s.prepare(&sp)
 	if err != nil {
 		return ephemeral(fmt.Sprintf("Cannot start %s: %v", ps.Playbook, err))
@@ -648,11 +649,11 @@ func (s *Server) confirmIncident(ic slack.InteractionCallback, ps pendingStart, 
 	}
 	// The confirmer chose to act on the incident's text: the run records them, and the
 	// workflow refuses them as an approver of its gates, as it refuses the requester.
-	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, WorkflowID: workflows.IncidentWorkflowID(ps.Incident), Source: "pagerduty", Once: true,
+	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "pagerduty", Once: true, Request: runs.Request{Incident: ps.Incident,
 		Trigger: workflows.Trigger{Kind: "pagerduty", By: ps.By, Reason: ps.Reason, At: time.UnixMilli(ps.At).UTC(), ConfirmedBy: who.Subject},
-		Report:  workflows.Report{PagerDutyIncident: ps.Incident, SlackChannel: ps.Channel}}
+		Report:  workflows.Report{PagerDutyIncident: ps.Incident, SlackChannel: ps.Channel}}}
 	if ps.At == 0 {
-		sp.Trigger.At = s.o.Now()
+		sp.Request.Trigger.At = s.o.Now()
 	}
 	in, err := s.prepare(&sp)
 	if err != nil {

@@ -396,7 +396,7 @@ func TestDecisionsNeedTheDecisionKey(t *testing.T) {
 	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
 	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+id+" step=delete_keys"))
 	h.srv.Wait()
-	if r := h.resp.next(t); !strings.Contains(r.Text, "holds no decision key") {
+	if r := h.resp.next(t); !strings.Contains(r.Text, "no decision key here") {
 		t.Errorf("without a decision key: %q; want a clear refusal", r.Text)
 	}
 	if _, ups := h.fake.snapshot(); len(ups) != 0 {

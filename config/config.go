@@ -163,16 +163,33 @@ type HTTPService struct {
 
 // Codec is the payload encryption key.
 type Codec struct {
-	Key         Secret `yaml:"key,omitempty" env:"FIREBREAK_CODEC_KEY" doc:"Base64 of 32 random bytes (AES-256-GCM). Unset: an embedded server gets a key for the process; a shared server needs the codec.key file firebreak dev made."`
-	KeyID       string `yaml:"key_id,omitempty" env:"FIREBREAK_CODEC_KEY_ID" default:"k1" doc:"Id recorded with each payload, so keys can be rotated."`
-	ServerToken Secret `yaml:"server_token,omitempty" env:"FIREBREAK_CODEC_SERVER_TOKEN" doc:"Bearer token the Temporal Web UI presents to firebreak codec-server."`
+	Key         Secret      `yaml:"key,omitempty" env:"FIREBREAK_CODEC_KEY" doc:"Base64 of 32 random bytes (AES-256-GCM). Unset: an embedded server gets a key for the process; a shared server needs the codec.key file firebreak dev made."`
+	KeyID       string      `yaml:"key_id,omitempty" env:"FIREBREAK_CODEC_KEY_ID" default:"k1" doc:"Id recorded with each payload, so keys can be rotated."`
+	ServerToken Secret      `yaml:"server_token,omitempty" env:"FIREBREAK_CODEC_SERVER_TOKEN" doc:"Static bearer token for scripts that call firebreak codec-server (the temporal CLI's --codec-auth). People use the Web UI with their own sign-in (codec.server.oidc_issuer or codec.server.proxy_user_header)."`
+	Server      CodecServer `yaml:"server,omitempty" doc:"firebreak codec-server: who may read decrypted payloads in the Temporal Web UI."`
+}
+
+// CodecServer says who may read decrypted payloads through firebreak codec-server.
+type CodecServer struct {
+	Listen          string `yaml:"listen,omitempty" env:"FIREBREAK_CODEC_SERVER_LISTEN" format:"hostport" default:"127.0.0.1:8888" doc:"Listen address (--listen). Serve it behind TLS: the Web UI passes access tokens only to an https codec endpoint."`
+	Namespaces      string `yaml:"namespaces,omitempty" env:"FIREBREAK_CODEC_SERVER_NAMESPACES" doc:"Comma-separated Temporal namespaces whose payloads it decodes; a request names its namespace in X-Namespace. Unset: temporal.namespace."`
+	CORSOrigins     string `yaml:"cors_origins,omitempty" env:"FIREBREAK_CODEC_SERVER_CORS_ORIGINS" doc:"Comma-separated origins of the Temporal Web UI (e.g. https://temporal.example.com) allowed to call it from a browser."`
+	OIDCIssuer      string `yaml:"oidc_issuer,omitempty" env:"FIREBREAK_CODEC_SERVER_OIDC_ISSUER" format:"url" doc:"Issuer of the access tokens the Web UI passes (its codec setting \"pass access token\"); tokens are checked for issuer, audience, expiry and signature against the issuer's JWKS. They must be JWTs."`
+	OIDCAudience    string `yaml:"oidc_audience,omitempty" env:"FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE" doc:"Audience the access tokens must carry (the Web UI's client id or API audience). Required with oidc_issuer."`
+	GroupsClaim     string `yaml:"groups_claim,omitempty" env:"FIREBREAK_CODEC_SERVER_GROUPS_CLAIM" default:"groups" doc:"Claim of the access token that lists the user's groups."`
+	AllowedGroups   string `yaml:"allowed_groups,omitempty" env:"FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS" doc:"Comma-separated groups whose members may decode (OIDC or proxy users)."`
+	AllowedEmails   string `yaml:"allowed_emails,omitempty" env:"FIREBREAK_CODEC_SERVER_ALLOWED_EMAILS" doc:"Comma-separated emails of people who may decode whatever their groups (OIDC or proxy users)."`
+	ProxyUserHeader string `yaml:"proxy_user_header,omitempty" env:"FIREBREAK_CODEC_SERVER_PROXY_USER_HEADER" doc:"Trust an authenticating proxy (oauth2-proxy…) in front of the server: the header carrying the signed-in user's email, e.g. X-Forwarded-Email. The Web UI's \"include cross-origin credentials\" sends the proxy's cookie."`
+	ProxyGroups     string `yaml:"proxy_groups_header,omitempty" env:"FIREBREAK_CODEC_SERVER_PROXY_GROUPS_HEADER" doc:"The proxy's header with the user's groups, comma-separated, e.g. X-Forwarded-Groups."`
+	ProxyTrusted    string `yaml:"proxy_trusted,omitempty" env:"FIREBREAK_CODEC_SERVER_PROXY_TRUSTED" doc:"Comma-separated addresses or CIDRs of the proxy; identity headers from anywhere else are ignored. Unset: loopback only."`
+	AllowEncode     bool   `yaml:"allow_encode,omitempty" env:"FIREBREAK_CODEC_SERVER_ALLOW_ENCODE" default:"false" doc:"Serve /encode (--allow-encode). Off: nobody can use the server to make ciphertext that workers would accept."`
 }
 
 // Decision is the decision key: firebreak serve (and people deciding with firebreak approve)
 // hold Key; workers hold only PublicKeys.
 type Decision struct {
 	Key        Secret `yaml:"key,omitempty" env:"FIREBREAK_DECISION_KEY" doc:"Base64 of the 32-byte Ed25519 seed that signs decisions. Only firebreak serve and the people who decide with firebreak approve hold it, never workers. Unset: firebreak dev uses decision.key in the state dir, created on first use; serve signs nothing."`
-	PublicKeys string `yaml:"public_keys,omitempty" env:"FIREBREAK_DECISION_PUBLIC_KEYS" doc:"Comma-separated base64 Ed25519 public keys whose signed decisions workers count (firebreak decision-key prints one). Unset: a worker counts no decision."`
+	PublicKeys string `yaml:"public_keys,omitempty" env:"FIREBREAK_DECISION_PUBLIC_KEYS" doc:"Comma-separated Ed25519 public keys (base64 of 32 bytes; the public halves of the decision keys) whose signed decisions workers count. Unset: a worker counts no decision."`
 }
 
 // Playbooks are extra playbooks.

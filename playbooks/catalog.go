@@ -111,6 +111,7 @@ var catalog = []Action{
 		Args: []Param{
 			{Name: "instructions", Type: TypeString, Required: true, Doc: "what to do, step by step"},
 			{Name: "assignee", Type: TypeString, Required: true, Literal: true, Doc: "the role that carries it out and confirms it"},
+			{Name: "owners", Type: TypeStringList, Doc: "who else may confirm it: the owners of what is to be done (directory subjects, emails or role names; empty ones are ignored)"},
 		},
 		Outputs: []Param{
 			{Name: "confirmed_by", Type: TypeString, Doc: "who confirmed it"},
@@ -193,13 +194,29 @@ var catalog = []Action{
 		Retry:   fastRetry, Timeout: 30 * time.Second,
 	},
 	{
-		Name: "vault.rotate_secrets", Summary: "Rotate KV v2 secrets: new random values written with check-and-set, previous version kept for rollback.",
+		Name: "vault.rotate_secrets", Summary: "Rotate KV v2 secrets as each one's custom_metadata firebreak-rotate says: generate (new values for the named fields only), database (Vault's database engine changes the password in the database, then the copy), service (a configured service rotates it). Manual and unmarked secrets are not touched: they are reported pending for their owner. Check-and-set writes, previous version kept for rollback.",
 		Args: []Param{
-			{Name: "secrets", Type: TypeMapList, Required: true, Doc: "secrets to rotate: mount, path, version"},
+			{Name: "secrets", Type: TypeMapList, Required: true, Doc: "secrets to rotate: mount, path, version (vault.plan_rotation's rotatable)"},
 			{Name: IdempotencyKeyArg, Type: TypeString, Internal: true, Doc: "stable per step"},
 		},
-		Outputs:      []Param{{Name: "rotated", Type: TypeMapList, Doc: "mount, path, previous_version, new_version"}},
-		Irreversible: true, Destructive: true, Contains: true, Retry: fastRetry, Timeout: 60 * time.Second,
+		Outputs: []Param{
+			{Name: "rotated", Type: TypeMapList, Doc: "rotated where the credential is checked and in Vault: mount, path, previous_version, new_version, strategy, fields, upstream"},
+			{Name: "pending_manual", Type: TypeMapList, Doc: "not changed; a person must rotate them: mount, path, version, owner, marked, instructions"},
+			{Name: "failed", Type: TypeMapList, Doc: "could not be rotated: mount, path, strategy, kind, error"},
+		},
+		Irreversible: true, Destructive: true, Contains: true, Retry: fastRetry, Timeout: 2 * time.Minute,
+	},
+	{
+		Name: "vault.plan_rotation", Summary: "Check, before anyone approves, how each secret would be rotated and what would make it fail (unknown strategy, a missing field, a database role Vault lacks, a service not configured); changes nothing.",
+		Args: []Param{
+			{Name: "secrets", Type: TypeMapList, Required: true, Doc: "secrets to rotate: mount, path, version"},
+		},
+		Outputs: []Param{
+			{Name: "rotatable", Type: TypeMapList, Doc: "secrets firebreak can rotate itself: mount, path, version, strategy"},
+			{Name: "manual", Type: TypeMapList, Doc: "secrets marked manual or not marked, for their owners: mount, path, version, owner, marked, instructions"},
+			{Name: "problems", Type: TypeMapList, Doc: "secrets whose rotation would fail: mount, path, strategy, kind, error"},
+		},
+		Retry: readRetry, Timeout: 60 * time.Second,
 	},
 	{
 		Name: "vault.verify_revoked", Summary: "Check that each token accessor fails lookup and the entity reads disabled.",

@@ -5,6 +5,7 @@ package playbooks
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -270,6 +271,11 @@ func (p *Plan) DrillInputs() map[string]string {
 		return nil
 	}
 	return p.Triggers.Schedule[0].Inputs
+}
+
+// HasInput reports whether the playbook declares an input called name.
+func (p *Plan) HasInput(name string) bool {
+	return slices.ContainsFunc(p.Inputs, func(in Input) bool { return in.Name == name })
 }
 
 // Step returns the step with the given id, or false.

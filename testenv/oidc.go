@@ -1,24 +1,38 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/subtle"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // OIDC is the sandbox's identity provider (the developer portal's): the OpenID discovery
 // document, RFC 7009 revocation at /oauth2/revoke and RFC 7662 introspection at
 // /oauth2/introspect, both requiring firebreak's client credentials by HTTP basic auth. It is
-// seeded with one portal token per developer; each contains Canary.
+// seeded with one portal token per developer; each contains Canary. It also signs JWT access
+// tokens (RS256, AccessToken) whose keys it publishes at /oauth2/keys, as the IdP behind a
+// Temporal Web UI sign-in does.
 type OIDC struct {
 	srv    *httptest.Server
+	keyOne sync.Once // the signing key is made when first needed: most sandboxes never sign
+	key    *rsa.PrivateKey
 	mu     sync.Mutex
 	tokens map[string]*oidcToken // by token value
 	fault  func(w http.ResponseWriter, r *http.Request) bool
 }
+
+// OIDCKeyID is the key id (kid) of the IdP's signing key.
+const OIDCKeyID = "sandbox-idp-1"
 
 type oidcToken struct {
 	subject string
@@ -59,6 +73,7 @@ func NewOIDC(org *Org, rec *Recorder) *OIDC {
 	mux.HandleFunc("GET /.well-known/openid-configuration", o.discovery)
 	mux.HandleFunc("POST /oauth2/revoke", o.revoke)
 	mux.HandleFunc("POST /oauth2/introspect", o.introspect)
+	mux.HandleFunc("GET /oauth2/keys", o.keys)
 	o.srv = httptest.NewServer(rec.Wrap("oidc", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.mu.Lock()
 		f := o.fault
@@ -178,4 +193,73 @@ func oidcJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// AccessTokenClaims are the claims of an access token the IdP signs.
+type AccessTokenClaims struct {
+	Subject  string
+	Email    string
+	Groups   []string
+	Audience string
+	// Expiry is when the token expires (zero: an hour after IssuedAt).
+	Expiry time.Time
+	// IssuedAt is when it was issued (zero: now).
+	IssuedAt time.Time
+}
+
+// AccessToken signs a JWT access token with the IdP's key.
+func (o *OIDC) AccessToken(c AccessTokenClaims) string { return o.sign(o.signingKey(), c) }
+
+func (o *OIDC) signingKey() *rsa.PrivateKey {
+	o.keyOne.Do(func() {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(fmt.Sprintf("testenv: generating the IdP's signing key: %v", err))
+		}
+		o.key = key
+	})
+	return o.key
+}
+
+// ForgedAccessToken signs the same claims with another key under the IdP's key id: what
+// someone who does not hold the IdP's key could make.
+func (o *OIDC) ForgedAccessToken(c AccessTokenClaims) string {
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(fmt.Sprintf("testenv: generating a key: %v", err))
+	}
+	return o.sign(other, c)
+}
+
+func (o *OIDC) sign(key *rsa.PrivateKey, c AccessTokenClaims) string {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: OIDCKeyID}},
+		(&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		panic(fmt.Sprintf("testenv: signer: %v", err))
+	}
+	iat := c.IssuedAt
+	if iat.IsZero() {
+		iat = time.Now()
+	}
+	exp := c.Expiry
+	if exp.IsZero() {
+		exp = iat.Add(time.Hour)
+	}
+	claims := jwt.Claims{Issuer: o.srv.URL, Subject: c.Subject, Audience: jwt.Audience{c.Audience}, IssuedAt: jwt.NewNumericDate(iat), Expiry: jwt.NewNumericDate(exp), ID: rand.Text()}
+	extra := map[string]any{"client_id": OIDCClientID}
+	if c.Email != "" {
+		extra["email"] = c.Email
+	}
+	if c.Groups != nil {
+		extra["groups"] = c.Groups
+	}
+	raw, err := jwt.Signed(signer).Claims(claims).Claims(extra).Serialize()
+	if err != nil {
+		panic(fmt.Sprintf("testenv: signing a token: %v", err))
+	}
+	return raw
+}
+
+func (o *OIDC) keys(w http.ResponseWriter, r *http.Request) {
+	oidcJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &o.signingKey().PublicKey, KeyID: OIDCKeyID, Algorithm: string(jose.RS256), Use: "sig"}}})
 }

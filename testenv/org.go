@@ -7,6 +7,7 @@ type Org struct {
 	Developers    []Developer
 	VaultPolicies []VaultPolicy // ACL policies, by name
 	Secrets       []Secret      // KV v2 secrets
+	Databases     []Database    // behind Vault's database secrets engine (vault_database.go)
 	Channels      []Channel     // Slack channels
 	Services      []Service     // PagerDuty services
 	Incidents     []Incident    // PagerDuty incidents
@@ -59,6 +60,9 @@ type Secret struct {
 	Mount string
 	Path  string
 	Data  map[string]string
+	// Metadata is the secret's custom_metadata: how it is rotated (firebreak-rotate) and who
+	// owns it (owner).
+	Metadata map[string]string
 }
 
 // Channel is a Slack channel.
@@ -143,13 +147,24 @@ path "secret/data/shared/stripe-*" { capabilities = ["read"] }`},
 			{Name: "security-oncall", HCL: `path "secret/data/shared/*" { capabilities = ["list"] }`},
 		},
 		Secrets: []Secret{
-			{Mount: "secret", Path: "shared/payments-db", Data: map[string]string{"username": "payments", "password": "pg-" + Canary + "-Zq81mVx3"}},
-			{Mount: "secret", Path: "shared/stripe-api", Data: map[string]string{"api_key": "sk_test_" + Canary + "_4eC39HqLyjWDarjtT1zdp7dc"}},
-			{Mount: "secret", Path: "shared/ci/deploy-key", Data: map[string]string{"private_key": "ssh-ed25519-" + Canary + "-AAAAC3NzaC1lZDI1NTE5"}},
+			// One secret of each way firebreak rotates (custom_metadata firebreak-rotate), so a
+			// drill of alice shows all four: the database engine, a service, generate, a person.
+			{Mount: "secret", Path: "shared/payments-db", Data: map[string]string{"username": "payments", "password": "pg-" + Canary + "-Zq81mVx3"},
+				Metadata: map[string]string{"firebreak-rotate": "database:database/payments", "owner": "payments-team"}},
+			{Mount: "secret", Path: "shared/stripe-api", Data: map[string]string{"api_key": "sk_test_" + Canary + "_4eC39HqLyjWDarjtT1zdp7dc"},
+				Metadata: map[string]string{"firebreak-rotate": "service:payments-admin/rotate/stripe", "owner": "payments-team"}},
+			{Mount: "secret", Path: "shared/ci/deploy-key", Data: map[string]string{"private_key": "ssh-ed25519-" + Canary + "-AAAAC3NzaC1lZDI1NTE5"},
+				Metadata: map[string]string{"firebreak-rotate": "manual", "owner": "carol"}},
+			{Mount: "secret", Path: "shared/ci/webhook-hmac", Data: map[string]string{"hmac_key": "whk-" + Canary + "-5e0c9a7d1b", "algorithm": "sha256"},
+				Metadata: map[string]string{"firebreak-rotate": "generate:hmac_key", "firebreak-rotate-format": "length=48,alphabet=hex", "owner": "carol"}},
 			{Mount: "secret", Path: "shared/ci/nested/not-matched", Data: map[string]string{"token": "nested-" + Canary + "-7y6t"}},
 			{Mount: "secret", Path: "shared/analytics-db", Data: map[string]string{"password": "an-" + Canary + "-P0o9I8u7"}},
 			{Mount: "secret", Path: "dev/alice/scratch", Data: map[string]string{"note": "scratch-" + Canary}},
 		},
+		Databases: []Database{{
+			Mount: "database", Connection: "payments-pg", RootUser: "postgres", RootPassword: "root-" + Canary + "-Xb4v",
+			StaticRoles: []StaticRole{{Name: "payments", Username: "payments", Password: "pg-" + Canary + "-Zq81mVx3"}},
+		}},
 		Channels: []Channel{
 			{ID: "C0DRILLS", Name: "firebreak-drills"},
 			{ID: "C0SECOPS", Name: "sec-incidents"},

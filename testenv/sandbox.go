@@ -2,10 +2,8 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/PagerDuty/go-pagerduty"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +33,9 @@ type Sandbox struct {
 	PagerDuty *PagerDuty
 	Edge      *Edge // an HTTP API for http.request: the "edge" service
 	OIDC      *OIDC // the developer portal's identity provider; portal tokens are in Vault at secret/portal/<name>
+	// PaymentsAdmin rotates the Stripe key of secret/shared/stripe-api when firebreak asks
+	// (firebreak-rotate: service:payments-admin/rotate/stripe).
+	PaymentsAdmin *SecretService
 }
 
 // DrillChannel is the Slack channel drills report to.
@@ -54,6 +55,13 @@ func NewSandbox(org *Org) *Sandbox {
 		Vault: NewVault(org, rec), IAM: NewIAM(org, rec), Slack: NewSlack(org, rec), PagerDuty: NewPagerDuty(org, rec), Edge: NewEdge(rec),
 		OIDC: NewOIDC(org, rec),
 	}
+	stripe := ""
+	for _, sec := range org.Secrets {
+		if sec.Mount == "secret" && sec.Path == "shared/stripe-api" {
+			stripe = sec.Data["api_key"]
+		}
+	}
+	s.PaymentsAdmin = NewSecretService(rec, stripe)
 	for _, d := range org.Developers {
 		s.Vault.PutSecret(PortalTokenMount, PortalTokenPath(d.Name), map[string]string{PortalTokenField: PortalToken(d.Name)})
 	}
@@ -68,11 +76,12 @@ func (s *Sandbox) Close() {
 	s.PagerDuty.Close()
 	s.Edge.Close()
 	s.OIDC.Close()
+	s.PaymentsAdmin.Close()
 }
 
 // Endpoints lists the base URLs of the sandbox's servers.
 func (s *Sandbox) Endpoints() map[string]string {
-	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL(), "edge": s.Edge.URL(), "oidc": s.OIDC.URL()}
+	return map[string]string{"vault": s.Vault.URL(), "iam": s.IAM.URL(), "slack": s.Slack.URL(), "pagerduty": s.PagerDuty.URL(), "edge": s.Edge.URL(), "oidc": s.OIDC.URL(), SecretServiceName: s.PaymentsAdmin.URL()}
 }
 
 // sandboxHTTP is an HTTP client that can only reach loopback: whatever a client is configured
@@ -135,7 +144,9 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	pc := pagerduty.NewClient(s.PagerDuty.Token(), pagerduty.WithAPIEndpoint(s.PagerDuty.URL()))
 	pc.HTTPClient = sandboxHTTP
 
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret})
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret, Services: httpreq.Rotator{Client: sandboxHTTP, Services: []httpreq.Service{
+		{Name: SecretServiceName, BaseURL: s.PaymentsAdmin.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.PaymentsAdmin.Token()}},
+	}}})
 	awsiam.Register(w, &awsiam.Activities{Client: ic, Secrets: fbvault.KVStore{Client: vc.Logical()}})
 	fbslack.Register(w, &fbslack.Activities{Client: sc})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: PagerDutyBotEmail})
@@ -148,11 +159,14 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 }
 
 // canarySecret mints rotated values that carry the canary marker, so a leak of a value the
-// drill itself created is caught as surely as a leak of a seeded one.
-func canarySecret(path, field string) (string, error) {
-	b := make([]byte, 18)
-	if _, err := rand.Read(b); err != nil {
+// drill itself created is caught as surely as a leak of a seeded one: the canary, then
+// characters of the secret's format up to its length (at least 16 of them).
+func canarySecret(path, field string, format fbvault.Format) (string, error) {
+	rest := format
+	rest.Length = max(format.Length-len(Canary)-1, 16)
+	v, err := rest.Generate()
+	if err != nil {
 		return "", err
 	}
-	return Canary + "-" + strings.ToLower(fmt.Sprintf("%x", b)), nil
+	return Canary + "-" + v, nil
 }

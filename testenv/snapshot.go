@@ -341,7 +341,12 @@ func cloneOrg(o *Org) *Org {
 			data[k] = v
 		}
 		s.Data = data
+		s.Metadata = vaultCustomMetadata(s.Metadata)
 		c.Secrets = append(c.Secrets, s)
+	}
+	for _, d := range o.Databases {
+		d.StaticRoles = slices.Clone(d.StaticRoles)
+		c.Databases = append(c.Databases, d)
 	}
 	return c
 }

@@ -96,8 +96,8 @@ func comparable(v fbvault.InventoryResult) fbvault.InventoryResult {
 
 func TestOrgFromSnapshot(t *testing.T) {
 	recV, recI := inventories(t, testenv.DefaultOrg(), "alice")
-	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 3 {
-		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 3", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
+	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 4 {
+		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 4", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
 	}
 
 	// alice with one key, one token, and only payments-db readable, though her policies

@@ -48,6 +48,7 @@ type Vault struct {
 	kv        map[string]map[string]*vaultKVSecret
 	fault     func(w http.ResponseWriter, r *http.Request) bool
 	extra     vaultExtra // logins, leases and TOTP secrets (vault_auth.go)
+	db        vaultDB    // database secrets engines (vault_database.go)
 }
 
 type vaultToken struct {
@@ -135,9 +136,10 @@ func NewVault(org *Org, rec *Recorder) *Vault {
 		}
 		mount[s.Path] = &vaultKVSecret{
 			versions: map[int]*vaultKVVersion{1: {data: data, created: now}},
-			current:  1, oldest: 1, customMetadata: nil, created: now, updated: now,
+			current:  1, oldest: 1, customMetadata: vaultCustomMetadata(s.Metadata), created: now, updated: now,
 		}
 	}
+	v.seedDatabases(org)
 	v.srv = httptest.NewServer(rec.Wrap("vault", vaultOp, http.HandlerFunc(v.serve)))
 	return v
 }
@@ -495,6 +497,7 @@ func (v *Vault) route(w http.ResponseWriter, req *vaultRequest) {
 		}
 		vaultRespond(w, http.StatusOK, data, nil)
 	case v.routeExtra(w, req):
+	case v.routeDatabase(w, req):
 	default:
 		mount, rest, _ := strings.Cut(p, "/")
 		if v.kv[mount] == nil {

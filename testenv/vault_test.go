@@ -216,7 +216,7 @@ func TestVaultKV(t *testing.T) {
 		want []any
 	}{
 		{"secret/metadata/shared", []any{"analytics-db", "ci/", "payments-db", "stripe-api"}},
-		{"secret/metadata/shared/ci/", []any{"deploy-key", "nested/"}},
+		{"secret/metadata/shared/ci/", []any{"deploy-key", "nested/", "webhook-hmac"}},
 		{"secret/metadata/", []any{"dev/", "shared/"}},
 	}
 	for _, l := range lists {

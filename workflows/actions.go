@@ -123,6 +123,7 @@ var bindings = map[string]binding{
 	"vault.disable_entity":          bind(vault.ActivityPrefix, va.DisableEntity),
 	"vault.enable_entity":           bind(vault.ActivityPrefix, va.EnableEntity),
 	"vault.rotate_secrets":          bind(vault.ActivityPrefix, va.RotateSecrets),
+	"vault.plan_rotation":           bind(vault.ActivityPrefix, va.PlanRotation),
 	"vault.verify_revoked":          bind(vault.ActivityPrefix, va.VerifyRevoked),
 	"awsiam.inventory":              bind(awsiam.ActivityPrefix, ia.Inventory),
 	"awsiam.deactivate_keys":        bind(awsiam.ActivityPrefix, ia.DeactivateKeys),

@@ -81,6 +81,9 @@ type PendingApproval struct {
 	OnCall bool `json:"on_call,omitempty"`
 	// Guards lists the irreversible steps a two-person gate holds back.
 	Guards []string `json:"guards,omitempty"`
+	// Owners, on a manual step, may decide it besides Roles: the owners of what is to be done
+	// (a secret's custom_metadata owner), each a directory subject, an email or a role name.
+	Owners []string `json:"owners,omitempty"`
 }
 
 // Decision is one person's recorded decision: who, when, why.
@@ -203,6 +206,13 @@ func (r *runner) validateApproval(ctx workflow.Context, req ApprovalRequest) err
 				allowed = true
 			}
 		}
+	}
+	for _, o := range p.Owners {
+		who := identity(o)
+		allowed = allowed || who == identity(req.Approver) || (req.ApproverEmail != "" && who == identity(req.ApproverEmail)) || slices.Contains(req.ApproverRoles, o)
+	}
+	if !allowed && len(p.Owners) > 0 {
+		return fmt.Errorf("%s has roles [%s] and owns none of it; %s %s needs one of [%s] or an owner (%s)", req.Approver, strings.Join(req.ApproverRoles, ", "), p.Kind, p.Step, strings.Join(p.Roles, ", "), strings.Join(p.Owners, ", "))
 	}
 	if !allowed {
 		return fmt.Errorf("%s has roles [%s]; %s %s needs one of [%s]", req.Approver, strings.Join(req.ApproverRoles, ", "), p.Kind, p.Step, strings.Join(p.Roles, ", "))
@@ -329,6 +339,7 @@ func (r *runner) openPending() []PendingApproval {
 			pa := p.PendingApproval
 			pa.Roles = append([]string(nil), p.Roles...)
 			pa.Approvers = append([]string(nil), p.Approvers...)
+			pa.Owners = append([]string(nil), p.Owners...)
 			out = append(out, pa)
 		}
 	}
@@ -490,7 +501,15 @@ func (r *runner) recordTimeout(ctx workflow.Context, p *pending, what string) {
 // runManual carries out a manual step: a person with the assignee role confirms it.
 func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[string]any, rep *reporter) (map[string]any, error) {
 	instr, _ := args["instructions"].(string)
-	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindManual, Message: instr, Roles: []string{st.Assignee}, Needed: 1}}
+	var owners []string
+	if list, ok := args["owners"].([]any); ok {
+		for _, o := range list {
+			if s, _ := o.(string); strings.TrimSpace(s) != "" && !slices.Contains(owners, strings.TrimSpace(s)) {
+				owners = append(owners, strings.TrimSpace(s))
+			}
+		}
+	}
+	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindManual, Message: instr, Roles: []string{st.Assignee}, Needed: 1, Owners: owners}}
 	defer rep.send(ctx, event{kind: eventDecided, step: st.ID})
 	if !r.await(ctx, p, time.Duration(st.Timeout), rep) {
 		p.done = true

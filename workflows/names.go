@@ -3,12 +3,7 @@
 package workflows
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"strings"
-
-	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // Task queues. Drills run on their own queue, served only by workers built with sandbox
@@ -32,25 +27,6 @@ const QueryStatus = "status"
 // trigger for the same pair joins the open run instead of starting another.
 func RunWorkflowID(playbook, subject string) string {
 	return "firebreak/" + playbook + "/" + sanitize(subject)
-}
-
-// PlaybookWorkflowID is the id of a production run of plan with inputs: RunWorkflowID of its
-// subject when it has one; otherwise a digest of its identifying inputs (every input but the
-// free-text reason), so that two leaked secrets make two runs while a repeated trigger for the
-// same one joins the open run.
-func PlaybookWorkflowID(plan playbooks.Plan, inputs map[string]any) string {
-	if s, ok := inputs["subject"].(string); ok && s != "" {
-		return RunWorkflowID(plan.Name, s)
-	}
-	ident := map[string]any{}
-	for _, d := range plan.Inputs {
-		if v, ok := inputs[d.Name]; ok && d.Name != "reason" {
-			ident[d.Name] = v
-		}
-	}
-	b, _ := json.Marshal(ident) // map keys sorted: the same inputs, the same id
-	sum := sha256.Sum256(b)
-	return RunWorkflowID(plan.Name, "inputs-"+hex.EncodeToString(sum[:8]))
 }
 
 // IncidentWorkflowID is the id of a run started by a PagerDuty incident.

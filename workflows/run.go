@@ -176,6 +176,24 @@ type RunResult struct {
 	Outputs map[string]any `json:"outputs,omitempty"`
 	// OutputsTruncated lists the lists among Outputs cut to ResultListSample elements.
 	OutputsTruncated []Truncation `json:"outputs_truncated,omitempty"`
+	// RemediationPending lists the secrets firebreak did not rotate because a person must
+	// (marked manual, or not marked at all), each once. A contained run with any is
+	// "contained, remediation pending", not a pass: nothing checked that they were rotated.
+	RemediationPending []PendingRotation `json:"remediation_pending,omitempty"`
+}
+
+// PendingRotation is a secret left for its owner to rotate.
+type PendingRotation struct {
+	Step  string `json:"step"`
+	Mount string `json:"mount"`
+	Path  string `json:"path"`
+	Owner string `json:"owner,omitempty"`
+}
+
+// pendingRotationOutputs names, per action, the output listing secrets left for a person.
+var pendingRotationOutputs = []struct{ action, output string }{
+	{"vault.plan_rotation", "manual"},
+	{"vault.rotate_secrets", "pending_manual"},
 }
 
 // ErrRunFailed is the error type of a run that did not contain: its details carry the RunResult.
@@ -561,6 +579,7 @@ func (r *runner) finish(ctx workflow.Context) {
 		}
 	}
 	r.markContained()
+	r.collectPendingRotations()
 	var incomplete, unmet []string
 	for _, s := range res.Steps {
 		if r.outputs[s.ID] == nil {
@@ -611,6 +630,31 @@ func (r *runner) finish(ctx workflow.Context) {
 		failed = append(failed, "containment steps did not all complete")
 	}
 	res.Error = "run failed: " + strings.Join(failed, "; ")
+}
+
+// collectPendingRotations fills RemediationPending from the outputs of the steps that say
+// which secrets a person must rotate, in plan order, each secret once.
+func (r *runner) collectPendingRotations() {
+	seen := map[string]bool{}
+	for _, st := range r.in.Plan.Steps {
+		for _, po := range pendingRotationOutputs {
+			if st.Action != po.action {
+				continue
+			}
+			list, _ := r.outputs[st.ID][po.output].([]any)
+			for _, it := range list {
+				m, _ := it.(map[string]any)
+				mount, _ := m["mount"].(string)
+				path, _ := m["path"].(string)
+				owner, _ := m["owner"].(string)
+				if path == "" || seen[mount+"/"+path] {
+					continue
+				}
+				seen[mount+"/"+path] = true
+				r.res.RemediationPending = append(r.res.RemediationPending, PendingRotation{Step: st.ID, Mount: mount, Path: path, Owner: owner})
+			}
+		}
+	}
 }
 
 // containmentDone reports whether the containment step at index i is settled as done:
@@ -698,6 +742,7 @@ func (r *runner) snapshot() RunResult {
 	res.Decisions = append([]Decision(nil), r.res.Decisions...)
 	res.Escalations = append([]Escalation(nil), r.res.Escalations...)
 	res.Compensations = append([]StepResult(nil), r.res.Compensations...)
+	res.RemediationPending = append([]PendingRotation(nil), r.res.RemediationPending...)
 	for i := range res.Compensations {
 		res.Compensations[i] = boundStep(res.Compensations[i])
 	}

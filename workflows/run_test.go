@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +47,8 @@ type fakes struct {
 	failOn    map[string]error
 	verifyBad bool
 	noSecrets bool
+	// manual makes every secret one a person must rotate (owner dave).
+	manual bool
 }
 
 func (f *fakes) record(name string) error {
@@ -83,6 +86,17 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 	})
 	reg("vault.DisableEntity", func(ctx context.Context, in vault.EntityInput) (vault.EntityResult, error) {
 		return vault.EntityResult{EntityID: in.EntityID, Disabled: true}, f.record("vault.DisableEntity")
+	})
+	reg("vault.PlanRotation", func(ctx context.Context, in vault.PlanRotationInput) (vault.PlanRotationResult, error) {
+		var out vault.PlanRotationResult
+		for _, s := range in.Secrets {
+			if f.manual {
+				out.Manual = append(out.Manual, vault.ManualRotation{Mount: s.Mount, Path: s.Path, Version: s.Version, Owner: "dave", Marked: true, Instructions: "rotate it"})
+				continue
+			}
+			out.Rotatable = append(out.Rotatable, vault.PlannedRotation{Mount: s.Mount, Path: s.Path, Version: s.Version, Strategy: "generate:password"})
+		}
+		return out, f.record("vault.PlanRotation")
 	})
 	reg("vault.RotateSecrets", func(ctx context.Context, in vault.RotateSecretsInput) (vault.RotateSecretsResult, error) {
 		var out vault.RotateSecretsResult
@@ -180,11 +194,20 @@ func TestRunContains(t *testing.T) {
 		t.Fatalf("outcome %s: %s", res.Outcome, res.Error)
 	}
 	for _, s := range res.Steps {
+		if s.ID == "owners_rotate" { // nothing is left to a person
+			if s.Status != StatusSkipped {
+				t.Errorf("step owners_rotate: %s, want skipped: every secret is rotated by firebreak", s.Status)
+			}
+			continue
+		}
 		if s.Status != StatusSucceeded {
 			t.Errorf("step %s: %s %s", s.ID, s.Status, s.Error)
 		}
 	}
-	if len(res.Expectations) != 4 {
+	if len(res.RemediationPending) != 0 {
+		t.Errorf("remediation pending: %+v, want none", res.RemediationPending)
+	}
+	if len(res.Expectations) != 5 {
 		t.Fatalf("expectations: %+v", res.Expectations)
 	}
 	for _, e := range res.Expectations {
@@ -203,6 +226,56 @@ func TestRunContains(t *testing.T) {
 		}
 		if (c == "vault.RevokeTokens" || c == "awsiam.DeactivateKeys" || c == "vault.RotateSecrets") && (snap < 0 || snap > i) {
 			t.Errorf("%s ran before the evidence snapshot: %v", c, f.calls)
+		}
+	}
+}
+
+// TestRunLeavesManualSecretsToOwners: secrets a person must rotate are not rotated, nobody is
+// asked to approve a rotation that would change nothing, their owners get a manual step, and
+// the run says remediation is pending.
+func TestRunLeavesManualSecretsToOwners(t *testing.T) {
+	f := &fakes{manual: true}
+	res, err := runWorkflow(t, f, input(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.count("vault.RotateSecrets") != 0 {
+		t.Errorf("RotateSecrets called %d times, want none: nothing firebreak may rotate", f.count("vault.RotateSecrets"))
+	}
+	status := map[string]string{}
+	for _, s := range res.Steps {
+		status[s.ID] = s.Status
+	}
+	if status["two_person_rotate_shared_secrets"] != StatusSkipped || status["rotate_shared_secrets"] != StatusSkipped || status["owners_rotate"] != StatusSucceeded {
+		t.Errorf("statuses %v: want the gate and the rotation skipped, owners_rotate done", status)
+	}
+	want := []PendingRotation{{Step: "plan_rotation", Mount: "secret", Path: "shared/db", Owner: "dave"}}
+	if res.Outcome != OutcomeContained || !slices.Equal(res.RemediationPending, want) {
+		t.Errorf("outcome %s, remediation pending %+v; want contained with %+v", res.Outcome, res.RemediationPending, want)
+	}
+}
+
+// TestOwnersMayConfirmManualSteps: a manual step's owners may confirm it besides its assignee
+// role; the run's subject may not, even as an owner.
+func TestOwnersMayConfirmManualSteps(t *testing.T) {
+	// Signatures are not checked here (signedDecisions false): this is about who may confirm.
+	r := &runner{in: RunInput{Inputs: map[string]any{"subject": "alice"}, Trigger: Trigger{By: "bob"}}}
+	r.pending = []*pending{{PendingApproval: PendingApproval{Step: "owners_rotate", Kind: PendingKindManual, Roles: []string{"security-oncall"}, Needed: 1, Owners: []string{"dave", "payments-team", "alice"}}}}
+	for _, tc := range []struct {
+		who, email string
+		roles      []string
+		ok         bool
+	}{
+		{"dave", "", nil, true},
+		{"erin", "dave", nil, true},
+		{"frank", "", []string{"payments-team"}, true},
+		{"grace", "", []string{"security-oncall"}, true},
+		{"heidi", "", []string{"developer"}, false},
+		{"alice", "", []string{"security-oncall"}, false},
+	} {
+		err := r.validateApproval(nil, ApprovalRequest{Step: "owners_rotate", Approver: tc.who, ApproverEmail: tc.email, ApproverRoles: tc.roles, Decision: DecisionApprove})
+		if (err == nil) != tc.ok {
+			t.Errorf("%s (email %q, roles %v): %v, want allowed=%v", tc.who, tc.email, tc.roles, err, tc.ok)
 		}
 	}
 }

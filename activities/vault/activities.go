@@ -10,8 +10,6 @@ package vault
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 
 	"github.com/hashicorp/vault/api"
 	"go.temporal.io/sdk/activity"
@@ -35,9 +33,13 @@ type Activities struct {
 	// identity entities, list and revoke token accessors, read ACL policies and read and write
 	// the KV v2 mounts being rotated.
 	Client Logical
-	// NewSecret returns a fresh value for field of the secret at path ("mount/path"). nil means
-	// 32 random bytes, base64url-encoded. Drills inject one whose output contains the canary.
-	NewSecret func(path, field string) (string, error)
+	// NewSecret returns a fresh value for field of the secret at path ("mount/path") in the
+	// secret's format (firebreak-rotate-format). nil means format.Generate. Drills inject one
+	// whose output contains the canary.
+	NewSecret func(path, field string, format Format) (string, error)
+	// Services are the configured HTTP services that rotate secrets marked
+	// firebreak-rotate: service:NAME/PATH (httpreq.Rotator); nil means none is configured.
+	Services SecretServices
 }
 
 // Register registers every method of a as an activity named ActivityPrefix + method name
@@ -47,13 +49,9 @@ func Register(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a, activity.RegisterOptions{Name: ActivityPrefix})
 }
 
-func (a *Activities) newSecret(path, field string) (string, error) {
+func (a *Activities) newSecret(path, field string, format Format) (string, error) {
 	if a.NewSecret != nil {
-		return a.NewSecret(path, field)
+		return a.NewSecret(path, field, format)
 	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+	return format.Generate()
 }

@@ -145,6 +145,13 @@ func seedOpenBao(t *testing.T, c *api.Client, org *testenv.Org) map[string][]str
 			data[k] = v
 		}
 		must(c.Logical().WriteWithContext(ctx, s.Mount+"/data/"+s.Path, map[string]any{"data": data}))
+		if s.Metadata != nil {
+			custom := map[string]any{}
+			for k, v := range s.Metadata {
+				custom[k] = v
+			}
+			must(c.Logical().WriteWithContext(ctx, s.Mount+"/metadata/"+s.Path, map[string]any{"custom_metadata": custom}))
+		}
 	}
 	return accessors
 }
@@ -156,15 +163,22 @@ func TestAgainstOpenBao(t *testing.T) {
 	c := baoClient(t, addr, root)
 	accessors := seedOpenBao(t, c, testenv.DefaultOrg())
 	h := &harness{t: t, logs: &lockedBuffer{}}
-	acts := &vault.Activities{Client: c.Logical(), NewSecret: func(path, field string) (string, error) {
+	acts := &vault.Activities{Client: c.Logical(), NewSecret: func(path, field string, _ vault.Format) (string, error) {
 		return "rotated-" + testenv.Canary + "-" + field, nil
 	}}
+	// No database engine or rotation service here (TestRotationAgainstOpenBaoAndPostgres has
+	// them): these two are rotated by generate.
+	for path, how := range map[string]string{"shared/payments-db": "generate:password", "shared/stripe-api": "generate:api_key"} {
+		if _, err := c.Logical().Write("secret/metadata/"+path, map[string]any{"custom_metadata": map[string]any{vault.MetaRotate: how}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	var inv vault.InventoryResult
 	if err := h.run(acts, "Inventory", vault.InventoryInput{Subject: "alice"}, &inv); err != nil {
 		t.Fatalf("Inventory: %v", err)
 	}
-	wantPaths := []string{"secret/shared/ci/deploy-key", "secret/shared/payments-db", "secret/shared/stripe-api"}
+	wantPaths := []string{"secret/shared/ci/deploy-key", "secret/shared/ci/webhook-hmac", "secret/shared/payments-db", "secret/shared/stripe-api"}
 	if !reflect.DeepEqual(inv.Accessors, accessors["alice"]) || !reflect.DeepEqual(inv.ReadablePaths, wantPaths) {
 		t.Fatalf("inventory accessors %v paths %v, want %v %v", inv.Accessors, inv.ReadablePaths, accessors["alice"], wantPaths)
 	}
@@ -200,6 +214,9 @@ func TestAgainstOpenBao(t *testing.T) {
 		var rr vault.RotateSecretsResult
 		if err := h.run(acts, "RotateSecrets", rin, &rr); err != nil {
 			t.Fatalf("RotateSecrets #%d: %v", i+1, err)
+		}
+		if len(rr.Rotated) != 3 || len(rr.PendingManual) != 1 || rr.PendingManual[0].Path != "shared/ci/deploy-key" || len(rr.Failed) != 0 {
+			t.Fatalf("RotateSecrets #%d: %+v, want 3 rotated and shared/ci/deploy-key pending", i+1, rr)
 		}
 		for _, r := range rr.Rotated {
 			if r.PreviousVersion != 1 || r.NewVersion != 2 {

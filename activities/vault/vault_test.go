@@ -60,7 +60,7 @@ func newHarness(t *testing.T) *harness {
 	h := &harness{t: t, v: v, rec: rec, logs: &lockedBuffer{}}
 	h.acts = &vault.Activities{
 		Client: h.client(v.RootToken()).Logical(),
-		NewSecret: func(path, field string) (string, error) {
+		NewSecret: func(path, field string, _ vault.Format) (string, error) {
 			var b [8]byte
 			_, _ = rand.Read(b[:])
 			return "rotated-" + testenv.Canary + "-" + hex.EncodeToString(b[:]), nil
@@ -117,6 +117,25 @@ func (h *harness) noCanary() {
 	}
 }
 
+// mark sets the custom_metadata of a secret as its owners would (firebreak-rotate etc.).
+func (h *harness) mark(mount, path string, meta map[string]string) {
+	h.t.Helper()
+	custom := map[string]any{}
+	for k, v := range meta {
+		custom[k] = v
+	}
+	if _, err := h.client(h.v.RootToken()).Logical().Write(mount+"/metadata/"+path, map[string]any{"custom_metadata": custom}); err != nil {
+		h.t.Fatalf("marking %s/%s: %v", mount, path, err)
+	}
+}
+
+// markGenerateAll marks the seeded payments-db and stripe-api secrets generate: on every field,
+// the behaviour the idempotency tests below were written for.
+func (h *harness) markGenerateAll() {
+	h.mark("secret", "shared/payments-db", map[string]string{vault.MetaRotate: "generate:username,password"})
+	h.mark("secret", "shared/stripe-api", map[string]string{vault.MetaRotate: "generate:api_key"})
+}
+
 func appError(t *testing.T, err error) *temporal.ApplicationError {
 	t.Helper()
 	var appErr *temporal.ApplicationError
@@ -138,14 +157,14 @@ func TestInventory(t *testing.T) {
 			name:          "alice shared",
 			in:            vault.InventoryInput{Subject: "alice"},
 			wantAccessors: []string{"acc-alice-ci", "acc-alice-laptop"},
-			wantPaths:     []string{"secret/shared/ci/deploy-key", "secret/shared/payments-db", "secret/shared/stripe-api"},
+			wantPaths:     []string{"secret/shared/ci/deploy-key", "secret/shared/ci/webhook-hmac", "secret/shared/payments-db", "secret/shared/stripe-api"},
 			wantPolicies:  []string{"ci-deployer", "default", "developer", "payments-reader"},
 		},
 		{
 			name:          "alice whole mount",
 			in:            vault.InventoryInput{Subject: "alice", SecretPrefix: "/"},
 			wantAccessors: []string{"acc-alice-ci", "acc-alice-laptop"},
-			wantPaths:     []string{"secret/dev/alice/scratch", "secret/shared/ci/deploy-key", "secret/shared/payments-db", "secret/shared/stripe-api"},
+			wantPaths:     []string{"secret/dev/alice/scratch", "secret/shared/ci/deploy-key", "secret/shared/ci/webhook-hmac", "secret/shared/payments-db", "secret/shared/stripe-api"},
 			wantPolicies:  []string{"ci-deployer", "default", "developer", "payments-reader"},
 		},
 		{
@@ -320,11 +339,12 @@ func TestDisableEnableEntity(t *testing.T) {
 
 func TestRotateSecretsOnce(t *testing.T) {
 	h := newHarness(t)
+	h.markGenerateAll()
 	secrets := []vault.SecretRef{{Mount: "secret", Path: "shared/payments-db", Version: 1}, {Mount: "secret", Path: "shared/stripe-api", Version: 1}}
 	before, _, _ := h.v.Secret("secret", "shared/payments-db")
 	want := []vault.Rotation{
-		{Mount: "secret", Path: "shared/payments-db", PreviousVersion: 1, NewVersion: 2},
-		{Mount: "secret", Path: "shared/stripe-api", PreviousVersion: 1, NewVersion: 2},
+		{Mount: "secret", Path: "shared/payments-db", PreviousVersion: 1, NewVersion: 2, Strategy: "generate:username,password", Fields: []string{"username", "password"}},
+		{Mount: "secret", Path: "shared/stripe-api", PreviousVersion: 1, NewVersion: 2, Strategy: "generate:api_key", Fields: []string{"api_key"}},
 	}
 	for _, attempt := range []string{"first", "retry"} {
 		var res vault.RotateSecretsResult
@@ -360,8 +380,8 @@ func TestRotateSecretsOnce(t *testing.T) {
 	if err := h.run(h.acts, "RotateSecrets", vault.RotateSecretsInput{Secrets: secrets[:1], IdempotencyKey: "incident-2/rotate"}, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Rotated[0].PreviousVersion != 2 || res.Rotated[0].NewVersion != 3 {
-		t.Errorf("second incident: %+v, want 2 → 3", res.Rotated[0])
+	if len(res.Rotated) != 1 || res.Rotated[0].PreviousVersion != 2 || res.Rotated[0].NewVersion != 3 {
+		t.Fatalf("second incident: %+v, want 2 → 3", res)
 	}
 	h.noCanary()
 }
@@ -407,6 +427,7 @@ func TestRotateSecretsCrash(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
+			h.markGenerateAll()
 			h.v.SetFault(tc.fault(h))
 			var res vault.RotateSecretsResult
 			err := h.run(h.acts, "RotateSecrets", in, &res)
@@ -417,7 +438,7 @@ func TestRotateSecretsCrash(t *testing.T) {
 			if err := h.run(h.acts, "RotateSecrets", in, &res); err != nil {
 				t.Fatalf("retry: %v", err)
 			}
-			want := []vault.Rotation{{Mount: "secret", Path: "shared/stripe-api", PreviousVersion: 1, NewVersion: 2}}
+			want := []vault.Rotation{{Mount: "secret", Path: "shared/stripe-api", PreviousVersion: 1, NewVersion: 2, Strategy: "generate:api_key", Fields: []string{"api_key"}}}
 			if !reflect.DeepEqual(res.Rotated, want) {
 				t.Fatalf("retry: %+v, want %+v", res.Rotated, want)
 			}
@@ -431,6 +452,7 @@ func TestRotateSecretsCrash(t *testing.T) {
 
 func TestRotateSecretsConcurrentWriter(t *testing.T) {
 	h := newHarness(t)
+	h.markGenerateAll()
 	const path = "/v1/secret/data/shared/payments-db"
 	h.v.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && r.URL.Path == path {
@@ -449,32 +471,35 @@ func TestRotateSecretsConcurrentWriter(t *testing.T) {
 	if err := h.run(h.acts, "RotateSecrets", in, &res); err != nil {
 		t.Fatalf("retry: %v", err)
 	}
-	want := []vault.Rotation{{Mount: "secret", Path: "shared/payments-db", PreviousVersion: 2, NewVersion: 3}}
+	want := []vault.Rotation{{Mount: "secret", Path: "shared/payments-db", PreviousVersion: 2, NewVersion: 3, Strategy: "generate:username,password", Fields: []string{"username", "password"}}}
 	if !reflect.DeepEqual(res.Rotated, want) {
 		t.Fatalf("retry: %+v, want %+v", res.Rotated, want)
 	}
 	h.noCanary()
 }
 
+// TestRotateSecretsErrors: a malformed input fails the whole activity; a secret that is not
+// there is that secret's failure, and the others are still rotated. (Before per-secret
+// results, a missing secret failed the whole activity.)
 func TestRotateSecretsErrors(t *testing.T) {
 	h := newHarness(t)
-	tests := []struct {
-		name     string
-		in       vault.RotateSecretsInput
-		wantType string
-	}{
-		{"missing secret", vault.RotateSecretsInput{Secrets: []vault.SecretRef{{Mount: "secret", Path: "shared/nope"}}, IdempotencyKey: "k"}, vault.ErrSecretNotFound},
-		{"relative path", vault.RotateSecretsInput{Secrets: []vault.SecretRef{{Mount: "secret", Path: "shared/../x"}}, IdempotencyKey: "k"}, vault.ErrInvalidInput},
-		{"unknown mount", vault.RotateSecretsInput{Secrets: []vault.SecretRef{{Mount: "kv", Path: "x"}}, IdempotencyKey: "k"}, vault.ErrSecretNotFound},
+	h.markGenerateAll()
+	var res vault.RotateSecretsResult
+	err := h.run(h.acts, "RotateSecrets", vault.RotateSecretsInput{Secrets: []vault.SecretRef{{Mount: "secret", Path: "shared/../x"}}, IdempotencyKey: "k"}, &res)
+	if appErr := appError(t, err); appErr.Type() != vault.ErrInvalidInput || !appErr.NonRetryable() {
+		t.Fatalf("relative path: %v, want non-retryable %s", err, vault.ErrInvalidInput)
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var res vault.RotateSecretsResult
-			err := h.run(h.acts, "RotateSecrets", tc.in, &res)
-			if appErr := appError(t, err); appErr.Type() != tc.wantType || !appErr.NonRetryable() {
-				t.Fatalf("%v: type %q, want non-retryable %q", err, appErr.Type(), tc.wantType)
-			}
-		})
+	in := vault.RotateSecretsInput{IdempotencyKey: "k", Secrets: []vault.SecretRef{
+		{Mount: "secret", Path: "shared/nope"}, {Mount: "kv", Path: "x"}, {Mount: "secret", Path: "shared/stripe-api"},
+	}}
+	if err := h.run(h.acts, "RotateSecrets", in, &res); err != nil {
+		t.Fatalf("RotateSecrets: %v", err)
+	}
+	if len(res.Failed) != 2 || res.Failed[0].Kind != vault.ErrSecretNotFound || res.Failed[1].Kind != vault.ErrSecretNotFound {
+		t.Fatalf("failed = %+v, want shared/nope and kv/x as %s", res.Failed, vault.ErrSecretNotFound)
+	}
+	if len(res.Rotated) != 1 || res.Rotated[0].Path != "shared/stripe-api" {
+		t.Fatalf("rotated = %+v, want shared/stripe-api rotated despite the others", res.Rotated)
 	}
 	h.noCanary()
 }

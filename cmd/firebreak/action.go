@@ -1,10 +1,7 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -14,10 +11,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/temporal"
 	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -215,18 +212,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// actionWorkflowID is the id of a single-action run: the same action with the same arguments
-// joins an open run instead of starting a second one.
-func actionWorkflowID(plan *playbooks.Plan, inputs map[string]any) string {
-	step, _ := plan.Step(actionStep)
-	b, _ := json.Marshal(struct {
-		Inputs map[string]any
-		With   []playbooks.Arg
-	}{inputs, step.With})
-	sum := sha256.Sum256(b)
-	return workflows.RunWorkflowID(plan.Name, hex.EncodeToString(sum[:6]))
-}
-
 // ActionReport is what `firebreak action run` prints: the action step's outcome and outputs,
 // and the run it was recorded as.
 type ActionReport struct {
@@ -352,30 +337,24 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				return err
 			}
 			defer sess.Close()
-			in := workflows.RunInput{
-				Plan: *plan, Inputs: inputs,
-				Trigger: workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
-				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
-			}
-			id := actionWorkflowID(plan, inputs)
-			run, err := sess.start(ctx, id, in, timeout)
+			run := runs.PrepareBound(plan, inputs, runs.Request{
+				DigestStep: actionStep,
+				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
+			})
+			st, err := sess.start(ctx, run, runs.StartOptions{Timeout: timeout})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", st.WorkflowID, st.RunID)
 			if gated {
-				fmt.Fprint(cmd.ErrOrStderr(), approvalHelp(args[0], run.GetID(), requestedBy, gate))
+				fmt.Fprint(cmd.ErrOrStderr(), approvalHelp(args[0], st.WorkflowID, requestedBy, gate))
 			}
 			if noWait {
 				return nil
 			}
-			var res workflows.RunResult
-			err = run.Get(ctx, &res)
-			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
-				_ = appErr.Details(&res)
-			}
-			rep := actionReport(args[0], run.GetID(), run.GetRunID(), res, err)
+			res, _, err := sess.conn.Runs.Wait(ctx, st)
+			rep := actionReport(args[0], st.WorkflowID, st.RunID, res, err)
 			if err := printAction(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
 			}
@@ -472,4 +451,10 @@ func printAction(w io.Writer, rep ActionReport, asJSON bool) error {
 		fmt.Fprintf(w, "  %s: %s\n", k, b)
 	}
 	return nil
+}
+
+// actionWorkflowID is the id of a single-action run (runs.WorkflowID): the same action with
+// the same arguments joins an open run instead of starting a second one.
+func actionWorkflowID(plan *playbooks.Plan, inputs map[string]any) string {
+	return runs.WorkflowID(plan, inputs, runs.Request{DigestStep: actionStep})
 }

@@ -17,7 +17,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
-	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -240,7 +240,7 @@ func TestActionRun(t *testing.T) {
 // chatops does for /firebreak approve, and returns the workflow's answer.
 func approveAs(ctx context.Context, c client.Client, id, who string, roles []string, decision string) (workflows.ApprovalResult, error) {
 	req := workflows.ApprovalRequest{Step: actionGate, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
-	return chatops.Decide(ctx, c, testDecisionSigner, id, req, time.Now())
+	return (&runs.Client{Temporal: c, Signer: testDecisionSigner}).Decide(ctx, id, req)
 }
 
 // testDecisionKey is the front end's decision key in cmd tests; workers started by

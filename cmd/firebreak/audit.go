@@ -13,16 +13,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
-	"github.com/firebreak-dev/firebreak/workflows"
+	"github.com/firebreak-dev/firebreak/runs"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -99,16 +97,16 @@ func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
 }
 
 // exportRun reads a run's decrypted history and builds its sealed export. History decoding
-// goes through temporalConn.DecodeEvents, the one place that knows the payload codec.
+// goes through runs.Client.History, the one place that knows the payload codec.
 func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
 	if runID == "" {
-		desc, err := conn.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+		latest, err := conn.Runs.LatestRun(ctx, workflowID)
 		if err != nil {
 			return nil, fmt.Errorf("no run %q on Temporal at %s: %w", workflowID, conn.Address, err)
 		}
-		runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+		runID = latest
 	}
-	events, err := conn.DecodeEvents(ctx, workflowID, runID)
+	events, err := conn.Runs.History(ctx, workflowID, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -231,65 +229,38 @@ verifies, 1 when it does not.`,
 }
 
 // runSummary is one run in `audit list` and `drill history`.
-type runSummary struct {
-	WorkflowID string               `json:"workflow_id"`
-	RunID      string               `json:"run_id"`
-	Playbook   string               `json:"playbook"`
-	Status     string               `json:"status"`
-	StartedAt  time.Time            `json:"started_at"`
-	ClosedAt   time.Time            `json:"closed_at,omitzero"`
-	Result     *workflows.RunResult `json:"result,omitempty"`
-}
+type runSummary = runs.Summary
 
 // listRuns lists interpreter runs started since `since` (zero: all) whose workflow id starts
 // with prefix, newest first, with each run's playbook (from its memo, or else its input).
 func listRuns(ctx context.Context, conn *temporalConn, since time.Time, prefix, playbook string, withResults bool) ([]runSummary, error) {
-	q := "WorkflowType = 'Run'"
-	if !since.IsZero() {
-		q += " AND StartTime >= '" + since.UTC().Format(time.RFC3339) + "'"
-	}
-	if prefix != "" {
-		q += " AND WorkflowId STARTS_WITH '" + strings.ReplaceAll(prefix, "'", "") + "'"
+	all, err := conn.Runs.List(ctx, runs.Filter{Since: since, Prefix: prefix})
+	if err != nil {
+		return nil, err
 	}
 	var out []runSummary
-	var token []byte
-	for {
-		resp, err := conn.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: q, NextPageToken: token})
-		if err != nil {
-			return nil, fmt.Errorf("listing runs (%s): %w", q, err)
-		}
-		for _, e := range resp.GetExecutions() {
-			s := runSummary{WorkflowID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId(), Status: strings.ToLower(strings.TrimPrefix(e.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), StartedAt: e.GetStartTime().AsTime()}
-			if e.GetCloseTime() != nil {
-				s.ClosedAt = e.GetCloseTime().AsTime()
-			}
-			if f := e.GetMemo().GetFields()["playbook"]; f != nil {
-				_ = json.Unmarshal(f.GetData(), &s.Playbook)
-			}
-			if s.Playbook == "" || withResults {
-				events, err := conn.DecodeEvents(ctx, s.WorkflowID, s.RunID)
-				if err == nil {
-					if ex, err := audit.Build(s.WorkflowID, s.RunID, events, nil); err == nil {
-						var rs audit.RunStarted
-						_ = json.Unmarshal(ex.Entries[0].Data, &rs)
-						s.Playbook = rs.Playbook
-						last := ex.Entries[len(ex.Entries)-1]
-						var end audit.RunEnded
-						if last.Kind == audit.KindRunEnded && json.Unmarshal(last.Data, &end) == nil {
-							s.Result = end.Result
-						}
+	for _, s := range all {
+		if s.Playbook == "" || withResults {
+			events, err := conn.Runs.History(ctx, s.WorkflowID, s.RunID)
+			if err == nil {
+				if ex, err := audit.Build(s.WorkflowID, s.RunID, events, nil); err == nil {
+					var rs audit.RunStarted
+					_ = json.Unmarshal(ex.Entries[0].Data, &rs)
+					s.Playbook = rs.Playbook
+					last := ex.Entries[len(ex.Entries)-1]
+					var end audit.RunEnded
+					if last.Kind == audit.KindRunEnded && json.Unmarshal(last.Data, &end) == nil {
+						s.Result = end.Result
 					}
 				}
 			}
-			if playbook != "" && s.Playbook != playbook {
-				continue
-			}
-			out = append(out, s)
 		}
-		if token = resp.GetNextPageToken(); len(token) == 0 {
-			return out, nil
+		if playbook != "" && s.Playbook != playbook {
+			continue
 		}
+		out = append(out, s)
 	}
+	return out, nil
 }
 
 func newAuditListCmd() *cobra.Command {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
-	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -108,7 +108,7 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 	for k, v := range plan.DrillInputs() {
 		raw[k] = v
 	}
-	if _, ok := raw["subject"]; !ok && hasInput(&plan, "subject") {
+	if _, ok := raw["subject"]; !ok && plan.HasInput("subject") {
 		raw["subject"] = "alice"
 	}
 	inputs, err := plan.BindInputs(raw)
@@ -227,7 +227,7 @@ func answerPending(ctx context.Context, c client.Client, id string) {
 		for _, p := range pending {
 			n++
 			req := workflows.ApprovalRequest{Step: p.Step, Approver: fmt.Sprintf("responder-%d", n), ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "chaos test"}
-			_, _ = chatops.Decide(ctx, c, testDecisionSigner, id, req, time.Now())
+			_, _ = (&runs.Client{Temporal: c, Signer: testDecisionSigner}).Decide(ctx, id, req)
 		}
 	}
 }

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -15,97 +14,172 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/converter"
 
+	"github.com/firebreak-dev/firebreak/codecserver"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
-// maxCodecRequest bounds a codec request body: Temporal payloads are at most a few MiB, and a
-// page of history holds a bounded number of them.
-const maxCodecRequest = 32 << 20
-
-// codecServerHandler serves Temporal's remote codec protocol (POST …/encode and …/decode with
-// a JSON Payloads body) with codec, to callers presenting "Authorization: Bearer <token>".
-// When corsOrigin is set, that origin (the Temporal Web UI) may call it from a browser; CORS
-// preflight requests pass without the token, as browsers send none on them.
-func codecServerHandler(codec converter.PayloadCodec, token, corsOrigin string) http.Handler {
-	inner := converter.NewPayloadCodecHTTPHandler(codec)
-	want := sha256.Sum256([]byte("Bearer " + token))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if corsOrigin != "" && r.Header.Get("Origin") == corsOrigin {
-			h := w.Header()
-			h.Set("Access-Control-Allow-Origin", corsOrigin)
-			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Namespace")
-			h.Set("Vary", "Origin")
-			if r.Method == http.MethodOptions {
-				w.WriteHeader(http.StatusNoContent)
-				return
-			}
-		}
-		// Compare digests so the comparison takes the same time whatever the length.
-		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak-codec"`)
-			http.Error(w, "missing or wrong bearer token: expected Authorization: Bearer <FIREBREAK_CODEC_SERVER_TOKEN>", http.StatusUnauthorized)
-			return
-		}
-		if !strings.HasSuffix(r.URL.Path, "/encode") && !strings.HasSuffix(r.URL.Path, "/decode") {
-			http.Error(w, "expected POST /encode or /decode", http.StatusNotFound)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxCodecRequest)
-		inner.ServeHTTP(w, r)
-	})
-}
-
 func newCodecServerCmd() *cobra.Command {
-	var listen, corsOrigin string
+	var listen, corsOrigins string
+	var dev, allowEncode bool
 	cmd := &cobra.Command{
 		Use:   "codec-server",
-		Short: "Serve the payload codec to the Temporal Web UI so authorised users can read run histories",
-		Long: `Serves Temporal's remote codec endpoints (POST /encode and /decode) with firebreak's payload
-codec, so the Temporal Web UI (and the temporal CLI's --codec-endpoint) can show decrypted
-inputs, results and history of runs. The key is the workers' own: FIREBREAK_CODEC_KEY (with
-FIREBREAK_CODEC_KEY_ID), else the key file in the state directory.
+		Short: "Serve the payload codec to the Temporal Web UI so the people allowed to can read run histories",
+		Long: `Serves Temporal's remote codec endpoint (POST …/decode) with firebreak's payload codec, so the
+Temporal Web UI (and the temporal CLI's --codec-endpoint) shows decrypted inputs, results and
+history of runs. The key is the workers' own: FIREBREAK_CODEC_KEY (with FIREBREAK_CODEC_KEY_ID),
+else the key file in the state directory.
 
-Every request must carry Authorization: Bearer $FIREBREAK_CODEC_SERVER_TOKEN; the command
-refuses to start without that variable. In the Web UI set the codec endpoint to this server
-and pass the token (TEMPORAL_CODEC_ENDPOINT, with "include cross-origin credentials"), and set
---cors-origin to the UI's origin so browsers may call it. Anyone with the token can decrypt
-every payload: keep it to the people who may read incident records, and serve this behind TLS.`,
-		Example: `  FIREBREAK_CODEC_SERVER_TOKEN=$(openssl rand -hex 32) firebreak codec-server --listen 127.0.0.1:8888 --cors-origin http://localhost:8233`,
-		Args:    cobra.NoArgs,
+Who may decode (codec.server.* in firebreak.yaml, see docs/configuration.md):
+  - people signed in to the Web UI: set oidc_issuer and oidc_audience, and in the Web UI turn on
+    the codec setting "pass access token" (TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true; the UI passes
+    it only to an https endpoint). Tokens are checked for issuer, audience, expiry and signature
+    against the issuer's JWKS;
+  - or people signed in at an authenticating proxy in front of this server: set
+    proxy_user_header (and proxy_groups_header, proxy_trusted), and turn on "include
+    cross-origin credentials" (TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true);
+  - either way only members of allowed_groups or holders of allowed_emails;
+  - scripts: Authorization: Bearer $FIREBREAK_CODEC_SERVER_TOKEN.
+Requests must name a namespace it serves (X-Namespace; codec.server.namespaces, default
+temporal.namespace). /encode is off unless --allow-encode. Every decode is logged with who read,
+the namespace and the runs and steps the payloads name; refusals are logged too.
+
+--dev serves a local Web UI with no sign-in (temporal server start-dev --ui-codec-endpoint
+http://127.0.0.1:8888): no credentials, loopback callers and loopback listen addresses only.`,
+		Example: `  firebreak codec-server --dev
+  FIREBREAK_CODEC_SERVER_OIDC_ISSUER=https://login.example.com FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE=temporal-ui \
+  FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS=auditors firebreak codec-server --cors-origin https://temporal.example.com`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			token := setting("FIREBREAK_CODEC_SERVER_TOKEN")
-			if len(token) < 16 {
-				return usagef("FIREBREAK_CODEC_SERVER_TOKEN: expected a random bearer token of at least 16 characters, found %d characters", len(token))
+			if !cmd.Flags().Changed("listen") {
+				if v := setting("FIREBREAK_CODEC_SERVER_LISTEN"); v != "" {
+					listen = v
+				}
 			}
-			if corsOrigin != "" && (strings.HasSuffix(corsOrigin, "/") || !strings.Contains(corsOrigin, "://")) {
-				return usagef("--cors-origin %q: expected an origin such as http://localhost:8233 (scheme and host, no path)", corsOrigin)
+			if !cmd.Flags().Changed("cors-origin") {
+				corsOrigins = setting("FIREBREAK_CODEC_SERVER_CORS_ORIGINS")
+			}
+			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opts, err := codecServerOptions(ctx, dev, allowEncode || setting("FIREBREAK_CODEC_SERVER_ALLOW_ENCODE") == "true", listen, corsOrigins)
+			if err != nil {
+				return err
 			}
 			codec, err := loadCodec(defaultStateDir(), keyExisting)
 			if err != nil {
 				return err
 			}
+			opts.Codec = codec.Reader() // shows plaintext payloads as they are; workers refuse them
+			level := setting("FIREBREAK_LOG_LEVEL")
+			if level == "" {
+				level = "info" // the reads log is the point: info, unless asked otherwise
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), level)
+			if err != nil {
+				return err
+			}
+			opts.Log = logger
+			h, err := codecserver.New(opts)
+			if err != nil {
+				return usagef("%v", err)
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return usagef("--listen %s: %v", listen, err)
 			}
-			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return serveCodec(ctx, ln, codecServerHandler(codec.Reader(), token, corsOrigin), codec, cmd)
+			return serveCodec(ctx, ln, h, codec, opts, cmd)
 		},
 	}
-	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8888", "address to listen on")
-	cmd.Flags().StringVar(&corsOrigin, "cors-origin", "", "origin of the Temporal Web UI allowed to call from a browser, e.g. http://localhost:8233")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8888", "address to listen on (codec.server.listen)")
+	cmd.Flags().StringVar(&corsOrigins, "cors-origin", "", "comma-separated origins of the Temporal Web UI allowed to call from a browser, e.g. https://temporal.example.com (codec.server.cors_origins)")
+	cmd.Flags().BoolVar(&dev, "dev", false, "for a local Web UI without sign-in: no credentials, loopback only")
+	cmd.Flags().BoolVar(&allowEncode, "allow-encode", false, "serve /encode too (codec.server.allow_encode)")
 	return cmd
 }
 
-func serveCodec(ctx context.Context, ln net.Listener, h http.Handler, codec *workflows.Codec, cmd *cobra.Command) error {
+// codecServerOptions reads codec.server.* into the server's options (all but the codec and
+// the logger).
+func codecServerOptions(ctx context.Context, dev, allowEncode bool, listen, corsOrigins string) (codecserver.Options, error) {
+	o := codecserver.Options{Dev: dev, AllowEncode: allowEncode, CORSOrigins: splitComma(corsOrigins)}
+	for _, origin := range o.CORSOrigins {
+		if err := codecserver.CheckOrigin(origin); err != nil {
+			return o, usagef("--cors-origin: %v", err)
+		}
+	}
+	o.Namespaces = splitComma(setting("FIREBREAK_CODEC_SERVER_NAMESPACES"))
+	if len(o.Namespaces) == 0 {
+		ns := setting("TEMPORAL_NAMESPACE")
+		if ns == "" {
+			ns = "default"
+		}
+		o.Namespaces = []string{ns}
+	}
+	if dev {
+		if err := codecserver.CheckDevListen(listen); err != nil {
+			return o, usagef("--dev: %v", err)
+		}
+		return o, nil
+	}
+	if tok := setting("FIREBREAK_CODEC_SERVER_TOKEN"); tok != "" {
+		if len(tok) < 16 {
+			return o, usagef("FIREBREAK_CODEC_SERVER_TOKEN: expected a random bearer token of at least 16 characters, found %d characters", len(tok))
+		}
+		o.Token = tok
+	}
+	o.AllowedGroups = splitComma(setting("FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS"))
+	o.AllowedEmails = splitComma(setting("FIREBREAK_CODEC_SERVER_ALLOWED_EMAILS"))
+	if iss := setting("FIREBREAK_CODEC_SERVER_OIDC_ISSUER"); iss != "" {
+		aud := setting("FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE")
+		if aud == "" {
+			return o, usagef("codec.server.oidc_issuer is set: expected codec.server.oidc_audience (FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE) too, the audience the Web UI's access tokens carry")
+		}
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		v, err := codecserver.NewOIDCVerifier(dctx, codecserver.OIDCOptions{Issuer: iss, Audience: aud, GroupsClaim: setting("FIREBREAK_CODEC_SERVER_GROUPS_CLAIM")})
+		if err != nil {
+			return o, err
+		}
+		o.OIDC = v
+	}
+	if h := setting("FIREBREAK_CODEC_SERVER_PROXY_USER_HEADER"); h != "" {
+		p := &codecserver.Proxy{UserHeader: h, GroupsHeader: setting("FIREBREAK_CODEC_SERVER_PROXY_GROUPS_HEADER")}
+		for _, a := range splitComma(setting("FIREBREAK_CODEC_SERVER_PROXY_TRUSTED")) {
+			pf, err := netip.ParsePrefix(a)
+			if err != nil {
+				ip, err2 := netip.ParseAddr(a)
+				if err2 != nil {
+					return o, usagef("codec.server.proxy_trusted: %q: expected an address or CIDR", a)
+				}
+				pf = netip.PrefixFrom(ip, ip.BitLen())
+			}
+			p.Trusted = append(p.Trusted, pf)
+		}
+		o.Proxy = p
+	}
+	if o.Token == "" && o.OIDC == nil && o.Proxy == nil {
+		return o, usagef("no way to authenticate readers: expected codec.server.oidc_issuer (people signed in to the Web UI), codec.server.proxy_user_header (an authenticating proxy), FIREBREAK_CODEC_SERVER_TOKEN (scripts), or --dev for a local Web UI without sign-in")
+	}
+	return o, nil
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func serveCodec(ctx context.Context, ln net.Listener, h http.Handler, codec *workflows.Codec, o codecserver.Options, cmd *cobra.Command) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
-	fmt.Fprintf(cmd.OutOrStdout(), "codec server on http://%s (key id %s)\n", ln.Addr(), codec.KeyID())
+	mode := "signed-in readers"
+	if o.Dev {
+		mode = "dev mode: no credentials, loopback only"
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "codec server on http://%s (key id %s; namespaces %s; %s; /encode %s)\n", ln.Addr(), codec.KeyID(),
+		strings.Join(o.Namespaces, ", "), mode, map[bool]string{true: "on", false: "off"}[o.AllowEncode])
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -122,10 +121,11 @@ decision key, or the person is not in the directory.`,
 			if err != nil {
 				return usageError{fmt.Errorf("--as %s: %w", as, err)}
 			}
-			res, err := chatops.Decide(ctx, conn.Client, signer, args[0], workflows.ApprovalRequest{
+			conn.Runs.Signer = signer
+			res, err := conn.Runs.Decide(ctx, args[0], workflows.ApprovalRequest{
 				Step: args[1], Decision: decision, Reason: reason,
 				Approver: who.Subject, ApproverRoles: who.Roles, ApproverEmail: who.Email,
-			}, time.Now().UTC())
+			})
 			if err != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s of %s %s refused: %v\n", decision, args[0], args[1], err)
 				return errCheckFailed

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io"
@@ -20,11 +19,11 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -174,17 +173,8 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		if err != nil {
 			return usageError{err}
 		}
-		in := map[string]string{}
-		for k, v := range p.DrillInputs() { // the playbook's drill schedule inputs are defaults
-			in[k] = v
-		}
-		for k, v := range raw {
-			in[k] = v
-		}
-		if _, ok := in["subject"]; !ok && hasInput(p, "subject") {
-			in["subject"] = "alice"
-		}
-		bound, err := p.BindInputs(in)
+		// The playbook's drill schedule inputs are defaults.
+		bound, err := p.BindInputs(runs.DrillInputs(p, p.DrillInputs(), raw))
 		if err != nil {
 			return usageError{fmt.Errorf("playbook %s: %w", n, err)}
 		}
@@ -230,15 +220,6 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		}
 	}
 	return nil
-}
-
-func hasInput(p *playbooks.Plan, name string) bool {
-	for _, in := range p.Inputs {
-		if in.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 func parseKV(items []string) (map[string]string, error) {
@@ -601,12 +582,7 @@ func containmentSettled(p *playbooks.Plan, res workflows.RunResult) bool {
 func queryStatus(ctx context.Context, c client.Client, wfID string, timeout time.Duration) (workflows.RunResult, error) {
 	qctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	v, err := c.QueryWorkflow(qctx, wfID, "", workflows.QueryStatus)
-	if err != nil {
-		return workflows.RunResult{}, err
-	}
-	var res workflows.RunResult
-	return res, v.Get(&res)
+	return runs.New(c, nil).Status(qctx, wfID)
 }
 
 // finish clears every fault and reports what each did.
@@ -644,19 +620,18 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	sb.Recorder.Reset()
 	start := time.Now()
 	subject, _ := inputs["subject"].(string)
-	nonce := start.UTC().Format("20060102T150405.000")
 	rep := workflows.Report{SlackChannel: testenv.DrillChannel}
 	if !f.noPagerDuty {
 		rep.PagerDutyIncident = testenv.DrillIncident
 	}
 	auto := f.autoApproves(r.conn.Embedded)
-	in := workflows.RunInput{
-		Plan: *p, Inputs: inputs, Drill: true, Report: rep, AutoApprove: auto,
+	run := runs.PrepareBound(p, inputs, runs.Request{
+		Drill: true, Report: rep, AutoApprove: auto,
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
-	}
+	})
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	wfID := workflows.DrillWorkflowID(p.Name, subject, nonce)
+	wfID := run.ID
 	fr := newFaultRun(r, faults)
 	// After a crash the first query may wait for the server to give up on the dead worker's
 	// sticky queue: that wait is part of the delay the crash causes, so allow the whole run.
@@ -671,11 +646,11 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		card.Faults = fr.finish()
 		return card
 	}
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: wfID, TaskQueue: queue,
-		WorkflowExecutionTimeout: f.timeout,
-		Memo:                     map[string]any{"playbook": p.Name, "drill": true},
-	}, workflows.Run, in)
+	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
+		Queue: queue, Fresh: true, Timeout: f.timeout,
+		Memo: map[string]any{"playbook": p.Name, "drill": true},
+	})
+	recorded := false
 	if err == nil {
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		go fr.clearWhenVerified(watchCtx, c, wfID, p)
@@ -685,7 +660,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		} else {
 			close(watched)
 		}
-		err = run.Get(ctx, &card.RunResult)
+		card.RunResult, recorded, err = r.conn.Runs.Wait(ctx, st)
 		stopWatch()
 		<-watched // nothing is announced after the drill has returned
 	}
@@ -694,16 +669,13 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		card.FailureCause = strings.TrimPrefix(card.FailureCause+"; "+e, "; ")
 	}
 	if err != nil {
-		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
-			_ = appErr.Details(&card.RunResult) // the run's own record says why: card.Error
-		} else {
+		if !recorded { // a recorded failure says why itself: card.Error
 			card.FailureCause = strings.TrimPrefix(card.FailureCause+"; "+err.Error(), "; ")
 		}
 		if card.WorkflowID == "" {
 			card.Playbook, card.Subject, card.Drill = p.Name, subject, true
-			if run != nil {
-				card.WorkflowID, card.RunID = run.GetID(), run.GetRunID()
+			if st.WorkflowID != "" {
+				card.WorkflowID, card.RunID = st.WorkflowID, st.RunID
 			}
 		}
 	}
@@ -732,14 +704,10 @@ func (r *rig) watchPending(ctx context.Context, c client.Client, wfID string) {
 		case <-tick.C:
 		}
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err := c.QueryWorkflow(qctx, wfID, "", workflows.QueryPending)
+		open, err := runs.New(c, nil).Pending(qctx, wfID)
 		cancel()
 		if err != nil {
 			continue // not started yet, or between workers
-		}
-		var open []workflows.PendingApproval
-		if v.Get(&open) != nil {
-			continue
 		}
 		for _, p := range open {
 			key := p.Step + "/" + p.Kind + "/" + p.RequestedAt.String()

@@ -19,8 +19,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -391,8 +391,8 @@ func TestDrillTabletop(t *testing.T) {
 			}
 			// A drill's decisions are signed with the sandbox's decision key (chatops.Decide
 			// picks it for a drill), the only one drill workers trust.
-			res, err := chatops.Decide(ctx, rg.conn.Client, testDecisionSigner, a.wfID,
-				workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"}, time.Now())
+			res, err := (&runs.Client{Temporal: rg.conn.Client, Signer: testDecisionSigner}).Decide(ctx, a.wfID,
+				workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"})
 			if err != nil || !res.Granted {
 				t.Fatalf("answering %s: granted=%v err=%v", a.p.Step, res.Granted, err)
 			}

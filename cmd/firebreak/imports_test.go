@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,8 +19,9 @@ var vendorSDKs = []string{
 }
 
 // TestImportDirections enforces the package map of DESIGN.md on direct (non-test) imports:
-// playbooks ← workflows ← chatops ← cmd, activities/* ← workflows; only cmd (and tests) may
-// import testenv, so no production path can reach the sandbox and vice versa.
+// playbooks ← workflows ← runs ← chatops, drills, audit ← cmd, activities/* ← workflows; only
+// cmd, drills (and tests) may import testenv, so no production path can reach the sandbox and
+// vice versa.
 func TestImportDirections(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
 	if err != nil {
@@ -65,8 +67,10 @@ func forbidden(pkg, imp string) string {
 		return "nothing imports the command"
 	case own && top(target) == "config" && top(pkg) != "cmd":
 		return "only cmd imports config"
-	case own && top(target) == "testenv" && top(pkg) != "cmd" && top(pkg) != "testenv":
-		return "only cmd and tests may import the sandbox"
+	case own && top(target) == "testenv" && top(pkg) != "cmd" && top(pkg) != "testenv" && top(pkg) != "drills":
+		return "only cmd, drills and tests may import the sandbox"
+	case own && top(target) == "drills" && top(pkg) != "cmd" && top(pkg) != "drills":
+		return "only cmd drives drills"
 	case own && top(target) == "observability" && top(pkg) != "cmd":
 		return "only cmd wires observability in"
 	}
@@ -89,9 +93,23 @@ func forbidden(pkg, imp string) string {
 		if strings.HasPrefix(imp, "go.temporal.io/") && !strings.HasPrefix(imp, "go.temporal.io/sdk/") {
 			return "activities use only the Temporal SDK"
 		}
-	case "chatops":
+	case "runs":
+		if isVendor {
+			return "runs talks to Temporal, never to a vendor"
+		}
 		if own && top(target) != "playbooks" && top(target) != "workflows" {
-			return "chatops may import only playbooks and workflows"
+			return "runs may import only playbooks and workflows"
+		}
+	case "chatops":
+		if own && top(target) != "playbooks" && top(target) != "workflows" && top(target) != "runs" {
+			return "chatops may import only playbooks, workflows and runs"
+		}
+	case "drills":
+		if isVendor {
+			return "drills run against the sandbox, never a vendor client"
+		}
+		if own && !slices.Contains([]string{"playbooks", "workflows", "runs", "testenv"}, top(target)) && target != "activities/evidence" {
+			return "drills may import only playbooks, workflows, runs, testenv and activities/evidence (the drill's evidence store)"
 		}
 	case "config":
 		if isVendor || strings.HasPrefix(imp, "go.temporal.io/") {
@@ -111,8 +129,8 @@ func forbidden(pkg, imp string) string {
 		if isVendor {
 			return "audit reads Temporal history, never a vendor client"
 		}
-		if own && top(target) != "playbooks" && top(target) != "workflows" && target != "activities/evidence" {
-			return "audit may import only playbooks, workflows and activities/evidence"
+		if own && top(target) != "playbooks" && top(target) != "workflows" && top(target) != "runs" && target != "activities/evidence" {
+			return "audit may import only playbooks, workflows, runs and activities/evidence"
 		}
 		if strings.HasPrefix(imp, "go.temporal.io/sdk/") && imp != "go.temporal.io/sdk/client" && imp != "go.temporal.io/sdk/converter" {
 			return "audit uses only the SDK's client and converter"

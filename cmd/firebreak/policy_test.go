@@ -69,7 +69,7 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 		for k, v := range p.DrillInputs() {
 			raw[k] = v
 		}
-		if _, ok := raw["subject"]; !ok && hasInput(p, "subject") {
+		if _, ok := raw["subject"]; !ok && p.HasInput("subject") {
 			raw["subject"] = "alice"
 		}
 		inputs, err := p.BindInputs(raw)

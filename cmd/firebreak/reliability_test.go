@@ -228,7 +228,7 @@ func TestTemporalServerRestartedMidRun(t *testing.T) {
 		for k, v := range r.plan.DrillInputs() {
 			raw[k] = v
 		}
-		if _, ok := raw["subject"]; !ok && hasInput(&r.plan, "subject") {
+		if _, ok := raw["subject"]; !ok && r.plan.HasInput("subject") {
 			raw["subject"] = "alice"
 		}
 		inputs, err := r.plan.BindInputs(raw)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -126,7 +127,7 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 	rg.out = stderr
 	if events == nil {
 		if runID == "" {
-			desc, err := rg.conn.Client.DescribeWorkflowExecution(ctx, wfID, "")
+			latest, err := rg.conn.Runs.LatestRun(ctx, wfID)
 			if err != nil {
 				hint := ""
 				if rg.conn.Embedded {
@@ -134,9 +135,9 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 				}
 				return fmt.Errorf("no run %q on Temporal at %s%s: %w", wfID, rg.conn.Address, hint, err)
 			}
-			runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+			runID = latest
 		}
-		if events, err = rg.conn.DecodeEvents(ctx, wfID, runID); err != nil {
+		if events, err = rg.conn.Runs.History(ctx, wfID, runID); err != nil {
 			return err
 		}
 	}
@@ -174,17 +175,10 @@ func readHistoryFile(path string) ([]*historypb.HistoryEvent, error) {
 
 // pinnedRun reads a finished run's input and result from its decrypted history.
 func pinnedRun(events []*historypb.HistoryEvent) (workflows.RunInput, workflows.RunResult, audit.RunStarted, error) {
-	var in workflows.RunInput
 	var rs audit.RunStarted
-	if len(events) == 0 || events[0].GetWorkflowExecutionStartedEventAttributes() == nil {
-		return in, workflows.RunResult{}, rs, errors.New("the history does not start with WorkflowExecutionStarted")
-	}
-	attrs := events[0].GetWorkflowExecutionStartedEventAttributes()
-	if attrs.GetWorkflowType().GetName() != "Run" || len(attrs.GetInput().GetPayloads()) != 1 {
-		return in, workflows.RunResult{}, rs, fmt.Errorf("expected a firebreak run (workflow type Run with one input), found %s with %d inputs", attrs.GetWorkflowType().GetName(), len(attrs.GetInput().GetPayloads()))
-	}
-	if err := converter.GetDefaultDataConverter().FromPayload(attrs.GetInput().GetPayloads()[0], &in); err != nil {
-		return in, workflows.RunResult{}, rs, fmt.Errorf("the run's input is not a firebreak RunInput (is the history still encrypted?): %w", err)
+	in, err := runs.PinnedInput(events)
+	if err != nil {
+		return in, workflows.RunResult{}, rs, err
 	}
 	ex, err := audit.Build("", "", events, nil)
 	if err != nil {

@@ -37,13 +37,13 @@ undelivered reports. It is a draft for the team to complete, built from the same
 			}
 			defer conn.Close()
 			if runID == "" {
-				desc, err := conn.Client.DescribeWorkflowExecution(ctx, args[0], "")
+				latest, err := conn.Runs.LatestRun(ctx, args[0])
 				if err != nil {
 					return fmt.Errorf("no run %q on Temporal at %s: %w", args[0], conn.Address, err)
 				}
-				runID = desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+				runID = latest
 			}
-			events, err := conn.DecodeEvents(ctx, args[0], runID)
+			events, err := conn.Runs.History(ctx, args[0], runID)
 			if err != nil {
 				return err
 			}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -136,14 +137,7 @@ func desired(lib *playbooks.Library, name string, n int, cron string, raw map[st
 	if len(strings.Fields(cron)) != 5 && !strings.HasPrefix(cron, "@") {
 		return desiredSchedule{}, usagef("playbook %s: cron %q: expected five fields (minute hour day month weekday) or a @descriptor", name, cron)
 	}
-	in := map[string]string{}
-	for k, v := range raw {
-		in[k] = v
-	}
-	if _, ok := in["subject"]; !ok && hasInput(p, "subject") {
-		in["subject"] = "alice"
-	}
-	bound, err := p.BindInputs(in)
+	bound, err := p.BindInputs(runs.DrillInputs(p, raw, nil))
 	if err != nil {
 		return desiredSchedule{}, usageError{fmt.Errorf("playbook %s: %w", name, err)}
 	}
@@ -153,18 +147,18 @@ func desired(lib *playbooks.Library, name string, n int, cron string, raw map[st
 // scheduleAction is what a drill schedule starts: the compiled Plan, pinned at sync time, as a
 // drill on the drill task queue.
 func scheduleAction(d desiredSchedule) *client.ScheduleWorkflowAction {
-	subject, _ := d.inputs["subject"].(string)
+	run := runs.PrepareBound(d.plan, d.inputs, runs.Request{
+		Drill: true, AutoApprove: d.autoApprove, Nonce: runs.ScheduledNonce,
+		Report:  workflows.Report{SlackChannel: testenv.DrillChannel, PagerDutyIncident: testenv.DrillIncident},
+		Trigger: workflows.Trigger{Kind: "schedule", By: d.id, Reason: "scheduled drill"},
+	})
 	return &client.ScheduleWorkflowAction{
 		// Temporal appends the scheduled time to this id, so every drill has its own.
-		ID:        workflows.DrillWorkflowID(d.plan.Name, subject, "scheduled"),
+		ID:        run.ID,
 		Workflow:  workflows.Run,
 		TaskQueue: workflows.DrillTaskQueue,
-		Args: []any{workflows.RunInput{
-			Plan: *d.plan, Inputs: d.inputs, Drill: true, AutoApprove: d.autoApprove,
-			Report:  workflows.Report{SlackChannel: testenv.DrillChannel, PagerDutyIncident: testenv.DrillIncident},
-			Trigger: workflows.Trigger{Kind: "schedule", By: d.id, Reason: "scheduled drill"},
-		}},
-		Memo: map[string]any{"playbook": d.plan.Name, "drill": true},
+		Args:      []any{run.Input},
+		Memo:      map[string]any{"playbook": d.plan.Name, "drill": true},
 	}
 }
 

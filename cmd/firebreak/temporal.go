@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -28,7 +29,9 @@ type temporalConn struct {
 	Address  string
 	Embedded bool
 	// Codec encrypts every payload this connection sends; DecodeEvent uses it to read history.
-	Codec  *workflows.Codec
+	Codec *workflows.Codec
+	// Runs starts, joins, decides, queries, reads and lists runs over Client.
+	Runs   *runs.Client
 	server embeddedServer
 }
 
@@ -100,6 +103,7 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 		return nil, fmt.Errorf("cannot reach Temporal at %s%s: %w", conn.Address, hint, err)
 	}
 	conn.Client = c
+	conn.Runs = runs.New(c, codec)
 	return conn, nil
 }
 
@@ -113,22 +117,9 @@ func (c *temporalConn) Close() {
 	}
 }
 
-// DecodeEvents fetches a run's history with every payload decrypted, for the tools that read
-// it (leak scans, audit exports). The server itself only ever holds ciphertext.
+// DecodeEvents fetches a run's history with every payload decrypted (runs.Client.History).
 func (c *temporalConn) DecodeEvents(ctx context.Context, workflowID, runID string) ([]*historypb.HistoryEvent, error) {
-	var events []*historypb.HistoryEvent
-	it := c.Client.GetWorkflowHistory(ctx, workflowID, runID, false, 0)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("reading the history of %s: %w", workflowID, err)
-		}
-		if err := workflows.DecodeMessage(ctx, c.Codec, ev); err != nil {
-			return nil, fmt.Errorf("decoding event %d of %s: %w", ev.GetEventId(), workflowID, err)
-		}
-		events = append(events, ev)
-	}
-	return events, nil
+	return c.Runs.History(ctx, workflowID, runID)
 }
 
 // Where a payload key may come from when FIREBREAK_CODEC_KEY is not set.

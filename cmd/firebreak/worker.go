@@ -21,9 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
@@ -34,6 +31,7 @@ import (
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -64,15 +62,16 @@ func registerProduction(ctx context.Context, w worker.Registry, store evidence.S
 	if u := setting("PAGERDUTY_API_URL"); u != "" {
 		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
 	}
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical()})
-	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
-	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(setting("SLACK_BOT_TOKEN"), slackOpts...)})
-	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(setting("PAGERDUTY_TOKEN"), pdOpts...), From: setting("PAGERDUTY_FROM")})
-	evidence.Register(w, &evidence.Activities{Store: store})
 	services, err := httpServicesFromEnv()
 	if err != nil {
 		return err
 	}
+	// Secrets marked firebreak-rotate: service:NAME/PATH are rotated by the same configured services.
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), Services: httpreq.Rotator{Services: services}})
+	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
+	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(setting("SLACK_BOT_TOKEN"), slackOpts...)})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(setting("PAGERDUTY_TOKEN"), pdOpts...), From: setting("PAGERDUTY_FROM")})
+	evidence.Register(w, &evidence.Activities{Store: store})
 	httpreq.Register(w, &httpreq.Activities{Services: services})
 	// OIDC_ISSUER unset: oidc actions fail with NotConfigured rather than the worker refusing to start.
 	oidc.Register(w, &oidc.Activities{Issuer: setting("OIDC_ISSUER"), ClientID: setting("OIDC_CLIENT_ID"), ClientSecret: setting("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
@@ -222,19 +221,15 @@ func (p *production) Close() {
 	p.conn.Close()
 }
 
-// start starts the run id on the production queue, or joins it while it is open: one
-// incident, one run.
-func (p *production) start(ctx context.Context, id string, in workflows.RunInput, timeout time.Duration) (client.WorkflowRun, error) {
-	run, err := p.conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: id, TaskQueue: workflows.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowExecutionTimeout: timeout,
-	}, workflows.Run, in)
-	if err != nil {
-		return nil, fmt.Errorf("starting %s: %w", id, err)
+// start starts the run on the production queue, or joins it while it is open: one incident,
+// one run. A refusal to join another response's run (o.Strict) is a usage error.
+func (p *production) start(ctx context.Context, run runs.Run, o runs.StartOptions) (runs.Started, error) {
+	st, err := p.conn.Runs.StartOrJoin(ctx, run, o)
+	var refused *runs.JoinRefused
+	if errors.As(err, &refused) {
+		return st, usageError{err}
 	}
-	return run, nil
+	return st, err
 }
 
 func newRunCmd() *cobra.Command {
@@ -273,7 +268,11 @@ serve the run for the life of the command.`,
 			if reason != "" {
 				raw["reason"] = reason
 			}
-			inputs, err := p.BindInputs(raw)
+			run, err := runs.Prepare(p, raw, runs.Request{
+				Incident: incident,
+				Trigger:  workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Report:   workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
+			})
 			if err != nil {
 				return usageError{err}
 			}
@@ -282,35 +281,19 @@ serve the run for the life of the command.`,
 				return err
 			}
 			defer sess.Close()
-			id := workflows.PlaybookWorkflowID(*p, inputs)
-			if incident != "" {
-				id = workflows.IncidentWorkflowID(incident)
-			}
-			in := workflows.RunInput{
-				Plan: *p, Inputs: inputs,
-				Trigger: workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
-				Report:  workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
-			}
-			run, err := sess.start(ctx, id, in, timeout)
+			st, err := sess.start(ctx, run, runs.StartOptions{Timeout: timeout, Strict: incident != ""})
 			if err != nil {
 				return err
 			}
-			if incident != "" {
-				if err := checkIncidentRun(ctx, sess.conn, run, incident, p.Name, inputs); err != nil {
-					return err
-				}
-			}
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", run.GetID(), run.GetRunID())
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", st.WorkflowID, st.RunID)
 			if noWait {
 				return nil
 			}
 			card := Scorecard{}
-			err = run.Get(ctx, &card.RunResult)
-			var appErr *temporal.ApplicationError
-			if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
-				_ = appErr.Details(&card.RunResult) // the run's own record says why: card.Error
-			} else if err != nil {
+			var recorded bool
+			card.RunResult, recorded, err = sess.conn.Runs.Wait(ctx, st)
+			if err != nil && !recorded { // a recorded failure says why itself: card.Error
 				card.FailureCause = err.Error()
 			}
 			card.Passed = err == nil && card.Outcome == workflows.OutcomeContained

@@ -1,0 +1,83 @@
+package runs
+
+import (
+	"fmt"
+	"maps"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// Request says which run is asked for and where the request came from; with a playbook and
+// its inputs, Prepare makes it a Run.
+type Request struct {
+	Trigger workflows.Trigger
+	Report  workflows.Report
+	// Drill runs the plan as a drill, on the drill task queue against the sandbox.
+	Drill bool
+	// AutoApprove has a drill grant its own approvals and manual steps (unattended).
+	AutoApprove bool
+	// Incident is the PagerDuty incident the run answers: the run's id is the incident's, so
+	// one incident has one run. Empty: the id comes from the playbook and its inputs.
+	Incident string
+	// Nonce distinguishes drills of one playbook and subject; empty means the trigger time.
+	Nonce string
+	// DigestStep names the step whose arguments, with the inputs, identify the run (a single
+	// action): the same request while one is open joins it.
+	DigestStep string
+}
+
+// Run is a prepared run: its workflow id and the input the interpreter workflow starts with.
+type Run struct {
+	ID    string
+	Input workflows.RunInput
+}
+
+// Prepare binds raw (key=value) inputs to the playbook p and makes the run r asks for. A bad
+// input is refused here, before anything is started.
+func Prepare(p *playbooks.Plan, raw map[string]string, r Request) (Run, error) {
+	inputs, err := p.BindInputs(raw)
+	if err != nil {
+		return Run{}, err
+	}
+	return PrepareBound(p, inputs, r), nil
+}
+
+// PrepareBound makes the run r asks for of p with inputs already bound (a run's pinned
+// inputs, a single action's).
+func PrepareBound(p *playbooks.Plan, inputs map[string]any, r Request) Run {
+	return Run{
+		ID: WorkflowID(p, inputs, r),
+		Input: workflows.RunInput{Plan: *p, Inputs: inputs, Trigger: r.Trigger, Drill: r.Drill,
+			Report: r.Report, AutoApprove: r.AutoApprove},
+	}
+}
+
+// Lookup finds playbook name in lib and prepares it; the errors say which part was wrong.
+func Lookup(lib *playbooks.Library, name string, raw map[string]string, r Request) (Run, error) {
+	if lib == nil {
+		return Run{}, fmt.Errorf("no playbook library")
+	}
+	p, err := lib.Get(name)
+	if err != nil {
+		return Run{}, err
+	}
+	return Prepare(p, raw, r)
+}
+
+// DrillInputs are the raw inputs of a drill of p: the playbook's drill schedule inputs, then
+// given, and subject alice (a sandbox developer) when the playbook takes a subject and none
+// is given.
+func DrillInputs(p *playbooks.Plan, defaults, given map[string]string) map[string]string {
+	in := map[string]string{}
+	maps.Copy(in, defaults)
+	maps.Copy(in, given)
+	if _, ok := in["subject"]; !ok && p.HasInput("subject") {
+		in["subject"] = DrillSubject
+	}
+	return in
+}
+
+// DrillSubject is the subject of a drill that names none: a developer of the sandbox's
+// seeded organisation.
+const DrillSubject = "alice"
