@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // RunWorkflowName is the name the interpreter workflow is registered under: the name of Run.
@@ -18,6 +20,14 @@ type Option func(*trust)
 // from a workflow input or an update, which anyone who reaches Temporal can write.
 type trust struct {
 	decisionKeys []ed25519.PublicKey
+	library      *playbooks.Library
+}
+
+// WithLibrary has the workflow run a production plan only if lib — the worker's own
+// library, bundled playbooks and its configured playbook directory — compiles exactly that
+// plan (playbooks.Library.Verify). Without it the worker runs whatever plan it is given.
+func WithLibrary(lib *playbooks.Library) Option {
+	return func(t *trust) { t.library = lib }
 }
 
 // WithDecisionKeys has the workflow count decisions signed by any of keys (the public halves

@@ -136,15 +136,19 @@ type Check struct {
 
 // RunResult is the record of a run: the scorecard of a drill, the summary of an incident.
 type RunResult struct {
-	WorkflowID     string    `json:"workflow_id"`
-	RunID          string    `json:"run_id"`
-	Playbook       string    `json:"playbook"`
-	PlaybookSHA256 string    `json:"playbook_sha256"`
-	Drill          bool      `json:"drill"`
-	Subject        string    `json:"subject,omitempty"`
-	Trigger        Trigger   `json:"trigger"`
-	Outcome        string    `json:"outcome"`
-	StartedAt      time.Time `json:"started_at"`
+	WorkflowID     string `json:"workflow_id"`
+	RunID          string `json:"run_id"`
+	Playbook       string `json:"playbook"`
+	PlaybookSHA256 string `json:"playbook_sha256"`
+	// PlanSHA256 is the digest of the plan the run interpreted (playbooks.PlanSHA256),
+	// computed by the workflow, and PlanCheck says how the worker checked it.
+	PlanSHA256 string    `json:"plan_sha256,omitempty"`
+	PlanCheck  string    `json:"plan_check,omitempty"`
+	Drill      bool      `json:"drill"`
+	Subject    string    `json:"subject,omitempty"`
+	Trigger    Trigger   `json:"trigger"`
+	Outcome    string    `json:"outcome"`
+	StartedAt  time.Time `json:"started_at"`
 	// ContainedAt is when the subject's access was cut: the end of the last containment step
 	// that can be undone (revoke, deactivate, disable, deny policy). Irreversible remediation
 	// (deleting keys or logins, rotating shared secrets) waits for a second person and is
@@ -225,6 +229,9 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	// Runs recorded before decisions were signed took the approver's word for who they were.
 	r.signedDecisions = workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	r.runScopedKeys = workflow.GetVersion(ctx, changeRunScopedKeys, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if err := r.checkPlan(ctx, t); err != nil {
+		return RunResult{}, err
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
 		return RunResult{}, err
 	}
@@ -305,6 +312,52 @@ type runner struct {
 	signedDecisions bool
 	// runScopedKeys: idempotency keys name the run, not only the workflow id (rule 3).
 	runScopedKeys bool
+}
+
+// changeCompiledPlans versions the check that a production plan is one the worker compiled.
+const changeCompiledPlans = "compiled-plans"
+
+// ErrPlanNotCompiled is the error type of a run refused because the worker did not compile
+// its plan.
+const ErrPlanNotCompiled = "PlanNotCompiled"
+
+// checkPlan refuses a production plan the worker's library does not compile byte for byte
+// (trust rule 6: a worker runs only plans it compiled itself), and records the plan's digest
+// and what was checked. The verdict is taken once, as a side effect recorded in the history,
+// so a run replays the same way after the library changes. Drills run on the sandbox and
+// may replay a plan pinned before (drill replay): they are not checked.
+//
+//workflowcheck:ignore json.Marshal of the plain-data Plan (map keys sorted), as in readSteps
+func (r *runner) checkPlan(ctx workflow.Context, t trust) error {
+	r.res.PlanSHA256 = playbooks.PlanSHA256(r.in.Plan)
+	switch {
+	case r.in.Drill:
+		r.res.PlanCheck = "not checked: a drill, on the sandbox"
+		return nil
+	case t.library == nil:
+		r.res.PlanCheck = "not checked: this worker has no library configured"
+		return nil
+	}
+	if workflow.GetVersion(ctx, changeCompiledPlans, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	type verdict struct{ Checked, Refused string }
+	var v verdict
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		what, err := t.library.Verify(r.in.Plan)
+		if err != nil {
+			return verdict{Refused: err.Error()}
+		}
+		return verdict{Checked: what}
+	}).Get(&v)
+	if err != nil {
+		return err
+	}
+	if v.Refused != "" {
+		return temporal.NewNonRetryableApplicationError("refusing the plan: "+v.Refused, ErrPlanNotCompiled, nil)
+	}
+	r.res.PlanCheck = v.Checked
+	return nil
 }
 
 // changeRunScopedKeys versions idempotency keys that include the run id: runs recorded

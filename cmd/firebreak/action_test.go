@@ -347,7 +347,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	trustTestSigner(t)
-	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir)
+	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -145,10 +146,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
+	// The production-queue worker runs only plans its own library compiles (the bundled
+	// playbooks and playbooks.dir), as a production worker does.
+	lib, err := playbooks.LoadLibrary(setting("FIREBREAK_PLAYBOOKS"))
+	if err != nil {
+		return err
+	}
 	trusted := map[string][]ed25519.PublicKey{workflows.DrillTaskQueue: {workflows.NewSigner(workflows.SandboxDecisionKey()).Public()}, workflows.TaskQueue: prodKeys}
 	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
 		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...))
+		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...), workflows.WithLibrary(lib))
 		if err := sb.Register(w, store); err != nil {
 			return err
 		}

@@ -121,7 +121,7 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 				return err
 			}
 			defer obs.Close()
-			w, conn, err := startProductionWorker(withObserver(ctx, obs), logger, evidenceDir)
+			w, conn, err := startProductionWorker(withObserver(ctx, obs), logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,17 @@ func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) 
 	return evidence.OpenS3Store(ctx, client, u.Host, strings.TrimPrefix(u.Path, "/"), retain)
 }
 
-func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir string) (worker.Worker, *temporalConn, error) {
+// startProductionWorker starts the production worker. It runs only plans its own library
+// compiles: the bundled playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS),
+// which must be the front end's too.
+func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir, playbookDir string) (worker.Worker, *temporalConn, error) {
+	if playbookDir == "" {
+		playbookDir = setting("FIREBREAK_PLAYBOOKS")
+	}
+	lib, err := playbooks.LoadLibrary(playbookDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	store, err := openEvidenceStore(ctx, evidenceDir)
 	if err != nil {
 		return nil, nil, err
@@ -180,7 +190,7 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 		return nil, nil, err
 	}
 	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w, workflows.WithDecisionKeys(keys...))
+	workflows.Register(w, workflows.WithDecisionKeys(keys...), workflows.WithLibrary(lib))
 	if err := registerProduction(ctx, w, store, logger); err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -199,7 +209,7 @@ type production struct {
 	w    worker.Worker
 }
 
-func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir string) (*production, error) {
+func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir, playbookDir string) (*production, error) {
 	if setting("TEMPORAL_ADDRESS") != "" {
 		conn, err := connectTemporal(ctx, logger)
 		if err != nil {
@@ -207,7 +217,7 @@ func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir string
 		}
 		return &production{conn: conn}, nil
 	}
-	w, conn, err := startProductionWorker(ctx, logger, evidenceDir)
+	w, conn, err := startProductionWorker(ctx, logger, evidenceDir, playbookDir)
 	if err != nil {
 		return nil, err
 	}
@@ -276,7 +286,7 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return usageError{err}
 			}
-			sess, err := openProduction(ctx, logger, evidenceDir)
+			sess, err := openProduction(ctx, logger, evidenceDir, playbookDir)
 			if err != nil {
 				return err
 			}
