@@ -144,6 +144,8 @@ type OIDC struct {
 type Evidence struct {
 	Dir string     `yaml:"dir,omitempty" env:"FIREBREAK_EVIDENCE_DIR" format:"path" default:"STATE_DIR/evidence" doc:"Directory of the append-only evidence file (--evidence-dir of worker, run and action run), used when s3.url is unset."`
 	S3  EvidenceS3 `yaml:"s3,omitempty" doc:"S3 with Object Lock in COMPLIANCE mode; credentials from the AWS default chain."`
+	// HeadKey signs the evidence chain's head after every snapshot.
+	HeadKey Secret `yaml:"head_key,omitempty" env:"FIREBREAK_EVIDENCE_KEY" doc:"Base64 of the 32-byte Ed25519 seed that signs the evidence file's head (count and digest) after every snapshot, recorded in the run's history and in evidence.head.json; audit verify --evidence-key checks it. Held by workers. Unset: heads are recorded unsigned."`
 }
 
 // EvidenceS3 is the S3 evidence store.
@@ -216,4 +218,6 @@ type Metrics struct {
 // Audit is audit export settings.
 type Audit struct {
 	KeyID string `yaml:"key_id,omitempty" env:"FIREBREAK_AUDIT_KEY_ID" doc:"Id (fingerprint) of the audit signing key audit verify trusts (--key-id)."`
+	// EvidenceKey is the public half of evidence.head_key.
+	EvidenceKey string `yaml:"evidence_key,omitempty" env:"FIREBREAK_EVIDENCE_PUBLIC_KEY" doc:"Base64 Ed25519 public key of the workers' evidence key (evidence.head_key): audit verify --evidence requires the evidence heads to be signed by it (--evidence-key)."`
 }

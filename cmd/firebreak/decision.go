@@ -24,14 +24,24 @@ const decisionKeyFile = "decision.key"
 // in firebreak.yaml), else the state dir's decision.key — created there, mode 0600, when
 // create is set (firebreak dev). It returns nil, nil when there is none.
 func loadDecisionSigner(stateDir string, create bool) (*workflows.Signer, error) {
-	if v := setting("FIREBREAK_DECISION_KEY"); v != "" {
+	k, err := loadKeyFile(filepath.Join(stateDir, decisionKeyFile), "FIREBREAK_DECISION_KEY", create)
+	if err != nil || k == nil {
+		return nil, err
+	}
+	return workflows.NewSigner(k), nil
+}
+
+// loadKeyFile returns the Ed25519 key in the setting env (base64 of its seed), else in the
+// file at path — created there, mode 0600 in a 0700 directory, when create is set. It
+// returns nil, nil when there is none.
+func loadKeyFile(path, env string, create bool) (ed25519.PrivateKey, error) {
+	if v := setting(env); v != "" {
 		k, err := workflows.ParseDecisionKey(v)
 		if err != nil {
-			return nil, usagef("FIREBREAK_DECISION_KEY: %v", err)
+			return nil, usagef("%s: %v", env, err)
 		}
-		return workflows.NewSigner(k), nil
+		return k, nil
 	}
-	path := filepath.Join(stateDir, decisionKeyFile)
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && !create:
@@ -41,21 +51,21 @@ func loadDecisionSigner(stateDir string, create bool) (*workflows.Signer, error)
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(stateDir, 0o700); err != nil {
-			return nil, fmt.Errorf("decision key: %w", err)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("key %s: %w", path, err)
 		}
 		if err := os.WriteFile(path, []byte(workflows.FormatDecisionKey(k)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("decision key: %w", err)
+			return nil, fmt.Errorf("key %s: %w", path, err)
 		}
-		return workflows.NewSigner(k), nil
+		return k, nil
 	case err != nil:
-		return nil, fmt.Errorf("decision key: %w", err)
+		return nil, fmt.Errorf("key %s: %w", path, err)
 	}
 	k, err := workflows.ParseDecisionKey(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return workflows.NewSigner(k), nil
+	return k, nil
 }
 
 // workerDecisionKeys are the decision public keys a production worker trusts:

@@ -145,7 +145,18 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
 	raw := setting("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
-		return evidence.OpenFileStore(dir)
+		s, err := evidence.OpenFileStore(dir)
+		if err != nil {
+			return nil, err
+		}
+		if v := setting("FIREBREAK_EVIDENCE_KEY"); v != "" {
+			k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
+			if err != nil {
+				return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
+			}
+			s.HeadKey = k
+		}
+		return s, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
