@@ -3,8 +3,9 @@ package chatops
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -104,7 +105,7 @@ func (src InputSource) freeText() bool {
 	if _, ok := strings.CutPrefix(src.From, "details."); ok {
 		return !src.Trusted
 	}
-	return contains(freeTextFields, src.From)
+	return slices.Contains(freeTextFields, src.From)
 }
 
 // Person is one directory entry: the subject name is the person's Vault entity name and IAM
@@ -141,13 +142,13 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].title_pattern: %v", i, err))
 			}
 		}
-		for _, name := range sortedKeys(r.Inputs) {
+		for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
 			src := r.Inputs[name]
-			if key, ok := strings.CutPrefix(src.From, "details."); (ok && key == "") || (!ok && src.From != "" && !contains(inputFields, src.From)) {
+			if key, ok := strings.CutPrefix(src.From, "details."); (ok && key == "") || (!ok && src.From != "" && !slices.Contains(inputFields, src.From)) {
 				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.from: expected one of %s or details.KEY, found %q", i, name, strings.Join(inputFields, ", "), src.From))
 			}
 			if _, details := strings.CutPrefix(src.From, "details."); src.Trusted && !details {
-				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.trusted: expected only on an input from details.KEY (an integration's custom details), found it on from %q, which is %s", i, name, src.From, map[bool]string{true: "free text whoever opens an incident types", false: "not read from the incident's details"}[contains(freeTextFields, src.From)]))
+				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.trusted: expected only on an input from details.KEY (an integration's custom details), found it on from %q, which is %s", i, name, src.From, map[bool]string{true: "free text whoever opens an incident types", false: "not read from the incident's details"}[slices.Contains(freeTextFields, src.From)]))
 			}
 			if src.Pattern != "" {
 				if _, err := regexp.Compile(src.Pattern); err != nil {
@@ -172,22 +173,4 @@ func (c Config) startRoles() []string {
 		return c.DefaultStartRoles
 	}
 	return []string{DefaultStartRole}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -193,6 +193,12 @@ steps:
     action: awsiam.inventory
     with:
       user: ${{ inputs.subject }}
+  - id: check
+    action: awsiam.verify_contained
+    needs: [inv]
+    with:
+      user: ${{ inputs.subject }}
+      access_key_ids: ${{ steps.inv.outputs.access_key_ids }}
 `
 	lib := mustLibrary(t, map[string]string{"title.yaml": titleTrigger})
 	h := newHarness(t, func(o *chatops.Options) { o.Library = lib; o.Config.PagerDuty.Rules = nil })

@@ -18,11 +18,14 @@
 package chatops
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +34,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -193,8 +197,8 @@ func NewHandler(o Options) *Server {
 	}
 	if o.Config.PagerDuty.ConfirmChannel == "" {
 		for i, r := range o.Config.PagerDuty.Rules {
-			for _, name := range sortedKeys(r.Inputs) {
-				if name != "reason" && contains(freeTextFields, r.Inputs[name].From) {
+			for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
+				if name != "reason" && slices.Contains(freeTextFields, r.Inputs[name].From) {
 					s.log.Warn("chatops: a PagerDuty rule takes an input from the incident's free text and no pagerduty.confirm_channel is set: its incidents will start nothing", "rule", i, "playbook", r.Playbook, "input", name)
 				}
 			}
@@ -267,5 +271,32 @@ func (s *Server) after(f func(ctx context.Context)) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(append(redactedJSON(v), '\n'))
+}
+
+// redactedJSON encodes a reply with every credential in it redacted: replies quote people's
+// free text and error messages, and nothing firebreak sends to Slack may carry a secret.
+func redactedJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"error": "could not encode the reply"})
+	}
+	return secretscan.RedactJSON(b)
+}
+
+// redactedMsg is m with every credential in it redacted.
+func redactedMsg(m slack.Msg) slack.Msg {
+	plain, err := json.Marshal(m)
+	if err != nil {
+		return m
+	}
+	red := secretscan.RedactJSON(plain)
+	if bytes.Equal(plain, red) {
+		return m
+	}
+	var out slack.Msg
+	if err := json.Unmarshal(red, &out); err != nil {
+		return slack.Msg{Text: secretscan.Redact(m.Text), ResponseType: m.ResponseType}
+	}
+	return out
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -136,7 +138,7 @@ func (s *Server) matchIncident(inc Incident) (incidentMatch, bool) {
 	if i, in, ok := matchRule(s.o.Config.PagerDuty.Rules, inc); ok {
 		r := s.o.Config.PagerDuty.Rules[i]
 		m := incidentMatch{Playbook: r.Playbook, Inputs: in}
-		for _, name := range sortedKeys(r.Inputs) {
+		for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
 			if name != "reason" && r.Inputs[name].freeText() {
 				m.FreeText = append(m.FreeText, name)
 			}
@@ -206,7 +208,7 @@ func freeTextInputs(m playbooks.PagerDutyMatch, inc Incident, want map[string]st
 		}
 	}
 	delete(tainted, "reason")
-	return sortedKeys(tainted)
+	return slices.Sorted(maps.Keys(tainted))
 }
 
 // MatchIncident matches an incident against configured rules and returns the first matching
@@ -235,7 +237,7 @@ func matchRule(rules []TriggerRule, inc Incident) (int, map[string]string, bool)
 		}
 		inputs := map[string]string{}
 		complete := true
-		for _, name := range sortedKeys(r.Inputs) {
+		for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
 			v, ok := r.Inputs[name].resolve(inc)
 			if !ok {
 				complete = false
@@ -438,10 +440,10 @@ func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter
 	ps := pendingStart{Playbook: sp.Playbook, Inputs: map[string]string{}, Channel: channel,
 		Incident: inc.ID, By: sp.Request.Trigger.By, Reason: truncate(sp.Request.Trigger.Reason, maxReason), At: sp.Request.Trigger.At.UnixMilli()}
 	var lines []string
-	for _, k := range sortedKeys(sp.Raw) {
+	for _, k := range slices.Sorted(maps.Keys(sp.Raw)) {
 		ps.Inputs[k] = truncate(sp.Raw[k], maxReason)
 		mark := ""
-		if contains(match.FreeText, k) {
+		if slices.Contains(match.FreeText, k) {
 			mark = " _(from the incident's text)_"
 		}
 		lines = append(lines, fmt.Sprintf("• %s: `%s`%s", k, escapeSlack(strings.ReplaceAll(ps.Inputs[k], "`", "'")), mark))

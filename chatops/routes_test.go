@@ -30,6 +30,12 @@ steps:
     action: awsiam.inventory
     with:
       user: ${{ inputs.subject }}
+  - id: check
+    action: awsiam.verify_contained
+    needs: [inv]
+    with:
+      user: ${{ inputs.subject }}
+      access_key_ids: ${{ steps.inv.outputs.access_key_ids }}
 `
 
 // libraryWith compiles the bundled library plus the given playbook files (name → YAML).

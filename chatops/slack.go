@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -217,11 +218,7 @@ func (s *Server) respond(ctx context.Context, responseURL string, m slack.Msg) {
 		s.log.Warn("chatops: gave up posting to response_url: too many posts queued", "host", urlHost(responseURL))
 		return
 	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		s.log.Error("chatops: encoding a response", "error", err)
-		return
-	}
+	b := redactedJSON(m)
 	// A response_url is a bearer capability (anyone holding it may post to the channel for 30
 	// minutes), so only its host is ever logged.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(b))
@@ -537,7 +534,7 @@ func (s *Server) decide(ctx context.Context, slackID, workflowID string, req wor
 		return ephemeral("You cannot approve: " + err.Error()), false
 	}
 	req.Approver = who.Subject
-	req.ApproverRoles = sortedRoles(who.Roles)
+	req.ApproverRoles = slices.Sorted(slices.Values(who.Roles))
 	req.ApproverEmail = who.Email // for approval rules that need an on-call approver
 	s.after(func(ctx context.Context) {
 		res, err := s.approve(ctx, workflowID, req)
@@ -714,7 +711,7 @@ func rolesText(r []string) string {
 	if len(r) == 0 {
 		return "none"
 	}
-	return strings.Join(sortedRoles(r), ", ")
+	return strings.Join(slices.Sorted(slices.Values(r)), ", ")
 }
 
 func truncate(s string, n int) string {

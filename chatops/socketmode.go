@@ -91,7 +91,7 @@ func (s *Server) socketEvent(ctx context.Context, ev socketmode.Event, ack Socke
 		if m.Text == "" && len(m.Blocks.BlockSet) == 0 {
 			err = ack.Ack(*ev.Request)
 		} else {
-			err = ack.Ack(*ev.Request, m)
+			err = ack.Ack(*ev.Request, redactedMsg(m))
 		}
 	case socketmode.EventTypeInteractive:
 		ic, ok := ev.Data.(slack.InteractionCallback)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -181,11 +180,4 @@ func formatStatus(r workflows.RunResult) string {
 		b.WriteString("\n")
 	}
 	return b.String()
-}
-
-// sortedRoles returns roles sorted, for stable messages.
-func sortedRoles(r []string) []string {
-	out := append([]string(nil), r...)
-	sort.Strings(out)
-	return out
 }

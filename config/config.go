@@ -37,7 +37,7 @@ type Config struct {
 	PagerDuty    PagerDuty     `yaml:"pagerduty,omitempty" doc:"PagerDuty: notes on incidents, and incidents that start playbooks."`
 	OIDC         OIDC          `yaml:"oidc,omitempty" doc:"The OpenID Connect provider whose tokens the oidc.* actions revoke. Unset: those actions are off."`
 	Evidence     Evidence      `yaml:"evidence,omitempty" doc:"Where evidence snapshots are chained: a local append-only file, or S3 with Object Lock."`
-	HTTPServices []HTTPService `yaml:"http_services,omitempty" env:"FIREBREAK_HTTP_SERVICES" doc:"The services the http.request action may call (its allow-list). The environment variable holds the same list as JSON: [{\"name\":…,\"base_url\":…,\"headers\":{…}}]."`
+	HTTPServices []HTTPService `yaml:"http_services,omitempty" env:"FIREBREAK_HTTP_SERVICES" doc:"The services the http.request action may call (its allow-list), and that rotate secrets marked firebreak-rotate: service:NAME/PATH. The environment variable holds the same list as JSON: [{\"name\":…,\"base_url\":…,\"headers\":{…}}]."`
 	Codec        Codec         `yaml:"codec,omitempty" doc:"The key that encrypts every workflow payload before Temporal sees it. Everything attached to one namespace must share it."`
 	Decision     Decision      `yaml:"decision,omitempty" doc:"The key that signs approvals, denials and manual-step answers. The front end holds the private key; workers trust its public half."`
 	Playbooks    Playbooks     `yaml:"playbooks,omitempty" doc:"Playbooks beside the bundled library."`

@@ -2,7 +2,6 @@ package config
 
 import (
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/firebreak-dev/firebreak/chatops"
@@ -151,13 +150,4 @@ var chatopsDocs = map[string]string{
 // chatopsType reports whether t is one of chatops's configuration types.
 func chatopsType(t reflect.Type) bool {
 	return t.PkgPath() == reflect.TypeOf(chatops.Config{}).PkgPath()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -34,6 +34,20 @@ path "secret/data/*" {
   capabilities = ["read", "create", "update"]
 }
 
+# Secrets marked firebreak-rotate: database:database/ROLE — check the static role exists, have
+# Vault rotate its password in the database, read the new credential into the KV copy. The
+# mount is assumed to be "database". For database-root:MOUNT/CONNECTION also grant read on
+# "database/config/*" and update on "database/rotate-root/*".
+path "database/static-roles/*" {
+  capabilities = ["read"]
+}
+path "database/rotate-role/*" {
+  capabilities = ["update"]
+}
+path "database/static-creds/*" {
+  capabilities = ["read"]
+}
+
 # A rotated IAM secret key goes straight into Vault (secret/aws/iam/<user>): create or update.
 # Revoke a subject's dynamic credentials (database, AWS) by lease prefix: root-protected.
 path "sys/leases/revoke-prefix/*" {

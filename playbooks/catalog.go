@@ -58,10 +58,21 @@ type Action struct {
 	Verifies         bool          `json:"verifies"` // outputs.passed must be true or the run fails
 	Retry            RetryPolicy   `json:"retry"`
 	Timeout          time.Duration `json:"timeout"`
+	// Preflight names an action that takes a subset of this one's arguments and checks,
+	// changing nothing, what would make it fail; `action run` runs it before the two-person
+	// gate, so nobody is asked to approve what cannot happen.
+	Preflight string `json:"preflight,omitempty"`
 	// Builtin actions are carried out by the interpreter (timers, human decisions), not by an
 	// activity.
 	Builtin bool `json:"builtin,omitempty"`
 }
+
+// DefaultRetryFor is how long a step that changes a system keeps retrying unless its playbook
+// says otherwise (retry.for).
+const DefaultRetryFor = 10 * time.Minute
+
+// MaxRetryFor is the longest retry.for a playbook may ask.
+const MaxRetryFor = 24 * time.Hour
 
 // Built-in actions.
 const (
@@ -75,7 +86,10 @@ const (
 const IdempotencyKeyArg = "idempotency_key"
 
 var (
-	fastRetry = RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
+	// fastRetry is for steps that change systems, containment first: the first retry comes
+	// quickly, and a vendor outage of minutes is waited out (the run reports the wait) rather
+	// than failing containment after a few seconds. retry.for in a playbook changes the bound.
+	fastRetry = RetryPolicy{MaxAttempts: 100, For: Duration(DefaultRetryFor), Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(15 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	readRetry = RetryPolicy{MaxAttempts: 5, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	// chatRetry is patient: reporting may lag, it must not give up quickly nor block containment.
 	chatRetry = RetryPolicy{MaxAttempts: 10, Initial: Duration(500 * time.Millisecond), Backoff: 2, MaxInterval: Duration(30 * time.Second), NonRetryable: []string{"UnknownUser", "UnknownIncident", "InvalidInput", "AccessDenied"}}
@@ -406,7 +420,7 @@ var catalog = []Action{
 		Irreversible: true, Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "KeyActive", "KeyOwnerMismatch"}}, Timeout: 30 * time.Second,
 	},
 	{
-		Name: "awsiam.rotate_key", Summary: "Rotate an IAM access key in AWS's order: create, store the secret in Vault KV v2, deactivate the old key, verify, delete the old. An inactive spare is removed first; two Active keys stop for a person.",
+		Name: "awsiam.rotate_key", Preflight: "awsiam.plan_rotate_key", Summary: "Rotate an IAM access key in AWS's order: create, store the secret in Vault KV v2, deactivate the old key, verify, delete the old. An inactive spare is removed first; two Active keys stop for a person.",
 		Args: []Param{
 			{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"},
 			{Name: "access_key_id", Type: TypeString, Doc: "key to replace (default: the user's only Active key)"},
@@ -424,6 +438,19 @@ var catalog = []Action{
 			{Name: "deleted_spare", Type: TypeString, Doc: "inactive key deleted to make room, if any"},
 		},
 		Irreversible: true, Destructive: true, Contains: true, Retry: RetryPolicy{MaxAttempts: 6, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(10 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "TwoActiveKeys", "KeyLimit", "RotationVerifyFailed", "PermissionDenied", "InvalidRequest"}}, Timeout: 60 * time.Second,
+	},
+	{
+		Name: "awsiam.plan_rotate_key", Summary: "Check, before anyone approves, that awsiam.rotate_key can rotate the key (the user has it, AWS's two-keys-per-user limit leaves room); fails with rotate_key's own error otherwise; changes nothing.",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"},
+			{Name: "access_key_id", Type: TypeString, Doc: "key to replace (default: the user's only Active key)"},
+		},
+		Outputs: []Param{
+			{Name: "user", Type: TypeString, Doc: "IAM user name"},
+			{Name: "access_key_id", Type: TypeString, Doc: "the key that would be rotated"},
+			{Name: "spare", Type: TypeString, Doc: "the inactive key that would be deleted first to make room, if any"},
+		},
+		Retry: RetryPolicy{MaxAttempts: 5, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput", "TwoActiveKeys", "KeyLimit"}}, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "pagerduty.escalate", Summary: "Escalate a PagerDuty incident (set its escalation level or re-assign it to an escalation policy), or open one on a service when no incident is given, never twice for the same step.",

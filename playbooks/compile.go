@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/google/cel-go/cel"
 	celtypes "github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
@@ -25,7 +26,7 @@ var (
 	topKeys      = []string{"name", "title", "description", "severity", "version", "owners", "inputs", "roles", "approval", "triggers", "steps", "outputs", "notify", "expect"}
 	inputKeys    = []string{"type", "description", "required", "default", "pattern", "enum"}
 	stepKeys     = []string{"id", "name", "action", "with", "needs", "if", "foreach", "concurrency", "retry", "timeout", "on_failure", "compensate"}
-	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval", "non_retryable"}
+	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval", "for", "non_retryable"}
 	onFailures   = []string{OnFailureAbort, OnFailureContinue, OnFailureEscalate}
 	expectKeys   = []string{"name", "that"}
 	yamlErrLine  = regexp.MustCompile(`line (\d+)`)
@@ -37,10 +38,24 @@ const MaxDepth = 32
 // MaxNodes bounds how many YAML values a playbook may hold.
 const MaxNodes = 200_000
 
+// Option changes how Compile treats a source.
+type Option func(*compileOptions)
+
+type compileOptions struct{ oneAction bool }
+
+// OneAction compiles the generated playbook of `firebreak action run`: one catalog action run
+// on its own, which may read without changing or verifying anything (an inventory), since the
+// person asked for exactly that.
+func OneAction() Option { return func(o *compileOptions) { o.oneAction = true } }
+
 // Compile parses, validates and compiles one playbook. file names the source in diagnostics.
 // On failure the error is a *CompileError listing every problem found; warnings that do not
 // stop compilation are returned in Plan.Warnings.
-func Compile(file string, src []byte) (*Plan, error) {
+func Compile(file string, src []byte, opts ...Option) (*Plan, error) {
+	var o compileOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	d := &diags{file: file}
 	fail := func() (*Plan, error) {
 		return nil, &CompileError{File: file, Source: src, Diagnostics: d.sorted()}
@@ -92,7 +107,8 @@ func Compile(file string, src []byte) (*Plan, error) {
 	if !walk(doc.Content[0], 0) {
 		return fail()
 	}
-	c := &compiler{d: d}
+	scanCredentials(d, doc.Content[0], "", "")
+	c := &compiler{d: d, opts: o, lines: strings.Split(string(src), "\n")}
 	plan := c.compile(doc.Content[0])
 	if d.errors() > 0 {
 		return fail()
@@ -106,7 +122,9 @@ func Compile(file string, src []byte) (*Plan, error) {
 }
 
 type compiler struct {
-	d *diags
+	d     *diags
+	opts  compileOptions
+	lines []string // the source, for positions inside values
 	// stepAt holds each step's YAML node, for diagnostics about the plan as a whole.
 	stepAt map[string]*yaml.Node
 	// onCallAt and twoPersonAt are the approval rule's on_call and two_person values, if given.
@@ -236,7 +254,45 @@ func (c *compiler) compile(root *yaml.Node) *Plan {
 		p.Expect = c.expect(e.val, all)
 	}
 	c.policyWarnings(root, p)
+	if e, ok := top["steps"]; ok && c.d.errors() == 0 && !c.opts.oneAction {
+		c.checkPurpose(root, e.val, p)
+	}
 	return p
+}
+
+// checkPurpose refuses a playbook that neither changes nor verifies anything — a drill of it
+// would pass while proving nothing — and warns when one changes systems but checks nothing
+// afterwards (validate --strict and drills treat the warning as a failure).
+func (c *compiler) checkPurpose(root, stepsNode *yaml.Node, p *Plan) {
+	var changes, verifies []string
+	for _, s := range p.Steps {
+		switch {
+		case s.Destructive || s.Action == ActionManual:
+			changes = append(changes, s.ID)
+		case s.Verifies:
+			verifies = append(verifies, s.ID)
+		}
+	}
+	at := stepsNode
+	if len(p.Steps) == 0 {
+		c.d.add(at.Line, at.Column, "", "steps: expected at least one step that changes a system (such as vault.revoke_tokens) or verifies one (such as vault.verify_revoked), found no steps")
+		return
+	}
+	if len(changes) == 0 && len(verifies) == 0 {
+		c.d.add(at.Line, at.Column, "", "steps: expected at least one step that changes a system (such as vault.revoke_tokens) or verifies one (such as vault.verify_revoked); found only steps that read or report (%s), so a run or drill would prove nothing", strings.Join(stepIDs(p.Steps), ", "))
+		return
+	}
+	if len(changes) > 0 && len(verifies) == 0 && len(p.Expect) == 0 {
+		c.d.warn(root.Line, root.Column, "", "playbook %s changes systems (%s) but verifies nothing: add a verify step (such as vault.verify_revoked or awsiam.verify_contained) or an expect: assertion, so a run shows the change took effect", p.Name, strings.Join(changes, ", "))
+	}
+}
+
+func stepIDs(steps []Step) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.ID
+	}
+	return out
 }
 
 // finalScope is what end-of-run expressions (expect, outputs, notify) see: every step.
@@ -532,7 +588,8 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 	if e, has := f["foreach"]; has {
 		expr, err := nodeToCEL(e.val)
 		if err != nil {
-			c.d.add(e.val.Line, e.val.Column, "", "step %s: foreach: %v", s.ID, err)
+			line, col := c.errPos(e.val, err)
+			c.d.add(line, col, "", "step %s: foreach: %v", s.ID, err)
 		} else if t, msg, sugg := sc.checkExpr(expr); msg != "" {
 			c.d.add(e.val.Line, e.val.Column, sugg, "step %s: foreach: %s", s.ID, msg)
 		} else if t.Kind() != celtypes.ListKind && t != cel.DynType {
@@ -584,7 +641,8 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 			}
 			s.If = expr
 		} else {
-			c.d.add(e.val.Line, e.val.Column, "", "step %s: if: %v", s.ID, err)
+			line, col := c.errPos(e.val, err)
+			c.d.add(line, col, "", "step %s: if: %v", s.ID, err)
 		}
 	}
 	if e, has := f["timeout"]; has && (s.Action == ActionApproval || s.Action == ActionWait) {
@@ -674,10 +732,6 @@ func (c *compiler) args(id string, act Action, e kv, sc scope, checkRequired boo
 					continue
 				}
 				given[k.Value] = true
-				if looksLikeCredential(v) {
-					c.d.add(v.Line, v.Column, "", "step %s: %s: this literal looks like a credential; secrets never belong in a playbook — reference them through inputs or Vault", id, k.Value)
-					continue
-				}
 				if param.Literal {
 					if hasTemplate(v) {
 						c.d.add(v.Line, v.Column, "", "step %s: %s: expected a plain value the compiler can check, found an expression", id, k.Value)
@@ -690,7 +744,8 @@ func (c *compiler) args(id string, act Action, e kv, sc scope, checkRequired boo
 					expr, err = pathTemplateToCEL(v.Value)
 				}
 				if err != nil {
-					c.d.add(v.Line, v.Column, "", "step %s: %s: %v", id, k.Value, err)
+					line, col := c.errPos(v, err)
+					c.d.add(line, col, "", "step %s: %s: %v", id, k.Value, err)
 					continue
 				}
 				t, msg, sugg := sc.checkExpr(expr)
@@ -851,15 +906,20 @@ func (c *compiler) retry(s *Step, n *yaml.Node) {
 			s.Retry.MaxAttempts = v
 		}
 	}
-	for _, key := range []string{"interval", "max_interval"} {
+	for _, key := range []string{"interval", "max_interval", "for"} {
 		if e, ok := f[key]; ok {
 			dur, err := time.ParseDuration(e.val.Value)
-			if err != nil || dur <= 0 {
+			switch {
+			case err != nil || dur <= 0:
 				c.d.add(e.val.Line, e.val.Column, "", "step %s: retry.%s: expected a positive duration like 1s, found %q", s.ID, key, e.val.Value)
-			} else if key == "interval" {
+			case key == "for" && dur > MaxRetryFor:
+				c.d.add(e.val.Line, e.val.Column, "", "step %s: retry.for: expected at most %s, found %s; a person should look before then", s.ID, MaxRetryFor, dur)
+			case key == "interval":
 				s.Retry.Initial = Duration(dur)
-			} else {
+			case key == "max_interval":
 				s.Retry.MaxInterval = Duration(dur)
+			default:
+				s.Retry.For = Duration(dur)
 			}
 		}
 	}
@@ -892,7 +952,8 @@ func (c *compiler) expect(n *yaml.Node, sc scope) []Expectation {
 		}
 		expr, err := nodeToCEL(that.val)
 		if err != nil {
-			c.d.add(that.val.Line, that.val.Column, "", "expect %q: %v", e.Name, err)
+			line, col := c.errPos(that.val, err)
+			c.d.add(line, col, "", "expect %q: %v", e.Name, err)
 			continue
 		}
 		t, msg, sugg := sc.checkExpr(expr)
@@ -935,6 +996,9 @@ func nodeToCEL(n *yaml.Node) (string, error) {
 		case "!!null":
 			return "null", nil
 		}
+		if err := syntaxCheck(n); err != nil {
+			return "", err
+		}
 		return templateToCEL(n.Value)
 	case yaml.SequenceNode:
 		parts := make([]string, 0, len(n.Content))
@@ -962,32 +1026,51 @@ func nodeToCEL(n *yaml.Node) (string, error) {
 	return "", fmt.Errorf("expected a value, found %s", kindName(n))
 }
 
-var credentialPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`AKIA[0-9A-Z]{16}`),
-	regexp.MustCompile(`xox[abprs]-[0-9A-Za-z-]{10,}`),
-	regexp.MustCompile(`hvs\.[A-Za-z0-9_-]{20,}`),
-	regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`),
-	regexp.MustCompile(`ghp_[A-Za-z0-9]{30,}`),
-}
-
-// looksLikeCredential reports whether a literal in the playbook has the shape of a secret.
-func looksLikeCredential(n *yaml.Node) bool {
-	found := false
-	var walk func(n *yaml.Node)
-	walk = func(n *yaml.Node) {
-		if n.Kind == yaml.ScalarNode {
-			for _, re := range credentialPatterns {
-				if re.MatchString(n.Value) {
-					found = true
+// scanCredentials reports every string in the playbook — keys and values, descriptions,
+// input defaults, expect names, step arguments — that gitleaks' rule set takes for a
+// credential. A value is scanned as "key: value", the way a secret scanner reads a YAML file,
+// so rules that need the name beside the secret (aws_secret_access_key: …) apply too.
+func scanCredentials(d *diags, n *yaml.Node, path, key string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		text := n.Value
+		if key != "" {
+			text = key + ": " + n.Value
+		}
+		if fs := secretscan.Find(text); len(fs) > 0 {
+			where := path
+			if where == "" {
+				where = "playbook"
+			}
+			d.add(n.Line, n.Column, "", "%s: this string looks like a credential (gitleaks rule %s); secrets never belong in a playbook — reference them through inputs or Vault", where, fs[0].RuleID)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			scanCredentials(d, k, path, "")
+			scanCredentials(d, v, joinPath(path, k.Value), k.Value)
+		}
+	case yaml.SequenceNode:
+		for i, it := range n.Content {
+			label := strconv.Itoa(i)
+			if it.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(it.Content); j += 2 {
+					if k := it.Content[j]; (k.Value == "id" || k.Value == "name") && it.Content[j+1].Kind == yaml.ScalarNode && secretscan.Find(it.Content[j+1].Value) == nil {
+						label = it.Content[j+1].Value
+						break
+					}
 				}
 			}
-		}
-		for _, ch := range n.Content {
-			walk(ch)
+			scanCredentials(d, it, path+"["+label+"]", key)
 		}
 	}
-	walk(n)
-	return found
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // escalationRoles are the roles that decide escalations: the playbook's approvers.

@@ -232,7 +232,11 @@ type Expectation struct {
 
 // RetryPolicy says how often and how fast a step's action is retried.
 type RetryPolicy struct {
-	MaxAttempts  int      `json:"max_attempts"`
+	// MaxAttempts bounds the attempts; 0 means as many as For allows.
+	MaxAttempts int `json:"max_attempts"`
+	// For bounds how long the step keeps retrying in all (its schedule-to-close time); 0
+	// means only MaxAttempts bounds it.
+	For          Duration `json:"for,omitempty"`
 	Initial      Duration `json:"initial"`
 	Backoff      float64  `json:"backoff"`
 	MaxInterval  Duration `json:"max_interval"`

@@ -101,6 +101,7 @@ func JSONSchema() ([]byte, error) {
 		"retry": obj(map[string]any{
 			"attempts": map[string]any{"type": "integer", "minimum": 1, "maximum": 100}, "interval": duration, "max_interval": duration,
 			"backoff": map[string]any{"type": "number", "minimum": 1}, "non_retryable": strList("error types never retried"),
+			"for": duration,
 		}),
 		"timeout":    duration,
 		"on_failure": map[string]any{"enum": onFailures},

@@ -15,6 +15,9 @@ severity: high
 inputs:
   subject: {type: string, required: true}
 %s
+expect:
+  - name: every key was cut
+    that: ${{ size(steps.deactivate.outputs.missing) == 0 }}
 steps:
   - id: inv
     action: awsiam.inventory

@@ -275,7 +275,7 @@ func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (Appro
 	if p.OnCall {
 		if err := r.checkOnCall(ctx, p, req); err != nil {
 			r.refuse(ctx, p, req, err.Error())
-			return ApprovalResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "NotOnCall", nil)
+			return ApprovalResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrNotOnCall, nil)
 		}
 		// PagerDuty took time to answer: the decision may have been settled meanwhile.
 		if err := r.validateApproval(ctx, req); err != nil {
@@ -385,10 +385,6 @@ func (r *runner) await(ctx workflow.Context, p *pending, timeout time.Duration, 
 // runs recorded before it ran irreversible steps without one.
 const changeTwoPersonCheck = "two-person-check"
 
-// ErrNoApproval is the error type of an irreversible step refused because no granted approval
-// precedes it.
-const ErrNoApproval = "NoApproval"
-
 // refuseUnapproved fails st, and reports true, when st cannot be undone by the catalog
 // (playbooks.Irreversible, or the plan says so) and no approval.request step among its needs,
 // directly or not, ran and was granted — unless the plan opts out of the two-person rule
@@ -447,7 +443,7 @@ func approvalRoles(plan playbooks.Plan) []string {
 func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[string]any, rep *reporter) (map[string]any, error) {
 	rule := st.Approval
 	if rule == nil {
-		return nil, temporal.NewNonRetryableApplicationError("approval step "+st.ID+" has no approval rule; recompile the playbook", "InvalidPlan", nil)
+		return nil, temporal.NewNonRetryableApplicationError("approval step "+st.ID+" has no approval rule; recompile the playbook", ErrInvalidPlan, nil)
 	}
 	msg, _ := args["message"].(string)
 	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindApproval, Message: msg, Roles: rule.Roles, Needed: max(rule.Count, 1), OnCall: rule.OnCall, Guards: st.Guards}}
@@ -479,16 +475,16 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 			r.res.Escalations[esc].Outcome = playbooks.OnFailureAbort
 			if !ok {
 				p.done = true
-				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within twice %s, even after escalation", st.ID, time.Duration(rule.Timeout)), "ApprovalTimeout", nil)
+				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within twice %s, even after escalation", st.ID, time.Duration(rule.Timeout)), ErrApprovalTimeout, nil)
 			}
 		default:
 			p.done = true
 			r.recordTimeout(ctx, p, "aborted")
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within %s (%d of %d approvals)", st.ID, time.Duration(rule.Timeout), p.Approvals, p.Needed), "ApprovalTimeout", nil)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within %s (%d of %d approvals)", st.ID, time.Duration(rule.Timeout), p.Approvals, p.Needed), ErrApprovalTimeout, nil)
 		}
 	}
 	if p.denied {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ApprovalDenied", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, orDash(p.reason)), ErrApprovalDenied, nil)
 	}
 	return map[string]any{"granted": true, "approvers": toAny(p.Approvers), "timed_out": false}, nil
 }
@@ -514,10 +510,10 @@ func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[str
 	if !r.await(ctx, p, time.Duration(st.Timeout), rep) {
 		p.done = true
 		r.recordTimeout(ctx, p, "nobody confirmed it")
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), "ManualStepTimeout", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), ErrManualStepTimeout, nil)
 	}
 	if p.denied {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ManualStepDeclined", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), ErrManualStepDeclined, nil)
 	}
 	return map[string]any{"confirmed_by": p.decidedBy, "note": p.reason, "response_ms": p.decidedAt.Sub(p.RequestedAt).Milliseconds()}, nil
 }
@@ -527,7 +523,7 @@ func (r *runner) runWait(ctx workflow.Context, st playbooks.Step, args map[strin
 	raw, _ := args["duration"].(string)
 	d, err := time.ParseDuration(raw)
 	if err != nil || d <= 0 {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s: duration: expected a positive duration like 10m, found %q", st.ID, raw), "InvalidInput", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s: duration: expected a positive duration like 10m, found %q", st.ID, raw), ErrInvalidInput, nil)
 	}
 	start := workflow.Now(ctx)
 	// The timer is the same one workflow.Sleep starts; an abort elsewhere cancels it so that
@@ -544,7 +540,7 @@ func (r *runner) runWait(ctx workflow.Context, st playbooks.Step, args map[strin
 		return nil, err
 	}
 	if !fired {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s cancelled: the run aborted after %s failed", st.ID, r.aborted), "Aborted", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s cancelled: the run aborted after %s failed", st.ID, r.aborted), ErrAborted, nil)
 	}
 	return map[string]any{"waited_ms": workflow.Now(ctx).Sub(start).Milliseconds()}, nil
 }

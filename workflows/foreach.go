@@ -27,12 +27,12 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 	}
 	items, ok := v.([]any)
 	if !ok {
-		r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("foreach: expected a list, found %T", v), "InvalidInput", nil))
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("foreach: expected a list, found %T", v), ErrInvalidInput, nil))
 		return
 	}
 	b, ok := bindings[st.Action]
 	if !ok {
-		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, "InvalidPlan", nil))
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, ErrInvalidPlan, nil))
 		return
 	}
 	var actionOutputs []playbooks.Output
@@ -211,7 +211,7 @@ func (r *runner) compensate(ctx workflow.Context) {
 		}
 		b, ok := bindings[c.Action]
 		if err == nil && !ok {
-			err = temporal.NewNonRetryableApplicationError("no activity bound to action "+c.Action, "InvalidPlan", nil)
+			err = temporal.NewNonRetryableApplicationError("no activity bound to action "+c.Action, ErrInvalidPlan, nil)
 		}
 		// An undo that cannot itself be undone would run on nobody's approval: the compiler
 		// refuses one, and so does the interpreter, for a plan made by hand.

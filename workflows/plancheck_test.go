@@ -45,6 +45,7 @@ func TestWorkerRunsOnlyPlansItCompiled(t *testing.T) {
 			calls++
 			return evidence.SnapshotResult{Ref: "evidence:1", Seq: 1}, nil
 		}, activity.RegisterOptions{Name: "evidence.Snapshot"})
+		registerVerify(env)
 		Register(env, WithLibrary(lib))
 		env.ExecuteWorkflow(RunWorkflowName, RunInput{Plan: plan, Inputs: map[string]any{"subject": "alice"}, Trigger: Trigger{Kind: "cli", By: "bob"}})
 		var res RunResult

@@ -31,6 +31,7 @@ const (
 	eventPending   // a person is asked to decide (approval, manual step, escalation)
 	eventEscalated // a failure or an approval timeout was escalated
 	eventDecided   // a pending decision was settled: granted, denied, timed out or closed
+	eventWaiting   // a step that changes a system keeps failing and is being retried
 )
 
 // changeDecisionUpdate versions the in-place update of a decision's Slack reply (its buttons
@@ -76,7 +77,7 @@ func startReporter(ctx workflow.Context, r *runner) *reporter {
 	// sends at most seven (pending, escalated, decided, done, and pending, escalated and
 	// decided again when an escalation is itself escalated), the run two more; the margin is
 	// cheap.
-	rep.ch = workflow.NewBufferedChannel(ctx, 8*len(r.in.Plan.Steps)+8)
+	rep.ch = workflow.NewBufferedChannel(ctx, 9*len(r.in.Plan.Steps)+8) // and one "still trying" each
 	f, set := workflow.NewFuture(ctx)
 	rep.done = f
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -171,6 +172,9 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		}
 		verb := map[string]string{PendingKindApproval: "Approval needed", PendingKindManual: "Manual step for a " + strings.Join(p.Roles, "/"), PendingKindEscalation: "Escalation"}[p.Kind]
 		who := strings.Join(p.Roles, ", ")
+		if len(p.Owners) > 0 {
+			who += ", or an owner: " + strings.Join(p.Owners, ", ")
+		}
 		if p.OnCall {
 			who += ", on call in PagerDuty for incident " + orDash(rep.r.incident())
 		}
@@ -209,6 +213,13 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		rep.note(ctx, text, key)
 		rep.notify(ctx, playbooks.NotifyEscalated, ev.step)
 		return
+	case eventWaiting:
+		s := res.Steps[rep.r.index[ev.step]]
+		if s.Waiting == "" {
+			return // it succeeded or gave up before the notice was delivered
+		}
+		text = fmt.Sprintf("⏳ %s: %s", stepLabel(s), s.Waiting)
+		key = "waiting/" + s.ID
 	case eventStep:
 		s := res.Steps[rep.r.index[ev.step]]
 		switch {
@@ -480,10 +491,12 @@ func call[In, Out any](ctx workflow.Context, prefix string, fn func(context.Cont
 func statusText(res RunResult, uiURL string) string {
 	var b strings.Builder
 	state := "running"
-	switch res.Outcome {
-	case OutcomeContained:
+	switch {
+	case res.Outcome == OutcomeContained && len(res.RemediationPending) > 0:
+		state = "contained, remediation pending"
+	case res.Outcome == OutcomeContained:
 		state = "contained"
-	case OutcomeFailed:
+	case res.Outcome == OutcomeFailed:
 		state = "FAILED"
 	}
 	fmt.Fprintf(&b, "*%s*%s for `%s`: %s\n", res.Playbook, drillTag(res.Drill), orDash(res.Subject), state)
@@ -496,6 +509,9 @@ func statusText(res RunResult, uiURL string) string {
 			fmt.Fprintf(&b, ": %s", s.Error)
 		case StatusSkipped:
 			fmt.Fprintf(&b, " (skipped: %s)", s.SkipReason)
+		}
+		if s.Waiting != "" {
+			fmt.Fprintf(&b, " ⏳ %s", s.Waiting)
 		}
 		b.WriteByte('\n')
 	}
@@ -523,6 +539,9 @@ func summaryText(res RunResult) string {
 			if c.Passed {
 				passed++
 			}
+		}
+		if len(res.RemediationPending) > 0 {
+			return fmt.Sprintf("⚠️ %s%s for %s: contained in %d ms, remediation pending; %d/%d verifications passed; %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications), pendingText(res.RemediationPending))
 		}
 		return fmt.Sprintf("✅ %s%s for %s: contained in %d ms; %d/%d verifications passed.", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications))
 	}
@@ -564,4 +583,17 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// pendingText names the secrets left for their owners to rotate (at most ResultListSample).
+func pendingText(ps []PendingRotation) string {
+	var names []string
+	for i, p := range ps {
+		if i == ResultListSample {
+			names = append(names, fmt.Sprintf("and %d more", len(ps)-i))
+			break
+		}
+		names = append(names, p.Mount+"/"+p.Path+" (owner "+orDash(p.Owner)+")")
+	}
+	return fmt.Sprintf("%d shared secret(s) not rotated by firebreak, left to their owners: %s.", len(ps), strings.Join(names, ", "))
 }

@@ -55,6 +55,10 @@ steps:
     needs: [inv]
     if: ${{ steps.inv.outputs["entity_id"] }}
     with: {subject: bob}
+  - id: check
+    action: vault.verify_revoked
+    needs: [other]
+    with: {accessors: []}
 `)
 	res, err := fe.run(t, RunInput{Plan: plan, Inputs: map[string]any{}, Drill: true})
 	if err == nil || res.Steps[1].Status != StatusFailed || !strings.Contains(res.Steps[1].Error, "expected true or false") {
@@ -73,6 +77,10 @@ steps:
   - id: approve
     action: approval.request
     with: {message: "go?"}
+  - id: check
+    action: vault.verify_revoked
+    needs: [approve]
+    with: {accessors: []}
 `
 
 // One person is one decision whatever the case of their name; the run's subject decides

@@ -27,6 +27,10 @@ type RunInput struct {
 	// AutoApprove (drills only) has approvals, manual steps and escalations granted at once
 	// by DrillApprover; their response time is recorded.
 	AutoApprove bool `json:"auto_approve"`
+	// BatchSize, when positive, splits a run whose longest list input is longer into child
+	// runs of at most that many elements each (SplitBatches); a list too long for one history
+	// is split whatever it says.
+	BatchSize int `json:"batch_size,omitempty"`
 }
 
 // Trigger says who or what started a run, and when.
@@ -93,6 +97,9 @@ type StepResult struct {
 	// Truncated lists the output lists this record shortens to keep a run's result and status
 	// query within Temporal's payload limit; expressions in the run saw them whole.
 	Truncated []Truncation `json:"truncated,omitempty"`
+	// Waiting says, while a step that changes a system keeps failing and retrying, how long it
+	// has been trying and until when it will (see watchRetries); cleared when it ends.
+	Waiting string `json:"waiting,omitempty"`
 }
 
 // FanOut is the summary of a foreach step.
@@ -184,6 +191,9 @@ type RunResult struct {
 	// (marked manual, or not marked at all), each once. A contained run with any is
 	// "contained, remediation pending", not a pass: nothing checked that they were rotated.
 	RemediationPending []PendingRotation `json:"remediation_pending,omitempty"`
+	// Batches, for a run split into child runs (runBatches), lists them in order. Its Steps
+	// then merge theirs; each step's Outputs are the first batch's, as a sample.
+	Batches []Batch `json:"batches,omitempty"`
 }
 
 // PendingRotation is a secret left for its owner to rotate.
@@ -199,9 +209,6 @@ var pendingRotationOutputs = []struct{ action, output string }{
 	{"vault.plan_rotation", "manual"},
 	{"vault.rotate_secrets", "pending_manual"},
 }
-
-// ErrRunFailed is the error type of a run that did not contain: its details carry the RunResult.
-const ErrRunFailed = "RunFailed"
 
 // Run interprets a compiled Plan: steps run as soon as their needs have succeeded, in
 // parallel where the plan allows; each step's action is one activity with the step's retry
@@ -219,10 +226,15 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 		if !in.Drill {
 			what = "a production input on the drill task queue"
 		}
-		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing "+what+": drills run only on "+DrillTaskQueue+" against the sandbox", "DrillIsolation", nil)
+		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing "+what+": drills run only on "+DrillTaskQueue+" against the sandbox", ErrDrillIsolation, nil)
 	}
 	if in.AutoApprove && !in.Drill {
-		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", "DrillIsolation", nil)
+		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", ErrDrillIsolation, nil)
+	}
+	if input, size := SplitBatches(in.Plan, in.Inputs, in.BatchSize); size > 0 &&
+		workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1 {
+		// Too long for one history (or for the batch asked for): child runs take it in turns.
+		return runBatches(ctx, in, input, size)
 	}
 	r := newRunner(ctx, in)
 	r.decisionKeys = t.keysFor(in.Drill)
@@ -240,7 +252,7 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	}
 	for _, decl := range in.Plan.Inputs {
 		if _, ok := in.Inputs[decl.Name]; decl.Required && !ok {
-			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, "InvalidInput", nil)
+			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, ErrInvalidInput, nil)
 		}
 	}
 
@@ -491,7 +503,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		}
 		b, isBool := v.(bool)
 		if !isBool {
-			r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("if: expected true or false, found %T %v", v, v), "InvalidInput", nil))
+			r.fail(st, sr, temporal.NewNonRetryableApplicationError(fmt.Sprintf("if: expected true or false, found %T %v", v, v), ErrInvalidInput, nil))
 			return
 		}
 		if !b {
@@ -501,7 +513,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		}
 	}
 	if st.Destructive && !r.evidenceBefore(st) {
-		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no evidence snapshot that this step needs succeeded, so it changes nothing (evidence before change)", "NoEvidence", nil))
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no evidence snapshot that this step needs succeeded, so it changes nothing (evidence before change)", ErrNoEvidence, nil))
 		return
 	}
 	if r.refuseUnapproved(ctx, st, sr) { // two-person rule (approval.go)
@@ -513,7 +525,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	}
 	b, ok := bindings[st.Action]
 	if !ok && !st.Builtin {
-		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, "InvalidPlan", nil))
+		r.fail(st, sr, temporal.NewNonRetryableApplicationError("no activity bound to action "+st.Action, ErrInvalidPlan, nil))
 		return
 	}
 	args := map[string]any{}
@@ -541,9 +553,11 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	case st.Action == playbooks.ActionWait:
 		out, err = r.runWait(ctx, st, args)
 	case st.Builtin:
-		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, "InvalidPlan", nil)
+		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, ErrInvalidPlan, nil)
 	default:
+		stopWatching := r.watchRetries(ctx, st, sr, rep)
 		out, err = b.run(workflow.WithActivityOptions(ctx, activityOptions(st)), args)
+		stopWatching()
 	}
 	sr.EndedAt = workflow.Now(ctx)
 	sr.DurationMS = sr.EndedAt.Sub(sr.StartedAt).Milliseconds()
@@ -604,7 +618,8 @@ func checksOf(step string, out map[string]any) []Check {
 func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
-		StartToCloseTimeout: time.Duration(st.Timeout),
+		StartToCloseTimeout:    time.Duration(st.Timeout),
+		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
 			BackoffCoefficient:     rp.Backoff,
@@ -848,6 +863,8 @@ func boundValue(v any, path string, cuts *[]Truncation) any {
 	return v
 }
 
+// sortedKeys is slices.Sorted(maps.Keys(m)) in a form workflowcheck can be told about:
+// it flags maps.Keys, which iterates over the map, though the keys are sorted before use.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	//workflowcheck:ignore the keys are sorted before use
@@ -872,10 +889,6 @@ const (
 	// Slack and PagerDuty, timers, an approval's update.
 	eventsPerStep = 12
 )
-
-// ErrInputTooLarge is the error type of a run refused because its inputs would make its
-// history longer than Temporal allows.
-const ErrInputTooLarge = "InputTooLarge"
 
 // EstimateHistoryEvents estimates how many events a run of plan with inputs records: each
 // step's own, plus one activity per element of each foreach. A foreach list that only the

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/activities/vault"
 )
 
 const keysYAML = `
@@ -26,7 +27,18 @@ steps:
   - id: snap
     action: evidence.snapshot
     with: {subject: "${{ inputs.subject }}", data: {vault: "${{ inputs.subject }}"}}
+  - id: verify
+    action: vault.verify_revoked
+    needs: [snap]
+    with: {accessors: ["acc-1"]}
 `
+
+// registerVerify registers a vault.VerifyRevoked that passes, for keysYAML's last step.
+func registerVerify(env *testsuite.TestWorkflowEnvironment) {
+	env.RegisterActivityWithOptions(func(ctx context.Context, in vault.VerifyRevokedInput) (vault.VerifyResult, error) {
+		return vault.VerifyResult{Passed: true, Checks: []vault.Check{{Name: "token acc-1 fails lookup", Passed: true}}}, nil
+	}, activity.RegisterOptions{Name: "vault.VerifyRevoked"})
+}
 
 // TestIdempotencyKeysNameTheRun: a second run with the same workflow id (alice compromised
 // again weeks later) hands its steps other idempotency keys than the first, so it snapshots
@@ -49,6 +61,7 @@ func TestIdempotencyKeysNameTheRun(t *testing.T) {
 			}
 			return evidence.SnapshotResult{Ref: "evidence:1", Seq: 1}, nil
 		}, activity.RegisterOptions{Name: "evidence.Snapshot"})
+		registerVerify(env)
 		registerTrusted(env)
 		env.SetStartTime(time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC))
 		env.ExecuteWorkflow(RunWorkflowName, RunInput{Plan: compilePlan(t, keysYAML), Inputs: map[string]any{"subject": "alice"}, Trigger: Trigger{Kind: "cli", By: "bob"}})

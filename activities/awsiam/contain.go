@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -249,7 +250,7 @@ func revokeCutoff(doc string) (time.Time, bool) {
 	}
 	var best time.Time
 	for _, s := range stmts {
-		if s.Effect != "Deny" || !contains(stringOrList(s.Action), "*") || !contains(stringOrList(s.Resource), "*") {
+		if s.Effect != "Deny" || !slices.Contains(stringOrList(s.Action), "*") || !slices.Contains(stringOrList(s.Resource), "*") {
 			continue
 		}
 		for op, kv := range s.Condition {
@@ -280,15 +281,6 @@ func stringOrList(raw json.RawMessage) []string {
 	var many []string
 	_ = json.Unmarshal(raw, &many)
 	return many
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedUnique(in []string) []string {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	pd "github.com/PagerDuty/go-pagerduty"
+	"github.com/firebreak-dev/firebreak/secretscan"
 	"go.temporal.io/sdk/activity"
 )
 
@@ -135,7 +136,7 @@ func (a *Activities) createIncident(ctx context.Context, in EscalateInput) (Esca
 		return found, err
 	}
 	opts := &pd.CreateIncidentOptions{
-		Title:       in.Title,
+		Title:       secretscan.Redact(in.Title),
 		Service:     &pd.APIReference{ID: in.ServiceID, Type: "service_reference"},
 		Urgency:     in.Urgency,
 		IncidentKey: ikey,

@@ -2,6 +2,7 @@ package pagerduty_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
@@ -140,5 +141,18 @@ func TestEscalateCreateRefusesBadInput(t *testing.T) {
 		if ae := appError(t, err); ae.Type() != pagerduty.ErrTypeInvalidRequest || !ae.NonRetryable() {
 			t.Errorf("%+v: error %v; want non-retryable %s", in, err, pagerduty.ErrTypeInvalidRequest)
 		}
+	}
+}
+
+func TestEscalateRedactsTheTitle(t *testing.T) {
+	const secret = "sk_live_51HqLzKJb8sW2xYvQ9mN3pR7tU4cE6dF"
+	f := newFixture(t)
+	res, err := f.escalate(pagerduty.EscalateInput{ServiceID: "PSVCDEV", Title: "key " + secret + " leaked", IdempotencyKey: "run9/leak"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, ok := f.sb.Incident(res.IncidentID)
+	if !ok || strings.Contains(inc.Title, secret) || !strings.Contains(inc.Title, "[redacted ") {
+		t.Fatalf("expected the incident title redacted, got %+v", inc)
 	}
 }

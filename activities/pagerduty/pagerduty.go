@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	pd "github.com/PagerDuty/go-pagerduty"
+	"github.com/firebreak-dev/firebreak/secretscan"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 )
@@ -91,7 +92,7 @@ func (a *Activities) AddNote(ctx context.Context, in AddNoteInput) (AddNoteResul
 		}
 	}
 	note := pd.IncidentNote{
-		Content: strings.TrimRight(in.Content, "\n") + "\n" + marker,
+		Content: strings.TrimRight(secretscan.Redact(in.Content), "\n") + "\n" + marker,
 		// go-pagerduty sends User.Summary as the From header.
 		User: pd.APIObject{Summary: a.From},
 	}

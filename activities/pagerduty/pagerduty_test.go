@@ -272,3 +272,17 @@ func TestNoCanaryInResults(t *testing.T) {
 		}
 	}
 }
+
+// TestNotesAndTitlesRedactCredentials: nothing firebreak writes to PagerDuty carries a credential.
+func TestNotesAndTitlesRedactCredentials(t *testing.T) {
+	const secret = "sk_live_51HqLzKJb8sW2xYvQ9mN3pR7tU4cE6dF"
+	f := newFixture(t)
+	if _, err := f.addNote(pagerduty.AddNoteInput{IncidentID: "PINC001", Content: "rotated " + secret, IdempotencyKey: "PINC001/leak"}); err != nil {
+		t.Fatalf("note: %v", err)
+	}
+	for _, n := range f.sb.Notes("PINC001") {
+		if strings.Contains(n.Content, secret) || !strings.Contains(n.Content, "[redacted ") {
+			t.Fatalf("expected the credential redacted from the note, got %q", n.Content)
+		}
+	}
+}

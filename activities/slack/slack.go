@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/firebreak-dev/firebreak/secretscan"
 	slackapi "github.com/slack-go/slack"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
@@ -83,6 +84,7 @@ func (a *Activities) Post(ctx context.Context, in PostInput) (PostResult, error)
 	if strings.TrimSpace(in.Text) == "" && len(in.Blocks) == 0 {
 		return PostResult{}, invalidInput("slack post needs text or blocks, got neither")
 	}
+	in.Text, in.Blocks = redact(in.Text, in.Blocks)
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(in.Text, false)}
 	if len(in.Blocks) > 0 {
 		blocks, err := parseBlocks(in.Blocks)
@@ -118,6 +120,15 @@ func (a *Activities) Post(ctx context.Context, in PostInput) (PostResult, error)
 	return PostResult{Channel: ch, TS: ts}, nil
 }
 
+// redact removes credentials from a message before it leaves for Slack, whatever put them
+// there (a step output, a person's free text, an error message quoting a request).
+func redact(text string, blocks json.RawMessage) (string, json.RawMessage) {
+	if len(blocks) > 0 {
+		blocks = secretscan.RedactJSON(blocks)
+	}
+	return secretscan.Redact(text), blocks
+}
+
 // UpdateInput is the input of Update.
 type UpdateInput struct {
 	Channel string          `json:"channel"` // channel ID, as returned by Post
@@ -141,6 +152,7 @@ func (a *Activities) Update(ctx context.Context, in UpdateInput) (UpdateResult, 
 	if strings.TrimSpace(in.Text) == "" && len(in.Blocks) == 0 {
 		return UpdateResult{}, invalidInput("slack update needs text or blocks, got neither")
 	}
+	in.Text, in.Blocks = redact(in.Text, in.Blocks)
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(in.Text, false)}
 	if len(in.Blocks) > 0 {
 		blocks, err := parseBlocks(in.Blocks)

@@ -355,3 +355,33 @@ func TestNoCanaryInResults(t *testing.T) {
 		}
 	}
 }
+
+// TestPostAndUpdateRedactCredentials: whatever puts a credential in a message (a step output,
+// someone's free text, an error quoting a request), it never reaches Slack.
+func TestPostAndUpdateRedactCredentials(t *testing.T) {
+	const secret = "sk_live_51HqLzKJb8sW2xYvQ9mN3pR7tU4cE6dF"
+	f := newFixture(t)
+	res, err := f.post(slack.PostInput{Channel: "C0DRILLS", Text: "key " + secret,
+		Blocks:         json.RawMessage(`[{"type":"section","text":{"type":"mrkdwn","text":"key ` + secret + `"}}]`),
+		IdempotencyKey: "run-1/leak"})
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	if _, err := f.update(slack.UpdateInput{Channel: res.Channel, TS: res.TS, Text: "now " + secret,
+		Blocks: json.RawMessage(`[{"type":"section","text":{"type":"mrkdwn","text":"now ` + secret + `"}}]`)}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	msgs := f.sb.Messages("C0DRILLS")
+	if len(msgs) == 0 {
+		t.Fatal("expected the message in the sandbox channel")
+	}
+	for _, m := range msgs {
+		b, _ := json.Marshal(m)
+		if strings.Contains(string(b), secret) {
+			t.Fatalf("the credential reached Slack: %s", b)
+		}
+		if !strings.Contains(string(b), "[redacted stripe-access-token]") {
+			t.Fatalf("expected the credential replaced by a redaction mark, got %s", b)
+		}
+	}
+}

@@ -40,6 +40,9 @@ type Activities struct {
 	// Services are the configured HTTP services that rotate secrets marked
 	// firebreak-rotate: service:NAME/PATH (httpreq.Rotator); nil means none is configured.
 	Services SecretServices
+	// LookupConcurrency is how many token accessors an inventory looks up at a time; 0 means
+	// DefaultLookupConcurrency.
+	LookupConcurrency int
 }
 
 // Register registers every method of a as an activity named ActivityPrefix + method name

@@ -1,6 +1,10 @@
 package vault
 
-import "context"
+import (
+	"context"
+	"maps"
+	"slices"
+)
 
 // InventoryManyInput names the developers whose Vault footprints to inventory in one pass.
 type InventoryManyInput struct {
@@ -69,16 +73,8 @@ func (a *Activities) InventoryMany(ctx context.Context, in InventoryManyInput) (
 			readable[ref.Mount+"/"+ref.Path] = ref
 		}
 	}
-	for _, k := range sortedKeys(mapKeys(readable)) {
+	for _, k := range slices.Sorted(maps.Keys(readable)) {
 		res.ReadableSecrets = append(res.ReadableSecrets, readable[k])
 	}
 	return res, nil
-}
-
-func mapKeys[V any](m map[string]V) map[string]bool {
-	out := make(map[string]bool, len(m))
-	for k := range m {
-		out[k] = true
-	}
-	return out
 }

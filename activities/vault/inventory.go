@@ -3,11 +3,11 @@ package vault
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
-	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -147,7 +147,7 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, entit
 			policySet[name] = true
 		}
 	}
-	res.Policies = sortedKeys(policySet)
+	res.Policies = slices.Sorted(maps.Keys(policySet))
 
 	rules := p.rules
 	var err error
@@ -234,61 +234,6 @@ func (a *Activities) entityTokens(ctx context.Context, entityID string) ([]Token
 	return byEntity[entityID], nil
 }
 
-// tokensByEntity lists every token accessor once, looks each up once, and keeps the tokens
-// bound to one of the entities in want, grouped by entity id (each list sorted by accessor;
-// an entity with no live token has an empty list). Vault has no API listing an entity's
-// tokens, so this is the cost of an inventory: one lookup per live token in Vault.
-func (a *Activities) tokensByEntity(ctx context.Context, want map[string]bool) (map[string][]TokenInfo, error) {
-	out := map[string][]TokenInfo{}
-	for id := range want {
-		out[id] = []TokenInfo{}
-	}
-	const listPath = "auth/token/accessors"
-	list, err := a.Client.ListWithContext(ctx, listPath)
-	if err != nil {
-		return nil, classify(err, "list token accessors", listPath)
-	}
-	if list == nil {
-		return out, nil
-	}
-	accessors := dataStrings(list.Data, "keys")
-	sort.Strings(accessors)
-	for i, acc := range accessors {
-		if i%50 == 0 {
-			activity.RecordHeartbeat(ctx, i)
-		}
-		const lookupPath = "auth/token/lookup-accessor"
-		s, err := a.Client.WriteWithContext(ctx, lookupPath, map[string]any{"accessor": acc})
-		if err != nil {
-			if code, msg, ok := vaultStatusError(err); ok && code == 400 && strings.Contains(msg, "invalid accessor") {
-				continue // revoked between the list and the lookup
-			}
-			return nil, classify(err, "look up token accessor "+acc, lookupPath)
-		}
-		if s == nil {
-			continue
-		}
-		entityID := dataString(s.Data, "entity_id")
-		if !want[entityID] {
-			continue
-		}
-		t := TokenInfo{
-			Accessor:    acc,
-			DisplayName: dataString(s.Data, "display_name"),
-			Path:        dataString(s.Data, "path"),
-			EntityID:    entityID,
-			ExpireTime:  dataString(s.Data, "expire_time"),
-			Policies:    dataStrings(s.Data, "policies"),
-		}
-		if ct := dataInt(s.Data, "creation_time"); ct > 0 {
-			t.CreationTime = time.Unix(int64(ct), 0).UTC().Format(time.RFC3339)
-		}
-		sort.Strings(t.Policies)
-		out[entityID] = append(out[entityID], t)
-	}
-	return out, nil
-}
-
 // policyRules fetches and parses one ACL policy; a policy that does not exist grants nothing,
 // as in Vault.
 func (a *Activities) policyRules(ctx context.Context, name string) ([]aclRule, error) {
@@ -336,13 +281,4 @@ func (a *Activities) listSecrets(ctx context.Context, mount, prefix string) ([]s
 	}
 	sort.Strings(out)
 	return out, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

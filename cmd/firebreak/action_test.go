@@ -17,6 +17,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
@@ -37,7 +38,7 @@ func sandboxEnv(t *testing.T, sb *testenv.Sandbox) string {
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1",
 		"SLACK_BOT_TOKEN": sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
 		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
-		"FIREBREAK_AWS_PROBE_USER": "",
+		"FIREBREAK_AWS_PROBE_USER": "", "FIREBREAK_HTTP_SERVICES": sb.HTTPServicesJSON(),
 	} {
 		t.Setenv(k, v)
 	}
@@ -62,8 +63,8 @@ func TestActionPlan(t *testing.T) {
 			steps: []string{"inventory", "snapshot", "action"}},
 		{name: "list of maps as JSON; rotating cannot be undone", action: "vault.rotate_secrets", raw: map[string]string{"secrets": `[{"mount":"secret","path":"shared/payments-db","version":1}]`},
 			steps: []string{"snapshot", actionGate, "action"}},
-		{name: "irreversible iam action waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
-			steps: []string{"inventory", "snapshot", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
+		{name: "irreversible iam action is checked, then waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
+			steps: []string{"inventory", "snapshot", "preflight", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
 		{name: "deleting keys is gated", action: "awsiam.delete_keys", raw: map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000002"},
 			steps: []string{"inventory", "snapshot", actionGate, "action"}},
 		{name: "destroying a TOTP secret is gated", action: "vault.destroy_totp", raw: map[string]string{"entity_id": "e-1", "method_id": "m-1"},
@@ -118,11 +119,16 @@ func TestActionPlan(t *testing.T) {
 				t.Errorf("action step runs %q; expected %q", st.Action, tc.action)
 			}
 			gate, gated := gateOf(plan)
+			// An action with a preflight (awsiam.rotate_key) is checked before the gate asks anyone.
+			before := "snapshot"
+			if act, _ := playbooks.LookupAction(tc.action); act.Preflight != "" {
+				before = "snapshot,preflight"
+			}
 			switch {
-			case gated && (!st.Irreversible || strings.Join(st.Needs, ",") != "snapshot,"+actionGate):
-				t.Errorf("gated step (irreversible %v) needs %v; expected [snapshot %s]", st.Irreversible, st.Needs, actionGate)
-			case gated && (gate.ID != actionGate || gate.Approval == nil || strings.Join(gate.Approval.Roles, ",") != "security-oncall" || strings.Join(gate.Needs, ",") != "snapshot"):
-				t.Errorf("gate %s approval %+v needs %v; expected %s for [security-oncall] after the snapshot", gate.ID, gate.Approval, gate.Needs, actionGate)
+			case gated && (!st.Irreversible || strings.Join(st.Needs, ",") != before+","+actionGate):
+				t.Errorf("gated step (irreversible %v) needs %v; expected [%s %s]", st.Irreversible, st.Needs, before, actionGate)
+			case gated && (gate.ID != actionGate || gate.Approval == nil || strings.Join(gate.Approval.Roles, ",") != "security-oncall" || strings.Join(gate.Needs, ",") != before):
+				t.Errorf("gate %s approval %+v needs %v; expected %s for [security-oncall] after %s", gate.ID, gate.Approval, gate.Needs, actionGate, before)
 			case !gated && st.Irreversible:
 				t.Errorf("irreversible step %s has no two-person gate", st.ID)
 			case !gated && st.Destructive && (len(st.Needs) != 1 || st.Needs[0] != "snapshot"):
@@ -455,4 +461,28 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			tc.check(t, rep, before)
 		})
 	}
+
+	// alice has two Active keys: AWS's limit leaves no room for a new one. The preflight says
+	// so before the gate asks anyone, and nothing changes.
+	t.Run("two active keys fail before anyone is asked", func(t *testing.T) {
+		before := sb.IAM.AccessKeyIDs("alice")
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"action", "run", "awsiam.rotate_key", "user=alice", "--json", "--evidence-dir", evDir, "--requested-by", "dave", "--approve-role", "security-oncall"}, &stdout, &stderr)
+		var rep ActionReport
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("exit %d, %v: %s\n%s", code, err, stdout.String(), stderr.String())
+		}
+		if code != exitFailed || !strings.Contains(rep.Error+stderr.String(), "two Active access keys") || len(rep.Decisions) != 0 {
+			t.Errorf("exit %d, error %q, decisions %+v; expected exit %d naming the two Active keys, with nobody asked", code, rep.Error, rep.Decisions, exitFailed)
+		}
+		for _, st := range rep.Steps {
+			want := map[string]string{"preflight": workflows.StatusFailed, actionGate: workflows.StatusSkipped, actionStep: workflows.StatusSkipped}[st.ID]
+			if want != "" && st.Status != want {
+				t.Errorf("step %s is %s; expected %s (the preflight fails, so the gate never asks anyone)", st.ID, st.Status, want)
+			}
+		}
+		if now := sb.IAM.AccessKeyIDs("alice"); strings.Join(now, ",") != strings.Join(before, ",") {
+			t.Errorf("alice's keys changed from %v to %v", before, now)
+		}
+	})
 }

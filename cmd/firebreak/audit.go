@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -111,12 +112,34 @@ func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string
 	if err != nil {
 		return nil, err
 	}
-	ex, err := audit.Build(workflowID, runID, events, nil)
+	ex, err := audit.BuildWith(workflowID, runID, events, nil, audit.Options{People: directoryNames()})
 	if err != nil {
 		return nil, err
 	}
 	ex.Seal(key, time.Now())
 	return ex, nil
+}
+
+// directoryNames names people in audit records from firebreak.yaml's directory: any of a
+// person's identities (Slack or PagerDuty user id, email, subject) gives "subject <email>".
+// nil without a loaded configuration.
+func directoryNames() func(string) string {
+	lc := activeConfig.Load()
+	if lc == nil {
+		return nil
+	}
+	dir := lc.file.Chatops().Directory
+	return func(id string) string {
+		for _, p := range dir {
+			if id != "" && (id == p.SlackID || id == p.PagerDutyID || strings.EqualFold(id, p.Email) || id == p.Subject) {
+				if p.Email == "" {
+					return p.Subject
+				}
+				return p.Subject + " <" + p.Email + ">"
+			}
+		}
+		return ""
+	}
 }
 
 // loadSigningKey reads an Ed25519 PKCS#8 PEM key from path; with no path it uses the state

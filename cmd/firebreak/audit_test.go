@@ -154,6 +154,18 @@ func TestAuditAndSchedules(t *testing.T) {
 		if last := ex.Entries[len(ex.Entries)-1]; last.Kind != audit.KindRunEnded || !strings.Contains(last.Summary, "contained") {
 			t.Errorf("last entry %s %q, want the run's contained end", last.Kind, last.Summary)
 		}
+		// The readable record and the scorecard give the same times.
+		mdFile := filepath.Join(t.TempDir(), "run.md")
+		cli(t, exitOK, "audit", "export", card.WorkflowID, "--format", "markdown", "-o", mdFile)
+		md, err := os.ReadFile(mdFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"| Time to contain | " + workflows.Millis(card.Times().ToContain) + " (trigger", "| Subject | alice |", "## Timeline"} {
+			if !strings.Contains(string(md), want) {
+				t.Errorf("the Markdown record lacks %q (the scorecard's time to contain is %d ms)", want, card.TimeToContainMS)
+			}
+		}
 		ok := cli(t, exitOK, "audit", "verify", file, "--key-id", ex.Checkpoint.KeyID)
 		if !strings.HasPrefix(ok, "OK ") {
 			t.Errorf("verify output %q", ok)

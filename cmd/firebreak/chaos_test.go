@@ -87,7 +87,7 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 		"SLACK_BOT_TOKEN="+sb.Slack.BotToken(), "SLACK_API_URL="+sb.Slack.URL()+"/api/",
 		"PAGERDUTY_TOKEN="+sb.PagerDuty.Token(), "PAGERDUTY_API_URL="+sb.PagerDuty.URL(), "PAGERDUTY_FROM="+testenv.PagerDutyBotEmail,
 		"OIDC_ISSUER="+sb.OIDC.URL(), "OIDC_CLIENT_ID="+testenv.OIDCClientID, "OIDC_CLIENT_SECRET="+sb.OIDC.ClientSecret(),
-		`FIREBREAK_HTTP_SERVICES=[{"name":"edge","base_url":"`+sb.Edge.URL()+`","headers":{"Authorization":"Bearer `+sb.Edge.Token()+`"}}]`,
+		"FIREBREAK_HTTP_SERVICES="+sb.HTTPServicesJSON(),
 	)
 	startWorker := func() *exec.Cmd {
 		w := exec.Command(bin, "worker", "--evidence-dir", evDir, "--log-level", "error")

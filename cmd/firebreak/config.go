@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -199,7 +200,7 @@ var configFlags = []struct {
 func syncFlags(cmd *cobra.Command, top string) error {
 	for _, cf := range configFlags {
 		f := cmd.Flags().Lookup(cf.flag)
-		if f == nil || f.Changed || (cf.commands != nil && !contains(cf.commands, top)) {
+		if f == nil || f.Changed || (cf.commands != nil && !slices.Contains(cf.commands, top)) {
 			continue
 		}
 		v := setting(cf.env)
@@ -214,15 +215,6 @@ func syncFlags(cmd *cobra.Command, top string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // chatopsConfigFile is the chatops configuration of the file at path, with its secrets: each

@@ -71,6 +71,9 @@ var vaultNeeds = []vaultNeed{
 	{"sys/policies/acl/*", "sys/policies/acl/default", []string{"read"}},
 	{"sys/leases/revoke-prefix/*", "sys/leases/revoke-prefix/database/creds/firebreak-doctor", []string{"sudo", "update"}},
 	{"identity/mfa/method/totp/admin-destroy", "identity/mfa/method/totp/admin-destroy", []string{"update"}},
+	{"database/static-roles/*", "database/static-roles/firebreak-doctor", []string{"read"}},
+	{"database/rotate-role/*", "database/rotate-role/firebreak-doctor", []string{"update"}},
+	{"database/static-creds/*", "database/static-creds/firebreak-doctor", []string{"read"}},
 }
 
 func newDoctorCmd() *cobra.Command {

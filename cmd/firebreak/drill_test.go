@@ -77,8 +77,21 @@ func TestDrillEndToEnd(t *testing.T) {
 			t.Errorf("%s contains a canary secret", name)
 		}
 	}
+	// alice could read shared/ci/deploy-key, which is marked manual: the verdict is not PASS
+	// but says the run contained and remediation is pending (and the exit code is 0).
+	if c.Verdict != VerdictRemediationPending || len(c.RemediationPending) != 1 || c.RemediationPending[0].Path != "shared/ci/deploy-key" {
+		t.Errorf("verdict %q, remediation pending %+v; want %q for shared/ci/deploy-key", c.Verdict, c.RemediationPending, VerdictRemediationPending)
+	}
+	if len(c.UpstreamChecks) != 3 {
+		t.Errorf("upstream checks %+v; want one per rotated secret (database, service, generate)", c.UpstreamChecks)
+	}
+	for _, uc := range c.UpstreamChecks {
+		if !uc.Passed {
+			t.Errorf("upstream check failed: %s — %s", uc.Name, uc.Detail)
+		}
+	}
 	for name, doc := range map[string]string{"markdown": string(md), "html": string(page)} {
-		for _, want := range []string{"compromised-dev-key", "PASS", c.WorkflowID, "revoke_vault_tokens", fmt.Sprintf("%d ms", c.TimeToContainMS)} {
+		for _, want := range []string{"compromised-dev-key", VerdictRemediationPending, "rotated upstream: secret/shared/payments-db", c.WorkflowID, "revoke_vault_tokens", fmt.Sprintf("%d ms", c.TimeToContainMS)} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("%s scorecard lacks %q", name, want)
 			}
@@ -139,7 +152,7 @@ func TestRecordHistory(t *testing.T) {
 	defer conn.Close()
 	var stdout, stderr bytes.Buffer
 	t.Setenv("TEMPORAL_ADDRESS", conn.Address)
-	if code := run([]string{"drill", "run", "compromised-dev-key", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"drill", "run", "compromised-dev-key", "--auto-approve", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var out struct{ Drills []Scorecard }

@@ -75,9 +75,13 @@ func forbidden(pkg, imp string) string {
 		return "only cmd wires observability in"
 	}
 	switch top(pkg) {
-	case "playbooks":
+	case "secretscan":
 		if own || strings.HasPrefix(imp, "go.temporal.io/") || isVendor {
-			return "playbooks is plain data: stdlib, yaml and CEL only"
+			return "secretscan is a leaf: stdlib and gitleaks' rules only"
+		}
+	case "playbooks":
+		if (own && target != "secretscan") || strings.HasPrefix(imp, "go.temporal.io/") || isVendor {
+			return "playbooks is plain data: stdlib, yaml, CEL and the secret scanner only"
 		}
 	case "workflows":
 		if isVendor {
@@ -87,8 +91,8 @@ func forbidden(pkg, imp string) string {
 			return "workflows may import only playbooks and activities"
 		}
 	case "activities":
-		if own {
-			return "an activities package stands alone"
+		if own && target != "secretscan" {
+			return "an activities package stands alone (it may use the secret scanner)"
 		}
 		if strings.HasPrefix(imp, "go.temporal.io/") && !strings.HasPrefix(imp, "go.temporal.io/sdk/") {
 			return "activities use only the Temporal SDK"
@@ -101,8 +105,8 @@ func forbidden(pkg, imp string) string {
 			return "runs may import only playbooks and workflows"
 		}
 	case "chatops":
-		if own && top(target) != "playbooks" && top(target) != "workflows" && top(target) != "runs" {
-			return "chatops may import only playbooks, workflows and runs"
+		if own && top(target) != "playbooks" && top(target) != "workflows" && top(target) != "runs" && target != "secretscan" {
+			return "chatops may import only playbooks, workflows, runs and the secret scanner"
 		}
 	case "drills":
 		if isVendor {
