@@ -23,6 +23,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -87,14 +88,18 @@ type Export struct {
 
 // RunStarted is the data of the run.started entry.
 type RunStarted struct {
-	WorkflowID      string            `json:"workflow_id"`
-	RunID           string            `json:"run_id"`
-	TaskQueue       string            `json:"task_queue"`
-	Drill           bool              `json:"drill"`
-	Playbook        string            `json:"playbook"`
-	Title           string            `json:"title,omitempty"`
-	Version         string            `json:"version,omitempty"`
-	SourceSHA256    string            `json:"source_sha256"`
+	WorkflowID   string `json:"workflow_id"`
+	RunID        string `json:"run_id"`
+	TaskQueue    string `json:"task_queue"`
+	Drill        bool   `json:"drill"`
+	Playbook     string `json:"playbook"`
+	Title        string `json:"title,omitempty"`
+	Version      string `json:"version,omitempty"`
+	SourceSHA256 string `json:"source_sha256"`
+	// PlanSHA256 is recomputed by the export from the plan the run was given
+	// (playbooks.PlanSHA256), not copied from it: compare it with the library's plan
+	// (`firebreak playbook explain`) and with the plan_check the worker recorded.
+	PlanSHA256      string            `json:"plan_sha256"`
 	CompilerVersion string            `json:"compiler_version,omitempty"`
 	Trigger         workflows.Trigger `json:"trigger"`
 	Inputs          map[string]any    `json:"inputs"`
@@ -235,7 +240,7 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 	rs := RunStarted{
 		WorkflowID: workflowID, RunID: runID, TaskQueue: st.GetTaskQueue().GetName(), Drill: in.Drill,
 		Playbook: in.Plan.Name, Title: in.Plan.Title, Version: in.Plan.Version, SourceSHA256: in.Plan.SourceSHA256,
-		CompilerVersion: in.Plan.CompilerVersion, Trigger: in.Trigger, Inputs: inputs, Report: in.Report,
+		PlanSHA256: playbooks.PlanSHA256(in.Plan), CompilerVersion: in.Plan.CompilerVersion, Trigger: in.Trigger, Inputs: inputs, Report: in.Report,
 	}
 	if p := st.GetMemo().GetFields()[MemoFaults]; p != nil {
 		// A memo that does not decode is left out: it only refines the review.
@@ -247,7 +252,7 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 	if in.Drill {
 		mode = "drill"
 	}
-	if err := add(first, KindRunStarted, fmt.Sprintf("%s of playbook %s version %s (sha256 %s) started: %s", mode, orDash(in.Plan.Name), orDash(in.Plan.Version), short(in.Plan.SourceSHA256), requester), rs); err != nil {
+	if err := add(first, KindRunStarted, fmt.Sprintf("%s of playbook %s version %s (source sha256 %s, plan sha256 %s) started: %s", mode, orDash(in.Plan.Name), orDash(in.Plan.Version), short(in.Plan.SourceSHA256), short(rs.PlanSHA256), requester), rs); err != nil {
 		return nil, err
 	}
 	last().Who, last().Outcome = requester, "started"

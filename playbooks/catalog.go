@@ -32,6 +32,9 @@ type Param struct {
 	// Literal arguments must be written as plain values, not expressions, so the compiler can
 	// check them (a role name, a duration).
 	Literal bool `json:"literal,omitempty"`
+	// URLPath arguments are URL paths: each ${{ }} value interpolated into one is
+	// path-escaped (pathEscape), so an input cannot add segments, a query or a fragment.
+	URLPath bool `json:"url_path,omitempty"`
 }
 
 // Action describes one entry of the closed action catalog. The compiler, the JSON Schema and
@@ -400,7 +403,8 @@ var catalog = []Action{
 		Args: []Param{
 			{Name: "service", Type: TypeString, Required: true, Doc: "a service configured for the worker (base URL and credentials)"},
 			{Name: "method", Type: TypeString, Doc: "GET, POST (default), PUT, PATCH or DELETE"},
-			{Name: "path", Type: TypeString, Required: true, Doc: "path on the service, e.g. /v1/blocklist"},
+			{Name: "path", Type: TypeString, Required: true, URLPath: true, Doc: "path on the service, e.g. /v1/blocklist/${{ inputs.ip }}; interpolated values are path-escaped, and ? and # are refused (use query)"},
+			{Name: "query", Type: TypeMap, Doc: "query parameters, encoded by the action"},
 			{Name: "json", Type: TypeMap, Doc: "JSON request body"},
 			{Name: "expect_status", Type: TypeIntList, Doc: "statuses that mean success (default: any 2xx)"},
 			{Name: "capture_body", Type: TypeBool, Doc: "return the first 4 KiB of the answer (it goes into the run's history)"},

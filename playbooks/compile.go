@@ -741,6 +741,9 @@ func (c *compiler) args(id string, act Action, e kv, sc scope, checkRequired boo
 					literals[k.Value] = v
 				}
 				expr, err := nodeToCEL(v)
+				if param.URLPath && v.Kind == yaml.ScalarNode {
+					expr, err = pathTemplateToCEL(v.Value)
+				}
 				if err != nil {
 					line, col := c.errPos(v, err)
 					c.d.add(line, col, "", "step %s: %s: %v", id, k.Value, err)

@@ -287,7 +287,7 @@ func TestReportOutboxSlackDownKeepsPagerDutyPrompt(t *testing.T) {
 	env.OnActivity("pagerduty.AddNote", mock.Anything, mock.Anything).Return(func(_ context.Context, in pagerduty.AddNoteInput) (pagerduty.AddNoteResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		notes[strings.TrimPrefix(in.IdempotencyKey, "drill/compromised-dev-key/alice/test/")] = env.Now()
+		notes[strings.TrimPrefix(in.IdempotencyKey, "drill/compromised-dev-key/alice/test/default-test-run-id/")] = env.Now()
 		return pagerduty.AddNoteResult{NoteID: "N1"}, nil
 	})
 	env.ExecuteWorkflow(Run, in)

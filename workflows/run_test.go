@@ -319,6 +319,7 @@ func TestRunLeavesManualSecretsToOwners(t *testing.T) {
 // TestOwnersMayConfirmManualSteps: a manual step's owners may confirm it besides its assignee
 // role; the run's subject may not, even as an owner.
 func TestOwnersMayConfirmManualSteps(t *testing.T) {
+	// Signatures are not checked here (signedDecisions false): this is about who may confirm.
 	r := &runner{in: RunInput{Inputs: map[string]any{"subject": "alice"}, Trigger: Trigger{By: "bob"}}}
 	r.pending = []*pending{{PendingApproval: PendingApproval{Step: "owners_rotate", Kind: PendingKindManual, Roles: []string{"security-oncall"}, Needed: 1, Owners: []string{"dave", "payments-team", "alice"}}}}
 	for _, tc := range []struct {
@@ -333,7 +334,7 @@ func TestOwnersMayConfirmManualSteps(t *testing.T) {
 		{"heidi", "", []string{"developer"}, false},
 		{"alice", "", []string{"security-oncall"}, false},
 	} {
-		err := r.validateApproval(ApprovalRequest{Step: "owners_rotate", Approver: tc.who, ApproverEmail: tc.email, ApproverRoles: tc.roles, Decision: DecisionApprove})
+		err := r.validateApproval(nil, ApprovalRequest{Step: "owners_rotate", Approver: tc.who, ApproverEmail: tc.email, ApproverRoles: tc.roles, Decision: DecisionApprove})
 		if (err == nil) != tc.ok {
 			t.Errorf("%s (email %q, roles %v): %v, want allowed=%v", tc.who, tc.email, tc.roles, err, tc.ok)
 		}

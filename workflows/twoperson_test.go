@@ -68,7 +68,7 @@ func newGateEnv(t *testing.T) *gateEnv {
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	g := &gateEnv{env: s.NewTestWorkflowEnvironment(), onCall: map[string]bool{}}
 	g.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "firebreak/gate/alice", TaskQueue: TaskQueue, WorkflowExecutionTimeout: 24 * time.Hour})
-	g.env.RegisterWorkflow(Run)
+	registerTrusted(g.env)
 	rec := func(ctx context.Context, name string) {
 		g.mu.Lock()
 		defer g.mu.Unlock()

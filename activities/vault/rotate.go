@@ -121,7 +121,7 @@ func (a *Activities) RotateSecrets(ctx context.Context, in RotateSecretsInput) (
 	key := in.IdempotencyKey
 	if key == "" {
 		info := activity.GetInfo(ctx)
-		key = info.WorkflowExecution.ID + "/" + info.ActivityID
+		key = info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + info.ActivityID
 	}
 	if len(key) > 256 {
 		sum := sha256.Sum256([]byte(key))

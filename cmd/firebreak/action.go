@@ -337,7 +337,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				return err
 			}
 			ctx := contextOf(cmd)
-			sess, err := openProduction(ctx, logger, evidenceDir)
+			sess, err := openProduction(ctx, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}

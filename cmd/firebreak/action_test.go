@@ -3,18 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -242,12 +246,68 @@ func TestActionRun(t *testing.T) {
 // chatops does for /firebreak approve, and returns the workflow's answer.
 func approveAs(ctx context.Context, c client.Client, id, who string, roles []string, decision string) (workflows.ApprovalResult, error) {
 	req := workflows.ApprovalRequest{Step: actionGate, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	var res workflows.ApprovalResult
-	if err == nil {
-		err = h.Get(ctx, &res)
+	return (&runs.Client{Temporal: c, Signer: testDecisionSigner}).Decide(ctx, id, req)
+}
+
+// testDecisionKey is the front end's decision key in cmd tests; workers started by
+// startProductionWorker trust it once trustTestSigner has run.
+var (
+	testDecisionKey    = ed25519.NewKeyFromSeed([]byte("cmd-test-decision-key-0123456789"))
+	testDecisionSigner = workflows.NewSigner(testDecisionKey)
+)
+
+// forgeUpdate is the security review's bypass: a plain Temporal client, without the codec
+// key, approves the gate as mallory with the security-oncall role. The worker's codec refuses
+// the plaintext update (its answer is encrypted, so the forger cannot even read why); had it
+// passed, the unsigned decision would be refused too. The gate still waits, unapproved.
+func forgeUpdate(ctx context.Context, t *testing.T, hostPort string, fb client.Client, id string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: hostPort, Logger: tlog.NewStructuredLogger(newDiscardLogger())})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res, err
+	defer c.Close()
+	req := workflows.ApprovalRequest{Step: actionGate, Approver: "mallory", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err == nil {
+		t.Errorf("a plaintext update from a client without the codec key was accepted")
+	}
+	if p := waitForGate(ctx, t, fb, id); p.Approvals != 0 || len(p.Approvers) != 0 {
+		t.Errorf("after the forged update the gate has %d approvals by %v; want none", p.Approvals, p.Approvers)
+	}
+}
+
+// denyByCommand denies the action's gate of run id with `firebreak deny`, as erin: refused
+// (exit 2) without the decision key, counted with it, erin's role coming from the directory.
+func denyByCommand(t *testing.T, id string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte("directory:\n  - {subject: erin, email: erin@example.test, slack_id: U0ERIN}\nroles:\n  security-oncall: {users: [U0ERIN]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	t.Setenv("FIREBREAK_DECISION_KEY", "")
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no decision key") {
+		t.Errorf("deny without the decision key: exit %d, stderr %q; expected exit %d saying so", code, stderr.String(), exitUsage)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	t.Setenv("FIREBREAK_DECISION_KEY", workflows.FormatDecisionKey(testDecisionKey))
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--reason", "not without the owner"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("deny with the decision key: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "erin denied") {
+		t.Errorf("deny output %q; expected the run's answer", stdout.String())
+	}
+}
+
+// trustTestSigner configures the production workers this test starts to trust
+// testDecisionSigner, as decision.public_keys does.
+func trustTestSigner(t *testing.T) {
+	t.Setenv("FIREBREAK_DECISION_PUBLIC_KEYS", workflows.FormatDecisionPublicKey(testDecisionSigner.Public()))
 }
 
 // waitForGate waits until run id asks for the action's two-person gate.
@@ -292,7 +352,8 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	defer srv.Stop()
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
-	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir)
+	trustTestSigner(t)
+	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +386,9 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 				}
 			}},
 	}
+	// The same action with the same arguments again (the same workflow id): it is a new run,
+	// so it rotates the key the first run left active rather than reporting that rotation.
+	tests = append(tests, tests[0])
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := sb.IAM.AccessKeyIDs("carol")
@@ -366,7 +430,10 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 					t.Errorf("%s approving: %v; expected a refusal saying %q", r.who, err, r.want)
 				}
 			}
-			if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
+			if tc.decision == workflows.DecisionDeny {
+				forgeUpdate(ctx, t, srv.FrontendHostPort(), conn.Client, id)
+				denyByCommand(t, id)
+			} else if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
 				t.Fatalf("erin's %s: %v", tc.decision, err)
 			}
 			var code int

@@ -304,7 +304,8 @@ func (r *rig) startWorker() error {
 		WorkerStopTimeout: 10 * time.Second,
 		Interceptors:      []interceptor.WorkerInterceptor{&drillHooks{r: r}},
 	})
-	workflows.Register(w)
+	// A drill worker trusts the sandbox's decision key only (rule 5).
+	workflows.Register(w, workflows.WithDecisionKeys(workflows.NewSigner(workflows.SandboxDecisionKey()).Public()))
 	if err := r.sb.Register(w, r.store); err != nil {
 		return err
 	}

@@ -17,10 +17,10 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -402,15 +402,11 @@ func TestDrillTabletop(t *testing.T) {
 			if (a.p.Kind != workflows.PendingKindManual && !gate) || len(a.p.Roles) == 0 || a.p.Roles[0] != "security-oncall" {
 				t.Fatalf("tabletop asked for %+v, want a manual step or a two-person gate for security-oncall", a.p)
 			}
-			h, err := rg.conn.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-				WorkflowID: a.wfID, UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
-				Args: []any{workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"}},
-			})
-			if err != nil {
-				t.Fatalf("answering %s: %v", a.p.Step, err)
-			}
-			var res workflows.ApprovalResult
-			if err := h.Get(ctx, &res); err != nil || !res.Granted {
+			// A drill's decisions are signed with the sandbox's decision key (chatops.Decide
+			// picks it for a drill), the only one drill workers trust.
+			res, err := (&runs.Client{Temporal: rg.conn.Client, Signer: testDecisionSigner}).Decide(ctx, a.wfID,
+				workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"})
+			if err != nil || !res.Granted {
 				t.Fatalf("answering %s: granted=%v err=%v", a.p.Step, res.Granted, err)
 			}
 			answered[a.p.Step] = true
