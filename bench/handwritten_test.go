@@ -10,6 +10,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // massHandWrittenName is the registered name of massHandWritten.
@@ -20,6 +21,10 @@ type massHandWrittenInput struct {
 	Users       []string `json:"users"`
 	Reason      string   `json:"reason"`
 	Concurrency int      `json:"concurrency"`
+	// BatchSize, when positive and shorter than Users, makes the workflow run itself as child
+	// workflows over batches of that many users, one after another, as the interpreter splits
+	// a list too long for one history (workflows.SplitBatches).
+	BatchSize int `json:"batch_size,omitempty"`
 }
 
 // massHandWrittenResult is what massHandWritten did.
@@ -33,6 +38,22 @@ type massHandWrittenResult struct {
 // per-step concurrency, in the same dependency order (the approval, granted at once in the
 // drill, has no counterpart). It is what the interpreter is measured against.
 func massHandWritten(ctx workflow.Context, in massHandWrittenInput) (massHandWrittenResult, error) {
+	if in.BatchSize > 0 && len(in.Users) > in.BatchSize {
+		var out massHandWrittenResult
+		id := workflow.GetInfo(ctx).WorkflowExecution.ID
+		for i, first := 0, 0; first < len(in.Users); i, first = i+1, first+in.BatchSize {
+			batch := in
+			batch.Users = in.Users[first:min(first+in.BatchSize, len(in.Users))]
+			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: workflows.BatchWorkflowID(id, i)})
+			var r massHandWrittenResult
+			if err := workflow.ExecuteChildWorkflow(cctx, massHandWrittenName, batch).Get(ctx, &r); err != nil {
+				return out, err
+			}
+			out.People += r.People
+			out.Rotated += r.Rotated
+		}
+		return out, nil
+	}
 	retry := &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 5 * time.Second, MaximumAttempts: 30,
 		NonRetryableErrorTypes: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	opts := func(timeout time.Duration) workflow.Context {
@@ -74,6 +95,15 @@ func massHandWritten(ctx workflow.Context, in massHandWrittenInput) (massHandWri
 	}
 
 	// Containment: five steps at once, each bounded; the verifications follow their steps.
+	// How each readable secret is rotated is written next to it (plan_rotation in the playbook).
+	var plan vault.PlanRotationResult
+	if err := workflow.ExecuteActivity(opts(30*time.Second), vault.ActivityPrefix+"PlanRotation", vault.PlanRotationInput{Secrets: vi.ReadableSecrets}).Get(ctx, &plan); err != nil {
+		return massHandWrittenResult{}, err
+	}
+	rotatable := make([]vault.SecretRef, len(plan.Rotatable))
+	for i, p := range plan.Rotatable {
+		rotatable[i] = vault.SecretRef{Mount: p.Mount, Path: p.Path, Version: p.Version}
+	}
 	var rotated vault.RotateSecretsResult
 	errs := make([]error, 7)
 	wg := workflow.NewWaitGroup(ctx)
@@ -113,10 +143,10 @@ func massHandWritten(ctx workflow.Context, in massHandWrittenInput) (massHandWri
 		})
 	})
 	step(4, func(ctx workflow.Context) error {
-		if len(vi.ReadableSecrets) == 0 {
+		if len(rotatable) == 0 {
 			return nil
 		}
-		return workflow.ExecuteActivity(opts(60*time.Second), vault.ActivityPrefix+"RotateSecrets", vault.RotateSecretsInput{Secrets: vi.ReadableSecrets, IdempotencyKey: key + "/rotate"}).Get(ctx, &rotated)
+		return workflow.ExecuteActivity(opts(60*time.Second), vault.ActivityPrefix+"RotateSecrets", vault.RotateSecretsInput{Secrets: rotatable, IdempotencyKey: key + "/rotate"}).Get(ctx, &rotated)
 	})
 	step(5, func(ctx workflow.Context) error {
 		vaultSteps.Wait(ctx)
@@ -156,8 +186,8 @@ func massHandWritten(ctx workflow.Context, in massHandWrittenInput) (massHandWri
 			return massHandWrittenResult{}, err
 		}
 	}
-	if len(rotated.Rotated) != len(vi.ReadableSecrets) {
-		return massHandWrittenResult{}, fmt.Errorf("rotated %d shared secrets, expected %d", len(rotated.Rotated), len(vi.ReadableSecrets))
+	if len(rotated.Rotated) != len(rotatable) {
+		return massHandWrittenResult{}, fmt.Errorf("rotated %d shared secrets, expected %d", len(rotated.Rotated), len(rotatable))
 	}
 	return massHandWrittenResult{People: n, Rotated: len(rotated.Rotated)}, nil
 }

@@ -184,6 +184,9 @@ type rig struct {
 	keyHex string
 	queue  string
 	plan   *playbooks.Plan
+	// batch is the interpreter's RunInput.BatchSize (and the hand-written workflow's); 0
+	// splits only lists too long for one history.
+	batch int
 }
 
 func newRig(tb testing.TB) *rig {
@@ -294,7 +297,9 @@ type massRun struct {
 	peakRSS        int64   // the worker process's VmHWM
 	idleRSS        int64   // the worker's resident set once ready, before the run
 	mem            memPeak // the worker process's memory, sampled every 100 ms through the run
-	events         int
+	events         int     // the run's own history (the parent's, when split into batches)
+	batches        int     // child runs the run was split into
+	batchEvents    int     // the longest batch history
 	historyBytes   int
 	largestEvent   int
 	canaryInLog    bool
@@ -327,13 +332,15 @@ func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp boo
 			list[i] = u
 		}
 		in := workflows.RunInput{Plan: *r.plan, Inputs: map[string]any{"users": list, "reason": "benchmark"}, Drill: true, AutoApprove: true,
-			Trigger: workflows.Trigger{Kind: "drill", By: "bench", At: t0}}
+			Trigger: workflows.Trigger{Kind: "drill", By: "bench", At: t0}, BatchSize: r.batch}
 		run, err = r.c.ExecuteWorkflow(ctx, opts, workflows.Run, in)
 		if err == nil {
 			err = run.Get(ctx, &mr.result)
 		}
 	} else {
-		run, err = r.c.ExecuteWorkflow(ctx, opts, massHandWrittenName, massHandWrittenInput{Users: users, Reason: "benchmark", Concurrency: massConcurrency})
+		// The same batches as the interpreter takes, when it splits the list.
+		_, size := workflows.SplitBatches(*r.plan, map[string]any{"users": anyList(users), "reason": "benchmark"}, r.batch)
+		run, err = r.c.ExecuteWorkflow(ctx, opts, massHandWrittenName, massHandWrittenInput{Users: users, Reason: "benchmark", Concurrency: massConcurrency, BatchSize: size})
 		if err == nil {
 			err = run.Get(ctx, nil)
 		}
@@ -362,16 +369,47 @@ func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp boo
 	return mr
 }
 
-// readHistory counts run's history events and bytes into mr and scans the decrypted history
-// for the canary.
+// anyList is users as a list input.
+func anyList(users []string) []any {
+	out := make([]any, len(users))
+	for i, u := range users {
+		out[i] = u
+	}
+	return out
+}
+
+// readHistory counts run's history events and bytes into mr, its batches' included when it
+// was split (workflows.BatchWorkflowID), and scans the decrypted histories for the canary.
+// events counts the parent's alone: it is the history that must stay within Temporal's limit.
 func (r *rig) readHistory(tb testing.TB, run client.WorkflowRun, mr *massRun) {
+	tb.Helper()
+	r.readOneHistory(tb, run.GetID(), run.GetRunID(), mr)
+	parent := mr.events
+	for i := 0; ; i++ {
+		before := mr.events
+		r.readOneHistory(tb, workflows.BatchWorkflowID(run.GetID(), i), "", mr)
+		if mr.events == before {
+			break
+		}
+		mr.batches++
+		mr.batchEvents = max(mr.batchEvents, mr.events-before)
+	}
+	mr.events = parent
+}
+
+// readOneHistory adds the history of workflow id (its latest run when runID is "") to mr; a
+// workflow that does not exist adds nothing.
+func (r *rig) readOneHistory(tb testing.TB, id, runID string, mr *massRun) {
 	tb.Helper()
 	ctx, cancelRead := context.WithTimeout(context.Background(), 5*time.Minute) // the run's ctx may be cancelled by watch
 	defer cancelRead()
-	it := r.c.GetWorkflowHistory(ctx, run.GetID(), run.GetRunID(), false, 0)
+	it := r.c.GetWorkflowHistory(ctx, id, runID, false, 0)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
+			if runID == "" && strings.Contains(err.Error(), "not found") {
+				return // no such batch
+			}
 			tb.Fatal(err)
 		}
 		mr.events++
@@ -612,6 +650,43 @@ func TestMassDeprovisionSmall(t *testing.T) {
 	t.Logf("production worker, %d users: %v wall; %s", n, mr.wall.Round(time.Millisecond), mr.mem)
 }
 
+// TestMassDeprovisionBatched runs the rig with the list split into batch runs of three: the
+// interpreter and the hand-written workflow each deprovision every developer on the list
+// exactly once, in child runs of at most three people, and nobody else.
+func TestMassDeprovisionBatched(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an embedded Temporal server and two worker processes")
+	}
+	const n = 7
+	r := newRig(t)
+	r.batch = 3
+	users := testenv.MassDeveloperNames(n + 2)[:n]
+	for _, interp := range []bool{true, false} {
+		sb := testenv.NewSandbox(testenv.MassOrg(n + 2))
+		mr := r.run(t, sb, users, interp, fmt.Sprintf("mass-batched-%v", interp))
+		t.Run(mr.mode, func(t *testing.T) {
+			deprovisioned(t, sb, users, true)
+			if mr.batches != 3 {
+				t.Errorf("%d batch runs, want 3 (3+3+1)", mr.batches)
+			}
+			if interp {
+				if mr.result.Outcome != workflows.OutcomeContained || len(mr.result.Batches) != 3 {
+					t.Errorf("outcome %q with %d batches, want contained in 3: %s", mr.result.Outcome, len(mr.result.Batches), mr.result.Error)
+				}
+				for _, e := range mr.result.Expectations {
+					if !e.Passed {
+						t.Errorf("expectation %q failed: %s", e.Name, e.Detail)
+					}
+				}
+			}
+			if mr.canaryInHist || mr.canaryInLog {
+				t.Errorf("canary in history %v, in the worker's log %v", mr.canaryInHist, mr.canaryInLog)
+			}
+		})
+		sb.Close()
+	}
+}
+
 // BenchmarkMassDeprovision deprovisions -mass.n developers (1,000) with the mass-deprovision
 // playbook run by the interpreter and with the hand-written workflow of the same shape, each
 // on a fresh sandbox and a fresh worker process of one embedded server, and reports wall
@@ -704,6 +779,9 @@ func BenchmarkMassDeprovision(b *testing.B) {
 func logMassRun(b *testing.B, mr massRun, n, doubled int) {
 	if mr.refused != "" {
 		b.Logf("%s %d users: the server refused the run's workflow task from %v on: %s", mr.mode, n, mr.wall.Round(time.Millisecond), mr.refused)
+	}
+	if mr.batches > 0 {
+		b.Logf("%s %d users: split into %d batch runs, the longest history %d events", mr.mode, n, mr.batches, mr.batchEvents)
 	}
 	b.Logf("%-12s %d users: %v wall, %d history events (%.1f MB as JSON, largest event %.0f KB), %d Vault and %d IAM calls, %d repeated changes, canary in history %v, in worker log %v; worker process: %s",
 		mr.mode, n, mr.wall.Round(time.Millisecond), mr.events, float64(mr.historyBytes)/(1<<20), float64(mr.largestEvent)/1024, mr.vaultOK, mr.iamOK, doubled, mr.canaryInHist, mr.canaryInLog, mr.mem)

@@ -74,7 +74,7 @@ func (r *rig) startProduction(tb testing.TB, exe string, sb *testenv.Sandbox) *p
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "aws-credentials"), "AWS_EC2_METADATA_DISABLED=true", "FIREBREAK_EVIDENCE_S3=",
 		"SLACK_BOT_TOKEN="+sb.Slack.BotToken(), "SLACK_API_URL="+sb.Slack.URL()+"/api/",
 		"PAGERDUTY_TOKEN="+sb.PagerDuty.Token(), "PAGERDUTY_API_URL="+sb.PagerDuty.URL(), "PAGERDUTY_FROM="+testenv.PagerDutyBotEmail,
-		"FIREBREAK_HTTP_SERVICES=", "OIDC_ISSUER=")
+		"FIREBREAK_HTTP_SERVICES="+sb.HTTPServicesJSON(), "OIDC_ISSUER=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
@@ -139,7 +139,13 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 	refused, stopWatch := r.watch(ctx, cancel, id)
 	answered := make(chan struct{})
 	answerCtx, stopAnswering := context.WithCancel(ctx)
-	go func() { defer close(answered); r.approveAll(answerCtx, id) }()
+	ids := []string{id} // and each batch's, when the run splits the list
+	if _, size := workflows.SplitBatches(*r.plan, inputs, 0); size > 0 {
+		for i := range (len(users) + size - 1) / size {
+			ids = append(ids, workflows.BatchWorkflowID(id, i))
+		}
+	}
+	go func() { defer close(answered); r.approveAll(answerCtx, ids) }()
 	run, err := r.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Run, workflows.RunInput{
 		Plan: *r.plan, Inputs: inputs, Trigger: workflows.Trigger{Kind: "cli", By: "bench", Reason: "benchmark", At: t0.UTC()},
 	})
@@ -176,8 +182,9 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 	return mr
 }
 
-// approveAll approves every pending approval of run id, as a security lead, until ctx ends.
-func (r *rig) approveAll(ctx context.Context, id string) {
+// approveAll approves every pending approval of the runs ids, as a security lead, until ctx
+// ends.
+func (r *rig) approveAll(ctx context.Context, ids []string) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -186,19 +193,21 @@ func (r *rig) approveAll(ctx context.Context, id string) {
 			return
 		case <-tick.C:
 		}
-		v, err := r.c.QueryWorkflow(ctx, id, "", workflows.QueryPending)
-		if err != nil {
-			continue // not started yet, or busy: the next tick asks again
-		}
-		var pending []workflows.PendingApproval
-		if v.Get(&pending) != nil {
-			continue
-		}
-		for _, p := range pending {
-			req := workflows.ApprovalRequest{Step: p.Step, Approver: benchApprover, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"}
-			h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
-			if err == nil {
-				_ = h.Get(ctx, nil)
+		for _, id := range ids {
+			v, err := r.c.QueryWorkflow(ctx, id, "", workflows.QueryPending)
+			if err != nil {
+				continue // not started yet, done, or busy: the next tick asks again
+			}
+			var pending []workflows.PendingApproval
+			if v.Get(&pending) != nil {
+				continue
+			}
+			for _, p := range pending {
+				req := workflows.ApprovalRequest{Step: p.Step, Approver: benchApprover, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"}
+				h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+				if err == nil {
+					_ = h.Get(ctx, nil)
+				}
 			}
 		}
 	}

@@ -3,8 +3,9 @@ package chatops
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -104,11 +105,13 @@ func (src InputSource) freeText() bool {
 	if _, ok := strings.CutPrefix(src.From, "details."); ok {
 		return !src.Trusted
 	}
-	return contains(freeTextFields, src.From)
+	return slices.Contains(freeTextFields, src.From)
 }
 
-// Person is one directory entry: the subject name is the person's Vault entity name and IAM
-// user name; Email links them to Slack (users.lookupByEmail, users.info).
+// Person is one directory entry: the subject name is what playbooks and slash commands call
+// the person; Vault and AWS say where they are found (without them, the subject is the Vault
+// entity name and the IAM user name); Email links them to Slack (users.lookupByEmail,
+// users.info).
 type Person struct {
 	Subject string `yaml:"subject"`
 	Email   string `yaml:"email"`
@@ -117,6 +120,10 @@ type Person struct {
 	// PagerDutyID is optional: their PagerDuty user id, so a run started by an incident they
 	// raised is known to be theirs and they cannot approve it.
 	PagerDutyID string `yaml:"pagerduty_id"`
+	// Vault says how their identity entity is found; nil: the subject is its name.
+	Vault *PersonVault `yaml:"vault"`
+	// AWS is their IAM user, or none; nil: the subject is the IAM user name.
+	AWS *PersonAWS `yaml:"aws"`
 }
 
 // RoleMembers lists who holds a role: Slack user ids (U…) and user-group ids (S…).
@@ -141,13 +148,13 @@ func (c Config) Validate() error {
 				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].title_pattern: %v", i, err))
 			}
 		}
-		for _, name := range sortedKeys(r.Inputs) {
+		for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
 			src := r.Inputs[name]
-			if key, ok := strings.CutPrefix(src.From, "details."); (ok && key == "") || (!ok && src.From != "" && !contains(inputFields, src.From)) {
+			if key, ok := strings.CutPrefix(src.From, "details."); (ok && key == "") || (!ok && src.From != "" && !slices.Contains(inputFields, src.From)) {
 				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.from: expected one of %s or details.KEY, found %q", i, name, strings.Join(inputFields, ", "), src.From))
 			}
 			if _, details := strings.CutPrefix(src.From, "details."); src.Trusted && !details {
-				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.trusted: expected only on an input from details.KEY (an integration's custom details), found it on from %q, which is %s", i, name, src.From, map[bool]string{true: "free text whoever opens an incident types", false: "not read from the incident's details"}[contains(freeTextFields, src.From)]))
+				errs = append(errs, fmt.Errorf("pagerduty.rules[%d].inputs.%s.trusted: expected only on an input from details.KEY (an integration's custom details), found it on from %q, which is %s", i, name, src.From, map[bool]string{true: "free text whoever opens an incident types", false: "not read from the incident's details"}[slices.Contains(freeTextFields, src.From)]))
 			}
 			if src.Pattern != "" {
 				if _, err := regexp.Compile(src.Pattern); err != nil {
@@ -156,10 +163,16 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	subjects := map[string]int{}
 	for i, p := range c.Directory {
 		if p.Subject == "" {
 			errs = append(errs, fmt.Errorf("directory[%d]: expected a subject (Vault entity / IAM user name), found none", i))
+		} else if j, dup := subjects[p.Subject]; dup {
+			errs = append(errs, fmt.Errorf("directory[%d]: subject %q is also directory[%d]; expected each person once", i, p.Subject, j))
+		} else {
+			subjects[p.Subject] = i
 		}
+		errs = append(errs, validatePerson(i, p)...)
 		if p.Email == "" && p.SlackID == "" {
 			errs = append(errs, fmt.Errorf("directory[%d] (%s): expected an email or a slack_id to link the person to Slack", i, p.Subject))
 		}
@@ -172,22 +185,4 @@ func (c Config) startRoles() []string {
 		return c.DefaultStartRoles
 	}
 	return []string{DefaultStartRole}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

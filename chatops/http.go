@@ -23,7 +23,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,6 +35,7 @@ import (
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/secretscan"
+	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // Starter is the part of the Temporal client chatops uses; client.Client satisfies it, tests
@@ -93,6 +96,11 @@ type Options struct {
 	// AckBudget bounds all the work done before acknowledging a Slack request, however many
 	// lookups it takes, so the answer beats Slack's 3 s limit; zero means 2 s.
 	AckBudget time.Duration
+	// Signer signs the decisions this front end sends with the decision key (firebreak serve
+	// and dev hold it; workers do not). Nil: no decision can be sent, and people are told so.
+	// Decisions on drills are signed with the sandbox's decision key instead, which only
+	// drill workers trust.
+	Signer *workflows.Signer
 }
 
 // maxResponding is how many response_url posts may be in flight at once.
@@ -151,7 +159,7 @@ func NewHandler(o Options) *Server {
 	if s.starter == nil && o.Temporal != nil {
 		s.starter = o.Temporal
 	}
-	s.runs = &runs.Client{}
+	s.runs = &runs.Client{Signer: o.Signer, Now: func() time.Time { return s.o.Now() }}
 	if s.starter != nil {
 		s.runs.Temporal = s.starter
 	}
@@ -189,8 +197,8 @@ func NewHandler(o Options) *Server {
 	}
 	if o.Config.PagerDuty.ConfirmChannel == "" {
 		for i, r := range o.Config.PagerDuty.Rules {
-			for _, name := range sortedKeys(r.Inputs) {
-				if name != "reason" && contains(freeTextFields, r.Inputs[name].From) {
+			for _, name := range slices.Sorted(maps.Keys(r.Inputs)) {
+				if name != "reason" && slices.Contains(freeTextFields, r.Inputs[name].From) {
 					s.log.Warn("chatops: a PagerDuty rule takes an input from the incident's free text and no pagerduty.confirm_channel is set: its incidents will start nothing", "rule", i, "playbook", r.Playbook, "input", name)
 				}
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -109,9 +111,9 @@ func (s *Server) target(ctx context.Context, ref string) (Identity, error) {
 // members cannot be listed grants nothing (fail closed) and is logged.
 func (s *Server) rolesOf(ctx context.Context, slackID string) []string {
 	var roles []string
-	for _, role := range sortedKeys(s.o.Config.Roles) {
+	for _, role := range slices.Sorted(maps.Keys(s.o.Config.Roles)) {
 		m := s.o.Config.Roles[role]
-		if contains(m.Users, slackID) {
+		if slices.Contains(m.Users, slackID) {
 			roles = append(roles, role)
 			continue
 		}
@@ -159,7 +161,7 @@ func (s *Server) inGroup(ctx context.Context, group, slackID string) bool {
 func (s *Server) mayStart(id Identity, playbook string) (bool, []string) {
 	allowed := s.startRolesOf(playbook)
 	for _, r := range id.Roles {
-		if contains(allowed, r) {
+		if slices.Contains(allowed, r) {
 			return true, allowed
 		}
 	}
@@ -176,4 +178,17 @@ func (s *Server) startRolesOf(playbook string) []string {
 		}
 	}
 	return s.o.Config.startRoles()
+}
+
+// Resolve finds the person ref names (a Slack mention, an email or a subject name) in the
+// directory, with the roles they hold there: what `firebreak approve` signs for them.
+func (s *Server) Resolve(ctx context.Context, ref string) (Identity, error) {
+	id, err := s.target(ctx, ref)
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.SlackID != "" {
+		id.Roles = s.rolesOf(ctx, id.SlackID)
+	}
+	return id, nil
 }

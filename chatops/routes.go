@@ -3,6 +3,8 @@ package chatops
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -60,7 +62,7 @@ func SlashRoutes(lib *playbooks.Library) ([]SlashRoute, error) {
 		}
 	}
 	var errs []error
-	for _, cmd := range sortedKeys(claims) {
+	for _, cmd := range slices.Sorted(maps.Keys(claims)) {
 		names := claims[cmd]
 		switch {
 		case len(names) > 1:
@@ -75,7 +77,7 @@ func SlashRoutes(lib *playbooks.Library) ([]SlashRoute, error) {
 		return nil, errors.Join(errs...)
 	}
 	out := make([]SlashRoute, 0, len(byCmd))
-	for _, cmd := range sortedKeys(byCmd) {
+	for _, cmd := range slices.Sorted(maps.Keys(byCmd)) {
 		out = append(out, byCmd[cmd])
 	}
 	return out, nil

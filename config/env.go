@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 
 	"github.com/firebreak-dev/firebreak/chatops"
@@ -103,7 +104,9 @@ func (v *Values) Len() int {
 }
 
 // String names the settings that have a value, never the values.
-func (v *Values) String() string { return fmt.Sprintf("config.Values(%v)", sortedKeys(v.m)) }
+func (v *Values) String() string {
+	return fmt.Sprintf("config.Values(%v)", slices.Sorted(maps.Keys(v.m)))
+}
 
 // GoString is String.
 func (v *Values) GoString() string { return v.String() }
@@ -154,7 +157,7 @@ func Resolve(ctx context.Context, c *Config, o ResolveOptions) (*Values, error) 
 			out := make([]service, len(c.HTTPServices))
 			for i, s := range c.HTTPServices {
 				out[i] = service{Name: s.Name, BaseURL: s.BaseURL, Headers: maps.Clone(s.Headers)}
-				for _, h := range sortedKeys(s.SecretHeaders) {
+				for _, h := range slices.Sorted(maps.Keys(s.SecretHeaders)) {
 					val, ok, err := resolveRef(ctx, fmt.Sprintf("http_services[%d].secret_headers.%s", i, h), s.SecretHeaders[h], o, cache)
 					if err != nil {
 						errs = append(errs, err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -171,7 +173,7 @@ func fieldNames(m map[string]any) string {
 	if len(m) == 0 {
 		return "no fields"
 	}
-	return "fields " + strings.Join(sortedKeys(m), ", ")
+	return "fields " + strings.Join(slices.Sorted(maps.Keys(m)), ", ")
 }
 
 func describeKind(v any) string {

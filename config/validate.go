@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"reflect"
@@ -107,7 +108,7 @@ func (c *Config) Validate() (warnings []Problem, err error) {
 		if msg := checkURL(s.BaseURL); msg != "" {
 			bad(path+".base_url", "%s", msg)
 		}
-		for _, h := range sortedKeys(s.Headers) {
+		for _, h := range slices.Sorted(maps.Keys(s.Headers)) {
 			if isSecretHeader(h) {
 				bad(path+".headers."+h, "%s carries a credential: move it to secret_headers as a reference", h)
 			}
@@ -115,7 +116,7 @@ func (c *Config) Validate() (warnings []Problem, err error) {
 		if _, env := c.fromEnv["http_services"]; env {
 			continue // from FIREBREAK_HTTP_SERVICES: its headers are values, as they always were
 		}
-		for _, h := range sortedKeys(s.SecretHeaders) {
+		for _, h := range slices.Sorted(maps.Keys(s.SecretHeaders)) {
 			secret(path+".secret_headers."+h, s.SecretHeaders[h])
 		}
 	}

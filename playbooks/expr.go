@@ -2,8 +2,9 @@ package playbooks
 
 import (
 	"fmt"
+	"net/url"
 	"reflect"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
 	celtypes "github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -69,7 +71,15 @@ func baseEnv() (*cel.Env, error) {
 // extensions are the CEL libraries playbooks may use beyond the standard ones: string
 // helpers (join, split, lowerAscii…), list helpers (flatten, distinct, sort…) and sets.
 func extensions() []cel.EnvOption {
-	return []cel.EnvOption{ext.Strings(), ext.Lists(), ext.Sets()}
+	return []cel.EnvOption{ext.Strings(), ext.Lists(), ext.Sets(),
+		cel.Function(pathEscapeFunc, cel.Overload(pathEscapeFunc+"_string", []*cel.Type{cel.StringType}, cel.StringType,
+			cel.UnaryBinding(func(v ref.Val) ref.Val {
+				s, ok := v.Value().(string)
+				if !ok {
+					return celtypes.NewErr("pathEscape: expected a string, found %s", v.Type())
+				}
+				return celtypes.String(url.PathEscape(s))
+			})))}
 }
 
 // env declares only what the expression refers to, so checking stays cheap in big playbooks.
@@ -322,7 +332,7 @@ func (s scope) checkPath(p []string) (string, string) {
 		}
 		outs, ok := s.steps[p[1]]
 		if !ok {
-			if contains(s.all, p[1]) {
+			if slices.Contains(s.all, p[1]) {
 				return fmt.Sprintf("step %q is used but not in this step's needs (directly or indirectly); add it to needs", p[1]), ""
 			}
 			return fmt.Sprintf("unknown step %q", p[1]), nearest(p[1], s.all)
@@ -336,30 +346,38 @@ func (s scope) checkPath(p []string) (string, string) {
 	return "", ""
 }
 
+// keys is keys(m) in a form workflowcheck can be told about: the
+// interpreter evaluates expressions, and workflowcheck flags maps.Keys, which iterates over
+// the map, though the keys are sorted before anyone sees their order.
 func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	//workflowcheck:ignore the keys are sorted before anyone sees their order
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 
-func keyList[V any](m map[string]V) string { return strings.Join(keys(m), ", ") }
+// contains is slices.Contains under the name compile.go calls it by.
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
+func contains(list []string, s string) bool { return slices.Contains(list, s) }
+
+func keyList[V any](m map[string]V) string { return strings.Join(keys(m), ", ") }
 
 // templateToCEL turns a YAML string that may hold ${{ expr }} parts into one CEL expression:
 // a lone ${{ e }} keeps e's type; text mixed with expressions becomes string concatenation.
-func templateToCEL(s string) (string, error) {
+func templateToCEL(s string) (string, error) { return templateWith(s, "") }
+
+// pathTemplateToCEL is templateToCEL for a URL path: every value interpolated among text is
+// path-escaped, so "/v1/blocklist/${{ inputs.ip }}" stays one segment under /v1/blocklist
+// whatever the input holds ("../admin" becomes "..%2Fadmin", "?" becomes "%3F").
+func pathTemplateToCEL(s string) (string, error) { return templateWith(s, pathEscapeFunc) }
+
+// pathEscapeFunc is the CEL function that path-escapes a string (url.PathEscape).
+const pathEscapeFunc = "pathEscape"
+
+func templateWith(s, escape string) (string, error) {
 	trimmed := strings.TrimSpace(s)
 	if strings.HasPrefix(trimmed, "${{") && strings.HasSuffix(trimmed, "}}") && strings.Count(trimmed, "${{") == 1 {
 		inner := strings.TrimSpace(trimmed[3 : len(trimmed)-2])
@@ -389,7 +407,11 @@ func templateToCEL(s string) (string, error) {
 		if inner == "" {
 			return "", fmt.Errorf("empty expression ${{ }}")
 		}
-		parts = append(parts, "string("+inner+")")
+		part := "string(" + inner + ")"
+		if escape != "" {
+			part = escape + "(" + part + ")"
+		}
+		parts = append(parts, part)
 		rest = rest[i+j+2:]
 	}
 	return strings.Join(parts, " + "), nil
@@ -417,7 +439,7 @@ type Evaluator struct {
 // steps are maps, so inputs.subject and steps.x.outputs.y select into them exactly as the
 // compiler's typed declarations promised.
 func (e *Evaluator) Eval(expr string, sc Scope) (any, error) {
-	vars := sortedKeys(sc.Vars)
+	vars := keys(sc.Vars)
 	envKey := strings.Join(vars, ",")
 	prg, ok := e.progs[envKey+"\x00"+expr]
 	//workflowcheck:ignore CEL's parser and checker iterate maps internally; the program depends only on expr and vars
@@ -439,7 +461,7 @@ func (e *Evaluator) Eval(expr string, sc Scope) (any, error) {
 		e.progs[envKey+"\x00"+expr] = prg
 	}
 	steps := map[string]any{}
-	for _, id := range sortedKeys(sc.Outputs) {
+	for _, id := range keys(sc.Outputs) {
 		steps[id] = map[string]any{"outputs": sc.Outputs[id]}
 	}
 	act := map[string]any{"inputs": orEmpty(sc.Inputs), "run": orEmpty(sc.Run), "steps": steps}
@@ -506,8 +528,6 @@ func normalize(v any) any {
 	}
 	return v
 }
-
-func sortedKeys[V any](m map[string]V) []string { return keys(m) }
 
 // assignable reports whether a value of CEL type got may be passed where want is expected;
 // lists and maps of dyn (an empty literal [], a value from a foreach item) are accepted where

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ func (in Input) Value(raw string) (any, *valueError) {
 		v = strings.TrimPrefix(v, "@")
 	}
 	check := func(s string) *valueError {
-		if len(in.Enum) > 0 && !contains(in.Enum, s) {
+		if len(in.Enum) > 0 && !slices.Contains(in.Enum, s) {
 			return &valueError{msg: fmt.Sprintf("expected one of %s, found %q", strings.Join(in.Enum, ", "), s), suggestion: nearest(s, in.Enum)}
 		}
 		if in.Pattern != "" {

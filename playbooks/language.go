@@ -3,6 +3,7 @@ package playbooks
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ func knownRoles(p *Plan) []string {
 	var out []string
 	add := func(rs []string) {
 		for _, r := range rs {
-			if !contains(out, r) {
+			if !slices.Contains(out, r) {
 				out = append(out, r)
 			}
 		}
@@ -92,7 +93,7 @@ func (c *compiler) approval(n *yaml.Node, what string, p *Plan) *ApprovalRule {
 		}
 	}
 	if e, ok := f["on_timeout"]; ok {
-		if !contains(onTimeoutNames, e.val.Value) {
+		if !slices.Contains(onTimeoutNames, e.val.Value) {
 			c.d.add(e.val.Line, e.val.Column, nearest(e.val.Value, onTimeoutNames), "%s.on_timeout: expected abort, continue or escalate, found %q", what, e.val.Value)
 		} else {
 			rule.OnTimeout = e.val.Value
@@ -137,7 +138,7 @@ func (c *compiler) triggers(n *yaml.Node, decls []Input, types map[string]Type) 
 		}
 		if a, ok := sf["args"]; ok {
 			for _, it := range a.val.Content {
-				if !contains(names, it.Value) {
+				if !slices.Contains(names, it.Value) {
 					c.d.add(it.Line, it.Column, nearest(it.Value, names), "triggers.slash.args: %q is not an input; %s", it.Value, inputList(names))
 				}
 			}
@@ -226,7 +227,7 @@ func (c *compiler) pagerdutyMatch(n *yaml.Node, decls []Input, types map[string]
 	if e, ok := f["priority"]; ok && !priorityPat.MatchString(m.Priority) {
 		c.d.add(e.val.Line, e.val.Column, "", "triggers.pagerduty.priority: expected a PagerDuty priority like P1, found %q", m.Priority)
 	}
-	if e, ok := f["urgency"]; ok && !contains(urgencies, m.Urgency) {
+	if e, ok := f["urgency"]; ok && !slices.Contains(urgencies, m.Urgency) {
 		c.d.add(e.val.Line, e.val.Column, nearest(m.Urgency, urgencies), "triggers.pagerduty.urgency: expected high or low, found %q", m.Urgency)
 	}
 	sc := scope{vars: map[string]*cel.Type{"incident": cel.MapType(cel.StringType, cel.DynType)}}
@@ -380,7 +381,7 @@ func (c *compiler) notify(n *yaml.Node, inputs map[string]Type, all scope) []Not
 				items = e.val.Content
 			}
 			for _, it := range items {
-				if !contains(notifyEvents, it.Value) {
+				if !slices.Contains(notifyEvents, it.Value) {
 					c.d.add(it.Line, it.Column, nearest(it.Value, notifyEvents), "notify %s: on: unknown event %q; expected one of %s", nt.Name, it.Value, strings.Join(notifyEvents, ", "))
 					continue
 				}

@@ -30,21 +30,28 @@ const (
 	FaultPagerDutyDown = "pagerduty-down"
 	// FaultSlackDown makes the whole Slack Web API answer 503 until the fault is cleared.
 	FaultSlackDown = "slack-down"
+	// FaultLatency adds Fault.Latency (default 30ms) to every call to every sandbox service,
+	// as vendors across a network answer (Sandbox.SetLatency).
+	FaultLatency = "latency"
+	// FaultBystanders seeds Fault.Count (default 100,000) more live tokens in the sandbox
+	// Vault, the CI and service tokens of a real organisation (Vault.SeedBystanders), unless
+	// it holds that many already. They stay until the sandbox is reseeded.
+	FaultBystanders = "bystanders"
 )
 
 // SandboxFaults lists the sandbox fault kinds, in the order they are documented.
-var SandboxFaults = []string{FaultVaultDown, FaultVaultSlow, FaultIAMThrottle, FaultSlack429, FaultPagerDutyDown, FaultSlackDown}
+var SandboxFaults = []string{FaultVaultDown, FaultVaultSlow, FaultIAMThrottle, FaultSlack429, FaultPagerDutyDown, FaultSlackDown, FaultLatency, FaultBystanders}
 
 // Fault is one fault to inject. Zero parameters take the kind's documented default.
 type Fault struct {
 	Kind    string
 	For     time.Duration // vault-down: how long Vault stays down; slack-429: the Retry-After
-	Latency time.Duration // vault-slow: added to every request
-	Count   int           // iam-throttle, slack-429: how many requests fail
+	Latency time.Duration // vault-slow, latency: added to every request
+	Count   int           // iam-throttle, slack-429: how many requests fail; bystanders: how many tokens
 }
 
 // ParseFault parses KIND or KIND=PARAM, where PARAM is a duration for vault-down (how long),
-// vault-slow (latency), and a count for iam-throttle and slack-429.
+// vault-slow and latency (the latency), and a count for iam-throttle, slack-429 and bystanders.
 func ParseFault(s string) (Fault, error) {
 	kind, param, hasParam := strings.Cut(s, "=")
 	f := Fault{Kind: kind}
@@ -59,7 +66,7 @@ func ParseFault(s string) (Fault, error) {
 		return f.withDefaults(), nil
 	}
 	switch kind {
-	case FaultVaultDown, FaultVaultSlow:
+	case FaultVaultDown, FaultVaultSlow, FaultLatency:
 		d, err := time.ParseDuration(param)
 		if err != nil || d <= 0 {
 			return Fault{}, fmt.Errorf("fault %s: expected a positive duration such as 2s after =, found %q", kind, param)
@@ -69,10 +76,14 @@ func ParseFault(s string) (Fault, error) {
 		} else {
 			f.Latency = d
 		}
-	case FaultIAMThrottle, FaultSlack429:
+	case FaultIAMThrottle, FaultSlack429, FaultBystanders:
 		n, err := strconv.Atoi(param)
 		if err != nil || n <= 0 {
-			return Fault{}, fmt.Errorf("fault %s: expected a positive count of failed requests after =, found %q", kind, param)
+			what := "failed requests"
+			if kind == FaultBystanders {
+				what = "tokens"
+			}
+			return Fault{}, fmt.Errorf("fault %s: expected a positive count of %s after =, found %q", kind, what, param)
 		}
 		f.Count = n
 	default:
@@ -95,6 +106,14 @@ func (f Fault) withDefaults() Fault {
 		if f.Count == 0 {
 			f.Count = 4
 		}
+	case FaultLatency:
+		if f.Latency == 0 {
+			f.Latency = 30 * time.Millisecond
+		}
+	case FaultBystanders:
+		if f.Count == 0 {
+			f.Count = 100_000
+		}
 	case FaultSlack429:
 		if f.Count == 0 {
 			f.Count = 2
@@ -111,9 +130,9 @@ func (f Fault) String() string {
 	switch f.Kind {
 	case FaultVaultDown:
 		return fmt.Sprintf("%s=%s", f.Kind, f.For)
-	case FaultVaultSlow:
+	case FaultVaultSlow, FaultLatency:
 		return fmt.Sprintf("%s=%s", f.Kind, f.Latency)
-	case FaultIAMThrottle, FaultSlack429:
+	case FaultIAMThrottle, FaultSlack429, FaultBystanders:
 		return fmt.Sprintf("%s=%d", f.Kind, f.Count)
 	}
 	return f.Kind
@@ -122,8 +141,10 @@ func (f Fault) String() string {
 // Service is the sandbox service the fault breaks: "vault", "iam", "slack" or "pagerduty".
 func (f Fault) Service() string {
 	switch f.Kind {
-	case FaultVaultDown, FaultVaultSlow:
+	case FaultVaultDown, FaultVaultSlow, FaultBystanders:
 		return "vault"
+	case FaultLatency:
+		return "all"
 	case FaultIAMThrottle:
 		return "iam"
 	case FaultSlack429, FaultSlackDown:
@@ -246,6 +267,12 @@ func (s *Sandbox) Inject(f Fault) (*Injection, error) {
 			inj.hit(time.Now())
 			return false
 		})
+	case FaultLatency:
+		s.SetLatency(f.Latency)
+	case FaultBystanders:
+		if !s.Vault.HasBystanders(f.Count) { // injected before the drill's trigger already
+			s.Vault.SeedBystanders(f.Count)
+		}
 	default:
 		return nil, fmt.Errorf("unknown fault %q: expected one of %s", f.Kind, strings.Join(SandboxFaults, ", "))
 	}
@@ -283,6 +310,8 @@ func (inj *Injection) Clear() {
 	case FaultPagerDutyDown:
 		s.PagerDuty.SetDown(false)
 		s.PagerDuty.SetFault(nil)
+	case FaultLatency:
+		s.SetLatency(0)
 	}
 }
 
@@ -301,6 +330,15 @@ func (inj *Injection) Report() FaultReport {
 	cleared := inj.cleared
 	inj.mu.Unlock()
 	rep := FaultReport{Fault: inj.Fault.String(), Service: inj.Fault.Service(), InjectedAt: inj.at, ClearedAt: cleared, Hits: len(hits)}
+	if inj.Fault.Kind == FaultLatency { // every call since it was injected, until cleared
+		for _, c := range inj.sb.Recorder.Calls("") {
+			if !c.At.Before(inj.at) && (cleared.IsZero() || c.At.Before(cleared)) {
+				rep.Hits++
+			}
+		}
+		rep.DelayMS = int64(rep.Hits) * inj.Fault.Latency.Milliseconds()
+		return rep
+	}
 	if len(hits) == 0 {
 		return rep
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,8 @@ type Call struct {
 type Recorder struct {
 	mu    sync.Mutex
 	calls []Call
+	// latency is added to every request of every service that records here (SetLatency).
+	latency atomic.Int64
 }
 
 // Calls returns a copy of the recorded calls, optionally only those of one service.
@@ -78,8 +81,11 @@ func (r *Recorder) Wrap(service string, opOf func(req *http.Request, body []byte
 				op = o
 			}
 		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		at := time.Now()
+		if !r.delay(req) {
+			return // the caller gave up while the request was on the wire
+		}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(sw, req)
 		r.mu.Lock()
 		r.calls = append(r.calls, Call{Service: service, Method: req.Method, Path: req.URL.Path, Op: op, Status: sw.status, Body: string(body), At: at})

@@ -125,6 +125,7 @@ var bindings = map[string]binding{
 	"vault.rotate_secrets":          bind(vault.ActivityPrefix, va.RotateSecrets),
 	"vault.plan_rotation":           bind(vault.ActivityPrefix, va.PlanRotation),
 	"vault.verify_revoked":          bind(vault.ActivityPrefix, va.VerifyRevoked),
+	"vault.verify_rotated":          bind(vault.ActivityPrefix, va.VerifyRotated),
 	"awsiam.inventory":              bind(awsiam.ActivityPrefix, ia.Inventory),
 	"awsiam.deactivate_keys":        bind(awsiam.ActivityPrefix, ia.DeactivateKeys),
 	"awsiam.revoke_sessions":        bind(awsiam.ActivityPrefix, ia.RevokeSessions),
@@ -143,7 +144,13 @@ var bindings = map[string]binding{
 	"vault.destroy_totp":            bind(vault.ActivityPrefix, va.DestroyTOTP),
 	"awsiam.delete_keys":            bind(awsiam.ActivityPrefix, ia.DeleteAccessKeys),
 	"awsiam.rotate_key":             bind(awsiam.ActivityPrefix, ia.RotateKey),
+	"awsiam.plan_rotate_key":        bind(awsiam.ActivityPrefix, ia.PlanRotateKey),
 	"pagerduty.escalate":            bind(pagerduty.ActivityPrefix, pa.Escalate),
 	"oidc.revoke_token":             bind(oidc.ActivityPrefix, oa.RevokeToken),
 	"oidc.verify_revoked":           bind(oidc.ActivityPrefix, oa.VerifyRevoked),
 }
+
+// ActivityOf names the activity type a catalog action runs ("vault.disable_entity" →
+// "vault.DisableEntity"); "" for actions the workflow carries out itself (approval.request,
+// wait, manual). The audit record uses it to tie a history's activities to plan steps.
+func ActivityOf(action string) string { return bindings[action].activity }

@@ -52,6 +52,9 @@ type ApprovalRequest struct {
 	// ApproverEmail is the approver's email as the caller's directory knows it; an approval
 	// rule with on_call matches it against who PagerDuty says is on call for the incident.
 	ApproverEmail string `json:"approver_email,omitempty"`
+	// Signature is the front end's signature over the decision (decision.go); without a
+	// valid one the workflow counts nothing.
+	Signature *DecisionSignature `json:"signature,omitempty"`
 }
 
 // ApprovalResult is the result of the UpdateApprove update.
@@ -93,7 +96,19 @@ type Decision struct {
 	Reason     string    `json:"reason,omitempty"`
 	At         time.Time `json:"at"`
 	ResponseMS int64     `json:"response_ms"`
+	// Signature is the front end's signature the decision came with (absent for timeouts,
+	// the drill bot and runs recorded before decisions were signed); with Email it lets an
+	// auditor check the decision offline (VerifyDecision).
+	Email     string             `json:"email,omitempty"`
+	Signature *DecisionSignature `json:"signature,omitempty"`
 }
+
+// changeSignedDecisions versions the check that decisions are signed by a trusted decision
+// key: runs recorded before it counted unsigned decisions.
+const changeSignedDecisions = "signed-decisions"
+
+// ErrDecisionSignature is the error type of a decision refused for its signature.
+const ErrDecisionSignature = "DecisionSignature"
 
 // Escalation records a step failure or an approval timeout that was put to people.
 type Escalation struct {
@@ -162,7 +177,7 @@ func (r *runner) findPending(step string) (*pending, error) {
 }
 
 // validateApproval refuses a request that must not count; it changes nothing.
-func (r *runner) validateApproval(req ApprovalRequest) error {
+func (r *runner) validateApproval(ctx workflow.Context, req ApprovalRequest) error {
 	if req.Decision != DecisionApprove && req.Decision != DecisionDeny {
 		return fmt.Errorf("decision: expected %q or %q, found %q", DecisionApprove, DecisionDeny, req.Decision)
 	}
@@ -205,6 +220,13 @@ func (r *runner) validateApproval(req ApprovalRequest) error {
 	if p.hasDecided(req.Approver) {
 		return fmt.Errorf("%s has already decided %s; each person decides once", req.Approver, p.Step)
 	}
+	// Everything above read what the request claims; the signature is what makes it true.
+	if r.signedDecisions {
+		info := workflow.GetInfo(ctx)
+		if err := VerifyDecision(req, p.Step, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), r.decisionKeys); err != nil {
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
+		}
+	}
 	return nil
 }
 
@@ -246,22 +268,26 @@ func (r *runner) subjectInput(req ApprovalRequest) (string, bool) {
 
 // applyApproval records a validated decision.
 func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
-	if err := r.validateApproval(req); err != nil { // state may have changed since validation
+	if err := r.validateApproval(ctx, req); err != nil { // state may have changed since validation
 		return ApprovalResult{}, err
 	}
 	p, _ := r.findPending(req.Step)
 	if p.OnCall {
 		if err := r.checkOnCall(ctx, p, req); err != nil {
 			r.refuse(ctx, p, req, err.Error())
-			return ApprovalResult{}, temporal.NewNonRetryableApplicationError(err.Error(), "NotOnCall", nil)
+			return ApprovalResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrNotOnCall, nil)
 		}
 		// PagerDuty took time to answer: the decision may have been settled meanwhile.
-		if err := r.validateApproval(req); err != nil {
+		if err := r.validateApproval(ctx, req); err != nil {
 			return ApprovalResult{}, err
 		}
 		p, _ = r.findPending(req.Step)
 	}
 	r.decide(ctx, p, req.Approver, req.ApproverRoles, req.Decision, req.Reason)
+	if d := &r.res.Decisions[len(r.res.Decisions)-1]; req.Signature != nil {
+		sig := *req.Signature
+		d.Email, d.Signature = req.ApproverEmail, &sig
+	}
 	res := ApprovalResult{Step: p.Step, Granted: p.done && !p.denied, Approvals: p.Approvals, Needed: p.Needed}
 	switch {
 	case p.denied:
@@ -303,7 +329,7 @@ func (r *runner) registerApprovals(ctx workflow.Context) error {
 		func(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
 			return r.applyApproval(ctx, req)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateApproval(req) }})
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateApproval(ctx, req) }})
 }
 
 func (r *runner) openPending() []PendingApproval {
@@ -358,10 +384,6 @@ func (r *runner) await(ctx workflow.Context, p *pending, timeout time.Duration, 
 // changeTwoPersonCheck versions the interpreter's own two-person check (refuseUnapproved):
 // runs recorded before it ran irreversible steps without one.
 const changeTwoPersonCheck = "two-person-check"
-
-// ErrNoApproval is the error type of an irreversible step refused because no granted approval
-// precedes it.
-const ErrNoApproval = "NoApproval"
 
 // refuseUnapproved fails st, and reports true, when st cannot be undone by the catalog
 // (playbooks.Irreversible, or the plan says so) and no approval.request step among its needs,
@@ -421,7 +443,7 @@ func approvalRoles(plan playbooks.Plan) []string {
 func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[string]any, rep *reporter) (map[string]any, error) {
 	rule := st.Approval
 	if rule == nil {
-		return nil, temporal.NewNonRetryableApplicationError("approval step "+st.ID+" has no approval rule; recompile the playbook", "InvalidPlan", nil)
+		return nil, temporal.NewNonRetryableApplicationError("approval step "+st.ID+" has no approval rule; recompile the playbook", ErrInvalidPlan, nil)
 	}
 	msg, _ := args["message"].(string)
 	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindApproval, Message: msg, Roles: rule.Roles, Needed: max(rule.Count, 1), OnCall: rule.OnCall, Guards: st.Guards}}
@@ -453,16 +475,16 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 			r.res.Escalations[esc].Outcome = playbooks.OnFailureAbort
 			if !ok {
 				p.done = true
-				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within twice %s, even after escalation", st.ID, time.Duration(rule.Timeout)), "ApprovalTimeout", nil)
+				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within twice %s, even after escalation", st.ID, time.Duration(rule.Timeout)), ErrApprovalTimeout, nil)
 			}
 		default:
 			p.done = true
 			r.recordTimeout(ctx, p, "aborted")
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within %s (%d of %d approvals)", st.ID, time.Duration(rule.Timeout), p.Approvals, p.Needed), "ApprovalTimeout", nil)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s not granted within %s (%d of %d approvals)", st.ID, time.Duration(rule.Timeout), p.Approvals, p.Needed), ErrApprovalTimeout, nil)
 		}
 	}
 	if p.denied {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ApprovalDenied", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, orDash(p.reason)), ErrApprovalDenied, nil)
 	}
 	return map[string]any{"granted": true, "approvers": toAny(p.Approvers), "timed_out": false}, nil
 }
@@ -488,10 +510,10 @@ func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[str
 	if !r.await(ctx, p, time.Duration(st.Timeout), rep) {
 		p.done = true
 		r.recordTimeout(ctx, p, "nobody confirmed it")
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), "ManualStepTimeout", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), ErrManualStepTimeout, nil)
 	}
 	if p.denied {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), "ManualStepDeclined", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), ErrManualStepDeclined, nil)
 	}
 	return map[string]any{"confirmed_by": p.decidedBy, "note": p.reason, "response_ms": p.decidedAt.Sub(p.RequestedAt).Milliseconds()}, nil
 }
@@ -501,7 +523,7 @@ func (r *runner) runWait(ctx workflow.Context, st playbooks.Step, args map[strin
 	raw, _ := args["duration"].(string)
 	d, err := time.ParseDuration(raw)
 	if err != nil || d <= 0 {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s: duration: expected a positive duration like 10m, found %q", st.ID, raw), "InvalidInput", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s: duration: expected a positive duration like 10m, found %q", st.ID, raw), ErrInvalidInput, nil)
 	}
 	start := workflow.Now(ctx)
 	// The timer is the same one workflow.Sleep starts; an abort elsewhere cancels it so that
@@ -518,7 +540,7 @@ func (r *runner) runWait(ctx workflow.Context, st playbooks.Step, args map[strin
 		return nil, err
 	}
 	if !fired {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s cancelled: the run aborted after %s failed", st.ID, r.aborted), "Aborted", nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("wait %s cancelled: the run aborted after %s failed", st.ID, r.aborted), ErrAborted, nil)
 	}
 	return map[string]any{"waited_ms": workflow.Now(ctx).Sub(start).Milliseconds()}, nil
 }

@@ -95,9 +95,9 @@ func TestForeachFailureIsSummarised(t *testing.T) {
 	}
 }
 
-// A list long enough to outgrow the history is refused before any step runs, with a message
-// that says how long it may be.
-func TestRunRefusesAListTooLongForItsHistory(t *testing.T) {
+// CheckHistoryBudget says how long a list may be for one history; a run given a longer one
+// splits it into batches (batches_test.go) rather than refusing it.
+func TestHistoryBudgetSaysHowLongAListMayBe(t *testing.T) {
 	plan := compilePlan(t, deprovisionYAML)
 	list := func(n int) map[string]any {
 		l := make([]any, n)
@@ -122,14 +122,13 @@ func TestRunRefusesAListTooLongForItsHistory(t *testing.T) {
 		t.Errorf("estimate at %d subjects is %d events, over the budget %d", most, ev, HistoryEventBudget)
 	}
 
-	fe := newFeatureEnv(t, &fakes{}, DrillTaskQueue)
-	in := RunInput{Plan: plan, Inputs: list(most + 1), Drill: true, AutoApprove: true, Trigger: Trigger{Kind: "cli", By: "alice"}}
-	_, err := fe.run(t, in)
-	if err == nil || !strings.Contains(err.Error(), "expected at most") || !strings.Contains(err.Error(), ErrInputTooLarge) {
-		t.Fatalf("run of %d subjects: error %v; want refused as %s", most+1, err, ErrInputTooLarge)
+	// Such a list is no longer refused: the run splits it into batches, each within the budget.
+	name, size := SplitBatches(plan, list(most+1), 0)
+	if name != "subjects" || size == 0 || size > MaxBatch {
+		t.Fatalf("%d subjects: split %q in batches of %d; want subjects in batches of at most %d", most+1, name, size, MaxBatch)
 	}
-	if len(fe.f.calls) != 0 {
-		t.Errorf("a refused run called activities: %v", fe.f.calls)
+	if err := CheckHistoryBudget(plan, list(size)); err != nil {
+		t.Errorf("a batch of %d subjects is over the budget: %v", size, err)
 	}
 }
 

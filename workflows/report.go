@@ -137,7 +137,7 @@ func (rep *reporter) status(ctx workflow.Context) {
 		ch := rep.r.in.Report.SlackChannel
 		text := statusText(rep.r.snapshot(), rep.r.in.Report.TemporalUIURL)
 		if rep.statusTS == "" {
-			out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: ch, Text: text, IdempotencyKey: rep.r.res.WorkflowID + "/status"})
+			out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: ch, Text: text, IdempotencyKey: rep.r.idempotencyKey("status")})
 			if err != nil {
 				return err
 			}
@@ -172,6 +172,9 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		}
 		verb := map[string]string{PendingKindApproval: "Approval needed", PendingKindManual: "Manual step for a " + strings.Join(p.Roles, "/"), PendingKindEscalation: "Escalation"}[p.Kind]
 		who := strings.Join(p.Roles, ", ")
+		if len(p.Owners) > 0 {
+			who += ", or an owner: " + strings.Join(p.Owners, ", ")
+		}
 		if p.OnCall {
 			who += ", on call in PagerDuty for incident " + orDash(rep.r.incident())
 		}
@@ -288,7 +291,7 @@ func (rep *reporter) postReply(ctx workflow.Context, text string, blocks json.Ra
 		if rep.statusTS == "" { // the status message could not be posted: there is no thread
 			return nil
 		}
-		out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, Blocks: blocks, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+		out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, Blocks: blocks, IdempotencyKey: rep.r.idempotencyKey(key)})
 		if err == nil && posted != nil {
 			posted(out.TS)
 		}
@@ -397,7 +400,7 @@ func (rep *reporter) note(ctx workflow.Context, text, key string) {
 		return
 	}
 	rep.dispatch(ctx, &rep.pdOut, delivery{what: "pagerduty note " + key, send: func(ctx workflow.Context) error {
-		_, err := call(ctx, pagerduty.ActivityPrefix, pa.AddNote, pagerduty.AddNoteInput{IncidentID: inc, Content: text, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+		_, err := call(ctx, pagerduty.ActivityPrefix, pa.AddNote, pagerduty.AddNoteInput{IncidentID: inc, Content: text, IdempotencyKey: rep.r.idempotencyKey(key)})
 		return err
 	}})
 }
@@ -488,10 +491,12 @@ func call[In, Out any](ctx workflow.Context, prefix string, fn func(context.Cont
 func statusText(res RunResult, uiURL string) string {
 	var b strings.Builder
 	state := "running"
-	switch res.Outcome {
-	case OutcomeContained:
+	switch {
+	case res.Outcome == OutcomeContained && len(res.RemediationPending) > 0:
+		state = "contained, remediation pending"
+	case res.Outcome == OutcomeContained:
 		state = "contained"
-	case OutcomeFailed:
+	case res.Outcome == OutcomeFailed:
 		state = "FAILED"
 	}
 	fmt.Fprintf(&b, "*%s*%s for `%s`: %s\n", res.Playbook, drillTag(res.Drill), orDash(res.Subject), state)
@@ -535,6 +540,9 @@ func summaryText(res RunResult) string {
 				passed++
 			}
 		}
+		if len(res.RemediationPending) > 0 {
+			return fmt.Sprintf("⚠️ %s%s for %s: contained in %d ms, remediation pending; %d/%d verifications passed; %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications), pendingText(res.RemediationPending))
+		}
 		return fmt.Sprintf("✅ %s%s for %s: contained in %d ms; %d/%d verifications passed.", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications))
 	}
 	return fmt.Sprintf("❌ %s%s for %s: %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.Error)
@@ -575,4 +583,17 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// pendingText names the secrets left for their owners to rotate (at most ResultListSample).
+func pendingText(ps []PendingRotation) string {
+	var names []string
+	for i, p := range ps {
+		if i == ResultListSample {
+			names = append(names, fmt.Sprintf("and %d more", len(ps)-i))
+			break
+		}
+		names = append(names, p.Mount+"/"+p.Path+" (owner "+orDash(p.Owner)+")")
+	}
+	return fmt.Sprintf("%d shared secret(s) not rotated by firebreak, left to their owners: %s.", len(ps), strings.Join(names, ", "))
 }

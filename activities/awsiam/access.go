@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 
@@ -99,7 +100,7 @@ func (a *Activities) RemoveFromGroups(ctx context.Context, in RemoveFromGroupsIn
 		groups = current
 	}
 	for _, g := range sortedUnique(groups) {
-		if !contains(current, g) {
+		if !slices.Contains(current, g) {
 			res.NotMember = append(res.NotMember, g)
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,10 +35,9 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 		status[aws.ToString(k.AccessKeyId)] = k.Status
 		all = append(all, aws.ToString(k.AccessKeyId))
 	}
-	ids := in.AccessKeyIDs
-	if len(ids) == 0 {
-		ids = all
-	}
+	// Every key the user has now (a fresh listing: a key created since the inventory counts
+	// too), and those the caller names.
+	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
 	for _, id := range sortedUnique(ids) {
 		st, ok := status[id]
 		if !ok {
@@ -115,6 +115,17 @@ func (a *Activities) VerifyContained(ctx context.Context, in VerifyContainedInpu
 	if err := requireUser(in.User); err != nil {
 		return VerifyResult{}, err
 	}
+	{
+		// Judged afresh from IAM: whoever the directory says the person is.
+		user, none, looked := iamUserOf(in.User, in.Identity)
+		if none {
+			return VerifyResult{Passed: true, Checks: []Check{{Name: "not present in IAM", Passed: true, Detail: looked + ": nothing to contain"}}}, nil
+		}
+		if _, err := a.Client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)}); apiCode(err) == "NoSuchEntity" {
+			return VerifyResult{Passed: true, Checks: []Check{{Name: "not present in IAM", Passed: true, Detail: "no " + looked + " (GetUser answered NoSuchEntity): nothing to contain"}}}, nil
+		}
+		in.User = user
+	}
 	keys, err := a.listKeys(ctx, in.User)
 	if err != nil {
 		return VerifyResult{}, err
@@ -125,10 +136,9 @@ func (a *Activities) VerifyContained(ctx context.Context, in VerifyContainedInpu
 		status[aws.ToString(k.AccessKeyId)] = k.Status
 		all = append(all, aws.ToString(k.AccessKeyId))
 	}
-	ids := in.AccessKeyIDs
-	if len(ids) == 0 {
-		ids = all
-	}
+	// Every key the user has now (a fresh listing: a key created since the inventory counts
+	// too), and those the caller names.
+	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
 	res := VerifyResult{Passed: true, Checks: []Check{}}
 	add := func(c Check) {
 		res.Checks = append(res.Checks, c)
@@ -249,7 +259,7 @@ func revokeCutoff(doc string) (time.Time, bool) {
 	}
 	var best time.Time
 	for _, s := range stmts {
-		if s.Effect != "Deny" || !contains(stringOrList(s.Action), "*") || !contains(stringOrList(s.Resource), "*") {
+		if s.Effect != "Deny" || !slices.Contains(stringOrList(s.Action), "*") || !slices.Contains(stringOrList(s.Resource), "*") {
 			continue
 		}
 		for op, kv := range s.Condition {
@@ -280,15 +290,6 @@ func stringOrList(raw json.RawMessage) []string {
 	var many []string
 	_ = json.Unmarshal(raw, &many)
 	return many
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedUnique(in []string) []string {

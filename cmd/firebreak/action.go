@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -90,7 +90,7 @@ func actionPlan(name string, raw map[string]string, approveRoles []string) (*pla
 	with := map[string]any{}     // argument → YAML value
 	evidence := map[string]any{} // argument → YAML value, for the snapshot
 	inputRaw := map[string]string{}
-	for _, k := range sortedKeys(raw) {
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
 		p, ok := act.Arg(k)
 		if !ok || p.Internal {
 			return nil, nil, usagef("action %s has no argument %q; its arguments are %s", name, k, strings.Join(argNames, ", "))
@@ -163,6 +163,20 @@ func actionPlan(name string, raw map[string]string, approveRoles []string) (*pla
 		steps = append(steps, snap)
 		step["needs"] = []string{"snapshot"}
 	}
+	if act.Preflight != "" {
+		// What would make the action fail is checked before the gate asks anyone: the gate
+		// has the action's needs, so a failed preflight leaves both undone.
+		pre, _ := playbooks.LookupAction(act.Preflight)
+		pw := map[string]any{}
+		for _, p := range pre.Args {
+			if v, ok := with[p.Name]; ok {
+				pw[p.Name] = v
+			}
+		}
+		steps = append(steps, map[string]any{"id": "preflight", "name": pre.Summary, "action": act.Preflight, "with": pw})
+		needs, _ := step["needs"].([]string)
+		step["needs"] = append(needs, "preflight")
+	}
 	steps = append(steps, step)
 	doc := map[string]any{
 		"name": actionPlanName(name), "title": "Single action " + name, "description": act.Summary,
@@ -201,15 +215,6 @@ func jsonExample(t playbooks.Type) string {
 		return `{"key":"value"}`
 	}
 	return `"value"`
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ActionReport is what `firebreak action run` prints: the action step's outcome and outputs,
@@ -335,12 +340,13 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				return err
 			}
 			ctx := contextOf(cmd)
-			sess, err := openProduction(ctx, logger, evidenceDir)
+			sess, err := openProduction(ctx, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
+				Directory:  configuredDirectory(),
 				DigestStep: actionStep,
 				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
@@ -449,7 +455,7 @@ func printAction(w io.Writer, rep ActionReport, asJSON bool) error {
 	if rep.Error != "" {
 		fmt.Fprintf(w, "  error: %s\n", rep.Error)
 	}
-	for _, k := range sortedKeys(rep.Outputs) {
+	for _, k := range slices.Sorted(maps.Keys(rep.Outputs)) {
 		b, _ := json.Marshal(rep.Outputs[k])
 		fmt.Fprintf(w, "  %s: %s\n", k, b)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // firebreak.yaml (package config) is read once per command, before it runs, from --config or
@@ -199,7 +201,7 @@ var configFlags = []struct {
 func syncFlags(cmd *cobra.Command, top string) error {
 	for _, cf := range configFlags {
 		f := cmd.Flags().Lookup(cf.flag)
-		if f == nil || f.Changed || (cf.commands != nil && !contains(cf.commands, top)) {
+		if f == nil || f.Changed || (cf.commands != nil && !slices.Contains(cf.commands, top)) {
 			continue
 		}
 		v := setting(cf.env)
@@ -214,15 +216,6 @@ func syncFlags(cmd *cobra.Command, top string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // chatopsConfigFile is the chatops configuration of the file at path, with its secrets: each
@@ -483,4 +476,14 @@ func problemStrings(err error) []string {
 // describeConfig is a one-line summary of a loaded file for doctor.
 func describeConfig(lc *loadedConfig) string {
 	return fmt.Sprintf("%s: valid, %d settings from the file", lc.file.File(), lc.values.Len())
+}
+
+// configuredDirectory is the loaded firebreak.yaml's directory as identities, for the runs
+// this command starts (nil without a file).
+func configuredDirectory() []playbooks.Identity {
+	lc := activeConfig.Load()
+	if lc == nil || lc.file == nil {
+		return nil
+	}
+	return chatops.Identities(lc.file.Chatops().Directory)
 }

@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -115,6 +116,11 @@ type Scorecard struct {
 	Faults []testenv.FaultReport `json:"faults,omitempty"`
 	// Retries lists the activities that needed more than one attempt: how the run coped.
 	Retries []ActivityAttempts `json:"retries,omitempty"`
+	// UpstreamChecks ask the sandbox's database and rotation service whether each reported
+	// rotation changed the credential where it is checked.
+	UpstreamChecks []workflows.Check `json:"upstream_checks,omitempty"`
+	// Verdict is PASS, FAIL or CONTAINED, REMEDIATION PENDING.
+	Verdict string `json:"verdict"`
 }
 
 // ActivityAttempts is one activity of a run that was retried.
@@ -303,7 +309,8 @@ func (r *rig) startWorker() error {
 		WorkerStopTimeout: 10 * time.Second,
 		Interceptors:      []interceptor.WorkerInterceptor{&drillHooks{r: r}},
 	})
-	workflows.Register(w)
+	// A drill worker trusts the sandbox's decision key only (rule 5).
+	workflows.Register(w, workflows.WithDecisionKeys(workflows.NewSigner(workflows.SandboxDecisionKey()).Public()))
 	if err := r.sb.Register(w, r.store); err != nil {
 		return err
 	}
@@ -381,6 +388,20 @@ type drillFault struct {
 }
 
 const faultWorkerCrash = "worker-crash"
+
+// injectedKinds names the injected faults, for the run's memo: the audit record and the review
+// tell them from real failures.
+func injectedKinds(faults []drillFault) []string {
+	kinds := []string{}
+	for _, f := range faults {
+		if f.crash {
+			kinds = append(kinds, faultWorkerCrash)
+		} else if f.sandbox != nil {
+			kinds = append(kinds, f.sandbox.Kind)
+		}
+	}
+	return kinds
+}
 
 func faultKinds() []string {
 	return append(append([]string(nil), testenv.SandboxFaults...), faultWorkerCrash)
@@ -621,6 +642,15 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		return card
 	}
 	c, sb, queue := r.conn.Client, r.sb, r.queue
+	for _, df := range faults {
+		if df.sandbox != nil && df.sandbox.Kind == testenv.FaultBystanders {
+			// The organisation's size, seeded before the trigger: not part of the drill's time.
+			if _, err := sb.Inject(*df.sandbox); err != nil {
+				card.Playbook, card.Drill, card.FailureCause = p.Name, true, "injecting faults: "+err.Error()
+				return card
+			}
+		}
+	}
 	sb.Recorder.Reset()
 	start := time.Now()
 	subject, _ := inputs["subject"].(string)
@@ -630,7 +660,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	auto := f.autoApproves(r.conn.Embedded)
 	run := runs.PrepareBound(p, inputs, runs.Request{
-		Drill: true, Report: rep, AutoApprove: auto,
+		Drill: true, Report: rep, AutoApprove: auto, Directory: sb.Org.Directory(),
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
 	})
 	parent := ctx
@@ -658,7 +688,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
 		Queue: queue, Fresh: true,
-		Memo: map[string]any{"playbook": p.Name, "drill": true},
+		Memo: map[string]any{"playbook": p.Name, "drill": true, audit.MemoFaults: injectedKinds(faults)},
 	})
 	recorded := false
 	if err == nil {
@@ -707,11 +737,15 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	card.LeakChecks = leakChecks(after, r.conn, r.sb, card.WorkflowID, card.RunID)
 	card.Retries = activityRetries(after, r.conn, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
+	card.UpstreamChecks = upstreamChecks(r.sb, card)
 	card.Passed = err == nil && len(fr.errs) == 0 && card.Outcome == workflows.OutcomeContained
 	for _, lc := range card.LeakChecks {
 		if lc.Leaks > 0 {
 			card.Passed = false
 		}
+	}
+	for _, uc := range card.UpstreamChecks {
+		card.Passed = card.Passed && uc.Passed
 	}
 	// A drill proves a playbook: one that changes systems and checks nothing proves nothing,
 	// however the run went.
@@ -719,6 +753,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		card.Passed = false
 		card.FailureCause = fmt.Sprintf("playbook %s changes systems (%s) but verifies nothing and expects nothing, so its drill proves nothing; add a verify step or an expect: assertion", p.Name, strings.Join(p.Unverified, ", "))
 	}
+	card.Verdict = cardVerdict(card)
 	return card
 }
 
@@ -773,7 +808,7 @@ func (r *rig) watchPending(ctx context.Context, c client.Client, wfID string) {
 					deadline = "escalated or failed at " + p.Deadline.Local().Format(time.TimeOnly)
 				}
 				fmt.Fprintf(r.out, "WAITING %s %s for one of [%s] (%s): %s\n  answer in Slack: /firebreak approve %s step=%s   (or deny)\n",
-					p.Kind, p.Step, strings.Join(p.Roles, ", "), deadline, firstLine(p.Message), wfID, p.Step)
+					p.Kind, p.Step, strings.Join(append(slices.Clone(p.Roles), p.Owners...), ", "), deadline, firstLine(p.Message), wfID, p.Step)
 			}
 		}
 	}
@@ -852,10 +887,7 @@ func leakChecks(ctx context.Context, conn *temporalConn, sb *testenv.Sandbox, wf
 }
 
 func printScorecard(w io.Writer, c Scorecard) {
-	verdict := "PASS"
-	if !c.Passed {
-		verdict = "FAIL"
-	}
+	verdict := cardVerdict(c)
 	kind := "RUN"
 	if c.Drill {
 		kind = "DRILL"
@@ -882,10 +914,13 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
-	if c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → the subject's access cut)\n", c.TimeToContainMS)
+	if tt := c.Times(); c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
+		if tt.FirstCutStep != "" {
+			fmt.Fprintf(w, "  Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+		}
+		fmt.Fprintf(w, "  Time to contain: %s (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 		if c.TimeToRemediateMS > 0 {
-			fmt.Fprintf(w, "  Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+			fmt.Fprintf(w, "  Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 		}
 	} else {
 		fmt.Fprintf(w, "  Time to contain: not contained\n")
@@ -900,6 +935,15 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w, "  Expectations:")
 		for _, e := range c.Expectations {
 			fmt.Fprintf(w, "    %s %s %s\n", checkMark(e.Passed), e.Name, detail(e.Detail))
+		}
+	}
+	if rl := rotationLines(c); len(rl) > 0 {
+		fmt.Fprintln(w, "  Shared secrets:")
+		for _, l := range rl {
+			fmt.Fprintf(w, "    %s\n", l)
+		}
+		for _, uc := range c.UpstreamChecks {
+			fmt.Fprintf(w, "    %s %s %s\n", checkMark(uc.Passed), uc.Name, detail(uc.Detail))
 		}
 	}
 	fmt.Fprintln(w, "  Secrets leaked:")
@@ -979,6 +1023,10 @@ func faultSummary(f testenv.FaultReport) string {
 		return fmt.Sprintf("%s: worker stopped after the evidence snapshot, restarted after %d ms; run resumed %d ms after the crash", f.Fault, f.ClearedAt.Sub(f.InjectedAt).Milliseconds(), f.DelayMS)
 	case f.Service == "worker":
 		return fmt.Sprintf("%s: the run did not resume after the crash", f.Fault)
+	case strings.HasPrefix(f.Fault, testenv.FaultLatency+"="):
+		return fmt.Sprintf("%s: %d sandbox calls answered that much later, %d ms added in all", f.Fault, f.Hits, f.DelayMS)
+	case strings.HasPrefix(f.Fault, testenv.FaultBystanders+"="):
+		return fmt.Sprintf("%s: the sandbox Vault held that many more live tokens", f.Fault)
 	case f.Hits == 0:
 		return fmt.Sprintf("%s: no %s request was affected", f.Fault, f.Service)
 	case strings.HasPrefix(f.Fault, testenv.FaultVaultSlow):
@@ -1008,13 +1056,6 @@ func writeScorecardFiles(cards []Scorecard, f drillFlags) error {
 	return nil
 }
 
-func verdict(passed bool) string {
-	if passed {
-		return "PASS"
-	}
-	return "FAIL"
-}
-
 // mdCell makes s safe inside a Markdown table cell.
 func mdCell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
@@ -1025,12 +1066,15 @@ func scorecardsMarkdown(cards []Scorecard) string {
 	var b strings.Builder
 	b.WriteString("# Drill scorecards\n")
 	for _, c := range cards {
-		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, verdict(c.Passed))
+		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, cardVerdict(c))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
-		if c.Outcome == workflows.OutcomeContained {
-			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
+		if tt := c.Times(); c.Outcome == workflows.OutcomeContained {
+			if tt.FirstCutStep != "" {
+				fmt.Fprintf(&b, "- Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+			}
+			fmt.Fprintf(&b, "- Time to contain: **%s** (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 			if c.TimeToRemediateMS > 0 {
-				fmt.Fprintf(&b, "- Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+				fmt.Fprintf(&b, "- Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 			}
 		} else {
 			b.WriteString("- Time to contain: **not contained**\n")
@@ -1059,6 +1103,15 @@ func scorecardsMarkdown(cards []Scorecard) string {
 		}
 		section("Verifications", c.Verifications)
 		section("Expectations", c.Expectations)
+		if rl := rotationLines(c); len(rl) > 0 {
+			b.WriteString("\n### Shared secrets\n\n")
+			for _, l := range rl {
+				fmt.Fprintf(&b, "- %s\n", mdCell(l))
+			}
+			for _, uc := range c.UpstreamChecks {
+				fmt.Fprintf(&b, "- %s %s %s\n", checkMark(uc.Passed), mdCell(uc.Name), mdCell(detail(uc.Detail)))
+			}
+		}
 		b.WriteString("\n### Secrets leaked\n\n")
 		for _, lc := range c.LeakChecks {
 			fmt.Fprintf(&b, "- %s %d canary hits in %d %s\n", checkMark(lc.Leaks == 0), lc.Leaks, lc.Scanned, lc.Artefact)
@@ -1106,29 +1159,32 @@ th{background:#eee}
 tr{page-break-inside:avoid}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,monospace;font-size:.85em;word-break:break-all}
 .pass{color:#06612a;font-weight:600}.fail{color:#a00;font-weight:700}
+li.pass{color:inherit;font-weight:normal}li.fail{font-weight:600}
 .meta td:first-child{width:12rem;font-weight:600}
 section.card{page-break-inside:auto}
 @media print{body{margin:0;max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}h2{page-break-before:auto}}
 `
 
 var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmltemplate.FuncMap{
-	"verdict": verdict, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary, "orDash": orDash,
+	"verdict": cardVerdict, "rotations": rotationLines, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary, "orDash": orDash,
 	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
 	"responses": responses,
+	"millis":    workflows.Millis,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>firebreak drill scorecards</title>
 <style>{{css}}</style></head><body>
 <h1>firebreak drill scorecards</h1>
 {{range .}}<section class="card">
-<h2>{{.Playbook}} — <span class="{{if .Passed}}pass{{else}}fail{{end}}">{{verdict .Passed}}</span></h2>
+<h2>{{.Playbook}} — <span class="{{if .Passed}}pass{{else}}fail{{end}}">{{verdict .}}</span></h2>
 <table class="meta">
 <tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
 <tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
-<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
-{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{.TimeToRemediateMS}} ms (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
+{{$t := .Times}}{{if $t.FirstCutStep}}<tr><td>Time to first cut</td><td>{{millis $t.ToFirstCut}} (trigger → {{$t.FirstCutStep}})</td></tr>{{end}}
+<tr><td>Time to contain</td><td>{{if contained .}}<b>{{millis $t.ToContain}}</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{millis $t.ToRemediate}} (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
 <tr><td>Elapsed</td><td>{{ms .Elapsed}}</td></tr>
 </table>
 <h3>Steps</h3>
@@ -1136,6 +1192,8 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 {{range .Steps}}<tr><td>{{mark .Status}}</td><td>{{.ID}}</td><td><code>{{.Action}}</code></td><td>{{.DurationMS}} ms</td><td>{{if .Error}}{{.Error}}{{else if .SkipReason}}skipped: {{.SkipReason}}{{end}}</td></tr>
 {{end}}</table>
 {{if .Verifications}}<h3>Verifications</h3><ul>{{range .Verifications}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Step}}: {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
+{{with rotations .}}<h3>Shared secrets</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .UpstreamChecks}}<ul>{{range .UpstreamChecks}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 {{if .Expectations}}<h3>Expectations</h3><ul>{{range .Expectations}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 <h3>Secrets leaked</h3><ul>{{range .LeakChecks}}<li>{{check (eq .Leaks 0)}} {{.Leaks}} canary hits in {{.Scanned}} {{.Artefact}}</li>{{end}}</ul>
 {{with responses .}}<h3>Responses</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}

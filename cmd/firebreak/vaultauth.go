@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 )
 
 // Vault login methods, in the order vaultClientFromEnv tries them.
@@ -41,6 +44,11 @@ func vaultClientFromEnv(ctx context.Context, logger *slog.Logger) (*vaultapi.Cli
 	}
 	if err := vaultFileConfig(cfg); err != nil { // firebreak.yaml's vault.address and ca_cert
 		return nil, "", err
+	}
+	// Keep a connection per accessor lookup an inventory has in flight; the SDK's pool keeps
+	// GOMAXPROCS+1, and a scan of Vault's tokens would otherwise open and close connections.
+	if tr, ok := cfg.HttpClient.Transport.(*http.Transport); ok {
+		tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, fbvault.DefaultLookupConcurrency)
 	}
 	c, err := vaultapi.NewClient(cfg)
 	if err != nil {
