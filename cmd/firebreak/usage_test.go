@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"os"
@@ -189,5 +190,25 @@ steps:
 	code := run([]string{"drill", "run", file, "--evidence-dir", t.TempDir()}, &stdout, &stderr)
 	if code != exitFailed || !strings.Contains(stdout.String(), "verifies nothing") {
 		t.Fatalf("exit %d (want %d), scorecard lacks the reason:\n%s%s", code, exitFailed, stdout.String(), stderr.String())
+	}
+}
+
+// TestActionsMarkIrreversible: `firebreak actions` marks the actions that cannot be undone
+// (README says it does), and --json gives durations as "30s", not nanoseconds.
+func TestActionsMarkIrreversible(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"actions"}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "awsiam.delete_keys [destructive] [irreversible") || strings.Contains(stdout.String(), "vault.revoke_tokens [destructive] [irreversible") {
+		t.Fatalf("exit %d; want delete_keys marked irreversible and revoke_tokens not:\n%s", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"actions", "--json"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil || len(list) == 0 {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if to, _ := list[0]["timeout"].(string); to == "" || strings.Trim(to, "0123456789") == "" {
+		t.Fatalf("timeout %v (%T); want a duration like 30s", list[0]["timeout"], list[0]["timeout"])
 	}
 }
