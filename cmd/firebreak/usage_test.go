@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
@@ -210,5 +211,23 @@ func TestActionsMarkIrreversible(t *testing.T) {
 	}
 	if to, _ := list[0]["timeout"].(string); to == "" || strings.Trim(to, "0123456789") == "" {
 		t.Fatalf("timeout %v (%T); want a duration like 30s", list[0]["timeout"], list[0]["timeout"])
+	}
+}
+
+// TestCalendarCron: a schedule's calendar is shown as the cron people wrote, not a Go struct.
+func TestCalendarCron(t *testing.T) {
+	all := func(lo, hi, step int) []client.ScheduleRange { return []client.ScheduleRange{{Start: lo, End: hi, Step: step}} }
+	one := func(v int) []client.ScheduleRange { return []client.ScheduleRange{{Start: v}} }
+	for _, tc := range []struct {
+		cs   client.ScheduleCalendarSpec
+		want string
+	}{
+		{client.ScheduleCalendarSpec{Second: one(0), Minute: one(30), Hour: one(4), DayOfMonth: all(1, 31, 1), Month: all(1, 12, 1), DayOfWeek: all(0, 6, 1)}, "30 4 * * *"},
+		{client.ScheduleCalendarSpec{Minute: one(0), Hour: one(9), DayOfMonth: one(1), Month: all(1, 12, 3), DayOfWeek: all(0, 6, 1)}, "0 9 1 */3 *"},
+		{client.ScheduleCalendarSpec{Minute: one(30), Hour: one(9), DayOfWeek: []client.ScheduleRange{{Start: 1, End: 5}}}, "30 9 * * 1-5"},
+	} {
+		if got := calendarCron(tc.cs); got != tc.want {
+			t.Errorf("calendarCron(%+v) = %q, want %q", tc.cs, got, tc.want)
+		}
 	}
 }
