@@ -217,7 +217,9 @@ func TestActionsMarkIrreversible(t *testing.T) {
 
 // TestCalendarCron: a schedule's calendar is shown as the cron people wrote, not a Go struct.
 func TestCalendarCron(t *testing.T) {
-	all := func(lo, hi, step int) []client.ScheduleRange { return []client.ScheduleRange{{Start: lo, End: hi, Step: step}} }
+	all := func(lo, hi, step int) []client.ScheduleRange {
+		return []client.ScheduleRange{{Start: lo, End: hi, Step: step}}
+	}
 	one := func(v int) []client.ScheduleRange { return []client.ScheduleRange{{Start: v}} }
 	for _, tc := range []struct {
 		cs   client.ScheduleCalendarSpec
