@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,5 +81,26 @@ func TestDrillTimeoutCancelsItsRun(t *testing.T) {
 	out := stdout.String() + stderr.String()
 	if code != exitFailed || !strings.Contains(out, "--timeout 4s passed") || !strings.Contains(out, "was cancelled") {
 		t.Fatalf("exit %d, want 1 saying the run was cancelled:\n%s", code, out)
+	}
+}
+
+// TestReasonAsInput: README's `firebreak run … reason="key in a public gist"` fills the run's
+// trigger reason (what Slack, PagerDuty and the audit show), as --reason does; it used to be
+// lost. Both, differing, is bad usage.
+func TestReasonAsInput(t *testing.T) {
+	home := sandboxRunEnv(t)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"run", "compromised-dev-key", "subject=bob", "reason=a", "--reason", "b"}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "reason given twice") {
+		t.Fatalf("exit %d, want 2: %s", code, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	run([]string{"run", "compromised-dev-key", "subject=bob", "reason=key in a public gist", "--timeout", "300ms", "--json", "--evidence-dir", filepath.Join(home, "evidence")}, &stdout, &stderr)
+	var card Scorecard
+	if err := json.Unmarshal(stdout.Bytes(), &card); err != nil {
+		t.Fatalf("%v: %s%s", err, stdout.String(), stderr.String())
+	}
+	if card.Trigger.Reason != "key in a public gist" {
+		t.Fatalf("trigger reason %q; want the reason= input", card.Trigger.Reason)
 	}
 }

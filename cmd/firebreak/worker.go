@@ -289,6 +289,13 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return err
 			}
+			// reason="…" (as README writes it) and --reason are the same thing: the reason input
+			// and the trigger's reason that Slack, PagerDuty and the audit show.
+			if given, ok := raw["reason"]; ok && reason != "" && given != reason {
+				return usagef("reason given twice, as reason=%q and --reason %q; give it once", given, reason)
+			} else if ok {
+				reason = given
+			}
 			if reason != "" {
 				raw["reason"] = reason
 			}
