@@ -73,7 +73,17 @@ func OpenFileStore(dir string) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("evidence store: %w", err)
 	}
+	// Evidence holds what a run saw of people's access: the owner's only, whatever mode an
+	// earlier version or a umask left.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("evidence store: %w", err)
+	}
 	s := &FileStore{path: filepath.Join(dir, "evidence.jsonl"), keys: map[string]Record{}}
+	for _, f := range []string{s.path, filepath.Join(dir, HeadFileName)} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("evidence store: %w", err)
+		}
+	}
 	recs, err := ReadFile(s.path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err

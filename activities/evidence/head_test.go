@@ -102,3 +102,23 @@ func TestHeadShowsTruncationAndRechaining(t *testing.T) {
 		t.Errorf("opening a truncated store: %v; want ErrHead", err)
 	}
 }
+
+// TestStoreIsPrivate: an evidence directory and file left world-readable are made the
+// owner's only when the store opens.
+func TestStoreIsPrivate(t *testing.T) {
+	dir := chainOf(t, nil, 1)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "evidence.jsonl"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.OpenFileStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "evidence.jsonl"): 0o600, filepath.Join(dir, evidence.HeadFileName): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v); want %#o", path, fi.Mode().Perm(), err, want)
+		}
+	}
+}

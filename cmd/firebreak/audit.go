@@ -80,7 +80,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 				_, err = cmd.OutOrStdout().Write(b)
 				return err
 			}
-			return os.WriteFile(out, b, 0o600) // a decrypted run history: for the auditor only
+			return writePrivate(out, b) // a decrypted run history: for the auditor only
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "json", "json (verifiable), markdown or html")
@@ -160,7 +160,7 @@ func loadSigningKey(path string) (ed25519.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := privateDir(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("audit signing key: %w", err)
 		}
 		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {

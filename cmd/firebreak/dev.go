@@ -96,7 +96,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		}
 	}
 
-	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+	if err := privateDir(f.stateDir); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
 	ln, err := net.Listen("tcp", f.listen)
@@ -111,6 +111,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	defer srv.Stop()
+	// SQLite creates its database, journal and shared-memory files with the umask's mode.
+	if err := privateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
+		return err
+	}
 	codec, err := loadCodec(f.stateDir, keyCreate)
 	if err != nil {
 		return err
