@@ -361,7 +361,7 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	// An incident is triggered once: a run for it that has finished is the answer too (Once).
 	sp := startSpec{Playbook: playbook, Raw: raw, Source: "pagerduty", Once: true, Request: runs.Request{Incident: inc.ID,
-		Trigger: workflows.Trigger{Kind: "pagerduty", By: s.pagerDutyRequester(body, inc), Reason: inc.Title, At: at},
+		Trigger: workflows.Trigger{Kind: "pagerduty", By: s.pagerDutyRequester(body, inc), ByAuth: "pagerduty", Reason: inc.Title, At: at},
 		Report:  workflows.Report{PagerDutyIncident: inc.ID}}}
 	in, err := s.prepare(&sp)
 	if err != nil {

@@ -43,6 +43,10 @@ type Trigger struct {
 	// PagerDuty incident whose inputs came from free text). They chose to act, so like the
 	// requester they may not also approve the run's gates.
 	ConfirmedBy string `json:"confirmed_by,omitempty"`
+	// ByAuth says how By was established: "slack" or "pagerduty" (verified requests and the
+	// directory), "mtls:<subject>" (the command line's Temporal client certificate), or
+	// "claimed" (the command line's --requested-by, with nothing that authenticates it).
+	ByAuth string `json:"by_auth,omitempty"`
 }
 
 // Report says where a run reports progress. Empty fields turn that channel off.

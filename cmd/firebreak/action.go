@@ -332,6 +332,10 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 					return usagef("%s cannot be undone, so it waits for a second person's approval in Slack; with TEMPORAL_ADDRESS unset it would run on an embedded Temporal server that nobody else can reach, and wait in vain. Set TEMPORAL_ADDRESS to the cluster firebreak serve answers Slack for, or drill it: firebreak drill run against the sandbox", args[0])
 				}
 			}
+			auth, err := requesterAuth(requestedBy)
+			if err != nil {
+				return err
+			}
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
@@ -344,7 +348,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
 				DigestStep: actionStep,
-				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
 			st, err := sess.start(ctx, run, runs.StartOptions{Timeout: timeout})

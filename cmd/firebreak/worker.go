@@ -289,9 +289,13 @@ serve the run for the life of the command.`,
 			if reason != "" {
 				raw["reason"] = reason
 			}
+			auth, err := requesterAuth(requestedBy)
+			if err != nil {
+				return err
+			}
 			run, err := runs.Prepare(p, raw, runs.Request{
 				Incident: incident,
-				Trigger:  workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Trigger:  workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:   workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
 			if err != nil {
@@ -388,5 +392,5 @@ func requesterFlag(cmd *cobra.Command, dst *string) {
 	if def == "" {
 		def = currentUser()
 	}
-	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else")
+	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else. With a Temporal client certificate (TEMPORAL_TLS_CERT) it must name its subject; otherwise the run records it as claimed")
 }
