@@ -43,6 +43,10 @@ type Action struct {
 	Outputs     []Param `json:"outputs"`
 	Destructive bool    `json:"destructive"` // changes a system; needs evidence first
 	Contains    bool    `json:"contains"`    // it cuts the subject off; see Step.Contains
+	// Cuts actions cut off everything the subject holds in one system in one call, whatever
+	// they hold (disabling the identity entity fails every token bound to it; deactivating the
+	// keys; denying older sessions): the first cut. See Step.Cuts.
+	Cuts bool `json:"cuts,omitempty"`
 	// Irreversible actions cannot be undone (deleting keys, users, logins or MFA secrets,
 	// rotating shared secrets others depend on): by default a playbook step that runs one
 	// waits for a second person's approval (the two-person rule), while reversible
@@ -192,7 +196,7 @@ var catalog = []Action{
 		Name: "vault.disable_entity", Summary: "Disable a Vault identity entity so none of its tokens can be used.",
 		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}},
 		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "disabled", Type: TypeBool, Doc: "disabled now"}, {Name: "was_disabled", Type: TypeBool, Doc: "already disabled before"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "vault.enable_entity", Summary: "Re-enable a Vault identity entity (the undo of vault.disable_entity).",
@@ -252,13 +256,13 @@ var catalog = []Action{
 		Name: "awsiam.deactivate_keys", Summary: "Set IAM access keys Inactive; already inactive counts as done.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys to deactivate"}},
 		Outputs:     []Param{{Name: "deactivated", Type: TypeStringList, Doc: "keys deactivated now"}, {Name: "already_inactive", Type: TypeStringList, Doc: "keys that were already inactive"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer exist (nothing to deactivate)"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.revoke_sessions", Summary: "Attach an inline deny-all policy conditioned on aws:TokenIssueTime, revoking sessions already issued.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "policy_name", Type: TypeString, Doc: "inline policy name (default firebreak-revoke-older-sessions)"}},
 		Outputs:     []Param{{Name: "policy_name", Type: TypeString, Doc: "inline policy name"}, {Name: "not_before", Type: TypeString, Doc: "sessions issued before this instant are denied"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.verify_contained", Summary: "Check that each key reads Inactive and the session-revocation policy is attached.",

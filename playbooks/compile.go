@@ -580,6 +580,7 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 		return
 	}
 	s.Destructive, s.Contains, s.Verifies, s.Builtin = act.Destructive, act.Contains, act.Verifies, act.Builtin
+	s.Cuts = act.Cuts
 	s.Retry, s.Timeout = act.Retry, Duration(act.Timeout)
 	s.Idempotent = act.HasIdempotencyKey()
 

@@ -153,6 +153,9 @@ type Step struct {
 	// Contains steps cut the subject off; the run is contained when all have succeeded.
 	// Time to contain ends when the last reversible one has (see workflows.RunResult).
 	Contains bool `json:"contains,omitempty"`
+	// Cuts steps cut everything the subject holds in one system at once (catalog Action.Cuts);
+	// the first cut is made when all of a run's have succeeded (workflows.RunResult.FirstCutAt).
+	Cuts bool `json:"cuts,omitempty"`
 	// Irreversible steps cannot be undone; unless the playbook opts out, each waits (through
 	// its needs) for an approval.request step — the compiler adds a two-person gate when
 	// none precedes it.

@@ -837,6 +837,9 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
+	if !c.FirstCutAt.IsZero() {
+		fmt.Fprintf(w, "  Time to first cut: %d ms (trigger → entity disabled, keys deactivated, older sessions denied)\n", c.TimeToFirstCutMS)
+	}
 	if c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
 		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → the subject's access cut)\n", c.TimeToContainMS)
 		if c.TimeToRemediateMS > 0 {
@@ -985,6 +988,9 @@ func scorecardsMarkdown(cards []Scorecard) string {
 	for _, c := range cards {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, cardVerdict(c))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
+		if !c.FirstCutAt.IsZero() {
+			fmt.Fprintf(&b, "- Time to first cut: **%d ms** (trigger → entity disabled, keys deactivated, older sessions denied)\n", c.TimeToFirstCutMS)
+		}
 		if c.Outcome == workflows.OutcomeContained {
 			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
 			if c.TimeToRemediateMS > 0 {
