@@ -59,6 +59,10 @@ type Action struct {
 	Verifies         bool          `json:"verifies"` // outputs.passed must be true or the run fails
 	Retry            RetryPolicy   `json:"retry"`
 	Timeout          time.Duration `json:"timeout"`
+	// Heartbeat, when set, is how long the activity may go without recording progress before
+	// Temporal counts the attempt lost: actions that work through something as large as Vault's
+	// token store record progress, and a retry resumes from it (see Step.Heartbeat).
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
 	// Builtin actions are carried out by the interpreter (timers, human decisions), not by an
 	// activity.
 	Builtin bool `json:"builtin,omitempty"`
@@ -170,7 +174,7 @@ var catalog = []Action{
 			{Name: "readable_secrets", Type: TypeMapList, Doc: "shared secrets the subject could read: mount, path, version"},
 			{Name: "readable_paths", Type: TypeStringList, Doc: "the same as mount/path strings"},
 		},
-		Retry: readRetry, Timeout: 30 * time.Second,
+		Retry: readRetry, Timeout: 10 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
 		Name: "vault.inventory_many", Summary: "Inventory many subjects in one pass over Vault's tokens (each token looked up once, not once per subject): for a list of people.",
@@ -184,7 +188,7 @@ var catalog = []Action{
 			{Name: "accessors", Type: TypeStringList, Doc: "accessors of every subject's live tokens"},
 			{Name: "readable_secrets", Type: TypeMapList, Doc: "shared secrets any subject could read, each once: mount, path, version"},
 		},
-		Retry: readRetry, Timeout: 5 * time.Minute,
+		Retry: readRetry, Timeout: 30 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
 		Name: "vault.revoke_tokens", Summary: "Revoke Vault tokens by accessor; already revoked counts as done.",

@@ -581,7 +581,7 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 	}
 	s.Destructive, s.Contains, s.Verifies, s.Builtin = act.Destructive, act.Contains, act.Verifies, act.Builtin
 	s.Cuts = act.Cuts
-	s.Retry, s.Timeout = act.Retry, Duration(act.Timeout)
+	s.Retry, s.Timeout, s.Heartbeat = act.Retry, Duration(act.Timeout), Duration(act.Heartbeat)
 	s.Idempotent = act.HasIdempotencyKey()
 
 	// Fan-out: the list is evaluated in the step's scope; its elements are item.

@@ -540,6 +540,7 @@ func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    time.Duration(st.Timeout),
+		HeartbeatTimeout:       time.Duration(st.Heartbeat),
 		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
