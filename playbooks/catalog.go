@@ -177,6 +177,18 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 10 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
+		Name: "vault.find_entity", Summary: "Read a subject's Vault identity entity with its policies and aliases: one request, whatever Vault holds; what the first cut (disabling the entity) needs.",
+		Args: []Param{{Name: "subject", Type: TypeString, Required: true, Doc: "identity entity name"}},
+		Outputs: []Param{
+			{Name: "entity_id", Type: TypeString, Doc: "identity entity id"},
+			{Name: "entity_name", Type: TypeString, Doc: "identity entity name"},
+			{Name: "disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
+			{Name: "policies", Type: TypeStringList, Doc: "entity policies"},
+			{Name: "aliases", Type: TypeMapList, Doc: "logins bound to the entity: name, mount_accessor, mount_path, mount_type"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
 		Name: "vault.inventory_many", Summary: "Inventory many subjects in one pass over Vault's tokens (each token looked up once, not once per subject): for a list of people.",
 		Args: []Param{
 			{Name: "subjects", Type: TypeStringList, Required: true, Doc: "identity entity names, each once"},
@@ -253,6 +265,18 @@ var catalog = []Action{
 			{Name: "mfa_devices", Type: TypeMapList, Doc: "serial_number, enable_date"},
 			{Name: "groups", Type: TypeStringList, Doc: "group names"},
 			{Name: "inline_policies", Type: TypeStringList, Doc: "inline policy names"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.list_keys", Summary: "List an IAM user's access keys and whether a console login exists, both at once: what the first cut (deactivating the keys) needs.",
+		Args: []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}},
+		Outputs: []Param{
+			{Name: "user_name", Type: TypeString, Doc: "IAM user name"},
+			{Name: "access_keys", Type: TypeMapList, Doc: "access_key_id, status, create_date"},
+			{Name: "access_key_ids", Type: TypeStringList, Doc: "all access key ids"},
+			{Name: "active_key_ids", Type: TypeStringList, Doc: "ids of Active keys"},
+			{Name: "has_login_profile", Type: TypeBool, Doc: "console password exists"},
 		},
 		Retry: readRetry, Timeout: 30 * time.Second,
 	},
