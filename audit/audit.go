@@ -23,6 +23,7 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -42,11 +43,25 @@ const (
 // Entry is one line of a run's timeline. Hash is the SHA-256 of Prev and the entry's other
 // fields, so each entry vouches for every one before it.
 type Entry struct {
-	Seq     int             `json:"seq"`
-	At      time.Time       `json:"at"`
-	Kind    string          `json:"kind"`
-	EventID int64           `json:"event_id,omitempty"` // the history event the entry comes from
-	Summary string          `json:"summary"`
+	Seq     int       `json:"seq"`
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	EventID int64     `json:"event_id,omitempty"` // the history event the entry comes from
+	Summary string    `json:"summary"`
+	// Who acted: a person (the requester, an approver) or, for what firebreak did, the
+	// trigger it acted for.
+	Who string `json:"who,omitempty"`
+	// Step, StepName and Action say which step of the playbook the entry belongs to and the
+	// catalog action it ran; Report names the step a progress report was about.
+	Step     string `json:"step,omitempty"`
+	StepName string `json:"step_name,omitempty"`
+	Action   string `json:"action,omitempty"`
+	Report   bool   `json:"report,omitempty"`
+	// Objects are what the entry touched, by reference only (key ids, token accessors,
+	// entity ids, secret paths and versions, evidence records), never values.
+	Objects []string `json:"objects,omitempty"`
+	// Outcome is succeeded, failed, approve, deny, refused, or the run's outcome.
+	Outcome string          `json:"outcome,omitempty"`
 	Data    json.RawMessage `json:"data,omitempty"`
 	Prev    string          `json:"prev"`
 	Hash    string          `json:"hash"`
@@ -73,18 +88,25 @@ type Export struct {
 
 // RunStarted is the data of the run.started entry.
 type RunStarted struct {
-	WorkflowID      string            `json:"workflow_id"`
-	RunID           string            `json:"run_id"`
-	TaskQueue       string            `json:"task_queue"`
-	Drill           bool              `json:"drill"`
-	Playbook        string            `json:"playbook"`
-	Title           string            `json:"title,omitempty"`
-	Version         string            `json:"version,omitempty"`
-	SourceSHA256    string            `json:"source_sha256"`
+	WorkflowID   string `json:"workflow_id"`
+	RunID        string `json:"run_id"`
+	TaskQueue    string `json:"task_queue"`
+	Drill        bool   `json:"drill"`
+	Playbook     string `json:"playbook"`
+	Title        string `json:"title,omitempty"`
+	Version      string `json:"version,omitempty"`
+	SourceSHA256 string `json:"source_sha256"`
+	// PlanSHA256 is recomputed by the export from the plan the run was given
+	// (playbooks.PlanSHA256), not copied from it: compare it with the library's plan
+	// (`firebreak playbook explain`) and with the plan_check the worker recorded.
+	PlanSHA256      string            `json:"plan_sha256"`
 	CompilerVersion string            `json:"compiler_version,omitempty"`
 	Trigger         workflows.Trigger `json:"trigger"`
 	Inputs          map[string]any    `json:"inputs"`
 	Report          workflows.Report  `json:"report"`
+	// InjectedFaults are the faults a drill injected on purpose (from the run's memo), so a
+	// review tells them from real failures.
+	InjectedFaults []string `json:"injected_faults,omitempty"`
 }
 
 // ActivityRecord is the data of an activity entry: what was asked, what came back.
@@ -129,6 +151,19 @@ const Redacted = "[redacted]"
 // events' payloads must be readable by dc (already decrypted); nil means the SDK's default
 // converter.
 func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc converter.DataConverter) (*Export, error) {
+	return BuildWith(workflowID, runID, events, dc, Options{})
+}
+
+// Options refine a record.
+type Options struct {
+	// People names a person from the directory by any of their identities (Slack user id,
+	// PagerDuty user id, email, subject), e.g. "Carol Jones <carol@example.com>"; "" when
+	// unknown. nil leaves identities as recorded.
+	People func(id string) string
+}
+
+// BuildWith is Build, naming people through opts.
+func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc converter.DataConverter, opts Options) (*Export, error) {
 	if dc == nil {
 		dc = converter.GetDefaultDataConverter()
 	}
@@ -160,6 +195,13 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 		return compact(b)
 	}
 	ex := &Export{Format: Format}
+	// Activity entries are finished once the run's result is known: it ties activities to
+	// steps. acts keeps each one's index and record.
+	type actEntry struct {
+		i   int
+		rec ActivityRecord
+	}
+	var actEntries []actEntry
 	add := func(ev *historypb.HistoryEvent, kind, summary string, data any) error {
 		b, err := json.Marshal(data)
 		if err != nil {
@@ -169,8 +211,12 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 			return err
 		}
 		ex.Entries = append(ex.Entries, Entry{Seq: len(ex.Entries) + 1, At: ev.GetEventTime().AsTime().UTC(), Kind: kind, EventID: ev.GetEventId(), Summary: summary, Data: b})
+		if rec, ok := data.(ActivityRecord); ok {
+			actEntries = append(actEntries, actEntry{len(ex.Entries) - 1, rec})
+		}
 		return nil
 	}
+	last := func() *Entry { return &ex.Entries[len(ex.Entries)-1] }
 
 	first := events[0]
 	st := first.GetWorkflowExecutionStartedEventAttributes()
@@ -194,20 +240,28 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 	rs := RunStarted{
 		WorkflowID: workflowID, RunID: runID, TaskQueue: st.GetTaskQueue().GetName(), Drill: in.Drill,
 		Playbook: in.Plan.Name, Title: in.Plan.Title, Version: in.Plan.Version, SourceSHA256: in.Plan.SourceSHA256,
-		CompilerVersion: in.Plan.CompilerVersion, Trigger: in.Trigger, Inputs: inputs, Report: in.Report,
+		PlanSHA256: playbooks.PlanSHA256(in.Plan), CompilerVersion: in.Plan.CompilerVersion, Trigger: in.Trigger, Inputs: inputs, Report: in.Report,
 	}
-	who := in.Trigger.Kind
-	if in.Trigger.By != "" {
-		who += " by " + in.Trigger.By
+	if p := st.GetMemo().GetFields()[MemoFaults]; p != nil {
+		// A memo that does not decode is left out: it only refines the review.
+		_ = dc.FromPayload(p, &rs.InjectedFaults)
 	}
+	nm := namer{people: opts.People}
+	requester, actor := nm.trigger(in.Trigger), nm.actor(in.Trigger)
 	mode := "run"
 	if in.Drill {
 		mode = "drill"
 	}
-	if err := add(first, KindRunStarted, fmt.Sprintf("%s of playbook %s version %s (sha256 %s) started: %s", mode, orDash(in.Plan.Name), orDash(in.Plan.Version), short(in.Plan.SourceSHA256), orDash(who)), rs); err != nil {
+	if err := add(first, KindRunStarted, fmt.Sprintf("%s of playbook %s version %s (source sha256 %s, plan sha256 %s) started: %s", mode, orDash(in.Plan.Name), orDash(in.Plan.Version), short(in.Plan.SourceSHA256), short(rs.PlanSHA256), requester), rs); err != nil {
 		return nil, err
 	}
+	last().Who, last().Outcome = requester, "started"
+	if subj, ok := in.Inputs["subject"].(string); ok && subj != "" {
+		last().Objects = []string{"subject " + subj}
+	}
+	updates := map[string]approvalInput{} // update id → its request, for the completion
 
+	var result *workflows.RunResult // the run's result, once it has ended
 	type pending struct {
 		rec ActivityRecord
 	}
@@ -238,7 +292,7 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 				return nil, err
 			}
 			p.rec.Result, p.rec.DurationMS = res, at.Sub(p.rec.ScheduledAt).Milliseconds()
-			if err := add(ev, KindActivityCompleted, activitySummary(p.rec, "completed"), p.rec); err != nil {
+			if err := add(ev, KindActivityCompleted, "", p.rec); err != nil {
 				return nil, err
 			}
 		case ev.GetActivityTaskFailedEventAttributes() != nil || ev.GetActivityTaskTimedOutEventAttributes() != nil || ev.GetActivityTaskCanceledEventAttributes() != nil:
@@ -259,7 +313,7 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 				continue
 			}
 			p.rec.Failure, p.rec.DurationMS = firstLine(msg), at.Sub(p.rec.ScheduledAt).Milliseconds()
-			if err := add(ev, KindActivityFailed, activitySummary(p.rec, "failed: "+p.rec.Failure), p.rec); err != nil {
+			if err := add(ev, KindActivityFailed, "", p.rec); err != nil {
 				return nil, err
 			}
 		case ev.GetWorkflowExecutionSignaledEventAttributes() != nil:
@@ -272,6 +326,7 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 			if err := add(ev, KindSignal, fmt.Sprintf("signal %s from %s", m.Name, orDash(m.Identity)), m); err != nil {
 				return nil, err
 			}
+			last().Who = "Temporal client " + orDash(m.Identity)
 		case ev.GetWorkflowExecutionUpdateAcceptedEventAttributes() != nil:
 			a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes()
 			req := a.GetAcceptedRequest()
@@ -280,8 +335,20 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 				return nil, err
 			}
 			m := MessageRecord{Name: req.GetInput().GetName(), Identity: req.GetMeta().GetIdentity(), Input: input}
-			if err := add(ev, KindUpdate, fmt.Sprintf("update %s accepted from %s", m.Name, orDash(m.Identity)), m); err != nil {
+			summary := fmt.Sprintf("update %s accepted from %s", m.Name, orDash(m.Identity))
+			var ai approvalInput
+			isDecision := m.Name == workflows.UpdateApprove && json.Unmarshal(input, &ai) == nil && ai.Approver != ""
+			if isDecision {
+				updates[req.GetMeta().GetUpdateId()] = ai
+				summary = fmt.Sprintf("%s asks to %s step %s%s: %s", nm.approver(ai), ai.Decision, orDash(ai.Step), ai.roles(), ai.signed())
+			}
+			if err := add(ev, KindUpdate, summary, m); err != nil {
 				return nil, err
+			}
+			if isDecision {
+				last().Who, last().Step, last().Action, last().Outcome = nm.approver(ai), ai.Step, "approval.request", ai.Decision+" submitted"
+			} else {
+				last().Who = "Temporal client " + orDash(m.Identity)
 			}
 		case ev.GetWorkflowExecutionUpdateCompletedEventAttributes() != nil:
 			a := ev.GetWorkflowExecutionUpdateCompletedEventAttributes()
@@ -299,8 +366,26 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 				}
 				m.Outcome = res
 			}
+			ai, isDecision := updates[m.Name]
+			if isDecision {
+				if f := out.GetFailure(); f != nil {
+					summary = fmt.Sprintf("%s's %s of step %s refused: %s", nm.approver(ai), ai.Decision, orDash(ai.Step), firstLine(f.GetMessage()))
+				} else {
+					summary = fmt.Sprintf("%s's %s of step %s recorded%s: %s", nm.approver(ai), ai.Decision, orDash(ai.Step), ai.roles(), ai.signed())
+				}
+			}
 			if err := add(ev, KindUpdate, summary, m); err != nil {
 				return nil, err
+			}
+			if isDecision {
+				last().Who, last().Step, last().Action = nm.approver(ai), ai.Step, "approval.request"
+				if out.GetFailure() != nil {
+					last().Outcome = "refused"
+				} else {
+					last().Outcome = ai.Decision
+				}
+			} else {
+				last().Who = "Temporal client " + orDash(m.Identity)
 			}
 		default:
 			if end, ok, err := ended(ev, dc, raw); err != nil {
@@ -323,7 +408,42 @@ func Build(workflowID, runID string, events []*historypb.HistoryEvent, dc conver
 				if err := add(ev, KindRunEnded, summary, end); err != nil {
 					return nil, err
 				}
+				last().Outcome, last().Who = orDash(end.Outcome), actor
+				if end.Status == "terminated" {
+					last().Who = "Temporal client " + terminatedBy(ev)
+				}
+				if end.Result != nil {
+					result = end.Result
+				}
 			}
+		}
+	}
+	// Tie each activity to its step, name what it touched, and say it in the summary.
+	steps := newStepIndex(in.Plan, result)
+	for _, ae := range actEntries {
+		e, rec := &ex.Entries[ae.i], ae.rec
+		st, report := steps.of(rec)
+		e.Who = actor
+		e.Report = report
+		if st != nil {
+			e.Step, e.StepName = st.ID, st.Name
+			if !report {
+				e.Action = st.Action
+				rec.Step = st.ID
+			}
+		}
+		e.Objects = objectsOf(rec)
+		e.Outcome = "succeeded"
+		if e.Kind == KindActivityFailed {
+			e.Outcome = "failed"
+		}
+		e.Summary = activitySummary(rec, e)
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return nil, err
+		}
+		if e.Data, err = compact(b); err != nil {
+			return nil, err
 		}
 	}
 	return ex, nil
@@ -384,18 +504,6 @@ func stepOf(args json.RawMessage) string {
 		return ""
 	}
 	return in.Key[strings.LastIndex(in.Key, "/")+1:]
-}
-
-func activitySummary(r ActivityRecord, what string) string {
-	s := r.Activity
-	if r.Step != "" {
-		s = r.Step + " (" + r.Activity + ")"
-	}
-	s += " " + what
-	if r.Attempts > 1 {
-		s += fmt.Sprintf(" after %d attempts", r.Attempts)
-	}
-	return s + fmt.Sprintf(" in %d ms", r.DurationMS)
 }
 
 func compact(b []byte) (json.RawMessage, error) {

@@ -89,6 +89,12 @@ func TestBuildTimeline(t *testing.T) {
 	if rs.Playbook != "compromised-dev-key" || rs.Version != "1" || rs.SourceSHA256 != strings.Repeat("ab", 32) || rs.Trigger.By != "U0CAROL" || rs.RunID != "run-1" {
 		t.Errorf("run.started data %+v", rs)
 	}
+	// The plan's digest is recomputed from the plan the run was given, not copied from its
+	// claim: a hand-made plan naming the bundled playbook's source sha256 shows a plan sha256
+	// the library's plan does not have.
+	if want := playbooks.PlanSHA256(playbooks.Plan{Name: "compromised-dev-key", Version: "1", SourceSHA256: strings.Repeat("ab", 32)}); rs.PlanSHA256 != want {
+		t.Errorf("plan_sha256 %q; want %q, recomputed from the run's plan", rs.PlanSHA256, want)
+	}
 	if rs.Inputs["subject"] != "alice" || rs.Inputs["api_token"] != audit.Redacted {
 		t.Errorf("inputs %v: want subject kept and api_token redacted", rs.Inputs)
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 
@@ -24,7 +25,15 @@ type EvidenceLink struct {
 // can be changed or swapped without the other. Call it after Verify. On failure it returns a
 // *VerifyError naming the export entry whose evidence does not verify (entry 0 and a reason
 // naming the record when the evidence file's own chain is broken).
-func VerifyEvidence(ex *Export, recs []evidence.Record) ([]EvidenceLink, error) {
+//
+// Each snapshot's result carries the whole chain's head at that moment (evidence.Head); the
+// file must match every one, and with pub (the workers' evidence key) every head must be
+// signed by it.
+func VerifyEvidence(ex *Export, recs []evidence.Record, pub ...ed25519.PublicKey) ([]EvidenceLink, error) {
+	var key ed25519.PublicKey
+	if len(pub) > 0 {
+		key = pub[0]
+	}
 	if err := evidence.Verify(recs); err != nil {
 		return nil, &VerifyError{Entry: 0, Reason: "the evidence file: " + err.Error()}
 	}
@@ -59,6 +68,14 @@ func VerifyEvidence(ex *Export, recs []evidence.Record) ([]EvidenceLink, error) 
 			return links, &VerifyError{Entry: e.Seq, Reason: fmt.Sprintf("evidence record %d has chain_sha256 %s, the export recorded %s", res.Seq, short(r.ChainSHA256), short(res.ChainSHA256))}
 		case rs.WorkflowID != "" && (r.WorkflowID != rs.WorkflowID || r.RunID != rs.RunID):
 			return links, &VerifyError{Entry: e.Seq, Reason: fmt.Sprintf("evidence record %d belongs to run %s/%s, the export is of %s/%s", res.Seq, r.WorkflowID, r.RunID, rs.WorkflowID, rs.RunID)}
+		}
+		// The chain's head when the snapshot was taken: the file must still hold every
+		// record it counts, ending in its digest — so records other runs wrote before it
+		// cannot have been cut or rewritten and re-chained either.
+		if res.Head != nil {
+			if err := evidence.VerifyHead(recs, *res.Head, key); err != nil {
+				return links, &VerifyError{Entry: e.Seq, Reason: err.Error()}
+			}
 		}
 		links = append(links, EvidenceLink{Entry: e.Seq, Seq: r.Seq, SHA256: r.SHA256, ChainSHA256: r.ChainSHA256})
 	}

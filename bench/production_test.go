@@ -74,7 +74,7 @@ func (r *rig) startProduction(tb testing.TB, exe string, sb *testenv.Sandbox) *p
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "aws-credentials"), "AWS_EC2_METADATA_DISABLED=true", "FIREBREAK_EVIDENCE_S3=",
 		"SLACK_BOT_TOKEN="+sb.Slack.BotToken(), "SLACK_API_URL="+sb.Slack.URL()+"/api/",
 		"PAGERDUTY_TOKEN="+sb.PagerDuty.Token(), "PAGERDUTY_API_URL="+sb.PagerDuty.URL(), "PAGERDUTY_FROM="+testenv.PagerDutyBotEmail,
-		"FIREBREAK_HTTP_SERVICES=", "OIDC_ISSUER=")
+		"FIREBREAK_HTTP_SERVICES="+sb.HTTPServicesJSON(), "OIDC_ISSUER=")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)

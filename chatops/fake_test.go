@@ -3,6 +3,7 @@ package chatops_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -26,6 +28,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -48,6 +51,8 @@ type fakeTemporal struct {
 	// describeBlind makes Describe answer NotFound, as when a run closes between Describe
 	// and the start.
 	describeBlind bool
+	// claims holds the ids of requests' claim markers (runs.Client.Claim).
+	claims map[string]bool
 }
 
 type fakeStart struct {
@@ -93,6 +98,20 @@ func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, o client.StartWorkfl
 	if f.startErr != nil {
 		return nil, f.startErr
 	}
+	if wf == runs.ClaimWorkflowType {
+		// A request's claim marker: Temporal refuses a second start of its id.
+		if f.claims == nil {
+			f.claims = map[string]bool{}
+		}
+		if f.claims[o.ID] {
+			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "claim")
+		}
+		f.claims[o.ID] = true
+		return &fakeRun{id: o.ID, runID: "claim"}, nil
+	}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("fake: expected one workflows.RunInput argument, found none")
+	}
 	in, ok := args[0].(workflows.RunInput)
 	if !ok || len(args) != 1 {
 		return nil, fmt.Errorf("fake: expected one workflows.RunInput argument, found %T", args[0])
@@ -124,6 +143,11 @@ func (f *fakeTemporal) DescribeWorkflowExecution(ctx context.Context, id, runID 
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.claims[id] {
+		return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
+			Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: "claim"}, Status: enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+		}}, nil
+	}
 	r, ok := f.runs[id]
 	if !ok || f.describeBlind {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + id)
@@ -317,6 +341,18 @@ type harness struct {
 	logs  *syncBuffer
 	slack *testenv.Slack
 	now   time.Time
+	// trig numbers the trigger_ids of requests: Slack gives each action its own, and a
+	// retry (X-Slack-Retry-Num) repeats the request, trigger_id and all.
+	trig int
+}
+
+// triggerID is the trigger_id of the next request: a new one, or the last one again for a
+// Slack retry.
+func (h *harness) triggerID(hdr []string) string {
+	if !slices.Contains(hdr, "X-Slack-Retry-Num") || h.trig == 0 {
+		h.trig++
+	}
+	return "trig-" + strconv.Itoa(h.trig)
 }
 
 type syncBuffer struct {
@@ -336,6 +372,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// testSigner is the front end's decision key in these tests.
+var testSigner = workflows.NewSigner(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+
 func newHarness(t testing.TB, mod ...func(*chatops.Options)) *harness {
 	t.Helper()
 	sb := testenv.NewSlack(testenv.DefaultOrg(), nil)
@@ -348,6 +387,7 @@ func newHarness(t testing.TB, mod ...func(*chatops.Options)) *harness {
 		Slack:   slack.New(sb.BotToken(), slack.OptionAPIURL(sb.URL()+"/api/")),
 		Logger:  slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:     func() time.Time { return h.now },
+		Signer:  testSigner,
 	}
 	for _, m := range mod {
 		m(&o)
@@ -369,7 +409,7 @@ func (h *harness) command(t testing.TB, user, command, text string, hdr ...strin
 	form := url.Values{
 		"command": {command}, "text": {text}, "user_id": {user}, "user_name": {user},
 		"channel_id": {"C0SECOPS"}, "team_id": {testenv.SlackTeamID}, "response_url": {h.resp.srv.URL + "/commands/1"},
-		"trigger_id": {"trig-1"},
+		"trigger_id": {h.triggerID(hdr)},
 	}
 	return h.post(t, "/slack/commands", "application/x-www-form-urlencoded", []byte(form.Encode()), hdr...)
 }
@@ -378,7 +418,7 @@ func (h *harness) press(t testing.TB, user, actionID, value string, hdr ...strin
 	t.Helper()
 	payload := map[string]any{
 		"type": "block_actions", "user": map[string]any{"id": user}, "channel": map[string]any{"id": "C0SECOPS"},
-		"response_url": h.resp.srv.URL + "/actions/1", "trigger_id": "trig-2",
+		"response_url": h.resp.srv.URL + "/actions/1", "trigger_id": h.triggerID(hdr),
 		"actions": []any{map[string]any{"action_id": actionID, "block_id": "b", "type": "button", "value": value}},
 	}
 	b, _ := json.Marshal(payload)

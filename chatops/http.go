@@ -35,6 +35,7 @@ import (
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/secretscan"
+	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // Starter is the part of the Temporal client chatops uses; client.Client satisfies it, tests
@@ -95,6 +96,11 @@ type Options struct {
 	// AckBudget bounds all the work done before acknowledging a Slack request, however many
 	// lookups it takes, so the answer beats Slack's 3 s limit; zero means 2 s.
 	AckBudget time.Duration
+	// Signer signs the decisions this front end sends with the decision key (firebreak serve
+	// and dev hold it; workers do not). Nil: no decision can be sent, and people are told so.
+	// Decisions on drills are signed with the sandbox's decision key instead, which only
+	// drill workers trust.
+	Signer *workflows.Signer
 }
 
 // maxResponding is how many response_url posts may be in flight at once.
@@ -153,7 +159,7 @@ func NewHandler(o Options) *Server {
 	if s.starter == nil && o.Temporal != nil {
 		s.starter = o.Temporal
 	}
-	s.runs = &runs.Client{}
+	s.runs = &runs.Client{Signer: o.Signer, Now: func() time.Time { return s.o.Now() }}
 	if s.starter != nil {
 		s.runs.Temporal = s.starter
 	}

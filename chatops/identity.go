@@ -179,3 +179,16 @@ func (s *Server) startRolesOf(playbook string) []string {
 	}
 	return s.o.Config.startRoles()
 }
+
+// Resolve finds the person ref names (a Slack mention, an email or a subject name) in the
+// directory, with the roles they hold there: what `firebreak approve` signs for them.
+func (s *Server) Resolve(ctx context.Context, ref string) (Identity, error) {
+	id, err := s.target(ctx, ref)
+	if err != nil {
+		return Identity{}, err
+	}
+	if id.SlackID != "" {
+		id.Roles = s.rolesOf(ctx, id.SlackID)
+	}
+	return id, nil
+}

@@ -23,6 +23,14 @@ import (
 // that is not answered 2xx, and a redelivery joins the run.
 const PagerDutyStartTimeout = 4 * time.Second
 
+// PagerDutyMaxEventAge is how old a webhook event may be: PagerDuty delivers within seconds
+// and redelivers for a short while; an older event, validly signed or not, is a replay and
+// starts nothing.
+const PagerDutyMaxEventAge = time.Hour
+
+// pagerDutyEventKey is the claim key of a PagerDuty webhook event (runs.Client.Claim).
+func pagerDutyEventKey(id string) string { return "pagerduty/event/" + id }
+
 // EventIncidentTriggered is the one PagerDuty v3 event type that starts runs.
 const EventIncidentTriggered = "incident.triggered"
 
@@ -315,6 +323,12 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "event_type": eventType})
 		return
 	}
+	if !at.IsZero() && s.o.Now().Sub(at) > PagerDutyMaxEventAge {
+		s.metrics.request(ep, "stale")
+		s.log.Warn("chatops: PagerDuty event refused: older than the bound", "event_id", eventID, "incident", inc.ID, "occurred_at", at, "bound", PagerDutyMaxEventAge)
+		writeJSON(w, http.StatusOK, map[string]string{"status": "stale event", "event_id": eventID, "occurred_at": at.UTC().Format(time.RFC3339)})
+		return
+	}
 	if prev, dup := s.events.get(eventID, s.o.Now()); dup {
 		// A redelivery of an event already handled: answered from memory, so it costs no
 		// Temporal call and can never start a second run.
@@ -323,6 +337,17 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("chatops: PagerDuty event redelivered; answered with its run", "event_id", eventID, "incident", inc.ID, "workflow_id", prev.WorkflowID)
 		writeJSON(w, http.StatusAccepted, map[string]string{"status": "duplicate event", "event_id": eventID, "workflow_id": prev.WorkflowID, "run_id": prev.RunID})
 		return
+	}
+	// Another replica, or this one before a restart, may have handled the event: that is
+	// remembered in Temporal (claimed below once handled).
+	if eventID != "" && s.starter != nil {
+		if seen, err := s.runs.Claimed(r.Context(), pagerDutyEventKey(eventID)); err == nil && seen {
+			s.metrics.request(ep, "duplicate")
+			s.metrics.start("pagerduty", "duplicate_event")
+			s.log.Info("chatops: PagerDuty event already handled (remembered in Temporal)", "event_id", eventID, "incident", inc.ID)
+			writeJSON(w, http.StatusAccepted, map[string]string{"status": "duplicate event", "event_id": eventID, "workflow_id": workflows.IncidentWorkflowID(inc.ID)})
+			return
+		}
 	}
 	match, ok := s.matchIncident(inc)
 	playbook, raw := match.Playbook, match.Inputs
@@ -361,6 +386,7 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.events.put(eventID, res, s.o.Now())
+	s.rememberEvent(ctx, eventID)
 	status := "started"
 	switch {
 	case res.Joined && res.Closed:
@@ -440,8 +466,21 @@ func (s *Server) askToConfirmIncident(ctx context.Context, w http.ResponseWriter
 		return
 	}
 	s.events.put(eventID, started{WorkflowID: sp.WorkflowID}, s.o.Now())
+	s.rememberEvent(ctx, eventID)
 	s.metrics.request(ep, "awaiting_confirmation")
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "awaiting confirmation", "workflow_id": sp.WorkflowID, "channel": channel})
+}
+
+// rememberEvent records in Temporal that the PagerDuty event eventID was handled, so that a
+// redelivery to any replica is answered as a duplicate. Failing to record it costs nothing
+// worse than before: the incident's run is still started once (its id and Once).
+func (s *Server) rememberEvent(ctx context.Context, eventID string) {
+	if eventID == "" {
+		return
+	}
+	if _, err := s.runs.Claim(ctx, pagerDutyEventKey(eventID), 24*time.Hour); err != nil {
+		s.log.Warn("chatops: could not remember a handled PagerDuty event in Temporal", "event_id", eventID, "error", err)
+	}
 }
 
 // escapeSlack escapes the three characters Slack's mrkdwn treats as control characters, so

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -325,5 +327,35 @@ func TestPlanStartRoles(t *testing.T) {
 	})
 	if m := decodeMsg(t, h2.command(t, "U0BOB", "/firebreak", "run api-abuse subject=alice")); !strings.Contains(m.Text, "Starting api-abuse") {
 		t.Errorf("a security-oncall member: %q", m.Text)
+	}
+}
+
+// TestPagerDutyReplays: an event older than PagerDutyMaxEventAge starts nothing, however
+// well signed; an event handled by one replica is a duplicate to another (and to this one
+// after a restart), remembered in Temporal rather than in memory.
+func TestPagerDutyReplays(t *testing.T) {
+	h := newHarness(t)
+	ev := pdEvent("01OLD", chatops.EventIncidentTriggered, "PINC009", "PSVCDEV", "high", "Suspected leaked AWS key for alice")
+	h.now = time.Date(2026, 11, 23, 15, 4, 0, 0, time.UTC).Add(chatops.PagerDutyMaxEventAge + time.Minute)
+	if code, out := h.webhook(t, ev); code != http.StatusOK || out["status"] != "stale event" {
+		t.Errorf("an event older than the bound: %d %v; want it refused as stale", code, out)
+	}
+	if starts, _ := h.fake.snapshot(); len(starts) != 0 {
+		t.Fatalf("a stale event started %d runs", len(starts))
+	}
+	h.now = time.Date(2026, 11, 23, 15, 5, 0, 0, time.UTC)
+	if code, out := h.webhook(t, pdEvent("01NEW", chatops.EventIncidentTriggered, "PINC010", "PSVCDEV", "high", "Suspected leaked AWS key for alice")); code != http.StatusAccepted || out["status"] != "started" {
+		t.Fatalf("a fresh event: %d %v", code, out)
+	}
+	// Another replica (its own memory, the same Temporal) receives the redelivery.
+	other := newHarness(t)
+	other.fake, other.now = h.fake, h.now
+	other.srv = chatops.NewHandler(chatops.Options{Starter: h.fake, Config: testConfig(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return h.now }})
+	code, out := other.webhook(t, pdEvent("01NEW", chatops.EventIncidentTriggered, "PINC010", "PSVCDEV", "high", "Suspected leaked AWS key for alice"))
+	if code != http.StatusAccepted || out["status"] != "duplicate event" {
+		t.Errorf("the redelivery on another replica: %d %v; want duplicate event", code, out)
+	}
+	if starts, _ := h.fake.snapshot(); len(starts) != 1 {
+		t.Errorf("%d starts; want the first event's only", len(starts))
 	}
 }

@@ -344,7 +344,7 @@ func (s *Server) slashPlaybook(ctx context.Context, cmd slack.SlashCommand, r Sl
 			raw[name] = truncate(v, maxReason)
 		}
 	}
-	sp := startSpec{Playbook: r.Playbook, Raw: raw, Source: "slack", Request: runs.Request{
+	sp := startSpec{Playbook: r.Playbook, Raw: raw, Source: "slack", RequestKey: slackRequestKey(cmd.TriggerID), Request: runs.Request{
 		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
 		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}}
 	in, err := s.prepare(&sp)
@@ -432,7 +432,7 @@ func (s *Server) runCommand(ctx context.Context, cmd slack.SlashCommand, drill b
 		}
 		raw["subject"] = t.Subject
 	}
-	sp := startSpec{Playbook: args[0], Raw: raw, Source: "slack", Request: runs.Request{Drill: drill,
+	sp := startSpec{Playbook: args[0], Raw: raw, Source: "slack", RequestKey: slackRequestKey(cmd.TriggerID), Request: runs.Request{Drill: drill,
 		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
 		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}}
 	if drill {
@@ -455,6 +455,8 @@ func (s *Server) startAndTell(ctx context.Context, sp startSpec, in runs.Run, re
 	res, err := s.start(ctx, sp, in)
 	var m slack.Msg
 	switch {
+	case errors.Is(err, ErrReplayed):
+		m = ephemeral(fmt.Sprintf("This request to start %s was already handled; nothing new was started. Follow the run with `/firebreak status %s`.", sp.Playbook, sp.WorkflowID))
 	case err != nil:
 		s.log.Error("chatops: starting a run failed", "playbook", sp.Playbook, "workflow_id", sp.WorkflowID, "error", err)
 		m = ephemeral(fmt.Sprintf(":x: Could not start %s: %v. Nothing was started; try again, or run `firebreak run %s` from a terminal.", sp.Playbook, err, sp.Playbook))
@@ -626,7 +628,7 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 	if channel == "" {
 		channel = ic.Channel.ID
 	}
-	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "slack", Request: runs.Request{
+	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "slack", RequestKey: slackRequestKey(ic.TriggerID), Request: runs.Request{
 		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: ps.Inputs["reason"], At: s.o.Now()},
 		Report:  workflows.Report{SlackChannel: channel}}}
 	in, err := s.prepare(&sp)

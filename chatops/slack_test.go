@@ -2,17 +2,24 @@ package chatops_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
+	"maps"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -229,11 +236,15 @@ func TestFirebreakCommands(t *testing.T) {
 	if d.Options.TaskQueue != workflows.DrillTaskQueue || !d.Input.Drill || !strings.HasPrefix(d.Options.ID, "drill/compromised-dev-key/alice/") {
 		t.Errorf("drill start: queue %s drill %v id %s", d.Options.TaskQueue, d.Input.Drill, d.Options.ID)
 	}
-	// Slack retries the drill request (same trigger_id): it joins the drill it started.
+	// Slack retries the drill request (same trigger_id): it is the request already handled,
+	// and starts nothing.
 	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "drill compromised-dev-key subject=alice", "X-Slack-Retry-Num", "1"))
 	h.srv.Wait()
-	if r := h.resp.next(t); !strings.Contains(r.Text, "already running") {
-		t.Errorf("drill retry: %q; want already running", r.Text)
+	if r := h.resp.next(t); !strings.Contains(r.Text, "already handled") {
+		t.Errorf("drill retry: %q; want already handled", r.Text)
+	}
+	if again, _ := h.fake.snapshot(); len(again) != len(starts) {
+		t.Errorf("the retried drill request started %d more runs", len(again)-len(starts))
 	}
 
 	// status RUN: the query after the acknowledgement.
@@ -316,6 +327,7 @@ func TestApprovals(t *testing.T) {
 	h.fake.validate = approvalValidator
 	id := workflows.RunWorkflowID("compromised-dev-key", "alice")
 	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
+	h.fake.status[id] = workflows.RunResult{WorkflowID: id, RunID: "run-9", Pending: []workflows.PendingApproval{{Step: "delete_keys", Kind: workflows.PendingKindApproval}}}
 
 	// Carol approves by command; the request carries who, roles, decision and reason.
 	m := decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+id+" step=delete_keys confirmed with alice"))
@@ -327,10 +339,19 @@ func TestApprovals(t *testing.T) {
 		t.Errorf("approve result: %q", r.Text)
 	}
 	_, ups := h.fake.snapshot()
-	got, _ := json.Marshal(ups[0])
+	sent := maps.Clone(ups[0])
+	delete(sent, "signature")
+	got, _ := json.Marshal(sent)
 	want := `{"approver":"carol","approver_email":"carol@example.test","approver_roles":["approver","responder"],"decision":"approve","reason":"confirmed with alice","step":"delete_keys"}`
 	if string(got) != want {
 		t.Errorf("update argument %s\nwant %s", got, want)
+	}
+	// The decision is signed for this run and step, at the front end's time.
+	var signed workflows.ApprovalRequest
+	b, _ := json.Marshal(ups[0])
+	_ = json.Unmarshal(b, &signed)
+	if err := workflows.VerifyDecision(signed, "delete_keys", id, "run-9", h.now, []ed25519.PublicKey{testSigner.Public()}); err != nil {
+		t.Errorf("the update's signature: %v", err)
 	}
 
 	// Bob, the requester, presses Approve: the workflow's refusal is shown to him.
@@ -372,5 +393,76 @@ func TestApprovals(t *testing.T) {
 	h.srv.Wait()
 	if r := h.resp.next(t); !strings.Contains(r.Text, "does not name a run") {
 		t.Errorf("bad button: %q", r.Text)
+	}
+}
+
+// TestDecisionsNeedTheDecisionKey: a front end without the decision key sends nothing and
+// says why; a drill's decision is signed with the sandbox key, which only drill workers trust.
+func TestDecisionsNeedTheDecisionKey(t *testing.T) {
+	h := newHarness(t, func(o *chatops.Options) { o.Signer = nil })
+	h.fake.validate = approvalValidator
+	id := workflows.RunWorkflowID("compromised-dev-key", "alice")
+	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
+	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+id+" step=delete_keys"))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "no decision key here") {
+		t.Errorf("without a decision key: %q; want a clear refusal", r.Text)
+	}
+	if _, ups := h.fake.snapshot(); len(ups) != 0 {
+		t.Errorf("an update was sent without a signature: %v", ups)
+	}
+
+	h = newHarness(t)
+	h.fake.validate = approvalValidator
+	drill := workflows.DrillWorkflowID("compromised-dev-key", "alice", "n1")
+	h.fake.runs[drill] = &fakeRun{id: drill, runID: "run-d"}
+	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+drill+" step=delete_keys"))
+	h.srv.Wait()
+	h.resp.next(t)
+	_, ups := h.fake.snapshot()
+	var signed workflows.ApprovalRequest
+	b, _ := json.Marshal(ups[0])
+	_ = json.Unmarshal(b, &signed)
+	sandbox := workflows.NewSigner(workflows.SandboxDecisionKey())
+	if err := workflows.VerifyDecision(signed, "delete_keys", drill, "run-d", h.now, []ed25519.PublicKey{sandbox.Public()}); err != nil {
+		t.Errorf("a drill's decision should be signed with the sandbox key: %v", err)
+	}
+}
+
+// TestReplayedSlackRequestStartsNothing is the security review's replay: a validly signed
+// slash command sent again within its five minutes, after the run it started has closed,
+// started a new run each time. The request's trigger_id is claimed in Temporal, so the
+// replay — on this replica or another — starts nothing.
+func TestReplayedSlackRequestStartsNothing(t *testing.T) {
+	lib := mustLibrary(t, map[string]string{"inventory.yaml": inventoryPlaybook})
+	h := newHarness(t, func(o *chatops.Options) { o.Library = lib })
+	form := url.Values{
+		"command": {"/inventory"}, "text": {"alice routine check"}, "user_id": {"U0BOB"}, "user_name": {"bob"},
+		"channel_id": {"C0SECOPS"}, "team_id": {testenv.SlackTeamID}, "response_url": {h.resp.srv.URL + "/commands/1"},
+		"trigger_id": {"13345224609.738474920.8088930838d88f008e0"},
+	}
+	body := []byte(form.Encode())
+	h.post(t, "/slack/commands", "application/x-www-form-urlencoded", body)
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "Started inventory-dev") {
+		t.Fatalf("first request: %q; want the run started", m.Text)
+	}
+	starts, _ := h.fake.snapshot()
+	h.fake.finish(starts[0].Options.ID)
+	// The same bytes, the same signature, a minute later: within the replay window.
+	h.now = h.now.Add(time.Minute)
+	h.post(t, "/slack/commands", "application/x-www-form-urlencoded", body)
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "already handled") {
+		t.Errorf("replayed request: %q; want it refused as already handled", m.Text)
+	}
+	// Another replica of the front end, sharing only Temporal, refuses it too.
+	other := newHarness(t)
+	other.fake = h.fake
+	other.srv = chatops.NewHandler(chatops.Options{Starter: h.fake, Config: testConfig(), Library: lib, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: func() time.Time { return h.now }, Signer: testSigner})
+	other.post(t, "/slack/commands", "application/x-www-form-urlencoded", body)
+	other.srv.Wait()
+	if after, _ := h.fake.snapshot(); len(after) != 1 {
+		t.Errorf("the replayed request started %d runs; want the first one only", len(after))
 	}
 }

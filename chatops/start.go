@@ -25,6 +25,26 @@ type startSpec struct {
 	Once bool
 	// WorkflowID is set by prepare: the id the run has.
 	WorkflowID string
+	// RequestKey names the request that asks for the start (a Slack request's trigger_id,
+	// signed with the body): a request replayed within its signature's window, or retried
+	// by Slack, starts nothing on any replica (runs.Client.Claim).
+	RequestKey string
+}
+
+// ErrReplayed is the error of a start asked for by a request already handled.
+var ErrReplayed = errors.New("this request was already handled (a replayed or retried request starts nothing)")
+
+// requestWindow is how long a request's claim stays open: the replay window of its
+// signature, and a margin for clocks.
+const requestWindow = SlackReplayWindow + 5*time.Minute
+
+// slackRequestKey is the claim key of a Slack request with trigger_id id; "" when it has
+// none.
+func slackRequestKey(id string) string {
+	if id == "" {
+		return ""
+	}
+	return "slack/" + id
 }
 
 // started says what a start did.
@@ -42,6 +62,7 @@ func (s *Server) prepare(sp *startSpec) (runs.Run, error) {
 	if sp.Request.Report.TemporalUIURL == "" {
 		sp.Request.Report.TemporalUIURL = s.o.Config.TemporalUIURL
 	}
+	sp.Request.Directory = Identities(s.o.Config.Directory)
 	run, err := runs.Lookup(s.lib, sp.Playbook, sp.Raw, sp.Request)
 	if err != nil {
 		return runs.Run{}, err
@@ -53,6 +74,18 @@ func (s *Server) prepare(sp *startSpec) (runs.Run, error) {
 // start starts a prepared run, or joins the open run with the same workflow id, and counts
 // what it did.
 func (s *Server) start(ctx context.Context, sp startSpec, run runs.Run) (runs.Started, error) {
+	if sp.RequestKey != "" {
+		first, err := s.runs.Claim(ctx, sp.RequestKey, requestWindow)
+		if err != nil {
+			s.metrics.start(sp.Source, "failed")
+			return runs.Started{}, err
+		}
+		if !first {
+			s.metrics.start(sp.Source, "replayed")
+			s.log.Warn("chatops: a request already handled was received again; nothing started", "playbook", sp.Playbook, "workflow_id", sp.WorkflowID)
+			return runs.Started{}, ErrReplayed
+		}
+	}
 	res, err := s.runs.StartOrJoin(ctx, run, runs.StartOptions{Once: sp.Once})
 	switch {
 	case err != nil:

@@ -37,8 +37,9 @@ type Config struct {
 	PagerDuty    PagerDuty     `yaml:"pagerduty,omitempty" doc:"PagerDuty: notes on incidents, and incidents that start playbooks."`
 	OIDC         OIDC          `yaml:"oidc,omitempty" doc:"The OpenID Connect provider whose tokens the oidc.* actions revoke. Unset: those actions are off."`
 	Evidence     Evidence      `yaml:"evidence,omitempty" doc:"Where evidence snapshots are chained: a local append-only file, or S3 with Object Lock."`
-	HTTPServices []HTTPService `yaml:"http_services,omitempty" env:"FIREBREAK_HTTP_SERVICES" doc:"The services the http.request action may call (its allow-list). The environment variable holds the same list as JSON: [{\"name\":…,\"base_url\":…,\"headers\":{…}}]."`
+	HTTPServices []HTTPService `yaml:"http_services,omitempty" env:"FIREBREAK_HTTP_SERVICES" doc:"The services the http.request action may call (its allow-list), and that rotate secrets marked firebreak-rotate: service:NAME/PATH. The environment variable holds the same list as JSON: [{\"name\":…,\"base_url\":…,\"headers\":{…}}]."`
 	Codec        Codec         `yaml:"codec,omitempty" doc:"The key that encrypts every workflow payload before Temporal sees it. Everything attached to one namespace must share it."`
+	Decision     Decision      `yaml:"decision,omitempty" doc:"The key that signs approvals, denials and manual-step answers. The front end holds the private key; workers trust its public half."`
 	Playbooks    Playbooks     `yaml:"playbooks,omitempty" doc:"Playbooks beside the bundled library."`
 	Logging      Logging       `yaml:"logging,omitempty" doc:"Logs on stderr."`
 	Serve        Serve         `yaml:"serve,omitempty" doc:"The HTTP front end (firebreak serve)."`
@@ -49,7 +50,7 @@ type Config struct {
 	// The chatops keys stay at the top level, where chatops config files (FIREBREAK_CONFIG)
 	// have always had them, so those files are valid firebreak.yaml files.
 
-	Directory         []chatops.Person               `yaml:"directory,omitempty" doc:"People, mapped to the identities playbooks act on (subject = Vault entity and IAM user name) and to Slack and PagerDuty."`
+	Directory         []chatops.Person               `yaml:"directory,omitempty" doc:"People: the subject playbooks and slash commands name, where each is found in Vault (alias, entity or entity id) and AWS (IAM user, or none), and their Slack and PagerDuty ids. A person without an entry, or without vault/aws, is found by subject = Vault entity name = IAM user name."`
 	Roles             map[string]chatops.RoleMembers `yaml:"roles,omitempty" doc:"Role name → the Slack users (U…) and user groups (S…) that hold it. Playbooks name the roles that may start and approve them."`
 	DefaultStartRoles []string                       `yaml:"default_start_roles,omitempty" doc:"Roles that may start a playbook that names none." default:"[responder]"`
 	TemporalUIURL     string                         `yaml:"temporal_ui_url,omitempty" env:"FIREBREAK_TEMPORAL_UI_URL" format:"url" doc:"Base of links to runs in the Temporal Web UI, e.g. https://temporal.example.com/namespaces/default."`
@@ -143,6 +144,8 @@ type OIDC struct {
 type Evidence struct {
 	Dir string     `yaml:"dir,omitempty" env:"FIREBREAK_EVIDENCE_DIR" format:"path" default:"STATE_DIR/evidence" doc:"Directory of the append-only evidence file (--evidence-dir of worker, run and action run), used when s3.url is unset."`
 	S3  EvidenceS3 `yaml:"s3,omitempty" doc:"S3 with Object Lock in COMPLIANCE mode; credentials from the AWS default chain."`
+	// HeadKey signs the evidence chain's head after every snapshot.
+	HeadKey Secret `yaml:"head_key,omitempty" env:"FIREBREAK_EVIDENCE_KEY" doc:"Base64 of the 32-byte Ed25519 seed that signs the evidence file's head (count and digest) after every snapshot, recorded in the run's history and in evidence.head.json; audit verify --evidence-key checks it. Held by workers. Unset: heads are recorded unsigned."`
 }
 
 // EvidenceS3 is the S3 evidence store.
@@ -184,6 +187,13 @@ type CodecServer struct {
 	AllowEncode     bool   `yaml:"allow_encode,omitempty" env:"FIREBREAK_CODEC_SERVER_ALLOW_ENCODE" default:"false" doc:"Serve /encode (--allow-encode). Off: nobody can use the server to make ciphertext that workers would accept."`
 }
 
+// Decision is the decision key: firebreak serve (and people deciding with firebreak approve)
+// hold Key; workers hold only PublicKeys.
+type Decision struct {
+	Key        Secret `yaml:"key,omitempty" env:"FIREBREAK_DECISION_KEY" doc:"Base64 of the 32-byte Ed25519 seed that signs decisions. Only firebreak serve and the people who decide with firebreak approve hold it, never workers. Unset: firebreak dev uses decision.key in the state dir, created on first use; serve signs nothing."`
+	PublicKeys string `yaml:"public_keys,omitempty" env:"FIREBREAK_DECISION_PUBLIC_KEYS" doc:"Comma-separated Ed25519 public keys (base64 of 32 bytes; the public halves of the decision keys) whose signed decisions workers count. Unset: a worker counts no decision."`
+}
+
 // Playbooks are extra playbooks.
 type Playbooks struct {
 	Dir string `yaml:"dir,omitempty" env:"FIREBREAK_PLAYBOOKS" format:"path" doc:"Directory of extra playbooks (*.yaml) that override bundled ones of the same name (--playbooks of serve, run and drill)."`
@@ -208,4 +218,6 @@ type Metrics struct {
 // Audit is audit export settings.
 type Audit struct {
 	KeyID string `yaml:"key_id,omitempty" env:"FIREBREAK_AUDIT_KEY_ID" doc:"Id (fingerprint) of the audit signing key audit verify trusts (--key-id)."`
+	// EvidenceKey is the public half of evidence.head_key.
+	EvidenceKey string `yaml:"evidence_key,omitempty" env:"FIREBREAK_EVIDENCE_PUBLIC_KEY" doc:"Base64 Ed25519 public key of the workers' evidence key (evidence.head_key): audit verify --evidence requires the evidence heads to be signed by it (--evidence-key)."`
 }

@@ -118,7 +118,7 @@ func (r *rig) startWorker() {
 	// A short sticky timeout hands a run to the next worker quickly after a restart, and a
 	// stop lets running activities finish, as a worker shut down by its orchestrator does.
 	w := worker.New(r.c, workflows.DrillTaskQueue, worker.Options{StickyScheduleToStartTimeout: time.Second, WorkerStopTimeout: 10 * time.Second})
-	workflows.Register(w)
+	workflows.Register(w, workflows.WithDecisionKeys(workflows.NewSigner(workflows.SandboxDecisionKey()).Public()))
 	if err := r.sb.Register(w, r.store); err != nil {
 		r.t.Fatal(err)
 	}
@@ -437,9 +437,11 @@ func (r *rig) approveAll(run client.WorkflowRun, open []workflows.PendingApprova
 	for len(open) > 0 {
 		p := open[0]
 		n++
+		// Drill workers count decisions signed with the sandbox's decision key.
+		req := workflows.NewSigner(workflows.SandboxDecisionKey()).Sign(workflows.ApprovalRequest{Approver: fmt.Sprintf("approver-%d", n), ApproverRoles: p.Roles, Decision: workflows.DecisionApprove, Reason: "observability test"}, p.Step, run.GetID(), run.GetRunID(), time.Now())
 		h, err := r.c.UpdateWorkflow(r.ctx, client.UpdateWorkflowOptions{
-			WorkflowID: run.GetID(), UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
-			Args: []any{workflows.ApprovalRequest{Step: p.Step, Approver: fmt.Sprintf("approver-%d", n), ApproverRoles: p.Roles, Decision: workflows.DecisionApprove, Reason: "observability test"}},
+			WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
+			Args: []any{req},
 		})
 		if err != nil {
 			r.t.Fatalf("approving %s of %s: %v", p.Step, run.GetID(), err)

@@ -583,6 +583,7 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 	s.Cuts = act.Cuts
 	s.Retry, s.Timeout, s.Heartbeat = act.Retry, Duration(act.Timeout), Duration(act.Heartbeat)
 	s.Idempotent = act.HasIdempotencyKey()
+	s.Identity = act.IdentityArgName()
 
 	// Fan-out: the list is evaluated in the step's scope; its elements are item.
 	argScope := sc
@@ -741,6 +742,9 @@ func (c *compiler) args(id string, act Action, e kv, sc scope, checkRequired boo
 					literals[k.Value] = v
 				}
 				expr, err := nodeToCEL(v)
+				if param.URLPath && v.Kind == yaml.ScalarNode {
+					expr, err = pathTemplateToCEL(v.Value)
+				}
 				if err != nil {
 					line, col := c.errPos(v, err)
 					c.d.add(line, col, "", "step %s: %s: %v", id, k.Value, err)

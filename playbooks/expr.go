@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"net/url"
 	"reflect"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
 	celtypes "github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -69,7 +71,15 @@ func baseEnv() (*cel.Env, error) {
 // extensions are the CEL libraries playbooks may use beyond the standard ones: string
 // helpers (join, split, lowerAscii…), list helpers (flatten, distinct, sort…) and sets.
 func extensions() []cel.EnvOption {
-	return []cel.EnvOption{ext.Strings(), ext.Lists(), ext.Sets()}
+	return []cel.EnvOption{ext.Strings(), ext.Lists(), ext.Sets(),
+		cel.Function(pathEscapeFunc, cel.Overload(pathEscapeFunc+"_string", []*cel.Type{cel.StringType}, cel.StringType,
+			cel.UnaryBinding(func(v ref.Val) ref.Val {
+				s, ok := v.Value().(string)
+				if !ok {
+					return celtypes.NewErr("pathEscape: expected a string, found %s", v.Type())
+				}
+				return celtypes.String(url.PathEscape(s))
+			})))}
 }
 
 // env declares only what the expression refers to, so checking stays cheap in big playbooks.
@@ -357,7 +367,17 @@ func keyList[V any](m map[string]V) string { return strings.Join(keys(m), ", ") 
 
 // templateToCEL turns a YAML string that may hold ${{ expr }} parts into one CEL expression:
 // a lone ${{ e }} keeps e's type; text mixed with expressions becomes string concatenation.
-func templateToCEL(s string) (string, error) {
+func templateToCEL(s string) (string, error) { return templateWith(s, "") }
+
+// pathTemplateToCEL is templateToCEL for a URL path: every value interpolated among text is
+// path-escaped, so "/v1/blocklist/${{ inputs.ip }}" stays one segment under /v1/blocklist
+// whatever the input holds ("../admin" becomes "..%2Fadmin", "?" becomes "%3F").
+func pathTemplateToCEL(s string) (string, error) { return templateWith(s, pathEscapeFunc) }
+
+// pathEscapeFunc is the CEL function that path-escapes a string (url.PathEscape).
+const pathEscapeFunc = "pathEscape"
+
+func templateWith(s, escape string) (string, error) {
 	trimmed := strings.TrimSpace(s)
 	if strings.HasPrefix(trimmed, "${{") && strings.HasSuffix(trimmed, "}}") && strings.Count(trimmed, "${{") == 1 {
 		inner := strings.TrimSpace(trimmed[3 : len(trimmed)-2])
@@ -387,7 +407,11 @@ func templateToCEL(s string) (string, error) {
 		if inner == "" {
 			return "", fmt.Errorf("empty expression ${{ }}")
 		}
-		parts = append(parts, "string("+inner+")")
+		part := "string(" + inner + ")"
+		if escape != "" {
+			part = escape + "(" + part + ")"
+		}
+		parts = append(parts, part)
 		rest = rest[i+j+2:]
 	}
 	return strings.Join(parts, " + "), nil

@@ -169,6 +169,9 @@ type Step struct {
 	Verifies bool     `json:"verifies,omitempty"` // its outputs.passed must be true
 	// Idempotent steps receive an idempotency key from the interpreter, stable across retries.
 	Idempotent bool `json:"idempotent,omitempty"`
+	// Identity names the internal argument (IdentityArg or IdentitiesArg) through which the
+	// interpreter hands the step the directory entries of its subject(s); "" for none.
+	Identity string `json:"identity,omitempty"`
 	// Outputs lists the action's outputs with their types, so a step skipped by its if
 	// condition still yields typed empty outputs for the steps and expectations after it.
 	// A foreach step's outputs are items (one map of the action's outputs per item) and
@@ -296,4 +299,35 @@ func (p *Plan) Step(id string) (Step, bool) {
 		}
 	}
 	return Step{}, false
+}
+
+// Identity is one person of firebreak.yaml's directory, as a run carries it (RunInput's
+// Directory): the subject that playbooks and slash commands name, and where that person is
+// found in each system. It holds no secret.
+type Identity struct {
+	Subject string         `json:"subject"`
+	Email   string         `json:"email,omitempty"`
+	SlackID string         `json:"slack_id,omitempty"`
+	Vault   *VaultIdentity `json:"vault,omitempty"`
+	AWS     *AWSIdentity   `json:"aws,omitempty"`
+}
+
+// VaultIdentity says how the person's Vault identity entity is found: by an alias (their
+// login name on an auth mount), by entity name, or by entity id; exactly one is set.
+type VaultIdentity struct {
+	Alias    *VaultAlias `json:"alias,omitempty"`
+	Entity   string      `json:"entity,omitempty"`
+	EntityID string      `json:"entity_id,omitempty"`
+}
+
+// VaultAlias is a login name on the auth method mounted at Mount (e.g. oidc).
+type VaultAlias struct {
+	Mount string `json:"mount"`
+	Name  string `json:"name"`
+}
+
+// AWSIdentity is the person's IAM user, or None when they have none.
+type AWSIdentity struct {
+	IAMUser string `json:"iam_user,omitempty"`
+	None    bool   `json:"none,omitempty"`
 }

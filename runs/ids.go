@@ -19,7 +19,9 @@ const ScheduledNonce = "scheduled"
 // decides which requests are one run (rule 4: one incident, one run; two incidents, two runs):
 // a PagerDuty incident's run is the incident's; a drill is its playbook, subject and nonce; a
 // single action is its action and a digest of its arguments; any other run is its playbook
-// and subject.
+// and subject, or, for a playbook without one, a digest of its identifying inputs (every
+// input but the free-text reason), so that two leaked secrets make two runs while the same
+// leak reported twice joins the first.
 func WorkflowID(p *playbooks.Plan, inputs map[string]any, r Request) string {
 	subject, _ := inputs["subject"].(string)
 	switch {
@@ -39,6 +41,17 @@ func WorkflowID(p *playbooks.Plan, inputs map[string]any, r Request) string {
 		}{inputs, step.With})
 		sum := sha256.Sum256(b)
 		return workflows.RunWorkflowID(p.Name, hex.EncodeToString(sum[:6]))
+	}
+	if subject == "" {
+		ident := map[string]any{}
+		for _, d := range p.Inputs {
+			if v, ok := inputs[d.Name]; ok && d.Name != "reason" {
+				ident[d.Name] = v
+			}
+		}
+		b, _ := json.Marshal(ident) // map keys sorted: the same inputs, the same id
+		sum := sha256.Sum256(b)
+		return workflows.RunWorkflowID(p.Name, "inputs-"+hex.EncodeToString(sum[:8]))
 	}
 	return workflows.RunWorkflowID(p.Name, subject)
 }

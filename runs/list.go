@@ -50,7 +50,7 @@ func (c *Client) List(ctx context.Context, f Filter) ([]Summary, error) {
 		q += " AND WorkflowId STARTS_WITH '" + strings.ReplaceAll(f.Prefix, "'", "") + "'"
 	}
 	if f.Open {
-		q = `ExecutionStatus = "Running"`
+		q = `WorkflowType = 'Run' AND ExecutionStatus = "Running"`
 	}
 	var out []Summary
 	var token []byte

@@ -9,6 +9,7 @@ package runs
 import (
 	"context"
 	"errors"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -50,6 +51,19 @@ type Client struct {
 	Temporal Temporal
 	// Codec decrypts payloads for History; nil means the payloads are read as they are.
 	Codec *workflows.Codec
+	// Signer signs decisions (Decide) with the decision key; nil: this client decides nothing.
+	// Only the front end (firebreak serve, dev) and people deciding with firebreak approve
+	// hold one.
+	Signer *workflows.Signer
+	// Now is the clock decisions are signed with; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 // New returns a Client over c with codec for reading history.

@@ -33,8 +33,11 @@ func MassOrg(n int) *Org {
 			HCL:  fmt.Sprintf(`path "secret/data/shared/%s/*" { capabilities = ["read"] }`, team),
 		})
 		org.Secrets = append(org.Secrets,
-			Secret{Mount: "secret", Path: "shared/" + team + "/db", Data: map[string]string{"password": fmt.Sprintf("db-%s-%s", team, Canary)}},
-			Secret{Mount: "secret", Path: "shared/" + team + "/api-key", Data: map[string]string{"api_key": fmt.Sprintf("key-%s-%s", team, Canary)}},
+			// Marked generate: so a mass drill rotates them itself, as the benchmark measures.
+			Secret{Mount: "secret", Path: "shared/" + team + "/db", Data: map[string]string{"password": fmt.Sprintf("db-%s-%s", team, Canary)},
+				Metadata: map[string]string{"firebreak-rotate": "generate:password", "owner": team}},
+			Secret{Mount: "secret", Path: "shared/" + team + "/api-key", Data: map[string]string{"api_key": fmt.Sprintf("key-%s-%s", team, Canary)},
+				Metadata: map[string]string{"firebreak-rotate": "generate:api_key", "owner": team}},
 		)
 	}
 	for i := range n {

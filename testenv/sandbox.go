@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -152,18 +153,29 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	pc := pagerduty.NewClient(s.PagerDuty.Token(), pagerduty.WithAPIEndpoint(s.PagerDuty.URL()))
 	pc.HTTPClient = sandboxHTTP
 
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret, Services: httpreq.Rotator{Client: sandboxHTTP, Services: []httpreq.Service{
-		{Name: SecretServiceName, BaseURL: s.PaymentsAdmin.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.PaymentsAdmin.Token()}},
-	}}})
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret, Services: httpreq.Rotator{Client: sandboxHTTP, Services: s.HTTPServices()}})
 	awsiam.Register(w, &awsiam.Activities{Client: ic, Secrets: fbvault.KVStore{Client: vc.Logical()}})
 	fbslack.Register(w, &fbslack.Activities{Client: sc})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: PagerDutyBotEmail})
 	evidence.Register(w, &evidence.Activities{Store: store})
-	httpreq.Register(w, &httpreq.Activities{Client: sandboxHTTP, Services: []httpreq.Service{
-		{Name: "edge", BaseURL: s.Edge.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.Edge.Token()}},
-	}})
+	httpreq.Register(w, &httpreq.Activities{Client: sandboxHTTP, Services: s.HTTPServices()})
 	oidc.Register(w, &oidc.Activities{Issuer: s.OIDC.URL(), ClientID: OIDCClientID, ClientSecret: s.OIDC.ClientSecret(), HTTP: sandboxHTTP, Tokens: fbvault.KVReader{Client: vc.Logical()}})
 	return nil
+}
+
+// HTTPServices are the sandbox's HTTP services as a worker's configuration lists them
+// (http_services, FIREBREAK_HTTP_SERVICES): the edge API and the rotation service.
+func (s *Sandbox) HTTPServices() []httpreq.Service {
+	return []httpreq.Service{
+		{Name: "edge", BaseURL: s.Edge.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.Edge.Token()}},
+		{Name: SecretServiceName, BaseURL: s.PaymentsAdmin.URL(), Headers: map[string]string{"Authorization": "Bearer " + s.PaymentsAdmin.Token()}},
+	}
+}
+
+// HTTPServicesJSON is HTTPServices as the FIREBREAK_HTTP_SERVICES variable holds them.
+func (s *Sandbox) HTTPServicesJSON() string {
+	b, _ := json.Marshal(s.HTTPServices())
+	return string(b)
 }
 
 // canarySecret mints rotated values that carry the canary marker, so a leak of a value the

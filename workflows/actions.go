@@ -119,13 +119,14 @@ var bindings = map[string]binding{
 	"evidence.snapshot":             bind(evidence.ActivityPrefix, ea.Snapshot),
 	"vault.inventory":               bind(vault.ActivityPrefix, va.Inventory),
 	"vault.inventory_many":          bind(vault.ActivityPrefix, va.InventoryMany),
-	"vault.find_entity":             bind(vault.ActivityPrefix, va.FindEntity),
+	"vault.read_entity":             bind(vault.ActivityPrefix, va.ReadEntity),
 	"vault.revoke_tokens":           bind(vault.ActivityPrefix, va.RevokeTokens),
 	"vault.disable_entity":          bind(vault.ActivityPrefix, va.DisableEntity),
 	"vault.enable_entity":           bind(vault.ActivityPrefix, va.EnableEntity),
 	"vault.rotate_secrets":          bind(vault.ActivityPrefix, va.RotateSecrets),
 	"vault.plan_rotation":           bind(vault.ActivityPrefix, va.PlanRotation),
 	"vault.verify_revoked":          bind(vault.ActivityPrefix, va.VerifyRevoked),
+	"vault.verify_rotated":          bind(vault.ActivityPrefix, va.VerifyRotated),
 	"awsiam.inventory":              bind(awsiam.ActivityPrefix, ia.Inventory),
 	"awsiam.list_keys":              bind(awsiam.ActivityPrefix, ia.ListKeys),
 	"awsiam.deactivate_keys":        bind(awsiam.ActivityPrefix, ia.DeactivateKeys),
@@ -145,7 +146,13 @@ var bindings = map[string]binding{
 	"vault.destroy_totp":            bind(vault.ActivityPrefix, va.DestroyTOTP),
 	"awsiam.delete_keys":            bind(awsiam.ActivityPrefix, ia.DeleteAccessKeys),
 	"awsiam.rotate_key":             bind(awsiam.ActivityPrefix, ia.RotateKey),
+	"awsiam.plan_rotate_key":        bind(awsiam.ActivityPrefix, ia.PlanRotateKey),
 	"pagerduty.escalate":            bind(pagerduty.ActivityPrefix, pa.Escalate),
 	"oidc.revoke_token":             bind(oidc.ActivityPrefix, oa.RevokeToken),
 	"oidc.verify_revoked":           bind(oidc.ActivityPrefix, oa.VerifyRevoked),
 }
+
+// ActivityOf names the activity type a catalog action runs ("vault.disable_entity" →
+// "vault.DisableEntity"); "" for actions the workflow carries out itself (approval.request,
+// wait, manual). The audit record uses it to tie a history's activities to plan steps.
+func ActivityOf(action string) string { return bindings[action].activity }

@@ -52,6 +52,9 @@ type ApprovalRequest struct {
 	// ApproverEmail is the approver's email as the caller's directory knows it; an approval
 	// rule with on_call matches it against who PagerDuty says is on call for the incident.
 	ApproverEmail string `json:"approver_email,omitempty"`
+	// Signature is the front end's signature over the decision (decision.go); without a
+	// valid one the workflow counts nothing.
+	Signature *DecisionSignature `json:"signature,omitempty"`
 }
 
 // ApprovalResult is the result of the UpdateApprove update.
@@ -93,7 +96,19 @@ type Decision struct {
 	Reason     string    `json:"reason,omitempty"`
 	At         time.Time `json:"at"`
 	ResponseMS int64     `json:"response_ms"`
+	// Signature is the front end's signature the decision came with (absent for timeouts,
+	// the drill bot and runs recorded before decisions were signed); with Email it lets an
+	// auditor check the decision offline (VerifyDecision).
+	Email     string             `json:"email,omitempty"`
+	Signature *DecisionSignature `json:"signature,omitempty"`
 }
+
+// changeSignedDecisions versions the check that decisions are signed by a trusted decision
+// key: runs recorded before it counted unsigned decisions.
+const changeSignedDecisions = "signed-decisions"
+
+// ErrDecisionSignature is the error type of a decision refused for its signature.
+const ErrDecisionSignature = "DecisionSignature"
 
 // Escalation records a step failure or an approval timeout that was put to people.
 type Escalation struct {
@@ -162,7 +177,7 @@ func (r *runner) findPending(step string) (*pending, error) {
 }
 
 // validateApproval refuses a request that must not count; it changes nothing.
-func (r *runner) validateApproval(req ApprovalRequest) error {
+func (r *runner) validateApproval(ctx workflow.Context, req ApprovalRequest) error {
 	if req.Decision != DecisionApprove && req.Decision != DecisionDeny {
 		return fmt.Errorf("decision: expected %q or %q, found %q", DecisionApprove, DecisionDeny, req.Decision)
 	}
@@ -205,6 +220,13 @@ func (r *runner) validateApproval(req ApprovalRequest) error {
 	if p.hasDecided(req.Approver) {
 		return fmt.Errorf("%s has already decided %s; each person decides once", req.Approver, p.Step)
 	}
+	// Everything above read what the request claims; the signature is what makes it true.
+	if r.signedDecisions {
+		info := workflow.GetInfo(ctx)
+		if err := VerifyDecision(req, p.Step, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), r.decisionKeys); err != nil {
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
+		}
+	}
 	return nil
 }
 
@@ -246,7 +268,7 @@ func (r *runner) subjectInput(req ApprovalRequest) (string, bool) {
 
 // applyApproval records a validated decision.
 func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
-	if err := r.validateApproval(req); err != nil { // state may have changed since validation
+	if err := r.validateApproval(ctx, req); err != nil { // state may have changed since validation
 		return ApprovalResult{}, err
 	}
 	p, _ := r.findPending(req.Step)
@@ -256,12 +278,16 @@ func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (Appro
 			return ApprovalResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrNotOnCall, nil)
 		}
 		// PagerDuty took time to answer: the decision may have been settled meanwhile.
-		if err := r.validateApproval(req); err != nil {
+		if err := r.validateApproval(ctx, req); err != nil {
 			return ApprovalResult{}, err
 		}
 		p, _ = r.findPending(req.Step)
 	}
 	r.decide(ctx, p, req.Approver, req.ApproverRoles, req.Decision, req.Reason)
+	if d := &r.res.Decisions[len(r.res.Decisions)-1]; req.Signature != nil {
+		sig := *req.Signature
+		d.Email, d.Signature = req.ApproverEmail, &sig
+	}
 	res := ApprovalResult{Step: p.Step, Granted: p.done && !p.denied, Approvals: p.Approvals, Needed: p.Needed}
 	switch {
 	case p.denied:
@@ -303,7 +329,7 @@ func (r *runner) registerApprovals(ctx workflow.Context) error {
 		func(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
 			return r.applyApproval(ctx, req)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateApproval(req) }})
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateApproval(ctx, req) }})
 }
 
 func (r *runner) openPending() []PendingApproval {

@@ -18,7 +18,7 @@ import (
 const versionBatches = "split-long-lists-into-batches"
 
 // MaxBatch is the most elements of a list input one batch run takes. The history budget
-// allows more for some playbooks (mass-deprovision: 1,432), but a step that returns something
+// allows more for some playbooks (mass-deprovision: 1,431), but a step that returns something
 // per element in one activity result (vault.inventory_many) must stay under Temporal's 2 MB
 // payload limit: 1,000 people are measured to fit (bench/mass_test.go).
 const MaxBatch = 1000

@@ -23,25 +23,55 @@ import (
 // the server, its database and its UI hold only ciphertext (trust rule 2). Each encrypted
 // payload records the id of the key that sealed it, so keys can be rotated: encode with the
 // primary key, decode with any key in the ring.
+//
+// Each ciphertext is bound, as AEAD associated data, to the id of the key that sealed it and
+// to its purpose (PurposePayload for workflow payloads), so that a ciphertext cannot be moved
+// to another key id or another use of the same key. Decoding refuses anything that is not a
+// firebreak ciphertext: someone who can reach Temporal but lacks the key cannot hand a worker
+// a plaintext input, update or result.
 const (
 	metadataEncoding = "encoding"
 	metadataKeyID    = "encryption-key-id"
+	// metadataBinding names what the associated data binds; absent on payloads sealed before
+	// the purpose was bound, whose associated data is the key id alone.
+	metadataBinding  = "encryption-binding"
+	bindingV2        = "firebreak/v2:key-id+purpose"
 	encodingEncypted = "binary/encrypted"
 )
+
+// PurposePayload is the purpose of the codec's ciphertexts: Temporal payloads.
+const PurposePayload = "temporal-payload"
 
 // ErrUnknownKey is returned when a payload was sealed with a key the codec does not hold.
 var ErrUnknownKey = errors.New("payload encrypted with an unknown key")
 
+// ErrPlaintext is returned when a payload to decode is not a firebreak ciphertext.
+var ErrPlaintext = errors.New("payload is not encrypted by firebreak")
+
 // Codec is an encrypting converter.PayloadCodec.
 type Codec struct {
 	primary string
+	purpose string
 	keys    map[string]cipher.AEAD
+}
+
+// WithPurpose returns a codec with the same keys whose ciphertexts are bound to purpose
+// instead: they do not decode as another purpose's, nor as payloads.
+func (c *Codec) WithPurpose(purpose string) *Codec {
+	cc := *c
+	cc.purpose = purpose
+	return &cc
+}
+
+// associatedData binds a v2 ciphertext to its key id and purpose.
+func (c *Codec) associatedData(keyID string) []byte {
+	return []byte(bindingV2 + "\x00" + c.purpose + "\x00" + keyID)
 }
 
 // NewCodec returns a codec that encrypts with keys[primary] and decrypts with any of keys.
 // Every key must be 32 bytes (AES-256).
 func NewCodec(primary string, keys map[string][]byte) (*Codec, error) {
-	c := &Codec{primary: primary, keys: map[string]cipher.AEAD{}}
+	c := &Codec{primary: primary, purpose: PurposePayload, keys: map[string]cipher.AEAD{}}
 	ids := make([]string, 0, len(keys))
 	for id := range keys {
 		ids = append(ids, id)
@@ -85,20 +115,28 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			return nil, err
 		}
 		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{metadataEncoding: []byte(encodingEncypted), metadataKeyID: []byte(c.primary)},
-			Data:     aead.Seal(nonce, nonce, plain, []byte(c.primary)),
+			Metadata: map[string][]byte{metadataEncoding: []byte(encodingEncypted), metadataKeyID: []byte(c.primary), metadataBinding: []byte(bindingV2)},
+			Data:     aead.Seal(nonce, nonce, plain, c.associatedData(c.primary)),
 		}
 	}
 	return out, nil
 }
 
-// Decode implements converter.PayloadCodec. Payloads that are not encrypted pass through.
+// Decode implements converter.PayloadCodec. A payload that is not a firebreak ciphertext is
+// refused (ErrPlaintext), so the worker's task fails rather than act on it.
 func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return c.decode(payloads, false)
+}
+
+func (c *Codec) decode(payloads []*commonpb.Payload, allowPlain bool) ([]*commonpb.Payload, error) {
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
-		if string(p.GetMetadata()[metadataEncoding]) != encodingEncypted {
-			out[i] = p
-			continue
+		if enc := string(p.GetMetadata()[metadataEncoding]); enc != encodingEncypted {
+			if allowPlain {
+				out[i] = p
+				continue
+			}
+			return nil, fmt.Errorf("%w: expected encoding %s, found %q; it was written to Temporal by something without the codec key, and firebreak does not act on it", ErrPlaintext, encodingEncypted, enc)
 		}
 		id := string(p.Metadata[metadataKeyID])
 		aead, ok := c.keys[id]
@@ -109,7 +147,13 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			return nil, errors.New("encrypted payload is shorter than its nonce")
 		}
 		nonce, sealed := p.Data[:aead.NonceSize()], p.Data[aead.NonceSize():]
-		plain, err := aead.Open(nil, nonce, sealed, []byte(id))
+		ad := []byte(id) // sealed before the purpose was bound: by the key id alone
+		if b := string(p.Metadata[metadataBinding]); b == bindingV2 {
+			ad = c.associatedData(id)
+		} else if b != "" {
+			return nil, fmt.Errorf("encrypted payload binding: expected %q or none, found %q", bindingV2, b)
+		}
+		plain, err := aead.Open(nil, nonce, sealed, ad)
 		if err != nil {
 			return nil, fmt.Errorf("encrypted payload does not authenticate with key %q: %w", id, err)
 		}
@@ -120,6 +164,18 @@ func (c *Codec) Decode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 		out[i] = &dec
 	}
 	return out, nil
+}
+
+// Reader returns the codec for tools that show histories (the codec server behind the Web
+// UI): it decodes like c but passes plaintext payloads through, as they are, instead of
+// refusing them. Workers never use it.
+func (c *Codec) Reader() converter.PayloadCodec { return readerCodec{c} }
+
+type readerCodec struct{ c *Codec }
+
+func (r readerCodec) Encode(p []*commonpb.Payload) ([]*commonpb.Payload, error) { return r.c.Encode(p) }
+func (r readerCodec) Decode(p []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	return r.c.decode(p, true)
 }
 
 // DataConverter returns the SDK's default converter with payloads encrypted by c.
@@ -135,11 +191,13 @@ func FailureConverter(c *Codec) converter.FailureConverter {
 
 // DecodeMessage decrypts, in place, every payload inside a Temporal API message — a history
 // event, say — and restores the message and stack trace of every encoded failure in it, so
-// tools (leak scans, audit exports) read what the workflow saw.
+// tools (leak scans, audit exports) read what the workflow saw. Plaintext payloads (search
+// attributes, the interceptors' headers, or something written without the key, which the
+// worker refused) are left as they are: a reader must see what is there.
 func DecodeMessage(ctx context.Context, c *Codec, msg proto.Message) error {
 	err := proxy.VisitPayloads(ctx, msg, proxy.VisitPayloadsOptions{
 		Visitor: func(_ *proxy.VisitPayloadsContext, p []*commonpb.Payload) ([]*commonpb.Payload, error) {
-			return c.Decode(p)
+			return c.decode(p, true)
 		},
 	})
 	if err != nil {

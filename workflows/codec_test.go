@@ -3,12 +3,15 @@ package workflows
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"errors"
 	"strings"
 	"testing"
 
 	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 func testCodec(t *testing.T, primary string) *Codec {
@@ -91,5 +94,79 @@ func TestFailuresAreEncryptedAndRestored(t *testing.T) {
 	}
 	if got := ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage(); got != "vault: token for alice refused" {
 		t.Fatalf("restored message %q", got)
+	}
+}
+
+// TestCodecRefusesPlaintext: a payload written without the codec key (a plain Temporal
+// client's update, say) does not decode; tools reading a history still see it as it is.
+func TestCodecRefusesPlaintext(t *testing.T) {
+	c := testCodec(t, "k1")
+	plain := &commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`{"approver":"mallory","decision":"approve"}`)}
+	if _, err := c.Decode([]*commonpb.Payload{plain}); !errors.Is(err, ErrPlaintext) {
+		t.Fatalf("decoding a plaintext payload: %v; want ErrPlaintext", err)
+	}
+	var got map[string]any
+	if err := DataConverter(c).FromPayload(plain, &got); err == nil {
+		t.Fatalf("the data converter decoded a plaintext payload: %v", got)
+	}
+	ev := &historypb.HistoryEvent{Attributes: &historypb.HistoryEvent_WorkflowExecutionStartedEventAttributes{
+		WorkflowExecutionStartedEventAttributes: &historypb.WorkflowExecutionStartedEventAttributes{Input: &commonpb.Payloads{Payloads: []*commonpb.Payload{plain}}},
+	}}
+	if err := DecodeMessage(context.Background(), c, ev); err != nil {
+		t.Fatalf("reading a history with a plaintext payload: %v", err)
+	}
+}
+
+// TestCodecBindsKeyIDAndPurpose: a ciphertext relabelled with another key id (even one with
+// the same key bytes), decoded for another purpose, or stripped of its binding does not
+// decode.
+func TestCodecBindsKeyIDAndPurpose(t *testing.T) {
+	same := bytes.Repeat([]byte{7}, 32)
+	c, err := NewCodec("a", map[string][]byte{"a": same, "b": same})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := c.Encode([]*commonpb.Payload{{Data: []byte(`"x"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Decode(enc); err != nil {
+		t.Fatalf("round trip: %v", err)
+	}
+	relabel := func(edit func(md map[string][]byte)) []*commonpb.Payload {
+		md := map[string][]byte{}
+		for k, v := range enc[0].Metadata {
+			md[k] = v
+		}
+		edit(md)
+		return []*commonpb.Payload{{Metadata: md, Data: enc[0].Data}}
+	}
+	if _, err := c.Decode(relabel(func(md map[string][]byte) { md[metadataKeyID] = []byte("b") })); err == nil {
+		t.Error("a ciphertext relabelled with another key id decoded")
+	}
+	if _, err := c.Decode(relabel(func(md map[string][]byte) { delete(md, metadataBinding) })); err == nil {
+		t.Error("a ciphertext stripped of its binding decoded")
+	}
+	if _, err := c.WithPurpose("evidence").Decode(enc); err == nil {
+		t.Error("a payload ciphertext decoded for another purpose")
+	}
+	other, _ := c.WithPurpose("evidence").Encode([]*commonpb.Payload{{Data: []byte(`"y"`)}})
+	if _, err := c.Decode(other); err == nil {
+		t.Error("another purpose's ciphertext decoded as a payload")
+	}
+}
+
+// TestCodecReadsCiphertextsSealedBeforeBinding: payloads of runs recorded before the purpose
+// was bound (associated data: the key id alone) still decode, so those runs still replay.
+func TestCodecReadsCiphertextsSealedBeforeBinding(t *testing.T) {
+	key := bytes.Repeat([]byte{1}, 32)
+	block, _ := aes.NewCipher(key)
+	aead, _ := cipher.NewGCM(block)
+	inner, _ := proto.Marshal(&commonpb.Payload{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"old"`)})
+	nonce := make([]byte, aead.NonceSize())
+	old := &commonpb.Payload{Metadata: map[string][]byte{metadataEncoding: []byte(encodingEncypted), metadataKeyID: []byte("k1")}, Data: aead.Seal(nonce, nonce, inner, []byte("k1"))}
+	var got string
+	if err := DataConverter(testCodec(t, "k1")).FromPayload(old, &got); err != nil || got != "old" {
+		t.Fatalf("a ciphertext sealed before binding: %q, %v", got, err)
 	}
 }

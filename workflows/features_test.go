@@ -53,7 +53,7 @@ func newFeatureEnv(t *testing.T, f *fakes, queue string) *featureEnv {
 	fe := &featureEnv{env: s.NewTestWorkflowEnvironment(), f: f}
 	fe.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "drill/x/alice/test", TaskQueue: queue, WorkflowExecutionTimeout: 24 * time.Hour})
 	f.register(fe.env)
-	fe.env.RegisterWorkflow(Run)
+	registerTrusted(fe.env)
 	reg := func(name string, fn any) {
 		fe.env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
 	}
@@ -81,7 +81,7 @@ func newFeatureEnv(t *testing.T, f *fakes, queue string) *featureEnv {
 
 func (fe *featureEnv) run(t *testing.T, in RunInput) (RunResult, error) {
 	t.Helper()
-	fe.env.ExecuteWorkflow(Run, in)
+	fe.env.ExecuteWorkflow(RunWorkflowName, in)
 	if !fe.env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
 	}
@@ -103,6 +103,7 @@ func (fe *featureEnv) run(t *testing.T, in RunInput) (RunResult, error) {
 // update sends an approve update after delay and records how it ended.
 func (fe *featureEnv) update(delay time.Duration, req ApprovalRequest, got *[]string) {
 	fe.env.RegisterDelayedCallback(func() {
+		req := signAsFrontEnd(fe.env, req)
 		fe.env.UpdateWorkflow(UpdateApprove, req.Approver+"/"+req.Decision+"/"+delay.String(), &testsuite.TestUpdateCallback{
 			OnAccept: func() {},
 			OnReject: func(err error) { *got = append(*got, "rejected "+req.Approver+": "+err.Error()) },

@@ -72,8 +72,9 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 			continue
 		}
 		if st.Idempotent {
-			args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID + "/" + strconv.Itoa(i)
+			args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID, strconv.Itoa(i))
 		}
+		r.addIdentity(st, args)
 		running++
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
@@ -185,6 +186,9 @@ func errMessage(err error) string {
 	return err.Error()
 }
 
+// changeCompensationCheck versions the interpreter's refusal of irreversible compensations.
+const changeCompensationCheck = "compensation-two-person-check"
+
 // compensate runs the undo of every succeeded step that declares one, latest first in plan
 // order, after the run aborted. A failed undo is recorded and does not stop the others.
 func (r *runner) compensate(ctx workflow.Context) {
@@ -210,10 +214,16 @@ func (r *runner) compensate(ctx workflow.Context) {
 		if err == nil && !ok {
 			err = temporal.NewNonRetryableApplicationError("no activity bound to action "+c.Action, ErrInvalidPlan, nil)
 		}
+		// An undo that cannot itself be undone would run on nobody's approval: the compiler
+		// refuses one, and so does the interpreter, for a plan made by hand.
+		if err == nil && playbooks.Irreversible(c.Action, c.With) && !r.in.Plan.TwoPersonOptOut &&
+			workflow.GetVersion(ctx, changeCompensationCheck, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+			err = temporal.NewNonRetryableApplicationError(fmt.Sprintf("undo of %s: %s cannot be undone, and a compensation runs on no one's approval; recompile the playbook, which refuses it", st.ID, c.Action), ErrNoApproval, nil)
+		}
 		var out map[string]any
 		if err == nil {
 			if c.Idempotent {
-				args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID + "/compensate"
+				args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID, "compensate")
 			}
 			opts := activityOptions(playbooks.Step{Retry: c.Retry, Timeout: c.Timeout})
 			out, err = b.run(workflow.WithActivityOptions(ctx, opts), args)

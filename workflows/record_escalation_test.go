@@ -4,6 +4,8 @@ package workflows_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"io"
 	"log/slog"
 	"os"
@@ -75,7 +77,9 @@ func TestRecordEscalationHistory(t *testing.T) {
 	}
 	defer c.Close()
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w)
+	seed := sha256.Sum256([]byte("record escalation decision key"))
+	signer := workflows.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
+	workflows.Register(w, workflows.WithDecisionKeys(signer.Public()))
 	reg := func(name string, fn any) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg("vault.Inventory", func(ctx context.Context, in vault.InventoryInput) (vault.InventoryResult, error) {
 		return vault.InventoryResult{}, temporal.NewNonRetryableApplicationError("vault: no identity entity named "+in.Subject, "UnknownSubject", nil)
@@ -107,9 +111,9 @@ func TestRecordEscalationHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var pending []workflows.PendingApproval
 	for { // wait for the escalation to be asked
 		v, err := c.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), workflows.QueryPending)
-		var pending []workflows.PendingApproval
 		if err == nil && v.Get(&pending) == nil && len(pending) == 1 {
 			break
 		}
@@ -120,7 +124,7 @@ func TestRecordEscalationHistory(t *testing.T) {
 		}
 	}
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.ApprovalRequest{Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "known: carry on"}}})
+		Args: []any{signer.Sign(workflows.ApprovalRequest{Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "known: carry on"}, pending[0].Step, run.GetID(), run.GetRunID(), time.Now())}})
 	if err != nil {
 		t.Fatal(err)
 	}

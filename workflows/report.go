@@ -137,7 +137,7 @@ func (rep *reporter) status(ctx workflow.Context) {
 		ch := rep.r.in.Report.SlackChannel
 		text := statusText(rep.r.snapshot(), rep.r.in.Report.TemporalUIURL)
 		if rep.statusTS == "" {
-			out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: ch, Text: text, IdempotencyKey: rep.r.res.WorkflowID + "/status"})
+			out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: ch, Text: text, IdempotencyKey: rep.r.idempotencyKey("status")})
 			if err != nil {
 				return err
 			}
@@ -172,6 +172,9 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 		}
 		verb := map[string]string{PendingKindApproval: "Approval needed", PendingKindManual: "Manual step for a " + strings.Join(p.Roles, "/"), PendingKindEscalation: "Escalation"}[p.Kind]
 		who := strings.Join(p.Roles, ", ")
+		if len(p.Owners) > 0 {
+			who += ", or an owner: " + strings.Join(p.Owners, ", ")
+		}
 		if p.OnCall {
 			who += ", on call in PagerDuty for incident " + orDash(rep.r.incident())
 		}
@@ -288,7 +291,7 @@ func (rep *reporter) postReply(ctx workflow.Context, text string, blocks json.Ra
 		if rep.statusTS == "" { // the status message could not be posted: there is no thread
 			return nil
 		}
-		out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, Blocks: blocks, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+		out, err := call(ctx, slack.ActivityPrefix, sa.Post, slack.PostInput{Channel: rep.r.in.Report.SlackChannel, ThreadTS: rep.statusTS, Text: text, Blocks: blocks, IdempotencyKey: rep.r.idempotencyKey(key)})
 		if err == nil && posted != nil {
 			posted(out.TS)
 		}
@@ -397,7 +400,7 @@ func (rep *reporter) note(ctx workflow.Context, text, key string) {
 		return
 	}
 	rep.dispatch(ctx, &rep.pdOut, delivery{what: "pagerduty note " + key, send: func(ctx workflow.Context) error {
-		_, err := call(ctx, pagerduty.ActivityPrefix, pa.AddNote, pagerduty.AddNoteInput{IncidentID: inc, Content: text, IdempotencyKey: rep.r.res.WorkflowID + "/" + key})
+		_, err := call(ctx, pagerduty.ActivityPrefix, pa.AddNote, pagerduty.AddNoteInput{IncidentID: inc, Content: text, IdempotencyKey: rep.r.idempotencyKey(key)})
 		return err
 	}})
 }

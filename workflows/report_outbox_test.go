@@ -186,7 +186,7 @@ func slowEnv(t *testing.T, revokeTakes time.Duration) (*testsuite.TestWorkflowEn
 	f.register(env)
 	env.OnActivity("vault.RevokeTokens", mock.Anything, mock.Anything).After(revokeTakes).Return(vault.RevokeTokensResult{Revoked: []string{"acc-1", "acc-2"}}, nil)
 	// keys ends 10 s in, well apart from snap's report and from the end of the run.
-	env.OnActivity("awsiam.Inventory", mock.Anything, mock.Anything).After(10*time.Second).Return(awsiam.InventoryResult{UserName: "alice", AccessKeyIDs: []string{"AKFB1"}}, nil)
+	env.OnActivity("awsiam.Inventory", mock.Anything, mock.Anything).After(10*time.Second).Return(awsiam.InventoryResult{Present: true, UserName: "alice", AccessKeyIDs: []string{"AKFB1"}}, nil)
 	env.RegisterWorkflow(Run)
 	in := input(t)
 	in.Plan = compilePlan(t, slowYAML)
@@ -287,7 +287,7 @@ func TestReportOutboxSlackDownKeepsPagerDutyPrompt(t *testing.T) {
 	env.OnActivity("pagerduty.AddNote", mock.Anything, mock.Anything).Return(func(_ context.Context, in pagerduty.AddNoteInput) (pagerduty.AddNoteResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		notes[strings.TrimPrefix(in.IdempotencyKey, "drill/compromised-dev-key/alice/test/")] = env.Now()
+		notes[strings.TrimPrefix(in.IdempotencyKey, "drill/compromised-dev-key/alice/test/default-test-run-id/")] = env.Now()
 		return pagerduty.AddNoteResult{NoteID: "N1"}, nil
 	})
 	env.ExecuteWorkflow(Run, in)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,12 @@ type RunInput struct {
 	// AutoApprove (drills only) has approvals, manual steps and escalations granted at once
 	// by DrillApprover; their response time is recorded.
 	AutoApprove bool `json:"auto_approve"`
+	// Directory holds the directory entries (firebreak.yaml's directory, resolved by whoever
+	// starts the run) of the people the run's inputs name: where each is found in Vault and
+	// IAM. The interpreter hands a step the entry of its subject through the action's
+	// internal identity argument. A person without an entry is found by the default rule
+	// (subject = Vault entity name = IAM user name).
+	Directory []playbooks.Identity `json:"directory,omitempty"`
 	// BatchSize, when positive, splits a run whose longest list input is longer into child
 	// runs of at most that many elements each (SplitBatches); a list too long for one history
 	// is split whatever it says.
@@ -77,6 +84,7 @@ type StepResult struct {
 	Action      string         `json:"action"`
 	Status      string         `json:"status"`
 	Contains    bool           `json:"contains,omitempty"`
+	Cuts        bool           `json:"cuts,omitempty"` // cuts a whole system at once: part of the first cut
 	StartedAt   time.Time      `json:"started_at,omitzero"`
 	EndedAt     time.Time      `json:"ended_at,omitzero"`
 	DurationMS  int64          `json:"duration_ms"`
@@ -142,15 +150,19 @@ type Check struct {
 
 // RunResult is the record of a run: the scorecard of a drill, the summary of an incident.
 type RunResult struct {
-	WorkflowID     string    `json:"workflow_id"`
-	RunID          string    `json:"run_id"`
-	Playbook       string    `json:"playbook"`
-	PlaybookSHA256 string    `json:"playbook_sha256"`
-	Drill          bool      `json:"drill"`
-	Subject        string    `json:"subject,omitempty"`
-	Trigger        Trigger   `json:"trigger"`
-	Outcome        string    `json:"outcome"`
-	StartedAt      time.Time `json:"started_at"`
+	WorkflowID     string `json:"workflow_id"`
+	RunID          string `json:"run_id"`
+	Playbook       string `json:"playbook"`
+	PlaybookSHA256 string `json:"playbook_sha256"`
+	// PlanSHA256 is the digest of the plan the run interpreted (playbooks.PlanSHA256),
+	// computed by the workflow, and PlanCheck says how the worker checked it.
+	PlanSHA256 string    `json:"plan_sha256,omitempty"`
+	PlanCheck  string    `json:"plan_check,omitempty"`
+	Drill      bool      `json:"drill"`
+	Subject    string    `json:"subject,omitempty"`
+	Trigger    Trigger   `json:"trigger"`
+	Outcome    string    `json:"outcome"`
+	StartedAt  time.Time `json:"started_at"`
 	// ContainedAt is when the subject's access was cut: the end of the last containment step
 	// that can be undone (revoke, deactivate, disable, deny policy). Irreversible remediation
 	// (deleting keys or logins, rotating shared secrets) waits for a second person and is
@@ -214,8 +226,14 @@ var pendingRotationOutputs = []struct{ action, output string }{
 
 // Run interprets a compiled Plan: steps run as soon as their needs have succeeded, in
 // parallel where the plan allows; each step's action is one activity with the step's retry
-// policy and timeout; progress is reported without ever holding up containment.
+// policy and timeout; progress is reported without ever holding up containment. Run
+// registered on its own trusts no decision key, so no person's decision counts; workers
+// register it with Register and their configuration.
 func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
+	return run(ctx, in, trust{})
+}
+
+func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	info := workflow.GetInfo(ctx)
 	if drillQueue := IsDrillQueue(info.TaskQueueName); in.Drill != drillQueue {
 		what := "a drill input on the production task queue " + info.TaskQueueName
@@ -233,6 +251,13 @@ func Run(ctx workflow.Context, in RunInput) (RunResult, error) {
 		return runBatches(ctx, in, input, size)
 	}
 	r := newRunner(ctx, in)
+	r.decisionKeys = t.keysFor(in.Drill)
+	// Runs recorded before decisions were signed took the approver's word for who they were.
+	r.signedDecisions = workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	r.runScopedKeys = workflow.GetVersion(ctx, changeRunScopedKeys, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	if err := r.checkPlan(ctx, t); err != nil {
+		return RunResult{}, err
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (RunResult, error) { return r.snapshot(), nil }); err != nil {
 		return RunResult{}, err
 	}
@@ -307,6 +332,74 @@ type runner struct {
 	// read holds the steps whose outputs some expression of the plan may read; a foreach
 	// step that is not among them keeps only a sample of its items.
 	read map[string]bool
+	// decisionKeys are the decision keys the worker trusts for this run; signedDecisions says
+	// whether decisions must be signed by one (every run recorded since signing began).
+	decisionKeys    []ed25519.PublicKey
+	signedDecisions bool
+	// runScopedKeys: idempotency keys name the run, not only the workflow id (rule 3).
+	runScopedKeys bool
+}
+
+// changeCompiledPlans versions the check that a production plan is one the worker compiled.
+const changeCompiledPlans = "compiled-plans"
+
+// ErrPlanNotCompiled is the error type of a run refused because the worker did not compile
+// its plan.
+const ErrPlanNotCompiled = "PlanNotCompiled"
+
+// checkPlan refuses a production plan the worker's library does not compile byte for byte
+// (trust rule 6: a worker runs only plans it compiled itself), and records the plan's digest
+// and what was checked. The verdict is taken once, as a side effect recorded in the history,
+// so a run replays the same way after the library changes. Drills run on the sandbox and
+// may replay a plan pinned before (drill replay): they are not checked.
+//
+//workflowcheck:ignore json.Marshal of the plain-data Plan (map keys sorted), as in readSteps
+func (r *runner) checkPlan(ctx workflow.Context, t trust) error {
+	r.res.PlanSHA256 = playbooks.PlanSHA256(r.in.Plan)
+	switch {
+	case r.in.Drill:
+		r.res.PlanCheck = "not checked: a drill, on the sandbox"
+		return nil
+	case t.library == nil:
+		r.res.PlanCheck = "not checked: this worker has no library configured"
+		return nil
+	}
+	if workflow.GetVersion(ctx, changeCompiledPlans, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	type verdict struct{ Checked, Refused string }
+	var v verdict
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		what, err := t.library.Verify(r.in.Plan)
+		if err != nil {
+			return verdict{Refused: err.Error()}
+		}
+		return verdict{Checked: what}
+	}).Get(&v)
+	if err != nil {
+		return err
+	}
+	if v.Refused != "" {
+		return temporal.NewNonRetryableApplicationError("refusing the plan: "+v.Refused, ErrPlanNotCompiled, nil)
+	}
+	r.res.PlanCheck = v.Checked
+	return nil
+}
+
+// changeRunScopedKeys versions idempotency keys that include the run id: runs recorded
+// before it keyed their steps by workflow id alone, so a later run with the same id (the same
+// person compromised again weeks later) found the first run's rotation and evidence.
+const changeRunScopedKeys = "run-scoped-keys"
+
+// idempotencyKey is the key an idempotent step's activity is handed: the same for every
+// retry and re-run within this run, and different for every other run, even one with the
+// same workflow id.
+func (r *runner) idempotencyKey(parts ...string) string {
+	base := r.res.WorkflowID
+	if r.runScopedKeys {
+		base += "/" + r.res.RunID
+	}
+	return base + "/" + strings.Join(parts, "/")
 }
 
 func newRunner(ctx workflow.Context, in RunInput) *runner {
@@ -327,7 +420,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	r.read = readSteps(in.Plan)
 	for i, st := range in.Plan.Steps {
 		r.index[st.ID] = i
-		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
+		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Cuts: st.Cuts, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
 	}
 	return r
 }
@@ -459,8 +552,9 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		args[a.Name] = v
 	}
 	if st.Idempotent {
-		args[playbooks.IdempotencyKeyArg] = r.res.WorkflowID + "/" + st.ID
+		args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID)
 	}
+	r.addIdentity(st, args)
 	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
 	var out map[string]any
 	var err error
@@ -473,6 +567,8 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		out, err = r.runManual(ctx, st, args, rep)
 	case st.Action == playbooks.ActionWait:
 		out, err = r.runWait(ctx, st, args)
+	case st.Action == playbooks.ActionAssert:
+		out, err = runAssert(args)
 	case st.Builtin:
 		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, ErrInvalidPlan, nil)
 	default:
@@ -914,4 +1010,54 @@ func readSteps(plan playbooks.Plan) map[string]bool {
 		read[st.ID] = read[st.ID] || all
 	}
 	return read
+}
+
+// addIdentity hands the step the directory entries of the people its arguments name (its
+// subject or user, or each of its subjects), when the action takes them and the run has any.
+func (r *runner) addIdentity(st playbooks.Step, args map[string]any) {
+	if st.Identity == "" || len(r.in.Directory) == 0 {
+		return
+	}
+	find := func(name string) (playbooks.Identity, bool) {
+		for _, e := range r.in.Directory {
+			if e.Subject == name {
+				return e, true
+			}
+		}
+		return playbooks.Identity{}, false
+	}
+	switch st.Identity {
+	case playbooks.IdentityArg:
+		name, _ := args["subject"].(string)
+		if name == "" {
+			name, _ = args["user"].(string)
+		}
+		if e, ok := find(name); ok {
+			args[playbooks.IdentityArg] = e
+		}
+	case playbooks.IdentitiesArg:
+		var entries []playbooks.Identity
+		list, _ := args["subjects"].([]any)
+		for _, x := range list {
+			if name, ok := x.(string); ok {
+				if e, ok := find(name); ok {
+					entries = append(entries, e)
+				}
+			}
+		}
+		if len(entries) > 0 {
+			args[playbooks.IdentitiesArg] = entries
+		}
+	}
+}
+
+// runAssert is the assert action: it fails the step, with the playbook's message, when the
+// condition does not hold.
+func runAssert(args map[string]any) (map[string]any, error) {
+	that, _ := args["that"].(bool)
+	if !that {
+		msg, _ := args["message"].(string)
+		return nil, temporal.NewNonRetryableApplicationError(msg, "AssertionFailed", nil)
+	}
+	return map[string]any{"passed": true}, nil
 }

@@ -35,10 +35,9 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 		status[aws.ToString(k.AccessKeyId)] = k.Status
 		all = append(all, aws.ToString(k.AccessKeyId))
 	}
-	ids := in.AccessKeyIDs
-	if len(ids) == 0 {
-		ids = all
-	}
+	// Every key the user has now (a fresh listing: a key created since the inventory counts
+	// too), and those the caller names.
+	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
 	for _, id := range sortedUnique(ids) {
 		st, ok := status[id]
 		if !ok {
@@ -116,6 +115,17 @@ func (a *Activities) VerifyContained(ctx context.Context, in VerifyContainedInpu
 	if err := requireUser(in.User); err != nil {
 		return VerifyResult{}, err
 	}
+	{
+		// Judged afresh from IAM: whoever the directory says the person is.
+		user, none, looked := iamUserOf(in.User, in.Identity)
+		if none {
+			return VerifyResult{Passed: true, Checks: []Check{{Name: "not present in IAM", Passed: true, Detail: looked + ": nothing to contain"}}}, nil
+		}
+		if _, err := a.Client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)}); apiCode(err) == "NoSuchEntity" {
+			return VerifyResult{Passed: true, Checks: []Check{{Name: "not present in IAM", Passed: true, Detail: "no " + looked + " (GetUser answered NoSuchEntity): nothing to contain"}}}, nil
+		}
+		in.User = user
+	}
 	keys, err := a.listKeys(ctx, in.User)
 	if err != nil {
 		return VerifyResult{}, err
@@ -126,10 +136,9 @@ func (a *Activities) VerifyContained(ctx context.Context, in VerifyContainedInpu
 		status[aws.ToString(k.AccessKeyId)] = k.Status
 		all = append(all, aws.ToString(k.AccessKeyId))
 	}
-	ids := in.AccessKeyIDs
-	if len(ids) == 0 {
-		ids = all
-	}
+	// Every key the user has now (a fresh listing: a key created since the inventory counts
+	// too), and those the caller names.
+	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
 	res := VerifyResult{Passed: true, Checks: []Check{}}
 	add := func(c Check) {
 		res.Checks = append(res.Checks, c)

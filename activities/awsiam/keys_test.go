@@ -15,7 +15,9 @@ func TestListKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := awsiam.ListKeysResult{
-		UserName: "alice",
+		Subject: "alice", Present: true, Status: awsiam.StatusFound, Detail: "IAM user alice",
+		LookedFor: `IAM user "alice" (no directory entry: subject = IAM user name)`,
+		UserName:  "alice",
 		AccessKeys: []awsiam.AccessKey{
 			{AccessKeyID: "AKFBSANDBOXALICE0001", Status: "Active", CreateDate: "2026-06-03T09:00:00Z"},
 			{AccessKeyID: "AKFBSANDBOXALICE0002", Status: "Active", CreateDate: "2026-08-22T09:00:00Z"},
@@ -30,7 +32,7 @@ func TestListKeys(t *testing.T) {
 	if n := len(sb.rec.Calls("iam")); n != 2 {
 		t.Errorf("%d IAM calls, want 2 (ListAccessKeys, GetLoginProfile)", n)
 	}
-	if err := run(t, sb.env, sb.a.ListKeys, awsiam.ListKeysInput{User: "nobody"}, &got); err == nil {
-		t.Error("ListKeys of an unknown user succeeded; want UnknownSubject")
+	if err := run(t, sb.env, sb.a.ListKeys, awsiam.ListKeysInput{User: "nobody"}, &got); err != nil || got.Present || got.Status != awsiam.StatusAbsent {
+		t.Errorf("ListKeys(nobody) = %+v, %v; want absent, not an error", got, err)
 	}
 }

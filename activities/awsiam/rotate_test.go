@@ -261,3 +261,38 @@ func TestDeleteAccessKeys(t *testing.T) {
 		t.Errorf("bob's keys = %v; want only the active key (the refused call deleted nothing)", keys)
 	}
 }
+
+// TestPlanRotateKey: the preflight finds, without changing anything, what would make
+// RotateKey fail, with RotateKey's own error types.
+func TestPlanRotateKey(t *testing.T) {
+	tests := []struct {
+		name        string
+		in          awsiam.PlanRotateKeyInput
+		want        awsiam.PlanRotateKeyResult
+		wantErrType string
+	}{
+		{"one active key", awsiam.PlanRotateKeyInput{User: "carol"}, awsiam.PlanRotateKeyResult{User: "carol", AccessKeyID: "AKFBSANDBOXCAROL0001"}, ""},
+		{"inactive spare to remove", awsiam.PlanRotateKeyInput{User: "bob"}, awsiam.PlanRotateKeyResult{User: "bob", AccessKeyID: "AKFBSANDBOXBOB000001", Spare: "AKFBSANDBOXBOB000002"}, ""},
+		{"two active keys", awsiam.PlanRotateKeyInput{User: "alice"}, awsiam.PlanRotateKeyResult{}, awsiam.ErrTwoActiveKeys},
+		{"key of another user", awsiam.PlanRotateKeyInput{User: "carol", AccessKeyID: "AKFBSANDBOXBOB000001"}, awsiam.PlanRotateKeyResult{}, awsiam.ErrInvalidInput},
+		{"unknown user", awsiam.PlanRotateKeyInput{User: "mallory"}, awsiam.PlanRotateKeyResult{}, awsiam.ErrUnknownSubject},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := newRotationSandbox(t)
+			before := rs.srv.AccessKeyIDs(tt.in.User)
+			var got awsiam.PlanRotateKeyResult
+			err := run(t, rs.env, rs.a.PlanRotateKey, tt.in, &got)
+			if tt.wantErrType != "" {
+				if ae := appError(err); ae == nil || ae.Type() != tt.wantErrType || !ae.NonRetryable() {
+					t.Fatalf("err %v, want non-retryable %s", err, tt.wantErrType)
+				}
+			} else if err != nil || got != tt.want {
+				t.Fatalf("%+v %v, want %+v", got, err, tt.want)
+			}
+			if now := rs.srv.AccessKeyIDs(tt.in.User); !reflect.DeepEqual(now, before) {
+				t.Errorf("keys changed from %v to %v", before, now)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -61,6 +62,10 @@ type FileStore struct {
 	mu   sync.Mutex
 	last Record
 	keys map[string]Record
+	head Head
+	// HeadKey signs the chain's head after every append (Head, HeadFileName); nil leaves
+	// heads unsigned.
+	HeadKey ed25519.PrivateKey
 }
 
 // OpenFileStore opens (creating if needed) the evidence file in dir and checks its chain.
@@ -80,7 +85,42 @@ func OpenFileStore(dir string) (*FileStore, error) {
 		s.keys[r.Key] = r
 		s.last = r
 	}
+	// The signed head the file was left with must still match it: a file truncated or
+	// rewritten while the worker was down is refused, not extended.
+	if h, err := ReadHead(filepath.Join(dir, HeadFileName)); err == nil {
+		if err := VerifyHead(recs, h, nil); err != nil {
+			return nil, fmt.Errorf("evidence store %s: %w", s.path, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	s.head = Head{Count: s.last.Seq, ChainSHA256: s.last.ChainSHA256}
 	return s, nil
+}
+
+// Head implements Header: the head after the last append, signed when HeadKey is set.
+func (s *FileStore) Head() Head {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head
+}
+
+// writeHead signs the head after r and replaces the head file with it atomically.
+func (s *FileStore) writeHead(r Record) error {
+	h := signHead(Head{Count: r.Seq, ChainSHA256: r.ChainSHA256, At: time.Now().UTC()}, s.HeadKey)
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(s.path), HeadFileName+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("evidence head: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(filepath.Dir(s.path), HeadFileName)); err != nil {
+		return fmt.Errorf("evidence head: %w", err)
+	}
+	s.head = h
+	return nil
 }
 
 // Path is the file the store appends to.
@@ -119,6 +159,9 @@ func (s *FileStore) Append(_ context.Context, r Record) (Record, error) {
 	}
 	s.keys[r.Key] = r
 	s.last = r
+	if err := s.writeHead(r); err != nil {
+		return Record{}, err
+	}
 	return r, nil
 }
 
@@ -183,6 +226,9 @@ type SnapshotResult struct {
 	SHA256      string `json:"sha256"`
 	ChainSHA256 string `json:"chain_sha256"`
 	Seq         int    `json:"seq"`
+	// Head is the whole chain's head after this snapshot (count and digest, signed by the
+	// evidence key), recorded in the run's history; nil for stores without one (S3).
+	Head *Head `json:"head,omitempty"`
 }
 
 // Snapshot stores data as one evidence record of the running workflow. Retrying with the same
@@ -208,7 +254,12 @@ func (a *Activities) Snapshot(ctx context.Context, in SnapshotInput) (SnapshotRe
 	if err != nil {
 		return SnapshotResult{}, err
 	}
-	return SnapshotResult{Ref: fmt.Sprintf("evidence:%d", r.Seq), SHA256: r.SHA256, ChainSHA256: r.ChainSHA256, Seq: r.Seq}, nil
+	res := SnapshotResult{Ref: fmt.Sprintf("evidence:%d", r.Seq), SHA256: r.SHA256, ChainSHA256: r.ChainSHA256, Seq: r.Seq}
+	if hs, ok := a.Store.(Header); ok {
+		h := hs.Head()
+		res.Head = &h
+	}
+	return res, nil
 }
 
 // Register registers the evidence activities on a worker.

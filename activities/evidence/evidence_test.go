@@ -130,6 +130,10 @@ func TestSnapshotActivity(t *testing.T) {
 	var r1, r2 evidence.SnapshotResult
 	_ = v1.Get(&r1)
 	_ = v2.Get(&r2)
+	if r1.Head == nil || r2.Head == nil || *r1.Head != *r2.Head || r1.Head.Count != 1 {
+		t.Fatalf("heads %+v %+v; want the chain's head of 1 record with both", r1.Head, r2.Head)
+	}
+	r1.Head, r2.Head = nil, nil
 	if r1 != r2 || r1.Seq != 1 || len(r1.SHA256) != 64 || r1.Ref != "evidence:1" {
 		t.Fatalf("a retried snapshot was stored twice or differs: %+v %+v", r1, r2)
 	}

@@ -66,6 +66,7 @@ type RequestInput struct {
 	Service        string         `json:"service"`
 	Method         string         `json:"method"`
 	Path           string         `json:"path"`
+	Query          map[string]any `json:"query,omitempty"`
 	JSON           map[string]any `json:"json"`
 	ExpectStatus   []int          `json:"expect_status"`
 	CaptureBody    bool           `json:"capture_body"`
@@ -97,7 +98,7 @@ func (a *Activities) Request(ctx context.Context, in RequestInput) (RequestResul
 	default:
 		return RequestResult{}, temporal.NewNonRetryableApplicationError(fmt.Sprintf("http.request: method %q: expected GET, POST, PUT, PATCH or DELETE", in.Method), ErrInvalidInput, nil)
 	}
-	target, err := join(svc.BaseURL, in.Path)
+	target, err := join(svc.BaseURL, in.Path, in.Query)
 	if err != nil {
 		return RequestResult{}, temporal.NewNonRetryableApplicationError("http.request: "+err.Error(), ErrInvalidInput, nil)
 	}
@@ -195,22 +196,91 @@ func (a *Activities) client(svc Service) *http.Client {
 	return &c
 }
 
-// join appends path to the service's base URL, refusing anything that would change the host.
-func join(base, path string) (string, error) {
+// join appends path to the service's base URL, refusing anything that would leave it: a
+// host, a scheme, "." or ".." segments however they are encoded (%2e%2e, %252e%252e), a
+// backslash, or a query or fragment written into the path (query parameters go in query,
+// encoded here). Each segment is sent escaped as it was decoded, so %2F inside an
+// interpolated value stays inside its segment.
+func join(base, path string, query map[string]any) (string, error) {
 	b, err := url.Parse(base)
 	if err != nil || (b.Scheme != "http" && b.Scheme != "https") || b.Host == "" {
 		return "", fmt.Errorf("service base URL %q: expected http(s)://host[:port][/prefix]", base)
 	}
-	if path != "" && !strings.HasPrefix(path, "/") {
+	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("path %q: expected it to start with /", path)
 	}
-	p, err := url.Parse(path)
-	if err != nil || p.Host != "" || p.Scheme != "" || strings.Contains(path, "..") {
-		return "", fmt.Errorf("path %q: expected a path on the service, without host or ..", path)
+	if strings.ContainsAny(path, "?#") {
+		return "", fmt.Errorf("path %q: expected a path without ? or # (put query parameters under query:)", path)
 	}
-	b.Path = strings.TrimSuffix(b.Path, "/") + p.Path
-	b.RawQuery = p.RawQuery
+	basePath := strings.TrimSuffix(b.Path, "/")
+	var decoded, escaped []string
+	segs := strings.Split(path[1:], "/")
+	for i, seg := range segs {
+		if seg == "" && i < len(segs)-1 {
+			return "", fmt.Errorf("path %q: expected no empty segment (//)", path)
+		}
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", fmt.Errorf("path %q: segment %q is not valid percent-encoding", path, seg)
+		}
+		if err := plainSegment(dec); err != nil {
+			return "", fmt.Errorf("path %q: %w; expected a path under the service's base path %q", path, err, basePath+"/")
+		}
+		decoded = append(decoded, dec)
+		escaped = append(escaped, url.PathEscape(dec))
+	}
+	b.Path = basePath + "/" + strings.Join(decoded, "/")
+	b.RawPath = basePath + "/" + strings.Join(escaped, "/")
+	if !strings.HasPrefix(b.Path, basePath+"/") {
+		return "", fmt.Errorf("path %q leaves the base path %q", path, basePath)
+	}
+	b.RawQuery, b.Fragment = "", ""
+	if len(query) > 0 {
+		q := url.Values{}
+		for _, k := range sortedKeys(query) {
+			switch v := query[k].(type) {
+			case string:
+				q.Set(k, v)
+			case bool, int, int64, float64:
+				q.Set(k, fmt.Sprint(v))
+			default:
+				return "", fmt.Errorf("query %s: expected a string, number or bool, found %T", k, v)
+			}
+		}
+		b.RawQuery = q.Encode()
+	}
 	return b.String(), nil
+}
+
+// plainSegment refuses a decoded path segment that is, or decodes further into, a dot
+// segment, a separator or a backslash: a server that decodes once more must not climb out
+// of the base path either.
+func plainSegment(seg string) error {
+	for range 3 {
+		for _, part := range strings.FieldsFunc(seg, func(r rune) bool { return r == '/' || r == '\\' }) {
+			if part == "." || part == ".." {
+				return fmt.Errorf("segment %q climbs out of its place (a . or .. segment, however encoded)", seg)
+			}
+		}
+		if strings.Contains(seg, "\\") {
+			return fmt.Errorf("segment %q holds a backslash", seg)
+		}
+		next, err := url.PathUnescape(seg)
+		if err != nil || next == seg {
+			return nil
+		}
+		seg = next
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func expected(status int, want []int) bool {

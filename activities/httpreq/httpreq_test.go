@@ -104,3 +104,56 @@ func TestRequest(t *testing.T) {
 		t.Fatalf("block list %v: the retried request was applied twice or not at all", got)
 	}
 }
+
+// TestRequestStaysUnderItsBasePath is the security review's finding: %2e%2e in an input
+// reached the service as ../../.. with the service's credentials, and ? injected a query.
+// Nothing that climbs out of the base path, however encoded, reaches the service; a query
+// goes only through query:, encoded.
+func TestRequestStaysUnderItsBasePath(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.URL.EscapedPath()+"?"+r.URL.RawQuery)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	a := &httpreq.Activities{Services: []httpreq.Service{{Name: "api", BaseURL: srv.URL + "/api/"}}}
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	httpreq.Register(env, a)
+	for _, path := range []string{
+		"/v1/blocklist/%2e%2e/%2e%2e/%2e%2e/admin",
+		"/v1/blocklist/%2E%2E%2F%2E%2E%2Fadmin",
+		"/v1/blocklist/%252e%252e/admin",
+		"/v1/blocklist/..",
+		"/v1/blocklist/.",
+		"/v1/blocklist/..%5cadmin",
+		"/v1/blocklist/1.2.3.4?drop=all",
+		"/v1/blocklist/1.2.3.4#x",
+		"/v1//admin",
+	} {
+		_, err := env.ExecuteActivity(httpreq.ActivityPrefix+"Request", httpreq.RequestInput{Service: "api", Method: "GET", Path: path})
+		var appErr *temporal.ApplicationError
+		if !errors.As(err, &appErr) || appErr.Type() != httpreq.ErrInvalidInput {
+			t.Errorf("path %q: %v; want it refused as invalid input", path, err)
+		}
+	}
+	if len(got) != 0 {
+		t.Fatalf("the service was called: %q", got)
+	}
+	for _, tc := range []struct {
+		path  string
+		query map[string]any
+		want  string
+	}{
+		{"/v1/blocklist/203.0.113.0%2F24", nil, "/api/v1/blocklist/203.0.113.0%2F24?"},
+		{"/v1/blocklist", map[string]any{"ip": "1.2.3.4&drop=all", "ttl": int64(60)}, "/api/v1/blocklist?ip=1.2.3.4%26drop%3Dall&ttl=60"},
+	} {
+		got = nil
+		if _, err := env.ExecuteActivity(httpreq.ActivityPrefix+"Request", httpreq.RequestInput{Service: "api", Method: "GET", Path: tc.path, Query: tc.query}); err != nil {
+			t.Fatalf("path %q: %v", tc.path, err)
+		}
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("path %q query %v reached the service as %q; want %q", tc.path, tc.query, got, tc.want)
+		}
+	}
+}

@@ -45,7 +45,7 @@ func (r Rotator) RotateSecret(ctx context.Context, service, path string, body ma
 	if !ok {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("rotate: unknown service %q; configured services: %s", service, a.names()), ErrUnknownService, nil)
 	}
-	target, err := join(svc.BaseURL, path)
+	target, err := join(svc.BaseURL, path, nil)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError("rotate: "+err.Error(), ErrInvalidInput, nil)
 	}

@@ -55,7 +55,8 @@ type Rotation struct {
 	NewVersion      int    `json:"new_version"`
 	// Strategy is how it was rotated, as its metadata says (e.g. database:database/payments).
 	Strategy string `json:"strategy,omitempty"`
-	// Fields are the fields that have new values; every other field was kept as it was.
+	// Fields are the fields given new values by generate (its named fields) and database
+	// (password); every other field was kept as it was. A service names its own fields.
 	Fields []string `json:"fields,omitempty"`
 	// Upstream is where the credential was changed, when not in Vault KV itself (e.g. the
 	// Vault call database/rotate-role/payments, or the service payments-admin).
@@ -120,7 +121,7 @@ func (a *Activities) RotateSecrets(ctx context.Context, in RotateSecretsInput) (
 	key := in.IdempotencyKey
 	if key == "" {
 		info := activity.GetInfo(ctx)
-		key = info.WorkflowExecution.ID + "/" + info.ActivityID
+		key = info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID + "/" + info.ActivityID
 	}
 	if len(key) > 256 {
 		sum := sha256.Sum256([]byte(key))

@@ -163,6 +163,20 @@ func actionPlan(name string, raw map[string]string, approveRoles []string) (*pla
 		steps = append(steps, snap)
 		step["needs"] = []string{"snapshot"}
 	}
+	if act.Preflight != "" {
+		// What would make the action fail is checked before the gate asks anyone: the gate
+		// has the action's needs, so a failed preflight leaves both undone.
+		pre, _ := playbooks.LookupAction(act.Preflight)
+		pw := map[string]any{}
+		for _, p := range pre.Args {
+			if v, ok := with[p.Name]; ok {
+				pw[p.Name] = v
+			}
+		}
+		steps = append(steps, map[string]any{"id": "preflight", "name": pre.Summary, "action": act.Preflight, "with": pw})
+		needs, _ := step["needs"].([]string)
+		step["needs"] = append(needs, "preflight")
+	}
 	steps = append(steps, step)
 	doc := map[string]any{
 		"name": actionPlanName(name), "title": "Single action " + name, "description": act.Summary,
@@ -323,12 +337,13 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				return err
 			}
 			ctx := contextOf(cmd)
-			sess, err := openProduction(ctx, logger, evidenceDir)
+			sess, err := openProduction(ctx, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
+				Directory:  configuredDirectory(),
 				DigestStep: actionStep,
 				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},

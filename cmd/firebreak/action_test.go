@@ -3,17 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -33,7 +38,7 @@ func sandboxEnv(t *testing.T, sb *testenv.Sandbox) string {
 		"AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1",
 		"SLACK_BOT_TOKEN": sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
 		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
-		"FIREBREAK_AWS_PROBE_USER": "",
+		"FIREBREAK_AWS_PROBE_USER": "", "FIREBREAK_HTTP_SERVICES": sb.HTTPServicesJSON(),
 	} {
 		t.Setenv(k, v)
 	}
@@ -58,8 +63,8 @@ func TestActionPlan(t *testing.T) {
 			steps: []string{"inventory", "snapshot", "action"}},
 		{name: "list of maps as JSON; rotating cannot be undone", action: "vault.rotate_secrets", raw: map[string]string{"secrets": `[{"mount":"secret","path":"shared/payments-db","version":1}]`},
 			steps: []string{"snapshot", actionGate, "action"}},
-		{name: "irreversible iam action waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
-			steps: []string{"inventory", "snapshot", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
+		{name: "irreversible iam action is checked, then waits for a second person after the evidence", action: "awsiam.rotate_key", raw: map[string]string{"user": "carol"},
+			steps: []string{"inventory", "snapshot", "preflight", actionGate, "action"}, inputs: map[string]any{"user": "carol"}},
 		{name: "deleting keys is gated", action: "awsiam.delete_keys", raw: map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000002"},
 			steps: []string{"inventory", "snapshot", actionGate, "action"}},
 		{name: "destroying a TOTP secret is gated", action: "vault.destroy_totp", raw: map[string]string{"entity_id": "e-1", "method_id": "m-1"},
@@ -114,11 +119,16 @@ func TestActionPlan(t *testing.T) {
 				t.Errorf("action step runs %q; expected %q", st.Action, tc.action)
 			}
 			gate, gated := gateOf(plan)
+			// An action with a preflight (awsiam.rotate_key) is checked before the gate asks anyone.
+			before := "snapshot"
+			if act, _ := playbooks.LookupAction(tc.action); act.Preflight != "" {
+				before = "snapshot,preflight"
+			}
 			switch {
-			case gated && (!st.Irreversible || strings.Join(st.Needs, ",") != "snapshot,"+actionGate):
-				t.Errorf("gated step (irreversible %v) needs %v; expected [snapshot %s]", st.Irreversible, st.Needs, actionGate)
-			case gated && (gate.ID != actionGate || gate.Approval == nil || strings.Join(gate.Approval.Roles, ",") != "security-oncall" || strings.Join(gate.Needs, ",") != "snapshot"):
-				t.Errorf("gate %s approval %+v needs %v; expected %s for [security-oncall] after the snapshot", gate.ID, gate.Approval, gate.Needs, actionGate)
+			case gated && (!st.Irreversible || strings.Join(st.Needs, ",") != before+","+actionGate):
+				t.Errorf("gated step (irreversible %v) needs %v; expected [%s %s]", st.Irreversible, st.Needs, before, actionGate)
+			case gated && (gate.ID != actionGate || gate.Approval == nil || strings.Join(gate.Approval.Roles, ",") != "security-oncall" || strings.Join(gate.Needs, ",") != before):
+				t.Errorf("gate %s approval %+v needs %v; expected %s for [security-oncall] after %s", gate.ID, gate.Approval, gate.Needs, actionGate, before)
 			case !gated && st.Irreversible:
 				t.Errorf("irreversible step %s has no two-person gate", st.ID)
 			case !gated && st.Destructive && (len(st.Needs) != 1 || st.Needs[0] != "snapshot"):
@@ -236,12 +246,68 @@ func TestActionRun(t *testing.T) {
 // chatops does for /firebreak approve, and returns the workflow's answer.
 func approveAs(ctx context.Context, c client.Client, id, who string, roles []string, decision string) (workflows.ApprovalResult, error) {
 	req := workflows.ApprovalRequest{Step: actionGate, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	var res workflows.ApprovalResult
-	if err == nil {
-		err = h.Get(ctx, &res)
+	return (&runs.Client{Temporal: c, Signer: testDecisionSigner}).Decide(ctx, id, req)
+}
+
+// testDecisionKey is the front end's decision key in cmd tests; workers started by
+// startProductionWorker trust it once trustTestSigner has run.
+var (
+	testDecisionKey    = ed25519.NewKeyFromSeed([]byte("cmd-test-decision-key-0123456789"))
+	testDecisionSigner = workflows.NewSigner(testDecisionKey)
+)
+
+// forgeUpdate is the security review's bypass: a plain Temporal client, without the codec
+// key, approves the gate as mallory with the security-oncall role. The worker's codec refuses
+// the plaintext update (its answer is encrypted, so the forger cannot even read why); had it
+// passed, the unsigned decision would be refused too. The gate still waits, unapproved.
+func forgeUpdate(ctx context.Context, t *testing.T, hostPort string, fb client.Client, id string) {
+	t.Helper()
+	c, err := client.Dial(client.Options{HostPort: hostPort, Logger: tlog.NewStructuredLogger(newDiscardLogger())})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return res, err
+	defer c.Close()
+	req := workflows.ApprovalRequest{Step: actionGate, Approver: "mallory", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	if err == nil {
+		t.Errorf("a plaintext update from a client without the codec key was accepted")
+	}
+	if p := waitForGate(ctx, t, fb, id); p.Approvals != 0 || len(p.Approvers) != 0 {
+		t.Errorf("after the forged update the gate has %d approvals by %v; want none", p.Approvals, p.Approvers)
+	}
+}
+
+// denyByCommand denies the action's gate of run id with `firebreak deny`, as erin: refused
+// (exit 2) without the decision key, counted with it, erin's role coming from the directory.
+func denyByCommand(t *testing.T, id string) {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte("directory:\n  - {subject: erin, email: erin@example.test, slack_id: U0ERIN}\nroles:\n  security-oncall: {users: [U0ERIN]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	t.Setenv("FIREBREAK_DECISION_KEY", "")
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no decision key") {
+		t.Errorf("deny without the decision key: exit %d, stderr %q; expected exit %d saying so", code, stderr.String(), exitUsage)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	t.Setenv("FIREBREAK_DECISION_KEY", workflows.FormatDecisionKey(testDecisionKey))
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--reason", "not without the owner"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("deny with the decision key: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "erin denied") {
+		t.Errorf("deny output %q; expected the run's answer", stdout.String())
+	}
+}
+
+// trustTestSigner configures the production workers this test starts to trust
+// testDecisionSigner, as decision.public_keys does.
+func trustTestSigner(t *testing.T) {
+	t.Setenv("FIREBREAK_DECISION_PUBLIC_KEYS", workflows.FormatDecisionPublicKey(testDecisionSigner.Public()))
 }
 
 // waitForGate waits until run id asks for the action's two-person gate.
@@ -286,7 +352,8 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	defer srv.Stop()
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
-	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir)
+	trustTestSigner(t)
+	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,6 +386,9 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 				}
 			}},
 	}
+	// The same action with the same arguments again (the same workflow id): it is a new run,
+	// so it rotates the key the first run left active rather than reporting that rotation.
+	tests = append(tests, tests[0])
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := sb.IAM.AccessKeyIDs("carol")
@@ -360,7 +430,10 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 					t.Errorf("%s approving: %v; expected a refusal saying %q", r.who, err, r.want)
 				}
 			}
-			if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
+			if tc.decision == workflows.DecisionDeny {
+				forgeUpdate(ctx, t, srv.FrontendHostPort(), conn.Client, id)
+				denyByCommand(t, id)
+			} else if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
 				t.Fatalf("erin's %s: %v", tc.decision, err)
 			}
 			var code int
@@ -388,4 +461,28 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			tc.check(t, rep, before)
 		})
 	}
+
+	// alice has two Active keys: AWS's limit leaves no room for a new one. The preflight says
+	// so before the gate asks anyone, and nothing changes.
+	t.Run("two active keys fail before anyone is asked", func(t *testing.T) {
+		before := sb.IAM.AccessKeyIDs("alice")
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"action", "run", "awsiam.rotate_key", "user=alice", "--json", "--evidence-dir", evDir, "--requested-by", "dave", "--approve-role", "security-oncall"}, &stdout, &stderr)
+		var rep ActionReport
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+			t.Fatalf("exit %d, %v: %s\n%s", code, err, stdout.String(), stderr.String())
+		}
+		if code != exitFailed || !strings.Contains(rep.Error+stderr.String(), "two Active access keys") || len(rep.Decisions) != 0 {
+			t.Errorf("exit %d, error %q, decisions %+v; expected exit %d naming the two Active keys, with nobody asked", code, rep.Error, rep.Decisions, exitFailed)
+		}
+		for _, st := range rep.Steps {
+			want := map[string]string{"preflight": workflows.StatusFailed, actionGate: workflows.StatusSkipped, actionStep: workflows.StatusSkipped}[st.ID]
+			if want != "" && st.Status != want {
+				t.Errorf("step %s is %s; expected %s (the preflight fails, so the gate never asks anyone)", st.ID, st.Status, want)
+			}
+		}
+		if now := sb.IAM.AccessKeyIDs("alice"); strings.Join(now, ",") != strings.Join(before, ",") {
+			t.Errorf("alice's keys changed from %v to %v", before, now)
+		}
+	})
 }

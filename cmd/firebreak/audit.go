@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 func newAuditCmd() *cobra.Command {
@@ -110,12 +112,34 @@ func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string
 	if err != nil {
 		return nil, err
 	}
-	ex, err := audit.Build(workflowID, runID, events, nil)
+	ex, err := audit.BuildWith(workflowID, runID, events, nil, audit.Options{People: directoryNames()})
 	if err != nil {
 		return nil, err
 	}
 	ex.Seal(key, time.Now())
 	return ex, nil
+}
+
+// directoryNames names people in audit records from firebreak.yaml's directory: any of a
+// person's identities (Slack or PagerDuty user id, email, subject) gives "subject <email>".
+// nil without a loaded configuration.
+func directoryNames() func(string) string {
+	lc := activeConfig.Load()
+	if lc == nil {
+		return nil
+	}
+	dir := lc.file.Chatops().Directory
+	return func(id string) string {
+		for _, p := range dir {
+			if id != "" && (id == p.SlackID || id == p.PagerDutyID || strings.EqualFold(id, p.Email) || id == p.Subject) {
+				if p.Email == "" {
+					return p.Subject
+				}
+				return p.Subject + " <" + p.Email + ">"
+			}
+		}
+		return ""
+	}
 }
 
 // loadSigningKey reads an Ed25519 PKCS#8 PEM key from path; with no path it uses the state
@@ -163,7 +187,7 @@ func loadSigningKey(path string) (ed25519.PrivateKey, error) {
 }
 
 func newAuditVerifyCmd() *cobra.Command {
-	var keyID, evidenceFile string
+	var keyID, evidenceFile, evidenceKey string
 	cmd := &cobra.Command{
 		Use:   "verify FILE [--key-id ID] [--evidence EVIDENCE.jsonl]",
 		Short: "Check a JSON audit export offline; on any change, name the first entry that does not verify",
@@ -208,7 +232,18 @@ verifies, 1 when it does not.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", evidenceFile, err)
 				return errCheckFailed
 			}
-			links, err := audit.VerifyEvidence(ex, recs)
+			var evKey ed25519.PublicKey
+			if evidenceKey == "" {
+				evidenceKey = setting("FIREBREAK_EVIDENCE_PUBLIC_KEY")
+			}
+			if evidenceKey != "" {
+				keys, err := workflows.ParseDecisionPublicKeys(evidenceKey)
+				if err != nil || len(keys) != 1 {
+					return usagef("--evidence-key: expected the base64 of the workers' 32-byte Ed25519 evidence public key")
+				}
+				evKey = keys[0]
+			}
+			links, err := audit.VerifyEvidence(ex, recs, evKey)
 			if err != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s with %s: %v\n", args[0], evidenceFile, err)
 				return errCheckFailed
@@ -220,11 +255,37 @@ verifies, 1 when it does not.`,
 			for _, l := range links {
 				fmt.Fprintf(cmd.OutOrStdout(), "OK evidence record %d (sha256 %s, chain %s) matches entry %d\n", l.Seq, l.SHA256, l.ChainSHA256, l.Entry)
 			}
+			// The head kept beside the file covers every record, other runs' after this
+			// one's too: a file cut short or rewritten and re-chained no longer matches it.
+			headFile := filepath.Join(filepath.Dir(evidenceFile), evidence.HeadFileName)
+			head, err := evidence.ReadHead(headFile)
+			switch {
+			case errors.Is(err, os.ErrNotExist) && evKey == nil:
+				fmt.Fprintf(cmd.OutOrStdout(), "WARN %s: no signed head beside the evidence file; records after this run's cannot be checked for truncation\n", headFile)
+				return nil
+			case err != nil:
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", headFile, err)
+				return errCheckFailed
+			}
+			if err := evidence.VerifyHead(recs, head, evKey); err != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", evidenceFile, err)
+				return errCheckFailed
+			}
+			if head.Count != len(recs) {
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: records %d to %d are not covered by the signed head (%d records): added after it, or by hand\n", evidenceFile, head.Count+1, len(recs), head.Count)
+				return errCheckFailed
+			}
+			auth := "unsigned: give --evidence-key to authenticate it"
+			if evKey != nil {
+				auth = "signed by evidence key " + head.KeyID
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "OK evidence head: %d records, chain %s, %s\n", head.Count, head.ChainSHA256, auth)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&keyID, "key-id", "", "the id (fingerprint) of the audit key you trust; required (FIREBREAK_AUDIT_KEY_ID)")
-	cmd.Flags().StringVar(&evidenceFile, "evidence", "", "also check the run's evidence file (evidence.jsonl) against the export")
+	cmd.Flags().StringVar(&evidenceFile, "evidence", "", "also check the run's evidence file (evidence.jsonl) against the export and the signed head beside it")
+	cmd.Flags().StringVar(&evidenceKey, "evidence-key", "", "base64 Ed25519 public key of the workers' evidence key (evidence.head_key); heads must be signed by it (FIREBREAK_EVIDENCE_PUBLIC_KEY)")
 	return cmd
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -28,6 +29,66 @@ import (
 // export` turns its history into a signed chain that `audit verify` accepts and that fails,
 // located, after a one-byte change; `audit list` and `drill history` find the run; `drill
 // schedule sync|list|pause` create and pause a Temporal Schedule for it.
+// evidenceHeadTampering is the security review's finding: with another run's record after
+// this run's, cutting the file short or rewriting that record and re-chaining still verified,
+// since this run's own record was untouched. The head beside the file no longer matches
+// either (signatures: TestHeadShowsTruncationAndRechaining in activities/evidence).
+func evidenceHeadTampering(t *testing.T, cli func(*testing.T, int, ...string) string, export, keyID, evFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"evidence.jsonl", evidence.HeadFileName} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(evFile), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := evidence.OpenFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Append(context.Background(), evidence.Record{Key: "later/run", WorkflowID: "later", RunID: "r9", Kind: "snapshot", Data: json.RawMessage(`{"n":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "evidence.jsonl")
+	if out := cli(t, exitOK, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "OK evidence head") {
+		t.Fatalf("the untouched file with a later run's record: %q", out)
+	}
+	recs, err := evidence.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, _ := os.ReadFile(path)
+	cut := bytes.SplitAfter(full, []byte("\n"))
+	if err := os.WriteFile(path, bytes.Join(cut[:len(recs)-1], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, exitFailed, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "truncated") {
+		t.Errorf("a truncated evidence file: %q; want it named truncated", out)
+	}
+	// Rewrite the later record and re-chain, as someone with the file but not the key can.
+	redo := t.TempDir()
+	rs, _ := evidence.OpenFileStore(redo)
+	for i, r := range recs {
+		if i == len(recs)-1 {
+			r.Data = json.RawMessage(`{"n":"forged"}`)
+		}
+		r.Seq, r.SHA256, r.PrevChain, r.ChainSHA256 = 0, "", "", ""
+		if _, err := rs.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	forged, _ := os.ReadFile(filepath.Join(redo, "evidence.jsonl"))
+	if err := os.WriteFile(path, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, exitFailed, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "rewritten") {
+		t.Errorf("a rewritten and re-chained evidence file: %q; want it named rewritten", out)
+	}
+}
+
 func TestAuditAndSchedules(t *testing.T) {
 	state := t.TempDir()
 	t.Setenv("FIREBREAK_STATE_DIR", state)
@@ -93,6 +154,18 @@ func TestAuditAndSchedules(t *testing.T) {
 		if last := ex.Entries[len(ex.Entries)-1]; last.Kind != audit.KindRunEnded || !strings.Contains(last.Summary, "contained") {
 			t.Errorf("last entry %s %q, want the run's contained end", last.Kind, last.Summary)
 		}
+		// The readable record and the scorecard give the same times.
+		mdFile := filepath.Join(t.TempDir(), "run.md")
+		cli(t, exitOK, "audit", "export", card.WorkflowID, "--format", "markdown", "-o", mdFile)
+		md, err := os.ReadFile(mdFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"| Time to contain | " + workflows.Millis(card.Times().ToContain) + " (trigger", "| Subject | alice |", "## Timeline"} {
+			if !strings.Contains(string(md), want) {
+				t.Errorf("the Markdown record lacks %q (the scorecard's time to contain is %d ms)", want, card.TimeToContainMS)
+			}
+		}
 		ok := cli(t, exitOK, "audit", "verify", file, "--key-id", ex.Checkpoint.KeyID)
 		if !strings.HasPrefix(ok, "OK ") {
 			t.Errorf("verify output %q", ok)
@@ -136,6 +209,7 @@ func TestAuditAndSchedules(t *testing.T) {
 		if out := cli(t, exitFailed, "audit", "verify", file, "--key-id", ex.Checkpoint.KeyID, "--evidence", badEv); !strings.Contains(out, "record 1: data does not match its sha256") {
 			t.Errorf("verify with a changed evidence record: %q", out)
 		}
+		evidenceHeadTampering(t, cli, file, ex.Checkpoint.KeyID, evFile)
 		for _, f := range []string{"markdown", "html"} {
 			out := cli(t, exitOK, "audit", "export", card.WorkflowID, "--format", f)
 			if !strings.Contains(out, card.PlaybookSHA256) || testenv.ContainsCanary(out) {

@@ -20,6 +20,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -51,6 +52,7 @@ func TestWorkerKilledAtEveryStepBoundary(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", key)
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
+	trustTestSigner(t)
 	conn, err := connectTemporal(ctx, newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 		"SLACK_BOT_TOKEN="+sb.Slack.BotToken(), "SLACK_API_URL="+sb.Slack.URL()+"/api/",
 		"PAGERDUTY_TOKEN="+sb.PagerDuty.Token(), "PAGERDUTY_API_URL="+sb.PagerDuty.URL(), "PAGERDUTY_FROM="+testenv.PagerDutyBotEmail,
 		"OIDC_ISSUER="+sb.OIDC.URL(), "OIDC_CLIENT_ID="+testenv.OIDCClientID, "OIDC_CLIENT_SECRET="+sb.OIDC.ClientSecret(),
-		`FIREBREAK_HTTP_SERVICES=[{"name":"edge","base_url":"`+sb.Edge.URL()+`","headers":{"Authorization":"Bearer `+sb.Edge.Token()+`"}}]`,
+		"FIREBREAK_HTTP_SERVICES="+sb.HTTPServicesJSON(),
 	)
 	startWorker := func() *exec.Cmd {
 		w := exec.Command(bin, "worker", "--evidence-dir", evDir, "--log-level", "error")
@@ -225,10 +227,7 @@ func answerPending(ctx context.Context, c client.Client, id string) {
 		for _, p := range pending {
 			n++
 			req := workflows.ApprovalRequest{Step: p.Step, Approver: fmt.Sprintf("responder-%d", n), ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "chaos test"}
-			h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
-			if err == nil {
-				_ = h.Get(ctx, nil)
-			}
+			_, _ = (&runs.Client{Temporal: c, Signer: testDecisionSigner}).Decide(ctx, id, req)
 		}
 	}
 }

@@ -69,7 +69,7 @@ http://127.0.0.1:8888): no credentials, loopback callers and loopback listen add
 			if err != nil {
 				return err
 			}
-			opts.Codec = codec
+			opts.Codec = codec.Reader() // shows plaintext payloads as they are; workers refuse them
 			level := setting("FIREBREAK_LOG_LEVEL")
 			if level == "" {
 				level = "info" // the reads log is the point: info, unless asked otherwise

@@ -113,7 +113,7 @@ http_services:
 		t.Errorf("logging.format json: got %q", logs.String())
 	}
 
-	w, conn, err := startProductionWorker(ctx, logger, cmd.Flags().Lookup("evidence-dir").Value.String())
+	w, conn, err := startProductionWorker(ctx, logger, cmd.Flags().Lookup("evidence-dir").Value.String(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

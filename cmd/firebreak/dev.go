@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -130,13 +132,37 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
+	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
+	// evidence-head.key in the state dir, mode 0600).
+	headKey, err := loadKeyFile(filepath.Join(f.stateDir, "evidence-head.key"), "FIREBREAK_EVIDENCE_KEY", true)
+	if err != nil {
+		return err
+	}
+	store.HeadKey = headKey
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
 	// In dev both queues are served by workers bound to the sandbox: drills on the drill queue,
 	// and runs started from Slack, PagerDuty or `firebreak run` on the production queue.
+	// The front end below signs decisions with dev's own decision key; the production-queue
+	// worker trusts it (and any configured key), the drill-queue worker only the sandbox's.
+	signer, err := loadDecisionSigner(f.stateDir, true)
+	if err != nil {
+		return err
+	}
+	prodKeys, err := workerDecisionKeys(nil, signer.Public())
+	if err != nil {
+		return err
+	}
+	// The production-queue worker runs only plans its own library compiles (the bundled
+	// playbooks and playbooks.dir), as a production worker does.
+	lib, err := playbooks.LoadLibrary(setting("FIREBREAK_PLAYBOOKS"))
+	if err != nil {
+		return err
+	}
+	trusted := map[string][]ed25519.PublicKey{workflows.DrillTaskQueue: {workflows.NewSigner(workflows.SandboxDecisionKey()).Public()}, workflows.TaskQueue: prodKeys}
 	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
 		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w)
+		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...), workflows.WithLibrary(lib))
 		if err := sb.Register(w, store); err != nil {
 			return err
 		}
@@ -151,7 +177,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	handler, err := chatops.NewServer(chatops.Options{
-		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger,
+		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger, Signer: signer,
 		Info: map[string]string{"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev"},
 	})
 	if err != nil {
@@ -199,6 +225,17 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 	return sockErr
 }
 
+// sandboxDirectory makes the sandbox organisation cfg's directory: its developers, all of
+// them responders, carol the security on-call who may approve.
+func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) {
+	var responders []string
+	for _, d := range org.Developers {
+		cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
+		responders = append(responders, d.SlackID)
+	}
+	cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
+}
+
 // devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when
 // given, else the sandbox organisation (its developers as the directory, all of them
 // responders, carol the security on-call who may approve). The Slack signing secret comes from
@@ -210,12 +247,7 @@ func devChatopsConfig(f devFlags, sb *testenv.Sandbox) (chatops.Config, string, 
 		return cfg, "", err
 	}
 	if f.config == "" {
-		var responders []string
-		for _, d := range sb.Org.Developers {
-			cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
-			responders = append(responders, d.SlackID)
-		}
-		cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
+		sandboxDirectory(&cfg, sb.Org)
 	}
 	secretFile := "SLACK_SIGNING_SECRET"
 	if cfg.Slack.SigningSecret == "" {

@@ -22,6 +22,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -110,6 +111,11 @@ type Scorecard struct {
 	Faults []testenv.FaultReport `json:"faults,omitempty"`
 	// Retries lists the activities that needed more than one attempt: how the run coped.
 	Retries []ActivityAttempts `json:"retries,omitempty"`
+	// UpstreamChecks ask the sandbox's database and rotation service whether each reported
+	// rotation changed the credential where it is checked.
+	UpstreamChecks []workflows.Check `json:"upstream_checks,omitempty"`
+	// Verdict is PASS, FAIL or CONTAINED, REMEDIATION PENDING.
+	Verdict string `json:"verdict"`
 }
 
 // ActivityAttempts is one activity of a run that was retried.
@@ -298,7 +304,8 @@ func (r *rig) startWorker() error {
 		WorkerStopTimeout: 10 * time.Second,
 		Interceptors:      []interceptor.WorkerInterceptor{&drillHooks{r: r}},
 	})
-	workflows.Register(w)
+	// A drill worker trusts the sandbox's decision key only (rule 5).
+	workflows.Register(w, workflows.WithDecisionKeys(workflows.NewSigner(workflows.SandboxDecisionKey()).Public()))
 	if err := r.sb.Register(w, r.store); err != nil {
 		return err
 	}
@@ -376,6 +383,20 @@ type drillFault struct {
 }
 
 const faultWorkerCrash = "worker-crash"
+
+// injectedKinds names the injected faults, for the run's memo: the audit record and the review
+// tell them from real failures.
+func injectedKinds(faults []drillFault) []string {
+	kinds := []string{}
+	for _, f := range faults {
+		if f.crash {
+			kinds = append(kinds, faultWorkerCrash)
+		} else if f.sandbox != nil {
+			kinds = append(kinds, f.sandbox.Kind)
+		}
+	}
+	return kinds
+}
 
 func faultKinds() []string {
 	return append(append([]string(nil), testenv.SandboxFaults...), faultWorkerCrash)
@@ -634,7 +655,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	auto := f.autoApproves(r.conn.Embedded)
 	run := runs.PrepareBound(p, inputs, runs.Request{
-		Drill: true, Report: rep, AutoApprove: auto,
+		Drill: true, Report: rep, AutoApprove: auto, Directory: sb.Org.Directory(),
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
 	})
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -656,7 +677,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
 		Queue: queue, Fresh: true, Timeout: f.timeout,
-		Memo: map[string]any{"playbook": p.Name, "drill": true},
+		Memo: map[string]any{"playbook": p.Name, "drill": true, audit.MemoFaults: injectedKinds(faults)},
 	})
 	recorded := false
 	if err == nil {
@@ -690,12 +711,17 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	card.LeakChecks = leakChecks(ctx, r.conn, r.sb, card.WorkflowID, card.RunID)
 	card.Retries = activityRetries(ctx, r.conn, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
+	card.UpstreamChecks = upstreamChecks(r.sb, card)
 	card.Passed = err == nil && len(fr.errs) == 0 && card.Outcome == workflows.OutcomeContained
 	for _, lc := range card.LeakChecks {
 		if lc.Leaks > 0 {
 			card.Passed = false
 		}
 	}
+	for _, uc := range card.UpstreamChecks {
+		card.Passed = card.Passed && uc.Passed
+	}
+	card.Verdict = cardVerdict(card)
 	return card
 }
 
@@ -731,7 +757,7 @@ func (r *rig) watchPending(ctx context.Context, c client.Client, wfID string) {
 					deadline = "escalated or failed at " + p.Deadline.Local().Format(time.TimeOnly)
 				}
 				fmt.Fprintf(r.out, "WAITING %s %s for one of [%s] (%s): %s\n  answer in Slack: /firebreak approve %s step=%s   (or deny)\n",
-					p.Kind, p.Step, strings.Join(p.Roles, ", "), deadline, firstLine(p.Message), wfID, p.Step)
+					p.Kind, p.Step, strings.Join(append(slices.Clone(p.Roles), p.Owners...), ", "), deadline, firstLine(p.Message), wfID, p.Step)
 			}
 		}
 	}
@@ -837,13 +863,13 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
-	if !c.FirstCutAt.IsZero() {
-		fmt.Fprintf(w, "  Time to first cut: %d ms (trigger → entity disabled, keys deactivated, older sessions denied)\n", c.TimeToFirstCutMS)
-	}
-	if c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(w, "  Time to contain: %d ms (trigger → the subject's access cut)\n", c.TimeToContainMS)
+	if tt := c.Times(); c.TimeToContainMS > 0 || c.Outcome == workflows.OutcomeContained {
+		if tt.FirstCutStep != "" {
+			fmt.Fprintf(w, "  Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+		}
+		fmt.Fprintf(w, "  Time to contain: %s (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 		if c.TimeToRemediateMS > 0 {
-			fmt.Fprintf(w, "  Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+			fmt.Fprintf(w, "  Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 		}
 	} else {
 		fmt.Fprintf(w, "  Time to contain: not contained\n")
@@ -864,6 +890,9 @@ func printScorecard(w io.Writer, c Scorecard) {
 		fmt.Fprintln(w, "  Shared secrets:")
 		for _, l := range rl {
 			fmt.Fprintf(w, "    %s\n", l)
+		}
+		for _, uc := range c.UpstreamChecks {
+			fmt.Fprintf(w, "    %s %s %s\n", checkMark(uc.Passed), uc.Name, detail(uc.Detail))
 		}
 	}
 	fmt.Fprintln(w, "  Secrets leaked:")
@@ -988,13 +1017,13 @@ func scorecardsMarkdown(cards []Scorecard) string {
 	for _, c := range cards {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, cardVerdict(c))
 		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
-		if !c.FirstCutAt.IsZero() {
-			fmt.Fprintf(&b, "- Time to first cut: **%d ms** (trigger → entity disabled, keys deactivated, older sessions denied)\n", c.TimeToFirstCutMS)
-		}
-		if c.Outcome == workflows.OutcomeContained {
-			fmt.Fprintf(&b, "- Time to contain: **%d ms** (trigger → the subject's access cut)\n", c.TimeToContainMS)
+		if tt := c.Times(); c.Outcome == workflows.OutcomeContained {
+			if tt.FirstCutStep != "" {
+				fmt.Fprintf(&b, "- Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+			}
+			fmt.Fprintf(&b, "- Time to contain: **%s** (trigger → the subject's access cut)\n", workflows.Millis(tt.ToContain))
 			if c.TimeToRemediateMS > 0 {
-				fmt.Fprintf(&b, "- Time to remediate: %d ms (trigger → every containment step, gated irreversible ones included)\n", c.TimeToRemediateMS)
+				fmt.Fprintf(&b, "- Time to remediate: %s (trigger → every containment step, gated irreversible ones included)\n", workflows.Millis(tt.ToRemediate))
 			}
 		} else {
 			b.WriteString("- Time to contain: **not contained**\n")
@@ -1027,6 +1056,9 @@ func scorecardsMarkdown(cards []Scorecard) string {
 			b.WriteString("\n### Shared secrets\n\n")
 			for _, l := range rl {
 				fmt.Fprintf(&b, "- %s\n", mdCell(l))
+			}
+			for _, uc := range c.UpstreamChecks {
+				fmt.Fprintf(&b, "- %s %s %s\n", checkMark(uc.Passed), mdCell(uc.Name), mdCell(detail(uc.Detail)))
 			}
 		}
 		b.WriteString("\n### Secrets leaked\n\n")
@@ -1076,6 +1108,7 @@ th{background:#eee}
 tr{page-break-inside:avoid}
 code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,monospace;font-size:.85em;word-break:break-all}
 .pass{color:#06612a;font-weight:600}.fail{color:#a00;font-weight:700}
+li.pass{color:inherit;font-weight:normal}li.fail{font-weight:600}
 .meta td:first-child{width:12rem;font-weight:600}
 section.card{page-break-inside:auto}
 @media print{body{margin:0;max-width:none;font-size:11pt}a{color:inherit;text-decoration:none}h2{page-break-before:auto}}
@@ -1087,6 +1120,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
 	"responses": responses,
+	"millis":    workflows.Millis,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>firebreak drill scorecards</title>
 <style>{{css}}</style></head><body>
@@ -1097,8 +1131,9 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 <tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
 <tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
-<tr><td>Time to contain</td><td>{{if contained .}}<b>{{.TimeToContainMS}} ms</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
-{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{.TimeToRemediateMS}} ms (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
+{{$t := .Times}}{{if $t.FirstCutStep}}<tr><td>Time to first cut</td><td>{{millis $t.ToFirstCut}} (trigger → {{$t.FirstCutStep}})</td></tr>{{end}}
+<tr><td>Time to contain</td><td>{{if contained .}}<b>{{millis $t.ToContain}}</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
+{{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{millis $t.ToRemediate}} (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}
 <tr><td>Elapsed</td><td>{{ms .Elapsed}}</td></tr>
 </table>
 <h3>Steps</h3>
@@ -1107,6 +1142,7 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 {{end}}</table>
 {{if .Verifications}}<h3>Verifications</h3><ul>{{range .Verifications}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Step}}: {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 {{with rotations .}}<h3>Shared secrets</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .UpstreamChecks}}<ul>{{range .UpstreamChecks}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 {{if .Expectations}}<h3>Expectations</h3><ul>{{range .Expectations}}<li class="{{if .Passed}}pass{{else}}fail{{end}}">{{check .Passed}} {{.Name}} {{if .Detail}}— {{.Detail}}{{end}}</li>{{end}}</ul>{{end}}
 <h3>Secrets leaked</h3><ul>{{range .LeakChecks}}<li>{{check (eq .Leaks 0)}} {{.Leaks}} canary hits in {{.Scanned}} {{.Artefact}}</li>{{end}}</ul>
 {{with responses .}}<h3>Responses</h3><ul>{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}

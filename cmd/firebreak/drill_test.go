@@ -17,10 +17,10 @@ import (
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -77,8 +77,21 @@ func TestDrillEndToEnd(t *testing.T) {
 			t.Errorf("%s contains a canary secret", name)
 		}
 	}
+	// alice could read shared/ci/deploy-key, which is marked manual: the verdict is not PASS
+	// but says the run contained and remediation is pending (and the exit code is 0).
+	if c.Verdict != VerdictRemediationPending || len(c.RemediationPending) != 1 || c.RemediationPending[0].Path != "shared/ci/deploy-key" {
+		t.Errorf("verdict %q, remediation pending %+v; want %q for shared/ci/deploy-key", c.Verdict, c.RemediationPending, VerdictRemediationPending)
+	}
+	if len(c.UpstreamChecks) != 3 {
+		t.Errorf("upstream checks %+v; want one per rotated secret (database, service, generate)", c.UpstreamChecks)
+	}
+	for _, uc := range c.UpstreamChecks {
+		if !uc.Passed {
+			t.Errorf("upstream check failed: %s — %s", uc.Name, uc.Detail)
+		}
+	}
 	for name, doc := range map[string]string{"markdown": string(md), "html": string(page)} {
-		for _, want := range []string{"compromised-dev-key", "PASS", c.WorkflowID, "revoke_vault_tokens", fmt.Sprintf("%d ms", c.TimeToContainMS)} {
+		for _, want := range []string{"compromised-dev-key", VerdictRemediationPending, "rotated upstream: secret/shared/payments-db", c.WorkflowID, "revoke_vault_tokens", fmt.Sprintf("%d ms", c.TimeToContainMS)} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("%s scorecard lacks %q", name, want)
 			}
@@ -389,15 +402,11 @@ func TestDrillTabletop(t *testing.T) {
 			if (a.p.Kind != workflows.PendingKindManual && !gate) || len(a.p.Roles) == 0 || a.p.Roles[0] != "security-oncall" {
 				t.Fatalf("tabletop asked for %+v, want a manual step or a two-person gate for security-oncall", a.p)
 			}
-			h, err := rg.conn.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-				WorkflowID: a.wfID, UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
-				Args: []any{workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"}},
-			})
-			if err != nil {
-				t.Fatalf("answering %s: %v", a.p.Step, err)
-			}
-			var res workflows.ApprovalResult
-			if err := h.Get(ctx, &res); err != nil || !res.Granted {
+			// A drill's decisions are signed with the sandbox's decision key (chatops.Decide
+			// picks it for a drill), the only one drill workers trust.
+			res, err := (&runs.Client{Temporal: rg.conn.Client, Signer: testDecisionSigner}).Decide(ctx, a.wfID,
+				workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"})
+			if err != nil || !res.Granted {
 				t.Fatalf("answering %s: granted=%v err=%v", a.p.Step, res.Granted, err)
 			}
 			answered[a.p.Step] = true

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // Exit codes: 0 ok, 1 a check failed (a drill did not pass, a playbook did not validate),
@@ -70,7 +72,7 @@ verify, and report in Slack and PagerDuty. Drills run the same workflows against
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd(), newAuditCmd(), newActionCmd(), newDoctorCmd(), newCodecServerCmd())
-	root.AddCommand(newServeCmd(), newSlackCmd())
+	root.AddCommand(newServeCmd(), newSlackCmd(), newDecideCmd(workflows.DecisionApprove), newDecideCmd(workflows.DecisionDeny))
 	wireConfig(root) // --config (firebreak.yaml), `firebreak config`, loaded before each command
 	// Unknown subcommands are usage errors too.
 	for _, c := range root.Commands() {

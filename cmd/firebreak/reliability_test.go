@@ -596,7 +596,9 @@ func TestVendorDownForWholeRun(t *testing.T) {
 		if len(res.ReportErrors) > 0 {
 			t.Errorf("%s: messages were lost: %v", fault, res.ReportErrors)
 		}
-		out := outcome{res: res, slack: slackKeys(sb, id), pd: pagerDutyMarkers(sb, id)}
+		// Reports are keyed by the run: workflow id, run id, then what they report.
+		keyed := id + "/" + run.GetRunID()
+		out := outcome{res: res, slack: slackKeys(sb, keyed), pd: pagerDutyMarkers(sb, keyed)}
 		for _, m := range sb.Slack.Messages(testenv.DrillChannel) {
 			if m.ThreadTS == "" {
 				out.statusText = m.Text

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -47,7 +49,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 			if err != nil {
 				return err
 			}
-			ex, err := audit.Build(args[0], runID, events, nil)
+			ex, err := audit.BuildWith(args[0], runID, events, nil, audit.Options{People: directoryNames()})
 			if err != nil {
 				return err
 			}
@@ -129,8 +131,11 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 	fmt.Fprintf(&b, "| Playbook | %s version %s, sha256 `%s` |\n", res.Playbook, orDash(rv.Started.Version), orDash(res.PlaybookSHA256))
 	fmt.Fprintf(&b, "| Trigger | %s by %s at %s: %s |\n", orDash(trigger.Kind), orDash(trigger.By), trigger.At.UTC().Format(time.RFC3339), mdCell(orDash(trigger.Reason)))
 	fmt.Fprintf(&b, "| Outcome | **%s** |\n", res.Outcome)
-	if res.Outcome == workflows.OutcomeContained {
-		fmt.Fprintf(&b, "| Time to contain | %s (trigger → the subject's access cut) |\n", msDur(res.TimeToContainMS))
+	if tt := res.Times(); res.Outcome == workflows.OutcomeContained {
+		if tt.FirstCutStep != "" {
+			fmt.Fprintf(&b, "| Time to first cut | %s (trigger → %s) |\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
+		}
+		fmt.Fprintf(&b, "| Time to contain | %s (trigger → the subject's access cut) |\n", workflows.Millis(tt.ToContain))
 		if res.TimeToRemediateMS > 0 {
 			fmt.Fprintf(&b, "| Time to remediate | %s (trigger → every containment step, gated irreversible ones included) |\n", msDur(res.TimeToRemediateMS))
 		}
@@ -177,12 +182,17 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 	}
 
 	retried := map[string]int32{}
+	retriedByFault := map[string]string{}
 	for _, a := range rv.Activities {
 		if a.Attempts > 1 {
-			retried[orDash(a.Step)+" (`"+a.Activity+"`)"] = a.Attempts
+			k := orDash(a.Step) + " (`" + a.Activity + "`)"
+			retried[k] = a.Attempts
+			if f := injectedCause(rv.Started.InjectedFaults, a.Activity, a.Failure); f != "" || (len(rv.Started.InjectedFaults) > 0 && a.Failure == "" && faultTouches(rv.Started.InjectedFaults, a.Activity)) {
+				retriedByFault[k] = cmp.Or(f, faultFor(rv.Started.InjectedFaults, a.Activity))
+			}
 		}
 	}
-	var well, slowLines, follow []string
+	var well, slowLines, follow, injected []string
 	if res.Outcome == workflows.OutcomeContained {
 		well = append(well, fmt.Sprintf("Contained %s after the trigger.", msDur(res.TimeToContainMS)))
 	}
@@ -193,15 +203,26 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 			ok++
 		case workflows.StatusFailed:
 			failed++
+			if fault := injectedCause(rv.Started.InjectedFaults, s.Action, s.Error); fault != "" {
+				injected = append(injected, fmt.Sprintf("%s (`%s`) failed as the injected fault %s meant it to: %s", s.ID, s.Action, fault, firstLine(s.Error)))
+				break
+			}
 			fix := fmt.Sprintf("Find out why %s (`%s`) failed and fix it: %s", s.ID, s.Action, firstLine(s.Error))
 			if res.Drill {
-				fix += " (in the drill: fix the playbook or the sandbox before the next one)"
+				fix += " (not an injected fault: fix the playbook or the sandbox before the next drill)"
 			}
 			follow = append(follow, fix)
 		}
 		if s.Status == workflows.StatusSucceeded && slow > 0 && time.Duration(s.DurationMS)*time.Millisecond >= slow {
+			if safetyGate(s) {
+				// The wait is the gate doing its job: a second person looks before anything
+				// irreversible happens. Advise reaching people sooner, never removing the gate.
+				slowLines = append(slowLines, fmt.Sprintf("%s (`%s`) waited %s for a second person: that is the two-person gate working, and it stays.", s.ID, s.Action, msDur(s.DurationMS)))
+				follow = append(follow, fmt.Sprintf("Make sure a second approver for %s is reachable quickly (on-call rota, paging), so the gate is answered sooner; keep the gate.", s.ID))
+				continue
+			}
 			slowLines = append(slowLines, fmt.Sprintf("%s (`%s`) took %s (threshold %s).", s.ID, s.Action, msDur(s.DurationMS), slow))
-			follow = append(follow, fmt.Sprintf("Speed up %s (`%s`): it took %s; automate it, raise its concurrency or shorten its retries.", s.ID, s.Action, msDur(s.DurationMS)))
+			follow = append(follow, fmt.Sprintf("Speed up %s (`%s`): it took %s; raise its concurrency, shorten its retries or find what held it up.", s.ID, s.Action, msDur(s.DurationMS)))
 		}
 	}
 	if failed == 0 && ok > 0 {
@@ -243,12 +264,20 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if f := retriedByFault[k]; f != "" {
+			injected = append(injected, fmt.Sprintf("%s needed %d attempts under the injected fault %s.", k, retried[k], f))
+			continue
+		}
 		slowLines = append(slowLines, fmt.Sprintf("%s needed %d attempts.", k, retried[k]))
 	}
 	if len(retried) > 0 && res.Outcome == workflows.OutcomeContained {
 		well = append(well, fmt.Sprintf("Retries absorbed %d transient failure(s) without anyone stepping in.", len(retried)))
 	}
 	for _, e := range res.ReportErrors {
+		if f := injectedCause(rv.Started.InjectedFaults, e, e); f != "" {
+			injected = append(injected, fmt.Sprintf("Reporting was delayed by the injected fault %s (containment was not held up): %s", f, firstLine(e)))
+			continue
+		}
 		follow = append(follow, "Reporting was not delivered (containment was not held up): "+firstLine(e))
 	}
 	if res.Outcome != workflows.OutcomeContained && res.Error != "" {
@@ -269,6 +298,10 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 		}
 	}
 	list("What went well", well, false, "_(to be written by the team)_")
+	if len(rv.Started.InjectedFaults) > 0 {
+		list("Faults the drill injected on purpose ("+strings.Join(rv.Started.InjectedFaults, ", ")+")", injected, false,
+			"None of them caused a failure or a retry that the record shows.")
+	}
 	list("What was slow", slowLines, false, fmt.Sprintf("Nothing took %s or longer, and nothing was retried or escalated.", slow))
 	list("Follow-ups", follow, true, "None derived from the record; add the team's own.")
 	b.WriteString("\n## Notes from the team\n\n_(root cause, detection, what we would change)_\n")
@@ -276,7 +309,8 @@ func reviewMarkdown(rv review, slow time.Duration) string {
 }
 
 // msDur prints milliseconds as a rounded duration.
-func msDur(ms int64) string { return (time.Duration(ms) * time.Millisecond).String() }
+// It is the scorecard's and the audit record's format (workflows.Millis).
+func msDur(ms int64) string { return workflows.Millis(time.Duration(ms) * time.Millisecond) }
 
 // playbookMetrics are a playbook's detection and containment times over past runs.
 type playbookMetrics struct {
@@ -399,4 +433,56 @@ began) and the mean time from the trigger to contained (MTTR), with the median a
 	cmd.Flags().StringVar(&playbook, "playbook", "", "only runs of this playbook")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// safetyGate reports whether a step is a person's decision that guards irreversible work: a
+// two-person gate (compiler-added or written), an approval or a manual step. A review never
+// advises removing or automating one.
+func safetyGate(s workflows.StepResult) bool {
+	return len(s.Guards) > 0 || s.Action == "approval.request" || s.Action == "manual"
+}
+
+// faultSignatures say which actions or activities (by prefix) a sandbox fault strikes and
+// what their failures then say.
+var faultSignatures = map[string]struct {
+	prefixes []string
+	says     []string
+}{
+	testenv.FaultVaultDown:     {[]string{"vault."}, []string{"sealed", "503", "Service Unavailable"}},
+	testenv.FaultVaultSlow:     {[]string{"vault."}, []string{"timeout", "deadline"}},
+	testenv.FaultIAMThrottle:   {[]string{"awsiam.", "iam"}, []string{"Throttl", "Rate exceeded"}},
+	testenv.FaultSlack429:      {[]string{"slack.", "slack"}, []string{"429", "rate", "ratelimited"}},
+	testenv.FaultSlackDown:     {[]string{"slack.", "slack"}, []string{"503", "unavailable", "Service Unavailable"}},
+	testenv.FaultPagerDutyDown: {[]string{"pagerduty.", "pagerduty"}, []string{"503", "unavailable", "Service Unavailable"}},
+	faultWorkerCrash:           {[]string{""}, []string{"timed out", "timeout", "worker"}},
+}
+
+// injectedCause names the injected fault that explains a failure of what (an action, an
+// activity or a report error) with message msg; "" when none does, and the failure is real.
+func injectedCause(faults []string, what, msg string) string {
+	lw, lm := strings.ToLower(what), strings.ToLower(msg)
+	for _, f := range faults {
+		sig, ok := faultSignatures[f]
+		if !ok || !slices.ContainsFunc(sig.prefixes, func(p string) bool { return strings.HasPrefix(lw, p) || strings.Contains(lw, p) && p != "" }) {
+			continue
+		}
+		if slices.ContainsFunc(sig.says, func(s string) bool { return strings.Contains(lm, strings.ToLower(s)) }) {
+			return f
+		}
+	}
+	return ""
+}
+
+// faultTouches reports whether an injected fault strikes activity (retries of it with no
+// recorded failure are the fault's).
+func faultTouches(faults []string, activity string) bool { return faultFor(faults, activity) != "" }
+
+func faultFor(faults []string, activity string) string {
+	la := strings.ToLower(activity)
+	for _, f := range faults {
+		if sig, ok := faultSignatures[f]; ok && f != faultWorkerCrash && slices.ContainsFunc(sig.prefixes, func(p string) bool { return p != "" && strings.HasPrefix(la, p) }) {
+			return f
+		}
+	}
+	return ""
 }

@@ -77,6 +77,64 @@ func TestReviewDraft(t *testing.T) {
 	}
 }
 
+// TestReviewInjectedFaultsAndGates: a drill's injected faults are told from real failures,
+// and a slow two-person gate is never advised away.
+func TestReviewInjectedFaultsAndGates(t *testing.T) {
+	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := audit.Build("drill/compromised-dev-key/alice/x", "run-1", events, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, err := reviewOf(ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv.Started.InjectedFaults = []string{"vault-down"}
+	res := rv.Result
+	res.Steps = append([]workflows.StepResult(nil), res.Steps...)
+	var vaultSteps []int
+	for i, s := range res.Steps {
+		if strings.HasPrefix(s.Action, "vault.") {
+			vaultSteps = append(vaultSteps, i)
+		}
+	}
+	if len(vaultSteps) < 2 {
+		t.Fatalf("the recorded run has %d vault steps", len(vaultSteps))
+	}
+	sealed, denied := &res.Steps[vaultSteps[0]], &res.Steps[vaultSteps[1]]
+	sealed.Status, sealed.Error = workflows.StatusFailed, "Error making API request. Code: 503. Errors: * Vault is sealed"
+	denied.Status, denied.Error = workflows.StatusFailed, "vault: permission denied"
+	gate := workflows.StepResult{ID: "two_person_rotate_shared_secrets", Action: "approval.request", Status: workflows.StatusSucceeded, DurationMS: (12 * time.Minute).Milliseconds(), Guards: []string{"rotate_shared_secrets"}}
+	res.Steps = append(res.Steps, gate)
+	rv.Result = res
+	doc := reviewMarkdown(rv, time.Minute)
+	_, follow, _ := strings.Cut(doc, "## Follow-ups\n")
+	follow, _, _ = strings.Cut(follow, "\n## ")
+	_, injected, ok := strings.Cut(doc, "## Faults the drill injected on purpose (vault-down)\n")
+	if !ok {
+		t.Fatalf("no section for the injected faults:\n%s", doc)
+	}
+	injected, _, _ = strings.Cut(injected, "\n## ")
+	if !strings.Contains(injected, sealed.ID) || strings.Contains(follow, "why "+sealed.ID) {
+		t.Errorf("the injected vault-down failure of %s is not told apart:\ninjected:\n%s\nfollow-ups:\n%s", sealed.ID, injected, follow)
+	}
+	if !strings.Contains(follow, "Find out why "+denied.ID) || strings.Contains(injected, denied.ID) {
+		t.Errorf("the real failure of %s (permission denied) is not a follow-up:\n%s", denied.ID, follow)
+	}
+	lower := strings.ToLower(doc)
+	for _, bad := range []string{"automate", "remove the gate", "speed up " + gate.ID, "opt out", "two_person_opt_out"} {
+		if strings.Contains(lower, strings.ToLower(bad)) {
+			t.Errorf("the review advises %q about the two-person gate:\n%s", bad, doc)
+		}
+	}
+	if !strings.Contains(doc, "keep the gate") || !strings.Contains(doc, "two-person gate working") {
+		t.Errorf("the slow gate is not explained as the gate working:\n%s", doc)
+	}
+}
+
 func TestComputeMetrics(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 	mk := func(playbook string, drill bool, detect, ttc time.Duration, outcome string) runSummary {

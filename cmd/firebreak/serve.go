@@ -95,6 +95,14 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	if cfg.PagerDuty.WebhookSecret == "" {
 		logger.Warn("no PagerDuty webhook secret (PAGERDUTY_WEBHOOK_SECRET): every webhook will be refused")
 	}
+	var signer *workflows.Signer
+	if setting("FIREBREAK_DECISION_KEY") != "" {
+		if signer, err = loadDecisionSigner("", false); err != nil {
+			return err
+		}
+	} else {
+		logger.Warn("no decision key (decision.key, FIREBREAK_DECISION_KEY): approvals, denials and manual-step answers will be refused")
+	}
 	lib, err := playbooks.LoadLibrary(f.playbookDir)
 	if err != nil {
 		return err
@@ -120,7 +128,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	}
 	defer conn.Close()
 
-	o := chatops.Options{Temporal: conn.Client, Config: cfg, Library: lib, Logger: logger,
+	o := chatops.Options{Temporal: conn.Client, Config: cfg, Library: lib, Logger: logger, Signer: signer,
 		Info: map[string]string{"temporal": conn.Address, "task_queue": workflows.TaskQueue, "mode": "serve"}}
 	if cfg.Slack.BotToken != "" {
 		var opts []slackapi.Option

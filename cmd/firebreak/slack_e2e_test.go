@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -122,14 +123,16 @@ func TestRevokeDevThroughDev(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// The two-person gate holds the rotation of alice's shared secrets for a second person:
-	// once it is pending, carol (security-oncall in dev) presses its Approve button.
+	// The two-person gate holds the rotation of alice's shared secrets for a second person, and
+	// the secret she could read that is marked manual waits for its owner (owners_rotate):
+	// once both are pending, carol (security-oncall in dev, and that secret's owner) presses
+	// each Approve button.
 	runID := workflows.RunWorkflowID("compromised-dev-key", "alice")
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for deadline := time.After(time.Minute); ; {
 		var pend []workflows.PendingApproval
-		if v, err := conn.Client.QueryWorkflow(context.Background(), runID, "", workflows.QueryPending); err == nil && v.Get(&pend) == nil && len(pend) == 1 {
+		if v, err := conn.Client.QueryWorkflow(context.Background(), runID, "", workflows.QueryPending); err == nil && v.Get(&pend) == nil && len(pend) == 2 {
 			break
 		}
 		select {
@@ -138,14 +141,16 @@ func TestRevokeDevThroughDev(t *testing.T) {
 			t.Fatal("the two-person gate before rotate_shared_secrets never became pending")
 		}
 	}
-	button, _ := json.Marshal(workflows.DecisionButton{WorkflowID: runID, Step: "two_person_rotate_shared_secrets"})
-	approve, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "user": map[string]any{"id": "U0CAROL"}, "channel": map[string]any{"id": "C0SECOPS"},
-		"response_url": respSrv.URL, "trigger_id": "trig-e2e-3",
-		"actions": []any{map[string]any{"action_id": workflows.ActionApprove, "block_id": "b", "type": "button", "value": string(button)}},
-	})
-	if resp := post("/slack/interactions", url.Values{"payload": {string(approve)}}, strings.TrimSpace(string(secret))); resp.StatusCode != http.StatusOK {
-		t.Fatalf("approve: status %d", resp.StatusCode)
+	for i, step := range []string{"two_person_rotate_shared_secrets", "owners_rotate"} {
+		button, _ := json.Marshal(workflows.DecisionButton{WorkflowID: runID, Step: step})
+		approve, _ := json.Marshal(map[string]any{
+			"type": "block_actions", "user": map[string]any{"id": "U0CAROL"}, "channel": map[string]any{"id": "C0SECOPS"},
+			"response_url": respSrv.URL, "trigger_id": fmt.Sprintf("trig-e2e-%d", 3+i),
+			"actions": []any{map[string]any{"action_id": workflows.ActionApprove, "block_id": "b", "type": "button", "value": string(button)}},
+		})
+		if resp := post("/slack/interactions", url.Values{"payload": {string(approve)}}, strings.TrimSpace(string(secret))); resp.StatusCode != http.StatusOK {
+			t.Fatalf("approve %s: status %d", step, resp.StatusCode)
+		}
 	}
 	var res workflows.RunResult
 	err = conn.Client.GetWorkflow(context.Background(), workflows.RunWorkflowID("compromised-dev-key", "alice"), "").Get(context.Background(), &res)

@@ -36,13 +36,18 @@ func TestWebUIShowsDecryptedHistory(t *testing.T) {
 	if os.Getenv("FIREBREAK_WEBUI_TEST") != "1" {
 		t.Skip("real-browser test of the Temporal Web UI: set FIREBREAK_WEBUI_TEST=1 (needs the temporal CLI and chromium)")
 	}
+	// With FIREBREAK_REAL_SERVERS=required (CI), a missing binary fails the test.
+	skip := t.Skip
+	if os.Getenv("FIREBREAK_REAL_SERVERS") == "required" {
+		skip = t.Fatal
+	}
 	temporalBin := findBinary("TEMPORAL_CLI", "temporal")
 	if temporalBin == "" {
-		t.Skip("no Temporal CLI: set TEMPORAL_CLI or run go install github.com/temporalio/cli/cmd/temporal@v1.5.1")
+		skip("no Temporal CLI: set TEMPORAL_CLI or run go install github.com/temporalio/cli/cmd/temporal@v1.5.1")
 	}
 	chromiumBin := findBinary("CHROMIUM_BIN", "chromium", "chromium-browser", "google-chrome")
 	if chromiumBin == "" {
-		t.Skip("no Chromium: set CHROMIUM_BIN or apt-get install chromium")
+		skip("no Chromium: set CHROMIUM_BIN or apt-get install chromium")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

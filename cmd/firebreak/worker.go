@@ -121,7 +121,7 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 				return err
 			}
 			defer obs.Close()
-			w, conn, err := startProductionWorker(withObserver(ctx, obs), logger, evidenceDir)
+			w, conn, err := startProductionWorker(withObserver(ctx, obs), logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
@@ -145,7 +145,18 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
 	raw := setting("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
-		return evidence.OpenFileStore(dir)
+		s, err := evidence.OpenFileStore(dir)
+		if err != nil {
+			return nil, err
+		}
+		if v := setting("FIREBREAK_EVIDENCE_KEY"); v != "" {
+			k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
+			if err != nil {
+				return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
+			}
+			s.HeadKey = k
+		}
+		return s, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
@@ -165,7 +176,17 @@ func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) 
 	return evidence.OpenS3Store(ctx, client, u.Host, strings.TrimPrefix(u.Path, "/"), retain)
 }
 
-func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir string) (worker.Worker, *temporalConn, error) {
+// startProductionWorker starts the production worker. It runs only plans its own library
+// compiles: the bundled playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS),
+// which must be the front end's too.
+func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir, playbookDir string) (worker.Worker, *temporalConn, error) {
+	if playbookDir == "" {
+		playbookDir = setting("FIREBREAK_PLAYBOOKS")
+	}
+	lib, err := playbooks.LoadLibrary(playbookDir)
+	if err != nil {
+		return nil, nil, err
+	}
 	store, err := openEvidenceStore(ctx, evidenceDir)
 	if err != nil {
 		return nil, nil, err
@@ -174,8 +195,13 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	if err != nil {
 		return nil, nil, err
 	}
+	keys, err := workerDecisionKeys(logger)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
 	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w)
+	workflows.Register(w, workflows.WithDecisionKeys(keys...), workflows.WithLibrary(lib))
 	if err := registerProduction(ctx, w, store, logger); err != nil {
 		conn.Close()
 		return nil, nil, err
@@ -194,7 +220,7 @@ type production struct {
 	w    worker.Worker
 }
 
-func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir string) (*production, error) {
+func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir, playbookDir string) (*production, error) {
 	if setting("TEMPORAL_ADDRESS") != "" {
 		conn, err := connectTemporal(ctx, logger)
 		if err != nil {
@@ -202,7 +228,7 @@ func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir string
 		}
 		return &production{conn: conn}, nil
 	}
-	w, conn, err := startProductionWorker(ctx, logger, evidenceDir)
+	w, conn, err := startProductionWorker(ctx, logger, evidenceDir, playbookDir)
 	if err != nil {
 		return nil, err
 	}
@@ -264,14 +290,15 @@ serve the run for the life of the command.`,
 				raw["reason"] = reason
 			}
 			run, err := runs.Prepare(p, raw, runs.Request{
-				Incident: incident,
-				Trigger:  workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
-				Report:   workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
+				Directory: configuredDirectory(),
+				Incident:  incident,
+				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Report:    workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
 			if err != nil {
 				return usageError{err}
 			}
-			sess, err := openProduction(ctx, logger, evidenceDir)
+			sess, err := openProduction(ctx, logger, evidenceDir, playbookDir)
 			if err != nil {
 				return err
 			}
