@@ -12,6 +12,8 @@ import (
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
+var scalePlaybooks = flag.String("scale.playbooks", "", "BenchmarkContainAtScale: a directory of playbooks overriding the bundled ones, e.g. testdata/firstcut")
+
 var scaleScenarios = flag.String("scale.scenarios", "none,bystanders=100000,latency=30ms",
 	"BenchmarkContainAtScale: comma-separated sandbox conditions, each none or drill faults joined by +")
 
@@ -24,6 +26,7 @@ var scaleScenarios = flag.String("scale.scenarios", "none,bystanders=100000,late
 // each other, never with a fixed figure:
 //
 //	go test ./cmd/firebreak -run '^$' -bench ContainAtScale -benchtime 5x -timeout 60m
+//	go test ./cmd/firebreak -run '^$' -bench ContainAtScale -benchtime 5x -timeout 60m -scale.playbooks testdata/firstcut
 func BenchmarkContainAtScale(b *testing.B) {
 	b.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
@@ -32,7 +35,7 @@ func BenchmarkContainAtScale(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer rg.Close()
-	lib, err := playbooks.LoadLibrary("")
+	lib, err := playbooks.LoadLibrary(*scalePlaybooks)
 	if err != nil {
 		b.Fatal(err)
 	}
