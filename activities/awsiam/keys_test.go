@@ -3,6 +3,7 @@ package awsiam_test
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 )
@@ -34,5 +35,32 @@ func TestListKeys(t *testing.T) {
 	}
 	if err := run(t, sb.env, sb.a.ListKeys, awsiam.ListKeysInput{User: "nobody"}, &got); err != nil || got.Present || got.Status != awsiam.StatusAbsent {
 		t.Errorf("ListKeys(nobody) = %+v, %v; want absent, not an error", got, err)
+	}
+}
+
+// DeactivateKeys sends the updates of a user's Active keys together: with every IAM answer
+// 300 ms late, the second update arrives before the first is answered.
+func TestDeactivateKeysAtOnce(t *testing.T) {
+	sb := newSandbox(t)
+	const latency = 300 * time.Millisecond
+	sb.rec.SetLatency(latency)
+	var got awsiam.DeactivateKeysResult
+	if err := run(t, sb.env, sb.a.DeactivateKeys, awsiam.DeactivateKeysInput{User: "alice"}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Deactivated) != 2 {
+		t.Fatalf("deactivated %v, want alice's two keys", got.Deactivated)
+	}
+	var at []time.Time
+	for _, c := range sb.rec.Calls("iam") {
+		if c.Op == "UpdateAccessKey" {
+			at = append(at, c.At)
+		}
+	}
+	if len(at) != 2 {
+		t.Fatalf("%d UpdateAccessKey calls, want 2", len(at))
+	}
+	if gap := at[1].Sub(at[0]).Abs(); gap >= latency {
+		t.Errorf("the second update arrived %v after the first, when IAM answers each %v late: sent one after the other", gap, latency)
 	}
 }
