@@ -84,6 +84,7 @@ type StepResult struct {
 	Action      string         `json:"action"`
 	Status      string         `json:"status"`
 	Contains    bool           `json:"contains,omitempty"`
+	Cuts        bool           `json:"cuts,omitempty"` // cuts a whole system at once: part of the first cut
 	StartedAt   time.Time      `json:"started_at,omitzero"`
 	EndedAt     time.Time      `json:"ended_at,omitzero"`
 	DurationMS  int64          `json:"duration_ms"`
@@ -172,6 +173,13 @@ type RunResult struct {
 	ContainedAt     time.Time `json:"contained_at,omitzero"`
 	EndedAt         time.Time `json:"ended_at,omitzero"`
 	TimeToContainMS int64     `json:"time_to_contain_ms"`
+	// FirstCutAt is when the first cut was made: every step of a Cuts action (disabling the
+	// identity entity, deactivating the keys, denying older sessions: each cuts everything the
+	// subject holds in a system at once) had succeeded or been skipped by its condition, at
+	// least one having succeeded. Unset for a plan without such steps. TimeToFirstCutMS counts
+	// it from the trigger.
+	FirstCutAt       time.Time `json:"first_cut_at,omitzero"`
+	TimeToFirstCutMS int64     `json:"time_to_first_cut_ms,omitempty"`
 	// RemediatedAt is when every containment step, irreversible ones included, had
 	// succeeded; TimeToRemediateMS counts it from the trigger like time to contain.
 	RemediatedAt      time.Time    `json:"remediated_at,omitzero"`
@@ -412,7 +420,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	r.read = readSteps(in.Plan)
 	for i, st := range in.Plan.Steps {
 		r.index[st.ID] = i
-		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
+		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Cuts: st.Cuts, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
 	}
 	return r
 }
@@ -628,6 +636,7 @@ func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    time.Duration(st.Timeout),
+		HeartbeatTimeout:       time.Duration(st.Heartbeat),
 		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
@@ -776,6 +785,7 @@ func (r *runner) markContained() {
 			cut = s.EndedAt
 		}
 	}
+	r.markFirstCut()
 	if !some {
 		return
 	}
@@ -786,6 +796,30 @@ func (r *runner) markContained() {
 	if allDone && !all.IsZero() && res.RemediatedAt.IsZero() {
 		res.RemediatedAt = all
 		res.TimeToRemediateMS = all.Sub(res.Trigger.At).Milliseconds()
+	}
+}
+
+// markFirstCut sets FirstCutAt the first time every Cuts step is done, one having succeeded.
+func (r *runner) markFirstCut() {
+	res := &r.res
+	if !res.FirstCutAt.IsZero() {
+		return
+	}
+	var at time.Time
+	for i, st := range r.in.Plan.Steps {
+		if !st.Cuts {
+			continue
+		}
+		if !r.containmentDone(i) {
+			return
+		}
+		if s := res.Steps[i]; s.Status == StatusSucceeded && s.EndedAt.After(at) {
+			at = s.EndedAt
+		}
+	}
+	if !at.IsZero() {
+		res.FirstCutAt = at
+		res.TimeToFirstCutMS = at.Sub(res.Trigger.At).Milliseconds()
 	}
 }
 
