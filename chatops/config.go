@@ -108,8 +108,10 @@ func (src InputSource) freeText() bool {
 	return slices.Contains(freeTextFields, src.From)
 }
 
-// Person is one directory entry: the subject name is the person's Vault entity name and IAM
-// user name; Email links them to Slack (users.lookupByEmail, users.info).
+// Person is one directory entry: the subject name is what playbooks and slash commands call
+// the person; Vault and AWS say where they are found (without them, the subject is the Vault
+// entity name and the IAM user name); Email links them to Slack (users.lookupByEmail,
+// users.info).
 type Person struct {
 	Subject string `yaml:"subject"`
 	Email   string `yaml:"email"`
@@ -118,6 +120,10 @@ type Person struct {
 	// PagerDutyID is optional: their PagerDuty user id, so a run started by an incident they
 	// raised is known to be theirs and they cannot approve it.
 	PagerDutyID string `yaml:"pagerduty_id"`
+	// Vault says how their identity entity is found; nil: the subject is its name.
+	Vault *PersonVault `yaml:"vault"`
+	// AWS is their IAM user, or none; nil: the subject is the IAM user name.
+	AWS *PersonAWS `yaml:"aws"`
 }
 
 // RoleMembers lists who holds a role: Slack user ids (U…) and user-group ids (S…).
@@ -157,10 +163,16 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	subjects := map[string]int{}
 	for i, p := range c.Directory {
 		if p.Subject == "" {
 			errs = append(errs, fmt.Errorf("directory[%d]: expected a subject (Vault entity / IAM user name), found none", i))
+		} else if j, dup := subjects[p.Subject]; dup {
+			errs = append(errs, fmt.Errorf("directory[%d]: subject %q is also directory[%d]; expected each person once", i, p.Subject, j))
+		} else {
+			subjects[p.Subject] = i
 		}
+		errs = append(errs, validatePerson(i, p)...)
 		if p.Email == "" && p.SlackID == "" {
 			errs = append(errs, fmt.Errorf("directory[%d] (%s): expected an email or a slack_id to link the person to Slack", i, p.Subject))
 		}

@@ -62,6 +62,7 @@ func (s *Server) prepare(sp *startSpec) (runs.Run, error) {
 	if sp.Request.Report.TemporalUIURL == "" {
 		sp.Request.Report.TemporalUIURL = s.o.Config.TemporalUIURL
 	}
+	sp.Request.Directory = Identities(s.o.Config.Directory)
 	run, err := runs.Lookup(s.lib, sp.Playbook, sp.Raw, sp.Request)
 	if err != nil {
 		return runs.Run{}, err

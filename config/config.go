@@ -50,7 +50,7 @@ type Config struct {
 	// The chatops keys stay at the top level, where chatops config files (FIREBREAK_CONFIG)
 	// have always had them, so those files are valid firebreak.yaml files.
 
-	Directory         []chatops.Person               `yaml:"directory,omitempty" doc:"People, mapped to the identities playbooks act on (subject = Vault entity and IAM user name) and to Slack and PagerDuty."`
+	Directory         []chatops.Person               `yaml:"directory,omitempty" doc:"People: the subject playbooks and slash commands name, where each is found in Vault (alias, entity or entity id) and AWS (IAM user, or none), and their Slack and PagerDuty ids. A person without an entry, or without vault/aws, is found by subject = Vault entity name = IAM user name."`
 	Roles             map[string]chatops.RoleMembers `yaml:"roles,omitempty" doc:"Role name → the Slack users (U…) and user groups (S…) that hold it. Playbooks name the roles that may start and approve them."`
 	DefaultStartRoles []string                       `yaml:"default_start_roles,omitempty" doc:"Roles that may start a playbook that names none." default:"[responder]"`
 	TemporalUIURL     string                         `yaml:"temporal_ui_url,omitempty" env:"FIREBREAK_TEMPORAL_UI_URL" format:"url" doc:"Base of links to runs in the Temporal Web UI, e.g. https://temporal.example.com/namespaces/default."`

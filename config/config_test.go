@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -495,4 +496,73 @@ func validateSchema(s map[string]any, v any, path string) []string {
 func asList(v any) []any {
 	l, _ := v.([]any)
 	return l
+}
+
+// TestDirectoryOfIdentities: directory entries say where each person is found in Vault and
+// AWS, exactly as issue 14 writes them, and mistakes are named with their position.
+func TestDirectoryOfIdentities(t *testing.T) {
+	const src = `directory:
+  - subject: alice
+    email: alice@example.com
+    slack_id: U0ALICE
+    vault:
+      alias: {mount: oidc, name: alice@example.com}
+    aws:
+      iam_user: alice.smith
+  - subject: bob
+    email: bob@example.com
+    vault: {entity_id: 0b1c2d3e-0000-0000-0000-000000000000}
+    aws: none
+  - subject: carol
+    email: carol@example.com
+    vault: {entity: carol-entity}
+`
+	c, err := config.Parse("f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	got := runs.DirectoryFor(chatops.Identities(c.Directory), map[string]any{"subject": "alice", "others": []any{"bob"}, "reason": "x"})
+	b, _ := json.Marshal(got)
+	want := `[{"subject":"alice","email":"alice@example.com","slack_id":"U0ALICE","vault":{"alias":{"mount":"oidc","name":"alice@example.com"}},"aws":{"iam_user":"alice.smith"}},` +
+		`{"subject":"bob","email":"bob@example.com","vault":{"entity_id":"0b1c2d3e-0000-0000-0000-000000000000"},"aws":{"none":true}}]`
+	if string(b) != want {
+		t.Errorf("directory carried into a run:\n got %s\nwant %s", b, want)
+	}
+
+	for _, tc := range []struct{ name, src, want string }{
+		{"unknown key", "directory:\n  - subject: a\n    email: a@x\n    vault: {alias: {mount: oidc, name: a}, entitty: b}\n", `f.yaml:4:44: directory[0].vault: unknown key "entitty"; did you mean "entity"?`},
+		{"unknown key in alias", "directory:\n  - subject: a\n    email: a@x\n    vault: {alias: {mount: oidc, nme: a}}\n", `directory[0].vault.alias: unknown key "nme"; did you mean "name"?`},
+		{"aws scalar", "directory:\n  - subject: a\n    email: a@x\n    aws: nobody\n", `f.yaml:4:10: directory[0].aws: expected none (no IAM user) or a mapping {iam_user: NAME}, found "nobody"`},
+		{"aws unknown key", "directory:\n  - subject: a\n    email: a@x\n    aws: {iam_usr: a}\n", `directory[0].aws: unknown key "iam_usr"; did you mean "iam_user"?`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse("f.yaml", []byte(tc.src))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v; want %q", err, tc.want)
+			}
+		})
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"two ways", "directory:\n  - subject: a\n    email: a@x\n    vault: {entity: a, entity_id: b}\n", "f.yaml:4:12: directory[0].vault: expected exactly one of alias, entity or entity_id, found 2"},
+		{"alias without mount", "directory:\n  - subject: a\n    email: a@x\n    vault: {alias: {name: a}}\n", "expected both mount"},
+		{"aws empty", "directory:\n  - subject: a\n    email: a@x\n    aws: {}\n", "f.yaml:4:10: directory[0].aws: expected iam_user: NAME, or aws: none"},
+		{"twice", "directory:\n  - {subject: a, email: a@x}\n  - {subject: a, email: b@x}\n", `subject "a" is also directory[0]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse("f.yaml", []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate: %v; want %q", err, tc.want)
+			}
+		})
+	}
+	schema, err := config.JSONSchema()
+	if err != nil || !strings.Contains(string(schema), `"const": "none"`) || !strings.Contains(string(schema), `"entity_id"`) {
+		t.Errorf("the JSON Schema lacks the directory's vault and aws keys (err %v)", err)
+	}
 }

@@ -129,6 +129,15 @@ func (d *decoder) check(n *yaml.Node, t reflect.Type, path string, depth int) {
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return // an empty value is the zero value
 	}
+	if t == personAWSType && n.Kind == yaml.ScalarNode {
+		if n.Value != "none" {
+			d.fail(n, path, "expected none (no IAM user) or a mapping {iam_user: NAME}, found %s", describeNode(n))
+		}
+		return
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch {
 	case t == secretType || t.Kind() == reflect.String:
 		if n.Kind != yaml.ScalarNode {

@@ -31,7 +31,9 @@ type Key struct {
 
 var (
 	secretType = reflect.TypeOf(Secret(""))
-	configType = reflect.TypeOf(Config{})
+	// personAWSType is a directory entry's aws: the scalar none, or a mapping.
+	personAWSType = reflect.TypeOf(&chatops.PersonAWS{})
+	configType    = reflect.TypeOf(Config{})
 )
 
 // Keys lists every key of firebreak.yaml in file order, leaves only (a list of structures
@@ -78,6 +80,14 @@ func walkType(t reflect.Type, prefix string, index []int, out *[]Key) {
 		case ft == secretType:
 			k.Type = "secret"
 			*out = append(*out, k)
+		case ft == personAWSType:
+			k.Type = "none | mapping"
+			*out = append(*out, k)
+			walkType(ft.Elem(), path, nil, out)
+		case ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct:
+			k.Type = "mapping"
+			*out = append(*out, k)
+			walkType(ft.Elem(), path, nil, out)
 		case ft.Kind() == reflect.Struct:
 			walkType(ft, path, idx, out)
 		case ft.Kind() == reflect.Slice:
@@ -129,7 +139,15 @@ func fieldDoc(t reflect.Type, f reflect.StructField) string {
 // chatopsDocs describes the keys of the chatops types folded into firebreak.yaml. A test
 // checks that every key of those types has an entry.
 var chatopsDocs = map[string]string{
-	"Person.subject":            "The person's name as Vault entity and IAM user, and as playbooks' subject input.",
+	"Person.subject":            "The person as playbooks and slash commands name them (the subject input). Without vault and aws below, also their Vault entity name and IAM user name.",
+	"Person.vault":              "How their Vault identity entity is found: exactly one of alias, entity or entity_id. Unset: the subject is the entity's name.",
+	"Person.aws":                "Their IAM user ({iam_user: NAME}), or none (no IAM user, e.g. IAM Identity Center). Unset: the subject is the IAM user name.",
+	"PersonVault.alias":         "Their login on an auth method, resolved with identity/lookup/entity: Vault names entities itself (entity_1a2b…) at first login, so this is how most real setups find a person.",
+	"PersonVault.entity":        "The identity entity's name.",
+	"PersonVault.entity_id":     "The identity entity's id.",
+	"PersonAlias.mount":         "Path of the auth method, e.g. oidc, userpass, ldap (must be mounted in Vault).",
+	"PersonAlias.name":          "Their login name there (the alias name), e.g. alice@example.com.",
+	"PersonAWS.iam_user":        "Their IAM user name.",
 	"Person.email":              "Their email: links them to Slack (users.lookupByEmail) when slack_id is unset.",
 	"Person.slack_id":           "Their Slack user id (U…); no Slack lookup is needed when set.",
 	"Person.pagerduty_id":       "Their PagerDuty user id, so a run started by an incident they raised is known to be theirs.",

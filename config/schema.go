@@ -29,6 +29,16 @@ func JSONSchema() ([]byte, error) {
 
 func typeSchema(t reflect.Type, desc string) map[string]any {
 	s := map[string]any{}
+	if t == personAWSType {
+		s["oneOf"] = []any{map[string]any{"const": "none"}, typeSchema(t.Elem(), "")}
+		if desc != "" {
+			s["description"] = desc
+		}
+		return s
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch {
 	case t == secretType:
 		s["type"] = "string"

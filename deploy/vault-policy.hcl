@@ -21,12 +21,56 @@ path "auth/token/revoke-accessor" {
   capabilities = ["update"]
 }
 
-# Work out which shared secrets the subject's policies could read.
-path "sys/policies/acl/*" {
+# Find the person through the directory: the auth methods' accessors, then the entity of
+# their alias.
+path "sys/auth" {
   capabilities = ["read"]
 }
+path "identity/lookup/entity" {
+  capabilities = ["update"]
+}
 
-# Rotate those secrets with check-and-set, marking each rotation in its custom metadata.
+# Ask Vault what they can read: every KV v2 mount, and sys/capabilities-accessor for each
+# live token and for a probe token standing for their next login (docs/configuration.md:
+# "What a person can read"). The probe is minted through the firebreak-probe token role and
+# bound to the entity by a temporary alias on the token auth mount, removed afterwards.
+path "sys/mounts" {
+  capabilities = ["read"]
+}
+path "sys/capabilities-accessor" {
+  capabilities = ["update"]
+}
+path "auth/token/create/firebreak-probe" {
+  capabilities = ["update"]
+}
+path "identity/entity-alias" {
+  capabilities = ["update"]
+}
+path "identity/entity-alias/id/*" {
+  capabilities = ["delete"]
+}
+# What the next login through each auth method grants: userpass (and LDAP) users.
+path "auth/+/users/*" {
+  capabilities = ["read"]
+}
+# Add these for the auth methods you use (the sandbox's drills do not, so they are not
+# granted here):
+#   AppRole:   path "auth/approle/role" { capabilities = ["list"] }
+#              path "auth/approle/role/*" { capabilities = ["read"] }      (role and role-id)
+#   token:     path "auth/token/roles" { capabilities = ["list"] }
+#              path "auth/token/roles/*" { capabilities = ["read"] }
+#   OIDC/JWT:  path "auth/oidc/config" { capabilities = ["read"] }
+#              path "auth/oidc/role" { capabilities = ["list"] }
+#              path "auth/oidc/role/*" { capabilities = ["read"] }
+# Without the probe role firebreak evaluates policies itself, which also needs:
+#   path "sys/policies/acl/*" { capabilities = ["read"] }
+#   path "identity/group/id/*" { capabilities = ["read"] }
+
+# List every secret, rotate those secrets with check-and-set, marking each rotation in its
+# custom metadata. Repeat for each KV v2 mount that holds secrets people read.
+path "secret/metadata" {
+  capabilities = ["list"]
+}
 path "secret/metadata/*" {
   capabilities = ["read", "list", "update"]
 }

@@ -46,6 +46,10 @@ type Action struct {
 	Outputs     []Param `json:"outputs"`
 	Destructive bool    `json:"destructive"` // changes a system; needs evidence first
 	Contains    bool    `json:"contains"`    // it cuts the subject off; see Step.Contains
+	// Cuts actions cut off everything the subject holds in one system in one call, whatever
+	// they hold (disabling the identity entity fails every token bound to it; deactivating the
+	// keys; denying older sessions): the first cut. See Step.Cuts.
+	Cuts bool `json:"cuts,omitempty"`
 	// Irreversible actions cannot be undone (deleting keys, users, logins or MFA secrets,
 	// rotating shared secrets others depend on): by default a playbook step that runs one
 	// waits for a second person's approval (the two-person rule), while reversible
@@ -58,6 +62,10 @@ type Action struct {
 	Verifies         bool          `json:"verifies"` // outputs.passed must be true or the run fails
 	Retry            RetryPolicy   `json:"retry"`
 	Timeout          time.Duration `json:"timeout"`
+	// Heartbeat, when set, is how long the activity may go without recording progress before
+	// Temporal counts the attempt lost: actions that work through something as large as Vault's
+	// token store record progress, and a retry resumes from it (see Step.Heartbeat).
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
 	// Preflight names an action that takes a subset of this one's arguments and checks,
 	// changing nothing, what would make it fail; `action run` runs it before the two-person
 	// gate, so nobody is asked to approve what cannot happen.
@@ -79,6 +87,15 @@ const (
 	ActionApproval = "approval.request"
 	ActionManual   = "manual"
 	ActionWait     = "wait"
+	ActionAssert   = "assert"
+)
+
+// IdentityArg and IdentitiesArg are the internal arguments through which the interpreter
+// hands an action the directory entry of its subject (or user), or of each of its subjects,
+// from RunInput.Directory: where the person is found in each system.
+const (
+	IdentityArg   = "identity"
+	IdentitiesArg = "identities"
 )
 
 // IdempotencyKeyArg is the internal argument through which the interpreter hands an action a
@@ -141,6 +158,15 @@ var catalog = []Action{
 		Builtin: true, Timeout: 7 * 24 * time.Hour,
 	},
 	{
+		Name: ActionAssert, Summary: "Stop the run here, with the message, unless the condition holds (e.g. the subject was found in at least one system) — before any change.",
+		Args: []Param{
+			{Name: "that", Type: TypeBool, Required: true, Doc: "the condition that must hold"},
+			{Name: "message", Type: TypeString, Required: true, Doc: "what failed, said to people, when it does not"},
+		},
+		Outputs: []Param{{Name: "passed", Type: TypeBool, Doc: "the condition held"}},
+		Builtin: true, Timeout: time.Minute,
+	},
+	{
 		Name: "evidence.snapshot", Summary: "Store a snapshot of what later steps will change, with a SHA-256 digest chained to the previous record.",
 		Args: []Param{
 			{Name: "subject", Type: TypeString, Required: true, Doc: "whose state this is"},
@@ -157,37 +183,50 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 30 * time.Second,
 	},
 	{
-		Name: "vault.inventory", Summary: "Read a subject's Vault identity entity, token accessors with metadata, and the shared KV v2 secrets their policies can read.",
+		Name: "vault.inventory", Summary: "Find the subject's Vault identity entity (through the directory's alias, entity or entity id; else by name), their live tokens, and the KV v2 secrets Vault says a live token or their next login may read. Absent or unavailable is a result (present: false), so other systems are still contained.",
 		Args: []Param{
-			{Name: "subject", Type: TypeString, Required: true, Doc: "identity entity name"},
-			{Name: "secret_mount", Type: TypeString, Doc: "KV v2 mount to search (default secret)"},
-			{Name: "secret_prefix", Type: TypeString, Doc: "path prefix of shared secrets (default shared/)"},
+			{Name: "subject", Type: TypeString, Required: true, Doc: "the person (entity name unless the directory says otherwise)"},
+			{Name: "secret_mount", Type: TypeString, Doc: "narrow to one KV v2 mount (default every KV v2 mount)"},
+			{Name: "secret_prefix", Type: TypeString, Doc: "narrow to a path prefix (default the whole mount)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
+		},
+		Outputs: vaultInventoryOutputs(),
+		Retry:   readRetry, Timeout: 10 * time.Minute, Heartbeat: 30 * time.Second,
+	},
+	{
+		Name: "vault.read_entity", Summary: "Find the subject's Vault identity entity (through the directory's alias, entity or entity id; else by name) with its policies and aliases: a request or two, whatever Vault holds; what the first cut (disabling the entity) needs. Absent or unavailable is a result (present: false).",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Required: true, Doc: "the person (entity name unless the directory says otherwise)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
 		},
 		Outputs: []Param{
+			{Name: "subject", Type: TypeString, Doc: "the person"},
+			{Name: "present", Type: TypeBool, Doc: "the entity was found"},
+			{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+			{Name: "detail", Type: TypeString, Doc: "what was found, or why not"},
+			{Name: "looked_for", Type: TypeString, Doc: "where the subject was looked for"},
 			{Name: "entity_id", Type: TypeString, Doc: "identity entity id"},
 			{Name: "entity_name", Type: TypeString, Doc: "identity entity name"},
-			{Name: "entity_disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
+			{Name: "disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
 			{Name: "policies", Type: TypeStringList, Doc: "entity policies"},
-			{Name: "tokens", Type: TypeMapList, Doc: "token metadata (accessor, display_name, path, policies, times); never token ids"},
-			{Name: "accessors", Type: TypeStringList, Doc: "accessors of the subject's live tokens"},
-			{Name: "readable_secrets", Type: TypeMapList, Doc: "shared secrets the subject could read: mount, path, version"},
-			{Name: "readable_paths", Type: TypeStringList, Doc: "the same as mount/path strings"},
+			{Name: "aliases", Type: TypeMapList, Doc: "logins bound to the entity: name, mount_accessor, mount_path, mount_type"},
 		},
-		Retry: readRetry, Timeout: 30 * time.Second,
+		Retry: readRetry, Timeout: 60 * time.Second,
 	},
 	{
 		Name: "vault.inventory_many", Summary: "Inventory many subjects in one pass over Vault's tokens (each token looked up once, not once per subject): for a list of people.",
 		Args: []Param{
-			{Name: "subjects", Type: TypeStringList, Required: true, Doc: "identity entity names, each once"},
-			{Name: "secret_mount", Type: TypeString, Doc: "KV v2 mount to search (default secret)"},
-			{Name: "secret_prefix", Type: TypeString, Doc: "path prefix of shared secrets (default shared/)"},
+			{Name: "subjects", Type: TypeStringList, Required: true, Doc: "the people, each once"},
+			{Name: "secret_mount", Type: TypeString, Doc: "narrow to one KV v2 mount (default every KV v2 mount)"},
+			{Name: "secret_prefix", Type: TypeString, Doc: "narrow to a path prefix (default the whole mount)"},
+			{Name: IdentitiesArg, Type: TypeMapList, Internal: true, Doc: "the subjects' directory entries"},
 		},
 		Outputs: []Param{
 			{Name: "items", Type: TypeMapList, Doc: "each subject's inventory, in input order, with the outputs of vault.inventory"},
 			{Name: "accessors", Type: TypeStringList, Doc: "accessors of every subject's live tokens"},
-			{Name: "readable_secrets", Type: TypeMapList, Doc: "shared secrets any subject could read, each once: mount, path, version"},
+			{Name: "readable_secrets", Type: TypeMapList, Doc: "secrets any subject could read, each once: mount, path, version"},
 		},
-		Retry: readRetry, Timeout: 5 * time.Minute,
+		Retry: readRetry, Timeout: 30 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
 		Name: "vault.revoke_tokens", Summary: "Revoke Vault tokens by accessor; already revoked counts as done.",
@@ -199,7 +238,7 @@ var catalog = []Action{
 		Name: "vault.disable_entity", Summary: "Disable a Vault identity entity so none of its tokens can be used.",
 		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}},
 		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "disabled", Type: TypeBool, Doc: "disabled now"}, {Name: "was_disabled", Type: TypeBool, Doc: "already disabled before"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "vault.enable_entity", Summary: "Re-enable a Vault identity entity (the undo of vault.disable_entity).",
@@ -233,15 +272,34 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 60 * time.Second,
 	},
 	{
-		Name: "vault.verify_revoked", Summary: "Check that each token accessor fails lookup and the entity reads disabled.",
-		Args:     []Param{{Name: "accessors", Type: TypeStringList, Required: true, Doc: "accessors that must be revoked"}, {Name: "entity_id", Type: TypeString, Doc: "entity that must be disabled"}},
+		Name: "vault.verify_revoked", Summary: "Check that each token accessor fails lookup and the entity reads disabled; with subject, look the person up afresh and check Vault refuses every live token of theirs and a new login.",
+		Args: []Param{
+			{Name: "accessors", Type: TypeStringList, Required: true, Doc: "accessors that must be revoked"},
+			{Name: "entity_id", Type: TypeString, Doc: "entity that must be disabled"},
+			{Name: "subject", Type: TypeString, Doc: "the person, looked up afresh (absent from Vault passes, saying so)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
+		},
 		Outputs:  checks(),
 		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
 	},
 	{
-		Name: "awsiam.inventory", Summary: "Read an IAM user's access keys with last-used data, login profile, MFA devices, groups and inline policies.",
-		Args: []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}},
+		Name: "vault.verify_rotated", Summary: "Check in Vault, after the change, that each secret's current version is newer than the one the inventory saw.",
+		Args:     []Param{{Name: "secrets", Type: TypeMapList, Required: true, Doc: "secrets as the inventory saw them: mount, path, version"}},
+		Outputs:  checks(),
+		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
+		Name: "awsiam.inventory", Summary: "Read an IAM user's access keys with last-used data, login profile, MFA devices, groups and inline policies. A person with no IAM user, or an IAM that cannot be asked, is a result (present: false).",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "the person (IAM user name unless the directory says otherwise)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the user's directory entry"},
+		},
 		Outputs: []Param{
+			{Name: "subject", Type: TypeString, Doc: "the person asked for"},
+			{Name: "present", Type: TypeBool, Doc: "the IAM user exists"},
+			{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+			{Name: "detail", Type: TypeString, Doc: "what was found, or why not (e.g. not present in IAM: …)"},
+			{Name: "looked_for", Type: TypeString, Doc: "which IAM user was looked for, and why"},
 			{Name: "user_name", Type: TypeString, Doc: "IAM user name"},
 			{Name: "arn", Type: TypeString, Doc: "user ARN"},
 			{Name: "access_keys", Type: TypeMapList, Doc: "access_key_id, status, create_date, last_used_date, last_used_service, last_used_region"},
@@ -256,20 +314,45 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 30 * time.Second,
 	},
 	{
+		Name: "awsiam.list_keys", Summary: "List an IAM user's access keys and whether a console login exists, both at once: what the first cut (deactivating the keys) needs. A person with no IAM user, or an IAM that cannot be asked, is a result (present: false).",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "the person (IAM user name unless the directory says otherwise)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the user's directory entry"},
+		},
+		Outputs: []Param{
+			{Name: "subject", Type: TypeString, Doc: "the person asked for"},
+			{Name: "present", Type: TypeBool, Doc: "the IAM user exists"},
+			{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+			{Name: "detail", Type: TypeString, Doc: "what was found, or why not"},
+			{Name: "looked_for", Type: TypeString, Doc: "which IAM user was looked for, and why"},
+			{Name: "user_name", Type: TypeString, Doc: "IAM user name"},
+			{Name: "access_keys", Type: TypeMapList, Doc: "access_key_id, status, create_date"},
+			{Name: "access_key_ids", Type: TypeStringList, Doc: "all access key ids"},
+			{Name: "active_key_ids", Type: TypeStringList, Doc: "ids of Active keys"},
+			{Name: "has_login_profile", Type: TypeBool, Doc: "console password exists"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
 		Name: "awsiam.deactivate_keys", Summary: "Set IAM access keys Inactive; already inactive counts as done.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys to deactivate"}},
 		Outputs:     []Param{{Name: "deactivated", Type: TypeStringList, Doc: "keys deactivated now"}, {Name: "already_inactive", Type: TypeStringList, Doc: "keys that were already inactive"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer exist (nothing to deactivate)"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.revoke_sessions", Summary: "Attach an inline deny-all policy conditioned on aws:TokenIssueTime, revoking sessions already issued.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "policy_name", Type: TypeString, Doc: "inline policy name (default firebreak-revoke-older-sessions)"}},
 		Outputs:     []Param{{Name: "policy_name", Type: TypeString, Doc: "inline policy name"}, {Name: "not_before", Type: TypeString, Doc: "sessions issued before this instant are denied"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
-		Name: "awsiam.verify_contained", Summary: "Check that each key reads Inactive and the session-revocation policy is attached.",
-		Args:     []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys that must be inactive"}, {Name: "policy_name", Type: TypeString, Doc: "policy that must be attached"}},
+		Name: "awsiam.verify_contained", Summary: "Check afresh that every key of the user reads Inactive and the session-revocation policy is attached (a person with no IAM user passes, saying so).",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"},
+			{Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys that must be inactive (besides every key the user has now)"},
+			{Name: "policy_name", Type: TypeString, Doc: "policy that must be attached"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the user's directory entry"},
+		},
 		Outputs:  checks(),
 		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
 	},
@@ -508,4 +591,38 @@ func (a Action) arg(name string) (Param, bool) {
 func (a Action) HasIdempotencyKey() bool {
 	_, ok := a.arg(IdempotencyKeyArg)
 	return ok
+}
+
+// vaultInventoryOutputs are the outputs of vault.inventory.
+func vaultInventoryOutputs() []Param {
+	return []Param{
+		{Name: "subject", Type: TypeString, Doc: "the person"},
+		{Name: "present", Type: TypeBool, Doc: "their identity entity was found"},
+		{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+		{Name: "detail", Type: TypeString, Doc: "what was found, or why not (e.g. not present in Vault: …)"},
+		{Name: "looked_for", Type: TypeString, Doc: "where the subject was looked for (directory alias, entity, entity id, or name)"},
+		{Name: "entity_id", Type: TypeString, Doc: "identity entity id"},
+		{Name: "entity_name", Type: TypeString, Doc: "identity entity name"},
+		{Name: "entity_disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
+		{Name: "policies", Type: TypeStringList, Doc: "entity and token policies"},
+		{Name: "tokens", Type: TypeMapList, Doc: "token metadata (accessor, display_name, path, policies, times); never token ids"},
+		{Name: "accessors", Type: TypeStringList, Doc: "accessors of the subject's live tokens"},
+		{Name: "logins", Type: TypeMapList, Doc: "ways to log in next: via, policies the auth method grants"},
+		{Name: "mounts", Type: TypeStringList, Doc: "KV v2 mounts considered"},
+		{Name: "readable_secrets", Type: TypeMapList, Doc: "secrets Vault says a live token or the next login could read: mount, path, version"},
+		{Name: "readable_paths", Type: TypeStringList, Doc: "the same as mount/path strings"},
+		{Name: "readable_source", Type: TypeString, Doc: "vault-capabilities, or firebreak-acl when no probe token could be made"},
+		{Name: "undetermined", Type: TypeStringList, Doc: "what could not be determined, and why"},
+	}
+}
+
+// IdentityArgName returns the internal directory argument of the action ("identity",
+// "identities") or "".
+func (a Action) IdentityArgName() string {
+	for _, n := range []string{IdentityArg, IdentitiesArg} {
+		if p, ok := a.arg(n); ok && p.Internal {
+			return n
+		}
+	}
+	return ""
 }

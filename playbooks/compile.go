@@ -283,6 +283,7 @@ func (c *compiler) checkPurpose(root, stepsNode *yaml.Node, p *Plan) {
 		return
 	}
 	if len(changes) > 0 && len(verifies) == 0 && len(p.Expect) == 0 {
+		p.Unverified = changes
 		c.d.warn(root.Line, root.Column, "", "playbook %s changes systems (%s) but verifies nothing: add a verify step (such as vault.verify_revoked or awsiam.verify_contained) or an expect: assertion, so a run shows the change took effect", p.Name, strings.Join(changes, ", "))
 	}
 }
@@ -580,8 +581,10 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 		return
 	}
 	s.Destructive, s.Contains, s.Verifies, s.Builtin = act.Destructive, act.Contains, act.Verifies, act.Builtin
-	s.Retry, s.Timeout = act.Retry, Duration(act.Timeout)
+	s.Cuts = act.Cuts
+	s.Retry, s.Timeout, s.Heartbeat = act.Retry, Duration(act.Timeout), Duration(act.Heartbeat)
 	s.Idempotent = act.HasIdempotencyKey()
+	s.Identity = act.IdentityArgName()
 
 	// Fan-out: the list is evaluated in the step's scope; its elements are item.
 	argScope := sc

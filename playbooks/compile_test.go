@@ -18,8 +18,8 @@ func TestLibraryCompiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Twelve steps as written, plus the two-person gate before rotate_shared_secrets.
-	if len(p.Steps) != 13 || p.Steps[0].ID != "vault_inventory" {
+	// Fourteen steps as written, plus the two-person gate before rotate_shared_secrets.
+	if len(p.Steps) != 15 || p.Steps[0].ID != "vault_inventory" {
 		b, _ := json.MarshalIndent(p, "", " ")
 		t.Fatalf("unexpected plan: %s", b)
 	}

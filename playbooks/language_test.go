@@ -86,10 +86,10 @@ func TestValidateCron(t *testing.T) {
 
 func TestRenderings(t *testing.T) {
 	p := libPlan(t, "api-abuse")
-	if m := p.Mermaid(); !strings.Contains(m, "snapshot --> block_keys") || !strings.Contains(m, "block_keys{{") || !strings.Contains(m, "escalate -. if .-> acknowledge") {
+	if m := p.Mermaid(); !strings.Contains(m, "snapshot -. if .-> block_keys") || !strings.Contains(m, "block_keys{{") || !strings.Contains(m, "escalate -. if .-> acknowledge") {
 		t.Fatalf("mermaid:\n%s", m)
 	}
-	if d := p.DOT(); !strings.Contains(d, `"snapshot" -> "block_keys";`) || !strings.Contains(d, "shape=hexagon") {
+	if d := p.DOT(); !strings.Contains(d, `"snapshot" -> "block_keys" [style=dashed, label="if"];`) || !strings.Contains(d, "shape=hexagon") {
 		t.Fatalf("dot:\n%s", d)
 	}
 	ex := p.Explain()

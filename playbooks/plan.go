@@ -41,6 +41,9 @@ type Plan struct {
 	// Warnings are problems that do not stop the playbook from compiling; they are not part
 	// of the workflow input.
 	Warnings []Diagnostic `json:"-"`
+	// Unverified lists the steps that change systems when no step verifies anything and no
+	// expect checks the end state (one of the Warnings); a drill of such a playbook fails.
+	Unverified []string `json:"-"`
 }
 
 // Roles says who may start a playbook and who may approve its approval steps. Role names
@@ -140,19 +143,25 @@ type Input struct {
 // Step is one compiled step. Every argument is a CEL expression; literals and ${{ }}
 // templates in the YAML are compiled into equivalent expressions.
 type Step struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name,omitempty"`
-	Action      string      `json:"action"`
-	With        []Arg       `json:"with,omitempty"` // sorted by name
-	Needs       []string    `json:"needs,omitempty"`
-	If          string      `json:"if,omitempty"` // CEL bool; "" means always
-	Retry       RetryPolicy `json:"retry"`
-	Timeout     Duration    `json:"timeout"`
-	OnFailure   string      `json:"on_failure"` // abort | continue | escalate
-	Destructive bool        `json:"destructive,omitempty"`
+	ID      string      `json:"id"`
+	Name    string      `json:"name,omitempty"`
+	Action  string      `json:"action"`
+	With    []Arg       `json:"with,omitempty"` // sorted by name
+	Needs   []string    `json:"needs,omitempty"`
+	If      string      `json:"if,omitempty"` // CEL bool; "" means always
+	Retry   RetryPolicy `json:"retry"`
+	Timeout Duration    `json:"timeout"`
+	// Heartbeat is the action's heartbeat timeout (catalog Action.Heartbeat); 0 for actions
+	// that record no progress.
+	Heartbeat   Duration `json:"heartbeat,omitempty"`
+	OnFailure   string   `json:"on_failure"` // abort | continue | escalate
+	Destructive bool     `json:"destructive,omitempty"`
 	// Contains steps cut the subject off; the run is contained when all have succeeded.
 	// Time to contain ends when the last reversible one has (see workflows.RunResult).
 	Contains bool `json:"contains,omitempty"`
+	// Cuts steps cut everything the subject holds in one system at once (catalog Action.Cuts);
+	// the first cut is made when all of a run's have succeeded (workflows.RunResult.FirstCutAt).
+	Cuts bool `json:"cuts,omitempty"`
 	// Irreversible steps cannot be undone; unless the playbook opts out, each waits (through
 	// its needs) for an approval.request step — the compiler adds a two-person gate when
 	// none precedes it.
@@ -163,6 +172,9 @@ type Step struct {
 	Verifies bool     `json:"verifies,omitempty"` // its outputs.passed must be true
 	// Idempotent steps receive an idempotency key from the interpreter, stable across retries.
 	Idempotent bool `json:"idempotent,omitempty"`
+	// Identity names the internal argument (IdentityArg or IdentitiesArg) through which the
+	// interpreter hands the step the directory entries of its subject(s); "" for none.
+	Identity string `json:"identity,omitempty"`
 	// Outputs lists the action's outputs with their types, so a step skipped by its if
 	// condition still yields typed empty outputs for the steps and expectations after it.
 	// A foreach step's outputs are items (one map of the action's outputs per item) and
@@ -290,4 +302,35 @@ func (p *Plan) Step(id string) (Step, bool) {
 		}
 	}
 	return Step{}, false
+}
+
+// Identity is one person of firebreak.yaml's directory, as a run carries it (RunInput's
+// Directory): the subject that playbooks and slash commands name, and where that person is
+// found in each system. It holds no secret.
+type Identity struct {
+	Subject string         `json:"subject"`
+	Email   string         `json:"email,omitempty"`
+	SlackID string         `json:"slack_id,omitempty"`
+	Vault   *VaultIdentity `json:"vault,omitempty"`
+	AWS     *AWSIdentity   `json:"aws,omitempty"`
+}
+
+// VaultIdentity says how the person's Vault identity entity is found: by an alias (their
+// login name on an auth mount), by entity name, or by entity id; exactly one is set.
+type VaultIdentity struct {
+	Alias    *VaultAlias `json:"alias,omitempty"`
+	Entity   string      `json:"entity,omitempty"`
+	EntityID string      `json:"entity_id,omitempty"`
+}
+
+// VaultAlias is a login name on the auth method mounted at Mount (e.g. oidc).
+type VaultAlias struct {
+	Mount string `json:"mount"`
+	Name  string `json:"name"`
+}
+
+// AWSIdentity is the person's IAM user, or None when they have none.
+type AWSIdentity struct {
+	IAMUser string `json:"iam_user,omitempty"`
+	None    bool   `json:"none,omitempty"`
 }

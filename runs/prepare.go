@@ -25,6 +25,10 @@ type Request struct {
 	// DigestStep names the step whose arguments, with the inputs, identify the run (a single
 	// action): the same request while one is open joins it.
 	DigestStep string
+	// Directory is firebreak.yaml's directory as identities; the run carries the entries of
+	// the people its inputs name (RunInput.Directory), so its activities find each person
+	// where the directory says. Empty: subject = Vault entity name = IAM user name.
+	Directory []playbooks.Identity
 }
 
 // Run is a prepared run: its workflow id and the input the interpreter workflow starts with.
@@ -49,8 +53,37 @@ func PrepareBound(p *playbooks.Plan, inputs map[string]any, r Request) Run {
 	return Run{
 		ID: WorkflowID(p, inputs, r),
 		Input: workflows.RunInput{Plan: *p, Inputs: inputs, Trigger: r.Trigger, Drill: r.Drill,
-			Report: r.Report, AutoApprove: r.AutoApprove},
+			Report: r.Report, AutoApprove: r.AutoApprove, Directory: DirectoryFor(r.Directory, inputs)},
 	}
+}
+
+// DirectoryFor returns the entries of dir naming the people inputs name (string inputs and
+// lists of strings equal to a subject) that say where they are found, in directory order.
+func DirectoryFor(dir []playbooks.Identity, inputs map[string]any) []playbooks.Identity {
+	named := map[string]bool{}
+	for _, v := range inputs {
+		switch x := v.(type) {
+		case string:
+			named[x] = true
+		case []string:
+			for _, s := range x {
+				named[s] = true
+			}
+		case []any:
+			for _, e := range x {
+				if s, ok := e.(string); ok {
+					named[s] = true
+				}
+			}
+		}
+	}
+	var out []playbooks.Identity
+	for _, e := range dir {
+		if named[e.Subject] && (e.Vault != nil || e.AWS != nil) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Lookup finds playbook name in lib and prepares it; the errors say which part was wrong.

@@ -97,6 +97,9 @@ func NewIAM(org *Org, rec *Recorder) *IAM {
 	}
 	if org != nil {
 		for _, d := range org.Developers {
+			if d.NoIAMUser {
+				continue // e.g. they reach AWS through IAM Identity Center
+			}
 			u := &iamUser{name: d.Name, id: iamUserID(d.Name), created: seedEpoch.Add(-400 * day), policies: map[string]string{}}
 			for _, k := range d.IAMKeys {
 				u.keys = append(u.keys, &iamKey{IAMKey: k, user: d.Name})

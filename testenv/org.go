@@ -1,11 +1,16 @@
 package testenv
 
-import "time"
+import (
+	"time"
+
+	"github.com/firebreak-dev/firebreak/playbooks"
+)
 
 // Org is the fictional organisation the sandbox is seeded with.
 type Org struct {
 	Developers    []Developer
 	VaultPolicies []VaultPolicy // ACL policies, by name
+	VaultGroups   []VaultGroup  // identity groups
 	Secrets       []Secret      // KV v2 secrets
 	Databases     []Database    // behind Vault's database secrets engine (vault_database.go)
 	Channels      []Channel     // Slack channels
@@ -26,6 +31,22 @@ type Developer struct {
 	LoginProfile  bool
 	MFASerials    []string // virtual MFA device serial numbers (ARNs)
 	Groups        []string // IAM groups
+	// VaultLogin is their userpass login name (the alias on their entity); "" means Name.
+	VaultLogin string
+	// AutoEntity: Vault named their entity itself at their first login (entity_<8 hex>), as
+	// it does in most real organisations; only the directory's alias finds them.
+	AutoEntity bool
+	// LoginPolicies are policies their userpass login grants besides their tokens' policies.
+	LoginPolicies []string
+	// NoIAMUser: they have no IAM user (e.g. AWS IAM Identity Center).
+	NoIAMUser bool
+}
+
+// VaultGroup is an identity group: its policies apply to its member entities.
+type VaultGroup struct {
+	Name     string
+	Policies []string
+	Members  []string // developer names
 }
 
 // VaultToken is a token issued to a developer's entity.
@@ -74,6 +95,31 @@ type Service struct{ ID, Name string }
 // Incident is a PagerDuty incident.
 type Incident struct {
 	ID, Title, ServiceID, Status, Urgency string
+}
+
+// Directory is the organisation's directory as a run carries it: an entry for each developer
+// who is not found by the default rule (subject = Vault entity name = IAM user name): those
+// whose entity Vault named itself (found by their userpass alias) or who have no IAM user.
+func (o *Org) Directory() []playbooks.Identity {
+	var out []playbooks.Identity
+	for _, d := range o.Developers {
+		if !d.AutoEntity && !d.NoIAMUser {
+			continue
+		}
+		e := playbooks.Identity{Subject: d.Name, Email: d.Email, SlackID: d.SlackID}
+		if d.AutoEntity {
+			login := d.VaultLogin
+			if login == "" {
+				login = d.Name
+			}
+			e.Vault = &playbooks.VaultIdentity{Alias: &playbooks.VaultAlias{Mount: "userpass", Name: login}}
+		}
+		if d.NoIAMUser {
+			e.AWS = &playbooks.AWSIdentity{None: true}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // Developer returns the developer called name, or false.
@@ -136,6 +182,17 @@ func DefaultOrg() *Org {
 				},
 				MFASerials: []string{"arn:aws:iam::000000000000:mfa/carol-phone"},
 				Groups:     []string{"developers", "security"},
+			},
+			{
+				// dave is set up the way most real people are: Vault named his entity itself
+				// when he first logged in (only the directory's alias finds him), and he
+				// reaches AWS through IAM Identity Center, with no IAM user.
+				Name: "dave", Email: "dave@example.test", SlackID: "U0DAVE", PagerDutyID: "PDAVE01",
+				VaultLogin: "dave@example.test", AutoEntity: true, NoIAMUser: true,
+				VaultPolicies: []string{"developer"},
+				VaultTokens: []VaultToken{
+					{ID: "hvs.dave-laptop-" + Canary + "-0005", Accessor: "acc-dave-laptop", DisplayName: "userpass-dave@example.test", Policies: []string{"default", "developer"}, Path: "auth/userpass/login/dave@example.test", TTL: 8 * time.Hour},
+				},
 			},
 		},
 		VaultPolicies: []VaultPolicy{

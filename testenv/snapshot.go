@@ -46,10 +46,18 @@ func OrgFromSnapshot(base *Org, subject string, data map[string]any) (*Org, erro
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %q: %w", subject, err)
 	}
-	if vinv != nil && vinv.EntityName != "" && vinv.EntityName != subject {
+	// A person found through the directory has an entity named otherwise (entity_1a2b…, as
+	// Vault names them): the inventory's subject says whose it is.
+	if vinv != nil && vinv.Subject != "" && vinv.Subject != subject {
+		return nil, fmt.Errorf("snapshot of %q: expected the vault inventory of %q, found that of %q", subject, subject, vinv.Subject)
+	}
+	if vinv != nil && vinv.Subject == "" && vinv.EntityName != "" && vinv.EntityName != subject {
 		return nil, fmt.Errorf("snapshot of %q: expected the vault inventory of %q, found entity %q", subject, subject, vinv.EntityName)
 	}
-	if iinv != nil && iinv.UserName != "" && iinv.UserName != subject {
+	if iinv != nil && iinv.Subject != "" && iinv.Subject != subject {
+		return nil, fmt.Errorf("snapshot of %q: expected the iam inventory of %q, found that of %q", subject, subject, iinv.Subject)
+	}
+	if iinv != nil && iinv.Subject == "" && iinv.UserName != "" && iinv.UserName != subject {
 		return nil, fmt.Errorf("snapshot of %q: expected the iam inventory of %q, found user %q", subject, subject, iinv.UserName)
 	}
 	org := cloneOrg(base)
@@ -184,7 +192,7 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 			return fmt.Errorf("vault: expected readable secrets with a mount and a path, found %q/%q", s.Mount, s.Path)
 		}
 		recorded[s.Mount+"/"+s.Path] = true
-		scope[s.Mount+"/"+topFolder(s.Path)] = true
+		scope[s.Mount] = true
 		if !slices.ContainsFunc(org.Secrets, func(x Secret) bool { return x.Mount == s.Mount && x.Path == s.Path }) {
 			v, err := freshCanary("replay-")
 			if err != nil {
@@ -193,8 +201,11 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 			org.Secrets = append(org.Secrets, Secret{Mount: s.Mount, Path: s.Path, Data: map[string]string{"value": v}})
 		}
 	}
+	for _, m := range inv.Mounts { // every mount the inventory considered
+		scope[m] = true
+	}
 	if len(scope) == 0 {
-		scope["secret/shared/"] = true
+		scope["secret"] = true
 	}
 	// What dev's policies (entity, tokens, and default) grant read on today.
 	held := map[string]bool{"default": true}
@@ -219,7 +230,7 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 	}
 	var grant, deny []string
 	for _, s := range org.Secrets {
-		if !scope[s.Mount+"/"+topFolder(s.Path)] {
+		if !scope[s.Mount] {
 			continue
 		}
 		dataPath := s.Mount + "/data/" + s.Path
@@ -286,14 +297,6 @@ func applyIAM(dev *Developer, inv *awsiam.InventoryResult) error {
 	}
 	dev.Groups = append([]string(nil), inv.Groups...)
 	return nil
-}
-
-// topFolder is path's first folder with its slash ("shared/"), or "" for a top-level secret.
-func topFolder(path string) string {
-	if i := strings.Index(path, "/"); i >= 0 {
-		return path[:i+1]
-	}
-	return ""
 }
 
 func parseOptionalTime(s string) (time.Time, error) {

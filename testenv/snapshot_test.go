@@ -79,7 +79,7 @@ func snapshotData(t *testing.T, v fbvault.InventoryResult, i awsiam.InventoryRes
 // comparable drops what a reseeded sandbox cannot repeat: when tokens were issued (their
 // lifetime is kept) and the entity id of a subject the base did not know.
 func comparable(v fbvault.InventoryResult) fbvault.InventoryResult {
-	v.EntityID = ""
+	v.EntityID, v.Detail, v.Logins = "", "", nil // a replay seeds logins from the tokens it has
 	v.Tokens = slices.Clone(v.Tokens)
 	for i, tk := range v.Tokens {
 		c, _ := time.Parse(time.RFC3339, tk.CreationTime)
@@ -96,8 +96,8 @@ func comparable(v fbvault.InventoryResult) fbvault.InventoryResult {
 
 func TestOrgFromSnapshot(t *testing.T) {
 	recV, recI := inventories(t, testenv.DefaultOrg(), "alice")
-	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 4 {
-		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 4", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
+	if len(recV.Accessors) != 2 || len(recI.AccessKeyIDs) != 2 || len(recV.ReadablePaths) != 5 {
+		t.Fatalf("default alice: accessors %v keys %v readable %v; want 2, 2 and 5", recV.Accessors, recI.AccessKeyIDs, recV.ReadablePaths)
 	}
 
 	// alice with one key, one token, and only payments-db readable, though her policies
@@ -112,19 +112,23 @@ func TestOrgFromSnapshot(t *testing.T) {
 	oneI.Groups = []string{"developers"}
 	oneI.HasLoginProfile, oneI.LoginProfileCreated = false, ""
 
-	// dave, whom the base organisation does not know, with a secret it does not have.
-	daveV := fbvault.InventoryResult{
-		EntityName: "dave", Policies: []string{"default", "developer"},
-		Tokens: []fbvault.TokenInfo{{Accessor: "acc-dave-laptop", DisplayName: "oidc-dave@example.test", Path: "auth/oidc/oidc/callback",
-			CreationTime: "2026-09-01T09:00:00Z", ExpireTime: "2026-09-01T17:00:00Z", Policies: []string{"default", "developer"}}},
-		Accessors:       []string{"acc-dave-laptop"},
-		ReadableSecrets: []fbvault.SecretRef{{Mount: "secret", Path: "shared/dave-only", Version: 1}},
-		ReadablePaths:   []string{"secret/shared/dave-only"},
+	// erin, whom the base organisation does not know, with a secret it does not have.
+	erinV := fbvault.InventoryResult{
+		Subject: "erin", Present: true, Status: fbvault.StatusFound, LookedFor: `identity entity named "erin" (no directory entry: subject = entity name)`,
+		Mounts: []string{"secret"}, ReadableSource: fbvault.SourceVault, Undetermined: []string{},
+		EntityName: "erin", Policies: []string{"default", "developer"},
+		Tokens: []fbvault.TokenInfo{{Accessor: "acc-erin-laptop", DisplayName: "oidc-erin@example.test", Path: "auth/oidc/oidc/callback",
+			CreationTime: "2026-09-01T09:00:00Z", ExpireTime: "2026-09-01T17:00:00Z", Policies: []string{"default", "developer"}, Type: "service"}},
+		Accessors:       []string{"acc-erin-laptop"},
+		ReadableSecrets: []fbvault.SecretRef{{Mount: "secret", Path: "shared/erin-only", Version: 1}},
+		ReadablePaths:   []string{"secret/shared/erin-only"},
 	}
-	daveI := awsiam.InventoryResult{
-		UserName: "dave", ARN: "arn:aws:iam::000000000000:user/dave",
-		AccessKeys:   []awsiam.AccessKey{{AccessKeyID: "AKFBSANDBOXDAVE00001", Status: "Active", CreateDate: "2026-08-01T09:00:00Z"}},
-		AccessKeyIDs: []string{"AKFBSANDBOXDAVE00001"}, ActiveKeyIDs: []string{"AKFBSANDBOXDAVE00001"},
+	erinI := awsiam.InventoryResult{
+		Subject: "erin", Present: true, Status: awsiam.StatusFound, Detail: "IAM user erin (arn:aws:iam::000000000000:user/erin)",
+		LookedFor: `IAM user "erin" (no directory entry: subject = IAM user name)`,
+		UserName:  "erin", ARN: "arn:aws:iam::000000000000:user/erin",
+		AccessKeys:   []awsiam.AccessKey{{AccessKeyID: "AKFBSANDBOXERIN00001", Status: "Active", CreateDate: "2026-08-01T09:00:00Z"}},
+		AccessKeyIDs: []string{"AKFBSANDBOXERIN00001"}, ActiveKeyIDs: []string{"AKFBSANDBOXERIN00001"},
 		MFADevices: []awsiam.MFADevice{}, Groups: []string{"developers"}, InlinePolicies: []string{},
 	}
 
@@ -138,7 +142,7 @@ func TestOrgFromSnapshot(t *testing.T) {
 	}{
 		{name: "recorded run", subject: "alice", data: snapshotData(t, recV, recI), wantV: recV, wantI: recI},
 		{name: "one key one token one secret", subject: "alice", data: snapshotData(t, oneV, oneI), wantV: oneV, wantI: oneI, replayPolicy: true},
-		{name: "subject unknown to the base", subject: "dave", data: snapshotData(t, daveV, daveI), wantV: daveV, wantI: daveI, replayPolicy: true},
+		{name: "subject unknown to the base", subject: "erin", data: snapshotData(t, erinV, erinI), wantV: erinV, wantI: erinI, replayPolicy: true},
 		{name: "only iam recorded", subject: "alice", data: map[string]any{"iam": snapshotData(t, oneV, oneI)["iam"]}, wantV: recV, wantI: oneI},
 		{name: "sections found by shape", subject: "alice", data: map[string]any{"tokens_and_secrets": snapshotData(t, oneV, oneI)["vault"], "aws": snapshotData(t, oneV, oneI)["iam"]}, wantV: oneV, wantI: oneI, replayPolicy: true},
 	}

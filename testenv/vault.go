@@ -47,8 +47,9 @@ type Vault struct {
 	policies  map[string]string       // ACL policy name → HCL
 	kv        map[string]map[string]*vaultKVSecret
 	fault     func(w http.ResponseWriter, r *http.Request) bool
-	extra     vaultExtra // logins, leases and TOTP secrets (vault_auth.go)
-	db        vaultDB    // database secrets engines (vault_database.go)
+	extra     vaultExtra    // logins, leases and TOTP secrets (vault_auth.go)
+	db        vaultDB       // database secrets engines (vault_database.go)
+	identity  identityState // auth mounts, aliases, groups, token roles (vault_identity.go)
 }
 
 type vaultToken struct {
@@ -57,6 +58,8 @@ type vaultToken struct {
 	created                                   time.Time
 	ttl                                       time.Duration
 	revoked                                   bool
+	typ                                       string // service (default) or batch
+	numUses                                   int
 }
 
 type vaultEntity struct {
@@ -66,9 +69,7 @@ type vaultEntity struct {
 	disabled          bool
 	created, updated  time.Time
 	mergedEntityIDs   []string
-	directGroupIDs    []string
 	inheritedGroupIDs []string
-	aliases           []any
 	namespaceID       string
 }
 
@@ -124,6 +125,7 @@ func NewVault(org *Org, rec *Recorder) *Vault {
 			v.accessors[tok.accessor] = tok
 		}
 	}
+	v.seedIdentities(org)
 	for _, s := range org.Secrets {
 		mount := v.kv[s.Mount]
 		if mount == nil {
@@ -378,6 +380,9 @@ func (v *Vault) vaultTokenExpired(t *vaultToken) bool {
 
 // route dispatches a request; v.mu is held.
 func (v *Vault) route(w http.ResponseWriter, req *vaultRequest) {
+	if v.identityRoute(w, req) {
+		return
+	}
 	p := req.path
 	switch {
 	case strings.HasPrefix(p, "identity/entity/name/"):
@@ -417,7 +422,7 @@ func (v *Vault) route(w http.ResponseWriter, req *vaultRequest) {
 		}
 		keys := []string{}
 		for acc, t := range v.accessors {
-			if !t.revoked {
+			if !t.revoked && !v.vaultTokenExpired(t) {
 				keys = append(keys, acc)
 			}
 		}
@@ -527,7 +532,7 @@ func (v *Vault) accessorArg(w http.ResponseWriter, req *vaultRequest, prefix str
 		return nil, false
 	}
 	t := v.accessors[acc]
-	if t == nil || t.revoked {
+	if t == nil || t.revoked || v.vaultTokenExpired(t) {
 		return nil, true
 	}
 	return t, true
@@ -549,8 +554,15 @@ func (v *Vault) tokenData(t *vaultToken) map[string]any {
 		"entity_id": t.entityID, "policies": t.policies, "meta": nil,
 		"creation_time": t.created.Unix(), "creation_ttl": int64(t.ttl.Seconds()),
 		"issue_time": t.created.Format(time.RFC3339Nano), "expire_time": expire, "ttl": ttl,
-		"explicit_max_ttl": 0, "num_uses": 0, "orphan": true, "renewable": true, "type": "service",
+		"explicit_max_ttl": 0, "num_uses": t.numUses, "orphan": true, "renewable": t.typ != "batch", "type": tokenType(t),
 	}
+}
+
+func tokenType(t *vaultToken) string {
+	if t.typ == "" {
+		return "service"
+	}
+	return t.typ
 }
 
 func (v *Vault) entityData(e *vaultEntity) map[string]any {
@@ -560,17 +572,21 @@ func (v *Vault) entityData(e *vaultEntity) map[string]any {
 		}
 		return s
 	}
-	aliases := e.aliases
-	if aliases == nil {
-		aliases = []any{}
+	aliases := []any{}
+	for _, a := range v.aliasesOf(e.id) {
+		aliases = append(aliases, v.aliasData(a))
+	}
+	direct := []string{}
+	for _, g := range v.groupsOf(e.id) {
+		direct = append(direct, g.id)
 	}
 	return map[string]any{
 		"id": e.id, "name": e.name, "metadata": e.metadata, "policies": nonNil(e.policies),
 		"disabled": e.disabled, "namespace_id": e.namespaceID,
 		"merged_entity_ids": e.mergedEntityIDs, "aliases": aliases,
 		"creation_time": e.created.Format(time.RFC3339Nano), "last_update_time": e.updated.Format(time.RFC3339Nano),
-		"direct_group_ids": nonNil(e.directGroupIDs), "inherited_group_ids": nonNil(e.inheritedGroupIDs),
-		"group_ids": append(nonNil(e.directGroupIDs), e.inheritedGroupIDs...),
+		"direct_group_ids": direct, "inherited_group_ids": nonNil(e.inheritedGroupIDs),
+		"group_ids": append(append([]string{}, direct...), e.inheritedGroupIDs...),
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 )
 
 // Sandbox credentials of firebreak's own Vault logins. The secret id and the Kubernetes
@@ -109,7 +107,7 @@ func (v *Vault) HasTOTPSecret(name string) bool {
 
 // vaultUnauthenticated reports whether path is served without a token (the login endpoints).
 func vaultUnauthenticated(path string) bool {
-	return path == "auth/approle/login" || path == "auth/kubernetes/login"
+	return path == "auth/approle/login" || path == "auth/kubernetes/login" || (strings.HasPrefix(path, "auth/") && strings.Contains(path, "/login/"))
 }
 
 // routeExtra serves the endpoints of this file; it reports false when p is not one of them.
@@ -175,7 +173,7 @@ func vaultRespondAuth(w http.ResponseWriter, t *vaultToken, renewable bool) {
 		"auth": map[string]any{
 			"client_token": t.id, "accessor": t.accessor, "policies": t.policies, "token_policies": t.policies,
 			"lease_duration": int64(t.ttl.Seconds()), "renewable": renewable, "entity_id": t.entityID,
-			"token_type": "service", "orphan": true,
+			"token_type": tokenType(t), "orphan": true,
 		},
 	})
 }
@@ -210,44 +208,18 @@ func (v *Vault) capabilitiesSelf(w http.ResponseWriter, req *vaultRequest) {
 		vaultError(w, http.StatusBadRequest, "missing paths")
 		return
 	}
-	var pols []*fbvault.Policy
-	if req.token != nil {
-		names := append([]string(nil), req.token.policies...)
-		if e := v.entities[req.token.entityID]; e != nil {
-			names = append(names, e.policies...)
+	if req.token == nil {
+		data := map[string]any{}
+		var all []string
+		for _, p := range paths {
+			data[p] = []string{"root"}
+			all = append(all, "root")
 		}
-		for _, n := range names {
-			if hcl, ok := v.policies[n]; ok {
-				if p, err := fbvault.ParsePolicy(n, hcl); err == nil {
-					pols = append(pols, p)
-				}
-			}
-		}
+		data["capabilities"] = all
+		vaultRespond(w, http.StatusOK, data, nil)
+		return
 	}
-	data := map[string]any{}
-	var all []string
-	for _, path := range paths {
-		caps := []string{}
-		if req.token == nil {
-			caps = []string{"root"}
-		} else {
-			for _, c := range []string{"create", "delete", "list", "patch", "read", "sudo", "update"} {
-				for _, p := range pols {
-					if p.Allows(path, c) {
-						caps = append(caps, c)
-						break
-					}
-				}
-			}
-			if len(caps) == 0 {
-				caps = []string{"deny"}
-			}
-		}
-		data[path] = caps
-		all = append(all, caps...)
-	}
-	data["capabilities"] = all
-	vaultRespond(w, http.StatusOK, data, nil)
+	vaultRespond(w, http.StatusOK, v.capabilitiesOf(req.token, paths), nil)
 }
 
 // revokePrefix revokes every lease under prefix; no lease under it is success, as in Vault.

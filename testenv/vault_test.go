@@ -92,8 +92,8 @@ func TestVaultRevokeAccessor(t *testing.T) {
 		t.Fatalf("LIST auth/token/accessors: %v %v", list, err)
 	}
 	keys, _ := list.Data["keys"].([]any)
-	if len(keys) != 4 {
-		t.Fatalf("accessors = %v, want the 4 seeded", keys)
+	if len(keys) != 5 {
+		t.Fatalf("accessors = %v, want the 5 seeded", keys)
 	}
 
 	look, err := root.Auth().Token().LookupAccessorWithContext(ctx, "acc-alice-laptop")

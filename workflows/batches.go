@@ -18,7 +18,7 @@ import (
 const versionBatches = "split-long-lists-into-batches"
 
 // MaxBatch is the most elements of a list input one batch run takes. The history budget
-// allows more for some playbooks (mass-deprovision: 1,432), but a step that returns something
+// allows more for some playbooks (mass-deprovision: 1,431), but a step that returns something
 // per element in one activity result (vault.inventory_many) must stay under Temporal's 2 MB
 // payload limit: 1,000 people are measured to fit (bench/mass_test.go).
 const MaxBatch = 1000
@@ -161,7 +161,8 @@ func mergeBatches(plan playbooks.Plan, res RunResult, results []*RunResult) RunR
 	}
 	finished, contained, allCut := 0, true, true
 	var errs []string
-	var containedAt, remediatedAt time.Time
+	var containedAt, remediatedAt, firstCutAt time.Time
+	allFirst := true
 	seenPending := map[string]bool{}
 	for i, cr := range results {
 		if cr == nil {
@@ -199,6 +200,11 @@ func mergeBatches(plan playbooks.Plan, res RunResult, results []*RunResult) RunR
 		} else if cr.ContainedAt.After(containedAt) {
 			containedAt = cr.ContainedAt
 		}
+		if cr.FirstCutAt.IsZero() {
+			allFirst = false
+		} else if cr.FirstCutAt.After(firstCutAt) {
+			firstCutAt = cr.FirstCutAt
+		}
 		if cr.RemediatedAt.After(remediatedAt) {
 			remediatedAt = cr.RemediatedAt
 		}
@@ -223,6 +229,10 @@ func mergeBatches(plan playbooks.Plan, res RunResult, results []*RunResult) RunR
 	if finished == len(results) && allCut && !containedAt.IsZero() {
 		res.ContainedAt = containedAt
 		res.TimeToContainMS = containedAt.Sub(res.Trigger.At).Milliseconds()
+	}
+	if finished == len(results) && allFirst && !firstCutAt.IsZero() {
+		res.FirstCutAt = firstCutAt
+		res.TimeToFirstCutMS = firstCutAt.Sub(res.Trigger.At).Milliseconds()
 	}
 	if finished == len(results) && contained && !remediatedAt.IsZero() {
 		res.RemediatedAt = remediatedAt

@@ -74,6 +74,7 @@ func (r *runner) runForeach(ctx workflow.Context, st playbooks.Step, sr *StepRes
 		if st.Idempotent {
 			args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID, strconv.Itoa(i))
 		}
+		r.addIdentity(st, args)
 		running++
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {

@@ -186,7 +186,7 @@ func slowEnv(t *testing.T, revokeTakes time.Duration) (*testsuite.TestWorkflowEn
 	f.register(env)
 	env.OnActivity("vault.RevokeTokens", mock.Anything, mock.Anything).After(revokeTakes).Return(vault.RevokeTokensResult{Revoked: []string{"acc-1", "acc-2"}}, nil)
 	// keys ends 10 s in, well apart from snap's report and from the end of the run.
-	env.OnActivity("awsiam.Inventory", mock.Anything, mock.Anything).After(10*time.Second).Return(awsiam.InventoryResult{UserName: "alice", AccessKeyIDs: []string{"AKFB1"}}, nil)
+	env.OnActivity("awsiam.Inventory", mock.Anything, mock.Anything).After(10*time.Second).Return(awsiam.InventoryResult{Present: true, UserName: "alice", AccessKeyIDs: []string{"AKFB1"}}, nil)
 	env.RegisterWorkflow(Run)
 	in := input(t)
 	in.Plan = compilePlan(t, slowYAML)

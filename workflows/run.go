@@ -27,6 +27,12 @@ type RunInput struct {
 	// AutoApprove (drills only) has approvals, manual steps and escalations granted at once
 	// by DrillApprover; their response time is recorded.
 	AutoApprove bool `json:"auto_approve"`
+	// Directory holds the directory entries (firebreak.yaml's directory, resolved by whoever
+	// starts the run) of the people the run's inputs name: where each is found in Vault and
+	// IAM. The interpreter hands a step the entry of its subject through the action's
+	// internal identity argument. A person without an entry is found by the default rule
+	// (subject = Vault entity name = IAM user name).
+	Directory []playbooks.Identity `json:"directory,omitempty"`
 	// BatchSize, when positive, splits a run whose longest list input is longer into child
 	// runs of at most that many elements each (SplitBatches); a list too long for one history
 	// is split whatever it says.
@@ -82,6 +88,7 @@ type StepResult struct {
 	Action      string         `json:"action"`
 	Status      string         `json:"status"`
 	Contains    bool           `json:"contains,omitempty"`
+	Cuts        bool           `json:"cuts,omitempty"` // cuts a whole system at once: part of the first cut
 	StartedAt   time.Time      `json:"started_at,omitzero"`
 	EndedAt     time.Time      `json:"ended_at,omitzero"`
 	DurationMS  int64          `json:"duration_ms"`
@@ -170,6 +177,13 @@ type RunResult struct {
 	ContainedAt     time.Time `json:"contained_at,omitzero"`
 	EndedAt         time.Time `json:"ended_at,omitzero"`
 	TimeToContainMS int64     `json:"time_to_contain_ms"`
+	// FirstCutAt is when the first cut was made: every step of a Cuts action (disabling the
+	// identity entity, deactivating the keys, denying older sessions: each cuts everything the
+	// subject holds in a system at once) had succeeded or been skipped by its condition, at
+	// least one having succeeded. Unset for a plan without such steps. TimeToFirstCutMS counts
+	// it from the trigger.
+	FirstCutAt       time.Time `json:"first_cut_at,omitzero"`
+	TimeToFirstCutMS int64     `json:"time_to_first_cut_ms,omitempty"`
 	// RemediatedAt is when every containment step, irreversible ones included, had
 	// succeeded; TimeToRemediateMS counts it from the trigger like time to contain.
 	RemediatedAt      time.Time    `json:"remediated_at,omitzero"`
@@ -410,7 +424,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	r.read = readSteps(in.Plan)
 	for i, st := range in.Plan.Steps {
 		r.index[st.ID] = i
-		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
+		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Cuts: st.Cuts, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
 	}
 	return r
 }
@@ -544,6 +558,7 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 	if st.Idempotent {
 		args[playbooks.IdempotencyKeyArg] = r.idempotencyKey(st.ID)
 	}
+	r.addIdentity(st, args)
 	sr.Status, sr.StartedAt = StatusRunning, workflow.Now(ctx)
 	var out map[string]any
 	var err error
@@ -556,6 +571,8 @@ func (r *runner) runStep(ctx workflow.Context, st playbooks.Step, rep *reporter)
 		out, err = r.runManual(ctx, st, args, rep)
 	case st.Action == playbooks.ActionWait:
 		out, err = r.runWait(ctx, st, args)
+	case st.Action == playbooks.ActionAssert:
+		out, err = runAssert(args)
 	case st.Builtin:
 		err = temporal.NewNonRetryableApplicationError("no interpreter support for built-in action "+st.Action, ErrInvalidPlan, nil)
 	default:
@@ -623,6 +640,7 @@ func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    time.Duration(st.Timeout),
+		HeartbeatTimeout:       time.Duration(st.Heartbeat),
 		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
@@ -771,6 +789,7 @@ func (r *runner) markContained() {
 			cut = s.EndedAt
 		}
 	}
+	r.markFirstCut()
 	if !some {
 		return
 	}
@@ -781,6 +800,30 @@ func (r *runner) markContained() {
 	if allDone && !all.IsZero() && res.RemediatedAt.IsZero() {
 		res.RemediatedAt = all
 		res.TimeToRemediateMS = all.Sub(res.Trigger.At).Milliseconds()
+	}
+}
+
+// markFirstCut sets FirstCutAt the first time every Cuts step is done, one having succeeded.
+func (r *runner) markFirstCut() {
+	res := &r.res
+	if !res.FirstCutAt.IsZero() {
+		return
+	}
+	var at time.Time
+	for i, st := range r.in.Plan.Steps {
+		if !st.Cuts {
+			continue
+		}
+		if !r.containmentDone(i) {
+			return
+		}
+		if s := res.Steps[i]; s.Status == StatusSucceeded && s.EndedAt.After(at) {
+			at = s.EndedAt
+		}
+	}
+	if !at.IsZero() {
+		res.FirstCutAt = at
+		res.TimeToFirstCutMS = at.Sub(res.Trigger.At).Milliseconds()
 	}
 }
 
@@ -971,4 +1014,54 @@ func readSteps(plan playbooks.Plan) map[string]bool {
 		read[st.ID] = read[st.ID] || all
 	}
 	return read
+}
+
+// addIdentity hands the step the directory entries of the people its arguments name (its
+// subject or user, or each of its subjects), when the action takes them and the run has any.
+func (r *runner) addIdentity(st playbooks.Step, args map[string]any) {
+	if st.Identity == "" || len(r.in.Directory) == 0 {
+		return
+	}
+	find := func(name string) (playbooks.Identity, bool) {
+		for _, e := range r.in.Directory {
+			if e.Subject == name {
+				return e, true
+			}
+		}
+		return playbooks.Identity{}, false
+	}
+	switch st.Identity {
+	case playbooks.IdentityArg:
+		name, _ := args["subject"].(string)
+		if name == "" {
+			name, _ = args["user"].(string)
+		}
+		if e, ok := find(name); ok {
+			args[playbooks.IdentityArg] = e
+		}
+	case playbooks.IdentitiesArg:
+		var entries []playbooks.Identity
+		list, _ := args["subjects"].([]any)
+		for _, x := range list {
+			if name, ok := x.(string); ok {
+				if e, ok := find(name); ok {
+					entries = append(entries, e)
+				}
+			}
+		}
+		if len(entries) > 0 {
+			args[playbooks.IdentitiesArg] = entries
+		}
+	}
+}
+
+// runAssert is the assert action: it fails the step, with the playbook's message, when the
+// condition does not hold.
+func runAssert(args map[string]any) (map[string]any, error) {
+	that, _ := args["that"].(bool)
+	if !that {
+		msg, _ := args["message"].(string)
+		return nil, temporal.NewNonRetryableApplicationError(msg, "AssertionFailed", nil)
+	}
+	return map[string]any{"passed": true}, nil
 }

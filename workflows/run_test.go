@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"reflect"
@@ -47,6 +48,10 @@ type fakes struct {
 	failOn    map[string]error
 	verifyBad bool
 	noSecrets bool
+	// vaultStatus and iamStatus, when set, are the inventories' answers (absent, unavailable).
+	vaultStatus, iamStatus string
+	// identities records the directory entries the inventories were handed.
+	identities []string
 	// manual makes every secret one a person must rotate (owner dave).
 	manual bool
 }
@@ -66,14 +71,30 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		if err := f.record("vault.Inventory"); err != nil {
 			return vault.InventoryResult{}, err
 		}
-		res := vault.InventoryResult{EntityID: "ent-1", EntityName: in.Subject, Accessors: []string{"acc-1", "acc-2"}}
+		if in.Identity != nil && in.Identity.Vault != nil && in.Identity.Vault.Alias != nil {
+			f.mu.Lock()
+			f.identities = append(f.identities, "vault alias "+in.Identity.Vault.Alias.Mount+"/"+in.Identity.Vault.Alias.Name)
+			f.mu.Unlock()
+		}
+		if f.vaultStatus != "" {
+			return vault.InventoryResult{Subject: in.Subject, Status: f.vaultStatus, Detail: "not present in Vault: no identity entity named " + in.Subject}, nil
+		}
+		res := vault.InventoryResult{Present: true, Status: vault.StatusFound, EntityID: "ent-1", EntityName: in.Subject, Accessors: []string{"acc-1", "acc-2"}}
 		if !f.noSecrets {
 			res.ReadableSecrets = []vault.SecretRef{{Mount: "secret", Path: "shared/db", Version: 3}}
 		}
 		return res, nil
 	})
 	reg("awsiam.Inventory", func(ctx context.Context, in awsiam.InventoryInput) (awsiam.InventoryResult, error) {
-		return awsiam.InventoryResult{UserName: in.User, AccessKeyIDs: []string{"AKFB1"}}, f.record("awsiam.Inventory")
+		if in.Identity != nil && in.Identity.AWS != nil {
+			f.mu.Lock()
+			f.identities = append(f.identities, fmt.Sprintf("aws %+v", *in.Identity.AWS))
+			f.mu.Unlock()
+		}
+		if f.iamStatus != "" {
+			return awsiam.InventoryResult{Subject: in.User, Status: f.iamStatus, Detail: "not present in IAM: no IAM user " + in.User}, f.record("awsiam.Inventory")
+		}
+		return awsiam.InventoryResult{Present: true, Status: awsiam.StatusFound, UserName: in.User, AccessKeyIDs: []string{"AKFB1"}}, f.record("awsiam.Inventory")
 	})
 	reg("evidence.Snapshot", func(ctx context.Context, in evidence.SnapshotInput) (evidence.SnapshotResult, error) {
 		if in.IdempotencyKey == "" || in.Data["vault"] == nil {
@@ -105,6 +126,9 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return out, f.record("vault.RotateSecrets")
 	})
+	reg("vault.VerifyRotated", func(ctx context.Context, in vault.VerifyRotatedInput) (vault.VerifyResult, error) {
+		return vault.VerifyResult{Passed: true, Checks: []vault.Check{}}, f.record("vault.VerifyRotated")
+	})
 	reg("vault.VerifyRevoked", func(ctx context.Context, in vault.VerifyRevokedInput) (vault.VerifyResult, error) {
 		if f.verifyBad {
 			return vault.VerifyResult{Passed: false, Checks: []vault.Check{{Name: "token acc-1 fails lookup", Passed: false, Detail: "still valid"}}}, f.record("vault.VerifyRevoked")
@@ -118,6 +142,9 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		return awsiam.RevokeSessionsResult{PolicyName: "firebreak-revoke-older-sessions", NotBefore: "2026-11-23T00:00:00Z"}, f.record("awsiam.RevokeSessions")
 	})
 	reg("awsiam.VerifyContained", func(ctx context.Context, in awsiam.VerifyContainedInput) (awsiam.VerifyResult, error) {
+		if f.iamStatus != "" {
+			return awsiam.VerifyResult{Passed: true, Checks: []awsiam.Check{{Name: "not present in IAM", Passed: true}}}, f.record("awsiam.VerifyContained")
+		}
 		if in.PolicyName == "" {
 			return awsiam.VerifyResult{}, errors.New("policy name not passed from revoke_sessions")
 		}
@@ -182,6 +209,40 @@ func runWorkflow(t *testing.T, f *fakes, in RunInput) (RunResult, error) {
 		}
 	}
 	return res, err
+}
+
+// TestEachSystemOnItsOwn: a person absent from IAM has IAM's steps skipped while Vault is
+// contained; a person found in no system stops the run before any change, saying where they
+// were looked for; the directory's entry reaches the inventories.
+func TestEachSystemOnItsOwn(t *testing.T) {
+	f := &fakes{iamStatus: awsiam.StatusAbsent}
+	in := input(t)
+	in.Directory = []playbooks.Identity{{Subject: "alice", Vault: &playbooks.VaultIdentity{Alias: &playbooks.VaultAlias{Mount: "oidc", Name: "alice@example.com"}}, AWS: &playbooks.AWSIdentity{None: true}}}
+	res, err := runWorkflow(t, f, in)
+	if err != nil {
+		t.Fatalf("run with no IAM user: %v", err)
+	}
+	status := map[string]string{}
+	for _, s := range res.Steps {
+		status[s.ID] = s.Status
+	}
+	if status["revoke_vault_tokens"] != StatusSucceeded || status["disable_entity"] != StatusSucceeded || status["deactivate_keys"] != StatusSkipped || status["revoke_sessions"] != StatusSkipped || f.count("awsiam.DeactivateKeys") != 0 {
+		t.Errorf("steps %v, calls %v: want Vault contained and IAM's steps skipped", status, f.calls)
+	}
+	if !slices.Contains(f.identities, "vault alias oidc/alice@example.com") || !slices.Contains(f.identities, "aws {IAMUser: None:true}") {
+		t.Errorf("inventories were handed %v; want the directory entry", f.identities)
+	}
+
+	f = &fakes{iamStatus: awsiam.StatusAbsent, vaultStatus: vault.StatusAbsent}
+	res, err = runWorkflow(t, f, input(t))
+	if err == nil || !strings.Contains(res.Error, "alice was found in no system") || !strings.Contains(res.Error, "no IAM user alice") {
+		t.Fatalf("run for a person found nowhere: %v (%s); want a failure naming what was looked for", err, res.Error)
+	}
+	for _, c := range f.calls {
+		if c == "vault.RevokeTokens" || c == "vault.DisableEntity" || c == "awsiam.DeactivateKeys" || c == "awsiam.RevokeSessions" || c == "vault.RotateSecrets" {
+			t.Errorf("%s called for a person found nowhere; want no change", c)
+		}
+	}
 }
 
 func TestRunContains(t *testing.T) {

@@ -77,7 +77,7 @@ func newGateEnv(t *testing.T) *gateEnv {
 	reg := func(name string, fn any) { g.env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg("vault.Inventory", func(ctx context.Context, in vault.InventoryInput) (vault.InventoryResult, error) {
 		rec(ctx, "vault.Inventory")
-		return vault.InventoryResult{EntityID: "ent-1", Accessors: []string{"acc-1"}, ReadableSecrets: []vault.SecretRef{{Mount: "secret", Path: "shared/db", Version: 3}}}, nil
+		return vault.InventoryResult{Present: true, EntityID: "ent-1", Accessors: []string{"acc-1"}, ReadableSecrets: []vault.SecretRef{{Mount: "secret", Path: "shared/db", Version: 3}}}, nil
 	})
 	reg("evidence.Snapshot", func(ctx context.Context, in evidence.SnapshotInput) (evidence.SnapshotResult, error) {
 		rec(ctx, "evidence.Snapshot")
@@ -90,6 +90,10 @@ func newGateEnv(t *testing.T) *gateEnv {
 	reg("vault.RotateSecrets", func(ctx context.Context, in vault.RotateSecretsInput) (vault.RotateSecretsResult, error) {
 		rec(ctx, "vault.RotateSecrets")
 		return vault.RotateSecretsResult{Rotated: []vault.Rotation{{Mount: "secret", Path: "shared/db", PreviousVersion: 3, NewVersion: 4}}}, nil
+	})
+	reg("vault.VerifyRotated", func(ctx context.Context, in vault.VerifyRotatedInput) (vault.VerifyResult, error) {
+		rec(ctx, "vault.VerifyRotated")
+		return vault.VerifyResult{Passed: true, Checks: []vault.Check{}}, nil
 	})
 	reg("slack.Post", func(ctx context.Context, in slack.PostInput) (slack.PostResult, error) {
 		rec(ctx, "slack.Post")

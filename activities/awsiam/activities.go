@@ -43,6 +43,11 @@ type Activities struct {
 	Client  IAMAPI
 	Now     func() time.Time // nil: time.Now
 	Secrets SecretStore      // where RotateKey stores new secret access keys; nil: RotateKey fails
+	// Patience bounds how long, from when Inventory was first scheduled, Temporal retries it
+	// while IAM is unreachable, throttling or failing; after that (and always on the retry
+	// policy's last attempt) it reports IAM unavailable instead of failing. 0: the last
+	// attempt only.
+	Patience time.Duration
 }
 
 // Register registers a's methods as activities on r, named ActivityPrefix plus the method
@@ -64,6 +69,9 @@ const DefaultRevokePolicyName = "firebreak-revoke-older-sessions"
 // InventoryInput names the IAM user to inventory.
 type InventoryInput struct {
 	User string `json:"user"`
+	// Identity is the user's directory entry, filled in by the interpreter from
+	// firebreak.yaml's directory: it may name another IAM user, or none.
+	Identity *DirectoryEntry `json:"identity,omitempty"`
 }
 
 // AccessKey describes one access key, never its secret. Dates are RFC 3339; the LastUsed
@@ -85,6 +93,14 @@ type MFADevice struct {
 
 // InventoryResult is what a user can sign in or call AWS with. Lists are sorted.
 type InventoryResult struct {
+	// Present is true when the IAM user exists (Status found). Status absent: the person has
+	// no IAM user (the directory says none, or no user has the name looked for); unavailable:
+	// IAM could not be asked. Detail says which, LookedFor where it looked.
+	Subject             string      `json:"subject"` // the user asked for (the person)
+	Present             bool        `json:"present"`
+	Status              string      `json:"status"`
+	Detail              string      `json:"detail"`
+	LookedFor           string      `json:"looked_for"`
 	UserName            string      `json:"user_name"`
 	ARN                 string      `json:"arn"`
 	AccessKeys          []AccessKey `json:"access_keys"`
@@ -132,6 +148,8 @@ type VerifyContainedInput struct {
 	User         string   `json:"user"`
 	AccessKeyIDs []string `json:"access_key_ids"`
 	PolicyName   string   `json:"policy_name"`
+	// Identity is the user's directory entry (filled in by the interpreter).
+	Identity *DirectoryEntry `json:"identity,omitempty"`
 }
 
 // Check is one verified condition.

@@ -120,7 +120,9 @@ func TestInventory(t *testing.T) {
 		{
 			user: "alice",
 			want: awsiam.InventoryResult{
-				UserName: "alice", ARN: "arn:aws:iam::000000000000:user/alice",
+				Subject: "alice", Present: true, Status: awsiam.StatusFound, Detail: "IAM user alice (arn:aws:iam::000000000000:user/alice)",
+				LookedFor: `IAM user "alice" (no directory entry: subject = IAM user name)`,
+				UserName:  "alice", ARN: "arn:aws:iam::000000000000:user/alice",
 				AccessKeys: []awsiam.AccessKey{
 					{AccessKeyID: "AKFBSANDBOXALICE0001", Status: "Active", CreateDate: "2026-06-03T09:00:00Z", LastUsedDate: "2026-09-01T07:00:00Z", LastUsedService: "s3", LastUsedRegion: "eu-west-1"},
 					{AccessKeyID: "AKFBSANDBOXALICE0002", Status: "Active", CreateDate: "2026-08-22T09:00:00Z", LastUsedDate: "2026-09-01T08:30:00Z", LastUsedService: "sts", LastUsedRegion: "us-east-1"},
@@ -137,7 +139,9 @@ func TestInventory(t *testing.T) {
 		{
 			user: "carol",
 			want: awsiam.InventoryResult{
-				UserName: "carol", ARN: "arn:aws:iam::000000000000:user/carol",
+				Subject: "carol", Present: true, Status: awsiam.StatusFound, Detail: "IAM user carol (arn:aws:iam::000000000000:user/carol)",
+				LookedFor: `IAM user "carol" (no directory entry: subject = IAM user name)`,
+				UserName:  "carol", ARN: "arn:aws:iam::000000000000:user/carol",
 				AccessKeys:     []awsiam.AccessKey{{AccessKeyID: "AKFBSANDBOXCAROL0001", Status: "Active", CreateDate: "2026-08-27T09:00:00Z"}},
 				AccessKeyIDs:   []string{"AKFBSANDBOXCAROL0001"},
 				ActiveKeyIDs:   []string{"AKFBSANDBOXCAROL0001"},
@@ -146,7 +150,12 @@ func TestInventory(t *testing.T) {
 				InlinePolicies: []string{},
 			},
 		},
-		{user: "mallory", errType: awsiam.ErrUnknownSubject},
+		// Absent from IAM is a result, not an error (issue 14: each system on its own).
+		{user: "mallory", want: awsiam.InventoryResult{
+			Subject: "mallory", Status: awsiam.StatusAbsent, Detail: `not present in IAM: no IAM user "mallory" (no directory entry: subject = IAM user name)`,
+			LookedFor:  `IAM user "mallory" (no directory entry: subject = IAM user name)`,
+			AccessKeys: []awsiam.AccessKey{}, AccessKeyIDs: []string{}, ActiveKeyIDs: []string{}, MFADevices: []awsiam.MFADevice{}, Groups: []string{}, InlinePolicies: []string{},
+		}},
 		{user: "", errType: awsiam.ErrInvalidInput},
 	}
 	for _, tt := range tests {
@@ -171,6 +180,24 @@ func TestInventory(t *testing.T) {
 				t.Errorf("Inventory =\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestInventoryThroughTheDirectory: the directory names the IAM user, or says there is none.
+func TestInventoryThroughTheDirectory(t *testing.T) {
+	sb := newSandbox(t)
+	var got awsiam.InventoryResult
+	in := awsiam.InventoryInput{User: "al", Identity: &awsiam.DirectoryEntry{Subject: "al", AWS: &awsiam.AWSIdentity{IAMUser: "alice"}}}
+	if err := run(t, sb.env, sb.a.Inventory, in, &got); err != nil || got.UserName != "alice" || !got.Present {
+		t.Fatalf("Inventory through the directory = %+v, %v; want IAM user alice", got, err)
+	}
+	in = awsiam.InventoryInput{User: "alice", Identity: &awsiam.DirectoryEntry{Subject: "alice", AWS: &awsiam.AWSIdentity{None: true}}}
+	if err := run(t, sb.env, sb.a.Inventory, in, &got); err != nil || got.Present || got.Status != awsiam.StatusAbsent || !strings.Contains(got.Detail, "aws: none") {
+		t.Fatalf("Inventory with aws: none = %+v, %v; want absent, saying so", got, err)
+	}
+	var vr awsiam.VerifyResult
+	if err := run(t, sb.env, sb.a.VerifyContained, awsiam.VerifyContainedInput{User: "alice", Identity: in.Identity}, &vr); err != nil || !vr.Passed || vr.Checks[0].Name != "not present in IAM" {
+		t.Fatalf("VerifyContained with aws: none = %+v, %v; want one passed check: not present in IAM", vr, err)
 	}
 }
 
@@ -318,12 +345,14 @@ func TestRevokeSessionsAndVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyContainedUnknownUser: a person with no IAM user has nothing in IAM to contain;
+// the verification says so (issue 14: absent from a system is recorded, not a failure).
 func TestVerifyContainedUnknownUser(t *testing.T) {
 	sb := newSandbox(t)
 	var got awsiam.VerifyResult
 	err := run(t, sb.env, sb.a.VerifyContained, awsiam.VerifyContainedInput{User: "mallory"}, &got)
-	if ae := appError(err); ae == nil || ae.Type() != awsiam.ErrUnknownSubject {
-		t.Fatalf("error = %v; want %s", err, awsiam.ErrUnknownSubject)
+	if err != nil || !got.Passed || len(got.Checks) != 1 || got.Checks[0].Name != "not present in IAM" || !strings.Contains(got.Checks[0].Detail, `no IAM user "mallory"`) {
+		t.Fatalf("VerifyContained of an unknown user = %+v, %v; want one passed check: not present in IAM", got, err)
 	}
 }
 

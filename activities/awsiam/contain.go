@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,10 +36,10 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 		status[aws.ToString(k.AccessKeyId)] = k.Status
 		all = append(all, aws.ToString(k.AccessKeyId))
 	}
-	ids := in.AccessKeyIDs
-	if len(ids) == 0 {
-		ids = all
-	}
+	// Every key the user has now (a fresh listing: a key created since the inventory counts
+	// too), and those the caller names.
+	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
+	var active []string
 	for _, id := range sortedUnique(ids) {
 		st, ok := status[id]
 		if !ok {
@@ -52,8 +53,21 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 			res.AlreadyInactive = append(res.AlreadyInactive, id)
 			continue
 		}
-		_, err := a.Client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(in.User), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
-		switch {
+		active = append(active, id)
+	}
+	// The Active keys (IAM allows two per user) are deactivated at once: one round trip.
+	errs := make([]error, len(active))
+	var wg sync.WaitGroup
+	for i, id := range active {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = a.Client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(in.User), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
+		}()
+	}
+	wg.Wait()
+	for i, id := range active {
+		switch err := errs[i]; {
 		case apiCode(err) == "NoSuchEntity":
 			res.Missing = append(res.Missing, id) // deleted since it was listed
 		case err != nil:
@@ -62,6 +76,7 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 			res.Deactivated = append(res.Deactivated, id)
 		}
 	}
+	sort.Strings(res.Missing)
 	return res, nil
 }
 
@@ -116,6 +131,17 @@ func (a *Activities) VerifyContained(ctx context.Context, in VerifyContainedInpu
 	if err := requireUser(in.User); err != nil {
 		return VerifyResult{}, err
 	}
+	{
+		// Judged afresh from IAM: whoever the directory says the person is.
+		user, none, looked := iamUserOf(in.User, in.Identity)
+		if none {
+			return VerifyResult{Passed: true, Checks: []Check{{Name: "not present in IAM", Passed: true, Detail: looked + ": nothing to contain"}}}, nil
+		}
+		if _, err := a.Client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(user)}); apiCode(err) == "NoSuchEntity" {
+			return VerifyResult{Passed: true, Checks: []Check{{Name: "not present in IAM", Passed: true, Detail: "no " + looked + " (GetUser answered NoSuchEntity): nothing to contain"}}}, nil
+		}
+		in.User = user
+	}
 	keys, err := a.listKeys(ctx, in.User)
 	if err != nil {
 		return VerifyResult{}, err
@@ -126,10 +152,9 @@ func (a *Activities) VerifyContained(ctx context.Context, in VerifyContainedInpu
 		status[aws.ToString(k.AccessKeyId)] = k.Status
 		all = append(all, aws.ToString(k.AccessKeyId))
 	}
-	ids := in.AccessKeyIDs
-	if len(ids) == 0 {
-		ids = all
-	}
+	// Every key the user has now (a fresh listing: a key created since the inventory counts
+	// too), and those the caller names.
+	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
 	res := VerifyResult{Passed: true, Checks: []Check{}}
 	add := func(c Check) {
 		res.Checks = append(res.Checks, c)

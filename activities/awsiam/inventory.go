@@ -2,6 +2,7 @@ package awsiam
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"time"
@@ -9,14 +10,46 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Inventory lists what in.User can use to reach AWS: access keys with their last use, console
 // password, MFA devices, groups and inline policies. It never reads secrets.
+//
+// The user is the directory entry's IAM user when there is one. A person with no IAM user
+// (the directory says aws: none, or no user has that name) is a result with Status absent,
+// and an IAM that cannot be asked within Patience (or refuses firebreak's credentials) one
+// with Status unavailable, so that the run contains the other systems.
 func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (InventoryResult, error) {
 	if err := requireUser(in.User); err != nil {
 		return InventoryResult{}, err
 	}
+	user, none, looked := iamUserOf(in.User, in.Identity)
+	if none {
+		return emptyInventory(in.User, StatusAbsent, "not present in IAM: "+looked, looked), nil
+	}
+	var res InventoryResult
+	final, err := a.patiently(ctx, func() error {
+		var err error
+		res, err = a.inventory(ctx, InventoryInput{User: user})
+		return err
+	})
+	switch {
+	case err == nil:
+		res.Subject, res.Present, res.Status, res.LookedFor = in.User, true, StatusFound, looked
+		res.Detail = "IAM user " + res.UserName + " (" + res.ARN + ")"
+		return res, nil
+	case errorType(err) == ErrUnknownSubject:
+		return emptyInventory(in.User, StatusAbsent, "not present in IAM: no "+looked, looked), nil
+	case errorType(err) == ErrInvalidInput:
+		return InventoryResult{}, err
+	case !final:
+		return InventoryResult{}, err // transient: Temporal retries
+	}
+	return emptyInventory(in.User, StatusUnavailable, "IAM could not be asked: "+errorMessage(err), looked), nil
+}
+
+func (a *Activities) inventory(ctx context.Context, in InventoryInput) (InventoryResult, error) {
 	u, err := a.Client.GetUser(ctx, &iam.GetUserInput{UserName: aws.String(in.User)})
 	if err != nil {
 		return InventoryResult{}, classify("GetUser", in.User, err)
@@ -166,4 +199,20 @@ func notNA(s string) string {
 		return ""
 	}
 	return s
+}
+
+func errorType(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Type()
+	}
+	return ""
+}
+
+func errorMessage(err error) string {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		return appErr.Message()
+	}
+	return err.Error()
 }

@@ -253,3 +253,34 @@ func (p *Policy) Allows(path, capability string) bool {
 	bit, ok := capabilityBits[capability]
 	return ok && capability != "deny" && p.acl.allows(strings.TrimLeft(path, "/"), bit)
 }
+
+// ACL is several policies evaluated together, as Vault evaluates a token's policies: rules
+// for the same path from different policies merge, and deny on the chosen rule wins.
+type ACL struct{ acl *acl }
+
+// MergePolicies merges policies into one ACL; root grants everything.
+func MergePolicies(root bool, policies ...*Policy) *ACL {
+	var rs [][]aclRule
+	for _, p := range policies {
+		rs = append(rs, p.rules)
+	}
+	return &ACL{acl: newACL(root, rs...)}
+}
+
+// Capabilities lists the capabilities the ACL grants on path, sorted, as
+// sys/capabilities-self answers: ["root"] for root, ["deny"] when none.
+func (a *ACL) Capabilities(path string) []string {
+	if a.acl.root {
+		return []string{"root"}
+	}
+	var out []string
+	for _, c := range []string{"create", "delete", "list", "patch", "read", "sudo", "update"} {
+		if a.acl.allows(strings.TrimLeft(path, "/"), capabilityBits[c]) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return []string{"deny"}
+	}
+	return out
+}

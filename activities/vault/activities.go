@@ -10,6 +10,7 @@ package vault
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/vault/api"
 	"go.temporal.io/sdk/activity"
@@ -22,6 +23,7 @@ type Logical interface {
 	ReadWithDataWithContext(ctx context.Context, path string, data map[string][]string) (*api.Secret, error)
 	WriteWithContext(ctx context.Context, path string, data map[string]interface{}) (*api.Secret, error)
 	ListWithContext(ctx context.Context, path string) (*api.Secret, error)
+	DeleteWithContext(ctx context.Context, path string) (*api.Secret, error)
 }
 
 var _ Logical = (*api.Logical)(nil)
@@ -40,6 +42,14 @@ type Activities struct {
 	// Services are the configured HTTP services that rotate secrets marked
 	// firebreak-rotate: service:NAME/PATH (httpreq.Rotator); nil means none is configured.
 	Services SecretServices
+	// ProbeRole is the token role probe tokens are minted with to ask Vault what a person's
+	// next login could read; "" means DefaultProbeRole. Without it (or the right to use it)
+	// inventories fall back to firebreak's own policy evaluation and say so.
+	ProbeRole string
+	// Patience bounds how long, from when an inventory was first scheduled, Temporal retries
+	// it while Vault is unreachable or failing; after that (and always on the retry policy's
+	// last attempt) it reports Vault unavailable instead of failing. 0: the last attempt only.
+	Patience time.Duration
 	// LookupConcurrency is how many token accessors an inventory looks up at a time; 0 means
 	// DefaultLookupConcurrency.
 	LookupConcurrency int

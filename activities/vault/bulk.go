@@ -13,6 +13,9 @@ type InventoryManyInput struct {
 	// SecretMount and SecretPrefix are as in InventoryInput.
 	SecretMount  string `json:"secret_mount,omitempty"`
 	SecretPrefix string `json:"secret_prefix,omitempty"`
+	// Identities are the subjects' directory entries (filled in by the interpreter); a
+	// subject without one is its entity's name.
+	Identities []DirectoryEntry `json:"identities,omitempty"`
 }
 
 // InventoryManyResult is each subject's inventory, in the order of the input.
@@ -45,36 +48,62 @@ func (a *Activities) InventoryMany(ctx context.Context, in InventoryManyInput) (
 		}
 		seen[s] = true
 	}
-	pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
+	ids := map[string]*VaultIdentity{}
+	for i := range in.Identities {
+		ids[in.Identities[i].Subject] = in.Identities[i].Vault
+	}
+	var res InventoryManyResult
+	final, err := a.patiently(ctx, func() error {
+		pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
+		if err != nil {
+			return err
+		}
+		items := make([]InventoryResult, len(in.Subjects))
+		ents := make([]map[string]any, len(in.Subjects))
+		want := map[string]bool{}
+		for i, s := range in.Subjects {
+			if items[i], ents[i], err = pass.entity(ctx, s, ids[s]); err != nil {
+				return err
+			}
+			if items[i].Present {
+				want[items[i].EntityID] = true
+			}
+		}
+		byEntity, err := a.tokensByEntity(ctx, want)
+		if err != nil {
+			return err
+		}
+		res = InventoryManyResult{Items: items, Accessors: []string{}, ReadableSecrets: []SecretRef{}}
+		readable := map[string]SecretRef{}
+		for i := range items {
+			if !items[i].Present {
+				continue
+			}
+			if items[i], err = pass.complete(ctx, items[i], ents[i], byEntity[items[i].EntityID]); err != nil {
+				return err
+			}
+			res.Accessors = append(res.Accessors, items[i].Accessors...)
+			for _, ref := range items[i].ReadableSecrets {
+				readable[ref.Mount+"/"+ref.Path] = ref
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(readable)) {
+			res.ReadableSecrets = append(res.ReadableSecrets, readable[k])
+		}
+		return nil
+	})
+	if err != nil && !final {
+		return InventoryManyResult{}, err // transient: Temporal retries, resuming from the heartbeat
+	}
 	if err != nil {
-		return InventoryManyResult{}, err
-	}
-	items := make([]InventoryResult, len(in.Subjects))
-	entityPolicies := make([][]string, len(in.Subjects))
-	want := map[string]bool{}
-	for i, s := range in.Subjects {
-		if items[i], entityPolicies[i], err = pass.entity(ctx, s); err != nil {
-			return InventoryManyResult{}, err
+		res = InventoryManyResult{Items: make([]InventoryResult, len(in.Subjects)), Accessors: []string{}, ReadableSecrets: []SecretRef{}}
+		for i, s := range in.Subjects {
+			item, uerr := unavailable(s, lookFor(s, ids[s]), err)
+			if uerr != nil {
+				return InventoryManyResult{}, uerr
+			}
+			res.Items[i] = item
 		}
-		want[items[i].EntityID] = true
-	}
-	byEntity, err := a.tokensByEntity(ctx, want)
-	if err != nil {
-		return InventoryManyResult{}, err
-	}
-	res := InventoryManyResult{Items: items, Accessors: []string{}, ReadableSecrets: []SecretRef{}}
-	readable := map[string]SecretRef{}
-	for i := range items {
-		if items[i], err = pass.complete(ctx, items[i], entityPolicies[i], byEntity[items[i].EntityID]); err != nil {
-			return InventoryManyResult{}, err
-		}
-		res.Accessors = append(res.Accessors, items[i].Accessors...)
-		for _, ref := range items[i].ReadableSecrets {
-			readable[ref.Mount+"/"+ref.Path] = ref
-		}
-	}
-	for _, k := range slices.Sorted(maps.Keys(readable)) {
-		res.ReadableSecrets = append(res.ReadableSecrets, readable[k])
 	}
 	return res, nil
 }

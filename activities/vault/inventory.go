@@ -2,41 +2,75 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
 
 // InventoryInput names the developer whose Vault footprint to inventory.
 type InventoryInput struct {
-	// Subject is the name of the developer's Vault identity entity, e.g. "alice".
+	// Subject is the person as playbooks name them, e.g. "alice". Without a directory entry
+	// it is the name of their identity entity.
 	Subject string `json:"subject"`
-	// SecretMount is the KV v2 mount holding shared secrets; "" means "secret".
+	// SecretMount narrows the secrets considered to one KV v2 mount; "" means every KV v2
+	// mount (sys/mounts).
 	SecretMount string `json:"secret_mount,omitempty"`
-	// SecretPrefix limits the secrets considered to those under this path; "" means
-	// "shared/" and "/" means the whole mount.
+	// SecretPrefix narrows them to a path prefix in each mount; "" and "/" mean the whole mount.
 	SecretPrefix string `json:"secret_prefix,omitempty"`
+	// Identity is the subject's directory entry, filled in by the interpreter from
+	// firebreak.yaml's directory; nil means the subject is the entity name.
+	Identity *DirectoryEntry `json:"identity,omitempty"`
 }
 
 // InventoryResult is what the subject holds in Vault. Every list is sorted.
 type InventoryResult struct {
+	Subject string `json:"subject"`
+	// Present is true when the subject's identity entity was found (Status found).
+	Present bool `json:"present"`
+	// Status is found, absent (no entity where it was looked for) or unavailable (Vault
+	// could not be asked; Detail says why).
+	Status string `json:"status"`
+	// Detail says what was found or why not, e.g. "not present in Vault: no identity entity named \"dave\"".
+	Detail string `json:"detail"`
+	// LookedFor says where the subject was looked for (the directory's alias, entity or
+	// entity id, or the subject as entity name).
+	LookedFor      string `json:"looked_for"`
 	EntityID       string `json:"entity_id"`
 	EntityName     string `json:"entity_name"`
 	EntityDisabled bool   `json:"entity_disabled"`
-	// Policies are every policy that applies to the subject: the entity's and its tokens'.
+	// Policies are the entity's policies and its live tokens'.
 	Policies []string    `json:"policies"`
 	Tokens   []TokenInfo `json:"tokens"`
 	// Accessors are the accessors of Tokens.
 	Accessors []string `json:"accessors"`
-	// ReadableSecrets are the KV v2 secrets under the prefix that some token of the subject
-	// (or a fresh login of the entity) may read, at their current version.
+	// Logins are the ways the person can log in next (one per alias Vault knows how to
+	// evaluate) and the auth method's policies for each.
+	Logins []Login `json:"logins"`
+	// Mounts are the KV v2 mounts considered.
+	Mounts []string `json:"mounts"`
+	// ReadableSecrets are the KV v2 secrets (in Mounts, under the prefix) that a live token
+	// of the subject, or their next login, may read, at their current version.
 	ReadableSecrets []SecretRef `json:"readable_secrets"`
 	// ReadablePaths are ReadableSecrets as "mount/path" strings.
 	ReadablePaths []string `json:"readable_paths"`
+	// ReadableSource says who decided ReadableSecrets: SourceVault, or SourceFirebreakACL
+	// when the next login could not be probed.
+	ReadableSource string `json:"readable_source"`
+	// Undetermined lists what could not be determined, each with why.
+	Undetermined []string `json:"undetermined"`
+}
+
+// Login is one way the person can log in, with the auth method's policies for it.
+type Login struct {
+	Via      string   `json:"via"`
+	Policies []string `json:"policies"`
 }
 
 // TokenInfo describes one live token of the subject. It never carries the token itself.
@@ -48,6 +82,7 @@ type TokenInfo struct {
 	ExpireTime   string   `json:"expire_time"`   // RFC 3339; "" when it never expires
 	EntityID     string   `json:"entity_id"`
 	Policies     []string `json:"policies"`
+	Type         string   `json:"type,omitempty"` // service or batch
 }
 
 // SecretRef names one version of a KV v2 secret.
@@ -57,155 +92,293 @@ type SecretRef struct {
 	Version int    `json:"version"`
 }
 
-// Inventory finds the subject's identity entity, its live tokens (by listing every accessor
-// and looking each up) and the KV v2 secrets under SecretMount/SecretPrefix that its policies
-// grant read on, evaluating the policies' path rules the way Vault does. It only reads.
+// Inventory finds the subject's identity entity (through the directory's alias, entity or
+// entity id, else by the subject's name), its live tokens, and the KV v2 secrets that Vault
+// says one of those tokens or the person's next login may read (sys/capabilities-accessor;
+// see probe). It only reads, apart from the short-lived probe token (and the alias binding it
+// to the entity) that it creates and removes.
+//
+// A subject with no entity is a result with Status absent, and a Vault that cannot be asked
+// within Patience one with Status unavailable, so that the run contains the other systems;
+// a directory entry naming a mount or entity id that does not exist is a non-retryable
+// ErrDirectory error, raised before any change.
 func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (InventoryResult, error) {
 	if err := validSegment("subject", in.Subject); err != nil {
 		return InventoryResult{}, err
 	}
-	pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
-	if err != nil {
-		return InventoryResult{}, err
+	id := vaultIdentityOf(in.Identity)
+	var res InventoryResult
+	final, err := a.patiently(ctx, func() error {
+		pass, err := a.newInventoryPass(in.SecretMount, in.SecretPrefix)
+		if err != nil {
+			return err
+		}
+		var ent map[string]any
+		res, ent, err = pass.entity(ctx, in.Subject, id)
+		if err != nil || !res.Present {
+			return err
+		}
+		tokens, err := a.entityTokens(ctx, res.EntityID)
+		if err != nil {
+			return err
+		}
+		res, err = pass.complete(ctx, res, ent, tokens)
+		return err
+	})
+	switch {
+	case err != nil && !final:
+		return InventoryResult{}, err // transient: Temporal retries, resuming from the heartbeat
+	case err != nil:
+		return unavailable(in.Subject, lookFor(in.Subject, id), err)
 	}
-	res, entityPolicies, err := pass.entity(ctx, in.Subject)
-	if err != nil {
-		return InventoryResult{}, err
-	}
-	tokens, err := a.entityTokens(ctx, res.EntityID)
-	if err != nil {
-		return InventoryResult{}, err
-	}
-	return pass.complete(ctx, res, entityPolicies, tokens)
+	return res, nil
 }
 
-// newInventoryPass starts an inventory of the secrets under prefix in the KV v2 mount ("" means
-// "secret" and "shared/"; prefix "/" means the whole mount).
+func vaultIdentityOf(e *DirectoryEntry) *VaultIdentity {
+	if e == nil {
+		return nil
+	}
+	return e.Vault
+}
+
+// patiently runs f once. A transient failure (transport, throttling, 5xx) is returned as an
+// error, so Temporal retries the activity (an inventory resumes from its heartbeat), until
+// this is the activity's last attempt or Patience has passed since it was first scheduled:
+// then patiently reports it gone for good (true), and the caller reports the system
+// unavailable instead of failing, so that the run contains the other systems.
+func (a *Activities) patiently(ctx context.Context, f func() error) (gaveUp bool, err error) {
+	err = f()
+	var appErr *temporal.ApplicationError
+	if err == nil || (errors.As(err, &appErr) && appErr.NonRetryable()) {
+		return err != nil, err
+	}
+	if !activity.IsActivity(ctx) {
+		return true, err
+	}
+	info := activity.GetInfo(ctx)
+	last := info.RetryPolicy != nil && info.RetryPolicy.MaximumAttempts > 0 && info.Attempt >= info.RetryPolicy.MaximumAttempts
+	expired := a.Patience > 0 && !info.ScheduledTime.IsZero() && time.Since(info.ScheduledTime) >= a.Patience
+	return last || expired, err
+}
+
+// unavailable turns a failure to ask Vault into a result that holds back only Vault's steps;
+// mistakes in the input or the directory stay errors, raised before any change.
+func unavailable(subject, lookedFor string, err error) (InventoryResult, error) {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && (appErr.Type() == ErrInvalidInput || appErr.Type() == ErrDirectory) {
+		return InventoryResult{}, err
+	}
+	msg := err.Error()
+	if appErr != nil {
+		msg = appErr.Message()
+	}
+	return InventoryResult{
+		Subject: subject, Status: StatusUnavailable, LookedFor: lookedFor,
+		Detail:   "Vault could not be asked: " + msg,
+		Policies: []string{}, Tokens: []TokenInfo{}, Accessors: []string{}, Logins: []Login{}, Mounts: []string{},
+		ReadableSecrets: []SecretRef{}, ReadablePaths: []string{}, Undetermined: []string{"everything in Vault: " + msg},
+	}, nil
+}
+
+// newInventoryPass starts an inventory of the secrets under prefix in mount ("" means every
+// KV v2 mount; prefix "" or "/" means the whole mount).
 func (a *Activities) newInventoryPass(secretMount, secretPrefix string) (*inventoryPass, error) {
 	mount := strings.Trim(secretMount, "/")
-	if mount == "" {
-		mount = "secret"
-	}
-	if err := validSegment("secret_mount", mount); err != nil {
-		return nil, err
+	if mount != "" {
+		if err := validSegment("secret_mount", mount); err != nil {
+			return nil, err
+		}
 	}
 	prefix := strings.TrimLeft(secretPrefix, "/")
-	if secretPrefix == "" {
-		prefix = "shared/"
-	}
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	return &inventoryPass{a: a, mount: mount, prefix: prefix, rules: map[string][]aclRule{}, meta: map[string]int{}}, nil
+	return &inventoryPass{a: a, mount: mount, prefix: prefix, meta: map[string]int{}}, nil
 }
 
-// inventoryPass reads what one or more subjects hold, fetching each ACL policy, the secret
-// listing and each secret's metadata at most once however many subjects it serves.
+// inventoryPass reads what one or more subjects hold, listing mounts and secrets and reading
+// each secret's metadata at most once however many subjects it serves.
 type inventoryPass struct {
 	a             *Activities
 	mount, prefix string
-	rules         map[string][]aclRule // policy name → parsed rules
-	paths         []string             // secrets under prefix; nil until listed
 	listed        bool
-	meta          map[string]int // secret path → current version; -1 when deleted since listed
+	mounts        []string
+	paths         []string             // candidate data paths: mount/data/path
+	refs          map[string]SecretRef // data path → secret
+	auth          map[string]authMount // by path; nil until read
+	meta          map[string]int       // mount/path → current version; -1 when deleted since listed
 }
 
-// entity reads the subject's identity entity: the start of its inventory, and its policies.
-func (p *inventoryPass) entity(ctx context.Context, subject string) (InventoryResult, []string, error) {
-	entityPath := "identity/entity/name/" + subject
-	ent, err := p.a.Client.ReadWithContext(ctx, entityPath)
+// entity resolves the subject's identity entity: the start of its inventory. A subject with
+// no entity is a result with Present false.
+func (p *inventoryPass) entity(ctx context.Context, subject string, id *VaultIdentity) (InventoryResult, map[string]any, error) {
+	looked := lookFor(subject, id)
+	ent, err := p.a.entityFor(ctx, subject, id)
 	if err != nil {
-		return InventoryResult{}, nil, classify(err, "read identity entity", entityPath)
-	}
-	if ent == nil || ent.Data == nil {
-		return InventoryResult{}, nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("vault: no identity entity named %q (%s answered 404); expected the subject to be a Vault entity name", subject, entityPath),
-			ErrUnknownSubject, nil)
+		return InventoryResult{}, nil, err
 	}
 	res := InventoryResult{
-		EntityID:       dataString(ent.Data, "id"),
-		EntityName:     dataString(ent.Data, "name"),
-		EntityDisabled: ent.Data["disabled"] == true,
-		Tokens:         []TokenInfo{},
-		Accessors:      []string{},
+		Subject: subject, LookedFor: looked, Status: StatusAbsent,
+		Policies: []string{}, Tokens: []TokenInfo{}, Accessors: []string{}, Logins: []Login{}, Mounts: []string{},
+		ReadableSecrets: []SecretRef{}, ReadablePaths: []string{}, Undetermined: []string{},
 	}
-	return res, dataStrings(ent.Data, "policies"), nil
+	if ent == nil {
+		res.Detail = "not present in Vault: no " + looked
+		return res, nil, nil
+	}
+	res.Present, res.Status = true, StatusFound
+	res.EntityID = dataString(ent, "id")
+	res.EntityName = dataString(ent, "name")
+	res.EntityDisabled = ent["disabled"] == true
+	res.Detail = fmt.Sprintf("identity entity %s (%s), found as %s", res.EntityName, res.EntityID, looked)
+	return res, ent, nil
 }
 
-// complete fills in res from the entity's policies and its live tokens: the policies that
-// apply, the accessors, and the shared secrets some token (or a fresh login) may read.
-func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, entityPolicies []string, tokens []TokenInfo) (InventoryResult, error) {
+// list reads the mounts and the secrets under the prefix, once per pass.
+func (p *inventoryPass) list(ctx context.Context) error {
+	if p.listed {
+		return nil
+	}
 	a := p.a
+	if p.mount != "" {
+		p.mounts = []string{p.mount}
+	} else {
+		var err error
+		if p.mounts, err = a.kvMounts(ctx); err != nil {
+			return err
+		}
+	}
+	p.refs = map[string]SecretRef{}
+	p.paths = nil
+	for _, m := range p.mounts {
+		secrets, err := a.listSecrets(ctx, m, p.prefix)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			dp := m + "/data/" + s
+			p.paths = append(p.paths, dp)
+			p.refs[dp] = SecretRef{Mount: m, Path: s}
+		}
+	}
+	auth, err := a.authMounts(ctx)
+	if err != nil {
+		return err
+	}
+	p.auth = auth
+	p.listed = true
+	return nil
+}
+
+// complete fills in res from the entity and its live tokens: the policies, the accessors,
+// the ways to log in, and the secrets Vault says a live token or the next login may read.
+func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent map[string]any, tokens []TokenInfo) (InventoryResult, error) {
+	a := p.a
+	if err := p.list(ctx); err != nil {
+		return InventoryResult{}, err
+	}
+	res.Mounts = append([]string{}, p.mounts...)
 	res.Tokens = tokens
 	policySet := map[string]bool{}
-	for _, name := range entityPolicies {
+	for _, name := range dataStrings(ent, "policies") {
 		policySet[name] = true
 	}
-	for _, t := range res.Tokens {
+	readable := map[string]bool{}
+	for _, t := range tokens {
 		res.Accessors = append(res.Accessors, t.Accessor)
 		for _, name := range t.Policies {
 			policySet[name] = true
 		}
+		r, ok, err := a.capabilityRead(ctx, t.Accessor, p.paths)
+		if err != nil {
+			return InventoryResult{}, err
+		}
+		if !ok {
+			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer accepts it (revoked, expired or its entity disabled)", t.Accessor))
+		}
+		for k := range r {
+			readable[k] = true
+		}
 	}
 	res.Policies = slices.Sorted(maps.Keys(policySet))
 
-	rules := p.rules
-	var err error
-	for _, name := range res.Policies {
-		if _, done := rules[name]; name == "root" || done {
+	// The next login: one probe per way of logging in, evaluated by Vault.
+	res.ReadableSource = SourceVault
+	var grants []loginGrant
+	byAccessor := map[string]authMount{}
+	for _, m := range p.auth {
+		byAccessor[m.Accessor] = m
+	}
+	aliases := entityAliases(ent)
+	for _, al := range aliases {
+		m, ok := byAccessor[al.MountAccessor]
+		if !ok {
+			res.Undetermined = append(res.Undetermined, fmt.Sprintf("alias %q: its auth mount (accessor %s) is not listed by sys/auth", al.Name, al.MountAccessor))
 			continue
 		}
-		if rules[name], err = a.policyRules(ctx, name); err != nil {
-			return InventoryResult{}, err
-		}
+		g, notes := a.methodPolicies(ctx, al, m)
+		grants = append(grants, g...)
+		res.Undetermined = append(res.Undetermined, notes...)
 	}
-	// One ACL per token (its policies plus the entity's, as Vault combines them), and one for a
-	// fresh login of the entity, which carries the default policy.
-	var acls []*acl
-	build := func(tokenPolicies []string) *acl {
-		names := append(append([]string(nil), entityPolicies...), tokenPolicies...)
-		var rs [][]aclRule
-		root := false
-		for _, n := range names {
-			if n == "root" {
-				root = true
+	if len(aliases) == 0 {
+		res.Undetermined = append(res.Undetermined, "the entity has no alias, so no auth method logs in to it: only its live tokens were considered")
+	}
+	for _, g := range grants {
+		res.Logins = append(res.Logins, Login{Via: g.Via, Policies: append([]string{}, g.Policies...)})
+	}
+	if res.EntityDisabled {
+		res.Undetermined = append(res.Undetermined, "next login: the entity is disabled, so Vault refuses it")
+		grants = nil
+	}
+	tokenMount, haveTokenMount := p.auth["token/"]
+	seen := map[string]bool{}
+	for _, g := range grants {
+		key := strings.Join(g.Policies, ",")
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		var pr probeResult
+		if haveTokenMount {
+			pr = a.probe(ctx, res.EntityID, aliases, tokenMount, g.Policies, p.paths)
+		} else {
+			pr.failed = errors.New("no token auth mount listed by sys/auth")
+		}
+		switch {
+		case pr.refused != "":
+			res.Undetermined = append(res.Undetermined, "next login through "+g.Via+": "+pr.refused)
+		case pr.failed != nil:
+			if retryable(pr.failed) {
+				return InventoryResult{}, pr.failed
 			}
-			rs = append(rs, rules[n])
+			r, notes, err := a.ownEvaluation(ctx, ent, g.Policies, p.paths)
+			if err != nil {
+				return InventoryResult{}, err
+			}
+			res.ReadableSource = SourceFirebreakACL
+			res.Undetermined = append(res.Undetermined, fmt.Sprintf("next login through %s: Vault could not be asked with a probe token (%s); firebreak evaluated the policies itself", g.Via, errMessage(pr.failed)))
+			res.Undetermined = append(res.Undetermined, notes...)
+			for k := range r {
+				readable[k] = true
+			}
+		default:
+			for k := range pr.readable {
+				readable[k] = true
+			}
 		}
-		return newACL(root, rs...)
 	}
-	for _, t := range res.Tokens {
-		acls = append(acls, build(t.Policies))
-	}
-	if _, ok := rules["default"]; !ok {
-		if rules["default"], err = a.policyRules(ctx, "default"); err != nil {
-			return InventoryResult{}, err
-		}
-	}
-	acls = append(acls, build([]string{"default"}))
+	sort.Strings(res.Undetermined)
+	res.Logins = sortLogins(res.Logins)
 
-	if !p.listed {
-		if p.paths, err = a.listSecrets(ctx, p.mount, p.prefix); err != nil {
-			return InventoryResult{}, err
-		}
-		p.listed = true
-	}
-	mount := p.mount
-	res.ReadableSecrets, res.ReadablePaths = []SecretRef{}, []string{}
-	for _, path := range p.paths {
-		readable := false
-		for _, l := range acls {
-			if l.allows(mount+"/data/"+path, capRead) {
-				readable = true
-				break
-			}
-		}
-		if !readable {
+	for _, dp := range p.paths {
+		if !readable[dp] {
 			continue
 		}
-		version, seen := p.meta[path]
-		if !seen {
-			metaPath := mount + "/metadata/" + path
+		ref := p.refs[dp]
+		key := ref.Mount + "/" + ref.Path
+		version, known := p.meta[key]
+		if !known {
+			metaPath := ref.Mount + "/metadata/" + ref.Path
 			md, err := a.Client.ReadWithContext(ctx, metaPath)
 			if err != nil {
 				return InventoryResult{}, classify(err, "read secret metadata", metaPath)
@@ -214,15 +387,75 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, entit
 			if md != nil && md.Data != nil {
 				version = dataInt(md.Data, "current_version")
 			}
-			p.meta[path] = version
+			p.meta[key] = version
 		}
 		if version < 0 {
 			continue // deleted since it was listed
 		}
-		res.ReadableSecrets = append(res.ReadableSecrets, SecretRef{Mount: mount, Path: path, Version: version})
-		res.ReadablePaths = append(res.ReadablePaths, mount+"/"+path)
+		ref.Version = version
+		res.ReadableSecrets = append(res.ReadableSecrets, ref)
+		res.ReadablePaths = append(res.ReadablePaths, key)
 	}
 	return res, nil
+}
+
+func sortLogins(l []Login) []Login {
+	sort.Slice(l, func(i, j int) bool { return l[i].Via < l[j].Via })
+	if l == nil {
+		return []Login{}
+	}
+	return l
+}
+
+func retryable(err error) bool {
+	var appErr *temporal.ApplicationError
+	return !errors.As(err, &appErr) || !appErr.NonRetryable()
+}
+
+// ownEvaluation is firebreak's own reading of what a login carrying loginPolicies could read,
+// for when Vault cannot be asked with a probe token: the entity's, its groups' and the login's
+// policies, with Vault's path rules. Templated paths are not evaluated; notes say which.
+func (a *Activities) ownEvaluation(ctx context.Context, ent map[string]any, loginPolicies []string, paths []string) (map[string]bool, []string, error) {
+	groups, err := a.entityGroupPolicies(ctx, ent)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := append(append(append([]string{"default"}, dataStrings(ent, "policies")...), groups...), loginPolicies...)
+	var rules [][]aclRule
+	var notes []string
+	root := false
+	for _, n := range vaultPolicySet(names) {
+		if n == "root" {
+			root = true
+			continue
+		}
+		rs, err := a.policyRules(ctx, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		var kept []aclRule
+		for _, r := range rs {
+			if strings.Contains(r.pattern, "{{") {
+				notes = append(notes, fmt.Sprintf("policy %s: templated path %q not evaluated by firebreak", n, r.pattern))
+				continue
+			}
+			kept = append(kept, r)
+		}
+		rules = append(rules, kept)
+	}
+	dr, err := a.policyRules(ctx, "default")
+	if err != nil {
+		return nil, nil, err
+	}
+	rules = append(rules, dr)
+	l := newACL(root, rules...)
+	out := map[string]bool{}
+	for _, p := range paths {
+		if l.allows(p, capRead) {
+			out[p] = true
+		}
+	}
+	return out, notes, nil
 }
 
 // entityTokens lists every token accessor and keeps the tokens bound to entityID.

@@ -186,7 +186,12 @@ func startPostgres(t *testing.T) postgres {
 func (pg postgres) login(user, password string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@127.0.0.1:%s/postgres?sslmode=disable", user, password, pg.port))
+	cfg, err := pgx.ParseConfig(fmt.Sprintf("postgres://127.0.0.1:%s/postgres?sslmode=disable", pg.port))
+	if err != nil {
+		return false
+	}
+	cfg.User, cfg.Password = user, password // whatever characters Vault's password policy used
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false
 	}

@@ -131,6 +131,13 @@ type VerifyRevokedInput struct {
 	Accessors []string `json:"accessors"`
 	// EntityID, when set, must read disabled.
 	EntityID string `json:"entity_id,omitempty"`
+	// Subject, when set, is looked up afresh (through Identity, its directory entry, filled
+	// in by the interpreter): every live token of its entity must be refused by Vault, the
+	// entity must read disabled and a probe login must be refused. A subject with no entity
+	// passes with a check saying so. This judges containment from Vault after the change,
+	// not from the inventory the run acted on.
+	Subject  string          `json:"subject,omitempty"`
+	Identity *DirectoryEntry `json:"identity,omitempty"`
 }
 
 // VerifyResult is the outcome of a verification: Passed when every check passed.
@@ -189,8 +196,80 @@ func (a *Activities) VerifyRevoked(ctx context.Context, in VerifyRevokedInput) (
 		}
 		res.Checks = append(res.Checks, c)
 	}
+	if in.Subject != "" {
+		checks, err := a.verifySubject(ctx, in.Subject, vaultIdentityOf(in.Identity), in.EntityID == "")
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		res.Checks = append(res.Checks, checks...)
+	}
 	for _, c := range res.Checks {
 		res.Passed = res.Passed && c.Passed
 	}
 	return res, nil
+}
+
+// verifySubject looks the subject up afresh and checks with Vault that nothing of theirs
+// works: every live token refused, the entity disabled (when checkEntity), a probe login
+// refused.
+func (a *Activities) verifySubject(ctx context.Context, subject string, id *VaultIdentity, checkEntity bool) ([]Check, error) {
+	looked := lookFor(subject, id)
+	ent, err := a.entityFor(ctx, subject, id)
+	if err != nil {
+		return nil, err
+	}
+	if ent == nil {
+		return []Check{{Name: "not present in Vault", Passed: true, Detail: "no " + looked + ": nothing to contain"}}, nil
+	}
+	entityID := dataString(ent, "id")
+	var checks []Check
+	tokens, err := a.entityTokens(ctx, entityID)
+	if err != nil {
+		return nil, err
+	}
+	c := Check{Name: "every live token of entity " + entityID + " refused", Passed: true}
+	var accepted []string
+	for _, t := range tokens {
+		_, ok, err := a.capabilityRead(ctx, t.Accessor, []string{"sys/capabilities-self"})
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			accepted = append(accepted, t.Accessor)
+		}
+	}
+	switch {
+	case len(accepted) > 0:
+		c.Passed, c.Detail = false, fmt.Sprintf("Vault still accepts token(s) %s (sys/capabilities-accessor answered); expected every token refused", strings.Join(accepted, ", "))
+	case len(tokens) == 0:
+		c.Detail = "no live token is bound to the entity (fresh listing)"
+	default:
+		c.Detail = fmt.Sprintf("Vault refuses all %d token(s) still listed (sys/capabilities-accessor: invalid token)", len(tokens))
+	}
+	checks = append(checks, c)
+	if checkEntity {
+		c := Check{Name: "entity " + entityID + " disabled", Passed: ent["disabled"] == true, Detail: "entity reads disabled"}
+		if !c.Passed {
+			c.Detail = fmt.Sprintf("entity %s is enabled; expected disabled", entityID)
+		}
+		checks = append(checks, c)
+	}
+	auth, err := a.authMounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tm, ok := auth["token/"]; ok {
+		pr := a.probe(ctx, entityID, entityAliases(ent), tm, nil, []string{"sys/capabilities-self"})
+		switch {
+		case pr.refused != "":
+			checks = append(checks, Check{Name: "a new login of entity " + entityID + " refused", Passed: true, Detail: "Vault refused a probe token bound to the entity: " + pr.refused})
+		case pr.failed == nil:
+			checks = append(checks, Check{Name: "a new login of entity " + entityID + " refused", Detail: "Vault issued a probe token bound to the entity; expected it to refuse"})
+		case retryable(pr.failed):
+			return nil, pr.failed
+		default:
+			checks = append(checks, Check{Name: "a new login of entity " + entityID + " refused", Detail: "could not be checked: " + errMessage(pr.failed) + " (see deploy/vault-policy.hcl for the probe role)"})
+		}
+	}
+	return checks, nil
 }

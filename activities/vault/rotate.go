@@ -55,7 +55,8 @@ type Rotation struct {
 	NewVersion      int    `json:"new_version"`
 	// Strategy is how it was rotated, as its metadata says (e.g. database:database/payments).
 	Strategy string `json:"strategy,omitempty"`
-	// Fields are the fields that have new values; every other field was kept as it was.
+	// Fields are the fields given new values by generate (its named fields) and database
+	// (password); every other field was kept as it was. A service names its own fields.
 	Fields []string `json:"fields,omitempty"`
 	// Upstream is where the credential was changed, when not in Vault KV itself (e.g. the
 	// Vault call database/rotate-role/payments, or the service payments-admin).

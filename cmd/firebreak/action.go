@@ -309,6 +309,9 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
   TEMPORAL_ADDRESS=temporal:7233 firebreak action run awsiam.rotate_key user=carol --requested-by dave --approve-role security-oncall`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTimeout(timeout); err != nil {
+				return err
+			}
 			raw, err := parseKV(args[1:])
 			if err != nil {
 				return err
@@ -347,11 +350,12 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			}
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
+				Directory:  configuredDirectory(),
 				DigestStep: actionStep,
 				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
-			st, err := sess.start(ctx, run, runs.StartOptions{Timeout: timeout})
+			st, err := sess.start(ctx, run, runs.StartOptions{})
 			if err != nil {
 				return err
 			}
@@ -362,7 +366,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			if noWait {
 				return nil
 			}
-			res, _, err := sess.conn.Runs.Wait(ctx, st)
+			res, _, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
 			rep := actionReport(args[0], st.WorkflowID, st.RunID, res, err)
 			if err := printAction(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
@@ -385,7 +389,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "give up on the run after this long")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting for the run after this long (the run goes on); 0: wait until it ends")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	return cmd
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // firebreak.yaml (package config) is read once per command, before it runs, from --config or
@@ -475,4 +476,14 @@ func problemStrings(err error) []string {
 // describeConfig is a one-line summary of a loaded file for doctor.
 func describeConfig(lc *loadedConfig) string {
 	return fmt.Sprintf("%s: valid, %d settings from the file", lc.file.File(), lc.values.Len())
+}
+
+// configuredDirectory is the loaded firebreak.yaml's directory as identities, for the runs
+// this command starts (nil without a file).
+func configuredDirectory() []playbooks.Identity {
+	lc := activeConfig.Load()
+	if lc == nil || lc.file == nil {
+		return nil
+	}
+	return chatops.Identities(lc.file.Chatops().Directory)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/config"
 )
 
@@ -68,7 +69,15 @@ var vaultNeeds = []vaultNeed{
 	{"identity/entity/name/*", "identity/entity/name/firebreak-doctor", []string{"read"}},
 	{"secret/data/*", "secret/data/shared/firebreak-doctor", []string{"create", "read", "update"}},
 	{"secret/metadata/*", "secret/metadata/shared/firebreak-doctor", []string{"list", "read", "update"}},
-	{"sys/policies/acl/*", "sys/policies/acl/default", []string{"read"}},
+	{"sys/auth", "sys/auth", []string{"read"}},
+	{"identity/lookup/entity", "identity/lookup/entity", []string{"update"}},
+	{"sys/mounts", "sys/mounts", []string{"read"}},
+	{"sys/capabilities-accessor", "sys/capabilities-accessor", []string{"update"}},
+	{"auth/token/create/firebreak-probe", "auth/token/create/firebreak-probe", []string{"update"}},
+	{"identity/entity-alias", "identity/entity-alias", []string{"update"}},
+	{"identity/entity-alias/id/*", "identity/entity-alias/id/firebreak-doctor", []string{"delete"}},
+	{"auth/+/users/*", "auth/userpass/users/firebreak-doctor", []string{"read"}},
+	{"secret/metadata", "secret/metadata", []string{"list"}},
 	{"sys/leases/revoke-prefix/*", "sys/leases/revoke-prefix/database/creds/firebreak-doctor", []string{"sudo", "update"}},
 	{"identity/mfa/method/totp/admin-destroy", "identity/mfa/method/totp/admin-destroy", []string{"update"}},
 	{"database/static-roles/*", "database/static-roles/firebreak-doctor", []string{"read"}},
@@ -207,7 +216,50 @@ func doctorVault(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 	if len(missing) > 0 {
 		return append(out, doctorFail("vault", "capabilities", "the token lacks what deploy/vault-policy.hcl grants: %s", strings.Join(missing, "; ")))
 	}
-	return append(out, DoctorCheck{"vault", "capabilities", checkOK, fmt.Sprintf("all %d paths of deploy/vault-policy.hcl permitted", len(vaultNeeds))})
+	out = append(out, DoctorCheck{"vault", "capabilities", checkOK, fmt.Sprintf("all %d paths of deploy/vault-policy.hcl permitted", len(vaultNeeds))})
+	return append(out, doctorDirectory(ctx, c)...)
+}
+
+// doctorDirectory checks the probe role and that every directory entry's Vault identity
+// exists: an alias on a mounted auth method, an entity id Vault knows.
+func doctorDirectory(ctx context.Context, c *vaultapi.Client) []DoctorCheck {
+	var out []DoctorCheck
+	role, err := c.Logical().ReadWithContext(ctx, "auth/token/roles/"+fbvault.DefaultProbeRole)
+	switch {
+	case err != nil:
+		out = append(out, doctorFail("vault", "probe role", "reading auth/token/roles/%s: %s", fbvault.DefaultProbeRole, vaultErr(err)))
+	case role == nil:
+		out = append(out, doctorFail("vault", "probe role", "no token role %s: inventories fall back to firebreak's own policy evaluation and verifications cannot probe a new login (docs/configuration.md shows how to create it)", fbvault.DefaultProbeRole))
+	default:
+		out = append(out, DoctorCheck{"vault", "probe role", checkOK, "token role " + fbvault.DefaultProbeRole + " exists"})
+	}
+	acts := &fbvault.Activities{Client: c.Logical()}
+	var bad []string
+	checked := 0
+	for _, p := range configuredDirectory() {
+		if p.Vault == nil {
+			continue
+		}
+		id := &fbvault.VaultIdentity{Entity: p.Vault.Entity, EntityID: p.Vault.EntityID}
+		if p.Vault.Alias != nil {
+			id.Alias = &fbvault.VaultAlias{Mount: p.Vault.Alias.Mount, Name: p.Vault.Alias.Name}
+		}
+		checked++
+		entity, err := acts.FindEntity(ctx, p.Subject, id)
+		switch {
+		case err != nil:
+			bad = append(bad, p.Subject+": "+err.Error())
+		case entity == "":
+			bad = append(bad, p.Subject+": no entity found (they may not have logged in yet)")
+		}
+	}
+	if len(bad) > 0 {
+		return append(out, doctorFail("vault", "directory", "%s", strings.Join(bad, "; ")))
+	}
+	if checked > 0 {
+		out = append(out, DoctorCheck{"vault", "directory", checkOK, fmt.Sprintf("all %d directory entries with vault: found in Vault", checked)})
+	}
+	return out
 }
 
 func vaultErr(err error) string {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -139,5 +140,37 @@ func TestDoctor(t *testing.T) {
 	}
 	if code := run([]string{"doctor", "--skip", "nonsense"}, &stdout, &stderr); code != exitUsage {
 		t.Errorf("--skip nonsense: exit %d; expected %d", code, exitUsage)
+	}
+}
+
+// TestDoctorChecksTheDirectory: firebreak doctor finds each directory entry's Vault identity
+// and names the one whose alias is on an auth mount Vault does not have.
+func TestDoctorChecksTheDirectory(t *testing.T) {
+	sb := testenv.NewSandbox(nil)
+	defer sb.Close()
+	for _, tc := range []struct {
+		name, yaml, status, detail string
+	}{
+		{"found", "directory:\n  - subject: dave\n    email: dave@example.test\n    vault: {alias: {mount: userpass, name: dave@example.test}}\n    aws: none\n", checkOK, "all 1 directory entries"},
+		{"no such mount", "directory:\n  - subject: alice\n    email: alice@example.test\n    vault: {alias: {mount: oidc, name: alice@example.test}}\n", checkFailed, "no auth method mounted there"},
+		{"no such entity id", "directory:\n  - subject: alice\n    email: alice@example.test\n    vault: {entity_id: 00000000-0000-0000-0000-000000000000}\n", checkFailed, "Vault has no entity with that id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sandboxEnv(t, sb)
+			path := filepath.Join(t.TempDir(), "firebreak.yaml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			run([]string{"doctor", "--json", "--timeout", "3s", "--config", path, "--skip", "aws,slack,pagerduty,temporal,oidc,evidence"}, &stdout, &stderr)
+			var rep DoctorReport
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatalf("%v: %s%s", err, stdout.String(), stderr.String())
+			}
+			i := slices.IndexFunc(rep.Checks, func(c DoctorCheck) bool { return c.Integration == "vault" && c.Check == "directory" })
+			if i < 0 || rep.Checks[i].Status != tc.status || !strings.Contains(rep.Checks[i].Detail, tc.detail) {
+				t.Fatalf("vault directory check in %+v; want %s mentioning %q", rep.Checks, tc.status, tc.detail)
+			}
+		})
 	}
 }

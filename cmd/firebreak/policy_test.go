@@ -85,6 +85,8 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 		args map[string]string
 	}{
 		{"awsiam.rotate_key", map[string]string{"user": "carol"}},
+		// dave is found only through the directory's alias (identity/lookup/entity).
+		{"vault.inventory", map[string]string{"subject": "dave"}},
 		{"awsiam.delete_keys", map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000002"}},
 		{"vault.revoke_lease_prefix", map[string]string{"prefix": "database/creds/dev-alice/"}},
 		{"vault.destroy_totp", map[string]string{"entity_id": rg.sb.Vault.EntityID("alice"), "method_id": testenv.VaultTOTPMethodID}},

@@ -124,7 +124,7 @@ playbook, that playbook is scheduled with EXPR (five cron fields, UTC) and --inp
 	}
 	cmd.Flags().StringVar(&cron, "cron", "", "schedule the named playbook with this cron expression (five fields, UTC) instead of its triggers.schedule")
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "with --cron: playbook input as key=value (repeatable); subject defaults to alice")
-	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml)")
+	cmd.Flags().StringVar(&playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "scheduled drills grant approvals and manual steps at once (unattended); default: tabletop, they wait for participants in the drill's Slack channel and escalate when late")
 	return cmd
 }
