@@ -282,6 +282,12 @@ func TestAuditAndSchedules(t *testing.T) {
 		if len(l.Schedules) != 1 || !l.Schedules[0].Paused || l.Schedules[0].Note != "change freeze" || l.Schedules[0].Playbook != "compromised-dev-key" {
 			t.Errorf("schedule list %+v, want one paused compromised-dev-key schedule", l.Schedules)
 		}
+		if len(l.Schedules) == 1 && strings.Join(l.Schedules[0].Cron, "; ") != "30 4 * * *" {
+			t.Errorf("schedule list cron %q, want the expression as written, 30 4 * * *", l.Schedules[0].Cron)
+		}
+		if out := cli(t, exitOK, "drill", "schedule", "list"); !strings.Contains(out, "30 4 * * *") || strings.Contains(out, "{") {
+			t.Errorf("schedule list table shows no readable cron:\n%s", out)
+		}
 		cli(t, exitUsage, "drill", "schedule", "pause", "no-such-playbook")
 		cli(t, exitUsage, "drill", "schedule", "sync", "compromised-dev-key", "--cron", "every monday")
 	})

@@ -39,6 +39,23 @@ type devFlags struct {
 	socketMode   bool
 }
 
+// attachEnv is the shell line that points another firebreak at this dev server: its address
+// and its state directory, whose codec.key the attached command needs to read the runs.
+func attachEnv(addr, stateDir string) string {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	return fmt.Sprintf("export TEMPORAL_ADDRESS=%s FIREBREAK_STATE_DIR=%s", addr, shellQuote(stateDir))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func defaultStateDir() string {
 	if d := setting("FIREBREAK_STATE_DIR"); d != "" {
 		return d
@@ -211,11 +228,12 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 %s  Sandbox     vault %s  iam %s  slack %s  pagerduty %s
   Evidence    %s
 
-Run a drill against it from another terminal:
-  TEMPORAL_ADDRESS=%s firebreak drill run compromised-dev-key
+Attach from another terminal (the state directory holds the payload key runs are encrypted with):
+  %s
+  firebreak drill run compromised-dev-key
 Press Ctrl-C to stop; unfinished runs resume on the next start.
 `, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue, workflows.TaskQueue, secretFile, socketLine,
-		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), srv.FrontendHostPort())
+		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), attachEnv(srv.FrontendHostPort(), f.stateDir))
 
 	var sockErr error
 	select {

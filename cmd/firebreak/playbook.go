@@ -237,17 +237,32 @@ func newActionsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "actions",
-		Short: "List the action catalog: each action's arguments and outputs",
+		Short: "List the action catalog: each action's arguments and outputs, and which cannot be undone",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			cat := playbooks.Catalog()
 			if asJSON {
-				return writeJSONOut(out, cat)
+				// Durations as Go duration strings ("30s"), like the playbook language.
+				type actionJSON struct {
+					playbooks.Action
+					Timeout playbooks.Duration `json:"timeout"`
+				}
+				list := make([]actionJSON, len(cat))
+				for i, a := range cat {
+					list[i] = actionJSON{Action: a, Timeout: playbooks.Duration(a.Timeout)}
+				}
+				return writeJSONOut(out, list)
 			}
 			for _, a := range cat {
 				flags := ""
 				if a.Destructive {
 					flags += " [destructive]"
+				}
+				switch {
+				case a.Irreversible:
+					flags += " [irreversible: waits for a second person]"
+				case a.IrreversibleWith != "":
+					flags += fmt.Sprintf(" [irreversible unless %s: false]", a.IrreversibleWith)
 				}
 				if a.Verifies {
 					flags += " [verifies]"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"io/fs"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
@@ -189,5 +191,43 @@ steps:
 	code := run([]string{"drill", "run", file, "--evidence-dir", t.TempDir()}, &stdout, &stderr)
 	if code != exitFailed || !strings.Contains(stdout.String(), "verifies nothing") {
 		t.Fatalf("exit %d (want %d), scorecard lacks the reason:\n%s%s", code, exitFailed, stdout.String(), stderr.String())
+	}
+}
+
+// TestActionsMarkIrreversible: `firebreak actions` marks the actions that cannot be undone
+// (README says it does), and --json gives durations as "30s", not nanoseconds.
+func TestActionsMarkIrreversible(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"actions"}, &stdout, &stderr); code != exitOK || !strings.Contains(stdout.String(), "awsiam.delete_keys [destructive] [irreversible") || strings.Contains(stdout.String(), "vault.revoke_tokens [destructive] [irreversible") {
+		t.Fatalf("exit %d; want delete_keys marked irreversible and revoke_tokens not:\n%s", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"actions", "--json"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &list); err != nil || len(list) == 0 {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if to, _ := list[0]["timeout"].(string); to == "" || strings.Trim(to, "0123456789") == "" {
+		t.Fatalf("timeout %v (%T); want a duration like 30s", list[0]["timeout"], list[0]["timeout"])
+	}
+}
+
+// TestCalendarCron: a schedule's calendar is shown as the cron people wrote, not a Go struct.
+func TestCalendarCron(t *testing.T) {
+	all := func(lo, hi, step int) []client.ScheduleRange { return []client.ScheduleRange{{Start: lo, End: hi, Step: step}} }
+	one := func(v int) []client.ScheduleRange { return []client.ScheduleRange{{Start: v}} }
+	for _, tc := range []struct {
+		cs   client.ScheduleCalendarSpec
+		want string
+	}{
+		{client.ScheduleCalendarSpec{Second: one(0), Minute: one(30), Hour: one(4), DayOfMonth: all(1, 31, 1), Month: all(1, 12, 1), DayOfWeek: all(0, 6, 1)}, "30 4 * * *"},
+		{client.ScheduleCalendarSpec{Minute: one(0), Hour: one(9), DayOfMonth: one(1), Month: all(1, 12, 3), DayOfWeek: all(0, 6, 1)}, "0 9 1 */3 *"},
+		{client.ScheduleCalendarSpec{Minute: one(30), Hour: one(9), DayOfWeek: []client.ScheduleRange{{Start: 1, End: 5}}}, "30 9 * * 1-5"},
+	} {
+		if got := calendarCron(tc.cs); got != tc.want {
+			t.Errorf("calendarCron(%+v) = %q, want %q", tc.cs, got, tc.want)
+		}
 	}
 }
