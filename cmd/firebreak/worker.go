@@ -187,6 +187,9 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	if err != nil {
 		return nil, nil, err
 	}
+	// Who approves an irreversible single action is the worker's configuration, not the
+	// caller's: the worker recompiles an action plan with these roles.
+	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
 	store, err := openEvidenceStore(ctx, evidenceDir)
 	if err != nil {
 		return nil, nil, err
