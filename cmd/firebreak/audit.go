@@ -260,9 +260,9 @@ verifies, 1 when it does not.`,
 			headFile := filepath.Join(filepath.Dir(evidenceFile), evidence.HeadFileName)
 			head, err := evidence.ReadHead(headFile)
 			switch {
-			case errors.Is(err, os.ErrNotExist) && evKey == nil:
-				fmt.Fprintf(cmd.OutOrStdout(), "WARN %s: no signed head beside the evidence file; records after this run's cannot be checked for truncation\n", headFile)
-				return nil
+			case errors.Is(err, os.ErrNotExist):
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: no head beside the evidence file, where every append writes one: it was deleted, so the file cannot be checked for truncation or rewriting\n", headFile)
+				return errCheckFailed
 			case err != nil:
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", headFile, err)
 				return errCheckFailed
@@ -275,7 +275,7 @@ verifies, 1 when it does not.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: records %d to %d are not covered by the signed head (%d records): added after it, or by hand\n", evidenceFile, head.Count+1, len(recs), head.Count)
 				return errCheckFailed
 			}
-			auth := "unsigned: give --evidence-key to authenticate it"
+			auth := "NOT AUTHENTICATED: no --evidence-key (FIREBREAK_EVIDENCE_PUBLIC_KEY) given, so anyone who could write the file could have written this head"
 			if evKey != nil {
 				auth = "signed by evidence key " + head.KeyID
 			}

@@ -149,17 +149,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	defer c.Close()
 
-	store, err := evidence.OpenFileStore(filepath.Join(f.stateDir, "evidence"))
-	if err != nil {
-		return err
-	}
 	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
 	// evidence-head.key in the state dir, mode 0600).
 	headKey, err := loadKeyFile(filepath.Join(f.stateDir, "evidence-head.key"), "FIREBREAK_EVIDENCE_KEY", true)
 	if err != nil {
 		return err
 	}
-	store.HeadKey = headKey
+	store, err := evidence.OpenSignedFileStore(filepath.Join(f.stateDir, "evidence"), headKey)
+	if err != nil {
+		return err
+	}
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
 	// In dev both queues are served by workers bound to the sandbox: drills on the drill queue,

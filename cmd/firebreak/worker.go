@@ -145,18 +145,15 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
 	raw := setting("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
-		s, err := evidence.OpenFileStore(dir)
+		v := setting("FIREBREAK_EVIDENCE_KEY")
+		if v == "" {
+			return evidence.OpenFileStore(dir)
+		}
+		k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
 		if err != nil {
-			return nil, err
+			return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
 		}
-		if v := setting("FIREBREAK_EVIDENCE_KEY"); v != "" {
-			k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
-			if err != nil {
-				return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
-			}
-			s.HeadKey = k
-		}
-		return s, nil
+		return evidence.OpenSignedFileStore(dir, k)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
