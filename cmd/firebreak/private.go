@@ -18,12 +18,29 @@ func privateDir(dir string) error {
 	return os.Chmod(dir, 0o700)
 }
 
-// writePrivate writes b to path with mode 0600, also when path already exists with another.
+// writePrivate writes b to path with mode 0600, also when path already exists with another
+// mode or is a symlink (replaced, not followed).
 func writePrivate(path string, b []byte) error {
-	if err := os.WriteFile(path, b, 0o600); err != nil {
+	// A fresh file, created 0600 with O_EXCL in the target's directory, then renamed over
+	// path: never readable by others while written, and a symlink at path is replaced, not
+	// followed.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Chmod(path, 0o600)
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing left to remove
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // privateFiles makes every existing file matching the glob pattern 0600.

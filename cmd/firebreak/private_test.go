@@ -45,3 +45,32 @@ func TestReviewAndStateFilesArePrivate(t *testing.T) {
 	assertPrivate(t, filepath.Join(state, "k"), 0o700)
 	assertPrivate(t, filepath.Join(state, "k", "decision.key"), 0o600)
 }
+
+// TestWritePrivateDoesNotFollowSymlinks: writePrivate wrote through a symlink at its path (and
+// chmodded the target); it now replaces the link with a fresh 0600 file.
+func TestWritePrivateDoesNotFollowSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "export.json")
+	if err := os.Symlink(victim, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := writePrivate(out, []byte("secret history")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	assertPrivate(t, victim, 0o644)
+	fi, err := os.Lstat(out)
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("%s is %v (%v); want a regular file", out, fi.Mode(), err)
+	}
+	assertPrivate(t, out, 0o600)
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) != 0 {
+		t.Errorf("temp files left behind: %v", left)
+	}
+}
