@@ -280,7 +280,7 @@ var catalog = []Action{
 			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
 		},
 		Outputs:  checks(),
-		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
+		Verifies: true, Retry: readRetry, Timeout: 10 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
 		Name: "vault.verify_rotated", Summary: "Check in Vault, after the change, that each secret's current version is newer than the one the inventory saw.",

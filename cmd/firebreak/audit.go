@@ -98,6 +98,16 @@ func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
 	return ctx, conn, err
 }
 
+// throwawayHint explains an empty listing on the embedded server a command starts when
+// TEMPORAL_ADDRESS is unset: that server is new, in memory and empty, so the empty result
+// says nothing about the runs that happened elsewhere.
+func throwawayHint(w io.Writer, conn *temporalConn, found int) {
+	if !conn.Embedded || found > 0 {
+		return
+	}
+	fmt.Fprintln(w, "firebreak: nothing to show: TEMPORAL_ADDRESS is unset, so this command started its own empty, in-memory Temporal server. Point it at the server that ran the runs: the export line `firebreak dev` prints, or your cluster's address.")
+}
+
 // exportRun reads a run's decrypted history and builds its sealed export. History decoding
 // goes through runs.Client.History, the one place that knows the payload codec.
 func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
@@ -346,6 +356,7 @@ func newAuditListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			throwawayHint(cmd.ErrOrStderr(), conn, len(runs))
 			return printRuns(cmd.OutOrStdout(), runs, asJSON)
 		},
 	}

@@ -48,6 +48,7 @@ type drillFlags struct {
 	evidenceDir  string
 	noPagerDuty  bool
 	timeout      time.Duration
+	replayOf     string // a replay drills the pinned Plan of this recorded run
 	verboseLevel string
 	injects      []string
 	markdownFile string
@@ -688,7 +689,7 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
 		Queue: queue, Fresh: true,
-		Memo: map[string]any{"playbook": p.Name, "drill": true, audit.MemoFaults: injectedKinds(faults)},
+		Memo: drillMemo(p.Name, injectedKinds(faults), f.replayOf),
 	})
 	recorded := false
 	if err == nil {
@@ -755,6 +756,16 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	}
 	card.Verdict = cardVerdict(card)
 	return card
+}
+
+// drillMemo is what a drill's run records for listing: its playbook, that it is a drill, the
+// faults injected and, for a replay, the run it replays (drill history leaves replays out).
+func drillMemo(playbook string, faults any, replayOf string) map[string]any {
+	m := map[string]any{"playbook": playbook, "drill": true, audit.MemoFaults: faults}
+	if replayOf != "" {
+		m[runs.MemoReplayOf] = replayOf
+	}
+	return m
 }
 
 // cancelRun cancels a drill's run that this command stops waiting for, and says what became

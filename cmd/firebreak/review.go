@@ -412,6 +412,7 @@ began) and the mean time from the trigger to contained (MTTR), with the median a
 			if err != nil {
 				return err
 			}
+			throwawayHint(cmd.ErrOrStderr(), conn, len(runs))
 			ms := computeMetrics(runs)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": ms})

@@ -409,11 +409,13 @@ func newDrillHistoryCmd() *cobra.Command {
 			if since > 0 {
 				from = time.Now().Add(-since)
 			}
-			runs, err := listRuns(ctx, conn, from, prefix, playbook, true)
+			all, err := listRuns(ctx, conn, from, prefix, playbook, true)
 			if err != nil {
 				return err
 			}
-			trends := drillTrends(runs)
+			drills := withoutReplays(all)
+			throwawayHint(cmd.ErrOrStderr(), conn, len(drills))
+			trends := drillTrends(drills)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": trends})
 			}
@@ -537,6 +539,18 @@ func calendarCron(cs client.ScheduleCalendarSpec) string {
 	}
 	if len(cs.Year) > 0 {
 		out += " " + field(cs.Year, 0, 0)
+	}
+	return out
+}
+
+// withoutReplays leaves out the runs that replay a recorded run: they check the interpreter,
+// they are not drills of the team.
+func withoutReplays(all []runSummary) []runSummary {
+	var out []runSummary
+	for _, s := range all {
+		if s.ReplayOf == "" {
+			out = append(out, s)
+		}
 	}
 	return out
 }
