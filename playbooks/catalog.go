@@ -46,6 +46,10 @@ type Action struct {
 	Outputs     []Param `json:"outputs"`
 	Destructive bool    `json:"destructive"` // changes a system; needs evidence first
 	Contains    bool    `json:"contains"`    // it cuts the subject off; see Step.Contains
+	// Cuts actions cut off everything the subject holds in one system in one call, whatever
+	// they hold (disabling the identity entity fails every token bound to it; deactivating the
+	// keys; denying older sessions): the first cut. See Step.Cuts.
+	Cuts bool `json:"cuts,omitempty"`
 	// Irreversible actions cannot be undone (deleting keys, users, logins or MFA secrets,
 	// rotating shared secrets others depend on): by default a playbook step that runs one
 	// waits for a second person's approval (the two-person rule), while reversible
@@ -58,6 +62,10 @@ type Action struct {
 	Verifies         bool          `json:"verifies"` // outputs.passed must be true or the run fails
 	Retry            RetryPolicy   `json:"retry"`
 	Timeout          time.Duration `json:"timeout"`
+	// Heartbeat, when set, is how long the activity may go without recording progress before
+	// Temporal counts the attempt lost: actions that work through something as large as Vault's
+	// token store record progress, and a retry resumes from it (see Step.Heartbeat).
+	Heartbeat time.Duration `json:"heartbeat,omitempty"`
 	// Preflight names an action that takes a subset of this one's arguments and checks,
 	// changing nothing, what would make it fail; `action run` runs it before the two-person
 	// gate, so nobody is asked to approve what cannot happen.
@@ -183,7 +191,27 @@ var catalog = []Action{
 			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
 		},
 		Outputs: vaultInventoryOutputs(),
-		Retry:   readRetry, Timeout: 60 * time.Second,
+		Retry:   readRetry, Timeout: 10 * time.Minute, Heartbeat: 30 * time.Second,
+	},
+	{
+		Name: "vault.read_entity", Summary: "Find the subject's Vault identity entity (through the directory's alias, entity or entity id; else by name) with its policies and aliases: a request or two, whatever Vault holds; what the first cut (disabling the entity) needs. Absent or unavailable is a result (present: false).",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Required: true, Doc: "the person (entity name unless the directory says otherwise)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
+		},
+		Outputs: []Param{
+			{Name: "subject", Type: TypeString, Doc: "the person"},
+			{Name: "present", Type: TypeBool, Doc: "the entity was found"},
+			{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+			{Name: "detail", Type: TypeString, Doc: "what was found, or why not"},
+			{Name: "looked_for", Type: TypeString, Doc: "where the subject was looked for"},
+			{Name: "entity_id", Type: TypeString, Doc: "identity entity id"},
+			{Name: "entity_name", Type: TypeString, Doc: "identity entity name"},
+			{Name: "disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
+			{Name: "policies", Type: TypeStringList, Doc: "entity policies"},
+			{Name: "aliases", Type: TypeMapList, Doc: "logins bound to the entity: name, mount_accessor, mount_path, mount_type"},
+		},
+		Retry: readRetry, Timeout: 60 * time.Second,
 	},
 	{
 		Name: "vault.inventory_many", Summary: "Inventory many subjects in one pass over Vault's tokens (each token looked up once, not once per subject): for a list of people.",
@@ -198,7 +226,7 @@ var catalog = []Action{
 			{Name: "accessors", Type: TypeStringList, Doc: "accessors of every subject's live tokens"},
 			{Name: "readable_secrets", Type: TypeMapList, Doc: "secrets any subject could read, each once: mount, path, version"},
 		},
-		Retry: readRetry, Timeout: 5 * time.Minute,
+		Retry: readRetry, Timeout: 30 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
 		Name: "vault.revoke_tokens", Summary: "Revoke Vault tokens by accessor; already revoked counts as done.",
@@ -210,7 +238,7 @@ var catalog = []Action{
 		Name: "vault.disable_entity", Summary: "Disable a Vault identity entity so none of its tokens can be used.",
 		Args:        []Param{{Name: "entity_id", Type: TypeString, Required: true, Doc: "identity entity id"}},
 		Outputs:     []Param{{Name: "entity_id", Type: TypeString, Doc: "entity id"}, {Name: "disabled", Type: TypeBool, Doc: "disabled now"}, {Name: "was_disabled", Type: TypeBool, Doc: "already disabled before"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "vault.enable_entity", Summary: "Re-enable a Vault identity entity (the undo of vault.disable_entity).",
@@ -252,7 +280,7 @@ var catalog = []Action{
 			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
 		},
 		Outputs:  checks(),
-		Verifies: true, Retry: readRetry, Timeout: 30 * time.Second,
+		Verifies: true, Retry: readRetry, Timeout: 10 * time.Minute, Heartbeat: 30 * time.Second,
 	},
 	{
 		Name: "vault.verify_rotated", Summary: "Check in Vault, after the change, that each secret's current version is newer than the one the inventory saw.",
@@ -286,16 +314,36 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 30 * time.Second,
 	},
 	{
+		Name: "awsiam.list_keys", Summary: "List an IAM user's access keys and whether a console login exists, both at once: what the first cut (deactivating the keys) needs. A person with no IAM user, or an IAM that cannot be asked, is a result (present: false).",
+		Args: []Param{
+			{Name: "user", Type: TypeString, Required: true, Doc: "the person (IAM user name unless the directory says otherwise)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the user's directory entry"},
+		},
+		Outputs: []Param{
+			{Name: "subject", Type: TypeString, Doc: "the person asked for"},
+			{Name: "present", Type: TypeBool, Doc: "the IAM user exists"},
+			{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+			{Name: "detail", Type: TypeString, Doc: "what was found, or why not"},
+			{Name: "looked_for", Type: TypeString, Doc: "which IAM user was looked for, and why"},
+			{Name: "user_name", Type: TypeString, Doc: "IAM user name"},
+			{Name: "access_keys", Type: TypeMapList, Doc: "access_key_id, status, create_date"},
+			{Name: "access_key_ids", Type: TypeStringList, Doc: "all access key ids"},
+			{Name: "active_key_ids", Type: TypeStringList, Doc: "ids of Active keys"},
+			{Name: "has_login_profile", Type: TypeBool, Doc: "console password exists"},
+		},
+		Retry: readRetry, Timeout: 30 * time.Second,
+	},
+	{
 		Name: "awsiam.deactivate_keys", Summary: "Set IAM access keys Inactive; already inactive counts as done.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "access_key_ids", Type: TypeStringList, Required: true, Doc: "keys to deactivate"}},
 		Outputs:     []Param{{Name: "deactivated", Type: TypeStringList, Doc: "keys deactivated now"}, {Name: "already_inactive", Type: TypeStringList, Doc: "keys that were already inactive"}, {Name: "missing", Type: TypeStringList, Doc: "keys that no longer exist (nothing to deactivate)"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.revoke_sessions", Summary: "Attach an inline deny-all policy conditioned on aws:TokenIssueTime, revoking sessions already issued.",
 		Args:        []Param{{Name: "user", Type: TypeString, Required: true, Doc: "IAM user name"}, {Name: "policy_name", Type: TypeString, Doc: "inline policy name (default firebreak-revoke-older-sessions)"}},
 		Outputs:     []Param{{Name: "policy_name", Type: TypeString, Doc: "inline policy name"}, {Name: "not_before", Type: TypeString, Doc: "sessions issued before this instant are denied"}},
-		Destructive: true, Contains: true, Retry: fastRetry, Timeout: 30 * time.Second,
+		Destructive: true, Contains: true, Cuts: true, Retry: fastRetry, Timeout: 30 * time.Second,
 	},
 	{
 		Name: "awsiam.verify_contained", Summary: "Check afresh that every key of the user reads Inactive and the session-revocation policy is attached (a person with no IAM user passes, saying so).",

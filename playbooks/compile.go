@@ -581,7 +581,8 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 		return
 	}
 	s.Destructive, s.Contains, s.Verifies, s.Builtin = act.Destructive, act.Contains, act.Verifies, act.Builtin
-	s.Retry, s.Timeout = act.Retry, Duration(act.Timeout)
+	s.Cuts = act.Cuts
+	s.Retry, s.Timeout, s.Heartbeat = act.Retry, Duration(act.Timeout), Duration(act.Heartbeat)
 	s.Idempotent = act.HasIdempotencyKey()
 	s.Identity = act.IdentityArgName()
 

@@ -23,7 +23,8 @@ var ErrUnknownPlaybook = errors.New("unknown playbook")
 // Library is a set of compiled playbooks by name: the bundled ones, overridden by any of the
 // same name in a user's directory.
 type Library struct {
-	plans map[string]*Plan
+	plans       map[string]*Plan
+	actionRoles []string
 }
 
 // ErrPath is wrapped by the error for a playbook path that does not exist, is not a playbook

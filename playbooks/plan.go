@@ -143,19 +143,25 @@ type Input struct {
 // Step is one compiled step. Every argument is a CEL expression; literals and ${{ }}
 // templates in the YAML are compiled into equivalent expressions.
 type Step struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name,omitempty"`
-	Action      string      `json:"action"`
-	With        []Arg       `json:"with,omitempty"` // sorted by name
-	Needs       []string    `json:"needs,omitempty"`
-	If          string      `json:"if,omitempty"` // CEL bool; "" means always
-	Retry       RetryPolicy `json:"retry"`
-	Timeout     Duration    `json:"timeout"`
-	OnFailure   string      `json:"on_failure"` // abort | continue | escalate
-	Destructive bool        `json:"destructive,omitempty"`
+	ID      string      `json:"id"`
+	Name    string      `json:"name,omitempty"`
+	Action  string      `json:"action"`
+	With    []Arg       `json:"with,omitempty"` // sorted by name
+	Needs   []string    `json:"needs,omitempty"`
+	If      string      `json:"if,omitempty"` // CEL bool; "" means always
+	Retry   RetryPolicy `json:"retry"`
+	Timeout Duration    `json:"timeout"`
+	// Heartbeat is the action's heartbeat timeout (catalog Action.Heartbeat); 0 for actions
+	// that record no progress.
+	Heartbeat   Duration `json:"heartbeat,omitempty"`
+	OnFailure   string   `json:"on_failure"` // abort | continue | escalate
+	Destructive bool     `json:"destructive,omitempty"`
 	// Contains steps cut the subject off; the run is contained when all have succeeded.
 	// Time to contain ends when the last reversible one has (see workflows.RunResult).
 	Contains bool `json:"contains,omitempty"`
+	// Cuts steps cut everything the subject holds in one system at once (catalog Action.Cuts);
+	// the first cut is made when all of a run's have succeeded (workflows.RunResult.FirstCutAt).
+	Cuts bool `json:"cuts,omitempty"`
 	// Irreversible steps cannot be undone; unless the playbook opts out, each waits (through
 	// its needs) for an approval.request step — the compiler adds a two-person gate when
 	// none precedes it.

@@ -23,6 +23,9 @@ const versionBatches = "split-long-lists-into-batches"
 // payload limit: 1,000 people are measured to fit (bench/mass_test.go).
 const MaxBatch = 1000
 
+// batchTaskTimeout is a batch run's workflow task timeout.
+const batchTaskTimeout = time.Minute
+
 // BatchWorkflowID is the id of batch i (0-based) of the run parentID.
 func BatchWorkflowID(parentID string, i int) string {
 	return parentID + "/batch-" + strconv.Itoa(i+1)
@@ -126,7 +129,10 @@ func runBatches(ctx workflow.Context, in RunInput, input string, size int) (RunR
 		}
 		cin.Inputs[input] = list[b.First : b.First+b.Count]
 		cin.Trigger = trig
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: b.WorkflowID})
+		// A batch's history runs to tens of thousands of events; a worker that lost it from its
+		// cache replays all of them in one workflow task, which on a busy machine takes longer
+		// than the default 10 s (seen: a batch of 1,000 stuck retrying its task).
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: b.WorkflowID, WorkflowTaskTimeout: batchTaskTimeout})
 		child := workflow.ExecuteChildWorkflow(cctx, Run, cin)
 		var ex workflow.Execution
 		if err := child.GetChildWorkflowExecution().Get(ctx, &ex); err == nil {
@@ -161,7 +167,8 @@ func mergeBatches(plan playbooks.Plan, res RunResult, results []*RunResult) RunR
 	}
 	finished, contained, allCut := 0, true, true
 	var errs []string
-	var containedAt, remediatedAt time.Time
+	var containedAt, remediatedAt, firstCutAt time.Time
+	allFirst := true
 	seenPending := map[string]bool{}
 	for i, cr := range results {
 		if cr == nil {
@@ -199,6 +206,11 @@ func mergeBatches(plan playbooks.Plan, res RunResult, results []*RunResult) RunR
 		} else if cr.ContainedAt.After(containedAt) {
 			containedAt = cr.ContainedAt
 		}
+		if cr.FirstCutAt.IsZero() {
+			allFirst = false
+		} else if cr.FirstCutAt.After(firstCutAt) {
+			firstCutAt = cr.FirstCutAt
+		}
 		if cr.RemediatedAt.After(remediatedAt) {
 			remediatedAt = cr.RemediatedAt
 		}
@@ -223,6 +235,10 @@ func mergeBatches(plan playbooks.Plan, res RunResult, results []*RunResult) RunR
 	if finished == len(results) && allCut && !containedAt.IsZero() {
 		res.ContainedAt = containedAt
 		res.TimeToContainMS = containedAt.Sub(res.Trigger.At).Milliseconds()
+	}
+	if finished == len(results) && allFirst && !firstCutAt.IsZero() {
+		res.FirstCutAt = firstCutAt
+		res.TimeToFirstCutMS = firstCutAt.Sub(res.Trigger.At).Milliseconds()
 	}
 	if finished == len(results) && contained && !remediatedAt.IsZero() {
 		res.RemediatedAt = remediatedAt

@@ -37,6 +37,9 @@ type RunInput struct {
 	// runs of at most that many elements each (SplitBatches); a list too long for one history
 	// is split whatever it says.
 	BatchSize int `json:"batch_size,omitempty"`
+	// Action is the single action and raw arguments a one-step action plan was compiled
+	// from; the worker recompiles the plan from it before running it (trust rule 6).
+	Action *playbooks.ActionRequest `json:"action,omitempty"`
 }
 
 // Trigger says who or what started a run, and when.
@@ -49,6 +52,10 @@ type Trigger struct {
 	// PagerDuty incident whose inputs came from free text). They chose to act, so like the
 	// requester they may not also approve the run's gates.
 	ConfirmedBy string `json:"confirmed_by,omitempty"`
+	// ByAuth says how By was established: "slack" or "pagerduty" (verified requests and the
+	// directory), "mtls:<subject>" (the command line's Temporal client certificate), or
+	// "claimed" (the command line's --requested-by, with nothing that authenticates it).
+	ByAuth string `json:"by_auth,omitempty"`
 }
 
 // Report says where a run reports progress. Empty fields turn that channel off.
@@ -84,6 +91,7 @@ type StepResult struct {
 	Action      string         `json:"action"`
 	Status      string         `json:"status"`
 	Contains    bool           `json:"contains,omitempty"`
+	Cuts        bool           `json:"cuts,omitempty"` // cuts a whole system at once: part of the first cut
 	StartedAt   time.Time      `json:"started_at,omitzero"`
 	EndedAt     time.Time      `json:"ended_at,omitzero"`
 	DurationMS  int64          `json:"duration_ms"`
@@ -172,6 +180,13 @@ type RunResult struct {
 	ContainedAt     time.Time `json:"contained_at,omitzero"`
 	EndedAt         time.Time `json:"ended_at,omitzero"`
 	TimeToContainMS int64     `json:"time_to_contain_ms"`
+	// FirstCutAt is when the first cut was made: every step of a Cuts action (disabling the
+	// identity entity, deactivating the keys, denying older sessions: each cuts everything the
+	// subject holds in a system at once) had succeeded or been skipped by its condition, at
+	// least one having succeeded. Unset for a plan without such steps. TimeToFirstCutMS counts
+	// it from the trigger.
+	FirstCutAt       time.Time `json:"first_cut_at,omitzero"`
+	TimeToFirstCutMS int64     `json:"time_to_first_cut_ms,omitempty"`
 	// RemediatedAt is when every containment step, irreversible ones included, had
 	// succeeded; TimeToRemediateMS counts it from the trigger like time to contain.
 	RemediatedAt      time.Time    `json:"remediated_at,omitzero"`
@@ -362,7 +377,7 @@ func (r *runner) checkPlan(ctx workflow.Context, t trust) error {
 	type verdict struct{ Checked, Refused string }
 	var v verdict
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		what, err := t.library.Verify(r.in.Plan)
+		what, err := t.library.Verify(r.in.Plan, r.in.Action)
 		if err != nil {
 			return verdict{Refused: err.Error()}
 		}
@@ -412,7 +427,7 @@ func newRunner(ctx workflow.Context, in RunInput) *runner {
 	r.read = readSteps(in.Plan)
 	for i, st := range in.Plan.Steps {
 		r.index[st.ID] = i
-		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
+		r.res.Steps = append(r.res.Steps, StepResult{ID: st.ID, Name: st.Name, Action: st.Action, Status: StatusPending, Contains: st.Contains, Cuts: st.Cuts, Destructive: st.Destructive, Irreversible: st.Irreversible, Guards: st.Guards})
 	}
 	return r
 }
@@ -628,6 +643,7 @@ func activityOptions(st playbooks.Step) workflow.ActivityOptions {
 	rp := st.Retry
 	return workflow.ActivityOptions{
 		StartToCloseTimeout:    time.Duration(st.Timeout),
+		HeartbeatTimeout:       time.Duration(st.Heartbeat),
 		ScheduleToCloseTimeout: time.Duration(rp.For), // 0 (plans compiled before retry.for): attempts alone bound it
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Duration(rp.Initial),
@@ -776,6 +792,7 @@ func (r *runner) markContained() {
 			cut = s.EndedAt
 		}
 	}
+	r.markFirstCut()
 	if !some {
 		return
 	}
@@ -786,6 +803,30 @@ func (r *runner) markContained() {
 	if allDone && !all.IsZero() && res.RemediatedAt.IsZero() {
 		res.RemediatedAt = all
 		res.TimeToRemediateMS = all.Sub(res.Trigger.At).Milliseconds()
+	}
+}
+
+// markFirstCut sets FirstCutAt the first time every Cuts step is done, one having succeeded.
+func (r *runner) markFirstCut() {
+	res := &r.res
+	if !res.FirstCutAt.IsZero() {
+		return
+	}
+	var at time.Time
+	for i, st := range r.in.Plan.Steps {
+		if !st.Cuts {
+			continue
+		}
+		if !r.containmentDone(i) {
+			return
+		}
+		if s := res.Steps[i]; s.Status == StatusSucceeded && s.EndedAt.After(at) {
+			at = s.EndedAt
+		}
+	}
+	if !at.IsZero() {
+		res.FirstCutAt = at
+		res.TimeToFirstCutMS = at.Sub(res.Trigger.At).Milliseconds()
 	}
 }
 

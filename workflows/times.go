@@ -11,8 +11,9 @@ import (
 type RunTimes struct {
 	// Origin is when the clock starts: the trigger (an alert, a request), else the run's start.
 	Origin time.Time `json:"origin"`
-	// FirstCut is when the first containment step succeeded: the first of the subject's
-	// access paths cut. Zero when none did.
+	// FirstCut is when the run's first cut was made (RunResult.FirstCutAt: every step that cuts
+	// a whole system at once done), else when its first containment step succeeded: the first
+	// of the subject's access paths cut. Zero when none did.
 	FirstCut time.Time `json:"first_cut,omitzero"`
 	// FirstCutStep is the id of that step.
 	FirstCutStep string `json:"first_cut_step,omitempty"`
@@ -25,8 +26,8 @@ type RunTimes struct {
 }
 
 // Times computes a run's durations from its result. Time to contain and to remediate are the
-// run's own measures (TimeToContainMS, TimeToRemediateMS); time to first cut is the end of
-// the earliest succeeded containment step.
+// run's own measures (TimeToContainMS, TimeToRemediateMS); time to first cut is FirstCutAt,
+// or for a plan without such steps the end of the earliest succeeded containment step.
 func (r RunResult) Times() RunTimes {
 	t := RunTimes{Origin: r.Trigger.At}
 	if t.Origin.IsZero() {
@@ -35,6 +36,16 @@ func (r RunResult) Times() RunTimes {
 	for _, s := range r.Steps {
 		if s.Contains && s.Status == StatusSucceeded && !s.EndedAt.IsZero() && (t.FirstCut.IsZero() || s.EndedAt.Before(t.FirstCut)) {
 			t.FirstCut, t.FirstCutStep = s.EndedAt, s.ID
+		}
+	}
+	// A plan with steps that cut a whole system at once (disable the entity, deactivate the
+	// keys, deny older sessions) makes its first cut when the last of them is done.
+	if !r.FirstCutAt.IsZero() {
+		t.FirstCut, t.FirstCutStep = r.FirstCutAt, ""
+		for _, s := range r.Steps {
+			if s.Cuts && s.Status == StatusSucceeded && s.EndedAt.Equal(r.FirstCutAt) {
+				t.FirstCutStep = s.ID
+			}
 		}
 	}
 	if !t.FirstCut.IsZero() && !t.Origin.IsZero() {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +39,7 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 	// Every key the user has now (a fresh listing: a key created since the inventory counts
 	// too), and those the caller names.
 	ids := append(append([]string(nil), in.AccessKeyIDs...), all...)
+	var active []string
 	for _, id := range sortedUnique(ids) {
 		st, ok := status[id]
 		if !ok {
@@ -51,8 +53,21 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 			res.AlreadyInactive = append(res.AlreadyInactive, id)
 			continue
 		}
-		_, err := a.Client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(in.User), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
-		switch {
+		active = append(active, id)
+	}
+	// The Active keys (IAM allows two per user) are deactivated at once: one round trip.
+	errs := make([]error, len(active))
+	var wg sync.WaitGroup
+	for i, id := range active {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = a.Client.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{UserName: aws.String(in.User), AccessKeyId: aws.String(id), Status: types.StatusTypeInactive})
+		}()
+	}
+	wg.Wait()
+	for i, id := range active {
+		switch err := errs[i]; {
 		case apiCode(err) == "NoSuchEntity":
 			res.Missing = append(res.Missing, id) // deleted since it was listed
 		case err != nil:
@@ -61,6 +76,7 @@ func (a *Activities) DeactivateKeys(ctx context.Context, in DeactivateKeysInput)
 			res.Deactivated = append(res.Deactivated, id)
 		}
 	}
+	sort.Strings(res.Missing)
 	return res, nil
 }
 

@@ -87,6 +87,16 @@ func evidenceHeadTampering(t *testing.T, cli func(*testing.T, int, ...string) st
 	if out := cli(t, exitFailed, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "rewritten") {
 		t.Errorf("a rewritten and re-chained evidence file: %q; want it named rewritten", out)
 	}
+	// The untouched file with its head deleted: exit 1, not a warning.
+	if err := os.WriteFile(path, full, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, evidence.HeadFileName)); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, exitFailed, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "no head") {
+		t.Errorf("an evidence file whose head was deleted: %q; want it refused for having no head", out)
+	}
 }
 
 func TestAuditAndSchedules(t *testing.T) {

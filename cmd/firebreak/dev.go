@@ -113,7 +113,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		}
 	}
 
-	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+	if err := privateDir(f.stateDir); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
 	ln, err := net.Listen("tcp", f.listen)
@@ -128,6 +128,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	defer srv.Stop()
+	// SQLite creates its database, journal and shared-memory files with the umask's mode.
+	if err := privateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
+		return err
+	}
 	codec, err := loadCodec(f.stateDir, keyCreate)
 	if err != nil {
 		return err
@@ -145,17 +149,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	defer c.Close()
 
-	store, err := evidence.OpenFileStore(filepath.Join(f.stateDir, "evidence"))
-	if err != nil {
-		return err
-	}
 	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
 	// evidence-head.key in the state dir, mode 0600).
 	headKey, err := loadKeyFile(filepath.Join(f.stateDir, "evidence-head.key"), "FIREBREAK_EVIDENCE_KEY", true)
 	if err != nil {
 		return err
 	}
-	store.HeadKey = headKey
+	store, err := evidence.OpenSignedFileStore(filepath.Join(f.stateDir, "evidence"), headKey)
+	if err != nil {
+		return err
+	}
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
 	// In dev both queues are served by workers bound to the sandbox: drills on the drill queue,

@@ -167,7 +167,7 @@ func loadCodec(stateDir string, src keySource) (*workflows.Codec, error) {
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		if err := privateDir(stateDir); err != nil {
 			return nil, fmt.Errorf("codec key: %w", err)
 		}
 		b = []byte(base64.StdEncoding.EncodeToString(key))

@@ -145,18 +145,15 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
 	raw := setting("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
-		s, err := evidence.OpenFileStore(dir)
+		v := setting("FIREBREAK_EVIDENCE_KEY")
+		if v == "" {
+			return evidence.OpenFileStore(dir)
+		}
+		k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
 		if err != nil {
-			return nil, err
+			return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
 		}
-		if v := setting("FIREBREAK_EVIDENCE_KEY"); v != "" {
-			k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
-			if err != nil {
-				return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
-			}
-			s.HeadKey = k
-		}
-		return s, nil
+		return evidence.OpenSignedFileStore(dir, k)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
@@ -187,6 +184,9 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	if err != nil {
 		return nil, nil, err
 	}
+	// Who approves an irreversible single action is the worker's configuration, not the
+	// caller's: the worker recompiles an action plan with these roles.
+	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
 	store, err := openEvidenceStore(ctx, evidenceDir)
 	if err != nil {
 		return nil, nil, err
@@ -299,10 +299,14 @@ serve the run for the life of the command.`,
 			if reason != "" {
 				raw["reason"] = reason
 			}
+			auth, err := requesterAuth(requestedBy)
+			if err != nil {
+				return err
+			}
 			run, err := runs.Prepare(p, raw, runs.Request{
 				Directory: configuredDirectory(),
 				Incident:  incident,
-				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:    workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
 			if err != nil {
@@ -406,5 +410,5 @@ func requesterFlag(cmd *cobra.Command, dst *string) {
 	if def == "" {
 		def = currentUser()
 	}
-	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else")
+	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else. With a Temporal client certificate (TEMPORAL_TLS_CERT) it must name its subject; otherwise the run records it as claimed")
 }
