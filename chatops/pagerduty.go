@@ -323,7 +323,12 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ignored", "event_type": eventType})
 		return
 	}
-	if !at.IsZero() && s.o.Now().Sub(at) > PagerDutyMaxEventAge {
+	if at.IsZero() {
+		// Without a time the age bound cannot hold: a captured event replayed later would pass.
+		s.reject(w, ep, fmt.Errorf("PagerDuty event %s for incident %s has no occurred_at; expected the time PagerDuty gives every webhook event", eventID, inc.ID))
+		return
+	}
+	if s.o.Now().Sub(at) > PagerDutyMaxEventAge {
 		s.metrics.request(ep, "stale")
 		s.log.Warn("chatops: PagerDuty event refused: older than the bound", "event_id", eventID, "incident", inc.ID, "occurred_at", at, "bound", PagerDutyMaxEventAge)
 		writeJSON(w, http.StatusOK, map[string]string{"status": "stale event", "event_id": eventID, "occurred_at": at.UTC().Format(time.RFC3339)})
@@ -356,12 +361,9 @@ func (s *Server) pagerDutyWebhook(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "no matching playbook", "incident": inc.ID})
 		return
 	}
-	if at.IsZero() {
-		at = s.o.Now()
-	}
 	// An incident is triggered once: a run for it that has finished is the answer too (Once).
 	sp := startSpec{Playbook: playbook, Raw: raw, Source: "pagerduty", Once: true, Request: runs.Request{Incident: inc.ID,
-		Trigger: workflows.Trigger{Kind: "pagerduty", By: s.pagerDutyRequester(body, inc), Reason: inc.Title, At: at},
+		Trigger: workflows.Trigger{Kind: "pagerduty", By: s.pagerDutyRequester(body, inc), ByAuth: "pagerduty", Reason: inc.Title, At: at},
 		Report:  workflows.Report{PagerDutyIncident: inc.ID}}}
 	in, err := s.prepare(&sp)
 	if err != nil {

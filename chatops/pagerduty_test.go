@@ -359,3 +359,19 @@ func TestPagerDutyReplays(t *testing.T) {
 		t.Errorf("%d starts; want the first event's only", len(starts))
 	}
 }
+
+// TestPagerDutyRefusesEventsWithNoTime: an event without occurred_at was given the time it
+// arrived, so the age bound never applied to it and a captured event could be replayed.
+func TestPagerDutyRefusesEventsWithNoTime(t *testing.T) {
+	h := newHarness(t)
+	ev := bytes.Replace(pdEvent("01NOTIME", chatops.EventIncidentTriggered, "PINC404", "PSVCDEV", "high", "key for alice"), []byte(`"occurred_at":"2026-11-23T15:04:00Z",`), nil, 1)
+	if bytes.Contains(ev, []byte("occurred_at")) {
+		t.Fatalf("the event still has a time: %s", ev)
+	}
+	if code, out := h.webhook(t, ev); code != http.StatusBadRequest {
+		t.Errorf("an event with no occurred_at: %d %v; want 400", code, out)
+	}
+	if starts, _ := h.fake.snapshot(); len(starts) != 0 {
+		t.Errorf("a run was started: %+v", starts)
+	}
+}

@@ -345,7 +345,7 @@ func (s *Server) slashPlaybook(ctx context.Context, cmd slack.SlashCommand, r Sl
 		}
 	}
 	sp := startSpec{Playbook: r.Playbook, Raw: raw, Source: "slack", RequestKey: slackRequestKey(cmd.TriggerID), Request: runs.Request{
-		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
+		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, ByAuth: "slack", Reason: raw["reason"], At: s.o.Now()},
 		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}}
 	in, err := s.prepare(&sp)
 	if err != nil {
@@ -433,7 +433,7 @@ func (s *Server) runCommand(ctx context.Context, cmd slack.SlashCommand, drill b
 		raw["subject"] = t.Subject
 	}
 	sp := startSpec{Playbook: args[0], Raw: raw, Source: "slack", RequestKey: slackRequestKey(cmd.TriggerID), Request: runs.Request{Drill: drill,
-		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: raw["reason"], At: s.o.Now()},
+		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, ByAuth: "slack", Reason: raw["reason"], At: s.o.Now()},
 		Report:  workflows.Report{SlackChannel: cmd.ChannelID}}}
 	if drill {
 		sp.Request.Trigger.Kind = "drill"
@@ -629,7 +629,7 @@ func (s *Server) confirm(ctx context.Context, ic slack.InteractionCallback, valu
 		channel = ic.Channel.ID
 	}
 	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "slack", RequestKey: slackRequestKey(ic.TriggerID), Request: runs.Request{
-		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, Reason: ps.Inputs["reason"], At: s.o.Now()},
+		Trigger: workflows.Trigger{Kind: "slack", By: who.Subject, ByAuth: "slack", Reason: ps.Inputs["reason"], At: s.o.Now()},
 		Report:  workflows.Report{SlackChannel: channel}}}
 	in, err := s.prepare(&sp)
 	if err != nil {
@@ -649,7 +649,7 @@ func (s *Server) confirmIncident(ic slack.InteractionCallback, ps pendingStart, 
 	// The confirmer chose to act on the incident's text: the run records them, and the
 	// workflow refuses them as an approver of its gates, as it refuses the requester.
 	sp := startSpec{Playbook: ps.Playbook, Raw: ps.Inputs, Source: "pagerduty", Once: true, Request: runs.Request{Incident: ps.Incident,
-		Trigger: workflows.Trigger{Kind: "pagerduty", By: ps.By, Reason: ps.Reason, At: time.UnixMilli(ps.At).UTC(), ConfirmedBy: who.Subject},
+		Trigger: workflows.Trigger{Kind: "pagerduty", By: ps.By, ByAuth: "pagerduty", Reason: ps.Reason, At: time.UnixMilli(ps.At).UTC(), ConfirmedBy: who.Subject},
 		Report:  workflows.Report{PagerDutyIncident: ps.Incident, SlackChannel: ps.Channel}}}
 	if ps.At == 0 {
 		sp.Request.Trigger.At = s.o.Now()

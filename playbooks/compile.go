@@ -283,6 +283,7 @@ func (c *compiler) checkPurpose(root, stepsNode *yaml.Node, p *Plan) {
 		return
 	}
 	if len(changes) > 0 && len(verifies) == 0 && len(p.Expect) == 0 {
+		p.Unverified = changes
 		c.d.warn(root.Line, root.Column, "", "playbook %s changes systems (%s) but verifies nothing: add a verify step (such as vault.verify_revoked or awsiam.verify_contained) or an expect: assertion, so a run shows the change took effect", p.Name, strings.Join(changes, ", "))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,19 +14,29 @@ import (
 //go:embed library/*.yaml
 var library embed.FS
 
+// BundledFS is the embedded library: library/*.yaml.
+func BundledFS() fs.FS { return library }
+
 // ErrUnknownPlaybook is returned when no playbook has the requested name.
 var ErrUnknownPlaybook = errors.New("unknown playbook")
 
 // Library is a set of compiled playbooks by name: the bundled ones, overridden by any of the
 // same name in a user's directory.
 type Library struct {
-	plans map[string]*Plan
+	plans       map[string]*Plan
+	actionRoles []string
 }
 
-// LoadLibrary compiles the bundled playbooks and, when dir is not empty, every *.yaml and
-// *.yml file in dir. A file in dir with the name of a bundled playbook overrides it. Every
-// compile error of every file is returned, joined.
-func LoadLibrary(dir string) (*Library, error) {
+// ErrPath is wrapped by the error for a playbook path that does not exist, is not a playbook
+// file, or is a directory without playbooks: a mistyped --playbooks must not quietly fall
+// back to the bundled library.
+var ErrPath = errors.New("bad playbook path")
+
+// LoadLibrary compiles the bundled playbooks and, when path is not empty, the playbook file
+// at path or every *.yaml and *.yml file in the directory at path. A user playbook with the
+// name of a bundled one overrides it. A path that does not exist or holds no playbook is an
+// error wrapping ErrPath; every compile error of every file is returned, joined.
+func LoadLibrary(path string) (*Library, error) {
 	lib := &Library{plans: map[string]*Plan{}}
 	var errs []error
 	entries, err := fs.ReadDir(library, "library")
@@ -44,16 +55,13 @@ func LoadLibrary(dir string) (*Library, error) {
 		}
 		lib.plans[p.Name] = p
 	}
-	if dir != "" {
-		files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
-		sort.Strings(files)
+	if path != "" {
+		files, err := PlaybookFiles(path)
+		if err != nil {
+			return nil, err
+		}
 		for _, f := range files {
-			src, err := readLimited(f)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			p, err := Compile(f, src)
+			p, err := compileFile(f)
 			if err != nil {
 				errs = append(errs, err)
 				continue
@@ -62,6 +70,59 @@ func LoadLibrary(dir string) (*Library, error) {
 		}
 	}
 	return lib, errors.Join(errs...)
+}
+
+// PlaybookFiles lists the playbook files path names: the file itself, or a directory's *.yaml
+// and *.yml files, sorted. Anything else is an error wrapping ErrPath.
+func PlaybookFiles(path string) ([]string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: expected a playbook file or a directory of playbooks, found nothing there", ErrPath, path)
+	}
+	if !st.IsDir() {
+		if !isPlaybookFile(path) {
+			return nil, fmt.Errorf("%w: %s: expected a playbook file ending in .yaml or .yml, or a directory of them", ErrPath, path)
+		}
+		return []string{path}, nil
+	}
+	var files []string
+	for _, pattern := range []string{"*.yaml", "*.yml"} {
+		m, _ := filepath.Glob(filepath.Join(path, pattern))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	if len(files) == 0 {
+		return nil, fmt.Errorf("%w: %s: expected playbooks (*.yaml, *.yml) in this directory, found none", ErrPath, path)
+	}
+	return files, nil
+}
+
+func isPlaybookFile(path string) bool {
+	return strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")
+}
+
+func compileFile(path string) (*Plan, error) {
+	src, err := readLimited(path)
+	if err != nil {
+		return nil, err
+	}
+	return Compile(path, src)
+}
+
+// Resolve finds a playbook by name in the library, or, when ref is a path to a playbook file
+// (it names a .yaml or .yml file, or holds a path separator), compiles that file.
+func (l *Library) Resolve(ref string) (*Plan, error) {
+	if isPlaybookFile(ref) || strings.ContainsRune(ref, filepath.Separator) || strings.ContainsRune(ref, '/') {
+		files, err := PlaybookFiles(ref)
+		if err != nil {
+			return nil, err
+		}
+		if len(files) != 1 {
+			return nil, fmt.Errorf("%w: %s: expected one playbook file, found a directory of %d", ErrPath, ref, len(files))
+		}
+		return compileFile(files[0])
+	}
+	return l.Get(ref)
 }
 
 // Names lists the playbooks in the library, sorted.

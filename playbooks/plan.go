@@ -41,6 +41,9 @@ type Plan struct {
 	// Warnings are problems that do not stop the playbook from compiling; they are not part
 	// of the workflow input.
 	Warnings []Diagnostic `json:"-"`
+	// Unverified lists the steps that change systems when no step verifies anything and no
+	// expect checks the end state (one of the Warnings); a drill of such a playbook fails.
+	Unverified []string `json:"-"`
 }
 
 // Roles says who may start a playbook and who may approve its approval steps. Role names

@@ -49,7 +49,7 @@ func TestPlaybookMustChangeOrVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a playbook that changes but does not verify still compiles: %v", err)
 	}
-	if !hasWarning(p, "changes systems (revoke) but verifies nothing") {
+	if !hasWarning(p, "changes systems (revoke) but verifies nothing") || len(p.Unverified) != 1 {
 		t.Fatalf("expected a warning that nothing verifies the change, got %v", p.Warnings)
 	}
 	verified := changes + `  - id: check

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 )
 
 // Source is one playbook file to compile.
@@ -34,23 +31,16 @@ func BundledSources() ([]Source, error) {
 	return out, nil
 }
 
-// ReadSources reads playbook files; a directory contributes its *.yaml and *.yml files.
+// ReadSources reads playbook files; a directory contributes its *.yaml and *.yml files. A
+// path that does not exist or holds no playbook is an error wrapping ErrPath.
 func ReadSources(paths ...string) ([]Source, error) {
 	var out []Source
 	for _, p := range paths {
-		st, err := os.Stat(p)
+		files, err := PlaybookFiles(p)
 		if err != nil {
 			return nil, err
 		}
-		files := []string{p}
-		if st.IsDir() {
-			files, _ = filepath.Glob(filepath.Join(p, "*.y*ml"))
-			sort.Strings(files)
-		}
 		for _, f := range files {
-			if !strings.HasSuffix(f, ".yaml") && !strings.HasSuffix(f, ".yml") && st.IsDir() {
-				continue
-			}
 			src, err := readLimited(f)
 			if err != nil {
 				return nil, err

@@ -27,7 +27,7 @@ func TestLibraryVerifiesItsOwnPlans(t *testing.T) {
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := lib.Verify(back); err != nil {
+		if _, err := lib.Verify(back, nil); err != nil {
 			t.Errorf("%s after a JSON round trip: %v", name, err)
 		}
 	}
@@ -51,18 +51,59 @@ func TestHandMadePlanIsRefused(t *testing.T) {
 	for i := range forged.Steps {
 		forged.Steps[i].Needs = slices.DeleteFunc(slices.Clone(forged.Steps[i].Needs), func(n string) bool { return strings.HasPrefix(n, playbooks.GatePrefix) })
 	}
-	if _, err := lib.Verify(forged); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
+	if _, err := lib.Verify(forged, nil); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
 		t.Fatalf("the hand-made plan: %v; want ErrPlanNotCompiled", err)
 	}
 	unknown := *p
 	unknown.Name = "my-own"
-	if _, err := lib.Verify(unknown); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
+	if _, err := lib.Verify(unknown, nil); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
 		t.Errorf("a plan not in the library: %v; want it refused", err)
 	}
 	action := *p
 	action.Name = playbooks.ActionPlanPrefix + "awsiam-rotate-key"
 	action.TwoPersonOptOut = true
-	if _, err := lib.Verify(action); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
+	if _, err := lib.Verify(action, nil); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
 		t.Errorf("an action plan opting out of the two-person rule: %v; want it refused", err)
+	}
+}
+
+// TestRenamedPlanIsNotAnActionPlan is the review's finding: a hand-made three-step plan
+// renamed action-vault-revoke-tokens ran, because any plan named action-* was accepted. The
+// worker now recompiles an action plan from the action request and its own approver roles.
+func TestRenamedPlanIsNotAnActionPlan(t *testing.T) {
+	lib, err := playbooks.LoadLibrary("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := lib.Get("compromised-dev-key")
+	renamed := *p
+	renamed.Name = playbooks.ActionPlanName("vault.revoke_tokens")
+	req := &playbooks.ActionRequest{Action: "vault.revoke_tokens", Args: map[string]string{"accessors": "a1,a2"}}
+	for _, act := range []*playbooks.ActionRequest{nil, req} {
+		if _, err := lib.Verify(renamed, act); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
+			t.Errorf("a playbook renamed %s (request %+v): %v; want ErrPlanNotCompiled", renamed.Name, act, err)
+		}
+	}
+	honest, _, err := playbooks.ActionPlan(req.Action, req.Args, lib.ActionApproveRoles())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if what, err := lib.Verify(*honest, req); err != nil {
+		t.Fatalf("the action plan the worker compiles itself: %v; want it accepted", err)
+	} else if !strings.Contains(what, "vault.revoke_tokens") {
+		t.Errorf("verdict %q does not say which action was recompiled", what)
+	}
+	// An irreversible action whose approver roles the caller chose, not the worker.
+	rot := &playbooks.ActionRequest{Action: "awsiam.rotate_key", Args: map[string]string{"user": "carol"}}
+	mine, _, err := playbooks.ActionPlan(rot.Action, rot.Args, []string{"my-friends"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lib.Verify(*mine, rot); !errors.Is(err, playbooks.ErrPlanNotCompiled) {
+		t.Errorf("an action plan whose approver role the caller chose: %v; want it refused", err)
+	}
+	lib.SetActionApproveRoles([]string{"my-friends"})
+	if _, err := lib.Verify(*mine, rot); err != nil {
+		t.Errorf("the same plan on a worker configured with that role: %v; want it accepted", err)
 	}
 }

@@ -22,7 +22,13 @@ type Summary struct {
 	StartedAt  time.Time            `json:"started_at"`
 	ClosedAt   time.Time            `json:"closed_at,omitzero"`
 	Result     *workflows.RunResult `json:"result,omitempty"`
+	// ReplayOf, on a drill that replays a recorded run, is that run's workflow id (memo
+	// MemoReplayOf): a replay is a check of the interpreter, not a drill of the team.
+	ReplayOf string `json:"replay_of,omitempty"`
 }
+
+// MemoReplayOf is the memo field a replay's run records the replayed run's workflow id in.
+const MemoReplayOf = "replay_of"
 
 // Filter selects runs to list; zero values select everything.
 type Filter struct {
@@ -66,6 +72,9 @@ func (c *Client) List(ctx context.Context, f Filter) ([]Summary, error) {
 			}
 			if fl := e.GetMemo().GetFields()["playbook"]; fl != nil {
 				_ = json.Unmarshal(fl.GetData(), &s.Playbook)
+			}
+			if fl := e.GetMemo().GetFields()[MemoReplayOf]; fl != nil {
+				_ = json.Unmarshal(fl.GetData(), &s.ReplayOf)
 			}
 			out = append(out, s)
 		}

@@ -29,6 +29,9 @@ type Request struct {
 	// the people its inputs name (RunInput.Directory), so its activities find each person
 	// where the directory says. Empty: subject = Vault entity name = IAM user name.
 	Directory []playbooks.Identity
+	// Action is the single action and raw arguments the plan was compiled from
+	// (playbooks.ActionPlan); the worker recompiles the plan from it.
+	Action *playbooks.ActionRequest
 }
 
 // Run is a prepared run: its workflow id and the input the interpreter workflow starts with.
@@ -53,7 +56,7 @@ func PrepareBound(p *playbooks.Plan, inputs map[string]any, r Request) Run {
 	return Run{
 		ID: WorkflowID(p, inputs, r),
 		Input: workflows.RunInput{Plan: *p, Inputs: inputs, Trigger: r.Trigger, Drill: r.Drill,
-			Report: r.Report, AutoApprove: r.AutoApprove, Directory: DirectoryFor(r.Directory, inputs)},
+			Report: r.Report, AutoApprove: r.AutoApprove, Directory: DirectoryFor(r.Directory, inputs), Action: r.Action},
 	}
 }
 

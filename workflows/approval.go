@@ -178,6 +178,19 @@ func (r *runner) findPending(step string) (*pending, error) {
 
 // validateApproval refuses a request that must not count; it changes nothing.
 func (r *runner) validateApproval(ctx workflow.Context, req ApprovalRequest) error {
+	return r.checkApproval(ctx, req, false)
+}
+
+// validateSigned is the update's validator: validateApproval and, for runs recorded since
+// decisions are signed, the signature. The signature is checked here only: the validator
+// decides whether the update is accepted, and it does not run again when an accepted update
+// is replayed — so a worker whose trusted keys have changed since still replays the run as it
+// was decided, rather than refusing the decision the second time.
+func (r *runner) validateSigned(ctx workflow.Context, req ApprovalRequest) error {
+	return r.checkApproval(ctx, req, true)
+}
+
+func (r *runner) checkApproval(ctx workflow.Context, req ApprovalRequest, signature bool) error {
 	if req.Decision != DecisionApprove && req.Decision != DecisionDeny {
 		return fmt.Errorf("decision: expected %q or %q, found %q", DecisionApprove, DecisionDeny, req.Decision)
 	}
@@ -221,7 +234,7 @@ func (r *runner) validateApproval(ctx workflow.Context, req ApprovalRequest) err
 		return fmt.Errorf("%s has already decided %s; each person decides once", req.Approver, p.Step)
 	}
 	// Everything above read what the request claims; the signature is what makes it true.
-	if r.signedDecisions {
+	if signature && r.signedDecisions {
 		info := workflow.GetInfo(ctx)
 		if err := VerifyDecision(req, p.Step, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), r.decisionKeys); err != nil {
 			return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
@@ -329,7 +342,7 @@ func (r *runner) registerApprovals(ctx workflow.Context) error {
 		func(ctx workflow.Context, req ApprovalRequest) (ApprovalResult, error) {
 			return r.applyApproval(ctx, req)
 		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateApproval(ctx, req) }})
+		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, req ApprovalRequest) error { return r.validateSigned(ctx, req) }})
 }
 
 func (r *runner) openPending() []PendingApproval {

@@ -48,6 +48,10 @@ steps:
   - id: monitor
     action: wait
     with: {duration: 20s}
+  - id: verify
+    action: vault.verify_revoked
+    needs: [monitor]
+    with: {accessors: ["acc-1"]}
 `
 
 // TestRecordEscalationHistory records a run with an escalation, decided by a person while the
@@ -83,6 +87,9 @@ func TestRecordEscalationHistory(t *testing.T) {
 	reg := func(name string, fn any) { w.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name}) }
 	reg("vault.Inventory", func(ctx context.Context, in vault.InventoryInput) (vault.InventoryResult, error) {
 		return vault.InventoryResult{}, temporal.NewNonRetryableApplicationError("vault: no identity entity named "+in.Subject, "UnknownSubject", nil)
+	})
+	reg("vault.VerifyRevoked", func(ctx context.Context, in vault.VerifyRevokedInput) (vault.VerifyResult, error) {
+		return vault.VerifyResult{Passed: true, Checks: []vault.Check{{Name: "token acc-1 fails lookup", Passed: true}}}, nil
 	})
 	var posts atomic.Int32
 	reg("slack.Post", func(ctx context.Context, in slack.PostInput) (slack.PostResult, error) {

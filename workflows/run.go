@@ -37,6 +37,9 @@ type RunInput struct {
 	// runs of at most that many elements each (SplitBatches); a list too long for one history
 	// is split whatever it says.
 	BatchSize int `json:"batch_size,omitempty"`
+	// Action is the single action and raw arguments a one-step action plan was compiled
+	// from; the worker recompiles the plan from it before running it (trust rule 6).
+	Action *playbooks.ActionRequest `json:"action,omitempty"`
 }
 
 // Trigger says who or what started a run, and when.
@@ -49,6 +52,10 @@ type Trigger struct {
 	// PagerDuty incident whose inputs came from free text). They chose to act, so like the
 	// requester they may not also approve the run's gates.
 	ConfirmedBy string `json:"confirmed_by,omitempty"`
+	// ByAuth says how By was established: "slack" or "pagerduty" (verified requests and the
+	// directory), "mtls:<subject>" (the command line's Temporal client certificate), or
+	// "claimed" (the command line's --requested-by, with nothing that authenticates it).
+	ByAuth string `json:"by_auth,omitempty"`
 }
 
 // Report says where a run reports progress. Empty fields turn that channel off.
@@ -370,7 +377,7 @@ func (r *runner) checkPlan(ctx workflow.Context, t trust) error {
 	type verdict struct{ Checked, Refused string }
 	var v verdict
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		what, err := t.library.Verify(r.in.Plan)
+		what, err := t.library.Verify(r.in.Plan, r.in.Action)
 		if err != nil {
 			return verdict{Refused: err.Error()}
 		}

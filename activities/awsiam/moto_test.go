@@ -3,14 +3,9 @@
 package awsiam_test
 
 import (
-	"bufio"
 	"context"
-	"net"
-	"os/exec"
 	"reflect"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,54 +13,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
+	"github.com/firebreak-dev/firebreak/testenv/realserver"
 )
 
-// startMoto runs moto_server (an AWS emulator, when installed) on a free loopback port and
-// returns its endpoint. The test is skipped when moto_server is not on PATH.
+// startMoto runs moto_server (an AWS emulator) on a free loopback port and returns its
+// endpoint; the test is skipped when moto_server is not installed.
 func startMoto(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Skip("moto_server is not on PATH; the cross-check against moto is skipped")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", port)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the pyenv shim may fork; stop the whole group
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting moto_server: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
-	// Werkzeug announces "Running on http://127.0.0.1:PORT" on stderr once it listens.
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		announced := false
-		for sc.Scan() {
-			if !announced && strings.Contains(sc.Text(), "Running on http://127.0.0.1:"+port) {
-				announced = true
-				close(ready)
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(30 * time.Second):
-		t.Fatal("moto_server did not announce it was listening within 30s")
-	}
-	return "http://127.0.0.1:" + port
+	return realserver.StartMoto(t)
 }
 
 // TestAgainstMoto runs the activities against moto, a third-party IAM emulator, to check

@@ -66,6 +66,8 @@ type FileStore struct {
 	// HeadKey signs the chain's head after every append (Head, HeadFileName); nil leaves
 	// heads unsigned.
 	HeadKey ed25519.PrivateKey
+	// found is the head the file was left with at open, if any.
+	found *Head
 }
 
 // OpenFileStore opens (creating if needed) the evidence file in dir and checks its chain.
@@ -73,7 +75,17 @@ func OpenFileStore(dir string) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("evidence store: %w", err)
 	}
+	// Evidence holds what a run saw of people's access: the owner's only, whatever mode an
+	// earlier version or a umask left.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("evidence store: %w", err)
+	}
 	s := &FileStore{path: filepath.Join(dir, "evidence.jsonl"), keys: map[string]Record{}}
+	for _, f := range []string{s.path, filepath.Join(dir, HeadFileName)} {
+		if err := os.Chmod(f, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("evidence store: %w", err)
+		}
+	}
 	recs, err := ReadFile(s.path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
@@ -87,14 +99,42 @@ func OpenFileStore(dir string) (*FileStore, error) {
 	}
 	// The signed head the file was left with must still match it: a file truncated or
 	// rewritten while the worker was down is refused, not extended.
-	if h, err := ReadHead(filepath.Join(dir, HeadFileName)); err == nil {
+	// A store with records always has a head (every append writes one): a missing head is
+	// a deleted one, and the records it covered may have been cut or rewritten.
+	h, err := ReadHead(filepath.Join(dir, HeadFileName))
+	switch {
+	case errors.Is(err, os.ErrNotExist) && len(recs) > 0:
+		return nil, fmt.Errorf("evidence store %s: %w: it holds %d records but has no head (%s) beside it; expected the head every append writes: it was deleted", s.path, ErrHead, len(recs), HeadFileName)
+	case err == nil:
 		if err := VerifyHead(recs, h, nil); err != nil {
 			return nil, fmt.Errorf("evidence store %s: %w", s.path, err)
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+		s.found = &h
+	case !errors.Is(err, os.ErrNotExist):
 		return nil, err
 	}
 	s.head = Head{Count: s.last.Seq, ChainSHA256: s.last.ChainSHA256}
+	return s, nil
+}
+
+// OpenSignedFileStore opens the file store in dir (OpenFileStore) whose heads key signs, and
+// checks the head the file was left with against key's public half: a head rewritten
+// without the key (to match a truncated or re-chained file) is refused, not extended.
+func OpenSignedFileStore(dir string, key ed25519.PrivateKey) (*FileStore, error) {
+	s, err := OpenFileStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	if s.found != nil {
+		recs, err := ReadFile(s.path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := VerifyHead(recs, *s.found, key.Public().(ed25519.PublicKey)); err != nil {
+			return nil, fmt.Errorf("evidence store %s: %w", s.path, err)
+		}
+	}
+	s.HeadKey = key
 	return s, nil
 }
 

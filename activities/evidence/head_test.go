@@ -3,6 +3,7 @@ package evidence_test
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"os"
@@ -100,5 +101,69 @@ func TestHeadShowsTruncationAndRechaining(t *testing.T) {
 	}
 	if _, err := evidence.OpenFileStore(dir); !errors.Is(err, evidence.ErrHead) {
 		t.Errorf("opening a truncated store: %v; want ErrHead", err)
+	}
+}
+
+// TestStoreIsPrivate: an evidence directory and file left world-readable are made the
+// owner's only when the store opens.
+func TestStoreIsPrivate(t *testing.T) {
+	dir := chainOf(t, nil, 1)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "evidence.jsonl"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.OpenFileStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "evidence.jsonl"): 0o600, filepath.Join(dir, evidence.HeadFileName): 0o600} {
+		if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v (%v); want %#o", path, fi.Mode().Perm(), err, want)
+		}
+	}
+}
+
+// TestOpenFailsClosedOnAMissingOrForgedHead is the review's finding: the store opened when its
+// head was deleted, and checked the head without its signature, so a head rewritten to match
+// a truncated file passed.
+func TestOpenFailsClosedOnAMissingOrForgedHead(t *testing.T) {
+	dir := t.TempDir()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	s, err := evidence.OpenSignedFileStore(dir, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if _, err := s.Append(context.Background(), evidence.Record{Key: k, Kind: "snapshot", Data: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := evidence.OpenSignedFileStore(dir, key); err != nil {
+		t.Fatalf("reopening an untouched store: %v", err)
+	}
+	head := filepath.Join(dir, evidence.HeadFileName)
+	signed, err := os.ReadFile(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A head written without the key, matching the file.
+	var h evidence.Head
+	if err := json.Unmarshal(signed, &h); err != nil {
+		t.Fatal(err)
+	}
+	h.Signature, h.KeyID = "", ""
+	forged, _ := json.Marshal(h)
+	if err := os.WriteFile(head, forged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.OpenSignedFileStore(dir, key); !errors.Is(err, evidence.ErrHead) {
+		t.Errorf("a head not signed by the store's key: %v; want ErrHead", err)
+	}
+	if err := os.Remove(head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.OpenFileStore(dir); !errors.Is(err, evidence.ErrHead) {
+		t.Errorf("records with their head deleted: %v; want ErrHead", err)
 	}
 }

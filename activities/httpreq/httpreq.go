@@ -252,26 +252,38 @@ func join(base, path string, query map[string]any) (string, error) {
 	return b.String(), nil
 }
 
-// plainSegment refuses a decoded path segment that is, or decodes further into, a dot
-// segment, a separator or a backslash: a server that decodes once more must not climb out
-// of the base path either.
+// maxDecodeRounds bounds how often plainSegment percent-decodes a segment: one still
+// changing after that many rounds is refused rather than trusted.
+const maxDecodeRounds = 8
+
+// plainSegment refuses a path segment that is, or decodes (however many times) into, a dot
+// segment, a separator, a backslash or a ';' (a matrix parameter: "..;" is ".." to some
+// servers): a server that decodes once more must not climb out of the base path either. It
+// decodes until the segment no longer changes, and refuses one still changing after
+// maxDecodeRounds rounds.
 func plainSegment(seg string) error {
-	for range 3 {
+	orig := seg
+	for round := 0; ; round++ {
 		for _, part := range strings.FieldsFunc(seg, func(r rune) bool { return r == '/' || r == '\\' }) {
 			if part == "." || part == ".." {
-				return fmt.Errorf("segment %q climbs out of its place (a . or .. segment, however encoded)", seg)
+				return fmt.Errorf("segment %q climbs out of its place (a . or .. segment, however encoded)", orig)
 			}
 		}
 		if strings.Contains(seg, "\\") {
-			return fmt.Errorf("segment %q holds a backslash", seg)
+			return fmt.Errorf("segment %q holds a backslash", orig)
+		}
+		if strings.Contains(seg, ";") {
+			return fmt.Errorf("segment %q holds a ';' (a path parameter some servers strip, so ..; would be ..)", orig)
 		}
 		next, err := url.PathUnescape(seg)
 		if err != nil || next == seg {
 			return nil
 		}
+		if round >= maxDecodeRounds {
+			return fmt.Errorf("segment %q still decodes to something new after %d rounds of percent-decoding; expected a plain segment", orig, maxDecodeRounds)
+		}
 		seg = next
 	}
-	return nil
 }
 
 func sortedKeys(m map[string]any) []string {

@@ -130,6 +130,10 @@ func TestRequestStaysUnderItsBasePath(t *testing.T) {
 		"/v1/blocklist/1.2.3.4?drop=all",
 		"/v1/blocklist/1.2.3.4#x",
 		"/v1//admin",
+		"/v1/%2525252e%2525252e/admin",
+		"/v1/blocklist/..;/admin",
+		"/v1/blocklist/%2e%2e%3b/admin",
+		"/v1/%" + strings.Repeat("25", 12) + "2e/admin",
 	} {
 		_, err := env.ExecuteActivity(httpreq.ActivityPrefix+"Request", httpreq.RequestInput{Service: "api", Method: "GET", Path: path})
 		var appErr *temporal.ApplicationError

@@ -24,48 +24,21 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/httpreq"
 	"github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/realserver"
 )
 
-// baoBinary finds a real OpenBao: $BAO_BIN, else ../shared/tools/openbao/bao relative to the
-// repository root, else bao on PATH. The test is skipped when there is none.
+// baoBinary finds a real OpenBao the way every real-server test does (realserver.BaoBinary);
+// without one the test is skipped, or fails under FIREBREAK_REAL_SERVERS=required.
 func baoBinary(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real OpenBao skipped in -short mode")
 	}
-	if b := os.Getenv("BAO_BIN"); b != "" {
-		return b
+	b, why := realserver.BaoBinary()
+	if b == "" {
+		realserver.Missing(t, why)
 	}
-	if root, err := repoRoot(); err == nil {
-		// ../shared beside the repository (a worktree may sit one level deeper)
-		for dir := filepath.Dir(root); dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-			if b := filepath.Join(dir, "shared", "tools", "openbao", "bao"); fileExists(b) {
-				return b
-			}
-		}
-	}
-	if b, err := exec.LookPath("bao"); err == nil {
-		return b
-	}
-	t.Skip("no OpenBao: set BAO_BIN to a bao binary (or put ../shared/tools/openbao/bao beside the repository)")
-	return ""
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if fileExists(filepath.Join(dir, "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", os.ErrNotExist
-		}
-		dir = parent
-	}
+	return b
 }
 
 func fileExists(p string) bool {
@@ -139,13 +112,13 @@ func startPostgres(t *testing.T) postgres {
 		bin = "/usr/lib/postgresql/15/bin"
 	}
 	if !fileExists(filepath.Join(bin, "initdb")) || !fileExists(filepath.Join(bin, "pg_ctl")) {
-		t.Skipf("no PostgreSQL server binaries in %s: install postgresql-15 (apt-get install -y postgresql-15) or set PG_BIN", bin)
+		realserver.Missing(t, "no PostgreSQL server binaries in "+bin+": install postgresql-15 (apt-get install -y postgresql-15) or set PG_BIN")
 	}
 	var prefix []string
 	if u, err := user.Current(); err == nil && u.Uid == "0" {
 		rb, err := exec.LookPath("runuser")
 		if err != nil {
-			t.Skip("running as root without runuser: PostgreSQL will not run as root")
+			realserver.Missing(t, "running as root without runuser: PostgreSQL will not run as root")
 		}
 		prefix = []string{rb, "-u", "nobody", "--"}
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
@@ -19,202 +18,43 @@ import (
 )
 
 // actionStep is the id of the step that carries out the action in a one-step plan.
-const actionStep = "action"
-
-// actionPlanName is the name of the plan that runs one catalog action, e.g.
-// "action-vault-revoke-tokens" for vault.revoke_tokens.
-func actionPlanName(action string) string {
-	return "action-" + strings.NewReplacer(".", "-", "_", "-").Replace(action)
-}
-
-// inputTypeOf maps a catalog argument type to the playbook input type that carries it from
-// the command line; "" means the value is a JSON literal written into the plan.
-func inputTypeOf(t playbooks.Type) string {
-	switch t {
-	case playbooks.TypeString:
-		return "string"
-	case playbooks.TypeInt:
-		return "int"
-	case playbooks.TypeBool:
-		return "bool"
-	case playbooks.TypeStringList:
-		return "list"
-	}
-	return ""
-}
-
-// subjectArgs are the arguments that name whose state an action changes, in order of
-// preference; the first one given becomes the evidence subject.
-var subjectArgs = []string{"subject", "user", "entity_id", "prefix", "incident_id", "email", "channel"}
-
-// DefaultApproveRole is the role whose members approve an irreversible single action when
-// neither --approve-role nor FIREBREAK_APPROVE_ROLE names one: the bundled playbooks' approvers.
-const DefaultApproveRole = "security-oncall"
+const actionStep = playbooks.ActionStepID
 
 // actionGate is the id of the two-person gate the compiler puts before an irreversible
-// action step (playbooks.GatePrefix + actionStep).
-const actionGate = playbooks.GatePrefix + actionStep
+// action step.
+const actionGate = playbooks.ActionGateID
 
-// actionPlan compiles the plan that runs one catalog action with the raw key=value arguments
-// of the command line: string, int, bool and list arguments become typed playbook inputs (so
-// they are checked like any input), map and list-of-map arguments are JSON written into the
-// plan. A destructive action is preceded by an evidence snapshot of the request (and, for
-// IAM actions on a user, of the user's IAM state), as every playbook must.
-//
-// approveRoles are the roles that may approve: an action that cannot be undone (awsiam.
-// rotate_key, vault.destroy_totp, …, or deactivate_mfa_devices with delete_virtual=true) is
-// held by the two-person rule like any playbook step — the compiler puts the gate
-// actionGate between the snapshot and the action, and someone holding one of these roles,
-// other than the requester, must approve it. It returns the plan and the bound inputs.
-func actionPlan(name string, raw map[string]string, approveRoles []string) (*playbooks.Plan, map[string]any, error) {
-	act, ok := playbooks.LookupAction(name)
-	if !ok {
-		var names []string
-		for _, a := range playbooks.Catalog() {
-			if !a.Builtin {
-				names = append(names, a.Name)
-			}
-		}
-		return nil, nil, usagef("unknown action %q; expected one of %s (see `firebreak actions`)", name, strings.Join(names, ", "))
-	}
-	if act.Builtin {
-		return nil, nil, usagef("%s is carried out by the interpreter inside a playbook (a person or a timer), not by an integration; it cannot run on its own", name)
-	}
-	var argNames []string
-	for _, p := range act.Args {
-		if !p.Internal {
-			argNames = append(argNames, p.Name)
-		}
-	}
-	inputs := map[string]any{}   // input name → declaration
-	with := map[string]any{}     // argument → YAML value
-	evidence := map[string]any{} // argument → YAML value, for the snapshot
-	inputRaw := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(raw)) {
-		p, ok := act.Arg(k)
-		if !ok || p.Internal {
-			return nil, nil, usagef("action %s has no argument %q; its arguments are %s", name, k, strings.Join(argNames, ", "))
-		}
-		if strings.Contains(raw[k], "${{") {
-			return nil, nil, usagef("argument %s: expressions (${{ }}) are not allowed in a single action; give the value itself", k)
-		}
-	}
-	for _, p := range act.Args {
-		if p.Internal {
-			continue
-		}
-		v, given := raw[p.Name]
-		if p.Name == act.IrreversibleWith && (v == "true" || v == "false") {
-			// Written as a literal, so the compiler sees whether this run can be undone: a
-			// delete_virtual=false run is reversible and needs no second person.
-			with[p.Name], evidence[p.Name] = v == "true", v == "true"
-			continue
-		}
-		if t := inputTypeOf(p.Type); t != "" {
-			if t == "string" && (p.Name == "subject" || p.Name == "user") {
-				t = "user" // whose state changes: the workflow refuses them as an approver
-			}
-			if !given && !p.Required {
-				continue
-			}
-			inputs[p.Name] = map[string]any{"type": t, "required": p.Required, "description": p.Doc}
-			if given {
-				inputRaw[p.Name] = v
-			}
-			with[p.Name] = "${{ inputs." + p.Name + " }}"
-			evidence[p.Name] = with[p.Name]
-			continue
-		}
-		if !given {
-			if p.Required {
-				return nil, nil, usagef("argument %s is required (%s, %s as JSON)", p.Name, p.Doc, p.Type)
-			}
-			continue
-		}
-		var lit any
-		if err := json.Unmarshal([]byte(v), &lit); err != nil {
-			return nil, nil, usagef("argument %s: expected %s as JSON, e.g. %s; found %q", p.Name, p.Type, jsonExample(p.Type), v)
-		}
-		with[p.Name], evidence[p.Name] = lit, lit
-	}
+// DefaultApproveRole is the role whose members approve an irreversible single action when
+// FIREBREAK_APPROVE_ROLE names none.
+const DefaultApproveRole = playbooks.DefaultApproveRole
 
-	step := map[string]any{"id": actionStep, "name": act.Summary, "action": name, "with": with}
-	steps := []any{}
-	if act.Destructive {
-		subject := name
-		for _, a := range subjectArgs {
-			if _, ok := inputs[a]; ok {
-				subject = "${{ string(inputs." + a + ") }}"
-				break
-			}
-		}
-		data := map[string]any{"action": name, "args": evidence}
-		var needs []string
-		if _, ok := inputs["user"]; ok && strings.HasPrefix(name, "awsiam.") {
-			steps = append(steps, map[string]any{"id": "inventory", "name": "Record the user's IAM state", "action": "awsiam.inventory", "with": map[string]any{"user": "${{ inputs.user }}"}})
-			data["iam"] = "${{ steps.inventory.outputs }}"
-			needs = []string{"inventory"}
-		}
-		snap := map[string]any{"id": "snapshot", "name": "Snapshot evidence before " + name, "action": "evidence.snapshot",
-			"with": map[string]any{"subject": subject, "kind": "pre-action", "data": data}}
-		if needs != nil {
-			snap["needs"] = needs
-		}
-		steps = append(steps, snap)
-		step["needs"] = []string{"snapshot"}
-	}
-	if act.Preflight != "" {
-		// What would make the action fail is checked before the gate asks anyone: the gate
-		// has the action's needs, so a failed preflight leaves both undone.
-		pre, _ := playbooks.LookupAction(act.Preflight)
-		pw := map[string]any{}
-		for _, p := range pre.Args {
-			if v, ok := with[p.Name]; ok {
-				pw[p.Name] = v
-			}
-		}
-		steps = append(steps, map[string]any{"id": "preflight", "name": pre.Summary, "action": act.Preflight, "with": pw})
-		needs, _ := step["needs"].([]string)
-		step["needs"] = append(needs, "preflight")
-	}
-	steps = append(steps, step)
-	doc := map[string]any{
-		"name": actionPlanName(name), "title": "Single action " + name, "description": act.Summary,
-		"severity": "high", "steps": steps,
-	}
-	if len(inputs) > 0 {
-		doc["inputs"] = inputs
-	}
-	if len(approveRoles) > 0 {
-		// Used only by the gate the compiler adds before an irreversible action.
-		doc["roles"] = map[string]any{"approve": approveRoles}
-	}
-	src, err := yaml.Marshal(doc)
-	if err != nil {
-		return nil, nil, err
-	}
-	plan, err := playbooks.Compile("action:"+name, src, playbooks.OneAction())
-	if err != nil {
-		if len(approveRoles) == 0 {
-			return nil, nil, usagef("%v\n(%s cannot be undone: name the role that approves it with --approve-role)", err, name)
-		}
-		return nil, nil, usageError{err}
-	}
-	bound, err := plan.BindInputs(inputRaw)
-	if err != nil {
-		return nil, nil, usageError{err}
-	}
-	return plan, bound, nil
+// configuredApproveRoles are the roles the workers approve single actions with
+// (FIREBREAK_APPROVE_ROLE, comma-separated, else DefaultApproveRole): workers recompile an
+// action plan with them, so the requester does not pick who approves.
+func configuredApproveRoles() []string {
+	var lib playbooks.Library
+	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
+	return lib.ActionApproveRoles()
 }
 
-func jsonExample(t playbooks.Type) string {
-	switch t {
-	case playbooks.TypeMapList:
-		return `[{"mount":"secret","path":"shared/db"}]`
-	case playbooks.TypeMap:
-		return `{"key":"value"}`
+// checkApproveRoles refuses --approve-role values that are not the workers' configured
+// approver roles.
+func checkApproveRoles(roles []string) error {
+	want := configuredApproveRoles()
+	if !slices.Equal(roles, want) {
+		return usagef("--approve-role %s: the workers approve single actions with role [%s] (FIREBREAK_APPROVE_ROLE, default %s) and run no action plan with other approvers; the requester does not choose who approves", strings.Join(roles, ","), strings.Join(want, ", "), DefaultApproveRole)
 	}
-	return `"value"`
+	return nil
+}
+
+// actionPlan compiles the plan that runs one catalog action (playbooks.ActionPlan); every
+// error is a usage error.
+func actionPlan(name string, raw map[string]string, approveRoles []string) (*playbooks.Plan, map[string]any, error) {
+	plan, inputs, err := playbooks.ActionPlan(name, raw, approveRoles)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	return plan, inputs, nil
 }
 
 // ActionReport is what `firebreak action run` prints: the action step's outcome and outputs,
@@ -309,6 +149,9 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
   TEMPORAL_ADDRESS=temporal:7233 firebreak action run awsiam.rotate_key user=carol --requested-by dave --approve-role security-oncall`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTimeout(timeout); err != nil {
+				return err
+			}
 			raw, err := parseKV(args[1:])
 			if err != nil {
 				return err
@@ -318,6 +161,9 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				if r = strings.TrimSpace(r); r != "" {
 					roles = append(roles, r)
 				}
+			}
+			if err := checkApproveRoles(roles); err != nil {
+				return err
 			}
 			plan, inputs, err := actionPlan(args[0], raw, roles)
 			if err != nil {
@@ -332,6 +178,10 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 					return usagef("%s cannot be undone, so it waits for a second person's approval in Slack; with TEMPORAL_ADDRESS unset it would run on an embedded Temporal server that nobody else can reach, and wait in vain. Set TEMPORAL_ADDRESS to the cluster firebreak serve answers Slack for, or drill it: firebreak drill run against the sandbox", args[0])
 				}
 			}
+			auth, err := requesterAuth(requestedBy)
+			if err != nil {
+				return err
+			}
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
@@ -345,10 +195,11 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			run := runs.PrepareBound(plan, inputs, runs.Request{
 				Directory:  configuredDirectory(),
 				DigestStep: actionStep,
-				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Action:     &playbooks.ActionRequest{Action: args[0], Args: raw},
+				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
-			st, err := sess.start(ctx, run, runs.StartOptions{Timeout: timeout})
+			st, err := sess.start(ctx, run, runs.StartOptions{})
 			if err != nil {
 				return err
 			}
@@ -359,7 +210,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			if noWait {
 				return nil
 			}
-			res, _, err := sess.conn.Runs.Wait(ctx, st)
+			res, _, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
 			rep := actionReport(args[0], st.WorkflowID, st.RunID, res, err)
 			if err := printAction(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
@@ -382,7 +233,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Hour, "give up on the run after this long")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting for the run after this long (the run goes on); 0: wait until it ends")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	return cmd
 }

@@ -486,3 +486,14 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 		}
 	})
 }
+
+// TestActionRunRefusesCallerChosenApprovers: the requester of an irreversible action does not
+// pick who approves it; --approve-role must be the workers' configured roles.
+func TestActionRunRefusesCallerChosenApprovers(t *testing.T) {
+	t.Setenv("FIREBREAK_APPROVE_ROLE", "")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"action", "run", "awsiam.rotate_key", "user=carol", "--requested-by", "dave", "--approve-role", "my-friends"}, &stdout, &stderr)
+	if code != exitUsage || !strings.Contains(stderr.String(), "my-friends") || !strings.Contains(stderr.String(), DefaultApproveRole) {
+		t.Errorf("--approve-role my-friends: exit %d, stderr %q; expected exit %d naming the configured role %s", code, stderr.String(), exitUsage, DefaultApproveRole)
+	}
+}

@@ -80,7 +80,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 				_, err = cmd.OutOrStdout().Write(b)
 				return err
 			}
-			return os.WriteFile(out, b, 0o600) // a decrypted run history: for the auditor only
+			return writePrivate(out, b) // a decrypted run history: for the auditor only
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "json", "json (verifiable), markdown or html")
@@ -96,6 +96,16 @@ func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
 	ctx := contextOf(cmd)
 	conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return ctx, conn, err
+}
+
+// throwawayHint explains an empty listing on the embedded server a command starts when
+// TEMPORAL_ADDRESS is unset: that server is new, in memory and empty, so the empty result
+// says nothing about the runs that happened elsewhere.
+func throwawayHint(w io.Writer, conn *temporalConn, found int) {
+	if !conn.Embedded || found > 0 {
+		return
+	}
+	fmt.Fprintln(w, "firebreak: nothing to show: TEMPORAL_ADDRESS is unset, so this command started its own empty, in-memory Temporal server. Point it at the server that ran the runs: the export line `firebreak dev` prints, or your cluster's address.")
 }
 
 // exportRun reads a run's decrypted history and builds its sealed export. History decoding
@@ -160,7 +170,7 @@ func loadSigningKey(path string) (ed25519.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := privateDir(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("audit signing key: %w", err)
 		}
 		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
@@ -260,9 +270,9 @@ verifies, 1 when it does not.`,
 			headFile := filepath.Join(filepath.Dir(evidenceFile), evidence.HeadFileName)
 			head, err := evidence.ReadHead(headFile)
 			switch {
-			case errors.Is(err, os.ErrNotExist) && evKey == nil:
-				fmt.Fprintf(cmd.OutOrStdout(), "WARN %s: no signed head beside the evidence file; records after this run's cannot be checked for truncation\n", headFile)
-				return nil
+			case errors.Is(err, os.ErrNotExist):
+				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: no head beside the evidence file, where every append writes one: it was deleted, so the file cannot be checked for truncation or rewriting\n", headFile)
+				return errCheckFailed
 			case err != nil:
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", headFile, err)
 				return errCheckFailed
@@ -275,7 +285,7 @@ verifies, 1 when it does not.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: records %d to %d are not covered by the signed head (%d records): added after it, or by hand\n", evidenceFile, head.Count+1, len(recs), head.Count)
 				return errCheckFailed
 			}
-			auth := "unsigned: give --evidence-key to authenticate it"
+			auth := "NOT AUTHENTICATED: no --evidence-key (FIREBREAK_EVIDENCE_PUBLIC_KEY) given, so anyone who could write the file could have written this head"
 			if evKey != nil {
 				auth = "signed by evidence key " + head.KeyID
 			}
@@ -346,6 +356,7 @@ func newAuditListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			throwawayHint(cmd.ErrOrStderr(), conn, len(runs))
 			return printRuns(cmd.OutOrStdout(), runs, asJSON)
 		},
 	}

@@ -87,6 +87,16 @@ func evidenceHeadTampering(t *testing.T, cli func(*testing.T, int, ...string) st
 	if out := cli(t, exitFailed, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "rewritten") {
 		t.Errorf("a rewritten and re-chained evidence file: %q; want it named rewritten", out)
 	}
+	// The untouched file with its head deleted: exit 1, not a warning.
+	if err := os.WriteFile(path, full, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, evidence.HeadFileName)); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli(t, exitFailed, "audit", "verify", export, "--key-id", keyID, "--evidence", path); !strings.Contains(out, "no head") {
+		t.Errorf("an evidence file whose head was deleted: %q; want it refused for having no head", out)
+	}
 }
 
 func TestAuditAndSchedules(t *testing.T) {
@@ -281,6 +291,12 @@ func TestAuditAndSchedules(t *testing.T) {
 		}
 		if len(l.Schedules) != 1 || !l.Schedules[0].Paused || l.Schedules[0].Note != "change freeze" || l.Schedules[0].Playbook != "compromised-dev-key" {
 			t.Errorf("schedule list %+v, want one paused compromised-dev-key schedule", l.Schedules)
+		}
+		if len(l.Schedules) == 1 && strings.Join(l.Schedules[0].Cron, "; ") != "30 4 * * *" {
+			t.Errorf("schedule list cron %q, want the expression as written, 30 4 * * *", l.Schedules[0].Cron)
+		}
+		if out := cli(t, exitOK, "drill", "schedule", "list"); !strings.Contains(out, "30 4 * * *") || strings.Contains(out, "{") {
+			t.Errorf("schedule list table shows no readable cron:\n%s", out)
 		}
 		cli(t, exitUsage, "drill", "schedule", "pause", "no-such-playbook")
 		cli(t, exitUsage, "drill", "schedule", "sync", "compromised-dev-key", "--cron", "every monday")

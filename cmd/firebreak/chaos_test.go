@@ -16,6 +16,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
@@ -59,10 +60,18 @@ func TestWorkerKilledAtEveryStepBoundary(t *testing.T) {
 	}
 	defer conn.Close()
 
-	lib, _ := playbooks.LoadLibrary("")
+	bundled, _ := playbooks.LoadLibrary("")
 	names := []string{"compromised-dev-key"}
 	if *chaosAll {
-		names = lib.Names()
+		names = bundled.Names()
+	}
+	// The workers run only plans their own library compiles, so the short timeouts are
+	// written into the playbooks of a directory they load too (FIREBREAK_PLAYBOOKS).
+	dir := shortTimeoutPlaybooks(t, names)
+	t.Setenv("FIREBREAK_PLAYBOOKS", dir)
+	lib, err := playbooks.LoadLibrary(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, name := range names {
 		p, _ := lib.Get(name)
@@ -72,6 +81,59 @@ func TestWorkerKilledAtEveryStepBoundary(t *testing.T) {
 			})
 		}
 	}
+}
+
+// shortTimeoutPlaybooks writes the bundled playbooks names into a directory with a 3 s
+// timeout on every step that runs an activity, so an activity lost with the killed worker is
+// retried within seconds rather than after its production timeout (a manual step's timeout
+// is how long people have, and stays).
+func shortTimeoutPlaybooks(t *testing.T, names []string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range names {
+		src, err := os.ReadFile(filepath.Join("..", "..", "playbooks", "library", name+".yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc yaml.Node
+		if err := yaml.Unmarshal(src, &doc); err != nil {
+			t.Fatal(err)
+		}
+		root := doc.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value != "steps" {
+				continue
+			}
+			for _, st := range root.Content[i+1].Content {
+				action := ""
+				for j := 0; j+1 < len(st.Content); j += 2 {
+					if st.Content[j].Value == "action" {
+						action = st.Content[j+1].Value
+					}
+				}
+				if a, ok := playbooks.LookupAction(action); !ok || a.Builtin {
+					continue
+				}
+				set := false
+				for j := 0; j+1 < len(st.Content); j += 2 {
+					if st.Content[j].Value == "timeout" {
+						st.Content[j+1].Value, set = "3s", true
+					}
+				}
+				if !set {
+					st.Content = append(st.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "timeout"}, &yaml.Node{Kind: yaml.ScalarNode, Value: "3s"})
+				}
+			}
+		}
+		out, err := yaml.Marshal(&doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name+".yaml"), out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan, k int) {
@@ -96,13 +158,6 @@ func chaosRun(t *testing.T, conn *temporalConn, bin string, plan playbooks.Plan,
 			t.Fatal(err)
 		}
 		return w
-	}
-	// Short activity timeouts, so an activity lost with the killed worker is retried within
-	// seconds rather than after its production timeout.
-	for i := range plan.Steps {
-		if !plan.Steps[i].Builtin { // a manual step's timeout is how long people have
-			plan.Steps[i].Timeout = playbooks.Duration(3 * time.Second)
-		}
 	}
 	raw := map[string]string{}
 	for k, v := range plan.DrillInputs() {

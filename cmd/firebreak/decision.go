@@ -51,7 +51,7 @@ func loadKeyFile(path, env string, create bool) (ed25519.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		if err := privateDir(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("key %s: %w", path, err)
 		}
 		if err := os.WriteFile(path, []byte(workflows.FormatDecisionKey(k)+"\n"), 0o600); err != nil {

@@ -39,6 +39,23 @@ type devFlags struct {
 	socketMode   bool
 }
 
+// attachEnv is the shell line that points another firebreak at this dev server: its address
+// and its state directory, whose codec.key the attached command needs to read the runs.
+func attachEnv(addr, stateDir string) string {
+	if abs, err := filepath.Abs(stateDir); err == nil {
+		stateDir = abs
+	}
+	return fmt.Sprintf("export TEMPORAL_ADDRESS=%s FIREBREAK_STATE_DIR=%s", addr, shellQuote(stateDir))
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:,@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func defaultStateDir() string {
 	if d := setting("FIREBREAK_STATE_DIR"); d != "" {
 		return d
@@ -96,7 +113,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		}
 	}
 
-	if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+	if err := privateDir(f.stateDir); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
 	ln, err := net.Listen("tcp", f.listen)
@@ -111,6 +128,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	defer srv.Stop()
+	// SQLite creates its database, journal and shared-memory files with the umask's mode.
+	if err := privateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
+		return err
+	}
 	codec, err := loadCodec(f.stateDir, keyCreate)
 	if err != nil {
 		return err
@@ -128,17 +149,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	defer c.Close()
 
-	store, err := evidence.OpenFileStore(filepath.Join(f.stateDir, "evidence"))
-	if err != nil {
-		return err
-	}
 	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
 	// evidence-head.key in the state dir, mode 0600).
 	headKey, err := loadKeyFile(filepath.Join(f.stateDir, "evidence-head.key"), "FIREBREAK_EVIDENCE_KEY", true)
 	if err != nil {
 		return err
 	}
-	store.HeadKey = headKey
+	store, err := evidence.OpenSignedFileStore(filepath.Join(f.stateDir, "evidence"), headKey)
+	if err != nil {
+		return err
+	}
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
 	// In dev both queues are served by workers bound to the sandbox: drills on the drill queue,
@@ -207,11 +227,12 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 %s  Sandbox     vault %s  iam %s  slack %s  pagerduty %s
   Evidence    %s
 
-Run a drill against it from another terminal:
-  TEMPORAL_ADDRESS=%s firebreak drill run compromised-dev-key
+Attach from another terminal (the state directory holds the payload key runs are encrypted with):
+  %s
+  firebreak drill run compromised-dev-key
 Press Ctrl-C to stop; unfinished runs resume on the next start.
 `, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue, workflows.TaskQueue, secretFile, socketLine,
-		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), srv.FrontendHostPort())
+		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), attachEnv(srv.FrontendHostPort(), f.stateDir))
 
 	var sockErr error
 	select {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/activities/evidence"
 )
 
 // watchWriter is an io.Writer whose content a test can wait on without polling.
@@ -63,6 +65,10 @@ func (w *watchWriter) waitFor(t *testing.T, re *regexp.Regexp, done <-chan error
 // same state directory: the persisted server comes back with the earlier run in its history.
 func TestDevServesDrillsAndSurvivesRestart(t *testing.T) {
 	state := t.TempDir()
+	// A state dir left world-readable (an older version, a umask) is made the owner's only.
+	if err := os.Chmod(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("FIREBREAK_STATE_DIR", state)
 	t.Setenv("FIREBREAK_CODEC_KEY", "")
 	start := func() (addr, httpAddr string, stop func()) {
@@ -111,6 +117,12 @@ func TestDevServesDrillsAndSurvivesRestart(t *testing.T) {
 	stop()
 	if _, err := os.Stat(filepath.Join(state, "temporal.db")); err != nil {
 		t.Fatalf("no SQLite database in the state dir: %v", err)
+	}
+	assertPrivate(t, state, 0o700)
+	for _, f := range []string{"temporal.db", "codec.key", decisionKeyFile, "evidence-head.key", "dev-slack-signing-secret", "evidence/evidence.jsonl", "evidence/" + evidence.HeadFileName} {
+		if _, err := os.Stat(filepath.Join(state, f)); err == nil {
+			assertPrivate(t, filepath.Join(state, f), 0o600)
+		}
 	}
 
 	addr, _, stop = start()

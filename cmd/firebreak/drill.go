@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"io"
@@ -19,6 +20,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/interceptor"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
@@ -46,6 +48,7 @@ type drillFlags struct {
 	evidenceDir  string
 	noPagerDuty  bool
 	timeout      time.Duration
+	replayOf     string // a replay drills the pinned Plan of this recorded run
 	verboseLevel string
 	injects      []string
 	markdownFile string
@@ -71,7 +74,7 @@ func (f drillFlags) autoApproves(embedded bool) bool {
 func newDrillRunCmd() *cobra.Command {
 	var f drillFlags
 	cmd := &cobra.Command{
-		Use:   "run [PLAYBOOK...] [--all]",
+		Use:   "run [PLAYBOOK|FILE...] [--all]",
 		Short: "Run playbooks on the drill task queue against the in-process sandbox and print a scorecard",
 		Long: `Runs each named playbook (or every one with --all) exactly as production would — the same
 compiled Plan, the same interpreter workflow — on the drill task queue, whose worker is bound
@@ -81,6 +84,9 @@ started for the drill. Exit code 0 only when every verification and expectation 
   firebreak drill run --all --json
   firebreak drill run compromised-dev-key --input subject=bob --input reason="tabletop"`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTimeout(f.timeout); err != nil {
+				return err
+			}
 			f.autoApproveSet = cmd.Flags().Changed("auto-approve")
 			return runDrills(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args, f)
 		},
@@ -88,10 +94,10 @@ started for the drill. Exit code 0 only when every verification and expectation 
 	cmd.Flags().BoolVar(&f.all, "all", false, "drill every playbook in the library")
 	cmd.Flags().StringArrayVar(&f.inputs, "input", nil, "playbook input as key=value (repeatable); subject defaults to alice, a sandbox developer")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the scorecards as JSON")
-	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml) that override bundled ones of the same name")
+	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().StringVar(&f.evidenceDir, "evidence-dir", "", "where drill evidence is written (default: a new temporary directory)")
 	cmd.Flags().BoolVar(&f.noPagerDuty, "no-pagerduty", false, "do not report on the sandbox PagerDuty incident")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up on a drill after this long")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "stop waiting for a drill after this long, and cancel its run (its worker is this command); 0: no bound")
 	cmd.Flags().StringVar(&f.verboseLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
 	cmd.Flags().StringArrayVar(&f.injects, "inject", nil, "inject a fault into the drill (repeatable): "+strings.Join(faultKinds(), ", ")+"; KIND=PARAM sets its duration or count, e.g. vault-down=3s, iam-throttle=6")
 	cmd.Flags().StringVar(&f.markdownFile, "markdown", "", "also write the scorecards as Markdown to this file")
@@ -175,7 +181,7 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 	}
 	var jobs []job
 	for _, n := range names {
-		p, err := lib.Get(n)
+		p, err := lib.Resolve(n)
 		if err != nil {
 			return usageError{err}
 		}
@@ -658,7 +664,13 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		Drill: true, Report: rep, AutoApprove: auto, Directory: sb.Org.Directory(),
 		Trigger: workflows.Trigger{Kind: "drill", By: currentUser(), Reason: "firebreak drill run", At: start.UTC()},
 	})
-	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	parent := ctx
+	var cancel context.CancelFunc
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(parent, f.timeout)
+	} else {
+		ctx, cancel = context.WithCancel(parent)
+	}
 	defer cancel()
 	wfID := run.ID
 	fr := newFaultRun(r, faults)
@@ -676,8 +688,8 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		return card
 	}
 	st, err := r.conn.Runs.StartOrJoin(ctx, run, runs.StartOptions{
-		Queue: queue, Fresh: true, Timeout: f.timeout,
-		Memo: map[string]any{"playbook": p.Name, "drill": true, audit.MemoFaults: injectedKinds(faults)},
+		Queue: queue, Fresh: true,
+		Memo: drillMemo(p.Name, injectedKinds(faults), f.replayOf),
 	})
 	recorded := false
 	if err == nil {
@@ -692,6 +704,18 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		card.RunResult, recorded, err = r.conn.Runs.Wait(ctx, st)
 		stopWatch()
 		<-watched // nothing is announced after the drill has returned
+	}
+	if err != nil && !recorded && st.WorkflowID != "" && deadlineReached(ctx, err) {
+		// The command stopped waiting: this process serves the drill's task queue, so the run
+		// would be left with no worker. Cancel it and say so.
+		why := "interrupted"
+		if parent.Err() == nil {
+			why = fmt.Sprintf("--timeout %s passed", f.timeout)
+		}
+		err = fmt.Errorf("%s; %s", why, r.cancelRun(st))
+		if r.out != nil {
+			fmt.Fprintf(r.out, "firebreak: drill %s: %v\n", st.WorkflowID, err)
+		}
 	}
 	card.Faults = fr.finish()
 	for _, e := range fr.errs {
@@ -708,8 +732,11 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 			}
 		}
 	}
-	card.LeakChecks = leakChecks(ctx, r.conn, r.sb, card.WorkflowID, card.RunID)
-	card.Retries = activityRetries(ctx, r.conn, card.WorkflowID, card.RunID)
+	// Checks after the run use a context of their own: the drill's may be done (--timeout).
+	after, done := context.WithTimeout(context.WithoutCancel(parent), 30*time.Second)
+	defer done()
+	card.LeakChecks = leakChecks(after, r.conn, r.sb, card.WorkflowID, card.RunID)
+	card.Retries = activityRetries(after, r.conn, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
 	card.UpstreamChecks = upstreamChecks(r.sb, card)
 	card.Passed = err == nil && len(fr.errs) == 0 && card.Outcome == workflows.OutcomeContained
@@ -721,8 +748,43 @@ func (r *rig) drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	for _, uc := range card.UpstreamChecks {
 		card.Passed = card.Passed && uc.Passed
 	}
+	// A drill proves a playbook: one that changes systems and checks nothing proves nothing,
+	// however the run went.
+	if len(p.Unverified) > 0 && card.Passed {
+		card.Passed = false
+		card.FailureCause = fmt.Sprintf("playbook %s changes systems (%s) but verifies nothing and expects nothing, so its drill proves nothing; add a verify step or an expect: assertion", p.Name, strings.Join(p.Unverified, ", "))
+	}
 	card.Verdict = cardVerdict(card)
 	return card
+}
+
+// drillMemo is what a drill's run records for listing: its playbook, that it is a drill, the
+// faults injected and, for a replay, the run it replays (drill history leaves replays out).
+func drillMemo(playbook string, faults any, replayOf string) map[string]any {
+	m := map[string]any{"playbook": playbook, "drill": true, audit.MemoFaults: faults}
+	if replayOf != "" {
+		m[runs.MemoReplayOf] = replayOf
+	}
+	return m
+}
+
+// cancelRun cancels a drill's run that this command stops waiting for, and says what became
+// of it.
+func (r *rig) cancelRun(st runs.Started) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.conn.Client.CancelWorkflow(ctx, st.WorkflowID, st.RunID); err != nil {
+		return fmt.Sprintf("cancelling run %s failed (%v); it has no worker now — cancel it from the Temporal Web UI", st.WorkflowID, err)
+	}
+	// Report it cancelled only once Temporal says it closed so (this process's worker is still
+	// there to carry the cancellation out).
+	var res workflows.RunResult
+	err := r.conn.Client.GetWorkflow(ctx, st.WorkflowID, st.RunID).Get(ctx, &res)
+	var canceled *temporal.CanceledError
+	if err == nil || errors.As(err, &canceled) || runs.RecordedFailure(err, &res) {
+		return fmt.Sprintf("run %s was cancelled and has ended (its drill worker is this command, which is stopping)", st.WorkflowID)
+	}
+	return fmt.Sprintf("cancellation of run %s was requested but not confirmed (%v); it has no worker once this command stops — check the Temporal Web UI", st.WorkflowID, err)
 }
 
 // watchPending announces each decision a tabletop drill waits for, once, as it opens: the

@@ -77,10 +77,15 @@ func TestDrillEndToEnd(t *testing.T) {
 			t.Errorf("%s contains a canary secret", name)
 		}
 	}
-	// alice could read shared/ci/deploy-key, which is marked manual: the verdict is not PASS
-	// but says the run contained and remediation is pending (and the exit code is 0).
-	if c.Verdict != VerdictRemediationPending || len(c.RemediationPending) != 1 || c.RemediationPending[0].Path != "shared/ci/deploy-key" {
-		t.Errorf("verdict %q, remediation pending %+v; want %q for shared/ci/deploy-key", c.Verdict, c.RemediationPending, VerdictRemediationPending)
+	// alice could read shared/ci/deploy-key, marked manual (owner carol), and dev/alice/scratch,
+	// not marked at all: the verdict is not PASS but says the run contained and remediation is
+	// pending (and the exit code is 0).
+	var pending []string
+	for _, p := range c.RemediationPending {
+		pending = append(pending, p.Path+"@"+p.Owner)
+	}
+	if c.Verdict != VerdictRemediationPending || strings.Join(pending, ",") != "dev/alice/scratch@,shared/ci/deploy-key@carol" {
+		t.Errorf("verdict %q, remediation pending %v; want %q for dev/alice/scratch (no owner) and shared/ci/deploy-key (carol)", c.Verdict, pending, VerdictRemediationPending)
 	}
 	if len(c.UpstreamChecks) != 3 {
 		t.Errorf("upstream checks %+v; want one per rotated secret (database, service, generate)", c.UpstreamChecks)

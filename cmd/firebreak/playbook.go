@@ -24,6 +24,7 @@ const userPlaybookDir = "playbooks"
 
 func newValidateCmd() *cobra.Command {
 	var format, dir string
+	var strict bool
 	c := &cobra.Command{
 		Use:   "validate [PATH...]",
 		Short: "Compile playbooks and report every problem with file:line:col (default: the bundled library plus ./playbooks)",
@@ -31,7 +32,8 @@ func newValidateCmd() *cobra.Command {
 warning at once, with the source line, a caret, what was expected and the nearest valid name.
 With no paths it checks the bundled library and, when it exists, ./playbooks, and says which
 user playbooks override bundled ones. --format json prints machine-readable results;
---format github prints GitHub Actions annotations. Exit code 1 when any playbook has errors.`,
+--format github prints GitHub Actions annotations. Exit code 1 when any playbook has errors,
+or, with --strict, warnings (drills fail a playbook that changes systems and verifies nothing).`,
 		Example: `  firebreak playbook validate
   firebreak playbook validate my-playbooks/ --format github`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,8 +49,12 @@ user playbooks override bundled ones. --format json prints machine-readable resu
 				paths = append(paths, dir)
 			}
 			if len(args) == 0 && dir == "" {
+				// The default directory counts only when it holds playbooks (from the repository's
+				// root, ./playbooks is the Go package); a path given is checked strictly.
 				if st, err := os.Stat(userPlaybookDir); err == nil && st.IsDir() {
-					paths = []string{userPlaybookDir}
+					if _, err := playbooks.PlaybookFiles(userPlaybookDir); err == nil {
+						paths = []string{userPlaybookDir}
+					}
 				}
 			}
 			if len(args) > 0 {
@@ -61,14 +67,30 @@ user playbooks override bundled ones. --format json prints machine-readable resu
 			if len(args) > 0 {
 				bundled, _ := playbooks.BundledSources()
 				results := playbooks.Validate(append(bundled, user...))
-				return printValidation(cmd.OutOrStdout(), format, results[len(bundled):])
+				return printValidation(cmd.OutOrStdout(), format, strictly(strict, results[len(bundled):]))
 			}
-			return printValidation(cmd.OutOrStdout(), format, playbooks.Validate(append(sources, user...)))
+			return printValidation(cmd.OutOrStdout(), format, strictly(strict, playbooks.Validate(append(sources, user...))))
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or github")
-	c.Flags().StringVar(&dir, "dir", "", "also validate every playbook in this directory")
+	playbooksFlag(c, &dir, "also validate this playbook file or every playbook in this directory")
+	c.Flags().BoolVar(&strict, "strict", false, "treat warnings as errors (exit 1)")
 	return c
+}
+
+// strictly fails, when strict, every result that has warnings.
+func strictly(strict bool, results []playbooks.Result) []playbooks.Result {
+	if !strict {
+		return results
+	}
+	for i := range results {
+		for _, d := range results[i].Diagnostics {
+			if d.Severity == playbooks.SeverityWarning {
+				results[i].OK = false
+			}
+		}
+	}
+	return results
 }
 
 func printValidation(out io.Writer, format string, results []playbooks.Result) error {
@@ -124,13 +146,25 @@ func githubEscape(s string) string {
 	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
-// loadPlan finds a playbook by name in the bundled library overridden by dir.
-func loadPlan(name, dir string) (*playbooks.Plan, error) {
+// playbooksFlagUsage describes --playbooks, the one flag for extra playbooks on every command.
+const playbooksFlagUsage = "a playbook file, or a directory of playbooks (*.yaml), that override bundled ones of the same name"
+
+// playbooksFlag adds --playbooks and, for the playbook commands that called it --dir, the old
+// name as a deprecated alias.
+func playbooksFlag(c *cobra.Command, dir *string, usage string) {
+	c.Flags().StringVar(dir, "playbooks", "", usage)
+	c.Flags().StringVar(dir, "dir", "", usage)
+	_ = c.Flags().MarkDeprecated("dir", "use --playbooks")
+}
+
+// loadPlan finds a playbook by name in the bundled library overridden by dir, or compiles the
+// playbook file ref names.
+func loadPlan(ref, dir string) (*playbooks.Plan, error) {
 	lib, err := playbooks.LoadLibrary(dir)
 	if err != nil {
 		return nil, err
 	}
-	p, err := lib.Get(name)
+	p, err := lib.Resolve(ref)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -140,7 +174,7 @@ func loadPlan(name, dir string) (*playbooks.Plan, error) {
 func newGraphCmd() *cobra.Command {
 	var format, dir string
 	c := &cobra.Command{
-		Use:   "graph NAME",
+		Use:   "graph NAME|FILE",
 		Short: "Print a playbook's step graph as Mermaid or Graphviz DOT",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -160,14 +194,14 @@ func newGraphCmd() *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&format, "format", "mermaid", "mermaid or dot")
-	c.Flags().StringVar(&dir, "dir", "", "directory of user playbooks that override bundled ones")
+	playbooksFlag(c, &dir, playbooksFlagUsage)
 	return c
 }
 
 func newExplainCmd() *cobra.Command {
 	var dir string
 	c := &cobra.Command{
-		Use:   "explain NAME",
+		Use:   "explain NAME|FILE",
 		Short: "Print a one-page Markdown quick reference: roles, steps, escalation, communication templates",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -179,7 +213,7 @@ func newExplainCmd() *cobra.Command {
 			return nil
 		},
 	}
-	c.Flags().StringVar(&dir, "dir", "", "directory of user playbooks that override bundled ones")
+	playbooksFlag(c, &dir, playbooksFlagUsage)
 	return c
 }
 
@@ -203,17 +237,32 @@ func newActionsCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "actions",
-		Short: "List the action catalog: each action's arguments and outputs",
+		Short: "List the action catalog: each action's arguments and outputs, and which cannot be undone",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := cmd.OutOrStdout()
 			cat := playbooks.Catalog()
 			if asJSON {
-				return writeJSONOut(out, cat)
+				// Durations as Go duration strings ("30s"), like the playbook language.
+				type actionJSON struct {
+					playbooks.Action
+					Timeout playbooks.Duration `json:"timeout"`
+				}
+				list := make([]actionJSON, len(cat))
+				for i, a := range cat {
+					list[i] = actionJSON{Action: a, Timeout: playbooks.Duration(a.Timeout)}
+				}
+				return writeJSONOut(out, list)
 			}
 			for _, a := range cat {
 				flags := ""
 				if a.Destructive {
 					flags += " [destructive]"
+				}
+				switch {
+				case a.Irreversible:
+					flags += " [irreversible: waits for a second person]"
+				case a.IrreversibleWith != "":
+					flags += fmt.Sprintf(" [irreversible unless %s: false]", a.IrreversibleWith)
 				}
 				if a.Verifies {
 					flags += " [verifies]"

@@ -217,6 +217,7 @@ func replayEvents(ctx context.Context, rg *rig, events []*historypb.HistoryEvent
 		seed, note = SandboxFromSnapshot, fmt.Sprintf("subject %s as the run's %s evidence snapshot recorded them", snap.Subject, orDash(snap.Kind))
 	}
 	plan := in.Plan
+	f.replayOf = orig.WorkflowID
 	card := rg.drill(ctx, &plan, in.Inputs, f)
 	return ReplayReport{
 		OriginalWorkflowID: orig.WorkflowID, OriginalRunID: orig.RunID,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -62,7 +61,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 				_, err = io.WriteString(cmd.OutOrStdout(), doc)
 				return err
 			}
-			return os.WriteFile(out, []byte(doc), 0o644)
+			return writePrivate(out, []byte(doc)) // a run's decisions, people and errors
 		},
 	}
 	cmd.Flags().StringVar(&runID, "run-id", "", "the run of the workflow id (default: the latest)")
@@ -413,6 +412,7 @@ began) and the mean time from the trigger to contained (MTTR), with the median a
 			if err != nil {
 				return err
 			}
+			throwawayHint(cmd.ErrOrStderr(), conn, len(runs))
 			ms := computeMetrics(runs)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": ms})

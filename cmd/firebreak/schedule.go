@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -124,7 +125,7 @@ playbook, that playbook is scheduled with EXPR (five cron fields, UTC) and --inp
 	}
 	cmd.Flags().StringVar(&cron, "cron", "", "schedule the named playbook with this cron expression (five fields, UTC) instead of its triggers.schedule")
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "with --cron: playbook input as key=value (repeatable); subject defaults to alice")
-	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml)")
+	cmd.Flags().StringVar(&playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().BoolVar(&autoApprove, "auto-approve", false, "scheduled drills grant approvals and manual steps at once (unattended); default: tabletop, they wait for participants in the drill's Slack channel and escalate when late")
 	return cmd
 }
@@ -258,7 +259,7 @@ func listSchedules(ctx context.Context, c client.Client) ([]scheduleInfo, error)
 		if d.Schedule.Spec != nil {
 			si.Cron = d.Schedule.Spec.CronExpressions
 			for _, cs := range d.Schedule.Spec.Calendars {
-				si.Cron = append(si.Cron, fmt.Sprintf("%+v", cs))
+				si.Cron = append(si.Cron, calendarCron(cs))
 			}
 		}
 		for _, a := range d.Info.RecentActions {
@@ -408,11 +409,13 @@ func newDrillHistoryCmd() *cobra.Command {
 			if since > 0 {
 				from = time.Now().Add(-since)
 			}
-			runs, err := listRuns(ctx, conn, from, prefix, playbook, true)
+			all, err := listRuns(ctx, conn, from, prefix, playbook, true)
 			if err != nil {
 				return err
 			}
-			trends := drillTrends(runs)
+			drills := withoutReplays(all)
+			throwawayHint(cmd.ErrOrStderr(), conn, len(drills))
+			trends := drillTrends(drills)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": trends})
 			}
@@ -495,4 +498,59 @@ func printTrends(w io.Writer, trends []drillTrend) {
 		}
 		tw.Flush()
 	}
+}
+
+// calendarCron writes a calendar spec back as the cron expression people wrote (Temporal
+// stores cron strings as calendars): "minute hour day-of-month month day-of-week", with a
+// leading seconds field only when it is not 0 and a trailing year only when one is set.
+func calendarCron(cs client.ScheduleCalendarSpec) string {
+	field := func(rs []client.ScheduleRange, lo, hi int) string {
+		if len(rs) == 0 {
+			return "*"
+		}
+		var parts []string
+		for _, r := range rs {
+			end, step := r.End, r.Step
+			if end < r.Start {
+				end = r.Start
+			}
+			if step <= 0 {
+				step = 1
+			}
+			var p string
+			switch {
+			case r.Start == lo && end == hi:
+				p = "*"
+			case r.Start == end:
+				p = strconv.Itoa(r.Start)
+			default:
+				p = fmt.Sprintf("%d-%d", r.Start, end)
+			}
+			if step != 1 {
+				p += "/" + strconv.Itoa(step)
+			}
+			parts = append(parts, p)
+		}
+		return strings.Join(parts, ",")
+	}
+	out := fmt.Sprintf("%s %s %s %s %s", field(cs.Minute, 0, 59), field(cs.Hour, 0, 23), field(cs.DayOfMonth, 1, 31), field(cs.Month, 1, 12), field(cs.DayOfWeek, 0, 6))
+	if sec := field(cs.Second, 0, 59); sec != "0" && sec != "*" {
+		out = sec + " " + out
+	}
+	if len(cs.Year) > 0 {
+		out += " " + field(cs.Year, 0, 0)
+	}
+	return out
+}
+
+// withoutReplays leaves out the runs that replay a recorded run: they check the interpreter,
+// they are not drills of the team.
+func withoutReplays(all []runSummary) []runSummary {
+	var out []runSummary
+	for _, s := range all {
+		if s.ReplayOf == "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -50,7 +50,7 @@ firebreak.yaml: docs/configuration.md). Run as many as you like behind a load ba
 	}
 	cmd.Flags().StringVar(&f.listen, "listen", listen, "HTTP listen address (FIREBREAK_LISTEN)")
 	cmd.Flags().StringVar(&f.config, "config", os.Getenv("FIREBREAK_CONFIG"), "configuration file, firebreak.yaml (FIREBREAK_CONFIG): Temporal, integrations, directory, roles, pagerduty rules; environment variables override it")
-	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", "directory of extra playbooks (*.yaml) that override bundled ones of the same name")
+	cmd.Flags().StringVar(&f.playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	addSocketModeFlag(cmd, &f.socketMode)
 	return cmd

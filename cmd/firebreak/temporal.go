@@ -160,14 +160,14 @@ func loadCodec(stateDir string, src keySource) (*workflows.Codec, error) {
 	path := filepath.Join(stateDir, "codec.key")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && src == keyExisting {
-		return nil, usagef("no payload key: set FIREBREAK_CODEC_KEY to the key your workers use (base64 of 32 bytes); every worker, server and tool on a Temporal namespace must share it (on a laptop, %s is created by `firebreak dev`)", path)
+		return nil, usagef("no payload key: found no %s in the state directory %s (FIREBREAK_STATE_DIR). Point FIREBREAK_STATE_DIR at the directory `firebreak dev` was started with (its banner prints the export line), or set FIREBREAK_CODEC_KEY to the key your workers use (base64 of 32 bytes); every worker, server and tool on a Temporal namespace must share it", filepath.Base(path), stateDir)
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		key := make([]byte, 32)
 		if _, err := rand.Read(key); err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		if err := privateDir(stateDir); err != nil {
 			return nil, fmt.Errorf("codec key: %w", err)
 		}
 		b = []byte(base64.StdEncoding.EncodeToString(key))

@@ -145,18 +145,15 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
 	raw := setting("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
-		s, err := evidence.OpenFileStore(dir)
+		v := setting("FIREBREAK_EVIDENCE_KEY")
+		if v == "" {
+			return evidence.OpenFileStore(dir)
+		}
+		k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
 		if err != nil {
-			return nil, err
+			return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
 		}
-		if v := setting("FIREBREAK_EVIDENCE_KEY"); v != "" {
-			k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
-			if err != nil {
-				return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
-			}
-			s.HeadKey = k
-		}
-		return s, nil
+		return evidence.OpenSignedFileStore(dir, k)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "s3" || u.Host == "" {
@@ -187,6 +184,9 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	if err != nil {
 		return nil, nil, err
 	}
+	// Who approves an irreversible single action is the worker's configuration, not the
+	// caller's: the worker recompiles an action plan with these roles.
+	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
 	store, err := openEvidenceStore(ctx, evidenceDir)
 	if err != nil {
 		return nil, nil, err
@@ -260,7 +260,7 @@ func newRunCmd() *cobra.Command {
 		timeout                                                                         time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "run PLAYBOOK key=value...",
+		Use:   "run PLAYBOOK|FILE key=value...",
 		Short: "Run a playbook for real against the configured endpoints",
 		Long: `Starts PLAYBOOK on the production task queue with the given inputs. The run's id comes from the
 playbook and subject, so a second run for the same subject while one is open joins it.
@@ -269,6 +269,9 @@ serve the run for the life of the command.`,
 		Example: `  firebreak run compromised-dev-key subject=alice reason="key in a public gist" --slack-channel C0SECOPS --incident P1234`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTimeout(timeout); err != nil {
+				return err
+			}
 			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
@@ -278,7 +281,7 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return err
 			}
-			p, err := lib.Get(args[0])
+			p, err := lib.Resolve(args[0])
 			if err != nil {
 				return usageError{err}
 			}
@@ -289,10 +292,14 @@ serve the run for the life of the command.`,
 			if reason != "" {
 				raw["reason"] = reason
 			}
+			auth, err := requesterAuth(requestedBy)
+			if err != nil {
+				return err
+			}
 			run, err := runs.Prepare(p, raw, runs.Request{
 				Directory: configuredDirectory(),
 				Incident:  incident,
-				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, Reason: reason, At: time.Now().UTC()},
+				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:    workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
 			if err != nil {
@@ -303,7 +310,7 @@ serve the run for the life of the command.`,
 				return err
 			}
 			defer sess.Close()
-			st, err := sess.start(ctx, run, runs.StartOptions{Timeout: timeout, Strict: incident != ""})
+			st, err := sess.start(ctx, run, runs.StartOptions{Strict: incident != ""})
 			if err != nil {
 				return err
 			}
@@ -314,10 +321,17 @@ serve the run for the life of the command.`,
 			}
 			card := Scorecard{}
 			var recorded bool
-			card.RunResult, recorded, err = sess.conn.Runs.Wait(ctx, st)
+			card.RunResult, recorded, err = waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
+			if errors.Is(err, errStoppedWaiting) {
+				// Show how far the run got, not a blank scorecard.
+				if now, qerr := queryStatus(context.WithoutCancel(ctx), sess.conn.Client, st.WorkflowID, 5*time.Second); qerr == nil {
+					card.RunResult = now
+				}
+			}
 			if err != nil && !recorded { // a recorded failure says why itself: card.Error
 				card.FailureCause = err.Error()
 			}
+			card.Elapsed = runElapsed(card.RunResult)
 			card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
 			if err := printRun(out, card, asJSON); err != nil {
 				return err
@@ -333,10 +347,10 @@ serve the run for the life of the command.`,
 	cmd.Flags().StringVar(&reason, "reason", "", "why the run was started (sets the reason input)")
 	requesterFlag(cmd, &requestedBy)
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
-	cmd.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks that override bundled ones")
+	cmd.Flags().StringVar(&playbookDir, "playbooks", "", playbooksFlagUsage)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
-	cmd.Flags().DurationVar(&timeout, "timeout", 24*time.Hour, "give up on the run after this long")
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting for the run after this long (the run goes on); 0: wait until it ends")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	return cmd
 }
@@ -389,5 +403,5 @@ func requesterFlag(cmd *cobra.Command, dst *string) {
 	if def == "" {
 		def = currentUser()
 	}
-	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else")
+	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else. With a Temporal client certificate (TEMPORAL_TLS_CERT) it must name its subject; otherwise the run records it as claimed")
 }

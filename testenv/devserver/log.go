@@ -2,7 +2,13 @@ package devserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/log/tag"
@@ -78,6 +84,9 @@ func (l serverLogger) With(tags ...tag.Tag) log.Logger {
 func (l serverLogger) SLog() *slog.Logger { return l.log }
 
 func (l serverLogger) emit(level slog.Level, msg string, tags []tag.Tag) {
+	if level >= slog.LevelError && pollCanceled(msg, tags) {
+		level = slog.LevelDebug
+	}
 	ctx := context.Background()
 	if !l.log.Enabled(ctx, level) {
 		return
@@ -91,4 +100,22 @@ func tagsToAttrs(tags []tag.Tag) []slog.Attr {
 		attrs[i] = slog.Any(t.Key(), t.Value())
 	}
 	return attrs
+}
+
+// pollCanceled reports a frontend record of a worker's long poll that ended because the
+// worker stopped polling ("Unable to call matching.PollWorkflowTaskQueue." with context
+// canceled): every normal worker shutdown causes one, and nothing is wrong.
+func pollCanceled(msg string, tags []tag.Tag) bool {
+	if !strings.HasPrefix(msg, "Unable to call matching.Poll") {
+		return false
+	}
+	for _, t := range tags {
+		if err, ok := t.Value().(error); ok && (errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled) {
+			return true
+		}
+		if t.Key() == "error" && strings.Contains(fmt.Sprint(t.Value()), "context canceled") {
+			return true
+		}
+	}
+	return false
 }

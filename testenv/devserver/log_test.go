@@ -2,6 +2,7 @@ package devserver
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -101,5 +102,27 @@ func TestServerLogsWarnAndAbove(t *testing.T) {
 			t.Errorf("server logged %q at %v, want Warn and above only", r.Message, r.Level)
 		}
 		t.Logf("server log: %v %s", r.Level, r.Message)
+	}
+}
+
+// TestCanceledPollIsNotAnError: the frontend logs "Unable to call
+// matching.PollWorkflowTaskQueue." as an ERROR when a worker's long poll ends with context
+// canceled — which every normal worker shutdown causes. The embedded server logs it at debug;
+// other errors of the same call stay errors.
+func TestCanceledPollIsNotAnError(t *testing.T) {
+	h := newRecordingHandler()
+	l := serverLogger{log: slog.New(h)}
+	l.Error("Unable to call matching.PollWorkflowTaskQueue.", tag.WorkflowTaskQueueName("q"), tag.Error(context.Canceled))
+	l.Error("Unable to call matching.PollActivityTaskQueue.", tag.Error(errors.New("rpc error: code = Canceled desc = context canceled")))
+	l.Error("Unable to call matching.PollWorkflowTaskQueue.", tag.Error(errors.New("matching unavailable")))
+	got := h.levels()
+	want := []slog.Level{slog.LevelDebug, slog.LevelDebug, slog.LevelError}
+	if len(got) != len(want) {
+		t.Fatalf("levels %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("levels %v, want %v", got, want)
+		}
 	}
 }

@@ -2,6 +2,8 @@
 // Vault server) and moto (an AWS emulator) — on loopback ports for tests, and skips the test
 // with a message saying how to run it when they are not installed.
 //
+// With FIREBREAK_REAL_SERVERS=required (CI), a missing server fails the test instead.
+//
 // OpenBao is found through BAO_BIN, else ../shared/tools/openbao/bao relative to the
 // repository root, else bao on PATH; moto through MOTO_SERVER, else moto_server on PATH.
 package realserver
@@ -87,7 +89,7 @@ func StartOpenBao(t T, root string) *OpenBao {
 	t.Helper()
 	bin, why := BaoBinary()
 	if bin == "" {
-		t.Skip("real OpenBao not available (" + why + "); the comparison against it is skipped")
+		Missing(t, "real OpenBao not available ("+why+"); the comparison against it is skipped")
 	}
 	b := &OpenBao{Root: root}
 	b.hostp = freeHostPort(t)
@@ -149,7 +151,7 @@ func StartMoto(t T) string {
 	if bin == "" {
 		var err error
 		if bin, err = exec.LookPath("moto_server"); err != nil {
-			t.Skip("moto_server is not on PATH (pip install 'moto[server]', or set MOTO_SERVER); the comparison against moto is skipped")
+			Missing(t, "moto_server is not on PATH (pip install 'moto[server]', or set MOTO_SERVER); the comparison against moto is skipped")
 		}
 	}
 	hp := freeHostPort(t)
@@ -194,4 +196,14 @@ func freeHostPort(t T) string {
 	}
 	defer l.Close()
 	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// Missing skips the test, saying what is missing, or fails it when
+// FIREBREAK_REAL_SERVERS=required (as .ci/run sets it), so CI cannot pass on a skip.
+func Missing(t T, msg string) {
+	t.Helper()
+	if os.Getenv("FIREBREAK_REAL_SERVERS") == "required" {
+		t.Fatalf("FIREBREAK_REAL_SERVERS=required: %s", msg)
+	}
+	t.Skip(msg)
 }
