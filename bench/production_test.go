@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -67,6 +68,9 @@ func (r *rig) startProduction(tb testing.TB, exe string, sb *testenv.Sandbox) *p
 		"TEMPORAL_ADDRESS="+r.srv.FrontendHostPort(), "TEMPORAL_NAMESPACE="+r.srv.Namespace(),
 		"TEMPORAL_TLS=", "TEMPORAL_TLS_CERT=", "TEMPORAL_TLS_KEY=", "TEMPORAL_TLS_CA=", "TEMPORAL_API_KEY=",
 		"FIREBREAK_CODEC_KEY="+base64.StdEncoding.EncodeToString(key), "FIREBREAK_CODEC_KEY_ID=bench",
+		// The worker counts decisions signed by the bench's decision key, as a production worker
+		// counts those its serve signs; it holds only the public half.
+		"FIREBREAK_DECISION_KEY=", "FIREBREAK_DECISION_PUBLIC_KEYS="+workflows.FormatDecisionPublicKey(benchDecisions.Public()),
 		"VAULT_ADDR="+sb.Vault.URL(), "VAULT_TOKEN="+sb.Vault.RootToken(), "VAULT_NAMESPACE=", "VAULT_CACERT=",
 		"VAULT_ROLE_ID=", "VAULT_SECRET_ID=", "VAULT_K8S_ROLE=",
 		"AWS_ENDPOINT_URL_IAM="+sb.IAM.URL(), "AWS_ACCESS_KEY_ID="+sb.IAM.AccessKeyID(), "AWS_SECRET_ACCESS_KEY="+sb.IAM.SecretAccessKey(),
@@ -117,6 +121,10 @@ func (pw *prodWorker) stop(tb testing.TB) {
 // benchApprover is the security lead who approves the production runs; not the requester
 // ("bench") and not one of the people deprovisioned.
 const benchApprover = "bench-security-lead"
+
+// benchDecisions signs the bench's decisions as firebreak serve would: production workers count
+// only signed decisions. A fixed test key (the seed is no secret), trusted by no real worker.
+var benchDecisions = workflows.NewSigner(ed25519.NewKeyFromSeed([]byte("firebreak-bench-decision-key-32b")))
 
 // prodRun deprovisions users with the mass-deprovision playbook on `firebreak worker` (exe,
 // built by buildProduction) bound to sb. The run starts on the production task queue with
@@ -202,8 +210,17 @@ func (r *rig) approveAll(ctx context.Context, ids []string) {
 			if v.Get(&pending) != nil {
 				continue
 			}
+			if len(pending) == 0 {
+				continue
+			}
+			desc, err := r.c.DescribeWorkflowExecution(ctx, id, "")
+			if err != nil {
+				continue
+			}
+			runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 			for _, p := range pending {
 				req := workflows.ApprovalRequest{Step: p.Step, Approver: benchApprover, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"}
+				req = benchDecisions.Sign(req, p.Step, id, runID, time.Now())
 				h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
 				if err == nil {
 					_ = h.Get(ctx, nil)
