@@ -211,7 +211,7 @@ steps:
 		t.Errorf("subject from custom details: %d %v; want needs confirmation for subject", code, out)
 	}
 	b, _ := json.Marshal(map[string]any{"event": map[string]any{
-		"id": "01C", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident",
+		"id": "01C", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident", "occurred_at": "2026-11-23T15:04:00Z",
 		"data": map[string]any{"id": "PINC202", "title": "anything", "urgency": "high", "service": map[string]any{"id": "PSVCFIXED"},
 			"body": map[string]any{"details": map[string]any{"note": "from the monitor"}}},
 	}})
@@ -257,7 +257,7 @@ func TestIncidentWithTextDetails(t *testing.T) {
 			Inputs: map[string]chatops.InputSource{"subject": {From: "description", Pattern: `user: ([a-z]+)`}}}}
 	})
 	b, _ := json.Marshal(map[string]any{"event": map[string]any{
-		"id": "01T", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident",
+		"id": "01T", "event_type": chatops.EventIncidentTriggered, "resource_type": "incident", "occurred_at": "2026-11-23T15:04:00Z",
 		"data": map[string]any{"id": "PINC300", "title": "leak", "urgency": "high", "service": map[string]any{"id": "PSVCDEV"},
 			"body": map[string]any{"type": "incident_body", "details": "saw a key of user: bob in a gist"}},
 	}})
