@@ -19,6 +19,8 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/firebreak-dev/firebreak/drills"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -191,43 +193,14 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 }
 
 // approveAll approves every pending approval of the runs ids, as a security lead, until ctx
-// ends.
+// ends: the drill engine's pending-decision watcher, polling every 100 ms, answered with a
+// signed decision as firebreak serve sends one.
 func (r *rig) approveAll(ctx context.Context, ids []string) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for _, id := range ids {
-			v, err := r.c.QueryWorkflow(ctx, id, "", workflows.QueryPending)
-			if err != nil {
-				continue // not started yet, done, or busy: the next tick asks again
-			}
-			var pending []workflows.PendingApproval
-			if v.Get(&pending) != nil {
-				continue
-			}
-			if len(pending) == 0 {
-				continue
-			}
-			desc, err := r.c.DescribeWorkflowExecution(ctx, id, "")
-			if err != nil {
-				continue
-			}
-			runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-			for _, p := range pending {
-				req := workflows.ApprovalRequest{Step: p.Step, Approver: benchApprover, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"}
-				req = benchDecisions.Sign(req, p.Step, id, runID, time.Now())
-				h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
-				if err == nil {
-					_ = h.Get(ctx, nil)
-				}
-			}
-		}
-	}
+	rc := &runs.Client{Temporal: r.c, Signer: benchDecisions}
+	drills.WatchPending(ctx, rc, ids, 100*time.Millisecond, func(id string, p workflows.PendingApproval) bool {
+		_, err := rc.Decide(ctx, id, workflows.ApprovalRequest{Step: p.Step, Approver: benchApprover, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"})
+		return err == nil
+	})
 }
 
 // TestProductionBuildHasNoServer runs the production binary where it would need the embedded

@@ -288,7 +288,7 @@ func (r *Rig) Drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		go fr.clearWhenVerified(watchCtx, c, wfID, p)
 		watched := make(chan struct{})
 		if !auto {
-			go func() { defer close(watched); r.watchPending(watchCtx, c, wfID) }()
+			go func() { defer close(watched); r.watchPending(watchCtx, wfID) }()
 		} else {
 			close(watched)
 		}
@@ -380,9 +380,29 @@ func (r *Rig) cancelRun(st runs.Started) string {
 
 // watchPending announces each decision a tabletop drill waits for, once, as it opens: the
 // run posts it to the drill's Slack thread itself; this tells whoever runs the drill too.
-func (r *Rig) watchPending(ctx context.Context, c client.Client, wfID string) {
+func (r *Rig) watchPending(ctx context.Context, wfID string) {
+	WatchPending(ctx, r.cfg.Runs, []string{wfID}, 50*time.Millisecond, func(wfID string, p workflows.PendingApproval) bool {
+		if r.cfg.Announce != nil {
+			r.cfg.Announce(wfID, p)
+		} else if r.cfg.Out != nil {
+			deadline := "no deadline"
+			if !p.Deadline.IsZero() {
+				deadline = "escalated or failed at " + p.Deadline.Local().Format(time.TimeOnly)
+			}
+			fmt.Fprintf(r.cfg.Out, "WAITING %s %s for one of [%s] (%s): %s\n  answer in Slack: /firebreak approve %s step=%s   (or deny)\n",
+				p.Kind, p.Step, strings.Join(append(slices.Clone(p.Roles), p.Owners...), ", "), deadline, firstLine(p.Message), wfID, p.Step)
+		}
+		return true
+	})
+}
+
+// WatchPending asks the runs ids every interval which decisions they wait for, until ctx
+// ends, and calls on once for each as it opens. A decision on returns false for (not
+// handled: an answer that did not go through) is offered again at the next poll. A run not
+// started yet, between workers or finished is asked again at the next poll.
+func WatchPending(ctx context.Context, rc *runs.Client, ids []string, interval time.Duration, on func(wfID string, p workflows.PendingApproval) bool) {
 	seen := map[string]bool{}
-	tick := time.NewTicker(50 * time.Millisecond)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
@@ -390,27 +410,19 @@ func (r *Rig) watchPending(ctx context.Context, c client.Client, wfID string) {
 			return
 		case <-tick.C:
 		}
-		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		open, err := runs.New(c, nil).Pending(qctx, wfID)
-		cancel()
-		if err != nil {
-			continue // not started yet, or between workers
-		}
-		for _, p := range open {
-			key := p.Step + "/" + p.Kind + "/" + p.RequestedAt.String()
-			if seen[key] {
+		for _, id := range ids {
+			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			open, err := rc.Pending(qctx, id)
+			cancel()
+			if err != nil {
 				continue
 			}
-			seen[key] = true
-			if r.cfg.Announce != nil {
-				r.cfg.Announce(wfID, p)
-			} else if r.cfg.Out != nil {
-				deadline := "no deadline"
-				if !p.Deadline.IsZero() {
-					deadline = "escalated or failed at " + p.Deadline.Local().Format(time.TimeOnly)
+			for _, p := range open {
+				key := id + "/" + p.Step + "/" + p.Kind + "/" + p.RequestedAt.String()
+				if seen[key] {
+					continue
 				}
-				fmt.Fprintf(r.cfg.Out, "WAITING %s %s for one of [%s] (%s): %s\n  answer in Slack: /firebreak approve %s step=%s   (or deny)\n",
-					p.Kind, p.Step, strings.Join(append(slices.Clone(p.Roles), p.Owners...), ", "), deadline, firstLine(p.Message), wfID, p.Step)
+				seen[key] = on(id, p)
 			}
 		}
 	}
