@@ -27,6 +27,7 @@ import (
 
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // Statuses of a doctor check. Only failed makes the command exit 1.
@@ -120,14 +121,17 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 			ctx := contextOf(cmd)
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			rep := DoctorReport{Passed: true}
+			st := envSettings() // the file's too, once its check has loaded it
 			if !slices.Contains(skip, "config") {
 				cctx, cancel := context.WithTimeout(ctx, timeout)
-				rep.Checks = append(rep.Checks, doctorConfig(cctx, configPath(cmd), logger)...)
+				var checks []DoctorCheck
+				checks, st = doctorConfig(cctx, configPath(cmd), logger)
+				rep.Checks = append(rep.Checks, checks...)
 				cancel()
 			}
 			for _, c := range []struct {
 				name string
-				run  func(context.Context, *slog.Logger) []DoctorCheck
+				run  func(context.Context, *settings, *slog.Logger) []DoctorCheck
 			}{
 				{"vault", doctorVault}, {"aws", doctorAWS}, {"slack", doctorSlack},
 				{"pagerduty", doctorPagerDuty}, {"temporal", doctorTemporal},
@@ -138,7 +142,7 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 					continue
 				}
 				cctx, cancel := context.WithTimeout(ctx, timeout)
-				rep.Checks = append(rep.Checks, c.run(cctx, logger)...)
+				rep.Checks = append(rep.Checks, c.run(cctx, st, logger)...)
 				cancel()
 			}
 			for _, c := range rep.Checks {
@@ -172,9 +176,9 @@ func doctorFail(integration, check, format string, args ...any) DoctorCheck {
 	return DoctorCheck{integration, check, checkFailed, fmt.Sprintf(format, args...)}
 }
 
-func doctorVault(ctx context.Context, logger *slog.Logger) []DoctorCheck {
+func doctorVault(ctx context.Context, st *settings, logger *slog.Logger) []DoctorCheck {
 	// The login's renewal stops with ctx: the doctor only needs the token for a moment.
-	c, method, err := vaultClientFromEnv(ctx, logger)
+	c, method, err := vaultClient(ctx, st, logger)
 	if err != nil {
 		return []DoctorCheck{doctorFail("vault", "login", "%v", err)}
 	}
@@ -217,12 +221,12 @@ func doctorVault(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 		return append(out, doctorFail("vault", "capabilities", "the token lacks what deploy/vault-policy.hcl grants: %s", strings.Join(missing, "; ")))
 	}
 	out = append(out, DoctorCheck{"vault", "capabilities", checkOK, fmt.Sprintf("all %d paths of deploy/vault-policy.hcl permitted", len(vaultNeeds))})
-	return append(out, doctorDirectory(ctx, c)...)
+	return append(out, doctorDirectory(ctx, c, st.directory())...)
 }
 
 // doctorDirectory checks the probe role and that every directory entry's Vault identity
 // exists: an alias on a mounted auth method, an entity id Vault knows.
-func doctorDirectory(ctx context.Context, c *vaultapi.Client) []DoctorCheck {
+func doctorDirectory(ctx context.Context, c *vaultapi.Client, directory []playbooks.Identity) []DoctorCheck {
 	var out []DoctorCheck
 	role, err := c.Logical().ReadWithContext(ctx, "auth/token/roles/"+fbvault.DefaultProbeRole)
 	switch {
@@ -236,7 +240,7 @@ func doctorDirectory(ctx context.Context, c *vaultapi.Client) []DoctorCheck {
 	acts := &fbvault.Activities{Client: c.Logical()}
 	var bad []string
 	checked := 0
-	for _, p := range configuredDirectory() {
+	for _, p := range directory {
 		if p.Vault == nil {
 			continue
 		}
@@ -270,8 +274,8 @@ func vaultErr(err error) string {
 	return err.Error()
 }
 
-func doctorAWS(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
+func doctorAWS(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
 	if err != nil {
 		return []DoctorCheck{doctorFail("aws", "config", "loading the default configuration: %v", err)}
 	}
@@ -280,11 +284,11 @@ func doctorAWS(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 		return []DoctorCheck{doctorFail("aws", "credentials", "no credentials from the default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, roles…): %v", err)}
 	}
 	out := []DoctorCheck{{"aws", "credentials", checkOK, fmt.Sprintf("key %s from %s, region %q", maskKeyID(creds.AccessKeyID), creds.Source, cfg.Region)}}
-	probe := setting("FIREBREAK_AWS_PROBE_USER")
+	probe := st.get("FIREBREAK_AWS_PROBE_USER")
 	if probe == "" {
 		return append(out, DoctorCheck{"aws", "iam", checkUnverified, "set FIREBREAK_AWS_PROBE_USER to an IAM user firebreak may read, to check iam:GetUser against IAM"})
 	}
-	res, err := iam.NewFromConfig(cfg, iamEndpoint).GetUser(ctx, &iam.GetUserInput{UserName: aws.String(probe)})
+	res, err := iam.NewFromConfig(cfg, st.iamEndpoint).GetUser(ctx, &iam.GetUserInput{UserName: aws.String(probe)})
 	if err != nil {
 		var ae smithy.APIError
 		if errors.As(err, &ae) {
@@ -303,13 +307,13 @@ func maskKeyID(id string) string {
 	return id[:8] + "…"
 }
 
-func doctorSlack(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	token := setting("SLACK_BOT_TOKEN")
+func doctorSlack(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	token := st.get("SLACK_BOT_TOKEN")
 	if token == "" {
 		return []DoctorCheck{doctorFail("slack", "auth.test", "SLACK_BOT_TOKEN is not set")}
 	}
 	var opts []slackapi.Option
-	if u := setting("SLACK_API_URL"); u != "" {
+	if u := st.get("SLACK_API_URL"); u != "" {
 		opts = append(opts, slackapi.OptionAPIURL(u))
 	}
 	res, err := slackapi.New(token, opts...).AuthTestContext(ctx)
@@ -319,13 +323,13 @@ func doctorSlack(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 	return []DoctorCheck{{"slack", "auth.test", checkOK, fmt.Sprintf("bot %s (%s) in team %s", res.User, res.UserID, res.Team)}}
 }
 
-func doctorPagerDuty(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	token := setting("PAGERDUTY_TOKEN")
+func doctorPagerDuty(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	token := st.get("PAGERDUTY_TOKEN")
 	if token == "" {
 		return []DoctorCheck{doctorFail("pagerduty", "api", "PAGERDUTY_TOKEN is not set")}
 	}
 	var opts []pagerduty.ClientOptions
-	if u := setting("PAGERDUTY_API_URL"); u != "" {
+	if u := st.get("PAGERDUTY_API_URL"); u != "" {
 		opts = append(opts, pagerduty.WithAPIEndpoint(u))
 	}
 	res, err := pagerduty.NewClient(token, opts...).ListOnCallsWithContext(ctx, pagerduty.ListOnCallOptions{Limit: 1})
@@ -333,16 +337,16 @@ func doctorPagerDuty(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 		return []DoctorCheck{doctorFail("pagerduty", "api", "GET /oncalls: %v", err)}
 	}
 	out := []DoctorCheck{{"pagerduty", "api", checkOK, fmt.Sprintf("GET /oncalls answered (%d on call)", len(res.OnCalls))}}
-	if setting("PAGERDUTY_FROM") == "" {
+	if st.get("PAGERDUTY_FROM") == "" {
 		return append(out, doctorFail("pagerduty", "from", "PAGERDUTY_FROM is not set: notes and status changes need the email of a PagerDuty user"))
 	}
 	return out
 }
 
-func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
+func doctorTemporal(ctx context.Context, st *settings, logger *slog.Logger) []DoctorCheck {
 	var out []DoctorCheck
-	addr := setting("TEMPORAL_ADDRESS")
-	if err := doctorCodec(addr != ""); err != nil {
+	addr := st.get("TEMPORAL_ADDRESS")
+	if err := doctorCodec(st, addr != ""); err != nil {
 		out = append(out, doctorFail("temporal", "codec", "%v", err))
 	} else {
 		out = append(out, DoctorCheck{"temporal", "codec", checkOK, "payload codec key loads"})
@@ -350,8 +354,8 @@ func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 	if addr == "" {
 		return append(out, DoctorCheck{"temporal", "health", checkSkipped, "TEMPORAL_ADDRESS is not set: each command starts an embedded server"})
 	}
-	opts := client.Options{HostPort: addr, Namespace: envOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}}
-	if err := clusterAuth(&opts); err != nil {
+	opts := client.Options{HostPort: addr, Namespace: st.getOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}}
+	if err := clusterAuth(st, &opts); err != nil {
 		return append(out, doctorFail("temporal", "tls", "%v", err))
 	}
 	c, err := client.DialContext(ctx, opts)
@@ -367,15 +371,15 @@ func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 
 // doctorCodec checks the codec key without creating one: FIREBREAK_CODEC_KEY, else the key
 // file a shared server uses, if it exists yet.
-func doctorCodec(shared bool) error {
-	if setting("FIREBREAK_CODEC_KEY") != "" {
-		_, err := loadCodec(defaultStateDir(), keyEphemeral)
+func doctorCodec(st *settings, shared bool) error {
+	if st.get("FIREBREAK_CODEC_KEY") != "" {
+		_, err := loadCodec(st, st.stateDir(), keyEphemeral)
 		return err
 	}
 	if !shared {
 		return nil
 	}
-	path := filepath.Join(defaultStateDir(), "codec.key")
+	path := filepath.Join(st.stateDir(), "codec.key")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // created on first use
@@ -399,12 +403,12 @@ func (nopTemporalLogger) Error(string, ...any) {}
 
 // doctorOIDC checks the identity provider the oidc actions revoke tokens at: its discovery
 // document names revocation and introspection endpoints. Not configured is not a failure.
-func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	issuer := setting("OIDC_ISSUER")
+func doctorOIDC(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	issuer := st.get("OIDC_ISSUER")
 	if issuer == "" {
 		return []DoctorCheck{{"oidc", "discovery", checkSkipped, "OIDC_ISSUER not set: the oidc.* actions are off"}}
 	}
-	if setting("OIDC_CLIENT_ID") == "" || setting("OIDC_CLIENT_SECRET") == "" {
+	if st.get("OIDC_CLIENT_ID") == "" || st.get("OIDC_CLIENT_SECRET") == "" {
 		return []DoctorCheck{doctorFail("oidc", "client", "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is not")}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
@@ -431,16 +435,16 @@ func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 }
 
 // doctorEvidence opens the evidence store the worker would use and checks its chain.
-func doctorEvidence(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	dir := setting("FIREBREAK_EVIDENCE_DIR")
+func doctorEvidence(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	dir := st.get("FIREBREAK_EVIDENCE_DIR")
 	if dir == "" {
-		dir = filepath.Join(defaultStateDir(), "evidence")
+		dir = filepath.Join(st.stateDir(), "evidence")
 	}
 	where := dir
-	if s3 := setting("FIREBREAK_EVIDENCE_S3"); s3 != "" {
+	if s3 := st.get("FIREBREAK_EVIDENCE_S3"); s3 != "" {
 		where = s3
 	}
-	if _, err := openEvidenceStore(ctx, dir); err != nil {
+	if _, err := openEvidenceStore(ctx, st, dir); err != nil {
 		return []DoctorCheck{doctorFail("evidence", "chain", "%s: %v", where, err)}
 	}
 	return []DoctorCheck{{"evidence", "chain", checkOK, where + " opens and its chain verifies"}}
@@ -448,11 +452,12 @@ func doctorEvidence(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 
 // doctorConfig checks the configuration file first: it decodes and validates (each problem
 // with its line and column is a failed check; a literal secret is a warning), and every
-// secret reference in it resolves. When it loads, the checks after it use it.
-func doctorConfig(ctx context.Context, path string, logger *slog.Logger) []DoctorCheck {
-	activeConfig.Store(nil)
+// secret reference in it resolves. When it loads, the checks after it use it: it returns
+// the settings they read.
+func doctorConfig(ctx context.Context, path string, logger *slog.Logger) ([]DoctorCheck, *settings) {
+	st := envSettings()
 	if path == "" {
-		return []DoctorCheck{{"config", "file", checkSkipped, "no --config or FIREBREAK_CONFIG: every setting comes from the environment"}}
+		return []DoctorCheck{{"config", "file", checkSkipped, "no --config or FIREBREAK_CONFIG: every setting comes from the environment"}}, st
 	}
 	lc, err := loadConfig(ctx, path, resolveAll, logger)
 	if err != nil {
@@ -464,9 +469,9 @@ func doctorConfig(ctx context.Context, path string, logger *slog.Logger) []Docto
 		for _, p := range problemStrings(err) {
 			out = append(out, DoctorCheck{"config", check, checkFailed, p})
 		}
-		return out
+		return out, st
 	}
-	activeConfig.Store(lc)
+	st.lc = lc
 	out := []DoctorCheck{{"config", "file", checkOK, describeConfig(lc)}}
 	for _, w := range lc.warnings {
 		out = append(out, DoctorCheck{"config", "secrets", checkWarning, w.String()})
@@ -474,5 +479,5 @@ func doctorConfig(ctx context.Context, path string, logger *slog.Logger) []Docto
 	if n := config.VaultReferences(lc.file, os.LookupEnv); n > 0 {
 		out = append(out, DoctorCheck{"config", "references", checkOK, fmt.Sprintf("%d vault: references read", n)})
 	}
-	return out
+	return out, st
 }
