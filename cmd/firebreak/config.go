@@ -18,6 +18,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/spf13/cobra"
 
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
 	"github.com/firebreak-dev/firebreak/playbooks"
@@ -164,7 +165,7 @@ func vaultKV(c *vaultapi.Client) config.VaultKV {
 			return nil, config.ErrSecretNotFound
 		}
 		if err != nil {
-			return nil, errors.New(vaultErr(err))
+			return nil, errors.New(fbvault.DescribeError(err))
 		}
 		return s.Data, nil
 	}
