@@ -23,7 +23,7 @@ var (
 	identPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 	severities   = []string{"low", "medium", "high", "critical"}
 	inputTypes   = map[string]Type{"string": TypeString, "int": TypeInt, "bool": TypeBool, "duration": TypeString, "email": TypeString, "user": TypeString, "list": TypeStringList}
-	topKeys      = []string{"name", "title", "description", "severity", "version", "owners", "inputs", "roles", "approval", "triggers", "steps", "outputs", "notify", "expect"}
+	topKeys      = sectionKeys()
 	inputKeys    = []string{"type", "description", "required", "default", "pattern", "enum"}
 	stepKeys     = []string{"id", "name", "action", "with", "needs", "if", "foreach", "concurrency", "retry", "timeout", "on_failure", "compensate"}
 	retryKeys    = []string{"attempts", "interval", "backoff", "max_interval", "for", "non_retryable"}
@@ -202,62 +202,22 @@ func (c *compiler) strings(n *yaml.Node, what string) []string {
 
 func (c *compiler) compile(root *yaml.Node) *Plan {
 	top := c.fields(root, "playbook", topKeys)
-	p := &Plan{
-		Name:        c.str(top, "name", "playbook", true),
-		Title:       c.str(top, "title", "playbook", true),
-		Description: c.str(top, "description", "playbook", false),
-		Severity:    c.str(top, "severity", "playbook", true),
-		Version:     c.str(top, "version", "playbook", false),
-	}
-	for _, req := range []string{"name", "title", "severity", "steps"} {
-		if _, ok := top[req]; !ok {
-			c.d.add(root.Line, root.Column, "", "playbook: missing required key %q", req)
+	b := &build{root: root, p: &Plan{}, inputs: map[string]Type{}}
+	for _, s := range sections {
+		if _, ok := top[s.key]; s.required && !ok {
+			c.d.add(root.Line, root.Column, "", "playbook: missing required key %q", s.key)
 		}
 	}
-	if e, ok := top["name"]; ok && p.Name != "" && !namePattern.MatchString(p.Name) {
-		c.d.add(e.val.Line, e.val.Column, "", "name %q: expected lower-case letters, digits and dashes, starting with a letter", p.Name)
-	}
-	if e, ok := top["severity"]; ok && p.Severity != "" && !contains(severities, p.Severity) {
-		c.d.add(e.val.Line, e.val.Column, nearest(p.Severity, severities), "severity %q: expected one of %s", p.Severity, strings.Join(severities, ", "))
-	}
-	if e, ok := top["owners"]; ok {
-		p.Owners = c.strings(e.val, "owners")
-	}
-	inputs := map[string]Type{}
-	if e, ok := top["inputs"]; ok {
-		p.Inputs = c.inputs(e.val, inputs)
-	}
-	if e, ok := top["roles"]; ok {
-		p.Roles = c.roles(e.val)
-	}
-	if e, ok := top["approval"]; ok {
-		p.Approval = c.approval(e.val, "approval", p)
-	}
-	if e, ok := top["triggers"]; ok {
-		p.Triggers = c.triggers(e.val, p.Inputs, inputs)
-	}
-	if e, ok := top["steps"]; ok {
-		p.Steps = c.steps(e.val, inputs, p)
-		if c.d.errors() == 0 {
-			p.Steps = c.twoPerson(root, p, inputs)
+	for _, s := range sections {
+		if e, ok := top[s.key]; ok {
+			s.decode(c, e, b)
 		}
-		c.checkOnCall(root, p, inputs)
 	}
-	all := c.finalScope(inputs, p.Steps)
-	if e, ok := top["outputs"]; ok {
-		p.Outputs = c.outputs(e.val, all)
-	}
-	if e, ok := top["notify"]; ok {
-		p.Notify = c.notify(e.val, inputs, all)
-	}
-	if e, ok := top["expect"]; ok {
-		p.Expect = c.expect(e.val, all)
-	}
-	c.policyWarnings(root, p)
+	c.policyWarnings(root, b.p)
 	if e, ok := top["steps"]; ok && c.d.errors() == 0 && !c.opts.oneAction {
-		c.checkPurpose(root, e.val, p)
+		c.checkPurpose(root, e.val, b.p)
 	}
-	return p
+	return b.p
 }
 
 // checkPurpose refuses a playbook that neither changes nor verifies anything — a drill of it

@@ -51,7 +51,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 			default:
 				return usagef("--format: expected json, markdown or html, found %q", format)
 			}
-			key, err := loadSigningKey(keyFile)
+			key, err := loadSigningKey(settingsOf(cmd), keyFile)
 			if err != nil {
 				return err
 			}
@@ -60,7 +60,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 				return err
 			}
 			defer conn.Close()
-			ex, err := exportRun(ctx, conn, args[0], runID, key)
+			ex, err := exportRun(ctx, settingsOf(cmd), conn, args[0], runID, key)
 			if err != nil {
 				return err
 			}
@@ -94,7 +94,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 // only warnings logged to stderr.
 func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
 	ctx := contextOf(cmd)
-	conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	conn, err := dialTemporal(ctx, settingsOf(cmd), slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	return ctx, conn, err
 }
 
@@ -110,7 +110,7 @@ func throwawayHint(w io.Writer, conn *temporalConn, found int) {
 
 // exportRun reads a run's decrypted history and builds its sealed export. History decoding
 // goes through runs.Client.History, the one place that knows the payload codec.
-func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
+func exportRun(ctx context.Context, st *settings, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
 	if runID == "" {
 		latest, err := conn.Runs.LatestRun(ctx, workflowID)
 		if err != nil {
@@ -122,7 +122,7 @@ func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string
 	if err != nil {
 		return nil, err
 	}
-	ex, err := audit.BuildWith(workflowID, runID, events, nil, audit.Options{People: directoryNames()})
+	ex, err := audit.BuildWith(workflowID, runID, events, nil, audit.Options{People: st.directoryNames()})
 	if err != nil {
 		return nil, err
 	}
@@ -133,8 +133,8 @@ func exportRun(ctx context.Context, conn *temporalConn, workflowID, runID string
 // directoryNames names people in audit records from firebreak.yaml's directory: any of a
 // person's identities (Slack or PagerDuty user id, email, subject) gives "subject <email>".
 // nil without a loaded configuration.
-func directoryNames() func(string) string {
-	lc := activeConfig.Load()
+func (s *settings) directoryNames() func(string) string {
+	lc := s.file()
 	if lc == nil {
 		return nil
 	}
@@ -154,10 +154,10 @@ func directoryNames() func(string) string {
 
 // loadSigningKey reads an Ed25519 PKCS#8 PEM key from path; with no path it uses the state
 // dir's audit-signing-key.pem, generating and saving it (0600) on first use.
-func loadSigningKey(path string) (ed25519.PrivateKey, error) {
+func loadSigningKey(st *settings, path string) (ed25519.PrivateKey, error) {
 	generate := false
 	if path == "" {
-		path = filepath.Join(defaultStateDir(), "audit-signing-key.pem")
+		path = filepath.Join(st.stateDir(), "audit-signing-key.pem")
 		generate = true
 	}
 	b, err := os.ReadFile(path)
@@ -218,7 +218,7 @@ verifies, 1 when it does not.`,
 				return usageError{err}
 			}
 			if keyID == "" {
-				keyID = setting("FIREBREAK_AUDIT_KEY_ID")
+				keyID = settingsOf(cmd).get("FIREBREAK_AUDIT_KEY_ID")
 			}
 			ex, err := audit.Verify(b, keyID)
 			var ve *audit.VerifyError
@@ -244,7 +244,7 @@ verifies, 1 when it does not.`,
 			}
 			var evKey ed25519.PublicKey
 			if evidenceKey == "" {
-				evidenceKey = setting("FIREBREAK_EVIDENCE_PUBLIC_KEY")
+				evidenceKey = settingsOf(cmd).get("FIREBREAK_EVIDENCE_PUBLIC_KEY")
 			}
 			if evidenceKey != "" {
 				keys, err := workflows.ParseDecisionPublicKeys(evidenceKey)
@@ -388,7 +388,7 @@ func newAuditKeyCmd() *cobra.Command {
 id to auditors through a channel of your own; they pass it to firebreak audit verify --key-id.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			key, err := loadSigningKey(keyFile)
+			key, err := loadSigningKey(settingsOf(cmd), keyFile)
 			if err != nil {
 				return err
 			}

@@ -55,7 +55,7 @@ func TestClusterAuth(t *testing.T) {
 				t.Setenv(k, tc.env[k])
 			}
 			var o client.Options
-			err := clusterAuth(&o)
+			err := clusterAuth(envSettings(), &o)
 			if tc.errPart != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errPart) {
 					t.Fatalf("err %v, want %q", err, tc.errPart)

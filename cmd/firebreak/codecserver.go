@@ -51,30 +51,31 @@ http://127.0.0.1:8888): no credentials, loopback callers and loopback listen add
   FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS=auditors firebreak codec-server --cors-origin https://temporal.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			st := settingsOf(cmd)
 			if !cmd.Flags().Changed("listen") {
-				if v := setting("FIREBREAK_CODEC_SERVER_LISTEN"); v != "" {
+				if v := st.get("FIREBREAK_CODEC_SERVER_LISTEN"); v != "" {
 					listen = v
 				}
 			}
 			if !cmd.Flags().Changed("cors-origin") {
-				corsOrigins = setting("FIREBREAK_CODEC_SERVER_CORS_ORIGINS")
+				corsOrigins = st.get("FIREBREAK_CODEC_SERVER_CORS_ORIGINS")
 			}
 			ctx, stop := signal.NotifyContext(contextOf(cmd), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opts, err := codecServerOptions(ctx, dev, allowEncode || setting("FIREBREAK_CODEC_SERVER_ALLOW_ENCODE") == "true", listen, corsOrigins)
+			opts, err := codecServerOptions(ctx, st, dev, allowEncode || st.get("FIREBREAK_CODEC_SERVER_ALLOW_ENCODE") == "true", listen, corsOrigins)
 			if err != nil {
 				return err
 			}
-			codec, err := loadCodec(defaultStateDir(), keyExisting)
+			codec, err := loadCodec(st, st.stateDir(), keyExisting)
 			if err != nil {
 				return err
 			}
 			opts.Codec = codec.Reader() // shows plaintext payloads as they are; workers refuse them
-			level := setting("FIREBREAK_LOG_LEVEL")
+			level := st.get("FIREBREAK_LOG_LEVEL")
 			if level == "" {
 				level = "info" // the reads log is the point: info, unless asked otherwise
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), level)
+			logger, err := st.logger(cmd.ErrOrStderr(), level)
 			if err != nil {
 				return err
 			}
@@ -99,20 +100,16 @@ http://127.0.0.1:8888): no credentials, loopback callers and loopback listen add
 
 // codecServerOptions reads codec.server.* into the server's options (all but the codec and
 // the logger).
-func codecServerOptions(ctx context.Context, dev, allowEncode bool, listen, corsOrigins string) (codecserver.Options, error) {
+func codecServerOptions(ctx context.Context, st *settings, dev, allowEncode bool, listen, corsOrigins string) (codecserver.Options, error) {
 	o := codecserver.Options{Dev: dev, AllowEncode: allowEncode, CORSOrigins: splitComma(corsOrigins)}
 	for _, origin := range o.CORSOrigins {
 		if err := codecserver.CheckOrigin(origin); err != nil {
 			return o, usagef("--cors-origin: %v", err)
 		}
 	}
-	o.Namespaces = splitComma(setting("FIREBREAK_CODEC_SERVER_NAMESPACES"))
+	o.Namespaces = splitComma(st.get("FIREBREAK_CODEC_SERVER_NAMESPACES"))
 	if len(o.Namespaces) == 0 {
-		ns := setting("TEMPORAL_NAMESPACE")
-		if ns == "" {
-			ns = "default"
-		}
-		o.Namespaces = []string{ns}
+		o.Namespaces = []string{st.getOr("TEMPORAL_NAMESPACE", "default")}
 	}
 	if dev {
 		if err := codecserver.CheckDevListen(listen); err != nil {
@@ -120,30 +117,30 @@ func codecServerOptions(ctx context.Context, dev, allowEncode bool, listen, cors
 		}
 		return o, nil
 	}
-	if tok := setting("FIREBREAK_CODEC_SERVER_TOKEN"); tok != "" {
+	if tok := st.get("FIREBREAK_CODEC_SERVER_TOKEN"); tok != "" {
 		if len(tok) < 16 {
 			return o, usagef("FIREBREAK_CODEC_SERVER_TOKEN: expected a random bearer token of at least 16 characters, found %d characters", len(tok))
 		}
 		o.Token = tok
 	}
-	o.AllowedGroups = splitComma(setting("FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS"))
-	o.AllowedEmails = splitComma(setting("FIREBREAK_CODEC_SERVER_ALLOWED_EMAILS"))
-	if iss := setting("FIREBREAK_CODEC_SERVER_OIDC_ISSUER"); iss != "" {
-		aud := setting("FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE")
+	o.AllowedGroups = splitComma(st.get("FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS"))
+	o.AllowedEmails = splitComma(st.get("FIREBREAK_CODEC_SERVER_ALLOWED_EMAILS"))
+	if iss := st.get("FIREBREAK_CODEC_SERVER_OIDC_ISSUER"); iss != "" {
+		aud := st.get("FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE")
 		if aud == "" {
 			return o, usagef("codec.server.oidc_issuer is set: expected codec.server.oidc_audience (FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE) too, the audience the Web UI's access tokens carry")
 		}
 		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		v, err := codecserver.NewOIDCVerifier(dctx, codecserver.OIDCOptions{Issuer: iss, Audience: aud, GroupsClaim: setting("FIREBREAK_CODEC_SERVER_GROUPS_CLAIM")})
+		v, err := codecserver.NewOIDCVerifier(dctx, codecserver.OIDCOptions{Issuer: iss, Audience: aud, GroupsClaim: st.get("FIREBREAK_CODEC_SERVER_GROUPS_CLAIM")})
 		if err != nil {
 			return o, err
 		}
 		o.OIDC = v
 	}
-	if h := setting("FIREBREAK_CODEC_SERVER_PROXY_USER_HEADER"); h != "" {
-		p := &codecserver.Proxy{UserHeader: h, GroupsHeader: setting("FIREBREAK_CODEC_SERVER_PROXY_GROUPS_HEADER")}
-		for _, a := range splitComma(setting("FIREBREAK_CODEC_SERVER_PROXY_TRUSTED")) {
+	if h := st.get("FIREBREAK_CODEC_SERVER_PROXY_USER_HEADER"); h != "" {
+		p := &codecserver.Proxy{UserHeader: h, GroupsHeader: st.get("FIREBREAK_CODEC_SERVER_PROXY_GROUPS_HEADER")}
+		for _, a := range splitComma(st.get("FIREBREAK_CODEC_SERVER_PROXY_TRUSTED")) {
 			pf, err := netip.ParsePrefix(a)
 			if err != nil {
 				ip, err2 := netip.ParseAddr(a)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,18 +18,20 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/spf13/cobra"
 
+	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
 // firebreak.yaml (package config) is read once per command, before it runs, from --config or
-// FIREBREAK_CONFIG. Every setting is then read through setting(NAME): the environment
-// variable NAME when it is set and non-empty, else the file's value for the key NAME
-// overrides, with secret references already resolved. Without a file, setting is os.Getenv:
-// every variable works exactly as it did before the file existed.
+// FIREBREAK_CONFIG, into that command's settings, which are then passed to whatever needs
+// them. A setting is the environment variable NAME when it is set and non-empty, else the
+// file's value for the key NAME overrides, with secret references already resolved. Without
+// a file, a setting is the environment variable: every variable works exactly as it did
+// before the file existed.
 
-// loadedConfig is the configuration of the running command.
+// loadedConfig is the configuration file of the running command.
 type loadedConfig struct {
 	file     *config.Config // as written
 	eff      *config.Config // with the environment applied
@@ -38,23 +39,65 @@ type loadedConfig struct {
 	warnings []config.Problem
 }
 
-// activeConfig is the running command's configuration; nil without a file. It is the one
-// piece of package state here because the settings are read deep inside helpers that
-// predate the file (clusterAuth, vaultLoginFromEnv…); it is set once per command, before
-// the command runs.
-var activeConfig atomic.Pointer[loadedConfig]
+// settings is one command's configuration, resolved once before the command runs
+// (applyConfig) and passed to the constructors and functions that need it. The zero value
+// and nil read the environment alone.
+type settings struct {
+	lc *loadedConfig // nil without a file
+}
 
-// setting is the value of the setting environment variable name overrides: the variable when
-// set and non-empty, else the configuration file's value, else "".
-func setting(name string) string {
+// envSettings are the settings of a command without a configuration file: the environment.
+// Flag defaults use them, because flags are made before the file is read.
+func envSettings() *settings { return &settings{} }
+
+// get is the value of the setting environment variable name overrides: the variable when set
+// and non-empty, else the configuration file's value, else "".
+func (s *settings) get(name string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
-	if lc := activeConfig.Load(); lc != nil {
-		return lc.values.Get(name)
+	if s != nil && s.lc != nil {
+		return s.lc.values.Get(name)
 	}
 	return ""
 }
+
+// getOr is get, or def when the setting is empty.
+func (s *settings) getOr(name, def string) string {
+	if v := s.get(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// file is the loaded configuration file; nil without one.
+func (s *settings) file() *loadedConfig {
+	if s == nil {
+		return nil
+	}
+	return s.lc
+}
+
+// settingsKey keys a command's settings in its context.
+type settingsKey struct{}
+
+// withSettings is ctx carrying s, the way a cobra command hands its settings to RunE.
+func withSettings(ctx context.Context, s *settings) context.Context {
+	return context.WithValue(ctx, settingsKey{}, s)
+}
+
+// settingsFrom is the settings ctx carries; the environment's when it carries none.
+func settingsFrom(ctx context.Context) *settings {
+	if ctx != nil {
+		if s, ok := ctx.Value(settingsKey{}).(*settings); ok && s != nil {
+			return s
+		}
+	}
+	return envSettings()
+}
+
+// settingsOf is the settings applyConfig resolved for cmd.
+func settingsOf(cmd *cobra.Command) *settings { return settingsFrom(cmd.Context()) }
 
 // How far loadConfig goes with secret references.
 type resolveMode int
@@ -97,11 +140,10 @@ func loadConfig(ctx context.Context, path string, mode resolveMode, logger *slog
 	if mode == resolveNoVault || config.VaultReferences(file, os.LookupEnv) == 0 {
 		return lc, nil
 	}
-	prev := activeConfig.Swap(lc)
-	defer activeConfig.Store(prev)
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel() // also ends the login's renewal: the token was only needed to read
-	vc, method, err := vaultClientFromEnv(vctx, logger)
+	// The Vault client is built from the file's vault settings, resolved so far.
+	vc, method, err := vaultClient(vctx, &settings{lc: lc}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading vault: references: %w", path, err)
 	}
@@ -123,7 +165,7 @@ func vaultKV(c *vaultapi.Client) config.VaultKV {
 			return nil, config.ErrSecretNotFound
 		}
 		if err != nil {
-			return nil, errors.New(vaultErr(err))
+			return nil, errors.New(fbvault.DescribeError(err))
 		}
 		return s.Data, nil
 	}
@@ -149,15 +191,17 @@ func wireConfig(root *cobra.Command) {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return applyConfig(cmd) }
 }
 
-// applyConfig loads the command's configuration file and applies it to its flags.
+// applyConfig loads the command's configuration file, hands the settings to the command
+// through its context, and applies them to its flags.
 func applyConfig(cmd *cobra.Command) error {
 	top := topCommand(cmd)
+	st := envSettings()
+	cmd.SetContext(withSettings(contextOf(cmd), st))
+	legacySettings.Store(st)
 	switch top {
 	case "config", "doctor", "help", "completion", "__complete", "__completeNoDesc":
-		activeConfig.Store(nil)
 		return nil // they read the file themselves and report on it
 	}
-	activeConfig.Store(nil)
 	if path := configPath(cmd); path != "" {
 		mode := resolveAll
 		if top == "drill" || top == "dev" {
@@ -171,9 +215,9 @@ func applyConfig(cmd *cobra.Command) error {
 		for _, w := range lc.warnings {
 			fmt.Fprintf(cmd.ErrOrStderr(), "firebreak: warning: %s\n", w)
 		}
-		activeConfig.Store(lc)
+		st.lc = lc
 	}
-	return syncFlags(cmd, top)
+	return syncFlags(cmd, top, st)
 }
 
 // topCommand is the name of cmd's ancestor just below the root (cmd itself at that level).
@@ -198,15 +242,15 @@ var configFlags = []struct {
 }
 
 // syncFlags sets each flag of configFlags that was not given from its setting.
-func syncFlags(cmd *cobra.Command, top string) error {
+func syncFlags(cmd *cobra.Command, top string, st *settings) error {
 	for _, cf := range configFlags {
 		f := cmd.Flags().Lookup(cf.flag)
 		if f == nil || f.Changed || (cf.commands != nil && !slices.Contains(cf.commands, top)) {
 			continue
 		}
-		v := setting(cf.env)
-		if v == "" && cf.flag == "evidence-dir" && setting("FIREBREAK_STATE_DIR") != "" {
-			v = filepath.Join(setting("FIREBREAK_STATE_DIR"), "evidence")
+		v := st.get(cf.env)
+		if v == "" && cf.flag == "evidence-dir" && st.get("FIREBREAK_STATE_DIR") != "" {
+			v = filepath.Join(st.get("FIREBREAK_STATE_DIR"), "evidence")
 		}
 		if v == "" || v == f.Value.String() {
 			continue
@@ -222,8 +266,8 @@ func syncFlags(cmd *cobra.Command, top string) error {
 // from its environment variable when set, else from the file's resolved reference. The file
 // is normally loaded already for the running command (serve resolves vault: references, dev
 // does not); loaded here, its vault: references are left unread, as dev's are.
-func chatopsConfigFile(path string) (chatops.Config, error) {
-	lc := activeConfig.Load()
+func chatopsConfigFile(st *settings, path string) (chatops.Config, error) {
+	lc := st.file()
 	if lc == nil || lc.file.File() != path {
 		var err error
 		if lc, err = loadConfig(context.Background(), path, resolveNoVault, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
@@ -250,9 +294,9 @@ func chatopsConfigFile(path string) (chatops.Config, error) {
 
 // awsLoadOptions are the AWS SDK's load options: adaptive retries, and the file's region and
 // profile where the SDK's own variables do not set them.
-func awsLoadOptions() []func(*awsconfig.LoadOptions) error {
+func (s *settings) awsLoadOptions() []func(*awsconfig.LoadOptions) error {
 	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMode(aws.RetryModeAdaptive)}
-	if lc := activeConfig.Load(); lc != nil {
+	if lc := s.file(); lc != nil {
 		if r := lc.values.Get("AWS_REGION"); r != "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
 			opts = append(opts, awsconfig.WithRegion(r))
 		}
@@ -265,37 +309,37 @@ func awsLoadOptions() []func(*awsconfig.LoadOptions) error {
 
 // fileOnly is the file's value of a setting that an SDK reads from the environment itself:
 // "" when the variable is set (the SDK has it) or the file leaves it unset.
-func fileOnly(name string) string {
+func (s *settings) fileOnly(name string) string {
 	if os.Getenv(name) != "" {
 		return ""
 	}
-	if lc := activeConfig.Load(); lc != nil {
+	if lc := s.file(); lc != nil {
 		return lc.values.Get(name)
 	}
 	return ""
 }
 
 // iamEndpoint points the IAM client at aws.endpoints.iam when AWS_ENDPOINT_URL_IAM is unset.
-func iamEndpoint(o *iam.Options) {
-	if ep := fileOnly("AWS_ENDPOINT_URL_IAM"); ep != "" {
+func (s *settings) iamEndpoint(o *iam.Options) {
+	if ep := s.fileOnly("AWS_ENDPOINT_URL_IAM"); ep != "" {
 		o.BaseEndpoint = aws.String(ep)
 	}
 }
 
 // s3Endpoint points the S3 client at aws.endpoints.s3 when AWS_ENDPOINT_URL_S3 is unset.
-func s3Endpoint(o *s3.Options) {
-	if ep := fileOnly("AWS_ENDPOINT_URL_S3"); ep != "" {
+func (s *settings) s3Endpoint(o *s3.Options) {
+	if ep := s.fileOnly("AWS_ENDPOINT_URL_S3"); ep != "" {
 		o.BaseEndpoint = aws.String(ep)
 	}
 }
 
 // vaultFileConfig applies the file's vault.address and vault.ca_cert to the SDK's
 // configuration where VAULT_ADDR and VAULT_CACERT do not set them.
-func vaultFileConfig(cfg *vaultapi.Config) error {
-	if a := fileOnly("VAULT_ADDR"); a != "" {
+func (s *settings) vaultFileConfig(cfg *vaultapi.Config) error {
+	if a := s.fileOnly("VAULT_ADDR"); a != "" {
 		cfg.Address = a
 	}
-	if ca := fileOnly("VAULT_CACERT"); ca != "" {
+	if ca := s.fileOnly("VAULT_CACERT"); ca != "" {
 		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: ca}); err != nil {
 			return usagef("vault.ca_cert %s: %v", ca, err)
 		}
@@ -304,8 +348,8 @@ func vaultFileConfig(cfg *vaultapi.Config) error {
 }
 
 // vaultFileNamespace applies the file's vault.namespace where VAULT_NAMESPACE does not.
-func vaultFileNamespace(c *vaultapi.Client) {
-	if ns := fileOnly("VAULT_NAMESPACE"); ns != "" {
+func (s *settings) vaultFileNamespace(c *vaultapi.Client) {
+	if ns := s.fileOnly("VAULT_NAMESPACE"); ns != "" {
 		c.SetNamespace(ns)
 	}
 }
@@ -478,10 +522,10 @@ func describeConfig(lc *loadedConfig) string {
 	return fmt.Sprintf("%s: valid, %d settings from the file", lc.file.File(), lc.values.Len())
 }
 
-// configuredDirectory is the loaded firebreak.yaml's directory as identities, for the runs
-// this command starts (nil without a file).
-func configuredDirectory() []playbooks.Identity {
-	lc := activeConfig.Load()
+// directory is the loaded firebreak.yaml's directory as identities, for the runs this
+// command starts (nil without a file).
+func (s *settings) directory() []playbooks.Identity {
+	lc := s.file()
 	if lc == nil || lc.file == nil {
 		return nil
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 // clearSettings unsets every variable a test's configuration file sets, so the file alone
-// decides, and forgets the configuration when the test ends.
+// decides.
 func clearSettings(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range append(names, "FIREBREAK_CONFIG", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "FIREBREAK_CODEC_KEY", "FIREBREAK_CODEC_KEY_ID",
@@ -28,7 +28,6 @@ func clearSettings(t *testing.T, names ...string) {
 		"TEMPORAL_TLS", "TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA", "TEMPORAL_API_KEY", "FIREBREAK_METRICS_LISTEN") {
 		t.Setenv(n, "")
 	}
-	t.Cleanup(func() { activeConfig.Store(nil) })
 }
 
 func writeFile(t *testing.T, src string) string {
@@ -70,7 +69,7 @@ func TestWorkerStartsFromFile(t *testing.T) {
 
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	embedded, err := connectTemporal(ctx, logger)
+	embedded, err := dialTemporal(ctx, envSettings(), logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,21 +89,22 @@ http_services:
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := settingsOf(cmd)
 	if got := cmd.Flags().Lookup("evidence-dir").Value.String(); got != evidenceDir {
 		t.Errorf("--evidence-dir = %q, want the file's %q", got, evidenceDir)
 	}
 	if got := cmd.Flags().Lookup("log-level").Value.String(); got != "debug" {
 		t.Errorf("--log-level = %q, want the file's debug", got)
 	}
-	if setting("TEMPORAL_ADDRESS") != embedded.Address || setting("FIREBREAK_CODEC_KEY") != key || setting("FIREBREAK_CODEC_KEY_ID") != "k7" {
-		t.Errorf("settings from the file: address %q, key id %q, codec key resolved: %v", setting("TEMPORAL_ADDRESS"), setting("FIREBREAK_CODEC_KEY_ID"), setting("FIREBREAK_CODEC_KEY") == key)
+	if st.get("TEMPORAL_ADDRESS") != embedded.Address || st.get("FIREBREAK_CODEC_KEY") != key || st.get("FIREBREAK_CODEC_KEY_ID") != "k7" {
+		t.Errorf("settings from the file: address %q, key id %q, codec key resolved: %v", st.get("TEMPORAL_ADDRESS"), st.get("FIREBREAK_CODEC_KEY_ID"), st.get("FIREBREAK_CODEC_KEY") == key)
 	}
-	services, err := httpServicesFromEnv()
+	services, err := httpServices(st)
 	if err != nil || len(services) != 1 || services[0].Headers["Authorization"] != "Bearer "+sb.Edge.Token() {
 		t.Errorf("http services from the file: %v (err %v)", len(services), err)
 	}
 	var logs bytes.Buffer
-	if l, err := newLogger(&logs, "info"); err != nil {
+	if l, err := st.logger(&logs, "info"); err != nil {
 		t.Fatal(err)
 	} else {
 		l.Info("x")
@@ -113,7 +113,7 @@ http_services:
 		t.Errorf("logging.format json: got %q", logs.String())
 	}
 
-	w, conn, err := startProductionWorker(ctx, logger, cmd.Flags().Lookup("evidence-dir").Value.String(), "")
+	w, conn, err := startWorker(ctx, st, logger, cmd.Flags().Lookup("evidence-dir").Value.String(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ http_services:
 
 	// The environment overrides the file: a wrong address in TEMPORAL_ADDRESS wins.
 	t.Setenv("TEMPORAL_ADDRESS", "127.0.0.1:1")
-	if setting("TEMPORAL_ADDRESS") != "127.0.0.1:1" {
+	if st.get("TEMPORAL_ADDRESS") != "127.0.0.1:1" {
 		t.Errorf("TEMPORAL_ADDRESS does not override temporal.address")
 	}
 }
@@ -157,7 +157,7 @@ roles: {responder: {users: [U0ALICE]}}
 	if got := cmd.Flags().Lookup("listen").Value.String(); got != "127.0.0.1:0" {
 		t.Errorf("--listen = %q, want the file's", got)
 	}
-	cfg, err := loadChatopsConfig(path)
+	cfg, err := loadChatopsConfig(settingsOf(cmd), path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,8 +23,8 @@ const decisionKeyFile = "decision.key"
 // loadDecisionSigner returns the decision key's signer: FIREBREAK_DECISION_KEY (decision.key
 // in firebreak.yaml), else the state dir's decision.key — created there, mode 0600, when
 // create is set (firebreak dev). It returns nil, nil when there is none.
-func loadDecisionSigner(stateDir string, create bool) (*workflows.Signer, error) {
-	k, err := loadKeyFile(filepath.Join(stateDir, decisionKeyFile), "FIREBREAK_DECISION_KEY", create)
+func loadDecisionSigner(st *settings, stateDir string, create bool) (*workflows.Signer, error) {
+	k, err := loadKeyFile(st, filepath.Join(stateDir, decisionKeyFile), "FIREBREAK_DECISION_KEY", create)
 	if err != nil || k == nil {
 		return nil, err
 	}
@@ -34,8 +34,8 @@ func loadDecisionSigner(stateDir string, create bool) (*workflows.Signer, error)
 // loadKeyFile returns the Ed25519 key in the setting env (base64 of its seed), else in the
 // file at path — created there, mode 0600 in a 0700 directory, when create is set. It
 // returns nil, nil when there is none.
-func loadKeyFile(path, env string, create bool) (ed25519.PrivateKey, error) {
-	if v := setting(env); v != "" {
+func loadKeyFile(st *settings, path, env string, create bool) (ed25519.PrivateKey, error) {
+	if v := st.get(env); v != "" {
 		k, err := workflows.ParseDecisionKey(v)
 		if err != nil {
 			return nil, usagef("%s: %v", env, err)
@@ -70,8 +70,8 @@ func loadKeyFile(path, env string, create bool) (ed25519.PrivateKey, error) {
 
 // workerDecisionKeys are the decision public keys a production worker trusts:
 // FIREBREAK_DECISION_PUBLIC_KEYS (decision.public_keys), plus extra (firebreak dev's own).
-func workerDecisionKeys(logger *slog.Logger, extra ...ed25519.PublicKey) ([]ed25519.PublicKey, error) {
-	keys, err := workflows.ParseDecisionPublicKeys(setting("FIREBREAK_DECISION_PUBLIC_KEYS"))
+func workerDecisionKeys(st *settings, logger *slog.Logger, extra ...ed25519.PublicKey) ([]ed25519.PublicKey, error) {
+	keys, err := workflows.ParseDecisionPublicKeys(st.get("FIREBREAK_DECISION_PUBLIC_KEYS"))
 	if err != nil {
 		return nil, usagef("FIREBREAK_DECISION_PUBLIC_KEYS: %v", err)
 	}
@@ -97,30 +97,30 @@ decision key, or the person is not in the directory.`,
 		Example: "  firebreak " + decision + " firebreak/compromised-dev-key/alice/… two_person_rotate_shared_secrets --reason \"checked the consumers\" --as carol --config firebreak.yaml",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := contextOf(cmd)
-			if setting("TEMPORAL_ADDRESS") == "" {
+			ctx, st := contextOf(cmd), settingsOf(cmd)
+			if st.get("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak %s decides a run on a Temporal server: set TEMPORAL_ADDRESS (the one firebreak dev or your cluster listens on)", decision)
 			}
-			signer, err := loadDecisionSigner(stateDir, false)
+			signer, err := loadDecisionSigner(st, stateDir, false)
 			if err != nil {
 				return err
 			}
 			if signer == nil {
 				return usagef("you hold no decision key, so you cannot decide: set FIREBREAK_DECISION_KEY (held by firebreak serve and the people allowed to decide), or run against a firebreak dev whose %s is in --state-dir %s", decisionKeyFile, stateDir)
 			}
-			cfg, err := loadChatopsConfig(config)
+			cfg, err := loadChatopsConfig(st, config)
 			if err != nil {
 				return err
 			}
-			if config == "" && setting("FIREBREAK_DECISION_KEY") == "" {
+			if config == "" && st.get("FIREBREAK_DECISION_KEY") == "" {
 				// firebreak dev's own key: its directory is the sandbox organisation's.
 				sandboxDirectory(&cfg, testenv.DefaultOrg())
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), "warn")
+			logger, err := st.logger(cmd.ErrOrStderr(), "warn")
 			if err != nil {
 				return err
 			}
-			conn, err := connectTemporal(ctx, logger)
+			conn, err := dialTemporal(ctx, st, logger)
 			if err != nil {
 				return err
 			}

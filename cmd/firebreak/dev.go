@@ -56,8 +56,13 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func defaultStateDir() string {
-	if d := setting("FIREBREAK_STATE_DIR"); d != "" {
+// defaultStateDir is the state directory the environment names, for flag defaults: flags are
+// made before the configuration file is read.
+func defaultStateDir() string { return envSettings().stateDir() }
+
+// stateDir is FIREBREAK_STATE_DIR, else $XDG_STATE_HOME/firebreak, else ~/.local/state/firebreak.
+func (s *settings) stateDir() string {
+	if d := s.get("FIREBREAK_STATE_DIR"); d != "" {
 		return d
 	}
 	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
@@ -92,11 +97,13 @@ TEMPORAL_ADDRESS, and so does the temporal CLI. Ctrl-C stops it cleanly.`,
 	return cmd
 }
 
+// runDev runs with the settings ctx carries (the command's; the environment's in tests).
 func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	logger, err := newLogger(stderr, f.logLevel)
+	st := settingsFrom(ctx)
+	logger, err := st.logger(stderr, f.logLevel)
 	if err != nil {
 		return err
 	}
@@ -104,11 +111,11 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	defer stop()
 	if f.socketMode {
 		// A missing app token is a usage error before anything starts.
-		cfg, err := loadChatopsConfig(f.config)
+		cfg, err := loadChatopsConfig(st, f.config)
 		if err != nil {
 			return err
 		}
-		if _, err := socketAppToken(cfg); err != nil {
+		if _, err := socketAppToken(st, cfg); err != nil {
 			return err
 		}
 	}
@@ -132,7 +139,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err := privateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
 		return err
 	}
-	codec, err := loadCodec(f.stateDir, keyCreate)
+	codec, err := loadCodec(st, f.stateDir, keyCreate)
 	if err != nil {
 		return err
 	}
@@ -151,7 +158,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 
 	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
 	// evidence-head.key in the state dir, mode 0600).
-	headKey, err := loadKeyFile(filepath.Join(f.stateDir, "evidence-head.key"), "FIREBREAK_EVIDENCE_KEY", true)
+	headKey, err := loadKeyFile(st, filepath.Join(f.stateDir, "evidence-head.key"), "FIREBREAK_EVIDENCE_KEY", true)
 	if err != nil {
 		return err
 	}
@@ -165,17 +172,17 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	// and runs started from Slack, PagerDuty or `firebreak run` on the production queue.
 	// The front end below signs decisions with dev's own decision key; the production-queue
 	// worker trusts it (and any configured key), the drill-queue worker only the sandbox's.
-	signer, err := loadDecisionSigner(f.stateDir, true)
+	signer, err := loadDecisionSigner(st, f.stateDir, true)
 	if err != nil {
 		return err
 	}
-	prodKeys, err := workerDecisionKeys(nil, signer.Public())
+	prodKeys, err := workerDecisionKeys(st, nil, signer.Public())
 	if err != nil {
 		return err
 	}
 	// The production-queue worker runs only plans its own library compiles (the bundled
 	// playbooks and playbooks.dir), as a production worker does.
-	lib, err := playbooks.LoadLibrary(setting("FIREBREAK_PLAYBOOKS"))
+	lib, err := playbooks.LoadLibrary(st.get("FIREBREAK_PLAYBOOKS"))
 	if err != nil {
 		return err
 	}
@@ -192,7 +199,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		defer w.Stop()
 	}
 
-	cfg, secretFile, err := devChatopsConfig(f, sb)
+	cfg, secretFile, err := devChatopsConfig(st, f, sb)
 	if err != nil {
 		return err
 	}
@@ -204,7 +211,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return usageError{err}
 	}
 	defer handler.Close()
-	sockc, err := startSocketMode(ctx, f.socketMode, handler, cfg, logger)
+	sockc, err := startSocketMode(ctx, st, f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -262,8 +269,8 @@ func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) {
 // responders, carol the security on-call who may approve). The Slack signing secret comes from
 // SLACK_SIGNING_SECRET or a file in the state dir, created on first use, so a developer can
 // sign test requests; its path is returned.
-func devChatopsConfig(f devFlags, sb *testenv.Sandbox) (chatops.Config, string, error) {
-	cfg, err := loadChatopsConfig(f.config)
+func devChatopsConfig(st *settings, f devFlags, sb *testenv.Sandbox) (chatops.Config, string, error) {
+	cfg, err := loadChatopsConfig(st, f.config)
 	if err != nil {
 		return cfg, "", err
 	}

@@ -15,74 +15,35 @@ import (
 	"strings"
 	"time"
 
-	"github.com/PagerDuty/go-pagerduty"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/smithy-go"
-	vaultapi "github.com/hashicorp/vault/api"
-	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
+	"github.com/firebreak-dev/firebreak/activities/awsiam"
+	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
+	"github.com/firebreak-dev/firebreak/activities/preflight"
+	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/config"
 )
 
 // Statuses of a doctor check. Only failed makes the command exit 1.
 const (
-	checkOK         = "ok"
-	checkFailed     = "failed"
-	checkWarning    = "warning"    // works, but should be fixed (a literal secret in the file)
-	checkUnverified = "unverified" // configured, but there is no harmless call that proves it works
-	checkSkipped    = "skipped"
+	checkOK         = preflight.OK
+	checkFailed     = preflight.Failed
+	checkWarning    = preflight.Warning
+	checkUnverified = preflight.Unverified
+	checkSkipped    = preflight.Skipped
 )
 
-// DoctorCheck is one finding of `firebreak doctor`.
-type DoctorCheck struct {
-	Integration string `json:"integration"`
-	Check       string `json:"check"`
-	Status      string `json:"status"`
-	Detail      string `json:"detail"`
-}
+// DoctorCheck is one finding of `firebreak doctor`: an integration's preflight result.
+type DoctorCheck = preflight.Result
 
 // DoctorReport is the whole of `firebreak doctor --json`.
 type DoctorReport struct {
 	Passed bool          `json:"passed"`
 	Checks []DoctorCheck `json:"checks"`
-}
-
-// vaultNeed is a Vault path firebreak's token must reach with capabilities. Path patterns
-// of deploy/vault-policy.hcl are probed at a concrete path they cover (a test keeps this
-// table and the policy file in step).
-type vaultNeed struct {
-	Pattern      string   // as written in deploy/vault-policy.hcl
-	Probe        string   // a concrete path the pattern covers
-	Capabilities []string // sorted
-}
-
-var vaultNeeds = []vaultNeed{
-	{"auth/token/accessors", "auth/token/accessors", []string{"list", "sudo"}},
-	{"auth/token/lookup-accessor", "auth/token/lookup-accessor", []string{"update"}},
-	{"auth/token/revoke-accessor", "auth/token/revoke-accessor", []string{"update"}},
-	{"identity/entity/id/*", "identity/entity/id/firebreak-doctor", []string{"read", "update"}},
-	{"identity/entity/name/*", "identity/entity/name/firebreak-doctor", []string{"read"}},
-	{"secret/data/*", "secret/data/shared/firebreak-doctor", []string{"create", "read", "update"}},
-	{"secret/metadata/*", "secret/metadata/shared/firebreak-doctor", []string{"list", "read", "update"}},
-	{"sys/auth", "sys/auth", []string{"read"}},
-	{"identity/lookup/entity", "identity/lookup/entity", []string{"update"}},
-	{"sys/mounts", "sys/mounts", []string{"read"}},
-	{"sys/capabilities-accessor", "sys/capabilities-accessor", []string{"update"}},
-	{"auth/token/create/firebreak-probe", "auth/token/create/firebreak-probe", []string{"update"}},
-	{"identity/entity-alias", "identity/entity-alias", []string{"update"}},
-	{"identity/entity-alias/id/*", "identity/entity-alias/id/firebreak-doctor", []string{"delete"}},
-	{"auth/+/users/*", "auth/userpass/users/firebreak-doctor", []string{"read"}},
-	{"secret/metadata", "secret/metadata", []string{"list"}},
-	{"sys/leases/revoke-prefix/*", "sys/leases/revoke-prefix/database/creds/firebreak-doctor", []string{"sudo", "update"}},
-	{"identity/mfa/method/totp/admin-destroy", "identity/mfa/method/totp/admin-destroy", []string{"update"}},
-	{"database/static-roles/*", "database/static-roles/firebreak-doctor", []string{"read"}},
-	{"database/rotate-role/*", "database/rotate-role/firebreak-doctor", []string{"update"}},
-	{"database/static-creds/*", "database/static-creds/firebreak-doctor", []string{"read"}},
 }
 
 func newDoctorCmd() *cobra.Command {
@@ -120,25 +81,28 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 			ctx := contextOf(cmd)
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 			rep := DoctorReport{Passed: true}
+			st := envSettings() // the file's too, once its check has loaded it
 			if !slices.Contains(skip, "config") {
 				cctx, cancel := context.WithTimeout(ctx, timeout)
-				rep.Checks = append(rep.Checks, doctorConfig(cctx, configPath(cmd), logger)...)
+				var checks []DoctorCheck
+				checks, st = doctorConfig(cctx, configPath(cmd), logger)
+				rep.Checks = append(rep.Checks, checks...)
 				cancel()
 			}
 			for _, c := range []struct {
 				name string
-				run  func(context.Context, *slog.Logger) []DoctorCheck
+				run  func(context.Context, *settings, *slog.Logger) []DoctorCheck
 			}{
 				{"vault", doctorVault}, {"aws", doctorAWS}, {"slack", doctorSlack},
 				{"pagerduty", doctorPagerDuty}, {"temporal", doctorTemporal},
 				{"oidc", doctorOIDC}, {"evidence", doctorEvidence},
 			} {
 				if slices.Contains(skip, c.name) {
-					rep.Checks = append(rep.Checks, DoctorCheck{c.name, "all", checkSkipped, "--skip " + c.name})
+					rep.Checks = append(rep.Checks, doctorCheck(c.name, "all", checkSkipped, "--skip "+c.name))
 					continue
 				}
 				cctx, cancel := context.WithTimeout(ctx, timeout)
-				rep.Checks = append(rep.Checks, c.run(cctx, logger)...)
+				rep.Checks = append(rep.Checks, c.run(cctx, st, logger)...)
 				cancel()
 			}
 			for _, c := range rep.Checks {
@@ -168,75 +132,27 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 	return cmd
 }
 
-func doctorFail(integration, check, format string, args ...any) DoctorCheck {
-	return DoctorCheck{integration, check, checkFailed, fmt.Sprintf(format, args...)}
+// doctorCheck is a finding of doctor's own checks (config, temporal, oidc, evidence).
+func doctorCheck(integration, check, status, detail string) DoctorCheck {
+	return DoctorCheck{Integration: integration, Check: check, Status: status, Detail: detail}
 }
 
-func doctorVault(ctx context.Context, logger *slog.Logger) []DoctorCheck {
+func doctorFail(integration, check, format string, args ...any) DoctorCheck {
+	return preflight.Fail(integration, check, format, args...)
+}
+
+// doctorVault logs in as the worker does and runs Vault's preflight checks.
+func doctorVault(ctx context.Context, st *settings, logger *slog.Logger) []DoctorCheck {
 	// The login's renewal stops with ctx: the doctor only needs the token for a moment.
-	c, method, err := vaultClientFromEnv(ctx, logger)
+	c, method, err := vaultClient(ctx, st, logger)
 	if err != nil {
 		return []DoctorCheck{doctorFail("vault", "login", "%v", err)}
 	}
 	if method == vaultAuthNone {
 		return []DoctorCheck{doctorFail("vault", "login", "no credential: set VAULT_TOKEN, VAULT_ROLE_ID and VAULT_SECRET_ID, or VAULT_K8S_ROLE")}
 	}
-	out := []DoctorCheck{}
-	self, err := c.Auth().Token().LookupSelfWithContext(ctx)
-	if err != nil {
-		return append(out, doctorFail("vault", "token", "token lookup-self at %s (login %s): %s", c.Address(), method, vaultErr(err)))
-	}
-	name, _ := self.Data["display_name"].(string)
-	pols, _ := self.TokenPolicies()
-	ttl, _ := self.TokenTTL()
-	ttlText := "no expiry"
-	if ttl > 0 {
-		ttlText = "ttl " + ttl.String()
-	}
-	out = append(out, DoctorCheck{"vault", "token", checkOK, fmt.Sprintf("%s via %s login as %q, policies %s, %s", c.Address(), method, name, strings.Join(pols, ","), ttlText)})
-	var missing []string
-	for _, need := range vaultNeeds {
-		caps, err := c.Sys().CapabilitiesSelfWithContext(ctx, need.Probe)
-		if err != nil {
-			return append(out, doctorFail("vault", "capabilities", "sys/capabilities-self for %s: %s", need.Probe, vaultErr(err)))
-		}
-		if slices.Contains(caps, "root") {
-			continue
-		}
-		var lack []string
-		for _, want := range need.Capabilities {
-			if !slices.Contains(caps, want) {
-				lack = append(lack, want)
-			}
-		}
-		if len(lack) > 0 {
-			missing = append(missing, fmt.Sprintf("%s on %s (has %s)", strings.Join(lack, ","), need.Pattern, strings.Join(caps, ",")))
-		}
-	}
-	if len(missing) > 0 {
-		return append(out, doctorFail("vault", "capabilities", "the token lacks what deploy/vault-policy.hcl grants: %s", strings.Join(missing, "; ")))
-	}
-	out = append(out, DoctorCheck{"vault", "capabilities", checkOK, fmt.Sprintf("all %d paths of deploy/vault-policy.hcl permitted", len(vaultNeeds))})
-	return append(out, doctorDirectory(ctx, c)...)
-}
-
-// doctorDirectory checks the probe role and that every directory entry's Vault identity
-// exists: an alias on a mounted auth method, an entity id Vault knows.
-func doctorDirectory(ctx context.Context, c *vaultapi.Client) []DoctorCheck {
-	var out []DoctorCheck
-	role, err := c.Logical().ReadWithContext(ctx, "auth/token/roles/"+fbvault.DefaultProbeRole)
-	switch {
-	case err != nil:
-		out = append(out, doctorFail("vault", "probe role", "reading auth/token/roles/%s: %s", fbvault.DefaultProbeRole, vaultErr(err)))
-	case role == nil:
-		out = append(out, doctorFail("vault", "probe role", "no token role %s: inventories fall back to firebreak's own policy evaluation and verifications cannot probe a new login (docs/configuration.md shows how to create it)", fbvault.DefaultProbeRole))
-	default:
-		out = append(out, DoctorCheck{"vault", "probe role", checkOK, "token role " + fbvault.DefaultProbeRole + " exists"})
-	}
-	acts := &fbvault.Activities{Client: c.Logical()}
-	var bad []string
-	checked := 0
-	for _, p := range configuredDirectory() {
+	var dir []fbvault.DirectoryEntry
+	for _, p := range st.directory() {
 		if p.Vault == nil {
 			continue
 		}
@@ -244,114 +160,42 @@ func doctorDirectory(ctx context.Context, c *vaultapi.Client) []DoctorCheck {
 		if p.Vault.Alias != nil {
 			id.Alias = &fbvault.VaultAlias{Mount: p.Vault.Alias.Mount, Name: p.Vault.Alias.Name}
 		}
-		checked++
-		entity, err := acts.FindEntity(ctx, p.Subject, id)
-		switch {
-		case err != nil:
-			bad = append(bad, p.Subject+": "+err.Error())
-		case entity == "":
-			bad = append(bad, p.Subject+": no entity found (they may not have logged in yet)")
-		}
+		dir = append(dir, fbvault.DirectoryEntry{Subject: p.Subject, Vault: id})
 	}
-	if len(bad) > 0 {
-		return append(out, doctorFail("vault", "directory", "%s", strings.Join(bad, "; ")))
-	}
-	if checked > 0 {
-		out = append(out, DoctorCheck{"vault", "directory", checkOK, fmt.Sprintf("all %d directory entries with vault: found in Vault", checked)})
-	}
-	return out
+	return fbvault.Preflight(ctx, c, method, dir)
 }
 
-func vaultErr(err error) string {
-	var re *vaultapi.ResponseError
-	if errors.As(err, &re) {
-		return fmt.Sprintf("Vault answered %d %s", re.StatusCode, strings.Join(re.Errors, "; "))
+// doctorAWS runs AWS's preflight checks with the worker's AWS configuration.
+func doctorAWS(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	load := func(ctx context.Context) (aws.Config, error) {
+		return awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
 	}
-	return err.Error()
+	return awsiam.Preflight(ctx, load, st.get("FIREBREAK_AWS_PROBE_USER"), st.iamEndpoint)
 }
 
-func doctorAWS(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
-	if err != nil {
-		return []DoctorCheck{doctorFail("aws", "config", "loading the default configuration: %v", err)}
-	}
-	creds, err := cfg.Credentials.Retrieve(ctx)
-	if err != nil {
-		return []DoctorCheck{doctorFail("aws", "credentials", "no credentials from the default chain (AWS_PROFILE, AWS_ACCESS_KEY_ID, roles…): %v", err)}
-	}
-	out := []DoctorCheck{{"aws", "credentials", checkOK, fmt.Sprintf("key %s from %s, region %q", maskKeyID(creds.AccessKeyID), creds.Source, cfg.Region)}}
-	probe := setting("FIREBREAK_AWS_PROBE_USER")
-	if probe == "" {
-		return append(out, DoctorCheck{"aws", "iam", checkUnverified, "set FIREBREAK_AWS_PROBE_USER to an IAM user firebreak may read, to check iam:GetUser against IAM"})
-	}
-	res, err := iam.NewFromConfig(cfg, iamEndpoint).GetUser(ctx, &iam.GetUserInput{UserName: aws.String(probe)})
-	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) {
-			return append(out, doctorFail("aws", "iam", "iam:GetUser on %s: %s: %s", probe, ae.ErrorCode(), ae.ErrorMessage()))
-		}
-		return append(out, doctorFail("aws", "iam", "iam:GetUser on %s: %v", probe, err))
-	}
-	return append(out, DoctorCheck{"aws", "iam", checkOK, "iam:GetUser permitted on " + aws.ToString(res.User.Arn)})
+// doctorSlack runs Slack's preflight checks with the worker's bot token.
+func doctorSlack(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	return fbslack.Preflight(ctx, st.get("SLACK_BOT_TOKEN"), st.get("SLACK_API_URL"))
 }
 
-// maskKeyID shows only the start of an access key id, enough to tell keys apart.
-func maskKeyID(id string) string {
-	if len(id) <= 8 {
-		return "****"
-	}
-	return id[:8] + "…"
+// doctorPagerDuty runs PagerDuty's preflight checks with the worker's token.
+func doctorPagerDuty(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	return fbpagerduty.Preflight(ctx, st.get("PAGERDUTY_TOKEN"), st.get("PAGERDUTY_API_URL"), st.get("PAGERDUTY_FROM"))
 }
 
-func doctorSlack(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	token := setting("SLACK_BOT_TOKEN")
-	if token == "" {
-		return []DoctorCheck{doctorFail("slack", "auth.test", "SLACK_BOT_TOKEN is not set")}
-	}
-	var opts []slackapi.Option
-	if u := setting("SLACK_API_URL"); u != "" {
-		opts = append(opts, slackapi.OptionAPIURL(u))
-	}
-	res, err := slackapi.New(token, opts...).AuthTestContext(ctx)
-	if err != nil {
-		return []DoctorCheck{doctorFail("slack", "auth.test", "auth.test: %v", err)}
-	}
-	return []DoctorCheck{{"slack", "auth.test", checkOK, fmt.Sprintf("bot %s (%s) in team %s", res.User, res.UserID, res.Team)}}
-}
-
-func doctorPagerDuty(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	token := setting("PAGERDUTY_TOKEN")
-	if token == "" {
-		return []DoctorCheck{doctorFail("pagerduty", "api", "PAGERDUTY_TOKEN is not set")}
-	}
-	var opts []pagerduty.ClientOptions
-	if u := setting("PAGERDUTY_API_URL"); u != "" {
-		opts = append(opts, pagerduty.WithAPIEndpoint(u))
-	}
-	res, err := pagerduty.NewClient(token, opts...).ListOnCallsWithContext(ctx, pagerduty.ListOnCallOptions{Limit: 1})
-	if err != nil {
-		return []DoctorCheck{doctorFail("pagerduty", "api", "GET /oncalls: %v", err)}
-	}
-	out := []DoctorCheck{{"pagerduty", "api", checkOK, fmt.Sprintf("GET /oncalls answered (%d on call)", len(res.OnCalls))}}
-	if setting("PAGERDUTY_FROM") == "" {
-		return append(out, doctorFail("pagerduty", "from", "PAGERDUTY_FROM is not set: notes and status changes need the email of a PagerDuty user"))
-	}
-	return out
-}
-
-func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
+func doctorTemporal(ctx context.Context, st *settings, logger *slog.Logger) []DoctorCheck {
 	var out []DoctorCheck
-	addr := setting("TEMPORAL_ADDRESS")
-	if err := doctorCodec(addr != ""); err != nil {
+	addr := st.get("TEMPORAL_ADDRESS")
+	if err := doctorCodec(st, addr != ""); err != nil {
 		out = append(out, doctorFail("temporal", "codec", "%v", err))
 	} else {
-		out = append(out, DoctorCheck{"temporal", "codec", checkOK, "payload codec key loads"})
+		out = append(out, doctorCheck("temporal", "codec", checkOK, "payload codec key loads"))
 	}
 	if addr == "" {
-		return append(out, DoctorCheck{"temporal", "health", checkSkipped, "TEMPORAL_ADDRESS is not set: each command starts an embedded server"})
+		return append(out, doctorCheck("temporal", "health", checkSkipped, "TEMPORAL_ADDRESS is not set: each command starts an embedded server"))
 	}
-	opts := client.Options{HostPort: addr, Namespace: envOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}}
-	if err := clusterAuth(&opts); err != nil {
+	opts := client.Options{HostPort: addr, Namespace: st.getOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}}
+	if err := clusterAuth(st, &opts); err != nil {
 		return append(out, doctorFail("temporal", "tls", "%v", err))
 	}
 	c, err := client.DialContext(ctx, opts)
@@ -362,20 +206,20 @@ func doctorTemporal(ctx context.Context, logger *slog.Logger) []DoctorCheck {
 	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
 		return append(out, doctorFail("temporal", "health", "Temporal at %s is not serving: %v", addr, err))
 	}
-	return append(out, DoctorCheck{"temporal", "health", checkOK, "frontend at " + addr + " is serving"})
+	return append(out, doctorCheck("temporal", "health", checkOK, "frontend at "+addr+" is serving"))
 }
 
 // doctorCodec checks the codec key without creating one: FIREBREAK_CODEC_KEY, else the key
 // file a shared server uses, if it exists yet.
-func doctorCodec(shared bool) error {
-	if setting("FIREBREAK_CODEC_KEY") != "" {
-		_, err := loadCodec(defaultStateDir(), keyEphemeral)
+func doctorCodec(st *settings, shared bool) error {
+	if st.get("FIREBREAK_CODEC_KEY") != "" {
+		_, err := loadCodec(st, st.stateDir(), keyEphemeral)
 		return err
 	}
 	if !shared {
 		return nil
 	}
-	path := filepath.Join(defaultStateDir(), "codec.key")
+	path := filepath.Join(st.stateDir(), "codec.key")
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil // created on first use
@@ -399,12 +243,12 @@ func (nopTemporalLogger) Error(string, ...any) {}
 
 // doctorOIDC checks the identity provider the oidc actions revoke tokens at: its discovery
 // document names revocation and introspection endpoints. Not configured is not a failure.
-func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	issuer := setting("OIDC_ISSUER")
+func doctorOIDC(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	issuer := st.get("OIDC_ISSUER")
 	if issuer == "" {
-		return []DoctorCheck{{"oidc", "discovery", checkSkipped, "OIDC_ISSUER not set: the oidc.* actions are off"}}
+		return []DoctorCheck{doctorCheck("oidc", "discovery", checkSkipped, "OIDC_ISSUER not set: the oidc.* actions are off")}
 	}
-	if setting("OIDC_CLIENT_ID") == "" || setting("OIDC_CLIENT_SECRET") == "" {
+	if st.get("OIDC_CLIENT_ID") == "" || st.get("OIDC_CLIENT_SECRET") == "" {
 		return []DoctorCheck{doctorFail("oidc", "client", "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is not")}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
@@ -427,32 +271,33 @@ func doctorOIDC(ctx context.Context, _ *slog.Logger) []DoctorCheck {
 	if doc.Revocation == "" || doc.Introspection == "" {
 		return []DoctorCheck{doctorFail("oidc", "discovery", "%s names no revocation_endpoint (RFC 7009) or introspection_endpoint (RFC 7662)", issuer)}
 	}
-	return []DoctorCheck{{"oidc", "discovery", checkOK, "revocation and introspection endpoints found at " + issuer}}
+	return []DoctorCheck{doctorCheck("oidc", "discovery", checkOK, "revocation and introspection endpoints found at "+issuer)}
 }
 
 // doctorEvidence opens the evidence store the worker would use and checks its chain.
-func doctorEvidence(ctx context.Context, _ *slog.Logger) []DoctorCheck {
-	dir := setting("FIREBREAK_EVIDENCE_DIR")
+func doctorEvidence(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+	dir := st.get("FIREBREAK_EVIDENCE_DIR")
 	if dir == "" {
-		dir = filepath.Join(defaultStateDir(), "evidence")
+		dir = filepath.Join(st.stateDir(), "evidence")
 	}
 	where := dir
-	if s3 := setting("FIREBREAK_EVIDENCE_S3"); s3 != "" {
+	if s3 := st.get("FIREBREAK_EVIDENCE_S3"); s3 != "" {
 		where = s3
 	}
-	if _, err := openEvidenceStore(ctx, dir); err != nil {
+	if _, err := openEvidenceStore(ctx, st, dir); err != nil {
 		return []DoctorCheck{doctorFail("evidence", "chain", "%s: %v", where, err)}
 	}
-	return []DoctorCheck{{"evidence", "chain", checkOK, where + " opens and its chain verifies"}}
+	return []DoctorCheck{doctorCheck("evidence", "chain", checkOK, where+" opens and its chain verifies")}
 }
 
 // doctorConfig checks the configuration file first: it decodes and validates (each problem
 // with its line and column is a failed check; a literal secret is a warning), and every
-// secret reference in it resolves. When it loads, the checks after it use it.
-func doctorConfig(ctx context.Context, path string, logger *slog.Logger) []DoctorCheck {
-	activeConfig.Store(nil)
+// secret reference in it resolves. When it loads, the checks after it use it: it returns
+// the settings they read.
+func doctorConfig(ctx context.Context, path string, logger *slog.Logger) ([]DoctorCheck, *settings) {
+	st := envSettings()
 	if path == "" {
-		return []DoctorCheck{{"config", "file", checkSkipped, "no --config or FIREBREAK_CONFIG: every setting comes from the environment"}}
+		return []DoctorCheck{doctorCheck("config", "file", checkSkipped, "no --config or FIREBREAK_CONFIG: every setting comes from the environment")}, st
 	}
 	lc, err := loadConfig(ctx, path, resolveAll, logger)
 	if err != nil {
@@ -462,17 +307,17 @@ func doctorConfig(ctx context.Context, path string, logger *slog.Logger) []Docto
 			check = "file"
 		}
 		for _, p := range problemStrings(err) {
-			out = append(out, DoctorCheck{"config", check, checkFailed, p})
+			out = append(out, doctorCheck("config", check, checkFailed, p))
 		}
-		return out
+		return out, st
 	}
-	activeConfig.Store(lc)
-	out := []DoctorCheck{{"config", "file", checkOK, describeConfig(lc)}}
+	st.lc = lc
+	out := []DoctorCheck{doctorCheck("config", "file", checkOK, describeConfig(lc))}
 	for _, w := range lc.warnings {
-		out = append(out, DoctorCheck{"config", "secrets", checkWarning, w.String()})
+		out = append(out, doctorCheck("config", "secrets", checkWarning, w.String()))
 	}
 	if n := config.VaultReferences(lc.file, os.LookupEnv); n > 0 {
-		out = append(out, DoctorCheck{"config", "references", checkOK, fmt.Sprintf("%d vault: references read", n)})
+		out = append(out, doctorCheck("config", "references", checkOK, fmt.Sprintf("%d vault: references read", n)))
 	}
-	return out
+	return out, st
 }

@@ -26,17 +26,17 @@ func TestDoctorOIDCAndEvidence(t *testing.T) {
 			t.Setenv("OIDC_ISSUER", tc.issuer)
 			t.Setenv("OIDC_CLIENT_ID", tc.client)
 			t.Setenv("OIDC_CLIENT_SECRET", idp.ClientSecret())
-			got := doctorOIDC(context.Background(), newDiscardLogger())
+			got := doctorOIDC(context.Background(), envSettings(), newDiscardLogger())
 			if len(got) != 1 || got[0].Status != tc.status || testenv.ContainsCanary(got[0].Detail) {
 				t.Fatalf("%+v, want %s", got, tc.status)
 			}
 		})
 	}
-	if got := doctorEvidence(context.Background(), newDiscardLogger()); got[0].Status != checkOK {
+	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != checkOK {
 		t.Fatalf("evidence: %+v", got)
 	}
 	t.Setenv("FIREBREAK_EVIDENCE_S3", "not-a-url")
-	if got := doctorEvidence(context.Background(), newDiscardLogger()); got[0].Status != checkFailed {
+	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != checkFailed {
 		t.Fatalf("bad evidence config: %+v", got)
 	}
 }

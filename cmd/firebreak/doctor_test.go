@@ -28,16 +28,16 @@ func TestDoctorNeedsMatchPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	rules := pol.Rules()
-	if len(rules) != len(vaultNeeds) {
-		t.Errorf("deploy/vault-policy.hcl has %d path blocks; the doctor probes %d", len(rules), len(vaultNeeds))
+	if len(rules) != len(fbvault.PolicyNeeds) {
+		t.Errorf("deploy/vault-policy.hcl has %d path blocks; the doctor probes %d", len(rules), len(fbvault.PolicyNeeds))
 	}
 	for _, r := range rules {
-		i := slices.IndexFunc(vaultNeeds, func(n vaultNeed) bool { return n.Pattern == r.Pattern })
+		i := slices.IndexFunc(fbvault.PolicyNeeds, func(n fbvault.PolicyNeed) bool { return n.Pattern == r.Pattern })
 		if i < 0 {
 			t.Errorf("the doctor does not probe %s", r.Pattern)
 			continue
 		}
-		n := vaultNeeds[i]
+		n := fbvault.PolicyNeeds[i]
 		if !slices.Equal(n.Capabilities, r.Capabilities) {
 			t.Errorf("%s: doctor probes %v; policy grants %v", r.Pattern, n.Capabilities, r.Capabilities)
 		}

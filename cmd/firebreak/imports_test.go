@@ -91,8 +91,8 @@ func forbidden(pkg, imp string) string {
 			return "workflows may import only playbooks and activities"
 		}
 	case "activities":
-		if own && target != "secretscan" {
-			return "an activities package stands alone (it may use the secret scanner)"
+		if own && target != "secretscan" && target != "activities/preflight" {
+			return "an activities package stands alone (it may use the secret scanner and the preflight result type)"
 		}
 		if strings.HasPrefix(imp, "go.temporal.io/") && !strings.HasPrefix(imp, "go.temporal.io/sdk/") {
 			return "activities use only the Temporal SDK"

@@ -39,7 +39,7 @@ func TestReviewAndStateFilesArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertPrivate(t, state, 0o700)
-	if _, err := loadKeyFile(filepath.Join(state, "k", "decision.key"), "FIREBREAK_TEST_UNSET_KEY", true); err != nil {
+	if _, err := loadKeyFile(envSettings(), filepath.Join(state, "k", "decision.key"), "FIREBREAK_TEST_UNSET_KEY", true); err != nil {
 		t.Fatal(err)
 	}
 	assertPrivate(t, filepath.Join(state, "k"), 0o700)

@@ -7,14 +7,14 @@ import (
 	"strings"
 )
 
-// requesterAuth checks --requested-by against the identity the caller authenticated to
+// requesterAuthOf checks --requested-by against the identity the caller authenticated to
 // Temporal with, where there is one: the subject of the client certificate
 // (TEMPORAL_TLS_CERT) — its common name, an email address it names, or that address's local
 // part. It returns how the requester was established ("mtls:<common name>"), or "claimed"
 // when nothing authenticates the caller (no certificate; a Temporal API key carries no
 // identity firebreak can read), and a usage error when the certificate is someone else's.
-func requesterAuth(requestedBy string) (string, error) {
-	certFile := setting("TEMPORAL_TLS_CERT")
+func requesterAuthOf(st *settings, requestedBy string) (string, error) {
+	certFile := st.get("TEMPORAL_TLS_CERT")
 	if certFile == "" {
 		return "claimed", nil
 	}

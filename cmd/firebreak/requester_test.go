@@ -41,12 +41,12 @@ func clientCert(t *testing.T, cn, email string) string {
 // records it as claimed.
 func TestRequestedByIsCheckedOrClaimed(t *testing.T) {
 	t.Setenv("TEMPORAL_TLS_CERT", "")
-	if got, err := requesterAuth("bob"); err != nil || got != "claimed" {
+	if got, err := requesterAuthOf(envSettings(), "bob"); err != nil || got != "claimed" {
 		t.Errorf("without a certificate: %q, %v; want claimed", got, err)
 	}
 	t.Setenv("TEMPORAL_TLS_CERT", clientCert(t, "alice", "alice@example.test"))
 	for _, who := range []string{"alice", "Alice", "alice@example.test"} {
-		if got, err := requesterAuth(who); err != nil || got != "mtls:alice" {
+		if got, err := requesterAuthOf(envSettings(), who); err != nil || got != "mtls:alice" {
 			t.Errorf("%s with alice's certificate: %q, %v; want mtls:alice", who, got, err)
 		}
 	}

@@ -58,11 +58,11 @@ firebreak.yaml: docs/configuration.md). Run as many as you like behind a load ba
 
 // loadChatopsConfig reads the chatops config file (when path is set) and fills secrets the file
 // leaves empty from the environment.
-func loadChatopsConfig(path string) (chatops.Config, error) {
+func loadChatopsConfig(st *settings, path string) (chatops.Config, error) {
 	var cfg chatops.Config
 	if path != "" {
 		var err error // firebreak.yaml (config.go): strict, validated, secret references resolved
-		if cfg, err = chatopsConfigFile(path); err != nil {
+		if cfg, err = chatopsConfigFile(st, path); err != nil {
 			return cfg, err
 		}
 	}
@@ -77,15 +77,17 @@ func loadChatopsConfig(path string) (chatops.Config, error) {
 	return cfg, nil
 }
 
+// runServe serves with the settings ctx carries (the command's; the environment's in tests).
 func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error {
-	if setting("TEMPORAL_ADDRESS") == "" {
+	st := settingsFrom(ctx)
+	if st.get("TEMPORAL_ADDRESS") == "" {
 		return usagef("firebreak serve fronts an existing Temporal cluster: set TEMPORAL_ADDRESS (for a laptop, run `firebreak dev`)")
 	}
-	logger, err := newLogger(stderr, f.logLevel)
+	logger, err := st.logger(stderr, f.logLevel)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadChatopsConfig(f.config)
+	cfg, err := loadChatopsConfig(st, f.config)
 	if err != nil {
 		return err
 	}
@@ -96,8 +98,8 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		logger.Warn("no PagerDuty webhook secret (PAGERDUTY_WEBHOOK_SECRET): every webhook will be refused")
 	}
 	var signer *workflows.Signer
-	if setting("FIREBREAK_DECISION_KEY") != "" {
-		if signer, err = loadDecisionSigner("", false); err != nil {
+	if st.get("FIREBREAK_DECISION_KEY") != "" {
+		if signer, err = loadDecisionSigner(st, "", false); err != nil {
 			return err
 		}
 	} else {
@@ -122,7 +124,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return err
 	}
 	defer obs.Close()
-	conn, err := connectTemporal(withObserver(ctx, obs), logger)
+	conn, err := dialTemporal(withObserver(ctx, obs), st, logger)
 	if err != nil {
 		return err
 	}
@@ -132,7 +134,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		Info: map[string]string{"temporal": conn.Address, "task_queue": workflows.TaskQueue, "mode": "serve"}}
 	if cfg.Slack.BotToken != "" {
 		var opts []slackapi.Option
-		if u := setting("SLACK_API_URL"); u != "" {
+		if u := st.get("SLACK_API_URL"); u != "" {
 			opts = append(opts, slackapi.OptionAPIURL(u))
 		}
 		o.Slack = slackapi.New(cfg.Slack.BotToken, opts...)
@@ -142,7 +144,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return err
 	}
 	defer handler.Close()
-	sockc, err := startSocketMode(ctx, f.socketMode, handler, cfg, logger)
+	sockc, err := startSocketMode(ctx, st, f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}

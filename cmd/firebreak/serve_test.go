@@ -54,7 +54,7 @@ pagerduty:
 	t.Setenv("SLACK_SIGNING_SECRET", "from-env")
 	t.Setenv("SLACK_BOT_TOKEN", "xoxb-from-env")
 	t.Setenv("PAGERDUTY_WEBHOOK_SECRET", "pd-from-env")
-	cfg, err := loadChatopsConfig(path)
+	cfg, err := loadChatopsConfig(envSettings(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ pagerduty:
 	if err := os.WriteFile(path, []byte("roles:\n  responder: {userz: [U1]}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadChatopsConfig(path); err == nil || !strings.Contains(err.Error(), "userz") {
+	if _, err := loadChatopsConfig(envSettings(), path); err == nil || !strings.Contains(err.Error(), "userz") {
 		t.Errorf("an unknown field: %v; want it named", err)
 	}
 }

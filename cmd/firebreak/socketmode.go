@@ -22,16 +22,16 @@ func addSocketModeFlag(cmd *cobra.Command, on *bool) {
 // (config slack.app_token or SLACK_APP_TOKEN) and serves handler's commands and interactions
 // until ctx ends. The channel receives the connection's final error; it is nil when off, so
 // a select on it never fires.
-func startSocketMode(ctx context.Context, on bool, handler *chatops.Server, cfg chatops.Config, logger *slog.Logger) (<-chan error, error) {
+func startSocketMode(ctx context.Context, st *settings, on bool, handler *chatops.Server, cfg chatops.Config, logger *slog.Logger) (<-chan error, error) {
 	if !on {
 		return nil, nil
 	}
-	appToken, err := socketAppToken(cfg)
+	appToken, err := socketAppToken(st, cfg)
 	if err != nil {
 		return nil, err
 	}
 	opts := []slackapi.Option{slackapi.OptionAppLevelToken(appToken)}
-	if u := setting("SLACK_API_URL"); u != "" {
+	if u := st.get("SLACK_API_URL"); u != "" {
 		opts = append(opts, slackapi.OptionAPIURL(u))
 	}
 	sm := socketmode.New(slackapi.New(cfg.Slack.BotToken, opts...))
@@ -49,10 +49,10 @@ func startSocketMode(ctx context.Context, on bool, handler *chatops.Server, cfg 
 
 // socketAppToken is the app-level token Socket Mode connects with: config slack.app_token, else
 // SLACK_APP_TOKEN; anything but an xapp- token is a usage error.
-func socketAppToken(cfg chatops.Config) (string, error) {
+func socketAppToken(st *settings, cfg chatops.Config) (string, error) {
 	appToken := cfg.Slack.AppToken
 	if appToken == "" {
-		appToken = setting("SLACK_APP_TOKEN")
+		appToken = st.get("SLACK_APP_TOKEN")
 	}
 	if !strings.HasPrefix(appToken, "xapp-") {
 		return "", usagef("--socket-mode needs an app-level token starting with xapp- in SLACK_APP_TOKEN (or slack.app_token in --config); found %s", describeToken(appToken))

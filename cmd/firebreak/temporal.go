@@ -57,21 +57,18 @@ type embeddedOptions struct {
 	Logger       *slog.Logger
 }
 
-// connectTemporal dials TEMPORAL_ADDRESS (namespace TEMPORAL_NAMESPACE, default "default") when
+// dialTemporal dials TEMPORAL_ADDRESS (namespace TEMPORAL_NAMESPACE, default "default") when
 // it is set, and otherwise starts an in-memory embedded server.
-func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, error) {
-	ns := setting("TEMPORAL_NAMESPACE")
-	if ns == "" {
-		ns = "default"
-	}
-	conn := &temporalConn{Address: setting("TEMPORAL_ADDRESS")}
+func dialTemporal(ctx context.Context, st *settings, logger *slog.Logger) (*temporalConn, error) {
+	ns := st.getOr("TEMPORAL_NAMESPACE", "default")
+	conn := &temporalConn{Address: st.get("TEMPORAL_ADDRESS")}
 	// An embedded in-memory server dies with this process, and so may its key; a shared server
 	// outlives it and is shared, so its key must be the one everyone else uses.
 	src := keyEphemeral
 	if conn.Address != "" {
 		src = keyExisting
 	}
-	codec, err := loadCodec(defaultStateDir(), src)
+	codec, err := loadCodec(st, st.stateDir(), src)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +85,7 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 	opts := client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
 	instrument(ctx, &opts) // metrics and traces of the command's observer, if it has one
 	if !conn.Embedded {
-		if err := clusterAuth(&opts); err != nil {
+		if err := clusterAuth(st, &opts); err != nil {
 			conn.Close()
 			return nil, err
 		}
@@ -138,12 +135,9 @@ const (
 
 // loadCodec builds the payload codec from FIREBREAK_CODEC_KEY (base64 of 32 bytes, id from
 // FIREBREAK_CODEC_KEY_ID, default "k1"), or else as src says.
-func loadCodec(stateDir string, src keySource) (*workflows.Codec, error) {
-	id := setting("FIREBREAK_CODEC_KEY_ID")
-	if id == "" {
-		id = "k1"
-	}
-	if b64 := setting("FIREBREAK_CODEC_KEY"); b64 != "" {
+func loadCodec(st *settings, stateDir string, src keySource) (*workflows.Codec, error) {
+	id := st.getOr("FIREBREAK_CODEC_KEY_ID", "k1")
+	if b64 := st.get("FIREBREAK_CODEC_KEY"); b64 != "" {
 		key, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil || len(key) != 32 {
 			return nil, usagef("FIREBREAK_CODEC_KEY: expected the base64 encoding of 32 random bytes")
@@ -188,14 +182,14 @@ func loadCodec(stateDir string, src keySource) (*workflows.Codec, error) {
 // variables the temporal CLI reads: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS client
 // certificate, PEM files), TEMPORAL_TLS_CA (a CA bundle to trust), TEMPORAL_TLS_SERVER_NAME,
 // TEMPORAL_TLS=true (TLS with the system roots) and TEMPORAL_API_KEY (implies TLS).
-func clusterAuth(o *client.Options) error {
-	cert, key, ca := setting("TEMPORAL_TLS_CERT"), setting("TEMPORAL_TLS_KEY"), setting("TEMPORAL_TLS_CA")
-	apiKey := setting("TEMPORAL_API_KEY")
-	useTLS := setting("TEMPORAL_TLS") == "true" || cert != "" || ca != "" || apiKey != ""
+func clusterAuth(st *settings, o *client.Options) error {
+	cert, key, ca := st.get("TEMPORAL_TLS_CERT"), st.get("TEMPORAL_TLS_KEY"), st.get("TEMPORAL_TLS_CA")
+	apiKey := st.get("TEMPORAL_API_KEY")
+	useTLS := st.get("TEMPORAL_TLS") == "true" || cert != "" || ca != "" || apiKey != ""
 	if !useTLS {
 		return nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: setting("TEMPORAL_TLS_SERVER_NAME")}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: st.get("TEMPORAL_TLS_SERVER_NAME")}
 	if (cert == "") != (key == "") {
 		return usagef("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both files of the client certificate, or neither")
 	}

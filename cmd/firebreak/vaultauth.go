@@ -15,7 +15,7 @@ import (
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 )
 
-// Vault login methods, in the order vaultClientFromEnv tries them.
+// Vault login methods, in the order vaultClient tries them.
 const (
 	vaultAuthToken      = "token"
 	vaultAuthAppRole    = "approle"
@@ -26,7 +26,7 @@ const (
 // defaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
 const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
-// vaultClientFromEnv builds the Vault client from the SDK's own environment (VAULT_ADDR,
+// vaultClient builds the Vault client from the SDK's own environment (VAULT_ADDR,
 // VAULT_NAMESPACE, VAULT_CACERT…) and authenticates it with the first of:
 //
 //   - VAULT_TOKEN, as the SDK reads it;
@@ -37,12 +37,12 @@ const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token
 // A token obtained by logging in is kept alive until ctx ends by the SDK's LifetimeWatcher,
 // which renews it and logs in again when it can no longer be renewed. It returns the client
 // and the method used (vaultAuthNone when nothing is configured).
-func vaultClientFromEnv(ctx context.Context, logger *slog.Logger) (*vaultapi.Client, string, error) {
+func vaultClient(ctx context.Context, st *settings, logger *slog.Logger) (*vaultapi.Client, string, error) {
 	cfg := vaultapi.DefaultConfig()
 	if cfg.Error != nil {
 		return nil, "", fmt.Errorf("vault configuration: %w", cfg.Error)
 	}
-	if err := vaultFileConfig(cfg); err != nil { // firebreak.yaml's vault.address and ca_cert
+	if err := st.vaultFileConfig(cfg); err != nil { // firebreak.yaml's vault.address and ca_cert
 		return nil, "", err
 	}
 	// Keep a connection per accessor lookup an inventory has in flight; the SDK's pool keeps
@@ -54,11 +54,11 @@ func vaultClientFromEnv(ctx context.Context, logger *slog.Logger) (*vaultapi.Cli
 	if err != nil {
 		return nil, "", fmt.Errorf("vault client: %w", err)
 	}
-	vaultFileNamespace(c)
+	st.vaultFileNamespace(c)
 	if c.Token() != "" {
 		return c, vaultAuthToken, nil
 	}
-	login, method, err := vaultLoginFromEnv()
+	login, method, err := vaultLoginFrom(st)
 	if err != nil || login == nil {
 		return c, method, err
 	}
@@ -73,20 +73,20 @@ func vaultClientFromEnv(ctx context.Context, logger *slog.Logger) (*vaultapi.Cli
 // vaultLogin logs c in and sets its token, returning the login's auth secret.
 type vaultLogin func(ctx context.Context, c *vaultapi.Client) (*vaultapi.Secret, error)
 
-// vaultLoginFromEnv chooses the login method from the environment; nil when none is set.
-func vaultLoginFromEnv() (vaultLogin, string, error) {
-	if roleID, secretID := setting("VAULT_ROLE_ID"), setting("VAULT_SECRET_ID"); roleID != "" || secretID != "" {
+// vaultLoginFrom chooses the login method from the settings; nil when none is set.
+func vaultLoginFrom(st *settings) (vaultLogin, string, error) {
+	if roleID, secretID := st.get("VAULT_ROLE_ID"), st.get("VAULT_SECRET_ID"); roleID != "" || secretID != "" {
 		if roleID == "" || secretID == "" {
 			return nil, vaultAuthAppRole, usagef("vault AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID; only one is set")
 		}
-		mount := envOr("VAULT_APPROLE_MOUNT", "approle")
+		mount := st.getOr("VAULT_APPROLE_MOUNT", "approle")
 		return vaultLoginAt(vaultAuthAppRole, "auth/"+mount+"/login", func() (map[string]any, error) {
 			return map[string]any{"role_id": roleID, "secret_id": secretID}, nil
 		}), vaultAuthAppRole, nil
 	}
-	if role := setting("VAULT_K8S_ROLE"); role != "" {
-		mount := envOr("VAULT_K8S_MOUNT", "kubernetes")
-		path := envOr("VAULT_K8S_TOKEN_PATH", defaultK8sTokenPath)
+	if role := st.get("VAULT_K8S_ROLE"); role != "" {
+		mount := st.getOr("VAULT_K8S_MOUNT", "kubernetes")
+		path := st.getOr("VAULT_K8S_TOKEN_PATH", defaultK8sTokenPath)
 		return vaultLoginAt(vaultAuthKubernetes, "auth/"+mount+"/login", func() (map[string]any, error) {
 			// Re-read on every login: the kubelet rotates projected service-account tokens.
 			jwt, err := os.ReadFile(path)
@@ -172,11 +172,4 @@ func keepVaultLogin(ctx context.Context, c *vaultapi.Client, login vaultLogin, s
 			backoff = min(2*backoff, time.Minute)
 		}
 	}
-}
-
-func envOr(name, def string) string {
-	if v := setting(name); v != "" {
-		return v
-	}
-	return def
 }

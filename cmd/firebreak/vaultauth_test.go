@@ -47,7 +47,7 @@ func TestVaultClientFromEnv(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			c, method, err := vaultClientFromEnv(ctx, newDiscardLogger())
+			c, method, err := vaultClient(ctx, envSettings(), newDiscardLogger())
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v; expected %q", err, tc.wantErr)
@@ -77,7 +77,7 @@ func TestVaultClientFromEnv(t *testing.T) {
 	t.Setenv("VAULT_SECRET_ID", testenv.VaultAppRoleSecretID)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, _, err := vaultClientFromEnv(ctx, newDiscardLogger())
+	c, _, err := vaultClient(ctx, envSettings(), newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

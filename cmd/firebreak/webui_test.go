@@ -103,11 +103,11 @@ func TestWebUIShowsDecryptedHistory(t *testing.T) {
 
 	t.Run("codec server --dev", func(t *testing.T) {
 		// The command's own path: options, handler and server as `codec-server --dev` makes them.
-		opts, err := codecServerOptions(ctx, true, false, codecAddr, "")
+		opts, err := codecServerOptions(ctx, envSettings(), true, false, codecAddr, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		codec, err := loadCodec(defaultStateDir(), keyExisting)
+		codec, err := loadCodec(envSettings(), defaultStateDir(), keyExisting)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -43,46 +43,46 @@ import (
 // PAGERDUTY_FROM (PAGERDUTY_API_URL to point elsewhere).
 
 // registerProduction registers every activity on w bound to the configured real endpoints.
-func registerProduction(ctx context.Context, w worker.Registry, store evidence.Store, logger *slog.Logger) error {
-	vc, _, err := vaultClientFromEnv(ctx, logger) // VAULT_TOKEN, AppRole or Kubernetes login
+func registerProduction(ctx context.Context, st *settings, w worker.Registry, store evidence.Store, logger *slog.Logger) error {
+	vc, _, err := vaultClient(ctx, st, logger) // VAULT_TOKEN, AppRole or Kubernetes login
 	if err != nil {
 		return err
 	}
 	if vc.Token() == "" {
 		logger.Warn("none of VAULT_TOKEN, VAULT_ROLE_ID/VAULT_SECRET_ID or VAULT_K8S_ROLE is set: Vault actions will be refused")
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
 	if err != nil {
 		return fmt.Errorf("aws configuration: %w", err)
 	}
 	var slackOpts []slackapi.Option
-	if u := setting("SLACK_API_URL"); u != "" {
+	if u := st.get("SLACK_API_URL"); u != "" {
 		slackOpts = append(slackOpts, slackapi.OptionAPIURL(u))
 	}
 	var pdOpts []pagerduty.ClientOptions
-	if u := setting("PAGERDUTY_API_URL"); u != "" {
+	if u := st.get("PAGERDUTY_API_URL"); u != "" {
 		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
 	}
-	services, err := httpServicesFromEnv()
+	services, err := httpServices(st)
 	if err != nil {
 		return err
 	}
 	// Secrets marked firebreak-rotate: service:NAME/PATH are rotated by the same configured services.
 	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), Services: httpreq.Rotator{Services: services}})
-	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
-	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(setting("SLACK_BOT_TOKEN"), slackOpts...)})
-	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(setting("PAGERDUTY_TOKEN"), pdOpts...), From: setting("PAGERDUTY_FROM")})
+	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, st.iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
+	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(st.get("SLACK_BOT_TOKEN"), slackOpts...)})
+	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(st.get("PAGERDUTY_TOKEN"), pdOpts...), From: st.get("PAGERDUTY_FROM")})
 	evidence.Register(w, &evidence.Activities{Store: store})
 	httpreq.Register(w, &httpreq.Activities{Services: services})
 	// OIDC_ISSUER unset: oidc actions fail with NotConfigured rather than the worker refusing to start.
-	oidc.Register(w, &oidc.Activities{Issuer: setting("OIDC_ISSUER"), ClientID: setting("OIDC_CLIENT_ID"), ClientSecret: setting("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
+	oidc.Register(w, &oidc.Activities{Issuer: st.get("OIDC_ISSUER"), ClientID: st.get("OIDC_CLIENT_ID"), ClientSecret: st.get("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
 	return nil
 }
 
-// httpServicesFromEnv reads the services http.request may call from FIREBREAK_HTTP_SERVICES:
-// a JSON list of {"name", "base_url", "headers"}. Unset means none: the allow-list is empty.
-func httpServicesFromEnv() ([]httpreq.Service, error) {
-	raw := setting("FIREBREAK_HTTP_SERVICES")
+// httpServices reads the services http.request may call from FIREBREAK_HTTP_SERVICES: a JSON
+// list of {"name", "base_url", "headers"}. Unset means none: the allow-list is empty.
+func httpServices(st *settings) ([]httpreq.Service, error) {
+	raw := st.get("FIREBREAK_HTTP_SERVICES")
 	if raw == "" {
 		return nil, nil
 	}
@@ -108,10 +108,11 @@ bound to the endpoints the SDKs' own environment names (VAULT_ADDR, AWS_PROFILE,
 AWS_ENDPOINT_URL_IAM, SLACK_BOT_TOKEN, PAGERDUTY_TOKEN…). Run as many as you like; they share
 the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activities and stop.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if setting("TEMPORAL_ADDRESS") == "" {
+			st := settingsOf(cmd)
+			if st.get("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak worker serves an existing Temporal cluster: set TEMPORAL_ADDRESS (for a laptop, run `firebreak dev`)")
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			logger, err := st.logger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
@@ -122,7 +123,7 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 				return err
 			}
 			defer obs.Close()
-			w, conn, err := startProductionWorker(withObserver(ctx, obs), logger, evidenceDir, "")
+			w, conn, err := startWorker(withObserver(ctx, obs), st, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
@@ -143,10 +144,10 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 // FIREBREAK_EVIDENCE_S3=s3://bucket/prefix (credentials and AWS_ENDPOINT_URL_S3 from the AWS
 // default chain; FIREBREAK_EVIDENCE_RETAIN, default 7 years; FIREBREAK_S3_PATH_STYLE=true for
 // S3-compatible stores), else the append-only file in dir.
-func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) {
-	raw := setting("FIREBREAK_EVIDENCE_S3")
+func openEvidenceStore(ctx context.Context, st *settings, dir string) (evidence.Store, error) {
+	raw := st.get("FIREBREAK_EVIDENCE_S3")
 	if raw == "" {
-		v := setting("FIREBREAK_EVIDENCE_KEY")
+		v := st.get("FIREBREAK_EVIDENCE_KEY")
 		if v == "" {
 			return evidence.OpenFileStore(dir)
 		}
@@ -161,25 +162,25 @@ func openEvidenceStore(ctx context.Context, dir string) (evidence.Store, error) 
 		return nil, usagef("FIREBREAK_EVIDENCE_S3: expected s3://bucket/prefix, found %q", raw)
 	}
 	var retain time.Duration
-	if r := setting("FIREBREAK_EVIDENCE_RETAIN"); r != "" {
+	if r := st.get("FIREBREAK_EVIDENCE_RETAIN"); r != "" {
 		if retain, err = time.ParseDuration(r); err != nil || retain <= 0 {
 			return nil, usagef("FIREBREAK_EVIDENCE_RETAIN: expected a duration like 61320h, found %q", r)
 		}
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsLoadOptions()...)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("aws configuration for the evidence store: %w", err)
 	}
-	client := s3.NewFromConfig(awsCfg, s3Endpoint, func(o *s3.Options) { o.UsePathStyle = setting("FIREBREAK_S3_PATH_STYLE") == "true" })
+	client := s3.NewFromConfig(awsCfg, st.s3Endpoint, func(o *s3.Options) { o.UsePathStyle = st.get("FIREBREAK_S3_PATH_STYLE") == "true" })
 	return evidence.OpenS3Store(ctx, client, u.Host, strings.TrimPrefix(u.Path, "/"), retain)
 }
 
-// startProductionWorker starts the production worker. It runs only plans its own library
-// compiles: the bundled playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS),
-// which must be the front end's too.
-func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir, playbookDir string) (worker.Worker, *temporalConn, error) {
+// startWorker starts the production worker. It runs only plans its own library compiles:
+// the bundled playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS), which must
+// be the front end's too.
+func startWorker(ctx context.Context, st *settings, logger *slog.Logger, evidenceDir, playbookDir string) (worker.Worker, *temporalConn, error) {
 	if playbookDir == "" {
-		playbookDir = setting("FIREBREAK_PLAYBOOKS")
+		playbookDir = st.get("FIREBREAK_PLAYBOOKS")
 	}
 	lib, err := playbooks.LoadLibrary(playbookDir)
 	if err != nil {
@@ -187,23 +188,23 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 	}
 	// Who approves an irreversible single action is the worker's configuration, not the
 	// caller's: the worker recompiles an action plan with these roles.
-	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
-	store, err := openEvidenceStore(ctx, evidenceDir)
+	lib.SetActionApproveRoles(strings.Split(st.get("FIREBREAK_APPROVE_ROLE"), ","))
+	store, err := openEvidenceStore(ctx, st, evidenceDir)
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, err := connectTemporal(ctx, logger)
+	conn, err := dialTemporal(ctx, st, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := workerDecisionKeys(logger)
+	keys, err := workerDecisionKeys(st, logger)
 	if err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
 	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
 	workflows.Register(w, workflows.WithDecisionKeys(keys...), workflows.WithLibrary(lib))
-	if err := registerProduction(ctx, w, store, logger); err != nil {
+	if err := registerProduction(ctx, st, w, store, logger); err != nil {
 		conn.Close()
 		return nil, nil, err
 	}
@@ -221,15 +222,15 @@ type production struct {
 	w    worker.Worker
 }
 
-func openProduction(ctx context.Context, logger *slog.Logger, evidenceDir, playbookDir string) (*production, error) {
-	if setting("TEMPORAL_ADDRESS") != "" {
-		conn, err := connectTemporal(ctx, logger)
+func dialProduction(ctx context.Context, st *settings, logger *slog.Logger, evidenceDir, playbookDir string) (*production, error) {
+	if st.get("TEMPORAL_ADDRESS") != "" {
+		conn, err := dialTemporal(ctx, st, logger)
 		if err != nil {
 			return nil, err
 		}
 		return &production{conn: conn}, nil
 	}
-	w, conn, err := startProductionWorker(ctx, logger, evidenceDir, playbookDir)
+	w, conn, err := startWorker(ctx, st, logger, evidenceDir, playbookDir)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +274,8 @@ serve the run for the life of the command.`,
 			if err := checkTimeout(timeout); err != nil {
 				return err
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			conf := settingsOf(cmd)
+			logger, err := conf.logger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
@@ -300,12 +302,12 @@ serve the run for the life of the command.`,
 			if reason != "" {
 				raw["reason"] = reason
 			}
-			auth, err := requesterAuth(requestedBy)
+			auth, err := requesterAuthOf(conf, requestedBy)
 			if err != nil {
 				return err
 			}
 			run, err := runs.Prepare(p, raw, runs.Request{
-				Directory: configuredDirectory(),
+				Directory: conf.directory(),
 				Incident:  incident,
 				Trigger:   workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:    workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
@@ -313,7 +315,7 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return usageError{err}
 			}
-			sess, err := openProduction(ctx, logger, evidenceDir, playbookDir)
+			sess, err := dialProduction(ctx, conf, logger, evidenceDir, playbookDir)
 			if err != nil {
 				return err
 			}
@@ -371,15 +373,15 @@ func printRun(w io.Writer, card drills.Scorecard, asJSON bool) error {
 	return nil
 }
 
-// newLogger logs at level to w, as text, or as JSON lines when FIREBREAK_LOG_FORMAT=json (for
+// logger logs at level to w, as text, or as JSON lines when FIREBREAK_LOG_FORMAT=json (for
 // log pipelines in production). The SDK's own records carry the workflow, run and activity.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+func (s *settings) logger(w io.Writer, level string) (*slog.Logger, error) {
 	l, err := parseLevel(level)
 	if err != nil {
 		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: l}
-	switch f := setting("FIREBREAK_LOG_FORMAT"); f {
+	switch f := s.get("FIREBREAK_LOG_FORMAT"); f {
 	case "", "text":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
