@@ -75,6 +75,8 @@ func connectTemporal(ctx context.Context, logger *slog.Logger) (*temporalConn, e
 	if err != nil {
 		return nil, err
 	}
+	// Ciphertexts name the namespace they were written for (workflows.Codec.WithNamespace).
+	codec = codec.WithNamespace(ns)
 	conn.Codec = codec
 	if conn.Address == "" {
 		srv, err := startEmbedded(ctx, embeddedOptions{Namespace: ns, Logger: logger})
