@@ -154,9 +154,12 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 		}
 	}
 	go func() { defer close(answered); r.approveAll(answerCtx, ids) }()
-	run, err := r.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Run, workflows.RunInput{
+	// Started as the front end starts runs: the trigger signed with the bench's decision key
+	// (an unsigned one would make each gate ask one more approver).
+	in := benchDecisions.SignTrigger(workflows.RunInput{
 		Plan: *r.plan, Inputs: inputs, Trigger: workflows.Trigger{Kind: "cli", By: "bench", Reason: "benchmark", At: t0.UTC()},
-	})
+	}, id, time.Now())
+	run, err := r.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Run, in)
 	if err == nil {
 		err = run.Get(ctx, &mr.result)
 		var appErr *temporal.ApplicationError
@@ -220,7 +223,7 @@ func (r *rig) approveAll(ctx context.Context, ids []string) {
 			runID := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
 			for _, p := range pending {
 				req := workflows.ApprovalRequest{Step: p.Step, Approver: benchApprover, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"}
-				req = benchDecisions.Sign(req, p.Step, id, runID, time.Now())
+				req = benchDecisions.Sign(req, p, id, runID, time.Now())
 				h, err := r.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
 				if err == nil {
 					_ = h.Get(ctx, nil)

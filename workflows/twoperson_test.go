@@ -61,6 +61,8 @@ type gateEnv struct {
 	calls   []string
 	onCall  map[string]bool // email → on call for the incident
 	asked   []pagerduty.IsOnCallInput
+	// unsigned starts runs as a plain Temporal client would: the trigger is not signed.
+	unsigned bool
 }
 
 func newGateEnv(t *testing.T) *gateEnv {
@@ -127,7 +129,7 @@ func (g *gateEnv) update(delay time.Duration, req ApprovalRequest, got *[]string
 }
 
 func (g *gateEnv) run(t *testing.T, in RunInput) (RunResult, error) {
-	fe := &featureEnv{env: g.env}
+	fe := &featureEnv{env: g.env, id: "firebreak/gate/alice", unsigned: g.unsigned}
 	return fe.run(t, in)
 }
 

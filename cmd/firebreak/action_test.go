@@ -433,8 +433,18 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			if tc.decision == workflows.DecisionDeny {
 				forgeUpdate(ctx, t, srv.FrontendHostPort(), conn.Client, id)
 				denyByCommand(t, id)
-			} else if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
-				t.Fatalf("erin's %s: %v", tc.decision, err)
+			} else {
+				// dave is only claimed as the requester (the command line holds no decision key
+				// to sign the trigger), so the gate needs one more approver than the action's
+				// one: dave himself could be erin.
+				if p.Needed != 2 || !p.ClaimedRequester {
+					t.Errorf("gate of a run with a claimed requester: needed %d, claimed %v; expected 2, true", p.Needed, p.ClaimedRequester)
+				}
+				for _, who := range []string{"erin", "gina"} {
+					if _, err := approveAs(ctx, conn.Client, id, who, []string{"security-oncall"}, tc.decision); err != nil {
+						t.Fatalf("%s's %s: %v", who, tc.decision, err)
+					}
+				}
 			}
 			var code int
 			select {
