@@ -251,8 +251,18 @@ func (r *runner) checkApproval(ctx workflow.Context, req ApprovalRequest, signat
 	// Everything above read what the request claims; the signature is what makes it true.
 	if signature && r.signedDecisions {
 		info := workflow.GetInfo(ctx)
-		if err := VerifyDecision(req, p.PendingApproval, r.boundDecisions, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), r.decisionKeys); err != nil {
+		keys := slices.Clone(r.decisionKeys)
+		for _, a := range r.approvers {
+			keys = append(keys, a.Key)
+		}
+		if err := VerifyDecision(req, p.PendingApproval, r.boundDecisions, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), keys); err != nil {
 			return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
+		}
+		// A person's own key decides as that person, with their configured roles, only.
+		if a, ok := (trust{approvers: r.approvers}).approverFor(req.Signature.KeyID); ok {
+			if err := checkApprover(a, req); err != nil {
+				return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
+			}
 		}
 	}
 	return nil

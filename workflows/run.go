@@ -276,6 +276,7 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	}
 	r.res.TriggerCheck = triggerCheck
 	r.decisionKeys = t.keysFor(in.Drill)
+	r.approvers = t.approvers
 	// Runs recorded before decisions were signed took the approver's word for who they were.
 	r.signedDecisions = workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	r.runScopedKeys = workflow.GetVersion(ctx, changeRunScopedKeys, workflow.DefaultVersion, 1) != workflow.DefaultVersion
@@ -369,6 +370,8 @@ type runner struct {
 	// whether decisions must be signed by one (every run recorded since signing began).
 	decisionKeys    []ed25519.PublicKey
 	signedDecisions bool
+	// approvers are the people who decide with their own keys, as themselves only.
+	approvers []Approver
 	// runScopedKeys: idempotency keys name the run, not only the workflow id (rule 3).
 	runScopedKeys bool
 	// seq counts the decisions asked for (PendingApproval.Seq); boundDecisions says whether

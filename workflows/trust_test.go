@@ -146,3 +146,34 @@ func TestRawStartInputsAreChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestApproverKeyDecidesOnlyAsItsHolder: carol holds her own approver key (not the front
+// end's). Signed with it, a decision naming dave, or claiming a role the worker's
+// configuration does not give carol, is refused; her own decision counts.
+func TestApproverKeyDecidesOnlyAsItsHolder(t *testing.T) {
+	carolKey := NewSigner(ed25519.NewKeyFromSeed([]byte("carol's own approver key 0123456")))
+	g := newGateEnv(t, WithDecisionKeys(testSigner.Public()), WithApprovers(Approver{Name: "carol", Key: carolKey.Public(), Roles: []string{"security-oncall"}}))
+	var got []string
+	const wf, run = "firebreak/gate/alice", "default-test-run-id"
+	gate := PendingApproval{Step: "two_person_rotate", Kind: PendingKindApproval, Seq: 1}
+	sign := func(who string, roles ...string) func() ApprovalRequest {
+		return func() ApprovalRequest {
+			return carolKey.Sign(ApprovalRequest{Step: gate.Step, Approver: who, ApproverRoles: roles, Decision: DecisionApprove}, gate, wf, run, g.env.Now())
+		}
+	}
+	rawUpdate(g.env, time.Minute, "as-dave", sign("dave", "security-oncall"), &got)
+	rawUpdate(g.env, 2*time.Minute, "extra-role", sign("carol", "security-oncall", "security-lead"), &got)
+	rawUpdate(g.env, 3*time.Minute, "carol", sign("carol", "security-oncall"), &got)
+	if _, err := g.run(t, gateInput(t, "", "")); err != nil {
+		t.Fatalf("%v\n%s", err, strings.Join(got, "\n"))
+	}
+	want := []string{"rejected as-dave: decision is signed with carol's own approver key but names dave", "rejected extra-role: decision signed with carol's approver key claims the role security-lead", "ok carol: two_person_rotate granted"}
+	if len(got) != len(want) {
+		t.Fatalf("decisions:\n%s", strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("decision %d: %q; want it to start %q", i, got[i], want[i])
+		}
+	}
+}

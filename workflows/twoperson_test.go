@@ -65,12 +65,18 @@ type gateEnv struct {
 	unsigned bool
 }
 
-func newGateEnv(t *testing.T) *gateEnv {
+// newGateEnv returns the gate environment with the interpreter registered trusting
+// testSigner, or configured by opts when there are any.
+func newGateEnv(t *testing.T, opts ...Option) *gateEnv {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	g := &gateEnv{env: s.NewTestWorkflowEnvironment(), onCall: map[string]bool{}}
 	g.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "firebreak/gate/alice", TaskQueue: TaskQueue, WorkflowExecutionTimeout: 24 * time.Hour})
-	registerTrusted(g.env)
+	if len(opts) > 0 {
+		Register(g.env, opts...)
+	} else {
+		registerTrusted(g.env)
+	}
 	rec := func(ctx context.Context, name string) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
