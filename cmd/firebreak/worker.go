@@ -200,8 +200,13 @@ func startProductionWorker(ctx context.Context, logger *slog.Logger, evidenceDir
 		conn.Close()
 		return nil, nil, err
 	}
+	approvers, err := workerApprovers()
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
 	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w, workflows.WithDecisionKeys(keys...), workflows.WithLibrary(lib))
+	workflows.Register(w, workflows.WithDecisionKeys(keys...), approvers, workflows.WithLibrary(lib))
 	if err := registerProduction(ctx, w, store, logger); err != nil {
 		conn.Close()
 		return nil, nil, err
