@@ -43,6 +43,8 @@ type fakeTemporal struct {
 	updates  []map[string]any    // every approval request, as JSON
 	hang     bool
 	startErr error
+	// runStartErr fails the starts of runs only (claim markers still start).
+	runStartErr error
 	// validate plays the workflow's update validator: it returns the result or a refusal.
 	validate func(workflowID string, req map[string]any) (map[string]any, error)
 	status   map[string]workflows.RunResult
@@ -53,6 +55,8 @@ type fakeTemporal struct {
 	describeBlind bool
 	// claims holds the ids of requests' claim markers (runs.Client.Claim).
 	claims map[string]bool
+	// released holds the claim markers terminated by runs.Client.Release.
+	released map[string]bool
 }
 
 type fakeStart struct {
@@ -103,11 +107,15 @@ func (f *fakeTemporal) ExecuteWorkflow(ctx context.Context, o client.StartWorkfl
 		if f.claims == nil {
 			f.claims = map[string]bool{}
 		}
-		if f.claims[o.ID] {
+		if f.claims[o.ID] && !(f.released[o.ID] && o.WorkflowIDReusePolicy == enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY) {
 			return nil, serviceerror.NewWorkflowExecutionAlreadyStarted("already started", "", "claim")
 		}
 		f.claims[o.ID] = true
+		delete(f.released, o.ID)
 		return &fakeRun{id: o.ID, runID: "claim"}, nil
+	}
+	if f.runStartErr != nil {
+		return nil, f.runStartErr
 	}
 	if len(args) == 0 {
 		return nil, fmt.Errorf("fake: expected one workflows.RunInput argument, found none")
@@ -144,8 +152,12 @@ func (f *fakeTemporal) DescribeWorkflowExecution(ctx context.Context, id, runID 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.claims[id] {
+		status := enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT
+		if f.released[id] {
+			status = enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED
+		}
 		return &workflowservice.DescribeWorkflowExecutionResponse{WorkflowExecutionInfo: &workflowpb.WorkflowExecutionInfo{
-			Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: "claim"}, Status: enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT,
+			Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: "claim"}, Status: status,
 		}}, nil
 	}
 	r, ok := f.runs[id]
@@ -160,6 +172,24 @@ func (f *fakeTemporal) DescribeWorkflowExecution(ctx context.Context, id, runID 
 		Execution: &commonpb.WorkflowExecution{WorkflowId: id, RunId: r.runID},
 		Status:    status,
 	}}, nil
+}
+
+// TerminateWorkflow terminates a claim marker (runs.Client.Release); runs are never
+// terminated by chatops.
+func (f *fakeTemporal) TerminateWorkflow(ctx context.Context, id, runID, reason string, details ...any) error {
+	if err := f.enter(ctx); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.claims[id] {
+		return serviceerror.NewNotFound("workflow not found for ID: " + id)
+	}
+	if f.released == nil {
+		f.released = map[string]bool{}
+	}
+	f.released[id] = true
+	return nil
 }
 
 func (f *fakeTemporal) UpdateWorkflow(ctx context.Context, o client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
@@ -202,6 +232,9 @@ func (f *fakeTemporal) QueryWorkflow(ctx context.Context, id, runID, queryType s
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	res, ok := f.status[id]
+	if ok && queryType == workflows.QueryPending {
+		return jsonValue{res.Pending}, nil
+	}
 	if !ok || queryType != workflows.QueryStatus {
 		return nil, serviceerror.NewNotFound("workflow not found for ID: " + id)
 	}

@@ -350,7 +350,7 @@ func TestApprovals(t *testing.T) {
 	var signed workflows.ApprovalRequest
 	b, _ := json.Marshal(ups[0])
 	_ = json.Unmarshal(b, &signed)
-	if err := workflows.VerifyDecision(signed, "delete_keys", id, "run-9", h.now, []ed25519.PublicKey{testSigner.Public()}); err != nil {
+	if err := workflows.VerifyDecision(signed, workflows.PendingApproval{Step: "delete_keys", Kind: workflows.PendingKindApproval}, true, id, "run-9", h.now, []ed25519.PublicKey{testSigner.Public()}); err != nil {
 		t.Errorf("the update's signature: %v", err)
 	}
 
@@ -416,6 +416,8 @@ func TestDecisionsNeedTheDecisionKey(t *testing.T) {
 	h.fake.validate = approvalValidator
 	drill := workflows.DrillWorkflowID("compromised-dev-key", "alice", "n1")
 	h.fake.runs[drill] = &fakeRun{id: drill, runID: "run-d"}
+	// The decision is signed for the pending decision the run reports.
+	h.fake.status[drill] = workflows.RunResult{WorkflowID: drill, RunID: "run-d", Pending: []workflows.PendingApproval{{Step: "delete_keys", Kind: workflows.PendingKindApproval}}}
 	decodeMsg(t, h.command(t, "U0CAROL", "/firebreak", "approve "+drill+" step=delete_keys"))
 	h.srv.Wait()
 	h.resp.next(t)
@@ -424,7 +426,7 @@ func TestDecisionsNeedTheDecisionKey(t *testing.T) {
 	b, _ := json.Marshal(ups[0])
 	_ = json.Unmarshal(b, &signed)
 	sandbox := workflows.NewSigner(workflows.SandboxDecisionKey())
-	if err := workflows.VerifyDecision(signed, "delete_keys", drill, "run-d", h.now, []ed25519.PublicKey{sandbox.Public()}); err != nil {
+	if err := workflows.VerifyDecision(signed, workflows.PendingApproval{Step: "delete_keys", Kind: workflows.PendingKindApproval}, true, drill, "run-d", h.now, []ed25519.PublicKey{sandbox.Public()}); err != nil {
 		t.Errorf("a drill's decision should be signed with the sandbox key: %v", err)
 	}
 }
@@ -464,5 +466,38 @@ func TestReplayedSlackRequestStartsNothing(t *testing.T) {
 	other.srv.Wait()
 	if after, _ := h.fake.snapshot(); len(after) != 1 {
 		t.Errorf("the replayed request started %d runs; want the first one only", len(after))
+	}
+}
+
+// TestFailedStartReleasesTheRequest: the run could not start after the request's trigger_id
+// was claimed (Temporal refused the start); Slack's retry of the same request — the same
+// bytes and signature — is handled, not refused as a replay, and starts the run.
+func TestFailedStartReleasesTheRequest(t *testing.T) {
+	lib := mustLibrary(t, map[string]string{"inventory.yaml": inventoryPlaybook})
+	h := newHarness(t, func(o *chatops.Options) { o.Library = lib })
+	form := url.Values{
+		"command": {"/inventory"}, "text": {"alice routine check"}, "user_id": {"U0BOB"}, "user_name": {"bob"},
+		"channel_id": {"C0SECOPS"}, "team_id": {testenv.SlackTeamID}, "response_url": {h.resp.srv.URL + "/commands/1"},
+		"trigger_id": {"13345224609.738474920.8088930838d88f008e1"},
+	}
+	body := []byte(form.Encode())
+	h.fake.runStartErr = errors.New("connection refused")
+	h.post(t, "/slack/commands", "application/x-www-form-urlencoded", body)
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "connection refused") {
+		t.Fatalf("first request: %q; want the start failure", m.Text)
+	}
+	h.fake.runStartErr = nil
+	h.now = h.now.Add(30 * time.Second)
+	h.post(t, "/slack/commands", "application/x-www-form-urlencoded", body)
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "Started inventory-dev") {
+		t.Fatalf("retried request: %q; want the run started", m.Text)
+	}
+	// Handled now: a replay of it is refused as before.
+	h.post(t, "/slack/commands", "application/x-www-form-urlencoded", body)
+	h.srv.Wait()
+	if m := h.resp.next(t); !strings.Contains(m.Text, "already handled") {
+		t.Errorf("replay after the retry: %q; want it refused", m.Text)
 	}
 }

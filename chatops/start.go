@@ -90,6 +90,15 @@ func (s *Server) start(ctx context.Context, sp startSpec, run runs.Run) (runs.St
 	switch {
 	case err != nil:
 		s.metrics.start(sp.Source, "failed")
+		if sp.RequestKey != "" {
+			// Nothing started: the request's claim must not turn its retry away as a replay.
+			// A fresh context, as the request's may be what ran out.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if rerr := s.runs.Release(rctx, sp.RequestKey); rerr != nil {
+				s.log.Warn("chatops: could not release a request whose run did not start; its retry will be refused as a replay", "playbook", sp.Playbook, "error", rerr)
+			}
+			cancel()
+		}
 	case res.Joined:
 		s.metrics.start(sp.Source, "joined")
 	default:

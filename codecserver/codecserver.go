@@ -296,10 +296,10 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) (op, error) {
 	}
 	var out []*commonpb.Payload
 	if o.verb == "decode" {
-		out, err = s.o.Codec.Decode(in.GetPayloads())
+		out, err = s.codecFor(o.namespace).Decode(in.GetPayloads())
 		o.refs = refsOf(out)
 	} else {
-		out, err = s.o.Codec.Encode(in.GetPayloads())
+		out, err = s.codecFor(o.namespace).Encode(in.GetPayloads())
 	}
 	if err != nil {
 		return o, refuse(http.StatusBadRequest, "%s: %v", o.verb, err)
@@ -468,4 +468,19 @@ func refsOf(payloads []*commonpb.Payload) refs {
 		}
 	}
 	return r
+}
+
+// namespaced is a codec that binds ciphertexts to a Temporal namespace
+// (workflows.Codec.Reader is one).
+type namespaced interface {
+	ForNamespace(ns string) converter.PayloadCodec
+}
+
+// codecFor returns the codec for the request's namespace: payloads sealed for another
+// namespace do not decode here, and what /encode seals is bound to ns.
+func (s *server) codecFor(ns string) converter.PayloadCodec {
+	if n, ok := s.o.Codec.(namespaced); ok {
+		return n.ForNamespace(ns)
+	}
+	return s.o.Codec
 }

@@ -192,6 +192,9 @@ type CodecServer struct {
 type Decision struct {
 	Key        Secret `yaml:"key,omitempty" env:"FIREBREAK_DECISION_KEY" doc:"Base64 of the 32-byte Ed25519 seed that signs decisions. Only firebreak serve and the people who decide with firebreak approve hold it, never workers. Unset: firebreak dev uses decision.key in the state dir, created on first use; serve signs nothing."`
 	PublicKeys string `yaml:"public_keys,omitempty" env:"FIREBREAK_DECISION_PUBLIC_KEYS" doc:"Comma-separated Ed25519 public keys (base64 of 32 bytes; the public halves of the decision keys) whose signed decisions workers count. Unset: a worker counts no decision."`
+	Approvers  string `yaml:"approvers,omitempty" env:"FIREBREAK_DECISION_APPROVERS" doc:"People who decide with firebreak approve and their own key, on the workers: entries NAME=PUBLICKEY:ROLE+ROLE separated by semicolons. A decision signed with one counts only as NAME with those roles. Unset: only the decision keys decide."`
+	// ApproverKey is a person's own key, for firebreak approve.
+	ApproverKey Secret `yaml:"approver_key,omitempty" env:"FIREBREAK_APPROVER_KEY" doc:"Base64 of the 32-byte Ed25519 seed of your own approver key: firebreak approve signs with it, as you only (its public half is in the workers' decision.approvers). Unset: firebreak approve uses the decision key."`
 }
 
 // Playbooks are extra playbooks.

@@ -438,7 +438,7 @@ func (r *rig) approveAll(run client.WorkflowRun, open []workflows.PendingApprova
 		p := open[0]
 		n++
 		// Drill workers count decisions signed with the sandbox's decision key.
-		req := workflows.NewSigner(workflows.SandboxDecisionKey()).Sign(workflows.ApprovalRequest{Approver: fmt.Sprintf("approver-%d", n), ApproverRoles: p.Roles, Decision: workflows.DecisionApprove, Reason: "observability test"}, p.Step, run.GetID(), run.GetRunID(), time.Now())
+		req := workflows.NewSigner(workflows.SandboxDecisionKey()).Sign(workflows.ApprovalRequest{Approver: fmt.Sprintf("approver-%d", n), ApproverRoles: p.Roles, Decision: workflows.DecisionApprove, Reason: "observability test"}, p, run.GetID(), run.GetRunID(), time.Now())
 		h, err := r.c.UpdateWorkflow(r.ctx, client.UpdateWorkflowOptions{
 			WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
 			Args: []any{req},

@@ -112,3 +112,104 @@ func (in Input) zero() any {
 	}
 	return ""
 }
+
+// CheckBound checks inputs already bound (a run's input as the workflow received it, numbers
+// decoded as float64 and lists as []any) against the plan's declarations, as BindInputs
+// checks raw ones: every required one present, each value of its type and matching its
+// pattern and enum. An input left at its zero value by BindInputs (not required, no default)
+// passes. Inputs the plan does not declare are left alone: no expression of the plan can
+// read them (the compiler type-checks against the declarations). The workflow calls it, so a run started straight through
+// Temporal, without the command line's or chatops' binding, is held to the same rules.
+func (p *Plan) CheckBound(inputs map[string]any) error {
+	var errs []string
+	for _, in := range p.Inputs {
+		v, ok := inputs[in.Name]
+		if !ok {
+			if in.Required {
+				errs = append(errs, fmt.Sprintf("input %s is required", in.Name))
+			}
+			continue
+		}
+		if err := in.checkBound(v); err != "" {
+			errs = append(errs, fmt.Sprintf("input %s: %s", in.Name, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidInput, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// checkBound says what is wrong with the bound value v of in, or "".
+func (in Input) checkBound(v any) string {
+	one := func(s string) string {
+		got, verr := in.Value(s)
+		if verr != nil {
+			return verr.Error()
+		}
+		if g, isStr := got.(string); isStr && g != s {
+			return fmt.Sprintf("%q is not in its bound form (%q)", s, g)
+		}
+		return ""
+	}
+	zeroOK := !in.Required && in.Default == ""
+	switch in.Type {
+	case "int":
+		var n int64
+		switch x := v.(type) {
+		case float64:
+			if x != float64(int64(x)) {
+				return fmt.Sprintf("expected a whole number, found %v", x)
+			}
+			n = int64(x)
+		case int64:
+			n = x
+		case int:
+			n = int64(x)
+		default:
+			return fmt.Sprintf("expected a whole number, found %T", v)
+		}
+		if n == 0 && zeroOK {
+			return ""
+		}
+		return one(strconv.FormatInt(n, 10))
+	case "bool":
+		if _, ok := v.(bool); !ok {
+			return fmt.Sprintf("expected true or false, found %T", v)
+		}
+		return ""
+	case "list":
+		var items []string
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				s, ok := e.(string)
+				if !ok {
+					return fmt.Sprintf("expected a list of strings, found an element of type %T", e)
+				}
+				items = append(items, s)
+			}
+		case []string:
+			items = x
+		default:
+			return fmt.Sprintf("expected a list, found %T", v)
+		}
+		for _, s := range items {
+			if strings.TrimSpace(s) != s || s == "" || strings.Contains(s, ",") {
+				return fmt.Sprintf("list element %q is not one bound element", s)
+			}
+			if err := one(s); err != "" {
+				return err
+			}
+		}
+		return ""
+	}
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Sprintf("expected a string, found %T", v)
+	}
+	if s == "" && zeroOK {
+		return ""
+	}
+	return one(s)
+}

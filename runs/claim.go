@@ -50,11 +50,63 @@ func (c *Client) Claim(ctx context.Context, key string, window time.Duration) (b
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &already):
-		return false, nil
+		return c.reclaim(ctx, key, window)
 	case err != nil:
 		return false, fmt.Errorf("recording request %s as handled: %w", key, err)
 	}
 	return true, nil
+}
+
+// releasedReason is the termination reason of a marker released by Release.
+const releasedReason = "firebreak: released, the request was not handled"
+
+// reclaim claims key again when its marker was released (terminated by Release): a request
+// whose handling failed may be retried. Any other marker, open or closed, keeps it claimed.
+func (c *Client) reclaim(ctx context.Context, key string, window time.Duration) (bool, error) {
+	d, err := c.Temporal.DescribeWorkflowExecution(ctx, ClaimID(key), "")
+	if err != nil || d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED {
+		return false, nil
+	}
+	_, err = c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       ClaimID(key),
+		TaskQueue:                ClaimTaskQueue,
+		WorkflowExecutionTimeout: window,
+		// Terminated (released) is among the "failed" closes this policy allows to follow;
+		// two replicas reclaiming at once still make one marker (conflict policy FAIL).
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, ClaimWorkflowType)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	switch {
+	case errors.As(err, &already):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("recording request %s as handled again: %w", key, err)
+	}
+	return true, nil
+}
+
+// terminator ends a workflow; client.Client is one.
+type terminator interface {
+	TerminateWorkflow(ctx context.Context, workflowID, runID, reason string, details ...any) error
+}
+
+// Release gives up the claim on request key, taken by Claim, when the request could not be
+// handled (the run did not start): the same request sent again (Slack's retry, the person's)
+// may then claim it and be handled.
+func (c *Client) Release(ctx context.Context, key string) error {
+	if c == nil || c.Temporal == nil {
+		return ErrNoTemporal
+	}
+	t, ok := c.Temporal.(terminator)
+	if !ok {
+		return errors.New("this Temporal client cannot release a request's claim")
+	}
+	if err := t.TerminateWorkflow(ctx, ClaimID(key), "", releasedReason); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("releasing request %s: %w", key, err)
+	}
+	return nil
 }
 
 // Claimed reports whether the request key has been claimed.
@@ -62,12 +114,13 @@ func (c *Client) Claimed(ctx context.Context, key string) (bool, error) {
 	if c == nil || c.Temporal == nil {
 		return false, ErrNoTemporal
 	}
-	_, err := c.Temporal.DescribeWorkflowExecution(ctx, ClaimID(key), "")
+	d, err := c.Temporal.DescribeWorkflowExecution(ctx, ClaimID(key), "")
 	switch {
 	case IsNotFound(err):
 		return false, nil
 	case err != nil:
 		return false, fmt.Errorf("asking whether request %s was handled: %w", key, err)
 	}
-	return true, nil
+	// A released claim (Release) is no claim.
+	return d.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED, nil
 }

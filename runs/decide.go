@@ -42,33 +42,45 @@ func (c *Client) Decide(ctx context.Context, workflowID string, req workflows.Ap
 		return workflows.ApprovalResult{}, fmt.Errorf("run %s is no longer open (%s): nothing to decide", workflowID, strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")))
 	}
 	runID := info.GetExecution().GetRunId()
-	if workflows.IsDrillQueue(info.GetTaskQueue()) || strings.HasPrefix(workflowID, "drill/") {
-		signer = workflows.NewSigner(workflows.SandboxDecisionKey())
+	if s := c.signerFor(info.GetTaskQueue(), workflowID, false); s != c.Signer {
+		signer = s
 	}
-	step := req.Step
-	if step == "" {
-		v, err := c.Temporal.QueryWorkflow(ctx, workflowID, runID, workflows.QueryStatus)
-		if err != nil {
-			return workflows.ApprovalResult{}, refusal(err)
-		}
-		var st workflows.RunResult
-		if err := v.Get(&st); err != nil {
-			return workflows.ApprovalResult{}, fmt.Errorf("decoding the status of %s: %w", workflowID, err)
-		}
-		var open []string
-		for _, p := range st.Pending {
-			open = append(open, p.Step+" ("+p.Kind+")")
-		}
-		switch len(open) {
-		case 0:
-			return workflows.ApprovalResult{}, fmt.Errorf("run %s is waiting for no decision", workflowID)
-		case 1:
-			step = st.Pending[0].Step
-		default:
-			return workflows.ApprovalResult{}, fmt.Errorf("no step named and %d decisions are pending; name one of: %s", len(open), strings.Join(open, ", "))
+	// The signature names the pending decision it answers (step, kind, occurrence), so it is
+	// read from the run itself, never taken from the caller.
+	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, runID, workflows.QueryPending)
+	if err != nil {
+		return workflows.ApprovalResult{}, refusal(err)
+	}
+	var open []workflows.PendingApproval
+	if err := v.Get(&open); err != nil {
+		return workflows.ApprovalResult{}, fmt.Errorf("decoding the pending decisions of %s: %w", workflowID, err)
+	}
+	var names []string
+	for _, p := range open {
+		names = append(names, p.Step+" ("+p.Kind+")")
+	}
+	var target *workflows.PendingApproval
+	for i, p := range open {
+		if req.Step == "" && len(open) == 1 || req.Step != "" && p.Step == req.Step {
+			target = &open[i]
 		}
 	}
-	req = signer.Sign(req, step, workflowID, runID, c.now())
+	switch {
+	case target != nil:
+	case len(open) == 0:
+		return workflows.ApprovalResult{}, fmt.Errorf("run %s is waiting for no decision", workflowID)
+	case req.Step == "":
+		return workflows.ApprovalResult{}, fmt.Errorf("no step named and %d decisions are pending; name one of: %s", len(open), strings.Join(names, ", "))
+	default:
+		return workflows.ApprovalResult{}, fmt.Errorf("no pending approval or manual step %q in run %s; pending: %s", req.Step, workflowID, strings.Join(names, ", "))
+	}
+	if req.Kind != "" && req.Kind != target.Kind || req.Seq != 0 && req.Seq != target.Seq {
+		// A button pressed for an earlier decision (a gate since escalated, an earlier
+		// occurrence) must not decide the one pending now.
+		return workflows.ApprovalResult{}, fmt.Errorf("the %s of %s this decision was made for (number %d) is no longer pending; pending now: the %s numbered %d", orDash(req.Kind), target.Step, req.Seq, target.Kind, target.Seq)
+	}
+	req.Kind, req.Seq = "", 0
+	req = signer.Sign(req, *target, workflowID, runID, c.now())
 	h, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
 		RunID:        runID,
@@ -97,4 +109,20 @@ func refusal(err error) error {
 		return fmt.Errorf("%w: %v", ErrNotFound, err)
 	}
 	return err
+}
+
+// signerFor returns the key that signs for a run on queue: the sandbox's for a drill (which
+// only drill workers trust), the Client's otherwise (nil: this client signs nothing).
+func (c *Client) signerFor(queue, workflowID string, drill bool) *workflows.Signer {
+	if drill || workflows.IsDrillQueue(queue) || strings.HasPrefix(workflowID, "drill/") {
+		return workflows.NewSigner(workflows.SandboxDecisionKey())
+	}
+	return c.Signer
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -79,7 +79,13 @@ func (c *Client) StartOrJoin(ctx context.Context, run Run, o StartOptions) (Star
 			opts.WorkflowExecutionErrorWhenAlreadyStarted = true
 		}
 	}
-	wr, err := c.Temporal.ExecuteWorkflow(ctx, opts, workflows.Run, run.Input)
+	in := run.Input
+	if signer := c.signerFor(queue, run.ID, in.Drill); signer != nil {
+		// The front end vouches for who asked: the workflow counts the requester as claimed
+		// (and asks one more approver at each gate) unless the trigger is signed.
+		in = signer.SignTrigger(in, run.ID, c.now())
+	}
+	wr, err := c.Temporal.ExecuteWorkflow(ctx, opts, workflows.Run, in)
 	var already *serviceerror.WorkflowExecutionAlreadyStarted
 	if o.Once && errors.As(err, &already) {
 		st := Started{WorkflowID: run.ID, RunID: already.RunId, Joined: true, Closed: true}

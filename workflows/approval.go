@@ -55,6 +55,11 @@ type ApprovalRequest struct {
 	// Signature is the front end's signature over the decision (decision.go); without a
 	// valid one the workflow counts nothing.
 	Signature *DecisionSignature `json:"signature,omitempty"`
+	// Kind and Seq, when a front end sets them (a Slack button made for one pending
+	// decision), say which pending decision the person answered; runs.Client.Decide refuses
+	// the decision if another is pending now. The signature binds the pending decision's own.
+	Kind string `json:"kind,omitempty"`
+	Seq  int    `json:"seq,omitempty"`
 }
 
 // ApprovalResult is the result of the UpdateApprove update.
@@ -84,6 +89,12 @@ type PendingApproval struct {
 	// Owners, on a manual step, may decide it besides Roles: the owners of what is to be done
 	// (a secret's custom_metadata owner), each a directory subject, an email or a role name.
 	Owners []string `json:"owners,omitempty"`
+	// Seq numbers the decisions the run has asked for, from 1 in the order asked: a signed
+	// decision names the Seq (and Kind) it answers, so it counts for that occurrence only.
+	Seq int `json:"seq,omitempty"`
+	// ClaimedRequester: the run's requester is only claimed (its trigger is not signed by the
+	// front end), so this gate needs one more approver than the playbook says.
+	ClaimedRequester bool `json:"claimed_requester,omitempty"`
 }
 
 // Decision is one person's recorded decision: who, when, why.
@@ -106,6 +117,10 @@ type Decision struct {
 // changeSignedDecisions versions the check that decisions are signed by a trusted decision
 // key: runs recorded before it counted unsigned decisions.
 const changeSignedDecisions = "signed-decisions"
+
+// changeBoundDecisions versions the check that a decision's signature names the kind and
+// occurrence (PendingApproval.Seq) of the pending decision it answers.
+const changeBoundDecisions = "decisions-bind-pending"
 
 // ErrDecisionSignature is the error type of a decision refused for its signature.
 const ErrDecisionSignature = "DecisionSignature"
@@ -236,8 +251,18 @@ func (r *runner) checkApproval(ctx workflow.Context, req ApprovalRequest, signat
 	// Everything above read what the request claims; the signature is what makes it true.
 	if signature && r.signedDecisions {
 		info := workflow.GetInfo(ctx)
-		if err := VerifyDecision(req, p.Step, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), r.decisionKeys); err != nil {
+		keys := slices.Clone(r.decisionKeys)
+		for _, a := range r.approvers {
+			keys = append(keys, a.Key)
+		}
+		if err := VerifyDecision(req, p.PendingApproval, r.boundDecisions, info.WorkflowExecution.ID, info.WorkflowExecution.RunID, workflow.Now(ctx), keys); err != nil {
 			return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
+		}
+		// A person's own key decides as that person, with their configured roles, only.
+		if a, ok := (trust{approvers: r.approvers}).approverFor(req.Signature.KeyID); ok {
+			if err := checkApprover(a, req); err != nil {
+				return temporal.NewNonRetryableApplicationError(err.Error(), ErrDecisionSignature, nil)
+			}
 		}
 	}
 	return nil
@@ -363,6 +388,8 @@ func (r *runner) openPending() []PendingApproval {
 // with AutoApprove the drill bot grants it at once. It returns false on timeout.
 func (r *runner) await(ctx workflow.Context, p *pending, timeout time.Duration, rep *reporter) bool {
 	p.RequestedAt = workflow.Now(ctx)
+	r.seq++
+	p.Seq = r.seq
 	if timeout > 0 {
 		p.Deadline = p.RequestedAt.Add(timeout)
 	}
@@ -460,6 +487,12 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 	}
 	msg, _ := args["message"].(string)
 	p := &pending{PendingApproval: PendingApproval{Step: st.ID, Kind: PendingKindApproval, Message: msg, Roles: rule.Roles, Needed: max(rule.Count, 1), OnCall: rule.OnCall, Guards: st.Guards}}
+	if r.claimedTrigger {
+		// Nobody vouches for who asked for this run, so the requester may be any approver:
+		// one more distinct person must agree than the playbook says.
+		p.Needed++
+		p.ClaimedRequester = true
+	}
 	defer rep.send(ctx, event{kind: eventDecided, step: st.ID})
 	granted := r.await(ctx, p, time.Duration(rule.Timeout), rep)
 	if !granted {

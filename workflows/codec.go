@@ -34,8 +34,11 @@ const (
 	metadataKeyID    = "encryption-key-id"
 	// metadataBinding names what the associated data binds; absent on payloads sealed before
 	// the purpose was bound, whose associated data is the key id alone.
-	metadataBinding  = "encryption-binding"
-	bindingV2        = "firebreak/v2:key-id+purpose"
+	metadataBinding = "encryption-binding"
+	bindingV2       = "firebreak/v2:key-id+purpose"
+	// bindingV3 also binds the Temporal namespace the payload was written for, so a
+	// ciphertext copied from one namespace's history into another's does not decode there.
+	bindingV3        = "firebreak/v3:key-id+purpose+namespace"
 	encodingEncypted = "binary/encrypted"
 )
 
@@ -53,7 +56,23 @@ type Codec struct {
 	primary string
 	purpose string
 	keys    map[string]cipher.AEAD
+	// namespace, when set (WithNamespace), is bound into every ciphertext sealed (bindingV3)
+	// and is the one a v3 ciphertext must name to decode.
+	namespace string
 }
+
+// WithNamespace returns a codec with the same keys whose ciphertexts are bound to the
+// Temporal namespace ns: what it seals decodes only with a codec for ns. Payloads sealed
+// before namespaces were bound (no namespace in their binding) still decode, so recorded
+// histories replay; everything sealed from now on carries the namespace.
+func (c *Codec) WithNamespace(ns string) *Codec {
+	cc := *c
+	cc.namespace = ns
+	return &cc
+}
+
+// Namespace is the namespace the codec binds its ciphertexts to; "" for none.
+func (c *Codec) Namespace() string { return c.namespace }
 
 // WithPurpose returns a codec with the same keys whose ciphertexts are bound to purpose
 // instead: they do not decode as another purpose's, nor as payloads.
@@ -66,6 +85,19 @@ func (c *Codec) WithPurpose(purpose string) *Codec {
 // associatedData binds a v2 ciphertext to its key id and purpose.
 func (c *Codec) associatedData(keyID string) []byte {
 	return []byte(bindingV2 + "\x00" + c.purpose + "\x00" + keyID)
+}
+
+// associatedDataV3 binds a v3 ciphertext to its key id, purpose and namespace.
+func (c *Codec) associatedDataV3(keyID string) []byte {
+	return []byte(bindingV3 + "\x00" + c.purpose + "\x00" + c.namespace + "\x00" + keyID)
+}
+
+// seal returns the binding and associated data new ciphertexts are sealed with.
+func (c *Codec) seal() (binding string, ad []byte) {
+	if c.namespace != "" {
+		return bindingV3, c.associatedDataV3(c.primary)
+	}
+	return bindingV2, c.associatedData(c.primary)
 }
 
 // NewCodec returns a codec that encrypts with keys[primary] and decrypts with any of keys.
@@ -104,6 +136,7 @@ func (c *Codec) KeyID() string { return c.primary }
 // Encode implements converter.PayloadCodec.
 func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	aead := c.keys[c.primary]
+	binding, ad := c.seal()
 	out := make([]*commonpb.Payload, len(payloads))
 	for i, p := range payloads {
 		plain, err := proto.Marshal(p)
@@ -115,8 +148,8 @@ func (c *Codec) Encode(payloads []*commonpb.Payload) ([]*commonpb.Payload, error
 			return nil, err
 		}
 		out[i] = &commonpb.Payload{
-			Metadata: map[string][]byte{metadataEncoding: []byte(encodingEncypted), metadataKeyID: []byte(c.primary), metadataBinding: []byte(bindingV2)},
-			Data:     aead.Seal(nonce, nonce, plain, c.associatedData(c.primary)),
+			Metadata: map[string][]byte{metadataEncoding: []byte(encodingEncypted), metadataKeyID: []byte(c.primary), metadataBinding: []byte(binding)},
+			Data:     aead.Seal(nonce, nonce, plain, ad),
 		}
 	}
 	return out, nil
@@ -148,14 +181,18 @@ func (c *Codec) decode(payloads []*commonpb.Payload, allowPlain bool) ([]*common
 		}
 		nonce, sealed := p.Data[:aead.NonceSize()], p.Data[aead.NonceSize():]
 		ad := []byte(id) // sealed before the purpose was bound: by the key id alone
-		if b := string(p.Metadata[metadataBinding]); b == bindingV2 {
+		switch b := string(p.Metadata[metadataBinding]); b {
+		case bindingV3:
+			ad = c.associatedDataV3(id)
+		case bindingV2:
 			ad = c.associatedData(id)
-		} else if b != "" {
-			return nil, fmt.Errorf("encrypted payload binding: expected %q or none, found %q", bindingV2, b)
+		case "":
+		default:
+			return nil, fmt.Errorf("encrypted payload binding: expected %q, %q or none, found %q", bindingV3, bindingV2, b)
 		}
 		plain, err := aead.Open(nil, nonce, sealed, ad)
 		if err != nil {
-			return nil, fmt.Errorf("encrypted payload does not authenticate with key %q: %w", id, err)
+			return nil, fmt.Errorf("encrypted payload does not authenticate with key %q for namespace %q: it was sealed for another key, purpose or namespace, or altered: %w", id, c.namespace, err)
 		}
 		var dec commonpb.Payload
 		if err := proto.Unmarshal(plain, &dec); err != nil {
@@ -172,6 +209,11 @@ func (c *Codec) decode(payloads []*commonpb.Payload, allowPlain bool) ([]*common
 func (c *Codec) Reader() converter.PayloadCodec { return readerCodec{c} }
 
 type readerCodec struct{ c *Codec }
+
+// ForNamespace returns the reader for namespace ns (the codec server's X-Namespace).
+func (r readerCodec) ForNamespace(ns string) converter.PayloadCodec {
+	return readerCodec{r.c.WithNamespace(ns)}
+}
 
 func (r readerCodec) Encode(p []*commonpb.Payload) ([]*commonpb.Payload, error) { return r.c.Encode(p) }
 func (r readerCodec) Decode(p []*commonpb.Payload) ([]*commonpb.Payload, error) {

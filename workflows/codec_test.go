@@ -170,3 +170,36 @@ func TestCodecReadsCiphertextsSealedBeforeBinding(t *testing.T) {
 		t.Fatalf("a ciphertext sealed before binding: %q, %v", got, err)
 	}
 }
+
+// TestCodecBindsNamespace: a payload sealed for one namespace does not decode with the same
+// key for another, nor without one; payloads sealed before namespaces were bound (v2, as in
+// the recorded histories) still decode with a namespaced codec.
+func TestCodecBindsNamespace(t *testing.T) {
+	key := map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)}
+	base, err := NewCodec("k1", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, staging := base.WithNamespace("prod"), base.WithNamespace("staging")
+	plain := []*commonpb.Payload{{Metadata: map[string][]byte{"encoding": []byte("json/plain")}, Data: []byte(`"hello"`)}}
+	sealed, err := prod.Encode(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.Decode(sealed); err != nil {
+		t.Fatalf("same namespace: %v", err)
+	}
+	if _, err := staging.Decode(sealed); err == nil || !strings.Contains(err.Error(), `for namespace "staging"`) {
+		t.Errorf("another namespace decoded the payload: %v", err)
+	}
+	if _, err := base.Decode(sealed); err == nil {
+		t.Error("a codec without a namespace decoded a namespaced payload")
+	}
+	old, err := base.Encode(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prod.Decode(old); err != nil {
+		t.Errorf("a payload sealed before namespaces were bound should still decode: %v", err)
+	}
+}

@@ -29,8 +29,12 @@ const (
 )
 
 // decisionDomain prefixes the signed bytes, so a decision signature can never be taken for a
-// signature over anything else.
-const decisionDomain = "firebreak decision v1"
+// signature over anything else. decisionDomainV2 is that of a signature that also binds the
+// kind and the occurrence of the pending decision it answers (DecisionSignature.Kind, Seq).
+const (
+	decisionDomain   = "firebreak decision v1"
+	decisionDomainV2 = "firebreak decision v2"
+)
 
 // DecisionSignature is the front end's signature over a decision.
 type DecisionSignature struct {
@@ -39,11 +43,20 @@ type DecisionSignature struct {
 	SignedAt   time.Time `json:"signed_at"`
 	KeyID      string    `json:"key_id"`
 	Signature  string    `json:"signature"` // base64 of the Ed25519 signature
+	// Kind and Seq name the pending decision the signature answers: an approval gate, a
+	// manual step or an escalation (PendingApproval.Kind), and which occurrence of a pending
+	// decision in the run (PendingApproval.Seq), so that a signed approval of one gate, or of
+	// an earlier occurrence of it, cannot be replayed to another. Empty in signatures made
+	// before they were bound (decisionDomain v1).
+	Kind string `json:"kind,omitempty"`
+	Seq  int    `json:"seq,omitempty"`
 }
 
 // DecisionBytes returns the canonical bytes a decision signature covers: each field quoted
-// on its own line, roles sorted, so that no two different decisions share them.
-func DecisionBytes(req ApprovalRequest, step, workflowID, runID string, signedAt time.Time) []byte {
+// on its own line, roles sorted, so that no two different decisions share them. A kind names
+// the pending decision answered (with its occurrence seq) and makes a v2 signature; an empty
+// kind the v1 bytes of signatures made before decisions were bound to their occurrence.
+func DecisionBytes(req ApprovalRequest, step, kind string, seq int, workflowID, runID string, signedAt time.Time) []byte {
 	roles := slices.Clone(req.ApproverRoles)
 	slices.Sort(roles)
 	quoted := make([]string, len(roles))
@@ -61,6 +74,10 @@ func DecisionBytes(req ApprovalRequest, step, workflowID, runID string, signedAt
 		"email=" + strconv.Quote(req.ApproverEmail),
 		"reason=" + strconv.Quote(req.Reason),
 		"signed_at=" + strconv.Quote(signedAt.UTC().Format(time.RFC3339Nano)),
+	}
+	if kind != "" {
+		fields[0] = decisionDomainV2
+		fields = append(fields, "kind="+strconv.Quote(kind), "seq="+strconv.Itoa(seq))
 	}
 	return []byte(strings.Join(fields, "\n") + "\n")
 }
@@ -88,23 +105,26 @@ func (s *Signer) Public() ed25519.PublicKey { return s.key.Public().(ed25519.Pub
 // KeyID is the id of the signer's key.
 func (s *Signer) KeyID() string { return s.id }
 
-// Sign returns req signed for step of the run (workflowID, runID) at time at. req.Step is set
-// to step: a signed decision always names its step.
-func (s *Signer) Sign(req ApprovalRequest, step, workflowID, runID string, at time.Time) ApprovalRequest {
+// Sign returns req signed as the answer to the pending decision p (its step, kind and
+// occurrence, as the run's pending query gives them) of the run (workflowID, runID) at time
+// at. req.Step is set to p.Step: a signed decision always names its step.
+func (s *Signer) Sign(req ApprovalRequest, p PendingApproval, workflowID, runID string, at time.Time) ApprovalRequest {
 	at = at.UTC()
-	req.Step = step
-	sig := ed25519.Sign(s.key, DecisionBytes(req, step, workflowID, runID, at))
-	req.Signature = &DecisionSignature{WorkflowID: workflowID, RunID: runID, SignedAt: at, KeyID: s.id, Signature: base64.StdEncoding.EncodeToString(sig)}
+	req.Step = p.Step
+	sig := ed25519.Sign(s.key, DecisionBytes(req, p.Step, p.Kind, p.Seq, workflowID, runID, at))
+	req.Signature = &DecisionSignature{WorkflowID: workflowID, RunID: runID, SignedAt: at, KeyID: s.id, Signature: base64.StdEncoding.EncodeToString(sig), Kind: p.Kind, Seq: p.Seq}
 	return req
 }
 
 // ErrUnsignedDecision is wrapped by VerifyDecision when a decision carries no signature.
 var ErrUnsignedDecision = errors.New("decision is not signed by a decision key")
 
-// VerifyDecision checks that req is signed, by one of keys, for step of the run
-// (workflowID, runID), at a time no older than DecisionMaxAge and no later than
-// DecisionMaxSkew relative to now.
-func VerifyDecision(req ApprovalRequest, step, workflowID, runID string, now time.Time, keys []ed25519.PublicKey) error {
+// VerifyDecision checks that req is signed, by one of keys, for the pending decision p of the
+// run (workflowID, runID), at a time no older than DecisionMaxAge and no later than
+// DecisionMaxSkew relative to now. With bindPending the signature must also name p's kind
+// and occurrence (p.Kind, p.Seq); without it (runs recorded before), only its step.
+func VerifyDecision(req ApprovalRequest, p PendingApproval, bindPending bool, workflowID, runID string, now time.Time, keys []ed25519.PublicKey) error {
+	step := p.Step
 	sig := req.Signature
 	if sig == nil {
 		return fmt.Errorf("%w: decisions come from firebreak serve, firebreak dev or `firebreak approve` by a holder of the decision key; one sent straight to Temporal does not count", ErrUnsignedDecision)
@@ -118,6 +138,9 @@ func VerifyDecision(req ApprovalRequest, step, workflowID, runID string, now tim
 	if req.Step != "" && req.Step != step {
 		return fmt.Errorf("decision names step %q but is applied to %q", req.Step, step)
 	}
+	if bindPending && (sig.Kind != p.Kind || sig.Seq != p.Seq) {
+		return fmt.Errorf("decision is signed for the %s of %s numbered %d, but the pending decision is the %s numbered %d: sign it afresh for the decision pending now", orDash(sig.Kind), step, sig.Seq, p.Kind, p.Seq)
+	}
 	var pub ed25519.PublicKey
 	for _, k := range keys {
 		if DecisionKeyID(k) == sig.KeyID {
@@ -128,7 +151,7 @@ func VerifyDecision(req ApprovalRequest, step, workflowID, runID string, now tim
 		return fmt.Errorf("decision is signed with key %q, which this worker does not trust", sig.KeyID)
 	}
 	raw, err := base64.StdEncoding.DecodeString(sig.Signature)
-	if err != nil || !ed25519.Verify(pub, DecisionBytes(req, step, workflowID, runID, sig.SignedAt), raw) {
+	if err != nil || !ed25519.Verify(pub, DecisionBytes(req, step, sig.Kind, sig.Seq, workflowID, runID, sig.SignedAt), raw) {
 		return fmt.Errorf("decision signature does not verify with key %s for step %s, %s by %s: the decision was altered or signed for something else", sig.KeyID, step, req.Decision, req.Approver)
 	}
 	if age := now.Sub(sig.SignedAt); age > DecisionMaxAge || age < -DecisionMaxSkew {

@@ -30,11 +30,16 @@ func signAsFrontEnd(env *testsuite.TestWorkflowEnvironment, req ApprovalRequest)
 	if v.Get(&st) != nil {
 		return req
 	}
-	step := req.Step
-	if step == "" && len(st.Pending) == 1 {
-		step = st.Pending[0].Step
+	var target PendingApproval
+	for _, p := range st.Pending {
+		if p.Step == req.Step || req.Step == "" && len(st.Pending) == 1 {
+			target = p
+		}
 	}
-	signed := testSigner.Sign(req, step, st.WorkflowID, st.RunID, env.Now())
+	if target.Step == "" {
+		target.Step = req.Step
+	}
+	signed := testSigner.Sign(req, target, st.WorkflowID, st.RunID, env.Now())
 	signed.Step = req.Step // the request may still leave the step to the run
 	return signed
 }
@@ -42,9 +47,10 @@ func signAsFrontEnd(env *testsuite.TestWorkflowEnvironment, req ApprovalRequest)
 func TestDecisionSignatureRoundTrip(t *testing.T) {
 	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	req := ApprovalRequest{Approver: "carol", ApproverRoles: []string{"security-oncall", "a"}, Decision: DecisionApprove, Reason: "ok", ApproverEmail: "carol@example.test"}
-	signed := testSigner.Sign(req, "gate", "firebreak/x/alice", "run-1", at)
+	gate := PendingApproval{Step: "gate", Kind: PendingKindApproval, Seq: 2}
+	signed := testSigner.Sign(req, gate, "firebreak/x/alice", "run-1", at)
 	keys := []ed25519.PublicKey{testSigner.Public()}
-	if err := VerifyDecision(signed, "gate", "firebreak/x/alice", "run-1", at.Add(time.Minute), keys); err != nil {
+	if err := VerifyDecision(signed, gate, true, "firebreak/x/alice", "run-1", at.Add(time.Minute), keys); err != nil {
 		t.Fatalf("a fresh signed decision should verify: %v", err)
 	}
 	tamper := []struct {
@@ -86,14 +92,14 @@ func TestDecisionSignatureRoundTrip(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := signed
 			step, wf, run, now := tc.edit(&r)
-			err := VerifyDecision(r, step, wf, run, now, keys)
+			err := VerifyDecision(r, PendingApproval{Step: step, Kind: gate.Kind, Seq: gate.Seq}, true, wf, run, now, keys)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("expected a refusal saying %q, found %v", tc.want, err)
 			}
 		})
 	}
 	other := NewSigner(SandboxDecisionKey())
-	if err := VerifyDecision(other.Sign(req, "gate", "firebreak/x/alice", "run-1", at), "gate", "firebreak/x/alice", "run-1", at, keys); err == nil || !strings.Contains(err.Error(), "does not trust") {
+	if err := VerifyDecision(other.Sign(req, gate, "firebreak/x/alice", "run-1", at), gate, true, "firebreak/x/alice", "run-1", at, keys); err == nil || !strings.Contains(err.Error(), "does not trust") {
 		t.Fatalf("a decision signed with an untrusted key must be refused, found %v", err)
 	}
 }
@@ -141,20 +147,21 @@ func TestForgedDecisionsAreRefused(t *testing.T) {
 	mallory := ApprovalRequest{Step: "two_person_rotate", Approver: "mallory", ApproverRoles: oncall, Decision: DecisionApprove}
 	carol := ApprovalRequest{Step: "two_person_rotate", Approver: "carol", ApproverRoles: oncall, Decision: DecisionApprove}
 	const wf, run = "firebreak/gate/alice", "default-test-run-id"
+	gate := PendingApproval{Step: "two_person_rotate", Kind: PendingKindApproval, Seq: 1}
 	rawUpdate(g.env, time.Minute, "unsigned", func() ApprovalRequest { return mallory }, &got)
 	rawUpdate(g.env, 2*time.Minute, "sandbox-signed", func() ApprovalRequest {
-		return NewSigner(SandboxDecisionKey()).Sign(mallory, "two_person_rotate", wf, run, g.env.Now())
+		return NewSigner(SandboxDecisionKey()).Sign(mallory, gate, wf, run, g.env.Now())
 	}, &got)
 	rawUpdate(g.env, 3*time.Minute, "altered", func() ApprovalRequest {
-		r := testSigner.Sign(carol, "two_person_rotate", wf, run, g.env.Now())
+		r := testSigner.Sign(carol, gate, wf, run, g.env.Now())
 		r.Approver = "mallory"
 		return r
 	}, &got)
 	var early ApprovalRequest
-	g.env.RegisterDelayedCallback(func() { early = testSigner.Sign(carol, "two_person_rotate", wf, run, g.env.Now()) }, 4*time.Minute)
+	g.env.RegisterDelayedCallback(func() { early = testSigner.Sign(carol, gate, wf, run, g.env.Now()) }, 4*time.Minute)
 	rawUpdate(g.env, 4*time.Minute+DecisionMaxAge+time.Second, "stale", func() ApprovalRequest { return early }, &got)
 	rawUpdate(g.env, 20*time.Minute, "carol", func() ApprovalRequest {
-		return testSigner.Sign(carol, "two_person_rotate", wf, run, g.env.Now())
+		return testSigner.Sign(carol, gate, wf, run, g.env.Now())
 	}, &got)
 	res, err := g.run(t, gateInput(t, "", ""))
 	if err != nil {
@@ -180,7 +187,7 @@ func TestForgedDecisionsAreRefused(t *testing.T) {
 	}
 	d := res.Decisions[0]
 	rebuilt := ApprovalRequest{Approver: d.Approver, ApproverRoles: d.Roles, Decision: d.Decision, Reason: d.Reason, ApproverEmail: d.Email, Signature: d.Signature}
-	if err := VerifyDecision(rebuilt, d.Step, wf, run, d.At, []ed25519.PublicKey{testSigner.Public()}); err != nil {
+	if err := VerifyDecision(rebuilt, PendingApproval{Step: d.Step, Kind: d.Kind, Seq: d.Signature.Seq}, true, wf, run, d.At, []ed25519.PublicKey{testSigner.Public()}); err != nil {
 		t.Errorf("the recorded decision should verify offline: %v", err)
 	}
 }

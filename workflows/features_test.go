@@ -45,12 +45,16 @@ type featureEnv struct {
 	inFlight int
 	maxSeen  int
 	order    []string
+	// id is the workflow id the environment starts runs with: run signs their triggers for
+	// it as the front end would, unless unsigned is set (a raw Temporal start).
+	id       string
+	unsigned bool
 }
 
 func newFeatureEnv(t *testing.T, f *fakes, queue string) *featureEnv {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	fe := &featureEnv{env: s.NewTestWorkflowEnvironment(), f: f}
+	fe := &featureEnv{env: s.NewTestWorkflowEnvironment(), f: f, id: "drill/x/alice/test"}
 	fe.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "drill/x/alice/test", TaskQueue: queue, WorkflowExecutionTimeout: 24 * time.Hour})
 	f.register(fe.env)
 	registerTrusted(fe.env)
@@ -81,6 +85,9 @@ func newFeatureEnv(t *testing.T, f *fakes, queue string) *featureEnv {
 
 func (fe *featureEnv) run(t *testing.T, in RunInput) (RunResult, error) {
 	t.Helper()
+	if !in.Drill && !fe.unsigned && fe.id != "" && in.Trigger.Signature == nil {
+		in = testSigner.SignTrigger(in, fe.id, fe.env.Now())
+	}
 	fe.env.ExecuteWorkflow(RunWorkflowName, in)
 	if !fe.env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")

@@ -131,7 +131,7 @@ func TestRecordEscalationHistory(t *testing.T) {
 		}
 	}
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.GetID(), RunID: run.GetRunID(), UpdateName: workflows.UpdateApprove, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{signer.Sign(workflows.ApprovalRequest{Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "known: carry on"}, pending[0].Step, run.GetID(), run.GetRunID(), time.Now())}})
+		Args: []any{signer.Sign(workflows.ApprovalRequest{Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "known: carry on"}, pending[0], run.GetID(), run.GetRunID(), time.Now())}})
 	if err != nil {
 		t.Fatal(err)
 	}

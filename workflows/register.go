@@ -21,6 +21,8 @@ type Option func(*trust)
 type trust struct {
 	decisionKeys []ed25519.PublicKey
 	library      *playbooks.Library
+	// approvers decide with their own keys, each only as themselves (approvers.go).
+	approvers []Approver
 }
 
 // WithLibrary has the workflow run a production plan only if lib — the worker's own

@@ -56,6 +56,9 @@ type Trigger struct {
 	// directory), "mtls:<subject>" (the command line's Temporal client certificate), or
 	// "claimed" (the command line's --requested-by, with nothing that authenticates it).
 	ByAuth string `json:"by_auth,omitempty"`
+	// Signature is the front end's signature over the trigger (trigger.go); without a valid
+	// one the requester is recorded as claimed.
+	Signature *TriggerSignature `json:"signature,omitempty"`
 }
 
 // Report says where a run reports progress. Empty fields turn that channel off.
@@ -163,13 +166,17 @@ type RunResult struct {
 	PlaybookSHA256 string `json:"playbook_sha256"`
 	// PlanSHA256 is the digest of the plan the run interpreted (playbooks.PlanSHA256),
 	// computed by the workflow, and PlanCheck says how the worker checked it.
-	PlanSHA256 string    `json:"plan_sha256,omitempty"`
-	PlanCheck  string    `json:"plan_check,omitempty"`
-	Drill      bool      `json:"drill"`
-	Subject    string    `json:"subject,omitempty"`
-	Trigger    Trigger   `json:"trigger"`
-	Outcome    string    `json:"outcome"`
-	StartedAt  time.Time `json:"started_at"`
+	PlanSHA256 string `json:"plan_sha256,omitempty"`
+	PlanCheck  string `json:"plan_check,omitempty"`
+	// TriggerCheck says how the workflow checked who asked for the run: signed by the front
+	// end's decision key, or claimed (Trigger.ByAuth "claimed"), in which case every approval
+	// gate needed one more approver than the playbook says.
+	TriggerCheck string    `json:"trigger_check,omitempty"`
+	Drill        bool      `json:"drill"`
+	Subject      string    `json:"subject,omitempty"`
+	Trigger      Trigger   `json:"trigger"`
+	Outcome      string    `json:"outcome"`
+	StartedAt    time.Time `json:"started_at"`
 	// ContainedAt is when the subject's access was cut: the end of the last containment step
 	// that can be undone (revoke, deactivate, disable, deny policy). Irreversible remediation
 	// (deleting keys or logins, rotating shared secrets) waits for a second person and is
@@ -252,16 +259,28 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	if in.AutoApprove && !in.Drill {
 		return RunResult{}, temporal.NewNonRetryableApplicationError("refusing auto_approve outside a drill: production approvals come from people", ErrDrillIsolation, nil)
 	}
+	claimed, triggerCheck := checkTrigger(ctx, in, t)
+	if claimed {
+		// Child runs of a batch read the verdict from here (checkTrigger).
+		in.Trigger.ByAuth = ByAuthClaimed
+	}
 	if input, size := SplitBatches(in.Plan, in.Inputs, in.BatchSize); size > 0 &&
 		workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1 {
 		// Too long for one history (or for the batch asked for): child runs take it in turns.
 		return runBatches(ctx, in, input, size)
 	}
 	r := newRunner(ctx, in)
+	r.claimedTrigger = claimed
+	if claimed {
+		r.res.Trigger.ByAuth = ByAuthClaimed
+	}
+	r.res.TriggerCheck = triggerCheck
 	r.decisionKeys = t.keysFor(in.Drill)
+	r.approvers = t.approvers
 	// Runs recorded before decisions were signed took the approver's word for who they were.
 	r.signedDecisions = workflow.GetVersion(ctx, changeSignedDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	r.runScopedKeys = workflow.GetVersion(ctx, changeRunScopedKeys, workflow.DefaultVersion, 1) != workflow.DefaultVersion
+	r.boundDecisions = workflow.GetVersion(ctx, changeBoundDecisions, workflow.DefaultVersion, 1) != workflow.DefaultVersion
 	if err := r.checkPlan(ctx, t); err != nil {
 		return RunResult{}, err
 	}
@@ -274,6 +293,14 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	for _, decl := range in.Plan.Inputs {
 		if _, ok := in.Inputs[decl.Name]; decl.Required && !ok {
 			return RunResult{}, temporal.NewNonRetryableApplicationError("input "+decl.Name+" is required by playbook "+in.Plan.Name, ErrInvalidInput, nil)
+		}
+	}
+	// The command line and chatops bind inputs before they start a run; a run started
+	// straight through Temporal did not, so the workflow holds its inputs to the playbook's
+	// declarations itself (types, patterns, enums, nothing undeclared).
+	if workflow.GetVersion(ctx, changeCheckInputs, workflow.DefaultVersion, 1) != workflow.DefaultVersion {
+		if err := in.Plan.CheckBound(in.Inputs); err != nil {
+			return RunResult{}, temporal.NewNonRetryableApplicationError("refusing the run: "+err.Error(), ErrInvalidInput, nil)
 		}
 	}
 
@@ -343,9 +370,22 @@ type runner struct {
 	// whether decisions must be signed by one (every run recorded since signing began).
 	decisionKeys    []ed25519.PublicKey
 	signedDecisions bool
+	// approvers are the people who decide with their own keys, as themselves only.
+	approvers []Approver
 	// runScopedKeys: idempotency keys name the run, not only the workflow id (rule 3).
 	runScopedKeys bool
+	// seq counts the decisions asked for (PendingApproval.Seq); boundDecisions says whether
+	// a decision's signature must name the one it answers (runs recorded since).
+	seq            int
+	boundDecisions bool
+	// claimedTrigger: the run's trigger is not signed by a decision key (checkTrigger), so
+	// its requester is only claimed and approval gates need one more approver.
+	claimedTrigger bool
 }
+
+// changeCheckInputs versions the workflow's own check of its inputs against the playbook's
+// declarations (playbooks.Plan.CheckBound).
+const changeCheckInputs = "check-inputs"
 
 // changeCompiledPlans versions the check that a production plan is one the worker compiled.
 const changeCompiledPlans = "compiled-plans"

@@ -61,14 +61,22 @@ type gateEnv struct {
 	calls   []string
 	onCall  map[string]bool // email → on call for the incident
 	asked   []pagerduty.IsOnCallInput
+	// unsigned starts runs as a plain Temporal client would: the trigger is not signed.
+	unsigned bool
 }
 
-func newGateEnv(t *testing.T) *gateEnv {
+// newGateEnv returns the gate environment with the interpreter registered trusting
+// testSigner, or configured by opts when there are any.
+func newGateEnv(t *testing.T, opts ...Option) *gateEnv {
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	g := &gateEnv{env: s.NewTestWorkflowEnvironment(), onCall: map[string]bool{}}
 	g.env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: "firebreak/gate/alice", TaskQueue: TaskQueue, WorkflowExecutionTimeout: 24 * time.Hour})
-	registerTrusted(g.env)
+	if len(opts) > 0 {
+		Register(g.env, opts...)
+	} else {
+		registerTrusted(g.env)
+	}
 	rec := func(ctx context.Context, name string) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
@@ -127,7 +135,7 @@ func (g *gateEnv) update(delay time.Duration, req ApprovalRequest, got *[]string
 }
 
 func (g *gateEnv) run(t *testing.T, in RunInput) (RunResult, error) {
-	fe := &featureEnv{env: g.env}
+	fe := &featureEnv{env: g.env, id: "firebreak/gate/alice", unsigned: g.unsigned}
 	return fe.run(t, in)
 }
 

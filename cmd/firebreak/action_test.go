@@ -433,8 +433,18 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			if tc.decision == workflows.DecisionDeny {
 				forgeUpdate(ctx, t, srv.FrontendHostPort(), conn.Client, id)
 				denyByCommand(t, id)
-			} else if _, err := approveAs(ctx, conn.Client, id, "erin", []string{"security-oncall"}, tc.decision); err != nil {
-				t.Fatalf("erin's %s: %v", tc.decision, err)
+			} else {
+				// dave is only claimed as the requester (the command line holds no decision key
+				// to sign the trigger), so the gate needs one more approver than the action's
+				// one: dave himself could be erin.
+				if p.Needed != 2 || !p.ClaimedRequester {
+					t.Errorf("gate of a run with a claimed requester: needed %d, claimed %v; expected 2, true", p.Needed, p.ClaimedRequester)
+				}
+				for _, who := range []string{"erin", "gina"} {
+					if _, err := approveAs(ctx, conn.Client, id, who, []string{"security-oncall"}, tc.decision); err != nil {
+						t.Fatalf("%s's %s: %v", who, tc.decision, err)
+					}
+				}
 			}
 			var code int
 			select {
@@ -452,8 +462,16 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 				t.Fatalf("%v: %s", err, stdout.String())
 			}
-			if len(rep.Decisions) != 1 || rep.Decisions[0].Approver != "erin" || rep.Decisions[0].Decision != tc.decision {
-				t.Errorf("decisions %+v; expected erin's %s only", rep.Decisions, tc.decision)
+			// Approved: erin's and gina's (dave's claim costs one more); denied: erin's alone.
+			deciders := map[string]string{workflows.DecisionApprove: "erin,gina", workflows.DecisionDeny: "erin"}[tc.decision]
+			var got []string
+			for _, d := range rep.Decisions {
+				if d.Decision == tc.decision {
+					got = append(got, d.Approver)
+				}
+			}
+			if strings.Join(got, ",") != deciders || len(rep.Decisions) != len(got) {
+				t.Errorf("decisions %+v; expected %s's %s only", rep.Decisions, deciders, tc.decision)
 			}
 			if testenv.ContainsCanary(stdout.String() + stderr.String()) {
 				t.Error("output holds a secret")

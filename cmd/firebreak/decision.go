@@ -82,6 +82,16 @@ func workerDecisionKeys(st *settings, logger *slog.Logger, extra ...ed25519.Publ
 	return keys, nil
 }
 
+// workerApprovers are the people a production worker lets decide with their own keys, each
+// only as themselves: FIREBREAK_DECISION_APPROVERS (decision.approvers).
+func workerApprovers(st *settings) (workflows.Option, error) {
+	list, err := workflows.ParseApprovers(st.get("FIREBREAK_DECISION_APPROVERS"))
+	if err != nil {
+		return nil, usagef("FIREBREAK_DECISION_APPROVERS: %v", err)
+	}
+	return workflows.WithApprovers(list...), nil
+}
+
 func newDecideCmd(decision string) *cobra.Command {
 	var as, config, stateDir, reason string
 	verb := map[string]string{workflows.DecisionApprove: "Approve", workflows.DecisionDeny: "Deny"}[decision]
@@ -90,9 +100,10 @@ func newDecideCmd(decision string) *cobra.Command {
 		Short: verb + " a pending approval, manual step or escalation, signed with the decision key",
 		Long: verb + ` step STEP of the open run RUN (its workflow id) on TEMPORAL_ADDRESS, as --as (default
 FIREBREAK_REQUESTER, else the login name), with the roles the directory of --config gives them.
-The decision is signed with the decision key (FIREBREAK_DECISION_KEY, or decision.key in the
-state dir that firebreak dev creates): only its holders can decide, and workers count nothing
-unsigned. Exit 0: the run counted the decision; 1: the run refused it; 2: bad usage, no
+The decision is signed with your own approver key (FIREBREAK_APPROVER_KEY), which workers
+count only as you, with the roles their decision.approvers give you; without one, with the
+decision key (FIREBREAK_DECISION_KEY, or decision.key in the state dir that firebreak dev
+creates). Workers count nothing unsigned. Exit 0: the run counted the decision; 1: the run refused it; 2: bad usage, no
 decision key, or the person is not in the directory.`,
 		Example: "  firebreak " + decision + " firebreak/compromised-dev-key/alice/… two_person_rotate_shared_secrets --reason \"checked the consumers\" --as carol --config firebreak.yaml",
 		Args:    cobra.ExactArgs(2),
@@ -101,8 +112,17 @@ decision key, or the person is not in the directory.`,
 			if st.get("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak %s decides a run on a Temporal server: set TEMPORAL_ADDRESS (the one firebreak dev or your cluster listens on)", decision)
 			}
-			signer, err := loadDecisionSigner(st, stateDir, false)
-			if err != nil {
+			// Your own approver key first: the workers count what it signs only as you
+			// (decision.approvers), so holding it cannot make you two people.
+			var signer *workflows.Signer
+			var err error
+			if v := st.get("FIREBREAK_APPROVER_KEY"); v != "" {
+				k, err := workflows.ParseDecisionKey(v)
+				if err != nil {
+					return usagef("FIREBREAK_APPROVER_KEY: %v", err)
+				}
+				signer = workflows.NewSigner(k)
+			} else if signer, err = loadDecisionSigner(st, stateDir, false); err != nil {
 				return err
 			}
 			if signer == nil {

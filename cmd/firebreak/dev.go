@@ -143,7 +143,8 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
+	codec = codec.WithNamespace(srv.Namespace()) // ciphertexts name their namespace
+	obs, err := startObserver(ctx, logger, "")   // its metrics join chatops's on /metrics
 	if err != nil {
 		return err
 	}

@@ -72,6 +72,8 @@ func dialTemporal(ctx context.Context, st *settings, logger *slog.Logger) (*temp
 	if err != nil {
 		return nil, err
 	}
+	// Ciphertexts name the namespace they were written for (workflows.Codec.WithNamespace).
+	codec = codec.WithNamespace(ns)
 	conn.Codec = codec
 	if conn.Address == "" {
 		srv, err := startEmbedded(ctx, embeddedOptions{Namespace: ns, Logger: logger})

@@ -202,8 +202,13 @@ func startWorker(ctx context.Context, st *settings, logger *slog.Logger, evidenc
 		conn.Close()
 		return nil, nil, err
 	}
+	approvers, err := workerApprovers(st)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
 	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w, workflows.WithDecisionKeys(keys...), workflows.WithLibrary(lib))
+	workflows.Register(w, workflows.WithDecisionKeys(keys...), approvers, workflows.WithLibrary(lib))
 	if err := registerProduction(ctx, st, w, store, logger); err != nil {
 		conn.Close()
 		return nil, nil, err
