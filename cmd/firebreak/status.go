@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -22,6 +25,8 @@ type StepAttempts struct {
 	Attempt     int32     `json:"attempt"`
 	LastError   string    `json:"last_error,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// RunningSince is when the current attempt started, while one is under way.
+	RunningSince time.Time `json:"running_since,omitzero"`
 }
 
 // RunStatus is what `firebreak status` prints: the run's own status and the retries under way.
@@ -46,10 +51,19 @@ func retryingSteps(ctx context.Context, conn *temporalConn, workflowID string, s
 		}
 		a := StepAttempts{Activity: pa.GetActivityType().GetName(), Attempt: pa.GetAttempt()}
 		if f := pa.GetLastFailure(); f != nil {
-			a.LastError = secretscan.Redact(fc.FailureToError(f).Error())
+			// The failure's own message, decrypted, without the chain of causes it wraps.
+			err := fc.FailureToError(f)
+			msg := err.Error()
+			var app *temporal.ApplicationError
+			if errors.As(err, &app) && app.Message() != "" {
+				msg = app.Message()
+			}
+			a.LastError = secretscan.Redact(msg)
 		}
-		if t := pa.GetNextAttemptScheduleTime(); t != nil {
+		if t := pa.GetNextAttemptScheduleTime(); t != nil && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
 			a.NextAttempt = t.AsTime()
+		} else if t := pa.GetLastStartedTime(); t != nil && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
+			a.RunningSince = t.AsTime()
 		}
 		var match []string
 		for _, s := range steps {
@@ -81,8 +95,11 @@ func retryLine(a StepAttempts) string {
 	if a.LastError != "" {
 		line += ", last error: " + a.LastError
 	}
-	if !a.NextAttempt.IsZero() {
+	switch {
+	case !a.NextAttempt.IsZero():
 		line += fmt.Sprintf("; next attempt at %s", a.NextAttempt.UTC().Format("15:04:05 MST"))
+	case !a.RunningSince.IsZero():
+		line += fmt.Sprintf("; attempt %d under way since %s", a.Attempt, a.RunningSince.UTC().Format("15:04:05 MST"))
 	}
 	return line
 }
@@ -140,8 +157,12 @@ func runStatus(ctx context.Context, conn *temporalConn, workflowID string) (RunS
 
 func printRunStatus(w io.Writer, st RunStatus) {
 	fmt.Fprintf(w, "RUN %s — %s  subject=%s\n", st.WorkflowID, orDash(st.Outcome), orDash(st.Subject))
+	idw, actw := 24, 24
 	for _, s := range st.Steps {
-		fmt.Fprintf(w, "  %-4s %-32s %-28s %s", statusMark(s.Status), s.ID, s.Action, s.Status)
+		idw, actw = max(idw, len(s.ID)), max(actw, len(s.Action))
+	}
+	for _, s := range st.Steps {
+		fmt.Fprintf(w, "  %-9s %-*s %-*s", s.Status, idw, s.ID, actw, s.Action)
 		if s.Waiting != "" {
 			fmt.Fprintf(w, "  %s", s.Waiting)
 		}
