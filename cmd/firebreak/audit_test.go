@@ -19,7 +19,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
-	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -120,7 +120,7 @@ func TestAuditAndSchedules(t *testing.T) {
 		return stdout.String()
 	}
 
-	var drilled struct{ Drills []Scorecard }
+	var drilled struct{ Drills []drills.Scorecard }
 	evDir := t.TempDir()
 	// On a shared server a named drill is a tabletop that waits for people (its two-person
 	// gate); this test is about the audit record, so the drill bot answers.
@@ -236,7 +236,7 @@ func TestAuditAndSchedules(t *testing.T) {
 		if out := cli(t, exitOK, "audit", "list", "--playbook", "no-such-playbook"); strings.Contains(out, card.WorkflowID) {
 			t.Errorf("audit list --playbook no-such-playbook lists %s", card.WorkflowID)
 		}
-		var h struct{ Playbooks []drillTrend }
+		var h struct{ Playbooks []drills.Trend }
 		if err := json.Unmarshal([]byte(cli(t, exitOK, "drill", "history", "compromised-dev-key", "--json")), &h); err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +269,7 @@ func TestAuditAndSchedules(t *testing.T) {
 
 	t.Run("schedules", func(t *testing.T) {
 		out := cli(t, exitOK, "drill", "schedule", "sync", "compromised-dev-key", "--cron", "0 3 * * 1", "--input", "subject=bob")
-		id := scheduleID("compromised-dev-key", 0)
+		id := drills.ScheduleID("compromised-dev-key", 0)
 		if !strings.Contains(out, "created "+id) {
 			t.Errorf("sync output %q", out)
 		}
@@ -285,7 +285,7 @@ func TestAuditAndSchedules(t *testing.T) {
 			t.Errorf("second sync output %q, want an update", out)
 		}
 		cli(t, exitOK, "drill", "schedule", "pause", "compromised-dev-key", "--note", "change freeze")
-		var l struct{ Schedules []scheduleInfo }
+		var l struct{ Schedules []drills.ScheduleInfo }
 		if err := json.Unmarshal([]byte(cli(t, exitOK, "drill", "schedule", "list", "--json")), &l); err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestScreenshotScript(t *testing.T) {
 		t.Skip("no bash")
 	}
 	script, _ := filepath.Abs(filepath.Join("..", "..", "scripts", "screenshot-html.sh"))
-	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,24 +381,5 @@ for a in "$@"; do case $a in --screenshot=*) echo png > "${a#--screenshot=}";; -
 	}
 	if _, code := sh(nil); code != 2 {
 		t.Errorf("no arguments: exit %d, want 2", code)
-	}
-}
-
-// TestScheduleAutoApprove: a scheduled drill is a tabletop unless synced with --auto-approve.
-func TestScheduleAutoApprove(t *testing.T) {
-	lib, err := playbooks.LoadLibrary("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, auto := range []bool{false, true} {
-		d, err := desired(lib, "lost-mfa-device", 0, "0 10 * * 3", map[string]string{"subject": "bob"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.autoApprove = auto
-		in, ok := scheduleAction(d).Args[0].(workflows.RunInput)
-		if !ok || !in.Drill || in.AutoApprove != auto {
-			t.Errorf("--auto-approve=%v: scheduled input drill=%v auto_approve=%v", auto, in.Drill, in.AutoApprove)
-		}
 	}
 }

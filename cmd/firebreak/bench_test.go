@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
@@ -19,7 +20,7 @@ import (
 func BenchmarkTimeToContain(b *testing.B) {
 	b.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.TempDir())
+	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,11 +34,11 @@ func BenchmarkTimeToContain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := drillFlags{timeout: time.Minute}
+	f := drills.Settings{Timeout: time.Minute}
 	var ttc, total []float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c := rg.drill(ctx, p, inputs, f)
+		c := rg.Drill(ctx, p, inputs, f)
 		if !c.Passed {
 			b.Fatalf("drill %d failed: %s %s", i, c.Error, c.FailureCause)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
@@ -18,7 +19,7 @@ func TestHistoryHoldsOnlyCiphertext(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "")
 	t.Setenv("FIREBREAK_CODEC_KEY", "")
 	ctx := context.Background()
-	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir())
+	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +27,7 @@ func TestHistoryHoldsOnlyCiphertext(t *testing.T) {
 	lib, _ := playbooks.LoadLibrary("")
 	p, _ := lib.Get("compromised-dev-key")
 	inputs, _ := p.BindInputs(map[string]string{"subject": "alice"})
-	card := rg.drill(ctx, p, inputs, drillFlags{timeout: time.Minute})
+	card := rg.Drill(ctx, p, inputs, drills.Settings{Timeout: time.Minute})
 	if !card.Passed {
 		t.Fatalf("drill failed: %s %s", card.Error, card.FailureCause)
 	}

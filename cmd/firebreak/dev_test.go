@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/drills"
 )
 
 // watchWriter is an io.Writer whose content a test can wait on without polling.
@@ -110,7 +111,7 @@ func TestDevServesDrillsAndSurvivesRestart(t *testing.T) {
 	if code := run([]string{"drill", "run", "compromised-dev-key", "--auto-approve", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("attached drill: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
-	var out struct{ Drills []Scorecard }
+	var out struct{ Drills []drills.Scorecard }
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || len(out.Drills) != 1 {
 		t.Fatalf("%v: %s", err, stdout.String())
 	}

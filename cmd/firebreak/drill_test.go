@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +18,8 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
-	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -40,7 +39,7 @@ func TestDrillEndToEnd(t *testing.T) {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
 	var out struct {
-		Drills []Scorecard `json:"drills"`
+		Drills []drills.Scorecard `json:"drills"`
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, stdout.String())
@@ -84,8 +83,8 @@ func TestDrillEndToEnd(t *testing.T) {
 	for _, p := range c.RemediationPending {
 		pending = append(pending, p.Path+"@"+p.Owner)
 	}
-	if c.Verdict != VerdictRemediationPending || strings.Join(pending, ",") != "dev/alice/scratch@,shared/ci/deploy-key@carol" {
-		t.Errorf("verdict %q, remediation pending %v; want %q for dev/alice/scratch (no owner) and shared/ci/deploy-key (carol)", c.Verdict, pending, VerdictRemediationPending)
+	if c.Verdict != drills.VerdictRemediationPending || strings.Join(pending, ",") != "dev/alice/scratch@,shared/ci/deploy-key@carol" {
+		t.Errorf("verdict %q, remediation pending %v; want %q for dev/alice/scratch (no owner) and shared/ci/deploy-key (carol)", c.Verdict, pending, drills.VerdictRemediationPending)
 	}
 	if len(c.UpstreamChecks) != 3 {
 		t.Errorf("upstream checks %+v; want one per rotated secret (database, service, generate)", c.UpstreamChecks)
@@ -96,7 +95,7 @@ func TestDrillEndToEnd(t *testing.T) {
 		}
 	}
 	for name, doc := range map[string]string{"markdown": string(md), "html": string(page)} {
-		for _, want := range []string{"compromised-dev-key", VerdictRemediationPending, "rotated upstream: secret/shared/payments-db", c.WorkflowID, "revoke_vault_tokens", fmt.Sprintf("%d ms", c.TimeToContainMS)} {
+		for _, want := range []string{"compromised-dev-key", drills.VerdictRemediationPending, "rotated upstream: secret/shared/payments-db", c.WorkflowID, "revoke_vault_tokens", fmt.Sprintf("%d ms", c.TimeToContainMS)} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("%s scorecard lacks %q", name, want)
 			}
@@ -160,7 +159,7 @@ func TestRecordHistory(t *testing.T) {
 	if code := run([]string{"drill", "run", "compromised-dev-key", "--auto-approve", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	var out struct{ Drills []Scorecard }
+	var out struct{ Drills []drills.Scorecard }
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +189,7 @@ func TestRecordHistory(t *testing.T) {
 func TestDrillFaults(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir())
+	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +227,7 @@ func TestDrillFaults(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.inject, func(t *testing.T) {
-			card := rg.drill(ctx, p, inputs, drillFlags{timeout: 2 * time.Minute, injects: []string{tc.inject}})
+			card := rg.Drill(ctx, p, inputs, drills.Settings{Timeout: 2 * time.Minute, Inject: []string{tc.inject}})
 			if !card.Passed {
 				t.Fatalf("drill with %s did not pass: outcome=%s cause=%s error=%s", tc.inject, card.Outcome, card.FailureCause, card.Error)
 			}
@@ -255,11 +254,11 @@ func TestDrillFaults(t *testing.T) {
 				}
 			}
 			var human bytes.Buffer
-			printScorecard(&human, card)
+			drills.PrintScorecard(&human, card)
 			if !strings.Contains(human.String(), "Faults injected:") || !strings.Contains(human.String(), f.Fault) {
 				t.Errorf("human scorecard does not show the fault:\n%s", human.String())
 			}
-			assertContainedOnce(t, rg.sb, seed, alice, card)
+			assertContainedOnce(t, rg.Sandbox(), seed, alice, card)
 			if tc.service == "worker" {
 				assertTwoWorkers(t, ctx, rg.conn, card)
 			}
@@ -268,7 +267,7 @@ func TestDrillFaults(t *testing.T) {
 }
 
 // assertContainedOnce checks the sandbox after a drill of alice: nothing missed, nothing doubled.
-func assertContainedOnce(t *testing.T, sb, seed *testenv.Sandbox, alice testenv.Developer, card Scorecard) {
+func assertContainedOnce(t *testing.T, sb, seed *testenv.Sandbox, alice testenv.Developer, card drills.Scorecard) {
 	t.Helper()
 	rec := sb.Recorder
 	for _, tok := range alice.VaultTokens {
@@ -346,7 +345,7 @@ func assertContainedOnce(t *testing.T, sb, seed *testenv.Sandbox, alice testenv.
 
 // assertTwoWorkers checks from the history that the run was finished by a different worker
 // from the one that started it.
-func assertTwoWorkers(t *testing.T, ctx context.Context, conn *temporalConn, card Scorecard) {
+func assertTwoWorkers(t *testing.T, ctx context.Context, conn *temporalConn, card drills.Scorecard) {
 	t.Helper()
 	events, err := conn.DecodeEvents(ctx, card.WorkflowID, card.RunID)
 	if err != nil {
@@ -360,119 +359,5 @@ func assertTwoWorkers(t *testing.T, ctx context.Context, conn *temporalConn, car
 	}
 	if len(ids) < 2 {
 		t.Errorf("workflow tasks were completed by %d worker identities (%v), want the crashed one and its replacement", len(ids), ids)
-	}
-}
-
-// TestDrillTabletop drills lost-mfa-device without --auto-approve: its two manual steps wait
-// for a participant, who answers each through the approve Update as the Slack front end does.
-// The scorecard must show who answered and each response time.
-func TestDrillTabletop(t *testing.T) {
-	t.Setenv("TEMPORAL_ADDRESS", "")
-	ctx := context.Background()
-	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rg.Close()
-	lib, err := playbooks.LoadLibrary("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := lib.Get("lost-mfa-device")
-	if err != nil {
-		t.Fatal(err)
-	}
-	inputs, err := p.BindInputs(map[string]string{"subject": "bob"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	type ask struct {
-		wfID string
-		p    workflows.PendingApproval
-	}
-	asks := make(chan ask, 8)
-	rg.announce = func(wfID string, p workflows.PendingApproval) { asks <- ask{wfID, p} }
-	cards := make(chan Scorecard, 1)
-	go func() {
-		cards <- rg.drill(ctx, p, inputs, drillFlags{timeout: 2 * time.Minute, autoApprove: false, autoApproveSet: true})
-	}()
-	answered := map[string]bool{}
-	var card Scorecard
-	for card.WorkflowID == "" {
-		select {
-		case a := <-asks:
-			// Manual steps, and the two-person gates before the steps that cannot be undone
-			// (deleting a virtual MFA device): a tabletop waits for people at both.
-			gate := a.p.Kind == workflows.PendingKindApproval && strings.HasPrefix(a.p.Step, playbooks.GatePrefix) && len(a.p.Guards) > 0
-			if (a.p.Kind != workflows.PendingKindManual && !gate) || len(a.p.Roles) == 0 || a.p.Roles[0] != "security-oncall" {
-				t.Fatalf("tabletop asked for %+v, want a manual step or a two-person gate for security-oncall", a.p)
-			}
-			// A drill's decisions are signed with the sandbox's decision key (chatops.Decide
-			// picks it for a drill), the only one drill workers trust.
-			res, err := (&runs.Client{Temporal: rg.conn.Client, Signer: testDecisionSigner}).Decide(ctx, a.wfID,
-				workflows.ApprovalRequest{Step: a.p.Step, Approver: "carol", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove, Reason: "done by phone"})
-			if err != nil || !res.Granted {
-				t.Fatalf("answering %s: granted=%v err=%v", a.p.Step, res.Granted, err)
-			}
-			answered[a.p.Step] = true
-		case card = <-cards:
-		case <-time.After(2 * time.Minute):
-			t.Fatal("the tabletop drill neither asked nor finished within 2m")
-		}
-	}
-	if !card.Passed || !answered["verify_identity"] || !answered["enrolment_path"] || !answered[playbooks.GatePrefix+"delete_device"] {
-		t.Fatalf("tabletop drill passed=%v answered=%v cause=%s error=%s", card.Passed, answered, card.FailureCause, card.Error)
-	}
-	if len(card.Decisions) != len(answered) {
-		t.Fatalf("decisions %+v, want one for each of %v", card.Decisions, answered)
-	}
-	manual := 0
-	for _, d := range card.Decisions {
-		if d.Kind == workflows.PendingKindManual {
-			manual++
-		}
-		if d.Approver != "carol" || !answered[d.Step] || d.ResponseMS <= 0 {
-			t.Errorf("decision %+v: want carol's answer with a response time", d)
-		}
-	}
-	if manual != 2 {
-		t.Errorf("decisions %+v, want the two manual steps among them", card.Decisions)
-	}
-	posted := 0
-	for _, call := range rg.sb.Recorder.Calls("slack") {
-		body, _ := url.QueryUnescape(call.Body)
-		if strings.Contains(body, "Manual step for a security-oncall — verify_identity") || strings.Contains(body, "Manual step for a security-oncall — enrolment_path") {
-			posted++
-		}
-	}
-	if posted == 0 {
-		t.Error("the manual steps were not posted to the drill's Slack channel")
-	}
-	var human bytes.Buffer
-	printScorecard(&human, card)
-	md := scorecardsMarkdown([]Scorecard{card})
-	for _, d := range card.Decisions {
-		want := fmt.Sprintf("%s %s: approve by carol after %d ms", d.Kind, d.Step, d.ResponseMS)
-		if !strings.Contains(human.String(), want) || !strings.Contains(md, want) {
-			t.Errorf("scorecards lack %q:\n%s", want, human.String())
-		}
-	}
-}
-
-func TestAutoApproveDefault(t *testing.T) {
-	for _, tc := range []struct {
-		f        drillFlags
-		embedded bool
-		want     bool
-	}{
-		{drillFlags{}, false, false},                                       // a named playbook on a shared server: tabletop
-		{drillFlags{}, true, true},                                         // nobody can reach an embedded server
-		{drillFlags{all: true}, false, true},                               // a sweep is unattended
-		{drillFlags{all: true, autoApproveSet: true}, true, false},         // --auto-approve=false wins
-		{drillFlags{autoApprove: true, autoApproveSet: true}, false, true}, // --auto-approve wins
-	} {
-		if got := tc.f.autoApproves(tc.embedded); got != tc.want {
-			t.Errorf("%+v embedded=%v: auto-approve %v, want %v", tc.f, tc.embedded, got, tc.want)
-		}
 	}
 }

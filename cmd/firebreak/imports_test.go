@@ -19,9 +19,9 @@ var vendorSDKs = []string{
 }
 
 // TestImportDirections enforces the package map of DESIGN.md on direct (non-test) imports:
-// playbooks ← workflows ← runs ← chatops, drills, audit ← cmd, activities/* ← workflows; only
+// playbooks ← workflows ← runs ← chatops, audit ← drills ← cmd, activities/* ← workflows; only
 // cmd, drills (and tests) may import testenv, so no production path can reach the sandbox and
-// vice versa.
+// vice versa; only cmd imports drills.
 func TestImportDirections(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
 	if err != nil {
@@ -112,8 +112,8 @@ func forbidden(pkg, imp string) string {
 		if isVendor {
 			return "drills run against the sandbox, never a vendor client"
 		}
-		if own && !slices.Contains([]string{"playbooks", "workflows", "runs", "testenv"}, top(target)) && target != "activities/evidence" {
-			return "drills may import only playbooks, workflows, runs, testenv and activities/evidence (the drill's evidence store)"
+		if own && !slices.Contains([]string{"playbooks", "workflows", "runs", "testenv", "audit", "activities"}, top(target)) {
+			return "drills may import only playbooks, workflows, runs, activities, testenv and audit"
 		}
 	case "config":
 		if isVendor || strings.HasPrefix(imp, "go.temporal.io/") {

@@ -17,6 +17,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -139,7 +140,7 @@ func TestWorkerAndServeMetrics(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("firebreak run: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
-	var card Scorecard
+	var card drills.Scorecard
 	if err := json.Unmarshal(stdout.Bytes(), &card); err != nil {
 		t.Fatalf("firebreak run --json: %v: %s", err, stdout.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
@@ -25,7 +26,7 @@ var vaultSudoPaths = map[string]bool{"auth/token/accessors": true}
 func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	rg, err := startRig(ctx, newDiscardLogger(), t.TempDir())
+	rg, err := startRig(ctx, newDiscardLogger(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,12 +38,12 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 	vaultCalls := map[string]bool{} // "capability path"
 	iamCalls := map[string]bool{}
 	// record keeps the calls a drill made; the sandbox is seeded afresh for each drill.
-	record := func(name string, card Scorecard) {
+	record := func(name string, card drills.Scorecard) {
 		t.Helper()
 		if !card.Passed {
 			t.Fatalf("drill %s failed: %s %s", name, card.Error, card.FailureCause)
 		}
-		for _, c := range rg.sb.Recorder.Calls("vault") {
+		for _, c := range rg.Sandbox().Recorder.Calls("vault") {
 			method, p, _ := strings.Cut(c.Op, " ")
 			capability, ok := map[string]string{"GET": "read", "LIST": "list", "POST": "update", "PUT": "update", "DELETE": "delete"}[method]
 			if !ok {
@@ -56,7 +57,7 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 				vaultCalls["sudo "+p] = true
 			}
 		}
-		for _, c := range rg.sb.Recorder.Calls("iam") {
+		for _, c := range rg.Sandbox().Recorder.Calls("iam") {
 			if strings.ContainsAny(c.Op, " /*") {
 				continue // not an IAM Action (see above)
 			}
@@ -76,7 +77,7 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		record(name, rg.drill(ctx, p, inputs, drillFlags{timeout: 2 * time.Minute}))
+		record(name, rg.Drill(ctx, p, inputs, drills.Settings{Timeout: 2 * time.Minute}))
 	}
 	// Actions no bundled playbook uses yet, run as `firebreak action run` would: the policies
 	// must let an operator use every action in the catalog.
@@ -89,7 +90,7 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 		{"vault.inventory", map[string]string{"subject": "dave"}},
 		{"awsiam.delete_keys", map[string]string{"user": "bob", "access_key_ids": "AKFBSANDBOXBOB000002"}},
 		{"vault.revoke_lease_prefix", map[string]string{"prefix": "database/creds/dev-alice/"}},
-		{"vault.destroy_totp", map[string]string{"entity_id": rg.sb.Vault.EntityID("alice"), "method_id": testenv.VaultTOTPMethodID}},
+		{"vault.destroy_totp", map[string]string{"entity_id": rg.Sandbox().Vault.EntityID("alice"), "method_id": testenv.VaultTOTPMethodID}},
 		{"oidc.revoke_token", map[string]string{"path": testenv.PortalTokenPath("alice")}},
 	} {
 		// Irreversible ones wait at their two-person gate, which the drill bot grants: the
@@ -98,7 +99,7 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", a.name, err)
 		}
-		record(a.name, rg.drill(ctx, p, inputs, drillFlags{timeout: 2 * time.Minute, autoApprove: true, autoApproveSet: true}))
+		record(a.name, rg.Drill(ctx, p, inputs, drills.Settings{Timeout: 2 * time.Minute, AutoApprove: true, AutoApproveSet: true}))
 	}
 	if len(vaultCalls) == 0 || len(iamCalls) == 0 {
 		t.Fatal("no calls recorded")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/activities/pagerduty"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
@@ -493,7 +494,7 @@ func slackKeys(sb *testenv.Sandbox, id string) map[string]int {
 func assertNoCanary(t *testing.T, ctx context.Context, conn *temporalConn, sb *testenv.Sandbox, id, runID, logs string) {
 	t.Helper()
 	if sb != nil {
-		for _, lc := range leakChecks(ctx, conn, sb, id, runID) {
+		for _, lc := range drills.LeakChecks(ctx, conn.Runs, sb, id, runID) {
 			if lc.Leaks > 0 || lc.Scanned == 0 {
 				t.Errorf("run %s: %s: %d of %d scanned carry the canary (want 0 of at least 1)", id, lc.Artefact, lc.Leaks, lc.Scanned)
 			}
@@ -535,7 +536,7 @@ func TestVendorDownForWholeRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	logs := &logBuffer{}
-	rg, err := startRig(ctx, logs.logger(), t.TempDir())
+	rg, err := startRig(ctx, logs.logger(), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,10 +559,10 @@ func TestVendorDownForWholeRun(t *testing.T) {
 	}
 	drill := func(fault string) outcome {
 		t.Helper()
-		if err := rg.reseed(); err != nil {
+		if err := rg.Reseed(); err != nil {
 			t.Fatal(err)
 		}
-		sb := rg.sb
+		sb := rg.Sandbox()
 		var inj *testenv.Injection
 		if fault != "" {
 			f, err := testenv.ParseFault(fault)
@@ -573,7 +574,7 @@ func TestVendorDownForWholeRun(t *testing.T) {
 			}
 		}
 		id := fmt.Sprintf("vendor-down/%s/%d", fault, time.Now().UnixNano())
-		run, err := rg.conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: rg.queue}, workflows.Run,
+		run, err := rg.conn.Client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: rg.TaskQueue()}, workflows.Run,
 			workflows.RunInput{Plan: *p, Inputs: inputs, Drill: true, AutoApprove: true, Trigger: workflows.Trigger{Kind: "drill", By: "vendor-down-test", At: time.Now().UTC()},
 				Report: workflows.Report{SlackChannel: testenv.DrillChannel, PagerDutyIncident: testenv.DrillIncident}})
 		if err != nil {
@@ -604,7 +605,7 @@ func TestVendorDownForWholeRun(t *testing.T) {
 				out.statusText = m.Text
 			}
 		}
-		for _, a := range activityRetries(ctx, rg.conn, id, res.RunID) {
+		for _, a := range drills.ActivityRetries(ctx, rg.conn.Runs, id, res.RunID) {
 			if !strings.HasPrefix(a.Activity, "slack.") && !strings.HasPrefix(a.Activity, "pagerduty.") {
 				t.Errorf("%s: containment activity %s needed %d attempts (%s)", fault, a.Activity, a.Attempts, a.LastFailure)
 			}
@@ -628,7 +629,7 @@ func TestVendorDownForWholeRun(t *testing.T) {
 		} else {
 			t.Logf("baseline: time to contain %d ms", res.TimeToContainMS)
 		}
-		assertContainedOnce(t, sb, seed, mustDeveloper(t, seed, "alice"), Scorecard{RunResult: res})
+		assertContainedOnce(t, sb, seed, mustDeveloper(t, seed, "alice"), drills.Scorecard{RunResult: res})
 		assertNoCanary(t, ctx, rg.conn, sb, id, res.RunID, "")
 		return out
 	}

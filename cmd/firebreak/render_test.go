@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -23,16 +24,16 @@ func TestPagesRenderInChromium(t *testing.T) {
 		}
 		t.Skip("no Chromium to render the pages with: apt-get install chromium, or set CHROMIUM_BIN")
 	}
-	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, res, _, err := pinnedRun(events)
+	_, res, _, err := drills.PinnedRun(events)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var card strings.Builder
-	if err := scorecardHTML.Execute(&card, []Scorecard{{RunResult: res, Passed: true}}); err != nil {
+	if err := drills.HTML(&card, []drills.Scorecard{{RunResult: res, Passed: true}}); err != nil {
 		t.Fatal(err)
 	}
 	ex, err := audit.Build(res.WorkflowID, res.RunID, events, nil)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,49 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 	historypb "go.temporal.io/api/history/v1"
-	"go.temporal.io/sdk/converter"
-	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/firebreak-dev/firebreak/activities/evidence"
-	"github.com/firebreak-dev/firebreak/audit"
-	"github.com/firebreak-dev/firebreak/runs"
-	"github.com/firebreak-dev/firebreak/testenv"
-	"github.com/firebreak-dev/firebreak/workflows"
+	"github.com/firebreak-dev/firebreak/drills"
 )
-
-// ReplayReport compares a finished run with a drill of the same pinned Plan and inputs.
-type ReplayReport struct {
-	OriginalWorkflowID string              `json:"original_workflow_id"`
-	OriginalRunID      string              `json:"original_run_id"`
-	Playbook           string              `json:"playbook"`
-	PlaybookSHA256     string              `json:"playbook_sha256"`
-	Original           workflows.RunResult `json:"original"`
-	Replay             Scorecard           `json:"replay"`
-	// Sandbox says what the replay's sandbox was seeded with: SandboxFromSnapshot or
-	// SandboxStandard; SandboxNote says why or from what.
-	Sandbox     string `json:"sandbox"`
-	SandboxNote string `json:"sandbox_note"`
-	// Differences lists, step by step and then for the outcome and the checks, every way the
-	// replay came out differently; empty means the same outcome.
-	Differences []ReplayDifference `json:"differences"`
-}
-
-// What a replay's sandbox was seeded with.
-const (
-	// SandboxFromSnapshot: the standard organisation with the subject as the run's
-	// pre-containment evidence snapshot recorded them (testenv.OrgFromSnapshot).
-	SandboxFromSnapshot = "evidence-snapshot"
-	// SandboxStandard: the standard seeded organisation, for a run without a snapshot.
-	SandboxStandard = "standard"
-)
-
-// ReplayDifference is one way a replay came out differently from the original run.
-type ReplayDifference struct {
-	Step     string `json:"step,omitempty"` // "" for the run as a whole
-	What     string `json:"what"`           // status | error_kind | outcome | check | missing
-	Original string `json:"original"`
-	Replay   string `json:"replay"`
-}
 
 func newDrillReplayCmd() *cobra.Command {
 	var f drillFlags
@@ -83,7 +42,7 @@ snapshot is replayed on the standard organisation, and the report says so.`,
 			case historyFile != "" && len(args) != 0:
 				return usagef("give a workflow id or --history, not both")
 			}
-			f.autoApproveSet = true // a replay is unattended unless --auto-approve=false
+			f.AutoApproveSet = true // a replay is unattended unless --auto-approve=false
 			wfID := ""
 			if len(args) == 1 {
 				wfID = args[0]
@@ -95,9 +54,9 @@ snapshot is replayed on the standard organisation, and the report says so.`,
 	cmd.Flags().StringVar(&historyFile, "history", "", "replay the run recorded in this JSON history file instead")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the comparison as JSON")
 	cmd.Flags().StringVar(&f.evidenceDir, "evidence-dir", "", "where the replay's evidence is written (default: a new temporary directory)")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up on the replay after this long")
+	cmd.Flags().DurationVar(&f.Timeout, "timeout", 5*time.Minute, "give up on the replay after this long")
 	cmd.Flags().StringVar(&f.verboseLevel, "log-level", "warn", "log level on stderr: debug, info, warn, error")
-	cmd.Flags().BoolVar(&f.autoApprove, "auto-approve", true, "grant approvals and manual steps at once; false waits for participants as a tabletop does")
+	cmd.Flags().BoolVar(&f.AutoApprove, "auto-approve", true, "grant approvals and manual steps at once; false waits for participants as a tabletop does")
 	return cmd
 }
 
@@ -109,7 +68,7 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var events []*historypb.HistoryEvent
 	if historyFile != "" {
-		if events, err = readHistoryFile(historyFile); err != nil {
+		if events, err = drills.ReadHistoryFile(historyFile); err != nil {
 			return usageError{err}
 		}
 	}
@@ -119,12 +78,11 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 			return err
 		}
 	}
-	rg, err := startRig(ctx, logger, evDir)
+	rg, err := startRig(ctx, logger, evDir, stderr)
 	if err != nil {
 		return err
 	}
 	defer rg.Close()
-	rg.out = stderr
 	if events == nil {
 		if runID == "" {
 			latest, err := rg.conn.Runs.LatestRun(ctx, wfID)
@@ -141,7 +99,7 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 			return err
 		}
 	}
-	rep, err := replayEvents(ctx, rg, events, f)
+	rep, err := rg.Replay(ctx, events, f.Settings)
 	if err != nil {
 		return err
 	}
@@ -152,209 +110,10 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 			return err
 		}
 	} else {
-		printReplay(stdout, rep)
+		drills.PrintReplay(stdout, rep)
 	}
 	if len(rep.Differences) > 0 {
 		return errCheckFailed
 	}
 	return nil
-}
-
-// readHistoryFile reads a history saved as protobuf JSON with its payloads in the clear.
-func readHistoryFile(path string) ([]*historypb.HistoryEvent, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var h historypb.History
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("%s: expected a Temporal history in JSON: %w", path, err)
-	}
-	return h.GetEvents(), nil
-}
-
-// pinnedRun reads a finished run's input and result from its decrypted history.
-func pinnedRun(events []*historypb.HistoryEvent) (workflows.RunInput, workflows.RunResult, audit.RunStarted, error) {
-	var rs audit.RunStarted
-	in, err := runs.PinnedInput(events)
-	if err != nil {
-		return in, workflows.RunResult{}, rs, err
-	}
-	ex, err := audit.Build("", "", events, nil)
-	if err != nil {
-		return in, workflows.RunResult{}, rs, err
-	}
-	_ = json.Unmarshal(ex.Entries[0].Data, &rs) // a history carries no workflow id: the result does
-	last := ex.Entries[len(ex.Entries)-1]
-	var end audit.RunEnded
-	if last.Kind != audit.KindRunEnded || json.Unmarshal(last.Data, &end) != nil {
-		return in, workflows.RunResult{}, rs, errors.New("the run has not finished: replay compares finished runs")
-	}
-	if end.Result == nil {
-		return in, workflows.RunResult{}, rs, fmt.Errorf("the run ended %s without a firebreak result: %s", end.Status, orDash(end.Failure))
-	}
-	return in, *end.Result, rs, nil
-}
-
-// replayEvents drills the pinned Plan and inputs of the run recorded in events on rg and
-// compares the outcomes.
-func replayEvents(ctx context.Context, rg *rig, events []*historypb.HistoryEvent, f drillFlags) (ReplayReport, error) {
-	in, orig, _, err := pinnedRun(events)
-	if err != nil {
-		return ReplayReport{}, err
-	}
-	seed, note := SandboxStandard, "the run has no evidence snapshot: replayed on the standard seeded organisation"
-	snap, found, err := evidenceSnapshot(events)
-	if err != nil {
-		return ReplayReport{}, err
-	}
-	if found {
-		org, err := testenv.OrgFromSnapshot(testenv.DefaultOrg(), snap.Subject, snap.Data)
-		if err != nil {
-			return ReplayReport{}, fmt.Errorf("seeding the sandbox from the run's evidence snapshot: %w", err)
-		}
-		rg.org = org
-		seed, note = SandboxFromSnapshot, fmt.Sprintf("subject %s as the run's %s evidence snapshot recorded them", snap.Subject, orDash(snap.Kind))
-	}
-	plan := in.Plan
-	f.replayOf = orig.WorkflowID
-	card := rg.drill(ctx, &plan, in.Inputs, f)
-	return ReplayReport{
-		OriginalWorkflowID: orig.WorkflowID, OriginalRunID: orig.RunID,
-		Playbook: plan.Name, PlaybookSHA256: plan.SourceSHA256,
-		Original: orig, Replay: card, Differences: diffRuns(orig, card.RunResult),
-		Sandbox: seed, SandboxNote: note,
-	}, nil
-}
-
-// evidenceSnapshot reads the input of the run's evidence.Snapshot activity: the first one of
-// kind pre-containment, else the first one. found is false when the run took no snapshot.
-func evidenceSnapshot(events []*historypb.HistoryEvent) (snap evidence.SnapshotInput, found bool, err error) {
-	for _, ev := range events {
-		a := ev.GetActivityTaskScheduledEventAttributes()
-		if a == nil || a.GetActivityType().GetName() != evidence.ActivityPrefix+"Snapshot" {
-			continue
-		}
-		ps := a.GetInput().GetPayloads()
-		if len(ps) != 1 {
-			return snap, false, fmt.Errorf("event %d: expected one input to evidence.Snapshot, found %d", ev.GetEventId(), len(ps))
-		}
-		var in evidence.SnapshotInput
-		if err := converter.GetDefaultDataConverter().FromPayload(ps[0], &in); err != nil {
-			return snap, false, fmt.Errorf("event %d: the evidence snapshot's input is not an evidence.SnapshotInput (is the history still encrypted?): %w", ev.GetEventId(), err)
-		}
-		if !found || (snap.Kind != "pre-containment" && in.Kind == "pre-containment") {
-			snap, found = in, true
-		}
-	}
-	return snap, found, nil
-}
-
-// diffRuns compares two results of the same Plan step by step, then their outcome and checks.
-func diffRuns(orig, re workflows.RunResult) []ReplayDifference {
-	var out []ReplayDifference
-	reSteps := map[string]workflows.StepResult{}
-	for _, s := range re.Steps {
-		reSteps[s.ID] = s
-	}
-	seen := map[string]bool{}
-	for _, o := range orig.Steps {
-		seen[o.ID] = true
-		r, ok := reSteps[o.ID]
-		switch {
-		case !ok:
-			out = append(out, ReplayDifference{Step: o.ID, What: "missing", Original: o.Status, Replay: "not in the replay"})
-		case o.Status != r.Status:
-			out = append(out, ReplayDifference{Step: o.ID, What: "status", Original: stepState(o), Replay: stepState(r)})
-		case o.ErrorKind != r.ErrorKind:
-			out = append(out, ReplayDifference{Step: o.ID, What: "error_kind", Original: orDash(o.ErrorKind), Replay: orDash(r.ErrorKind)})
-		}
-	}
-	for _, r := range re.Steps {
-		if !seen[r.ID] {
-			out = append(out, ReplayDifference{Step: r.ID, What: "missing", Original: "not in the original", Replay: r.Status})
-		}
-	}
-	if orig.Outcome != re.Outcome {
-		out = append(out, ReplayDifference{What: "outcome", Original: orig.Outcome, Replay: re.Outcome})
-	}
-	checks := func(r workflows.RunResult) map[string]bool {
-		m := map[string]bool{}
-		for _, c := range append(append([]workflows.Check(nil), r.Verifications...), r.Expectations...) {
-			m[c.Step+": "+c.Name] = c.Passed
-		}
-		return m
-	}
-	oc, rc := checks(orig), checks(re)
-	for _, c := range append(append([]workflows.Check(nil), orig.Verifications...), orig.Expectations...) {
-		k := c.Step + ": " + c.Name
-		if p, ok := rc[k]; !ok {
-			out = append(out, ReplayDifference{Step: c.Step, What: "check", Original: checkWord(c.Passed) + " " + c.Name, Replay: "not checked"})
-		} else if p != c.Passed {
-			out = append(out, ReplayDifference{Step: c.Step, What: "check", Original: checkWord(c.Passed) + " " + c.Name, Replay: checkWord(p) + " " + c.Name})
-		}
-	}
-	for _, c := range append(append([]workflows.Check(nil), re.Verifications...), re.Expectations...) {
-		if _, ok := oc[c.Step+": "+c.Name]; !ok {
-			out = append(out, ReplayDifference{Step: c.Step, What: "check", Original: "not checked", Replay: checkWord(c.Passed) + " " + c.Name})
-		}
-	}
-	return out
-}
-
-func stepState(s workflows.StepResult) string {
-	switch {
-	case s.Error != "":
-		return s.Status + ": " + firstLine(s.Error)
-	case s.SkipReason != "":
-		return s.Status + ": " + s.SkipReason
-	}
-	return s.Status
-}
-
-func checkWord(passed bool) string {
-	if passed {
-		return "passed"
-	}
-	return "failed"
-}
-
-func printReplay(w io.Writer, r ReplayReport) {
-	fmt.Fprintf(w, "REPLAY of %s (run %s)\n  playbook %s sha256 %s, replayed as %s\n", r.OriginalWorkflowID, r.OriginalRunID, r.Playbook, orDash(r.PlaybookSHA256), r.Replay.WorkflowID)
-	if r.Sandbox == SandboxFromSnapshot {
-		fmt.Fprintf(w, "  sandbox seeded from the run's evidence snapshot: %s\n\n", r.SandboxNote)
-	} else {
-		fmt.Fprintf(w, "  sandbox: %s\n\n", orDash(r.SandboxNote))
-	}
-	reSteps := map[string]workflows.StepResult{}
-	for _, s := range r.Replay.Steps {
-		reSteps[s.ID] = s
-	}
-	differs := map[string]bool{}
-	for _, d := range r.Differences {
-		differs[d.Step] = d.What != "check"
-	}
-	fmt.Fprintf(w, "  %-24s %-12s %-12s %s\n", "STEP", "ORIGINAL", "REPLAY", "")
-	for _, o := range r.Original.Steps {
-		re := reSteps[o.ID]
-		mark := ""
-		if differs[o.ID] {
-			mark = "≠"
-		}
-		fmt.Fprintf(w, "  %-24s %-12s %-12s %s\n", o.ID, o.Status, orDash(re.Status), mark)
-	}
-	fmt.Fprintf(w, "\n  Outcome: %s → %s\n", r.Original.Outcome, r.Replay.Outcome)
-	if len(r.Differences) == 0 {
-		fmt.Fprintln(w, "  Result: SAME — the pinned Plan came out as it did in the original run")
-		return
-	}
-	fmt.Fprintf(w, "  Differences (%d):\n", len(r.Differences))
-	for _, d := range r.Differences {
-		where := orDash(d.Step)
-		fmt.Fprintf(w, "    - %s %s: %s → %s\n", where, d.What, d.Original, d.Replay)
-	}
-	if r.Replay.Error != "" {
-		fmt.Fprintf(w, "  Replay's error: %s\n", r.Replay.Error)
-	}
-	fmt.Fprintln(w, "  Result: DIFFERENT")
 }

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -23,11 +24,11 @@ import (
 func TestDrillReplayRecordedRun(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "")
 	file := filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json")
-	events, err := readHistoryFile(file)
+	events, err := drills.ReadHistoryFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, orig, _, err := pinnedRun(events)
+	in, orig, _, err := drills.PinnedRun(events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +37,7 @@ func TestDrillReplayRecordedRun(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"drill", "replay", "--history", file, "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr)
-	var rep ReplayReport
+	var rep drills.ReplayReport
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("exit %d, output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
 	}
@@ -46,11 +47,11 @@ func TestDrillReplayRecordedRun(t *testing.T) {
 	if rep.Replay.PlaybookSHA256 != in.Plan.SourceSHA256 || rep.Replay.WorkflowID == rep.OriginalWorkflowID || len(rep.Replay.Steps) != len(orig.Steps) {
 		t.Errorf("replay ran %s (sha %s, %d steps); want a new drill of the pinned plan %s (%d steps)", rep.Replay.WorkflowID, rep.Replay.PlaybookSHA256, len(rep.Replay.Steps), in.Plan.SourceSHA256, len(orig.Steps))
 	}
-	if rep.Sandbox != SandboxFromSnapshot || !strings.Contains(rep.SandboxNote, "subject alice") {
+	if rep.Sandbox != drills.SandboxFromSnapshot || !strings.Contains(rep.SandboxNote, "subject alice") {
 		t.Errorf("sandbox %q (%s), want seeded from the evidence snapshot of alice", rep.Sandbox, rep.SandboxNote)
 	}
 	var human bytes.Buffer
-	printReplay(&human, rep)
+	drills.PrintReplay(&human, rep)
 	if !strings.Contains(human.String(), "Result: SAME") || !strings.Contains(human.String(), "sandbox seeded from the run's evidence snapshot") {
 		t.Errorf("human replay report:\n%s", human.String())
 	}
@@ -63,7 +64,7 @@ func TestDrillReplayRecordedRun(t *testing.T) {
 	changed.Outcome = workflows.OutcomeFailed
 	changed.Verifications = append([]workflows.Check(nil), changed.Verifications...)
 	changed.Verifications[0].Passed = false
-	diffs := diffRuns(orig, changed)
+	diffs := drills.DiffRuns(orig, changed)
 	want := map[string]bool{"status": false, "missing": false, "outcome": false, "check": false}
 	for _, d := range diffs {
 		want[d.What] = true
@@ -78,7 +79,7 @@ func TestDrillReplayRecordedRun(t *testing.T) {
 	}
 	rep.Differences = diffs
 	human.Reset()
-	printReplay(&human, rep)
+	drills.PrintReplay(&human, rep)
 	if !strings.Contains(human.String(), "Result: DIFFERENT") || !strings.Contains(human.String(), "≠") {
 		t.Errorf("human replay report of a difference:\n%s", human.String())
 	}
@@ -89,7 +90,7 @@ func TestDrillReplayRecordedRun(t *testing.T) {
 // exactly what the snapshot recorded, not the standard organisation.
 func TestDrillReplaySnapshotDiffers(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "")
-	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +124,7 @@ func TestDrillReplaySnapshotDiffers(t *testing.T) {
 	payloads[0] = p
 
 	// Unit: the snapshot is found, and a history without one falls back.
-	snap, found, err := evidenceSnapshot(events)
+	snap, found, err := drills.EvidenceSnapshot(events)
 	if err != nil || !found || snap.Subject != "alice" || snap.Kind != "pre-containment" {
 		t.Fatalf("evidenceSnapshot: %+v found=%v err=%v", snap, found, err)
 	}
@@ -133,11 +134,11 @@ func TestDrillReplaySnapshotDiffers(t *testing.T) {
 			without = append(without, e)
 		}
 	}
-	if _, found, err := evidenceSnapshot(without); found || err != nil {
+	if _, found, err := drills.EvidenceSnapshot(without); found || err != nil {
 		t.Errorf("a history without a snapshot: found=%v err=%v", found, err)
 	}
 	var human bytes.Buffer
-	printReplay(&human, ReplayReport{Sandbox: SandboxStandard, SandboxNote: "the run has no evidence snapshot: replayed on the standard seeded organisation"})
+	drills.PrintReplay(&human, drills.ReplayReport{Sandbox: drills.SandboxStandard, SandboxNote: "the run has no evidence snapshot: replayed on the standard seeded organisation"})
 	if !strings.Contains(human.String(), "sandbox: the run has no evidence snapshot") {
 		t.Errorf("fallback report:\n%s", human.String())
 	}
@@ -152,11 +153,11 @@ func TestDrillReplaySnapshotDiffers(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"drill", "replay", "--history", file, "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr)
-	var rep ReplayReport
+	var rep drills.ReplayReport
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("exit %d, output is not JSON: %v\n%s\n%s", code, err, stdout.String(), stderr.String())
 	}
-	if !rep.Replay.Passed || rep.Sandbox != SandboxFromSnapshot {
+	if !rep.Replay.Passed || rep.Sandbox != drills.SandboxFromSnapshot {
 		t.Fatalf("exit %d, replay passed=%v sandbox=%s error=%s", code, rep.Replay.Passed, rep.Sandbox, rep.Replay.Error)
 	}
 	// Every step came out the same; only the checks of the token and key the snapshot no

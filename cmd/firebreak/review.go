@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -454,7 +455,7 @@ var faultSignatures = map[string]struct {
 	testenv.FaultSlack429:      {[]string{"slack.", "slack"}, []string{"429", "rate", "ratelimited"}},
 	testenv.FaultSlackDown:     {[]string{"slack.", "slack"}, []string{"503", "unavailable", "Service Unavailable"}},
 	testenv.FaultPagerDutyDown: {[]string{"pagerduty.", "pagerduty"}, []string{"503", "unavailable", "Service Unavailable"}},
-	faultWorkerCrash:           {[]string{""}, []string{"timed out", "timeout", "worker"}},
+	drills.FaultWorkerCrash:    {[]string{""}, []string{"timed out", "timeout", "worker"}},
 }
 
 // injectedCause names the injected fault that explains a failure of what (an action, an
@@ -480,7 +481,7 @@ func faultTouches(faults []string, activity string) bool { return faultFor(fault
 func faultFor(faults []string, activity string) string {
 	la := strings.ToLower(activity)
 	for _, f := range faults {
-		if sig, ok := faultSignatures[f]; ok && f != faultWorkerCrash && slices.ContainsFunc(sig.prefixes, func(p string) bool { return p != "" && strings.HasPrefix(la, p) }) {
+		if sig, ok := faultSignatures[f]; ok && f != drills.FaultWorkerCrash && slices.ContainsFunc(sig.prefixes, func(p string) bool { return p != "" && strings.HasPrefix(la, p) }) {
 			return f
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/audit"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -14,7 +15,7 @@ import (
 // then of the same run with a failed step, a failed check, a slow step, a late manual step
 // and an escalation, and checks each lands in the right section.
 func TestReviewDraft(t *testing.T) {
-	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestReviewDraft(t *testing.T) {
 // TestReviewInjectedFaultsAndGates: a drill's injected faults are told from real failures,
 // and a slow two-person gate is never advised away.
 func TestReviewInjectedFaultsAndGates(t *testing.T) {
-	events, err := readHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -74,7 +75,7 @@ func TestRunAgainstConfiguredEndpoints(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
-	var card Scorecard
+	var card drills.Scorecard
 	if err := json.Unmarshal(stdout.Bytes(), &card); err != nil {
 		t.Fatalf("%v: %s", err, stdout.String())
 	}

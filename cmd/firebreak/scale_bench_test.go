@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 )
 
@@ -30,7 +31,7 @@ var scaleScenarios = flag.String("scale.scenarios", "none,bystanders=100000,late
 func BenchmarkContainAtScale(b *testing.B) {
 	b.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.TempDir())
+	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), b.TempDir(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,13 +47,13 @@ func BenchmarkContainAtScale(b *testing.B) {
 	}
 	for _, sc := range strings.Split(*scaleScenarios, ",") {
 		b.Run(sc, func(b *testing.B) {
-			f := drillFlags{timeout: 30 * time.Minute}
+			f := drills.Settings{Timeout: 30 * time.Minute}
 			if sc != "none" {
-				f.injects = strings.Split(sc, "+")
+				f.Inject = strings.Split(sc, "+")
 			}
 			var first, ttc, total []float64
 			for i := 0; i < b.N; i++ {
-				c := rg.drill(ctx, p, inputs, f)
+				c := rg.Drill(ctx, p, inputs, f)
 				if !c.Passed {
 					b.Fatalf("drill %d under %s failed: %s %s", i, sc, c.Error, c.FailureCause)
 				}

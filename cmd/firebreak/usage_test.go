@@ -11,10 +11,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
-	"github.com/firebreak-dev/firebreak/runs"
 )
 
 // TestEveryCommandRefusesBadUsage walks the whole command tree: a group given an unknown
@@ -215,26 +213,6 @@ func TestActionsMarkIrreversible(t *testing.T) {
 	}
 }
 
-// TestCalendarCron: a schedule's calendar is shown as the cron people wrote, not a Go struct.
-func TestCalendarCron(t *testing.T) {
-	all := func(lo, hi, step int) []client.ScheduleRange {
-		return []client.ScheduleRange{{Start: lo, End: hi, Step: step}}
-	}
-	one := func(v int) []client.ScheduleRange { return []client.ScheduleRange{{Start: v}} }
-	for _, tc := range []struct {
-		cs   client.ScheduleCalendarSpec
-		want string
-	}{
-		{client.ScheduleCalendarSpec{Second: one(0), Minute: one(30), Hour: one(4), DayOfMonth: all(1, 31, 1), Month: all(1, 12, 1), DayOfWeek: all(0, 6, 1)}, "30 4 * * *"},
-		{client.ScheduleCalendarSpec{Minute: one(0), Hour: one(9), DayOfMonth: one(1), Month: all(1, 12, 3), DayOfWeek: all(0, 6, 1)}, "0 9 1 */3 *"},
-		{client.ScheduleCalendarSpec{Minute: one(30), Hour: one(9), DayOfWeek: []client.ScheduleRange{{Start: 1, End: 5}}}, "30 9 * * 1-5"},
-	} {
-		if got := calendarCron(tc.cs); got != tc.want {
-			t.Errorf("calendarCron(%+v) = %q, want %q", tc.cs, got, tc.want)
-		}
-	}
-}
-
 // TestThrowawayServerHint: audit list, drill history and audit metrics on the empty embedded
 // server a command starts without TEMPORAL_ADDRESS say why they show nothing.
 func TestThrowawayServerHint(t *testing.T) {
@@ -245,16 +223,5 @@ func TestThrowawayServerHint(t *testing.T) {
 		if code := run(args, &stdout, &stderr); code != exitOK || !strings.Contains(stderr.String(), "TEMPORAL_ADDRESS is unset, so this command started its own empty") {
 			t.Errorf("firebreak %s: exit %d, stderr lacks the hint:\n%s", strings.Join(args, " "), code, stderr.String())
 		}
-	}
-}
-
-// TestDrillHistoryLeavesOutReplays: a replay of a recorded run is not a drill of the team.
-func TestDrillHistoryLeavesOutReplays(t *testing.T) {
-	got := withoutReplays([]runSummary{{WorkflowID: "drill/a/1"}, {WorkflowID: "drill/a/2", ReplayOf: "firebreak/a/x"}})
-	if len(got) != 1 || got[0].WorkflowID != "drill/a/1" {
-		t.Fatalf("got %+v; want the drill without the replay", got)
-	}
-	if m := drillMemo("a", nil, "firebreak/a/x"); m[runs.MemoReplayOf] != "firebreak/a/x" {
-		t.Fatalf("a replay's memo %v does not name the run it replays", m)
 	}
 }

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -39,7 +37,7 @@ func waitRun(ctx context.Context, stderr io.Writer, c *runs.Client, st runs.Star
 		defer cancel()
 	}
 	res, recorded, err := c.Wait(wctx, st)
-	if err == nil || recorded || !deadlineReached(wctx, err) {
+	if err == nil || recorded || !runs.DeadlineReached(wctx, err) {
 		return res, recorded, err
 	}
 	why := "interrupted"
@@ -66,24 +64,9 @@ func runElapsed(res workflows.RunResult) time.Duration {
 	return end.Sub(res.StartedAt)
 }
 
-// deadlineReached reports whether err ended a wait because ctx is done. The SDK gives its
-// calls a deadline a little before ctx's own, so a deadline error may come back just before
-// ctx is done: then it waits for ctx.
-func deadlineReached(ctx context.Context, err error) bool {
-	if ctx.Err() != nil {
-		return true
-	}
-	if err == nil || !(errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded || strings.Contains(err.Error(), "deadline exceeded")) {
-		return false
-	}
-	dl, ok := ctx.Deadline()
-	if !ok {
-		return false
-	}
-	select {
-	case <-ctx.Done():
-		return true
-	case <-time.After(time.Until(dl) + 2*time.Second):
-		return ctx.Err() != nil
-	}
+// queryStatus asks a run for its status, waiting at most timeout for the answer.
+func queryStatus(ctx context.Context, c client.Client, wfID string, timeout time.Duration) (workflows.RunResult, error) {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return runs.New(c, nil).Status(qctx, wfID)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -61,10 +62,10 @@ func TestTimeoutBoundsTheWaitNotTheRun(t *testing.T) {
 // used to say "in 0s").
 func TestRunDurationIsTheRunsOwn(t *testing.T) {
 	start := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
-	card := Scorecard{RunResult: workflows.RunResult{Playbook: "p", Subject: "bob", StartedAt: start, EndedAt: start.Add(27 * time.Second), Outcome: workflows.OutcomeContained}, Passed: true}
+	card := drills.Scorecard{RunResult: workflows.RunResult{Playbook: "p", Subject: "bob", StartedAt: start, EndedAt: start.Add(27 * time.Second), Outcome: workflows.OutcomeContained}, Passed: true}
 	card.Elapsed = runElapsed(card.RunResult)
 	var b bytes.Buffer
-	printScorecard(&b, card)
+	drills.PrintScorecard(&b, card)
 	if !strings.Contains(b.String(), "in 27s") {
 		t.Fatalf("scorecard lacks the run's 27 s:\n%s", b.String())
 	}
@@ -96,7 +97,7 @@ func TestReasonAsInput(t *testing.T) {
 	stdout.Reset()
 	stderr.Reset()
 	run([]string{"run", "compromised-dev-key", "subject=bob", "reason=key in a public gist", "--timeout", "300ms", "--json", "--evidence-dir", filepath.Join(home, "evidence")}, &stdout, &stderr)
-	var card Scorecard
+	var card drills.Scorecard
 	if err := json.Unmarshal(stdout.Bytes(), &card); err != nil {
 		t.Fatalf("%v: %s%s", err, stdout.String(), stderr.String())
 	}

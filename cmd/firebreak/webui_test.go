@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/codecserver"
+	"github.com/firebreak-dev/firebreak/drills"
 )
 
 // TestWebUIShowsDecryptedHistory is the auditor's view, in a real browser: the Temporal CLI's
@@ -82,7 +83,7 @@ func TestWebUIShowsDecryptedHistory(t *testing.T) {
 	if code := run([]string{"drill", "run", "compromised-dev-key", "--auto-approve", "--json", "--evidence-dir", t.TempDir()}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("drill against the dev server: exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}
-	var drilled struct{ Drills []Scorecard }
+	var drilled struct{ Drills []drills.Scorecard }
 	if err := json.Unmarshal(stdout.Bytes(), &drilled); err != nil || len(drilled.Drills) != 1 {
 		t.Fatalf("drill output: %v: %s", err, stdout.String())
 	}

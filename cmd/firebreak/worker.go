@@ -30,6 +30,7 @@ import (
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -326,7 +327,7 @@ serve the run for the life of the command.`,
 			if noWait {
 				return nil
 			}
-			card := Scorecard{}
+			card := drills.Scorecard{}
 			var recorded bool
 			stopNotices := announceDecisions(ctx, cmd.ErrOrStderr(), sess.conn, st)
 			card.RunResult, recorded, err = waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
@@ -364,11 +365,11 @@ serve the run for the life of the command.`,
 	return cmd
 }
 
-func printRun(w io.Writer, card Scorecard, asJSON bool) error {
+func printRun(w io.Writer, card drills.Scorecard, asJSON bool) error {
 	if asJSON {
 		return writeJSONOut(w, card)
 	}
-	printScorecard(w, card)
+	drills.PrintScorecard(w, card)
 	return nil
 }
 

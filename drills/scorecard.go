@@ -1,13 +1,49 @@
-package main
+package drills
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
+
+// Scorecard is what a drill reports: the run's record plus the sandbox-side checks.
+type Scorecard struct {
+	workflows.RunResult
+	Passed       bool          `json:"passed"`
+	LeakChecks   []LeakCheck   `json:"leak_checks"`
+	FailureCause string        `json:"failure_cause,omitempty"`
+	Elapsed      time.Duration `json:"elapsed_ns"`
+	// Faults lists the faults injected into the drill and what each did.
+	Faults []testenv.FaultReport `json:"faults,omitempty"`
+	// Retries lists the activities that needed more than one attempt: how the run coped.
+	Retries []ActivityAttempts `json:"retries,omitempty"`
+	// UpstreamChecks ask the sandbox's database and rotation service whether each reported
+	// rotation changed the credential where it is checked.
+	UpstreamChecks []workflows.Check `json:"upstream_checks,omitempty"`
+	// Verdict is PASS, FAIL or CONTAINED, REMEDIATION PENDING.
+	Verdict string `json:"verdict"`
+}
+
+// ActivityAttempts is one activity of a run that was retried.
+type ActivityAttempts struct {
+	Activity    string `json:"activity"`
+	Attempts    int32  `json:"attempts"`
+	LastFailure string `json:"last_failure,omitempty"`
+}
+
+// LeakCheck is the result of scanning one artefact of a drill for the sandbox's canary secrets.
+type LeakCheck struct {
+	Artefact string `json:"artefact"`
+	Scanned  int    `json:"scanned"`
+	Leaks    int    `json:"leaks"`
+}
 
 // Verdicts of a scorecard.
 const (
@@ -19,8 +55,9 @@ const (
 	VerdictRemediationPending = "CONTAINED, REMEDIATION PENDING"
 )
 
-// cardVerdict is what a scorecard says of its run.
-func cardVerdict(c Scorecard) string {
+// Verdict is what a scorecard says of its run: VerdictPass, VerdictFail or
+// VerdictRemediationPending.
+func Verdict(c Scorecard) string {
 	switch {
 	case !c.Passed:
 		return VerdictFail
@@ -137,6 +174,78 @@ func upstreamChecks(sb *testenv.Sandbox, c Scorecard) []workflows.Check {
 			}
 			out = append(out, ck)
 		}
+	}
+	return out
+}
+
+// responses are a scorecard's lines about people: each decision with its response time, and
+// each escalation.
+func responses(c Scorecard) []string {
+	var out []string
+	for _, d := range c.Decisions {
+		who := d.Approver
+		if who == workflows.DrillApprover || strings.HasPrefix(who, workflows.DrillApprover+"-") {
+			who += " (auto-approved)"
+		}
+		out = append(out, fmt.Sprintf("%s %s: %s by %s after %d ms%s", d.Kind, d.Step, d.Decision, who, d.ResponseMS, strings.TrimSuffix(" — "+d.Reason, " — ")))
+	}
+	for _, e := range c.Escalations {
+		out = append(out, fmt.Sprintf("escalation %s: %s — %s", e.Step, e.Outcome, firstLine(e.Reason)))
+	}
+	return out
+}
+
+// ActivityRetries reads from the run's history which activities needed more than one attempt.
+func ActivityRetries(ctx context.Context, rc *runs.Client, wfID, runID string) []ActivityAttempts {
+	if wfID == "" {
+		return nil
+	}
+	types := map[int64]string{}
+	var out []ActivityAttempts
+	events, _ := rc.History(ctx, wfID, runID) // the leak check reports an unreadable history
+	for _, ev := range events {
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil {
+			types[ev.GetEventId()] = a.GetActivityType().GetName()
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
+			out = append(out, ActivityAttempts{Activity: types[a.GetScheduledEventId()], Attempts: a.GetAttempt(), LastFailure: a.GetLastFailure().GetMessage()})
+		}
+	}
+	return out
+}
+
+// LeakChecks scans what left the workflow — its history, and every message sent to Slack and
+// PagerDuty — for the sandbox's canary secrets.
+func LeakChecks(ctx context.Context, rc *runs.Client, sb *testenv.Sandbox, wfID, runID string) []LeakCheck {
+	var out []LeakCheck
+	// firebreak's own credential for each service is meant to reach that service; everything
+	// else in the request is content and must be free of secrets.
+	ownToken := map[string]string{"slack": sb.Slack.BotToken(), "pagerduty": sb.PagerDuty.Token()}
+	for _, svc := range []string{"slack", "pagerduty"} {
+		lc := LeakCheck{Artefact: svc + " requests"}
+		for _, call := range sb.Recorder.Calls(svc) {
+			lc.Scanned++
+			body := strings.ReplaceAll(call.Body, ownToken[svc], "")
+			body = strings.ReplaceAll(body, url.QueryEscape(ownToken[svc]), "")
+			if testenv.ContainsCanary(body) {
+				lc.Leaks++
+			}
+		}
+		out = append(out, lc)
+	}
+	if wfID != "" {
+		lc := LeakCheck{Artefact: "workflow history events (decrypted)"}
+		events, err := rc.History(ctx, wfID, runID)
+		if err != nil {
+			lc.Leaks++ // unreadable history cannot be vouched for
+		}
+		for _, ev := range events {
+			lc.Scanned++
+			if testenv.ContainsCanary(ev.String()) {
+				lc.Leaks++
+			}
+		}
+		out = append(out, lc)
 	}
 	return out
 }

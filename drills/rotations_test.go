@@ -1,4 +1,4 @@
-package main
+package drills
 
 import (
 	"strings"
@@ -42,7 +42,7 @@ func TestUpstreamChecksAskTheSandbox(t *testing.T) {
 	}
 	card.RemediationPending = []workflows.PendingRotation{{Mount: "secret", Path: "shared/ci/deploy-key", Owner: "carol"}}
 	card.Passed = true
-	if v := cardVerdict(card); v != VerdictRemediationPending {
+	if v := Verdict(card); v != VerdictRemediationPending {
 		t.Errorf("verdict %q, want %q", v, VerdictRemediationPending)
 	}
 }
