@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -125,7 +126,7 @@ func TestStatusShowsRetryingStep(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("firebreak run did not end:\n%s", stderr.String())
 	}
-	var card Scorecard
+	var card drills.Scorecard
 	if err := json.Unmarshal(stdout.Bytes(), &card); err != nil {
 		t.Fatalf("%v: %s", err, stdout.String())
 	}
