@@ -113,7 +113,7 @@ func newStatusCmd() *cobra.Command {
 signed decisions it waits for, and every step whose action is failing and being retried — its
 attempt count, last error (redacted) and next attempt. Exit 0 when the run answered, 2 when it
 does not exist or TEMPORAL_ADDRESS is not set.`,
-		Example: "  firebreak status firebreak/compromised-dev-key/alice\n  firebreak status incident/P1234 --json",
+		Example: "  firebreak status firebreak/compromised-dev-key/alice\n  firebreak status firebreak/pagerduty/P1234 --json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := contextOf(cmd)
