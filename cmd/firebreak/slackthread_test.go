@@ -24,8 +24,8 @@ func TestDrillSlackThread(t *testing.T) {
 		t.Fatalf("no Slack thread after the scorecard:\n%s", out)
 	}
 	thread := out[i:]
-	if !regexp.MustCompile(`\n    \d\d:\d\d:\d\d ` + testenv.SlackBotUserID + `(?: \(edited \d+×\))?: \S`).MatchString(thread) ||
-		!regexp.MustCompile(`\n      ↳ \d\d:\d\d:\d\d ` + testenv.SlackBotUserID + `(?: \(edited \d+×\))?: \S`).MatchString(thread) {
+	if !regexp.MustCompile(`\n    \d\d:\d\d:\d\d `+testenv.SlackBotUserID+`(?: \(edited \d+×\))?: \S`).MatchString(thread) ||
+		!regexp.MustCompile(`\n      ↳ \d\d:\d\d:\d\d `+testenv.SlackBotUserID+`(?: \(edited \d+×\))?: \S`).MatchString(thread) {
 		t.Errorf("the thread lacks a top-level message and a reply with time and poster:\n%s", thread)
 	}
 	if !strings.Contains(thread, "Owners rotate the secrets firebreak must not") {
