@@ -330,6 +330,7 @@ func (r *Rig) Drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	card.Retries = ActivityRetries(after, r.cfg.Runs, card.WorkflowID, card.RunID)
 	card.Elapsed = time.Since(start)
 	card.UpstreamChecks = upstreamChecks(r.sb, card)
+	card.SlackThread = SlackThread(r.sb, testenv.DrillChannel)
 	card.Passed = err == nil && len(fr.errs) == 0 && card.Outcome == workflows.OutcomeContained
 	for _, lc := range card.LeakChecks {
 		if lc.Leaks > 0 {

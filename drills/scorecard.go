@@ -29,6 +29,9 @@ type Scorecard struct {
 	UpstreamChecks []workflows.Check `json:"upstream_checks,omitempty"`
 	// Verdict is PASS, FAIL or CONTAINED, REMEDIATION PENDING.
 	Verdict string `json:"verdict"`
+	// SlackThread is what the sandbox Slack channel received during the drill, as a responder
+	// reads it (see SlackThread).
+	SlackThread []ThreadMessage `json:"slack_thread,omitempty"`
 }
 
 // ActivityAttempts is one activity of a run that was retried.

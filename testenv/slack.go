@@ -37,6 +37,7 @@ type SlackMessage struct {
 	Blocks   json.RawMessage // current Block Kit blocks, nil when none were sent
 	Edits    int             // how many times chat.update changed it
 	Metadata *SlackMetadata  // message metadata, nil when none was sent
+	Posted   time.Time       // when the sandbox received it (TS is synthetic, not a clock)
 }
 
 // SlackMetadata is Slack message metadata: an event type and a JSON payload.
@@ -429,7 +430,7 @@ func (s *Slack) postMessage(w http.ResponseWriter, p url.Values) {
 		}
 	}
 	m := &SlackMessage{Channel: ch, TS: s.nextTS(), ThreadTS: threadTS, User: SlackBotUserID,
-		Text: p.Get("text"), Blocks: blocks, Metadata: md}
+		Text: p.Get("text"), Blocks: blocks, Metadata: md, Posted: time.Now()}
 	s.messages[ch] = append(s.messages[ch], m)
 	slackOK(w, map[string]any{"channel": ch, "ts": m.TS, "message": s.slackMessageJSON(m, true)})
 }

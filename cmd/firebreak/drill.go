@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/testenv"
 )
 
 func newDrillCmd() *cobra.Command {
@@ -38,6 +39,7 @@ type drillFlags struct {
 	verboseLevel string
 	markdownFile string
 	htmlFile     string
+	slackThread  bool
 }
 
 func newDrillRunCmd() *cobra.Command {
@@ -71,6 +73,7 @@ started for the drill. Exit code 0 only when every verification and expectation 
 	cmd.Flags().StringArrayVar(&f.Inject, "inject", nil, "inject a fault into the drill (repeatable): "+strings.Join(drills.FaultKinds(), ", ")+"; KIND=PARAM sets its duration or count, e.g. vault-down=3s, iam-throttle=6")
 	cmd.Flags().StringVar(&f.markdownFile, "markdown", "", "also write the scorecards as Markdown to this file")
 	cmd.Flags().StringVar(&f.htmlFile, "html", "", "also write the scorecards as one self-contained HTML page to this file")
+	cmd.Flags().BoolVar(&f.slackThread, "slack-thread", false, "after each scorecard, print what the sandbox Slack channel received, as a responder reads it (redacted); --json always carries it as slack_thread")
 	cmd.Flags().BoolVar(&f.AutoApprove, "auto-approve", false, "grant approvals and manual steps at once (unattended); default: true with --all or on the embedded server, false (tabletop: wait for participants in Slack) for named playbooks on a shared server")
 	return cmd
 }
@@ -148,6 +151,9 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		cards = append(cards, card)
 		if !f.asJSON {
 			drills.PrintScorecard(stdout, card)
+			if f.slackThread {
+				drills.PrintSlackThread(stdout, testenv.DrillChannel, card.SlackThread)
+			}
 		}
 	}
 	if err := writeScorecardFiles(cards, f); err != nil {

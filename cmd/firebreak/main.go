@@ -183,7 +183,7 @@ verify, and report in Slack and PagerDuty. Drills run the same workflows against
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd(), newAuditCmd(), newActionCmd(), newDoctorCmd(), newCodecServerCmd())
+	root.AddCommand(newDrillCmd(), newDevCmd(), newPlaybookCmd(), newActionsCmd(), newWorkerCmd(), newRunCmd(), newAuditCmd(), newActionCmd(), newDoctorCmd(), newCodecServerCmd(), newStatusCmd())
 	root.AddCommand(newServeCmd(), newSlackCmd(), newDecideCmd(workflows.DecisionApprove), newDecideCmd(workflows.DecisionDeny))
 	wireConfig(root) // --config (firebreak.yaml), `firebreak config`, loaded before each command
 	// Unknown subcommands are usage errors too.

@@ -79,10 +79,6 @@ func series(fams map[string]*dto.MetricFamily, name string, want map[string]stri
 // its time to contain, delivery lag and the SDK's own series; serve's /metrics keeps
 // chatops's counters and adds the SDK's client metrics, in one valid exposition.
 func TestWorkerAndServeMetrics(t *testing.T) {
-	// Known regression (stop 11): compromised-dev-key now waits for a signed two-person decision
-	// and an owner's manual step, which nothing in this test gives, so `firebreak run` waits
-	// forever. Re-enable once the test answers them with a decision key the worker trusts.
-	t.Skip("known regression: the run waits for a signed decision this test cannot give yet (see issue 17's note)")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	srv, err := devserver.Start(ctx, devserver.Options{})
@@ -106,6 +102,7 @@ func TestWorkerAndServeMetrics(t *testing.T) {
 		"SLACK_BOT_TOKEN": sb.Slack.BotToken(), "SLACK_API_URL": sb.Slack.URL() + "/api/",
 		"PAGERDUTY_TOKEN": sb.PagerDuty.Token(), "PAGERDUTY_API_URL": sb.PagerDuty.URL(), "PAGERDUTY_FROM": testenv.PagerDutyBotEmail,
 		"SLACK_SIGNING_SECRET": "", "PAGERDUTY_WEBHOOK_SECRET": "", "FIREBREAK_CONFIG": "", "FIREBREAK_LISTEN": "",
+		"FIREBREAK_CODEC_KEY_ID": "", "FIREBREAK_DECISION_KEY": "", "FIREBREAK_DECISION_PUBLIC_KEYS": workflows.FormatDecisionPublicKey(testDecisions.Public()),
 	} {
 		t.Setenv(k, v)
 	}
@@ -128,6 +125,15 @@ func TestWorkerAndServeMetrics(t *testing.T) {
 	metricsAddr := werr.waitFor(t, regexp.MustCompile(`url=http://(\S+)/metrics`), wdone)
 	wout.waitFor(t, regexp.MustCompile(`(firebreak worker serving)`), wdone)
 
+	// The run waits at a two-person gate and an owner's manual step: answered as a holder of a
+	// decision key the worker trusts would.
+	codec, err := workflows.NewCodec("k1", map[string][]byte{"k1": key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gctx, stopGates := context.WithCancel(ctx)
+	defer stopGates()
+	answerGates(gctx, t, srv.FrontendHostPort(), srv.Namespace(), codec, workflows.IncidentWorkflowID(testenv.DrillIncident))
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"run", "compromised-dev-key", "subject=bob", "--reason", "observability test",
 		"--slack-channel", "C0SECOPS", "--incident", testenv.DrillIncident, "--json"}, &stdout, &stderr)

@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,18 +20,24 @@ import (
 
 // TestRunAgainstConfiguredEndpoints is the production path end to end: `firebreak run` with
 // the vendors' own environment variables (VAULT_ADDR, AWS_ENDPOINT_URL_IAM, …) pointing at
-// sandbox servers, as they would point at real ones, on the production task queue.
+// sandbox servers, as they would point at real ones, on the production task queue. The run
+// stops at a two-person gate and an owner's manual step; the command says where its embedded
+// server listens, and a holder of a decision key the worker trusts answers them there.
 func TestRunAgainstConfiguredEndpoints(t *testing.T) {
-	// Known regression (stop 11): the run now waits for a signed two-person decision and an
-	// owner's manual step that nothing in this test gives, so `firebreak run` waits forever.
-	t.Skip("known regression: the run waits for a signed decision this test cannot give yet (see the stop 11 note)")
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
 	objects := testenv.NewS3(nil) // the evidence goes to write-once S3 objects
 	defer objects.Close()
 	home := t.TempDir()
+	codecKey := make([]byte, 32)
+	_, _ = rand.Read(codecKey)
+	codec, err := workflows.NewCodec("k1", map[string][]byte{"k1": codecKey})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range map[string]string{
-		"TEMPORAL_ADDRESS": "", "FIREBREAK_STATE_DIR": home, "FIREBREAK_CODEC_KEY": "",
+		"TEMPORAL_ADDRESS": "", "FIREBREAK_STATE_DIR": home, "FIREBREAK_CODEC_KEY": base64.StdEncoding.EncodeToString(codecKey), "FIREBREAK_CODEC_KEY_ID": "",
+		"FIREBREAK_DECISION_PUBLIC_KEYS": workflows.FormatDecisionPublicKey(testDecisions.Public()), "FIREBREAK_DECISION_KEY": "", "FIREBREAK_CONFIG": "",
 		"VAULT_ADDR": sb.Vault.URL(), "VAULT_TOKEN": sb.Vault.RootToken(), "VAULT_NAMESPACE": "",
 		"AWS_ENDPOINT_URL_IAM": sb.IAM.URL(), "AWS_ACCESS_KEY_ID": sb.IAM.AccessKeyID(), "AWS_SECRET_ACCESS_KEY": sb.IAM.SecretAccessKey(),
 		"AWS_REGION": "us-east-1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": filepath.Join(home, "aws-config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "aws-credentials"),
@@ -37,9 +48,30 @@ func TestRunAgainstConfiguredEndpoints(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	var stdout, stderr bytes.Buffer
-	code := run([]string{"run", "compromised-dev-key", "subject=bob", "--reason", "key pasted in a public gist",
-		"--slack-channel", "C0SECOPS", "--incident", testenv.DrillIncident, "--json", "--evidence-dir", filepath.Join(home, "evidence")}, &stdout, &stderr)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stdout bytes.Buffer
+	stderr := newWatchWriter()
+	var code int
+	ended := make(chan error) // closed when the command has returned code
+	go func() {
+		defer close(ended)
+		code = run([]string{"run", "compromised-dev-key", "subject=bob", "--reason", "key pasted in a public gist",
+			"--slack-channel", "C0SECOPS", "--incident", testenv.DrillIncident, "--json", "--evidence-dir", filepath.Join(home, "evidence")}, &stdout, stderr)
+	}()
+	addr := stderr.waitFor(t, regexp.MustCompile(`waits for a signed decision on manual owners_rotate .* decide from another shell with TEMPORAL_ADDRESS=(\S+) and this command's FIREBREAK_CODEC_KEY`), ended)
+	gctx, stopGates := context.WithCancel(ctx)
+	approvedCh := answerGates(gctx, t, addr, "default", codec, workflows.IncidentWorkflowID(testenv.DrillIncident))
+	select {
+	case <-ended:
+	case <-ctx.Done():
+		t.Fatalf("firebreak run did not end:\n%s", stderr.String())
+	}
+	stopGates()
+	approved := <-approvedCh
+	if !slices.Contains(approved, "owners_rotate") { // bob reads no secret firebreak rotates: no two-person gate
+		t.Errorf("approved %v; expected the owners' manual step\n%s", approved, stderr.String())
+	}
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 	}

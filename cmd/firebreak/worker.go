@@ -336,7 +336,9 @@ serve the run for the life of the command.`,
 			}
 			card := drills.Scorecard{}
 			var recorded bool
+			stopNotices := announceDecisions(ctx, cmd.ErrOrStderr(), sess.conn, st)
 			card.RunResult, recorded, err = waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
+			stopNotices()
 			if errors.Is(err, errStoppedWaiting) {
 				// Show how far the run got, not a blank scorecard.
 				if now, qerr := queryStatus(context.WithoutCancel(ctx), sess.conn.Client, st.WorkflowID, 5*time.Second); qerr == nil {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/workflows"
+)
+
+// testDecisions is the decision key the tests' production workers trust
+// (FIREBREAK_DECISION_PUBLIC_KEYS), as firebreak serve's would be.
+var testDecisions = workflows.NewSigner(ed25519.NewKeyFromSeed([]byte("firebreak-test-decision-key-32by")))
+
+// testApprover approves as a security lead: neither the tests' requester nor their subject.
+const testApprover = "test-security-lead"
+
+// answerGates approves, signed with testDecisions, every decision run workflowID waits for —
+// two-person gates as testApprover with the gate's first role, a manual step as its first
+// owner when it names no role — until ctx ends, and returns the steps it approved.
+func answerGates(ctx context.Context, t *testing.T, addr, namespace string, codec *workflows.Codec, workflowID string) <-chan []string {
+	t.Helper()
+	done := make(chan []string, 1)
+	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: namespace,
+		DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)})
+	if err != nil {
+		t.Fatalf("dialing Temporal at %s to decide: %v", addr, err)
+	}
+	rc := runs.New(c, codec)
+	rc.Signer = testDecisions
+	go func() {
+		defer c.Close()
+		var approved []string
+		decided := map[string]bool{}
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				done <- approved
+				return
+			case <-tick.C:
+			}
+			open, err := rc.Pending(ctx, workflowID)
+			if err != nil {
+				continue // not started yet, or closed: the next tick asks again
+			}
+			for _, p := range open {
+				if decided[p.Step] {
+					continue
+				}
+				req := workflows.ApprovalRequest{Step: p.Step, Decision: workflows.DecisionApprove, Approver: testApprover, Reason: "test"}
+				switch {
+				case len(p.Roles) > 0:
+					req.ApproverRoles = p.Roles[:1]
+				case len(p.Owners) > 0:
+					req.Approver = p.Owners[0]
+				}
+				if _, err := rc.Decide(ctx, workflowID, req); err == nil {
+					decided[p.Step] = true
+					approved = append(approved, p.Step)
+				}
+			}
+		}
+	}()
+	return done
+}
