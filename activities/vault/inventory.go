@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -284,6 +285,7 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		policySet[name] = true
 	}
 	readable := map[string]bool{}
+	aclSource := false
 	for _, t := range tokens {
 		res.Accessors = append(res.Accessors, t.Accessor)
 		for _, name := range t.Policies {
@@ -293,7 +295,19 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		if err != nil {
 			return InventoryResult{}, err
 		}
-		if !ok {
+		var notes []string
+		if !ok && res.EntityDisabled {
+			// The first cut disabled the entity before this inventory: Vault no longer answers
+			// for its tokens, so firebreak evaluates what the token carries itself (what the
+			// person's logins could read was asked of Vault before the cut: ReadableSecrets).
+			r, notes, err = a.ownEvaluation(ctx, ent, t.Policies, p.paths)
+			if err != nil {
+				return InventoryResult{}, err
+			}
+			aclSource = true
+			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer answers for it (its entity is disabled); firebreak evaluated its policies %v itself", t.Accessor, t.Policies))
+			res.Undetermined = append(res.Undetermined, notes...)
+		} else if !ok {
 			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer accepts it (revoked, expired or its entity disabled)", t.Accessor))
 		}
 		for k := range r {
@@ -304,6 +318,9 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 
 	// The next login: one probe per way of logging in, evaluated by Vault.
 	res.ReadableSource = SourceVault
+	if aclSource {
+		res.ReadableSource = SourceFirebreakACL
+	}
 	var grants []loginGrant
 	byAccessor := map[string]authMount{}
 	for _, m := range p.auth {
@@ -370,25 +387,16 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 	sort.Strings(res.Undetermined)
 	res.Logins = sortLogins(res.Logins)
 
+	if err := p.readVersions(ctx, readable); err != nil {
+		return InventoryResult{}, err
+	}
 	for _, dp := range p.paths {
 		if !readable[dp] {
 			continue
 		}
 		ref := p.refs[dp]
 		key := ref.Mount + "/" + ref.Path
-		version, known := p.meta[key]
-		if !known {
-			metaPath := ref.Mount + "/metadata/" + ref.Path
-			md, err := a.Client.ReadWithContext(ctx, metaPath)
-			if err != nil {
-				return InventoryResult{}, classify(err, "read secret metadata", metaPath)
-			}
-			version = -1
-			if md != nil && md.Data != nil {
-				version = dataInt(md.Data, "current_version")
-			}
-			p.meta[key] = version
-		}
+		version := p.meta[key]
 		if version < 0 {
 			continue // deleted since it was listed
 		}
@@ -397,6 +405,53 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		res.ReadablePaths = append(res.ReadablePaths, key)
 	}
 	return res, nil
+}
+
+// metadataConcurrency bounds the secret metadata reads in flight in one inventory.
+const metadataConcurrency = 8
+
+// readVersions reads the current version of each readable secret not read before in this
+// pass, several at a time (one round trip for a handful, not one per secret); -1 marks a
+// secret deleted since it was listed.
+func (p *inventoryPass) readVersions(ctx context.Context, readable map[string]bool) error {
+	var todo []string
+	for _, dp := range p.paths {
+		ref := p.refs[dp]
+		if _, known := p.meta[ref.Mount+"/"+ref.Path]; readable[dp] && !known {
+			todo = append(todo, dp)
+		}
+	}
+	versions := make([]int, len(todo))
+	errs := make([]error, len(todo))
+	sem := make(chan struct{}, metadataConcurrency)
+	var wg sync.WaitGroup
+	for i, dp := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ref := p.refs[dp]
+			metaPath := ref.Mount + "/metadata/" + ref.Path
+			md, err := p.a.Client.ReadWithContext(ctx, metaPath)
+			if err != nil {
+				errs[i] = classify(err, "read secret metadata", metaPath)
+				return
+			}
+			versions[i] = -1
+			if md != nil && md.Data != nil {
+				versions[i] = dataInt(md.Data, "current_version")
+			}
+		}()
+	}
+	wg.Wait()
+	for i, dp := range todo {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		ref := p.refs[dp]
+		p.meta[ref.Mount+"/"+ref.Path] = versions[i]
+	}
+	return nil
 }
 
 func sortLogins(l []Login) []Login {
