@@ -296,19 +296,18 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 			return InventoryResult{}, err
 		}
 		var notes []string
-		if !ok && res.EntityDisabled {
-			// The first cut disabled the entity before this inventory: Vault no longer answers
-			// for its tokens, so firebreak evaluates what the token carries itself (what the
-			// person's logins could read was asked of Vault before the cut: ReadableSecrets).
+		if !ok {
+			// Vault no longer answers for a token it listed a moment ago: most often the first
+			// cut disabled the entity (what the person's logins could read was asked of Vault
+			// before it: ReadableSecrets), or the token was revoked or expired since. It was
+			// live, so what it carries counts: firebreak evaluates its policies itself.
 			r, notes, err = a.ownEvaluation(ctx, ent, t.Policies, p.paths)
 			if err != nil {
 				return InventoryResult{}, err
 			}
 			aclSource = true
-			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer answers for it (its entity is disabled); firebreak evaluated its policies %v itself", t.Accessor, t.Policies))
+			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer answers for it (its entity disabled, or the token revoked or expired since it was listed); firebreak evaluated its policies %v itself", t.Accessor, t.Policies))
 			res.Undetermined = append(res.Undetermined, notes...)
-		} else if !ok {
-			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer accepts it (revoked, expired or its entity disabled)", t.Accessor))
 		}
 		for k := range r {
 			readable[k] = true
