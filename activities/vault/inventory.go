@@ -539,32 +539,48 @@ func (a *Activities) policyRules(ctx context.Context, name string) ([]aclRule, e
 	return rules, nil
 }
 
-// listSecrets lists every secret below prefix in a KV v2 mount, recursively, sorted.
+// listSecrets lists every secret below prefix in a KV v2 mount, recursively, sorted. The
+// directories of one level are listed at once (a round trip per level of the tree, not per
+// directory), at most metadataConcurrency at a time.
 func (a *Activities) listSecrets(ctx context.Context, mount, prefix string) ([]string, error) {
 	var out []string
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		path := mount + "/metadata/" + dir
-		s, err := a.Client.ListWithContext(ctx, path)
-		if err != nil {
-			return classify(err, "list secrets", path)
-		}
-		if s == nil {
-			return nil
-		}
-		for _, k := range dataStrings(s.Data, "keys") {
-			if strings.HasSuffix(k, "/") {
-				if err := walk(dir + k); err != nil {
-					return err
+	level := []string{prefix}
+	for len(level) > 0 {
+		keys := make([][]string, len(level))
+		errs := make([]error, len(level))
+		sem := make(chan struct{}, metadataConcurrency)
+		var wg sync.WaitGroup
+		for i, dir := range level {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				path := mount + "/metadata/" + dir
+				s, err := a.Client.ListWithContext(ctx, path)
+				if err != nil {
+					errs[i] = classify(err, "list secrets", path)
+					return
 				}
-				continue
-			}
-			out = append(out, dir+k)
+				if s != nil {
+					keys[i] = dataStrings(s.Data, "keys")
+				}
+			}()
 		}
-		return nil
-	}
-	if err := walk(prefix); err != nil {
-		return nil, err
+		wg.Wait()
+		var next []string
+		for i, dir := range level {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			for _, k := range keys[i] {
+				if strings.HasSuffix(k, "/") {
+					next = append(next, dir+k)
+					continue
+				}
+				out = append(out, dir+k)
+			}
+		}
+		level = next
 	}
 	sort.Strings(out)
 	return out, nil
