@@ -230,6 +230,22 @@ func vaultScenarios(t *testing.T, tg vaultTarget) []string {
 	inventory("alice disabled", vault.InventoryInput{Subject: "alice", Identity: alias("alice", "alice")})
 	err = r.run("vault.VerifyRevoked", vault.VerifyRevokedInput{Subject: "nobody", Identity: alias("nobody", "nobody")}, &vr)
 	note("verify absent: err=%s passed=%v checks=%s", errType(err), vr.Passed, checkNames(vr.Checks))
+
+	// Cut first (compromised-dev-key): what dave's next login can read is asked of Vault with
+	// a probe bound to his entity before it is disabled (templated paths resolved for him);
+	// after the cut Vault answers for neither his live token nor a new probe, and the
+	// inventory still finds the token and evaluates what it carries.
+	readable := func(label string, in vault.InventoryInput) {
+		var res vault.InventoryResult
+		err := r.run("vault.ReadableSecrets", in, &res)
+		note("%s: err=%s status=%s present=%v readable=%v source=%s tokens=%d logins=%d undetermined=%d", label, errType(err), res.Status, res.Present, res.ReadablePaths, res.ReadableSource, len(res.Accessors), len(res.Logins), len(res.Undetermined))
+	}
+	readable("dave before the cut", vault.InventoryInput{Subject: "dave", Identity: alias("dave", "dave")})
+	err = r.run("vault.DisableEntity", vault.EntityInput{EntityID: s.daveEntity}, &er)
+	note("disable dave: err=%s disabled=%v", errType(err), er.Disabled)
+	inventory("dave after the cut", vault.InventoryInput{Subject: "dave", Identity: alias("dave", "dave")})
+	readable("dave after the cut, asked again", vault.InventoryInput{Subject: "dave", Identity: alias("dave", "dave")})
+	readable("nobody, asked before a cut", vault.InventoryInput{Subject: "nobody", Identity: alias("nobody", "nobody")})
 	return seen
 }
 
@@ -263,6 +279,11 @@ func TestVaultConformance(t *testing.T) {
 		"verify after":                              "passed=true",
 		"verify absent":                             "passed=true checks=not present in Vault=true",
 		"revoke #2":                                 "revoked=0 already=2",
+		"dave before the cut":                       "err= status=found present=true readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x] source=vault-capabilities tokens=0 logins=1 undetermined=0",
+		"disable dave":                              "err= disabled=true",
+		"dave after the cut":                        "readable=[secret/shared/a secret/shared/b secret/shared/d] source=firebreak-acl tokens=1",
+		"dave after the cut, asked again":           "readable=[] source=vault-capabilities tokens=0 logins=1",
+		"nobody, asked before a cut":                "err= status=absent present=false",
 	}
 	for label, w := range want {
 		found := false

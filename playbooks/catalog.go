@@ -214,6 +214,17 @@ var catalog = []Action{
 		Retry: readRetry, Timeout: 60 * time.Second,
 	},
 	{
+		Name: "vault.readable_secrets", Summary: "Which KV v2 secrets the subject's next login may read, asked of Vault with a short-lived probe token bound to their identity entity (entity, group and templated policies evaluated by Vault), without looking up every token: a few requests whatever Vault holds. Run it before disabling the entity: Vault no longer answers for a disabled one. Absent or unavailable is a result (present: false).",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Required: true, Doc: "the person (entity name unless the directory says otherwise)"},
+			{Name: "secret_mount", Type: TypeString, Doc: "narrow to one KV v2 mount (default every KV v2 mount)"},
+			{Name: "secret_prefix", Type: TypeString, Doc: "narrow to a path prefix (default the whole mount)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
+		},
+		Outputs: vaultInventoryOutputs(),
+		Retry:   readRetry, Timeout: 2 * time.Minute,
+	},
+	{
 		Name: "vault.inventory_many", Summary: "Inventory many subjects in one pass over Vault's tokens (each token looked up once, not once per subject): for a list of people.",
 		Args: []Param{
 			{Name: "subjects", Type: TypeStringList, Required: true, Doc: "the people, each once"},

@@ -18,10 +18,42 @@ func TestLibraryCompiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Fourteen steps as written, plus the two-person gate before rotate_shared_secrets.
-	if len(p.Steps) != 15 || p.Steps[0].ID != "vault_inventory" {
+	// Eighteen steps as written, plus the two-person gate before rotate_shared_secrets.
+	if len(p.Steps) != 19 || p.Steps[0].ID != "vault_entity" {
 		b, _ := json.MarshalIndent(p, "", " ")
 		t.Fatalf("unexpected plan: %s", b)
+	}
+	// The first cut does not wait for the inventories, which grow with the organisation.
+	byID := map[string]playbooks.Step{}
+	for _, s := range p.Steps {
+		byID[s.ID] = s
+	}
+	var upstream func(id string, seen map[string]bool)
+	upstream = func(id string, seen map[string]bool) {
+		for _, n := range byID[id].Needs {
+			if !seen[n] {
+				seen[n] = true
+				upstream(n, seen)
+			}
+		}
+	}
+	for _, cut := range []string{"disable_entity", "deactivate_keys", "revoke_sessions"} {
+		seen := map[string]bool{}
+		upstream(cut, seen)
+		for id := range seen {
+			if a := byID[id].Action; a == "vault.inventory" || a == "awsiam.inventory" {
+				t.Errorf("%s waits for %s (%s): the first cut must not wait for an inventory", cut, id, a)
+			}
+		}
+		if !seen["first_snapshot"] {
+			t.Errorf("%s does not wait for the first evidence snapshot", cut)
+		}
+	}
+	if seen := map[string]bool{}; true {
+		upstream("disable_entity", seen)
+		if !seen["vault_readable"] {
+			t.Error("disable_entity does not wait for vault_readable: after it Vault no longer says what the person could read")
+		}
 	}
 	if p.SourceSHA256 == "" || p.CompilerVersion == "" {
 		t.Fatal("plan does not record its source digest and compiler version")

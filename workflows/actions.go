@@ -120,6 +120,7 @@ var bindings = map[string]binding{
 	"vault.inventory":               bind(vault.ActivityPrefix, va.Inventory),
 	"vault.inventory_many":          bind(vault.ActivityPrefix, va.InventoryMany),
 	"vault.read_entity":             bind(vault.ActivityPrefix, va.ReadEntity),
+	"vault.readable_secrets":        bind(vault.ActivityPrefix, va.ReadableSecrets),
 	"vault.revoke_tokens":           bind(vault.ActivityPrefix, va.RevokeTokens),
 	"vault.disable_entity":          bind(vault.ActivityPrefix, va.DisableEntity),
 	"vault.enable_entity":           bind(vault.ActivityPrefix, va.EnableEntity),

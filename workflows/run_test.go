@@ -85,6 +85,41 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return res, nil
 	})
+	// The first cut's reads (compromised-dev-key): answered as the inventories are.
+	reg("vault.ReadEntity", func(ctx context.Context, in vault.ReadEntityInput) (vault.ReadEntityResult, error) {
+		if err := f.record("vault.ReadEntity"); err != nil {
+			return vault.ReadEntityResult{}, err
+		}
+		if in.Identity != nil && in.Identity.Vault != nil && in.Identity.Vault.Alias != nil {
+			f.mu.Lock()
+			f.identities = append(f.identities, "vault alias "+in.Identity.Vault.Alias.Mount+"/"+in.Identity.Vault.Alias.Name)
+			f.mu.Unlock()
+		}
+		if f.vaultStatus != "" {
+			return vault.ReadEntityResult{Subject: in.Subject, Status: f.vaultStatus, Detail: "not present in Vault: no identity entity named " + in.Subject}, nil
+		}
+		return vault.ReadEntityResult{Subject: in.Subject, Present: true, Status: vault.StatusFound, EntityID: "ent-1", EntityName: in.Subject}, nil
+	})
+	reg("vault.ReadableSecrets", func(ctx context.Context, in vault.InventoryInput) (vault.InventoryResult, error) {
+		if err := f.record("vault.ReadableSecrets"); err != nil {
+			return vault.InventoryResult{}, err
+		}
+		if f.vaultStatus != "" {
+			return vault.InventoryResult{Subject: in.Subject, Status: f.vaultStatus}, nil
+		}
+		return vault.InventoryResult{Present: true, Status: vault.StatusFound, EntityID: "ent-1", EntityName: in.Subject}, nil
+	})
+	reg("awsiam.ListKeys", func(ctx context.Context, in awsiam.ListKeysInput) (awsiam.ListKeysResult, error) {
+		if in.Identity != nil && in.Identity.AWS != nil {
+			f.mu.Lock()
+			f.identities = append(f.identities, fmt.Sprintf("aws %+v", *in.Identity.AWS))
+			f.mu.Unlock()
+		}
+		if f.iamStatus != "" {
+			return awsiam.ListKeysResult{Subject: in.User, Status: f.iamStatus, Detail: "not present in IAM: no IAM user " + in.User}, f.record("awsiam.ListKeys")
+		}
+		return awsiam.ListKeysResult{Present: true, Status: awsiam.StatusFound, UserName: in.User, AccessKeyIDs: []string{"AKFB1"}}, f.record("awsiam.ListKeys")
+	})
 	reg("awsiam.Inventory", func(ctx context.Context, in awsiam.InventoryInput) (awsiam.InventoryResult, error) {
 		if in.Identity != nil && in.Identity.AWS != nil {
 			f.mu.Lock()
@@ -370,7 +405,8 @@ func TestRunFailsLoudlyOnFailedVerification(t *testing.T) {
 }
 
 func TestRunStopsOnNonRetryableInventoryError(t *testing.T) {
-	f := &fakes{failOn: map[string]error{"vault.Inventory": temporal.NewNonRetryableApplicationError(`vault: no identity entity named "zed"`, "UnknownSubject", nil)}}
+	// The first read of Vault (compromised-dev-key reads the entity before its first cut).
+	f := &fakes{failOn: map[string]error{"vault.ReadEntity": temporal.NewNonRetryableApplicationError(`vault: no identity entity named "zed"`, "UnknownSubject", nil)}}
 	res, err := runWorkflow(t, f, input(t))
 	if err == nil {
 		t.Fatal("expected failure")

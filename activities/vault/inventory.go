@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -284,6 +285,7 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		policySet[name] = true
 	}
 	readable := map[string]bool{}
+	aclSource := false
 	for _, t := range tokens {
 		res.Accessors = append(res.Accessors, t.Accessor)
 		for _, name := range t.Policies {
@@ -293,8 +295,19 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		if err != nil {
 			return InventoryResult{}, err
 		}
+		var notes []string
 		if !ok {
-			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer accepts it (revoked, expired or its entity disabled)", t.Accessor))
+			// Vault no longer answers for a token it listed a moment ago: most often the first
+			// cut disabled the entity (what the person's logins could read was asked of Vault
+			// before it: ReadableSecrets), or the token was revoked or expired since. It was
+			// live, so what it carries counts: firebreak evaluates its policies itself.
+			r, notes, err = a.ownEvaluation(ctx, ent, t.Policies, p.paths)
+			if err != nil {
+				return InventoryResult{}, err
+			}
+			aclSource = true
+			res.Undetermined = append(res.Undetermined, fmt.Sprintf("token %s: Vault no longer answers for it (its entity disabled, or the token revoked or expired since it was listed); firebreak evaluated its policies %v itself", t.Accessor, t.Policies))
+			res.Undetermined = append(res.Undetermined, notes...)
 		}
 		for k := range r {
 			readable[k] = true
@@ -304,6 +317,9 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 
 	// The next login: one probe per way of logging in, evaluated by Vault.
 	res.ReadableSource = SourceVault
+	if aclSource {
+		res.ReadableSource = SourceFirebreakACL
+	}
 	var grants []loginGrant
 	byAccessor := map[string]authMount{}
 	for _, m := range p.auth {
@@ -370,25 +386,16 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 	sort.Strings(res.Undetermined)
 	res.Logins = sortLogins(res.Logins)
 
+	if err := p.readVersions(ctx, readable); err != nil {
+		return InventoryResult{}, err
+	}
 	for _, dp := range p.paths {
 		if !readable[dp] {
 			continue
 		}
 		ref := p.refs[dp]
 		key := ref.Mount + "/" + ref.Path
-		version, known := p.meta[key]
-		if !known {
-			metaPath := ref.Mount + "/metadata/" + ref.Path
-			md, err := a.Client.ReadWithContext(ctx, metaPath)
-			if err != nil {
-				return InventoryResult{}, classify(err, "read secret metadata", metaPath)
-			}
-			version = -1
-			if md != nil && md.Data != nil {
-				version = dataInt(md.Data, "current_version")
-			}
-			p.meta[key] = version
-		}
+		version := p.meta[key]
 		if version < 0 {
 			continue // deleted since it was listed
 		}
@@ -397,6 +404,53 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		res.ReadablePaths = append(res.ReadablePaths, key)
 	}
 	return res, nil
+}
+
+// metadataConcurrency bounds the secret metadata reads in flight in one inventory.
+const metadataConcurrency = 8
+
+// readVersions reads the current version of each readable secret not read before in this
+// pass, several at a time (one round trip for a handful, not one per secret); -1 marks a
+// secret deleted since it was listed.
+func (p *inventoryPass) readVersions(ctx context.Context, readable map[string]bool) error {
+	var todo []string
+	for _, dp := range p.paths {
+		ref := p.refs[dp]
+		if _, known := p.meta[ref.Mount+"/"+ref.Path]; readable[dp] && !known {
+			todo = append(todo, dp)
+		}
+	}
+	versions := make([]int, len(todo))
+	errs := make([]error, len(todo))
+	sem := make(chan struct{}, metadataConcurrency)
+	var wg sync.WaitGroup
+	for i, dp := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ref := p.refs[dp]
+			metaPath := ref.Mount + "/metadata/" + ref.Path
+			md, err := p.a.Client.ReadWithContext(ctx, metaPath)
+			if err != nil {
+				errs[i] = classify(err, "read secret metadata", metaPath)
+				return
+			}
+			versions[i] = -1
+			if md != nil && md.Data != nil {
+				versions[i] = dataInt(md.Data, "current_version")
+			}
+		}()
+	}
+	wg.Wait()
+	for i, dp := range todo {
+		if errs[i] != nil {
+			return errs[i]
+		}
+		ref := p.refs[dp]
+		p.meta[ref.Mount+"/"+ref.Path] = versions[i]
+	}
+	return nil
 }
 
 func sortLogins(l []Login) []Login {
@@ -485,32 +539,48 @@ func (a *Activities) policyRules(ctx context.Context, name string) ([]aclRule, e
 	return rules, nil
 }
 
-// listSecrets lists every secret below prefix in a KV v2 mount, recursively, sorted.
+// listSecrets lists every secret below prefix in a KV v2 mount, recursively, sorted. The
+// directories of one level are listed at once (a round trip per level of the tree, not per
+// directory), at most metadataConcurrency at a time.
 func (a *Activities) listSecrets(ctx context.Context, mount, prefix string) ([]string, error) {
 	var out []string
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		path := mount + "/metadata/" + dir
-		s, err := a.Client.ListWithContext(ctx, path)
-		if err != nil {
-			return classify(err, "list secrets", path)
-		}
-		if s == nil {
-			return nil
-		}
-		for _, k := range dataStrings(s.Data, "keys") {
-			if strings.HasSuffix(k, "/") {
-				if err := walk(dir + k); err != nil {
-					return err
+	level := []string{prefix}
+	for len(level) > 0 {
+		keys := make([][]string, len(level))
+		errs := make([]error, len(level))
+		sem := make(chan struct{}, metadataConcurrency)
+		var wg sync.WaitGroup
+		for i, dir := range level {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				path := mount + "/metadata/" + dir
+				s, err := a.Client.ListWithContext(ctx, path)
+				if err != nil {
+					errs[i] = classify(err, "list secrets", path)
+					return
 				}
-				continue
-			}
-			out = append(out, dir+k)
+				if s != nil {
+					keys[i] = dataStrings(s.Data, "keys")
+				}
+			}()
 		}
-		return nil
-	}
-	if err := walk(prefix); err != nil {
-		return nil, err
+		wg.Wait()
+		var next []string
+		for i, dir := range level {
+			if errs[i] != nil {
+				return nil, errs[i]
+			}
+			for _, k := range keys[i] {
+				if strings.HasSuffix(k, "/") {
+					next = append(next, dir+k)
+					continue
+				}
+				out = append(out, dir+k)
+			}
+		}
+		level = next
 	}
 	sort.Strings(out)
 	return out, nil

@@ -50,37 +50,8 @@ func BenchmarkInventoryOpenBao(b *testing.B) {
 	if bin == "" {
 		b.Skip("bao not found: set BAO_BIN or provide ../shared/tools/openbao/bao")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	hostport := l.Addr().String()
-	_ = l.Close()
+	addr := startBaoDev(b, bin)
 	root := "root-" + testenv.Canary
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "server", "-dev", "-dev-root-token-id="+root, "-dev-listen-address="+hostport)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting bao: %v", err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-	addr := "http://" + hostport
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		resp, err := http.Get(addr + "/v1/sys/health")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("bao did not become healthy in 2 minutes: %s", out.String())
-		}
-		time.Sleep(100 * time.Millisecond) // polling a server's health endpoint against a deadline
-	}
 	client := func(conns int) *api.Client {
 		cfg := api.DefaultConfig()
 		cfg.Address = addr
@@ -164,4 +135,41 @@ func BenchmarkInventoryOpenBao(b *testing.B) {
 			b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/inventory")
 		})
 	}
+}
+
+// startBaoDev starts an OpenBao dev server (root token "root-"+testenv.Canary) on a free
+// loopback port for the benchmark and returns its address; it is stopped when b ends.
+func startBaoDev(b *testing.B, bin string) string {
+	b.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hostport := l.Addr().String()
+	_ = l.Close()
+	root := "root-" + testenv.Canary
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "server", "-dev", "-dev-root-token-id="+root, "-dev-listen-address="+hostport)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("starting bao: %v", err)
+	}
+	b.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	addr := "http://" + hostport
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		resp, err := http.Get(addr + "/v1/sys/health")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("bao did not become healthy in 2 minutes: %s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond) // polling a server's health endpoint against a deadline
+	}
+	return addr
 }

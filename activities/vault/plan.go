@@ -52,7 +52,15 @@ func (a *Activities) PlanRotation(ctx context.Context, in PlanRotationInput) (Pl
 	}
 	res := PlanRotationResult{Rotatable: []PlannedRotation{}, Manual: []ManualRotation{}, Problems: []RotationFailure{}}
 	last := lastAttempt(ctx)
+	planned := map[string]bool{}
 	for _, ref := range in.Secrets {
+		// The same secret may come twice (what the next login could read, asked before the
+		// first cut, joined with the inventory's list after it): it is planned once, at its
+		// current version.
+		if planned[ref.Mount+"/"+ref.Path] {
+			continue
+		}
+		planned[ref.Mount+"/"+ref.Path] = true
 		activity.RecordHeartbeat(ctx, ref.Mount+"/"+ref.Path)
 		c, err := a.readCurrent(ctx, ref)
 		if err == nil && !c.strategy.Automated() {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"go.temporal.io/sdk/activity"
 )
@@ -247,12 +248,19 @@ func (a *Activities) probe(ctx context.Context, entityID string, aliases []entit
 			cleanup = dataString(s.Data, "id")
 		}
 	}
+	// The probe token and its alias are removed together, in one round trip, when done.
+	var done sync.WaitGroup
+	defer done.Wait()
 	if cleanup != "" {
 		defer func() {
-			p := "identity/entity-alias/id/" + cleanup
-			if _, err := a.Client.DeleteWithContext(ctx, p); err != nil {
-				activity.GetLogger(ctx).Warn("vault: could not delete the probe alias", "alias_id", cleanup, "error", err)
-			}
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				p := "identity/entity-alias/id/" + cleanup
+				if _, err := a.Client.DeleteWithContext(ctx, p); err != nil {
+					activity.GetLogger(ctx).Warn("vault: could not delete the probe alias", "alias_id", cleanup, "error", err)
+				}
+			}()
 		}()
 	}
 	createPath := "auth/token/create/" + a.probeRole()
@@ -274,9 +282,13 @@ func (a *Activities) probe(ctx context.Context, entityID string, aliases []entit
 	acc := s.Auth.Accessor
 	s.Auth.ClientToken = "" // never kept
 	defer func() {
-		if _, err := a.Client.WriteWithContext(ctx, "auth/token/revoke-accessor", map[string]any{"accessor": acc}); err != nil {
-			activity.GetLogger(ctx).Warn("vault: could not revoke the probe token (it expires within 60s)", "accessor", acc, "error", err)
-		}
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			if _, err := a.Client.WriteWithContext(ctx, "auth/token/revoke-accessor", map[string]any{"accessor": acc}); err != nil {
+				activity.GetLogger(ctx).Warn("vault: could not revoke the probe token (it expires within 60s)", "accessor", acc, "error", err)
+			}
+		}()
 	}()
 	readable, ok, err := a.capabilityRead(ctx, acc, paths)
 	if err != nil {

@@ -268,3 +268,23 @@ func TestParseStrategy(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanRotationPlansEachSecretOnce: compromised-dev-key joins what the next login could
+// read (asked before the first cut) with what the live tokens carried (found after it), so
+// the same secret may come twice; it is planned, and so rotated, once.
+func TestPlanRotationPlansEachSecretOnce(t *testing.T) {
+	h, _ := rotationHarness(t)
+	refs := []vault.SecretRef{
+		{Mount: "secret", Path: "shared/ci/webhook-hmac", Version: 1},
+		{Mount: "secret", Path: "shared/ci/deploy-key", Version: 1},
+		{Mount: "secret", Path: "shared/ci/webhook-hmac", Version: 1},
+		{Mount: "secret", Path: "shared/ci/deploy-key", Version: 1},
+	}
+	var plan vault.PlanRotationResult
+	if err := h.run(h.acts, "PlanRotation", vault.PlanRotationInput{Secrets: refs}, &plan); err != nil {
+		t.Fatalf("PlanRotation: %v", err)
+	}
+	if len(plan.Rotatable) != 1 || len(plan.Manual) != 1 || len(plan.Problems) != 0 {
+		t.Fatalf("plan = %+v; want webhook-hmac rotatable once and deploy-key manual once", plan)
+	}
+}
