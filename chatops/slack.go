@@ -591,7 +591,7 @@ func (s *Server) dispatchInteraction(ctx context.Context, ic slack.InteractionCa
 		if act.ActionID == ActionDeny {
 			decision = workflows.DecisionDeny
 		}
-		if msg, sent := s.decide(ctx, ic.User.ID, b.WorkflowID, workflows.ApprovalRequest{Step: b.Step, Decision: decision}, ic.ResponseURL); !sent {
+		if msg, sent := s.decide(ctx, ic.User.ID, b.WorkflowID, workflows.ApprovalRequest{Step: b.Step, Kind: b.Kind, Seq: b.Seq, Decision: decision}, ic.ResponseURL); !sent {
 			m = msg
 		}
 	default:

@@ -501,3 +501,38 @@ func TestFailedStartReleasesTheRequest(t *testing.T) {
 		t.Errorf("replay after the retry: %q; want it refused", m.Text)
 	}
 }
+
+// TestStaleDecisionButtonDecidesNothing: a button posted for the gate's approval (decision 1)
+// is pressed after the gate escalated (decision 2 pending, an escalation of the same step):
+// nothing is sent to the run, and the person is told what is pending now. A button for the
+// decision pending now is sent, signed for it.
+func TestStaleDecisionButtonDecidesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.fake.validate = approvalValidator
+	id := workflows.RunWorkflowID("compromised-dev-key", "alice")
+	h.fake.runs[id] = &fakeRun{id: id, runID: "run-9"}
+	h.fake.status[id] = workflows.RunResult{WorkflowID: id, RunID: "run-9", Pending: []workflows.PendingApproval{{Step: "delete_keys", Kind: workflows.PendingKindEscalation, Seq: 2}}}
+	stale, _ := json.Marshal(chatops.ApprovalButton{WorkflowID: id, Step: "delete_keys", Kind: workflows.PendingKindApproval, Seq: 1})
+	h.press(t, "U0CAROL", chatops.ActionApprove, string(stale))
+	h.srv.Wait()
+	if r := h.resp.next(t); !strings.Contains(r.Text, "no longer pending") {
+		t.Errorf("stale button: %q; want a refusal saying it is no longer pending", r.Text)
+	}
+	if _, ups := h.fake.snapshot(); len(ups) != 0 {
+		t.Fatalf("a stale button sent %d updates; want none", len(ups))
+	}
+	current, _ := json.Marshal(chatops.ApprovalButton{WorkflowID: id, Step: "delete_keys", Kind: workflows.PendingKindEscalation, Seq: 2})
+	h.press(t, "U0CAROL", chatops.ActionApprove, string(current))
+	h.srv.Wait()
+	h.resp.next(t)
+	_, ups := h.fake.snapshot()
+	if len(ups) != 1 {
+		t.Fatalf("the current button sent %d updates; want 1", len(ups))
+	}
+	var signed workflows.ApprovalRequest
+	b, _ := json.Marshal(ups[0])
+	_ = json.Unmarshal(b, &signed)
+	if signed.Signature == nil || signed.Signature.Kind != workflows.PendingKindEscalation || signed.Signature.Seq != 2 {
+		t.Errorf("signature %+v; want it bound to the escalation numbered 2", signed.Signature)
+	}
+}

@@ -287,3 +287,25 @@ func TestNewRefusesUnsafeOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeIsScopedToTheNamespace: a payload a worker of another namespace sealed (with the
+// same key) does not decode for this one; one sealed for this namespace, or before namespaces
+// were bound, does.
+func TestDecodeIsScopedToTheNamespace(t *testing.T) {
+	codec := newCodec(t)
+	h, err := codecserver.New(codecserver.Options{Codec: codec.Reader(), Namespaces: []string{namespace}, Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	rq := request{path: "/decode", auth: "Bearer " + token, ns: namespace}
+	if code, out, _ := post(t, srv.URL, rq, encrypted(t, codec.WithNamespace("firebreak-staging"))); code != http.StatusBadRequest || !strings.Contains(out, "namespace") {
+		t.Errorf("another namespace's payload: status %d %s; expected 400", code, out)
+	}
+	for name, c := range map[string]*workflows.Codec{"this namespace": codec.WithNamespace(namespace), "no namespace (before binding)": codec} {
+		if code, out, _ := post(t, srv.URL, rq, encrypted(t, c)); code != http.StatusOK || !strings.Contains(out, "plaintext-marker") {
+			t.Errorf("%s: status %d %s; expected it decoded", name, code, out)
+		}
+	}
+}

@@ -416,10 +416,15 @@ const (
 	ActionDeny    = "firebreak_deny"
 )
 
-// DecisionButton is the value of a decision button: which run and which step.
+// DecisionButton is the value of a decision button: which run and which step, and which
+// pending decision of it (its kind and PendingApproval.Seq), so that a button left on an
+// earlier decision — a gate since escalated, an earlier occurrence — decides nothing else.
+// Buttons posted before they named it carry neither.
 type DecisionButton struct {
 	WorkflowID string `json:"workflow_id"`
 	Step       string `json:"step"`
+	Kind       string `json:"kind,omitempty"`
+	Seq        int    `json:"seq,omitempty"`
 }
 
 // decisionBlocks is the Block Kit of a pending decision: the text, then an approve and a deny
@@ -435,7 +440,7 @@ func decisionBlocks(text, workflowID string, p PendingApproval) json.RawMessage 
 	case PendingKindEscalation:
 		yes, no = "Carry on", "Abort run"
 	}
-	value, _ := json.Marshal(DecisionButton{WorkflowID: workflowID, Step: p.Step})
+	value, _ := json.Marshal(DecisionButton{WorkflowID: workflowID, Step: p.Step, Kind: p.Kind, Seq: p.Seq})
 	type textObj struct {
 		Type  string `json:"type"`
 		Text  string `json:"text"`

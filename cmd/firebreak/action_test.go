@@ -290,7 +290,7 @@ func denyByCommand(t *testing.T, id string) {
 	}
 	var stdout, stderr bytes.Buffer
 	t.Setenv("FIREBREAK_DECISION_KEY", "")
-	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no decision key") {
+	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no approver or decision key") {
 		t.Errorf("deny without the decision key: exit %d, stderr %q; expected exit %d saying so", code, stderr.String(), exitUsage)
 	}
 	stdout.Reset()

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"path/filepath"
 	"strings"
@@ -41,6 +43,9 @@ func TestPlainTemporalClientAdversary(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("adversary-test-codec-key-0123456")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	trustTestSigner(t)
+	// carol decides from the command line with her own approver key.
+	carolKey := workflows.NewSigner(ed25519.NewKeyFromSeed([]byte("adversary test: carol's own key!")))
+	t.Setenv("FIREBREAK_DECISION_APPROVERS", "carol="+workflows.FormatDecisionPublicKey(carolKey.Public())+":security-oncall")
 	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), filepath.Join(home, "evidence"), "")
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +88,11 @@ func TestPlainTemporalClientAdversary(t *testing.T) {
 	if err != nil || res.Granted {
 		t.Errorf("carol's approval of bob's claimed run: %+v, %v; want it counted but not granting", res, err)
 	}
+	// carol's own approver key cannot make her dave, the second approver.
+	asDave := &runs.Client{Temporal: conn.Client, Signer: carolKey}
+	if _, err := asDave.Decide(ctx, claimed.GetID(), workflows.ApprovalRequest{Step: gate.Step, Approver: "dave", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove}); err == nil || !strings.Contains(err.Error(), "names dave") {
+		t.Errorf("dave's approval signed with carol's approver key: %v; want it refused", err)
+	}
 
 	// A signed trigger copied from a run the front end started onto another run (the same
 	// playbook and inputs, another workflow id).
@@ -120,5 +130,20 @@ func waitForPending(ctx context.Context, t *testing.T, c client.Client, id, step
 			t.Fatalf("run %s never asked for %s", id, step)
 		case <-tick.C:
 		}
+	}
+}
+
+// TestApproverPublicKey: firebreak approve --public-key prints the public half of
+// FIREBREAK_APPROVER_KEY, which an operator lists in the workers' decision.approvers.
+func TestApproverPublicKey(t *testing.T) {
+	seed := []byte("approver public key test seed 01")
+	t.Setenv("FIREBREAK_APPROVER_KEY", base64.StdEncoding.EncodeToString(seed))
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"approve", "--public-key"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := workflows.FormatDecisionPublicKey(ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey))
+	if strings.TrimSpace(stdout.String()) != want {
+		t.Errorf("printed %q; want %q", stdout.String(), want)
 	}
 }

@@ -94,6 +94,7 @@ func workerApprovers(st *settings) (workflows.Option, error) {
 
 func newDecideCmd(decision string) *cobra.Command {
 	var as, config, stateDir, reason string
+	var publicKey bool
 	verb := map[string]string{workflows.DecisionApprove: "Approve", workflows.DecisionDeny: "Deny"}[decision]
 	cmd := &cobra.Command{
 		Use:   decision + " RUN STEP",
@@ -106,9 +107,23 @@ decision key (FIREBREAK_DECISION_KEY, or decision.key in the state dir that fire
 creates). Workers count nothing unsigned. Exit 0: the run counted the decision; 1: the run refused it; 2: bad usage, no
 decision key, or the person is not in the directory.`,
 		Example: "  firebreak " + decision + " firebreak/compromised-dev-key/alice/… two_person_rotate_shared_secrets --reason \"checked the consumers\" --as carol --config firebreak.yaml",
-		Args:    cobra.ExactArgs(2),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if publicKey {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, st := contextOf(cmd), settingsOf(cmd)
+			if publicKey {
+				// What an operator lists in the workers' decision.approvers for you.
+				k, err := workflows.ParseDecisionKey(st.get("FIREBREAK_APPROVER_KEY"))
+				if err != nil {
+					return usagef("--public-key prints the public half of your approver key: set FIREBREAK_APPROVER_KEY to the base64 of a 32-byte random seed (head -c 32 /dev/urandom | base64): %v", err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), workflows.FormatDecisionPublicKey(k.Public().(ed25519.PublicKey)))
+				return nil
+			}
 			if st.get("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak %s decides a run on a Temporal server: set TEMPORAL_ADDRESS (the one firebreak dev or your cluster listens on)", decision)
 			}
@@ -126,13 +141,13 @@ decision key, or the person is not in the directory.`,
 				return err
 			}
 			if signer == nil {
-				return usagef("you hold no decision key, so you cannot decide: set FIREBREAK_DECISION_KEY (held by firebreak serve and the people allowed to decide), or run against a firebreak dev whose %s is in --state-dir %s", decisionKeyFile, stateDir)
+				return usagef("you hold no approver or decision key, so you cannot decide: set FIREBREAK_APPROVER_KEY (your own key, listed in the workers' decision.approvers), or run against a firebreak dev whose %s is in --state-dir %s", decisionKeyFile, stateDir)
 			}
 			cfg, err := loadChatopsConfig(st, config)
 			if err != nil {
 				return err
 			}
-			if config == "" && st.get("FIREBREAK_DECISION_KEY") == "" {
+			if config == "" && st.get("FIREBREAK_DECISION_KEY") == "" && st.get("FIREBREAK_APPROVER_KEY") == "" {
 				// firebreak dev's own key: its directory is the sandbox organisation's.
 				sandboxDirectory(&cfg, testenv.DefaultOrg())
 			}
@@ -172,5 +187,6 @@ decision key, or the person is not in the directory.`,
 	cmd.Flags().StringVar(&config, "config", os.Getenv("FIREBREAK_CONFIG"), "firebreak.yaml whose directory and roles say who --as is and what they may decide (FIREBREAK_CONFIG)")
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "where firebreak dev keeps its decision.key")
 	cmd.Flags().StringVar(&reason, "reason", "", "why")
+	cmd.Flags().BoolVar(&publicKey, "public-key", false, "print the public half of your approver key (FIREBREAK_APPROVER_KEY), for the workers' decision.approvers, and exit")
 	return cmd
 }

@@ -188,9 +188,13 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	trusted := map[string][]ed25519.PublicKey{workflows.DrillTaskQueue: {workflows.NewSigner(workflows.SandboxDecisionKey()).Public()}, workflows.TaskQueue: prodKeys}
+	approvers, err := workerApprovers(st) // people deciding with their own keys, as on a production worker
+	if err != nil {
+		return err
+	}
 	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
 		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...), workflows.WithLibrary(lib))
+		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...), approvers, workflows.WithLibrary(lib))
 		if err := sb.Register(w, store); err != nil {
 			return err
 		}
