@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -270,4 +271,17 @@ func (fr *faultRun) finish() []testenv.FaultReport {
 		out = append(out, inj.Report())
 	}
 	return append(out, fr.crashes...)
+}
+
+// FaultSignatures say which actions or activities (by prefix) each fault a drill injects
+// strikes and what their failures then say: a post-incident review of a drill
+// (audit.ReviewMarkdown) tells them from real failures with it.
+var FaultSignatures = map[string]audit.FaultSignature{
+	testenv.FaultVaultDown:     {Prefixes: []string{"vault."}, Says: []string{"sealed", "503", "Service Unavailable"}},
+	testenv.FaultVaultSlow:     {Prefixes: []string{"vault."}, Says: []string{"timeout", "deadline"}},
+	testenv.FaultIAMThrottle:   {Prefixes: []string{"awsiam.", "iam"}, Says: []string{"Throttl", "Rate exceeded"}},
+	testenv.FaultSlack429:      {Prefixes: []string{"slack.", "slack"}, Says: []string{"429", "rate", "ratelimited"}},
+	testenv.FaultSlackDown:     {Prefixes: []string{"slack.", "slack"}, Says: []string{"503", "unavailable", "Service Unavailable"}},
+	testenv.FaultPagerDutyDown: {Prefixes: []string{"pagerduty.", "pagerduty"}, Says: []string{"503", "unavailable", "Service Unavailable"}},
+	FaultWorkerCrash:           {Prefixes: []string{""}, Says: []string{"timed out", "timeout", "worker"}},
 }

@@ -216,3 +216,14 @@ type ActionRequest struct {
 	Action string            `json:"action"`
 	Args   map[string]string `json:"args,omitempty"`
 }
+
+// ActionGate returns the two-person gate of a single-action plan (ActionGateID), present
+// when its action cannot be undone.
+func (p *Plan) ActionGate() (Step, bool) {
+	for _, s := range p.Steps {
+		if len(s.Guards) > 0 && slices.Contains(s.Guards, ActionStepID) {
+			return s, true
+		}
+	}
+	return Step{}, false
+}

@@ -73,16 +73,6 @@ type ActionReport struct {
 	Decisions []workflows.Decision `json:"decisions,omitempty"`
 }
 
-// gateOf returns the two-person gate of a plan, if its action cannot be undone.
-func gateOf(plan *playbooks.Plan) (playbooks.Step, bool) {
-	for _, s := range plan.Steps {
-		if len(s.Guards) > 0 && slices.Contains(s.Guards, actionStep) {
-			return s, true
-		}
-	}
-	return playbooks.Step{}, false
-}
-
 // approvalHelp tells the requester of an irreversible action how it gets its second person.
 func approvalHelp(action, wfID, requester string, gate playbooks.Step) string {
 	roles, timeout := "", "no deadline"
@@ -169,7 +159,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 			if err != nil {
 				return err
 			}
-			gate, gated := gateOf(plan)
+			gate, gated := plan.ActionGate()
 			if gated {
 				if strings.TrimSpace(requestedBy) == "" {
 					return usagef("%s cannot be undone and waits for a second person, who must not be its requester: give --requested-by (or FIREBREAK_REQUESTER)", args[0])

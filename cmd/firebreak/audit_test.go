@@ -247,7 +247,7 @@ func TestAuditAndSchedules(t *testing.T) {
 
 	t.Run("review and metrics", func(t *testing.T) {
 		doc := cli(t, exitOK, "audit", "review", card.WorkflowID)
-		for _, want := range []string{"# Post-incident review (draft): compromised-dev-key — alice", "## Timeline", "## What went well", "## What was slow", "## Follow-ups", fmt.Sprintf("Contained %s after the trigger", msDur(card.TimeToContainMS))} {
+		for _, want := range []string{"# Post-incident review (draft): compromised-dev-key — alice", "## Timeline", "## What went well", "## What was slow", "## Follow-ups", fmt.Sprintf("Contained %s after the trigger", audit.FormatMillis(card.TimeToContainMS))} {
 			if !strings.Contains(doc, want) {
 				t.Errorf("review lacks %q:\n%s", want, doc)
 			}
@@ -255,7 +255,7 @@ func TestAuditAndSchedules(t *testing.T) {
 		if testenv.ContainsCanary(doc) {
 			t.Error("the review contains a canary secret")
 		}
-		var m struct{ Playbooks []playbookMetrics }
+		var m struct{ Playbooks []audit.PlaybookMetrics }
 		if err := json.Unmarshal([]byte(cli(t, exitOK, "audit", "metrics", "--playbook", "compromised-dev-key", "--json")), &m); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package main
+package audit_test
 
 import (
 	"path/filepath"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/drills"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -15,7 +16,7 @@ import (
 // then of the same run with a failed step, a failed check, a slow step, a late manual step
 // and an escalation, and checks each lands in the right section.
 func TestReviewDraft(t *testing.T) {
-	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,11 +24,11 @@ func TestReviewDraft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rv, err := reviewOf(ex)
+	rv, err := audit.ReviewOf(ex)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := reviewMarkdown(rv, time.Minute)
+	doc := audit.ReviewMarkdown(rv, time.Minute, drills.FaultSignatures)
 	section := func(doc, title string) string {
 		_, after, ok := strings.Cut(doc, "## "+title+"\n")
 		if !ok {
@@ -55,7 +56,7 @@ func TestReviewDraft(t *testing.T) {
 	res.Decisions = []workflows.Decision{{Step: "verify_identity", Kind: workflows.PendingKindManual, Approver: "carol", Decision: workflows.DecisionApprove, At: res.StartedAt.Add(3 * time.Minute), ResponseMS: (3 * time.Minute).Milliseconds()}}
 	res.Escalations = []workflows.Escalation{{Step: "rotate_shared_secrets", Reason: "vault 503", At: res.StartedAt.Add(time.Second), Outcome: "continue"}}
 	rv.Result = res
-	doc = reviewMarkdown(rv, time.Minute)
+	doc = audit.ReviewMarkdown(rv, time.Minute, drills.FaultSignatures)
 	follow := section(doc, "Follow-ups")
 	for _, want := range []string{
 		"- [ ] Find out why " + res.Steps[3].ID + " (`" + res.Steps[3].Action + "`) failed and fix it: vault: permission denied",
@@ -81,7 +82,7 @@ func TestReviewDraft(t *testing.T) {
 // TestReviewInjectedFaultsAndGates: a drill's injected faults are told from real failures,
 // and a slow two-person gate is never advised away.
 func TestReviewInjectedFaultsAndGates(t *testing.T) {
-	events, err := drills.ReadHistoryFile(filepath.Join("..", "..", "workflows", "testdata", "compromised-dev-key.history.json"))
+	events, err := drills.ReadHistoryFile(filepath.Join("..", "workflows", "testdata", "compromised-dev-key.history.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestReviewInjectedFaultsAndGates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rv, err := reviewOf(ex)
+	rv, err := audit.ReviewOf(ex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestReviewInjectedFaultsAndGates(t *testing.T) {
 	gate := workflows.StepResult{ID: "two_person_rotate_shared_secrets", Action: "approval.request", Status: workflows.StatusSucceeded, DurationMS: (12 * time.Minute).Milliseconds(), Guards: []string{"rotate_shared_secrets"}}
 	res.Steps = append(res.Steps, gate)
 	rv.Result = res
-	doc := reviewMarkdown(rv, time.Minute)
+	doc := audit.ReviewMarkdown(rv, time.Minute, drills.FaultSignatures)
 	_, follow, _ := strings.Cut(doc, "## Follow-ups\n")
 	follow, _, _ = strings.Cut(follow, "\n## ")
 	_, injected, ok := strings.Cut(doc, "## Faults the drill injected on purpose (vault-down)\n")
@@ -138,20 +139,20 @@ func TestReviewInjectedFaultsAndGates(t *testing.T) {
 
 func TestComputeMetrics(t *testing.T) {
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
-	mk := func(playbook string, drill bool, detect, ttc time.Duration, outcome string) runSummary {
-		return runSummary{Playbook: playbook, Result: &workflows.RunResult{
+	mk := func(playbook string, drill bool, detect, ttc time.Duration, outcome string) runs.Summary {
+		return runs.Summary{Playbook: playbook, Result: &workflows.RunResult{
 			Playbook: playbook, Drill: drill, Outcome: outcome, Trigger: workflows.Trigger{At: t0},
 			StartedAt: t0.Add(detect), TimeToContainMS: ttc.Milliseconds(),
 		}}
 	}
-	runs := []runSummary{
+	sums := []runs.Summary{
 		mk("p", false, 2*time.Minute, 10*time.Minute, workflows.OutcomeContained),
 		mk("p", false, 4*time.Minute, 20*time.Minute, workflows.OutcomeContained),
 		mk("p", false, 6*time.Minute, 0, workflows.OutcomeFailed),
 		mk("p", true, 0, time.Second, workflows.OutcomeContained),
 		{Playbook: "p", Status: "running"}, // no result yet: not counted
 	}
-	ms := computeMetrics(runs)
+	ms := audit.Metrics(sums)
 	if len(ms) != 2 {
 		t.Fatalf("metrics %+v, want incidents and drills of p apart", ms)
 	}
