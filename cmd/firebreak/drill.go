@@ -221,7 +221,7 @@ func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string, out 
 	}
 	rg, err := drills.Start(ctx, drills.Config{
 		Client: conn.Client, Runs: conn.Runs, Embedded: conn.Embedded,
-		EvidenceDir: evidenceDir, Logger: logger, User: currentUser(), Out: out,
+		EvidenceDir: evidenceDir, Logger: logger, User: currentUser(), Out: out, Redact: secretscan.Redact,
 	})
 	if err != nil {
 		conn.Close()
