@@ -47,6 +47,8 @@ type Config struct {
 	Out io.Writer
 	// Announce, when set, is told of each decision a tabletop drill waits for instead of Out.
 	Announce func(wfID string, p workflows.PendingApproval)
+	// Redact, when set, redacts the last errors of retried steps before they are shown on Out.
+	Redact func(string) string
 }
 
 // Settings are one drill's options.
@@ -292,9 +294,12 @@ func (r *Rig) Drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 		} else {
 			close(watched)
 		}
+		retries := make(chan struct{})
+		go func() { defer close(retries); r.watchRetries(watchCtx, wfID) }()
 		card.RunResult, recorded, err = r.cfg.Runs.Wait(ctx, st)
 		stopWatch()
 		<-watched // nothing is announced after the drill has returned
+		<-retries
 	}
 	if err != nil && !recorded && st.WorkflowID != "" && runs.DeadlineReached(ctx, err) {
 		// The command stopped waiting: this process serves the drill's task queue, so the run

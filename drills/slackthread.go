@@ -11,13 +11,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
 // ThreadMessage is one message of the sandbox Slack channel as a responder reads it: when, who,
-// whether it is a reply in a thread, and its text with Slack's markup simplified and anything
-// that looks like a secret redacted. Text is the message as it stands after its edits.
+// whether it is a reply in a thread, and its text with Slack's markup simplified. Text is the
+// message as it stands after its edits. (firebreak redacts what it sends to Slack before it
+// leaves; the command redacts the thread again before showing it.)
 type ThreadMessage struct {
 	At    time.Time `json:"at"`
 	User  string    `json:"user"`
@@ -60,13 +60,13 @@ func SlackThread(sb *testenv.Sandbox, channel string) []ThreadMessage {
 }
 
 // readable is what a responder sees of m: its Block Kit blocks when it has them (the text is
-// then only the notification's fallback), else its text; simplified, then redacted.
+// then only the notification's fallback), else its text; simplified.
 func readable(m testenv.SlackMessage) string {
 	text := m.Text
 	if bt := blockText(m.Blocks); bt != "" {
 		text = bt
 	}
-	return secretscan.Redact(SimplifyMrkdwn(text))
+	return SimplifyMrkdwn(text)
 }
 
 // blockText collects the visible text of Block Kit blocks: headers, sections and their fields,

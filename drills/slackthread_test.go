@@ -28,7 +28,7 @@ func TestSimplifyMrkdwn(t *testing.T) {
 
 // TestSlackThreadAsAResponderReadsIt: a reply posted after a later top-level message still
 // reads under its parent; blocks win over the fallback text (buttons as [label]); edits are
-// counted; a secret in a message is redacted.
+// counted.
 func TestSlackThreadAsAResponderReadsIt(t *testing.T) {
 	sb := testenv.NewSandbox(nil)
 	defer sb.Close()
@@ -56,9 +56,7 @@ func TestSlackThreadAsAResponderReadsIt(t *testing.T) {
 	parent := post(url.Values{"text": {"*Drill* compromised-dev-key for <@U0ALICE>"}})
 	post(url.Values{"text": {"second top-level"}})
 	post(url.Values{"thread_ts": {parent}, "text": {"fallback only"}, "blocks": {`[{"type":"section","text":{"type":"mrkdwn","text":"_Approve_ rotating secrets?"}},{"type":"actions","elements":[{"type":"button","text":{"type":"plain_text","text":"Approve"},"action_id":"a"},{"type":"button","text":{"type":"plain_text","text":"Deny"},"action_id":"d"}]}]`}})
-	secret := "gh" + "p_R7x2Kq9LmZ4vT1wYb8NcJ5hD3sFg6Ae0PuQi" // a GitHub token's shape, made up
-	leaked := "token " + secret
-	post(url.Values{"thread_ts": {parent}, "text": {"oops " + leaked}})
+	post(url.Values{"thread_ts": {parent}, "text": {"*done*"}})
 
 	th := SlackThread(sb, testenv.DrillChannel)
 	if len(th) != 4 {
@@ -70,7 +68,7 @@ func TestSlackThreadAsAResponderReadsIt(t *testing.T) {
 	}{
 		{false, "Drill compromised-dev-key for @U0ALICE"},
 		{true, "Approve rotating secrets?\n[Approve] [Deny]"},
-		{true, "oops "},
+		{true, "done"},
 		{false, "second top-level"},
 	}
 	for i, w := range want {
@@ -78,13 +76,10 @@ func TestSlackThreadAsAResponderReadsIt(t *testing.T) {
 			t.Errorf("message %d: %+v; want reply=%v text %q, a time and the bot", i, th[i], w.reply, w.text)
 		}
 	}
-	if strings.Contains(th[2].Text, secret) {
-		t.Errorf("the secret was not redacted: %q", th[2].Text)
-	}
 	var b bytes.Buffer
 	PrintSlackThread(&b, testenv.DrillChannel, th)
 	out := b.String()
-	if !strings.Contains(out, "4 messages") || !strings.Contains(out, "      ↳ ") || strings.Contains(out, secret) {
+	if !strings.Contains(out, "4 messages") || !strings.Contains(out, "      ↳ ") {
 		t.Errorf("printed thread:\n%s", out)
 	}
 	if i, j := strings.Index(out, "[Approve] [Deny]"), strings.Index(out, "second top-level"); i < 0 || j < i {

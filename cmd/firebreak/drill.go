@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -148,6 +149,7 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 	var cards []drills.Scorecard
 	for _, j := range jobs {
 		card := rg.Drill(ctx, j.plan, j.inputs, f.Settings)
+		redactThread(card.SlackThread)
 		cards = append(cards, card)
 		if !f.asJSON {
 			drills.PrintScorecard(stdout, card)
@@ -174,6 +176,15 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		}
 	}
 	return nil
+}
+
+// redactThread redacts anything that looks like a credential in a drill's Slack thread
+// before it is printed or written: firebreak redacts before sending, and shows nothing it
+// would not send.
+func redactThread(msgs []drills.ThreadMessage) {
+	for i := range msgs {
+		msgs[i].Text = secretscan.Redact(msgs[i].Text)
+	}
 }
 
 func parseKV(items []string) (map[string]string, error) {
@@ -210,7 +221,7 @@ func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string, out 
 	}
 	rg, err := drills.Start(ctx, drills.Config{
 		Client: conn.Client, Runs: conn.Runs, Embedded: conn.Embedded,
-		EvidenceDir: evidenceDir, Logger: logger, User: currentUser(), Out: out,
+		EvidenceDir: evidenceDir, Logger: logger, User: currentUser(), Out: out, Redact: secretscan.Redact,
 	})
 	if err != nil {
 		conn.Close()

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -33,5 +34,16 @@ func TestDrillSlackThread(t *testing.T) {
 	}
 	if testenv.ContainsCanary(out) {
 		t.Error("the printed thread holds a secret")
+	}
+}
+
+// TestRedactThread: a credential in a message of the drill's Slack thread is redacted before
+// the command shows it.
+func TestRedactThread(t *testing.T) {
+	secret := "gh" + "p_R7x2Kq9LmZ4vT1wYb8NcJ5hD3sFg6Ae0PuQi" // a GitHub token's shape, made up
+	msgs := []drills.ThreadMessage{{Text: "rotated"}, {Text: "token " + secret + " leaked"}}
+	redactThread(msgs)
+	if msgs[0].Text != "rotated" || strings.Contains(msgs[1].Text, secret) || !strings.HasPrefix(msgs[1].Text, "token ") {
+		t.Fatalf("redacted thread: %+v", msgs)
 	}
 }

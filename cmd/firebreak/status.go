@@ -2,107 +2,34 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/temporal"
 
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
-// StepAttempts is a step whose activity is being retried now: how many attempts so far, the
-// last one's error and when the next one starts. Temporal keeps this in the run's pending
-// activities, not in its history, until the activity ends.
-type StepAttempts struct {
-	Step        string    `json:"step,omitempty"` // empty when no running step has the activity's action
-	Activity    string    `json:"activity"`
-	Attempt     int32     `json:"attempt"`
-	LastError   string    `json:"last_error,omitempty"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"`
-	// RunningSince is when the current attempt started, while one is under way.
-	RunningSince time.Time `json:"running_since,omitzero"`
-}
-
 // RunStatus is what `firebreak status` prints: the run's own status and the retries under way.
 type RunStatus struct {
 	workflows.RunResult
-	Retrying []StepAttempts `json:"retrying,omitempty"`
+	Retrying []runs.StepAttempts `json:"retrying,omitempty"`
 }
 
-// retryingSteps asks Temporal for the run's pending activities that have failed at least once
-// and names each by the running step whose action it carries out. Last errors are decrypted
-// with the connection's codec and redacted.
-func retryingSteps(ctx context.Context, conn *temporalConn, workflowID string, steps []workflows.StepResult) ([]StepAttempts, error) {
-	d, err := conn.Client.DescribeWorkflowExecution(ctx, workflowID, "")
-	if err != nil {
-		return nil, err
+// retryingSteps is conn.Runs.Retrying with every last error redacted.
+func retryingSteps(ctx context.Context, conn *temporalConn, workflowID string, steps []workflows.StepResult) ([]runs.StepAttempts, error) {
+	out, err := conn.Runs.Retrying(ctx, workflowID, steps)
+	for i := range out {
+		out[i].LastError = secretscan.Redact(out[i].LastError)
 	}
-	fc := workflows.FailureConverter(conn.Codec)
-	var out []StepAttempts
-	for _, pa := range d.GetPendingActivities() {
-		if pa.GetAttempt() <= 1 && pa.GetLastFailure() == nil {
-			continue
-		}
-		a := StepAttempts{Activity: pa.GetActivityType().GetName(), Attempt: pa.GetAttempt()}
-		if f := pa.GetLastFailure(); f != nil {
-			// The failure's own message, decrypted, without the chain of causes it wraps.
-			err := fc.FailureToError(f)
-			msg := err.Error()
-			var app *temporal.ApplicationError
-			if errors.As(err, &app) && app.Message() != "" {
-				msg = app.Message()
-			}
-			a.LastError = secretscan.Redact(msg)
-		}
-		if t := pa.GetNextAttemptScheduleTime(); t != nil && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_SCHEDULED {
-			a.NextAttempt = t.AsTime()
-		} else if t := pa.GetLastStartedTime(); t != nil && pa.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED {
-			a.RunningSince = t.AsTime()
-		}
-		var match []string
-		for _, s := range steps {
-			if s.Status == workflows.StatusRunning && actionKey(s.Action) == actionKey(a.Activity) {
-				match = append(match, s.ID)
-			}
-		}
-		if len(match) == 1 {
-			a.Step = match[0]
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-// actionKey compares a catalog action (vault.revoke_tokens) with the activity that carries it
-// out (vault.RevokeTokens).
-func actionKey(s string) string {
-	return strings.ToLower(strings.NewReplacer("_", "", ".", "").Replace(s))
+	return out, err
 }
 
 // retryLine is one retrying step as a responder reads it.
-func retryLine(a StepAttempts) string {
-	name := a.Step
-	if name == "" {
-		name = a.Activity
-	}
-	line := fmt.Sprintf("%s: attempt %d", name, a.Attempt)
-	if a.LastError != "" {
-		line += ", last error: " + a.LastError
-	}
-	switch {
-	case !a.NextAttempt.IsZero():
-		line += fmt.Sprintf("; next attempt at %s", a.NextAttempt.UTC().Format("15:04:05 MST"))
-	case !a.RunningSince.IsZero():
-		line += fmt.Sprintf("; attempt %d under way since %s", a.Attempt, a.RunningSince.UTC().Format("15:04:05 MST"))
-	}
-	return line
-}
+func retryLine(a runs.StepAttempts) string { return a.Line() }
 
 func newStatusCmd() *cobra.Command {
 	var asJSON bool

@@ -143,3 +143,19 @@ func workflowsCodec(t *testing.T, key []byte) *workflows.Codec {
 	}
 	return c
 }
+
+// TestDrillShowsRetriesWhileItWaits: while IAM throttles a drill, the command shows each new
+// attempt of the step that waits on it — attempt count and IAM's error — before the
+// scorecard, which used to list retries only once the drill had ended.
+func TestDrillShowsRetriesWhileItWaits(t *testing.T) {
+	t.Setenv("TEMPORAL_ADDRESS", "")
+	var stdout bytes.Buffer
+	stderr := newWatchWriter()
+	code := run([]string{"drill", "run", "compromised-dev-key", "--inject", "iam-throttle=9", "--evidence-dir", t.TempDir()}, &stdout, stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !regexp.MustCompile(`RETRYING \w+: attempt [2-9]\d*, last error: [^\n]*Rate exceeded[^\n]*\(drill drill/compromised-dev-key/`).MatchString(stderr.String()) {
+		t.Errorf("no retry shown while IAM throttled:\n%s", stderr.String())
+	}
+}
