@@ -235,7 +235,7 @@ func (a *Activities) lookupAccessor(ctx context.Context, acc string) (*TokenInfo
 		Type:        dataString(s.Data, "type"),
 	}
 	if t.DisplayName == "token-firebreak-probe" {
-		return nil, nil // another inventory's probe, about to be revoked
+		return nil, nil // a probe token: about to be revoked, or left to expire within 60 s (ReadableSecrets)
 	}
 	if ct := dataInt(s.Data, "creation_time"); ct > 0 {
 		t.CreationTime = time.Unix(int64(ct), 0).UTC().Format(time.RFC3339)

@@ -208,6 +208,7 @@ type inventoryPass struct {
 	refs          map[string]SecretRef // data path → secret
 	auth          map[string]authMount // by path; nil until read
 	meta          map[string]int       // mount/path → current version; -1 when deleted since listed
+	cleanupLater  bool                 // remove probe tokens after returning (before a first cut)
 }
 
 // entity resolves the subject's identity entity: the start of its inventory. A subject with
@@ -241,30 +242,51 @@ func (p *inventoryPass) list(ctx context.Context) error {
 		return nil
 	}
 	a := p.a
+	// The auth methods are read while the secrets are listed, and the mounts are listed at
+	// once: the round trips are those of the deepest tree, not the sum.
+	var auth map[string]authMount
+	authErr := make(chan error, 1)
+	go func() {
+		var err error
+		auth, err = a.authMounts(ctx)
+		authErr <- err
+	}()
 	if p.mount != "" {
 		p.mounts = []string{p.mount}
 	} else {
 		var err error
 		if p.mounts, err = a.kvMounts(ctx); err != nil {
+			<-authErr
 			return err
 		}
 	}
+	secrets := make([][]string, len(p.mounts))
+	errs := make([]error, len(p.mounts))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4) // mounts walked at once, each with its own bound
+	for i, m := range p.mounts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			secrets[i], errs[i] = a.listSecrets(ctx, m, p.prefix)
+		}()
+	}
+	wg.Wait()
+	if err := <-authErr; err != nil {
+		return err
+	}
 	p.refs = map[string]SecretRef{}
 	p.paths = nil
-	for _, m := range p.mounts {
-		secrets, err := a.listSecrets(ctx, m, p.prefix)
-		if err != nil {
-			return err
+	for i, m := range p.mounts {
+		if errs[i] != nil {
+			return errs[i]
 		}
-		for _, s := range secrets {
+		for _, s := range secrets[i] {
 			dp := m + "/data/" + s
 			p.paths = append(p.paths, dp)
 			p.refs[dp] = SecretRef{Mount: m, Path: s}
 		}
-	}
-	auth, err := a.authMounts(ctx)
-	if err != nil {
-		return err
 	}
 	p.auth = auth
 	p.listed = true
@@ -356,7 +378,7 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 		seen[key] = true
 		var pr probeResult
 		if haveTokenMount {
-			pr = a.probe(ctx, res.EntityID, aliases, tokenMount, g.Policies, p.paths)
+			pr = a.probe(ctx, res.EntityID, aliases, tokenMount, g.Policies, p.paths, p.cleanupLater)
 		} else {
 			pr.failed = errors.New("no token auth mount listed by sys/auth")
 		}

@@ -26,6 +26,7 @@ func (a *Activities) ReadableSecrets(ctx context.Context, in InventoryInput) (In
 		if err != nil {
 			return err
 		}
+		pass.cleanupLater = true // the first cut waits for this activity, not for the cleanup
 		listed := make(chan error, 1)
 		go func() { listed <- pass.list(ctx) }()
 		var ent map[string]any

@@ -259,7 +259,7 @@ func (a *Activities) verifySubject(ctx context.Context, subject string, id *Vaul
 		return nil, err
 	}
 	if tm, ok := auth["token/"]; ok {
-		pr := a.probe(ctx, entityID, entityAliases(ent), tm, nil, []string{"sys/capabilities-self"})
+		pr := a.probe(ctx, entityID, entityAliases(ent), tm, nil, []string{"sys/capabilities-self"}, false)
 		switch {
 		case pr.refused != "":
 			checks = append(checks, Check{Name: "a new login of entity " + entityID + " refused", Passed: true, Detail: "Vault refused a probe token bound to the entity: " + pr.refused})
