@@ -82,10 +82,11 @@ func serveWorker() error {
 	if err != nil {
 		return err
 	}
+	codec = codec.WithNamespace(os.Getenv("BENCH_NAMESPACE")) // as the parent's: ciphertexts name their namespace
 	// Warnings and errors (failed activity attempts among them) go to stderr, which the
 	// parent scans for the canary.
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	c, err := client.Dial(client.Options{HostPort: os.Getenv("BENCH_TEMPORAL"), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec),
+	c, err := client.Dial(client.Options{HostPort: os.Getenv("BENCH_TEMPORAL"), Namespace: os.Getenv("BENCH_NAMESPACE"), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec),
 		Logger: logger})
 	if err != nil {
 		return err
@@ -204,6 +205,7 @@ func newRig(tb testing.TB) *rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	codec = codec.WithNamespace(srv.Namespace()) // as the production worker's: ciphertexts name their namespace
 	c, err := client.Dial(client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), DataConverter: workflows.DataConverter(codec),
 		FailureConverter: workflows.FailureConverter(codec), Logger: quietLogger{}})
 	if err != nil {
@@ -237,7 +239,7 @@ func (r *rig) startWorker(tb testing.TB, sb *testenv.Sandbox) *childWorker {
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerEnv+"=1",
-		"BENCH_TEMPORAL="+r.srv.FrontendHostPort(), "BENCH_QUEUE="+r.queue, "BENCH_CODEC_KEY="+r.keyHex,
+		"BENCH_TEMPORAL="+r.srv.FrontendHostPort(), "BENCH_NAMESPACE="+r.srv.Namespace(), "BENCH_QUEUE="+r.queue, "BENCH_CODEC_KEY="+r.keyHex,
 		"BENCH_VAULT="+sb.Vault.URL(), "BENCH_IAM="+sb.IAM.URL(), "BENCH_IAM_KEY="+sb.IAM.AccessKeyID(), "BENCH_IAM_SECRET="+sb.IAM.SecretAccessKey(),
 		"BENCH_EVIDENCE="+tb.TempDir(), "BENCH_HEAP_PROFILE="+*massHeapProfile)
 	stdin, err := cmd.StdinPipe()
