@@ -86,14 +86,14 @@ func TestStatusShowsRetryingStep(t *testing.T) {
 			"--incident", testenv.DrillIncident, "--json"}, &stdout, stderr)
 	}()
 	// The waiting command shows the retries as they happen.
-	stderr.waitFor(t, regexp.MustCompile(`retrying (iam_inventory: attempt [2-9]\d*, last error: .*Rate exceeded)`), ended)
+	stderr.waitFor(t, regexp.MustCompile(`retrying (iam_keys: attempt [2-9]\d*, last error: .*Rate exceeded)`), ended)
 
 	var out, errOut bytes.Buffer
 	if c := run([]string{"status", id}, &out, &errOut); c != exitOK {
 		t.Fatalf("firebreak status: exit %d\n%s%s", c, out.String(), errOut.String())
 	}
-	if !regexp.MustCompile(`Retrying:\n\s+iam_inventory: attempt [2-9]\d*, last error: [^\n]*Rate exceeded; (next attempt at|attempt \d+ under way since) \d\d:\d\d:\d\d`).MatchString(out.String()) {
-		t.Errorf("firebreak status does not show iam_inventory's attempts and last error:\n%s", out.String())
+	if !regexp.MustCompile(`Retrying:\n\s+iam_keys: attempt [2-9]\d*, last error: [^\n]*Rate exceeded; (next attempt at|attempt \d+ under way since) \d\d:\d\d:\d\d`).MatchString(out.String()) {
+		t.Errorf("firebreak status does not show iam_keys's attempts and last error:\n%s", out.String())
 	}
 	out.Reset()
 	if c := run([]string{"status", id, "--json"}, &out, &errOut); c != exitOK {
@@ -105,7 +105,7 @@ func TestStatusShowsRetryingStep(t *testing.T) {
 	}
 	found := false
 	for _, a := range st.Retrying {
-		if a.Step == "iam_inventory" && a.Attempt >= 2 && strings.Contains(a.LastError, "Rate exceeded") {
+		if a.Step == "iam_keys" && a.Attempt >= 2 && strings.Contains(a.LastError, "Rate exceeded") {
 			found = true
 		}
 	}
