@@ -376,12 +376,15 @@ type harness struct {
 	now   time.Time
 	// trig numbers the trigger_ids of requests: Slack gives each action its own, and a
 	// retry (X-Slack-Retry-Num) repeats the request, trigger_id and all.
-	trig int
+	trig   int
+	trigMu sync.Mutex // requests are sent from several goroutines at once
 }
 
 // triggerID is the trigger_id of the next request: a new one, or the last one again for a
 // Slack retry.
 func (h *harness) triggerID(hdr []string) string {
+	h.trigMu.Lock()
+	defer h.trigMu.Unlock()
 	if !slices.Contains(hdr, "X-Slack-Retry-Num") || h.trig == 0 {
 		h.trig++
 	}
