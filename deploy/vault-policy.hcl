@@ -62,8 +62,13 @@ path "auth/+/users/*" {
 #   OIDC/JWT:  path "auth/oidc/config" { capabilities = ["read"] }
 #              path "auth/oidc/role" { capabilities = ["list"] }
 #              path "auth/oidc/role/*" { capabilities = ["read"] }
-# Without the probe role firebreak evaluates policies itself, which also needs:
-#   path "sys/policies/acl/*" { capabilities = ["read"] }
+# After the first cut Vault no longer answers for the person's tokens, so the inventory
+# evaluates the policies of those tokens itself: it reads each ACL policy they carry.
+path "sys/policies/acl/*" {
+  capabilities = ["read"]
+}
+# Without the probe role firebreak evaluates entity and group policies itself too, which also
+# needs:
 #   path "identity/group/id/*" { capabilities = ["read"] }
 
 # List every secret, rotate those secrets with check-and-set, marking each rotation in its

@@ -111,7 +111,7 @@ func TestWebUIShowsDecryptedHistory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts.Codec = codec
+		opts.Codec = codec.Reader() // as codec-server sets it: decodes per X-Namespace
 		var logs bytes.Buffer
 		opts.Log = slogTo(&logs)
 		h, err := codecserver.New(opts)
