@@ -38,6 +38,7 @@ var PolicyNeeds = []PolicyNeed{
 	{"identity/entity-alias", "identity/entity-alias", []string{"update"}},
 	{"identity/entity-alias/id/*", "identity/entity-alias/id/firebreak-doctor", []string{"delete"}},
 	{"auth/+/users/*", "auth/userpass/users/firebreak-doctor", []string{"read"}},
+	{"sys/policies/acl/*", "sys/policies/acl/default", []string{"read"}},
 	{"secret/metadata", "secret/metadata", []string{"list"}},
 	{"sys/leases/revoke-prefix/*", "sys/leases/revoke-prefix/database/creds/firebreak-doctor", []string{"sudo", "update"}},
 	{"identity/mfa/method/totp/admin-destroy", "identity/mfa/method/totp/admin-destroy", []string{"update"}},
