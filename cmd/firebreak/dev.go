@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -149,7 +151,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return err
 	}
 	defer obs.Close()
-	copts := client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
+	copts := client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(slog.New(observability.SDKLog(logger.Handler()))), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
 	obs.instrument(&copts)
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {

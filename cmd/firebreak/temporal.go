@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -84,7 +85,7 @@ func dialTemporal(ctx context.Context, st *settings, logger *slog.Logger) (*temp
 		}
 		conn.server, conn.Address, conn.Embedded = srv, srv.FrontendHostPort(), true
 	}
-	opts := client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
+	opts := client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(slog.New(observability.SDKLog(logger.Handler()))), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
 	instrument(ctx, &opts) // metrics and traces of the command's observer, if it has one
 	if !conn.Embedded {
 		if err := clusterAuth(st, &opts); err != nil {
