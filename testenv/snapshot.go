@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // ReplayPolicyName is the ACL policy OrgFromSnapshot attaches to subject's entity when the
@@ -280,7 +282,7 @@ func applyIAM(dev *Developer, inv *awsiam.InventoryResult) error {
 			return fmt.Errorf("iam: key %s: create_date: %w", k.AccessKeyID, err)
 		}
 		if key.Created.IsZero() {
-			key.Created = seedEpoch
+			key.Created = seed.Epoch
 		}
 		if key.LastUsed, err = parseOptionalTime(k.LastUsedDate); err != nil {
 			return fmt.Errorf("iam: key %s: last_used_date: %w", k.AccessKeyID, err)
@@ -344,7 +346,7 @@ func cloneOrg(o *Org) *Org {
 			data[k] = v
 		}
 		s.Data = data
-		s.Metadata = vaultCustomMetadata(s.Metadata)
+		s.Metadata = maps.Clone(s.Metadata) // nil stays nil, as Vault answers a secret without custom_metadata
 		c.Secrets = append(c.Secrets, s)
 	}
 	for _, d := range o.Databases {
