@@ -599,6 +599,34 @@ func (s *IAM) user(req *iamRequest) (*iamUser, *iamErr) {
 	return u, nil
 }
 
+// namedUser resolves the UserName a call must name (not defaulting to the caller).
+func (s *IAM) namedUser(req *iamRequest) (*iamUser, *iamErr) {
+	if e := s.required(req, "UserName"); e != nil {
+		return nil, e
+	}
+	return s.user(req)
+}
+
+// userPolicy resolves UserName and the PolicyName of an inline policy the user has, checked
+// in the order AWS checks them.
+func (s *IAM) userPolicy(req *iamRequest) (*iamUser, string, *iamErr) {
+	if e := s.required(req, "UserName"); e != nil {
+		return nil, "", e
+	}
+	name, e := s.policyName(req)
+	if e != nil {
+		return nil, "", e
+	}
+	u, e := s.user(req)
+	if e != nil {
+		return nil, "", e
+	}
+	if _, ok := u.policies[name]; !ok {
+		return nil, "", &iamErr{"NoSuchEntity", fmt.Sprintf("The user policy with name %s cannot be found.", name)}
+	}
+	return u, name, nil
+}
+
 func (s *IAM) required(req *iamRequest, params ...string) *iamErr {
 	for _, p := range params {
 		if req.form.Get(p) == "" {
@@ -637,6 +665,33 @@ func iamResult(b *strings.Builder) (*string, *iamErr) {
 	s := b.String()
 	return &s, nil
 }
+
+// iamList answers a List action: the page of items the request asks for (iamPage), each
+// written by member inside <wrapper>, then IsTruncated and Marker.
+func iamList[T any](req *iamRequest, wrapper string, items []T, member func(b *strings.Builder, x T)) (*string, *iamErr) {
+	lo, hi, tail, e := iamPage(req, len(items))
+	if e != nil {
+		return nil, e
+	}
+	var b strings.Builder
+	b.WriteString("<" + wrapper + ">")
+	for _, x := range items[lo:hi] {
+		member(&b, x)
+	}
+	b.WriteString("</" + wrapper + ">" + tail)
+	return iamResult(&b)
+}
+
+// iamMember writes one <member> of a list with the elements name, value, name, value…
+func iamMember(b *strings.Builder, elems ...string) {
+	b.WriteString("<member>")
+	for i := 0; i+1 < len(elems); i += 2 {
+		iamElem(b, elems[i], elems[i+1])
+	}
+	b.WriteString("</member>")
+}
+
+func iamTagMember(b *strings.Builder, t iamTag) { iamMember(b, "Key", t.key, "Value", t.value) }
 
 // iamActions maps each supported Action to its handler, called with s.mu held. A nil result
 // means the response has no Result element (as for AWS's mutating calls).
@@ -677,10 +732,7 @@ func (s *IAM) iamGetUser(req *iamRequest) (*string, *iamErr) {
 	if len(u.tags) > 0 {
 		b.WriteString("<Tags>")
 		for _, t := range u.tags {
-			b.WriteString("<member>")
-			iamElem(&b, "Key", t.key)
-			iamElem(&b, "Value", t.value)
-			b.WriteString("</member>")
+			iamTagMember(&b, t)
 		}
 		b.WriteString("</Tags>")
 	}
@@ -693,22 +745,9 @@ func (s *IAM) iamListAccessKeys(req *iamRequest) (*string, *iamErr) {
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.keys))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<AccessKeyMetadata>")
-	for _, k := range u.keys[lo:hi] {
-		b.WriteString("<member>")
-		iamElem(&b, "UserName", u.name)
-		iamElem(&b, "AccessKeyId", k.ID)
-		iamElem(&b, "Status", k.Status)
-		iamElem(&b, "CreateDate", iamTime(k.Created))
-		b.WriteString("</member>")
-	}
-	b.WriteString("</AccessKeyMetadata>" + tail)
-	return iamResult(&b)
+	return iamList(req, "AccessKeyMetadata", u.keys, func(b *strings.Builder, k *iamKey) {
+		iamMember(b, "UserName", u.name, "AccessKeyId", k.ID, "Status", k.Status, "CreateDate", iamTime(k.Created))
+	})
 }
 
 func (s *IAM) iamGetAccessKeyLastUsed(req *iamRequest) (*string, *iamErr) {
@@ -841,21 +880,9 @@ func (s *IAM) iamListMFADevices(req *iamRequest) (*string, *iamErr) {
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.mfa))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<MFADevices>")
-	for _, m := range u.mfa[lo:hi] {
-		b.WriteString("<member>")
-		iamElem(&b, "UserName", u.name)
-		iamElem(&b, "SerialNumber", m.serial)
-		iamElem(&b, "EnableDate", iamTime(m.enabled))
-		b.WriteString("</member>")
-	}
-	b.WriteString("</MFADevices>" + tail)
-	return iamResult(&b)
+	return iamList(req, "MFADevices", u.mfa, func(b *strings.Builder, m iamMFA) {
+		iamMember(b, "UserName", u.name, "SerialNumber", m.serial, "EnableDate", iamTime(m.enabled))
+	})
 }
 
 func (s *IAM) iamDeactivateMFADevice(req *iamRequest) (*string, *iamErr) {
@@ -898,24 +925,10 @@ func (s *IAM) iamListGroupsForUser(req *iamRequest) (*string, *iamErr) {
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.groups))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<Groups>")
-	for _, name := range u.groups[lo:hi] {
+	return iamList(req, "Groups", u.groups, func(b *strings.Builder, name string) {
 		g := s.groups[name]
-		b.WriteString("<member>")
-		iamElem(&b, "Path", "/")
-		iamElem(&b, "GroupName", g.name)
-		iamElem(&b, "GroupId", g.id)
-		iamElem(&b, "Arn", "arn:aws:iam::"+iamAccount+":group/"+g.name)
-		iamElem(&b, "CreateDate", iamTime(g.created))
-		b.WriteString("</member>")
-	}
-	b.WriteString("</Groups>" + tail)
-	return iamResult(&b)
+		iamMember(b, "Path", "/", "GroupName", g.name, "GroupId", g.id, "Arn", "arn:aws:iam::"+iamAccount+":group/"+g.name, "CreateDate", iamTime(g.created))
+	})
 }
 
 func (s *IAM) iamRemoveUserFromGroup(req *iamRequest) (*string, *iamErr) {
@@ -984,21 +997,11 @@ func (s *IAM) iamPutUserPolicy(req *iamRequest) (*string, *iamErr) {
 }
 
 func (s *IAM) iamGetUserPolicy(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	name, e := s.policyName(req)
+	u, name, e := s.userPolicy(req)
 	if e != nil {
 		return nil, e
 	}
-	u, e := s.user(req)
-	if e != nil {
-		return nil, e
-	}
-	doc, ok := u.policies[name]
-	if !ok {
-		return nil, &iamErr{"NoSuchEntity", fmt.Sprintf("The user policy with name %s cannot be found.", name)}
-	}
+	doc := u.policies[name]
 	var b strings.Builder
 	iamElem(&b, "UserName", u.name)
 	iamElem(&b, "PolicyName", name)
@@ -1007,10 +1010,7 @@ func (s *IAM) iamGetUserPolicy(req *iamRequest) (*string, *iamErr) {
 }
 
 func (s *IAM) iamListUserPolicies(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	u, e := s.user(req)
+	u, e := s.namedUser(req)
 	if e != nil {
 		return nil, e
 	}
@@ -1019,43 +1019,20 @@ func (s *IAM) iamListUserPolicies(req *iamRequest) (*string, *iamErr) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	lo, hi, tail, e := iamPage(req, len(names))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<PolicyNames>")
-	for _, n := range names[lo:hi] {
-		iamElem(&b, "member", n)
-	}
-	b.WriteString("</PolicyNames>" + tail)
-	return iamResult(&b)
+	return iamList(req, "PolicyNames", names, func(b *strings.Builder, n string) { iamElem(b, "member", n) })
 }
 
 func (s *IAM) iamDeleteUserPolicy(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	name, e := s.policyName(req)
+	u, name, e := s.userPolicy(req)
 	if e != nil {
 		return nil, e
-	}
-	u, e := s.user(req)
-	if e != nil {
-		return nil, e
-	}
-	if _, ok := u.policies[name]; !ok {
-		return nil, &iamErr{"NoSuchEntity", fmt.Sprintf("The user policy with name %s cannot be found.", name)}
 	}
 	delete(u.policies, name)
 	return nil, nil
 }
 
 func (s *IAM) iamTagUser(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	u, e := s.user(req)
+	u, e := s.namedUser(req)
 	if e != nil {
 		return nil, e
 	}
@@ -1100,25 +1077,9 @@ func (s *IAM) iamTagUser(req *iamRequest) (*string, *iamErr) {
 }
 
 func (s *IAM) iamListUserTags(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	u, e := s.user(req)
+	u, e := s.namedUser(req)
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.tags))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<Tags>")
-	for _, t := range u.tags[lo:hi] {
-		b.WriteString("<member>")
-		iamElem(&b, "Key", t.key)
-		iamElem(&b, "Value", t.value)
-		b.WriteString("</member>")
-	}
-	b.WriteString("</Tags>" + tail)
-	return iamResult(&b)
+	return iamList(req, "Tags", u.tags, iamTagMember)
 }
