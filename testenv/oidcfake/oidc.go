@@ -46,7 +46,7 @@ const (
 	oidcClientSecret = "oidc-client-" + fakebase.Canary + "-s3cr3t"
 )
 
-// PortalTokenMount, PortalTokenField and PortalTokenPath say where NewSandbox stores each
+// PortalTokenMount, PortalTokenField and PortalTokenPath say where testenv.NewSandbox stores each
 // developer's portal token in Vault: field "token" of secret/portal/<name>.
 const (
 	PortalTokenMount = "secret"
@@ -197,7 +197,7 @@ func (o *OIDC) signingKey() *rsa.PrivateKey {
 	o.keyOne.Do(func() {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
-			panic(fmt.Sprintf("testenv: generating the IdP's signing key: %v", err))
+			panic(fmt.Sprintf("oidcfake: generating the IdP's signing key: %v", err))
 		}
 		o.key = key
 	})
@@ -209,7 +209,7 @@ func (o *OIDC) signingKey() *rsa.PrivateKey {
 func (o *OIDC) ForgedAccessToken(c AccessTokenClaims) string {
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		panic(fmt.Sprintf("testenv: generating a key: %v", err))
+		panic(fmt.Sprintf("oidcfake: generating a key: %v", err))
 	}
 	return o.sign(other, c)
 }
@@ -218,7 +218,7 @@ func (o *OIDC) sign(key *rsa.PrivateKey, c AccessTokenClaims) string {
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: KeyID}},
 		(&jose.SignerOptions{}).WithType("at+jwt"))
 	if err != nil {
-		panic(fmt.Sprintf("testenv: signer: %v", err))
+		panic(fmt.Sprintf("oidcfake: signer: %v", err))
 	}
 	iat := c.IssuedAt
 	if iat.IsZero() {
@@ -238,7 +238,7 @@ func (o *OIDC) sign(key *rsa.PrivateKey, c AccessTokenClaims) string {
 	}
 	raw, err := jwt.Signed(signer).Claims(claims).Claims(extra).Serialize()
 	if err != nil {
-		panic(fmt.Sprintf("testenv: signing a token: %v", err))
+		panic(fmt.Sprintf("oidcfake: signing a token: %v", err))
 	}
 	return raw
 }

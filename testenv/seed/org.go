@@ -94,7 +94,7 @@ type Secret struct {
 // Database is a database behind Vault's database secrets engine, mounted at Mount: its root
 // connection (Connection, logged in as RootUser) and its static roles, each a database user
 // whose password Vault manages. The sandbox keeps the users' passwords itself, so a test or
-// drill can ask whether a password still logs in (Vault.DatabaseLogin) as it would ask the
+// drill can ask whether a password still logs in (vaultfake.Vault.DatabaseLogin) as it would ask the
 // database.
 type Database struct {
 	Mount        string

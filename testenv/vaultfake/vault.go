@@ -48,9 +48,9 @@ type Vault struct {
 	entities  map[string]*vaultEntity // by entity id
 	policies  map[string]string       // ACL policy name → HCL
 	kv        map[string]map[string]*vaultKVSecret
-	extra     vaultExtra    // logins, leases and TOTP secrets (vault_auth.go)
-	db        vaultDB       // database secrets engines (vault_database.go)
-	identity  identityState // auth mounts, aliases, groups, token roles (vault_identity.go)
+	extra     vaultExtra    // logins, leases and TOTP secrets (auth.go)
+	db        vaultDB       // database secrets engines (database.go)
+	identity  identityState // auth mounts, aliases, groups, token roles (identity.go)
 }
 
 type vaultToken struct {
