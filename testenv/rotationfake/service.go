@@ -1,8 +1,6 @@
 package rotationfake
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -110,9 +108,7 @@ func (s *SecretService) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": ans})
 		return
 	}
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	c.value = "sk_test_" + fakebase.Canary + "_" + hex.EncodeToString(b)
+	c.value = fakebase.NewCanaryValue("sk_test_", "_", 12)
 	c.rotations++
 	s.live[name] = c
 	ans := map[string]any{c.field: c.value}

@@ -1,8 +1,6 @@
 package vaultfake
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -170,9 +168,7 @@ func (v *Vault) routeDatabase(w http.ResponseWriter, req *vaultRequest) bool {
 // vaultDBPassword is a new database password as Vault's default password policy makes one
 // (20 characters), marked with the canary: it is secret material.
 func vaultDBPassword() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "A1a-" + fakebase.Canary + hex.EncodeToString(b)
+	return fakebase.NewCanaryValue("A1a-", "", 6)
 }
 
 // vaultCustomMetadata copies a seeded secret's custom_metadata; nil stays nil, as Vault
