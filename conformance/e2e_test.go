@@ -63,7 +63,7 @@ func (rg *e2eRig) run(subject string, patience time.Duration) (workflows.RunResu
 	if err != nil {
 		t.Fatal(err)
 	}
-	va := &vault.Activities{Client: rg.vault.Logical(), Patience: patience, NewSecret: func(path, field string, _ vault.Format) (string, error) {
+	va := &vault.Activities{Client: rg.vault.Logical(), TokenClient: vault.TokenClientOf(rg.vault), Patience: patience, NewSecret: func(path, field string, _ vault.Format) (string, error) {
 		return "rotated-" + testenv.Canary + "-" + field, nil
 	}}
 	vault.Register(env, va)

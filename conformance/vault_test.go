@@ -184,7 +184,7 @@ func alias(subject, name string) *vault.DirectoryEntry {
 // with what differs between servers by nature (ids, accessors, times) left out.
 func vaultScenarios(t *testing.T, tg vaultTarget) []string {
 	s := realVaultOrg(t, tg.client)
-	acts := &vault.Activities{Client: tg.client.Logical(), NewSecret: func(path, field string, _ vault.Format) (string, error) {
+	acts := &vault.Activities{Client: tg.client.Logical(), TokenClient: vault.TokenClientOf(tg.client), NewSecret: func(path, field string, _ vault.Format) (string, error) {
 		return "rotated-" + testenv.Canary, nil
 	}}
 	r := newActivityRunner(t, acts, func(env *testsuite.TestActivityEnvironment) { vault.Register(env, acts) })
@@ -246,7 +246,82 @@ func vaultScenarios(t *testing.T, tg vaultTarget) []string {
 	inventory("dave after the cut", vault.InventoryInput{Subject: "dave", Identity: alias("dave", "dave")})
 	readable("dave after the cut, asked again", vault.InventoryInput{Subject: "dave", Identity: alias("dave", "dave")})
 	readable("nobody, asked before a cut", vault.InventoryInput{Subject: "nobody", Identity: alias("nobody", "nobody")})
+
+	// Cut first with the grants captured before the cut (compromised-dev-key as bundled):
+	// Vault's resultant ACL for a probe bound to the entity (templated, group and glob paths
+	// rendered by Vault; "+" rules, which it leaves out, taken from the policies), evaluated
+	// by Vault after the cut, must find what the probe found before it.
+	nextLoginOrg(t, tg.client)
+	for _, who := range []string{"carol", "frank"} {
+		id := alias(who, who)
+		readable(who+" before the cut (probe)", vault.InventoryInput{Subject: who, Identity: id})
+		var nl vault.NextLoginResult
+		err := r.run("vault.CaptureNextLogin", vault.InventoryInput{Subject: who, Identity: id}, &nl)
+		captured, listed := 0, 0
+		for _, a := range nl.ACLs {
+			if a.Captured {
+				captured++
+			}
+			if a.Readable != nil {
+				listed++
+			}
+		}
+		note("%s captured: err=%s status=%s logins=%d acls=%d captured=%d asked-before-the-cut=%d undetermined=%d", who, errType(err), nl.Status, len(nl.Logins), len(nl.ACLs), captured, listed, len(nl.Undetermined))
+		err = r.run("vault.DisableEntity", vault.EntityInput{EntityID: nl.EntityID}, &er)
+		note("disable %s: err=%s disabled=%v", who, errType(err), er.Disabled)
+		inventory(who+" after the cut, from the captured grants", vault.InventoryInput{Subject: who, Identity: id, NextLogin: &nl})
+	}
 	return seen
+}
+
+// nextLoginOrg adds carol and frank, whose next logins are granted by every kind of rule:
+// carol's login policy has a "+" rule and a templated glob, her group an exact path and a
+// denied glob that outranks her "+" rule on proj/x/config; frank's login policy has a
+// templated "+" rule, which Vault renders only for his entity.
+func nextLoginOrg(t *testing.T, c *api.Client) {
+	t.Helper()
+	ctx := context.Background()
+	must := func(_ *api.Secret, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("seeding: %v", err)
+		}
+	}
+	auths, err := c.Sys().ListAuthWithContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := auths["userpass/"].Accessor
+	policies := map[string]string{
+		"carol-login": "path \"secret/data/proj/+/config\" { capabilities = [\"read\"] }\n" +
+			"path \"secret/data/proj/{{identity.entity.aliases." + up + ".name}}/*\" { capabilities = [\"read\"] }",
+		"carol-grp": "path \"secret/data/proj/shared\" { capabilities = [\"read\", \"list\"] }\n" +
+			"path \"secret/data/proj/x/*\" { capabilities = [\"deny\"] }",
+		"frank-login": "path \"secret/data/proj/+/{{identity.entity.aliases." + up + ".name}}\" { capabilities = [\"read\"] }",
+	}
+	for name, hcl := range policies {
+		must(c.Logical().WriteWithContext(ctx, "sys/policies/acl/"+name, map[string]any{"policy": hcl}))
+	}
+	for _, p := range []string{"proj/a/config", "proj/x/config", "proj/a/deep/config", "proj/shared", "proj/carol/notes", "proj/b/frank", "proj/other"} {
+		must(c.Logical().WriteWithContext(ctx, "secret/data/"+p, map[string]any{"data": map[string]any{"v": "value-" + testenv.Canary}}))
+	}
+	pw := "pw-" + testenv.Canary
+	must(c.Logical().WriteWithContext(ctx, "auth/userpass/users/carol", map[string]any{"password": pw, "token_policies": "carol-login"}))
+	must(c.Logical().WriteWithContext(ctx, "auth/userpass/users/frank", map[string]any{"password": pw, "token_policies": "frank-login"}))
+	var carol string
+	for _, who := range []string{"carol", "frank"} {
+		l, err := c.Logical().WriteWithContext(ctx, "auth/userpass/login/"+who, map[string]any{"password": pw})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Only the entity matters here: the login's token is revoked so that the inventory
+		// after the cut has no live token to evaluate.
+		must(c.Logical().WriteWithContext(ctx, "auth/token/revoke-accessor", map[string]any{"accessor": l.Auth.Accessor}))
+		if who == "carol" {
+			carol = l.Auth.EntityID
+		}
+	}
+	must(c.Logical().WriteWithContext(ctx, "identity/group", map[string]any{"name": "proj-devs", "policies": []string{"carol-grp"}, "member_entity_ids": []string{carol}}))
 }
 
 var idRE = regexp.MustCompile(`(token|entity) \S+`)
@@ -267,23 +342,30 @@ func TestVaultConformance(t *testing.T) {
 	sandbox := vaultScenarios(t, sandboxVault(t))
 	want := map[string]string{
 		"alice by alias": "status=found present=true readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/alice/x team/payments/db] source=vault-capabilities tokens=2 logins=1 undetermined=0",
-		"alice by name (auto-named entity: absent)": "err= status=absent present=false",
-		"alias on a mount that does not exist":      "err=DirectoryMismatch",
-		"entity id that does not exist":             "err=DirectoryMismatch",
-		"alice narrowed to secret/shared/":          "readable=[secret/shared/a secret/shared/b secret/shared/d]",
-		"dave (deny beats a glob)":                  "readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x]",
-		"alice without live tokens":                 "readable=[secret/shared/a secret/shared/b secret/users/alice/x team/payments/db] source=vault-capabilities tokens=0",
-		"alice disabled":                            "readable=[] source=vault-capabilities tokens=0",
-		"erin by name (no alias)":                   "status=found present=true readable=[] source=vault-capabilities tokens=0 logins=0 undetermined=1",
-		"verify before":                             "passed=false",
-		"verify after":                              "passed=true",
-		"verify absent":                             "passed=true checks=not present in Vault=true",
-		"revoke #2":                                 "revoked=0 already=2",
-		"dave before the cut":                       "err= status=found present=true readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x] source=vault-capabilities tokens=0 logins=1 undetermined=0",
-		"disable dave":                              "err= disabled=true",
-		"dave after the cut":                        "readable=[secret/shared/a secret/shared/b secret/shared/d] source=firebreak-acl tokens=1",
-		"dave after the cut, asked again":           "readable=[] source=vault-capabilities tokens=0 logins=1",
-		"nobody, asked before a cut":                "err= status=absent present=false",
+		"alice by name (auto-named entity: absent)":     "err= status=absent present=false",
+		"alias on a mount that does not exist":          "err=DirectoryMismatch",
+		"entity id that does not exist":                 "err=DirectoryMismatch",
+		"alice narrowed to secret/shared/":              "readable=[secret/shared/a secret/shared/b secret/shared/d]",
+		"dave (deny beats a glob)":                      "readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x]",
+		"alice without live tokens":                     "readable=[secret/shared/a secret/shared/b secret/users/alice/x team/payments/db] source=vault-capabilities tokens=0",
+		"alice disabled":                                "readable=[] source=vault-capabilities tokens=0",
+		"erin by name (no alias)":                       "status=found present=true readable=[] source=vault-capabilities tokens=0 logins=0 undetermined=1",
+		"verify before":                                 "passed=false",
+		"verify after":                                  "passed=true",
+		"verify absent":                                 "passed=true checks=not present in Vault=true",
+		"revoke #2":                                     "revoked=0 already=2",
+		"dave before the cut":                           "err= status=found present=true readable=[secret/shared/a secret/shared/b secret/shared/d secret/users/dave/x] source=vault-capabilities tokens=0 logins=1 undetermined=0",
+		"disable dave":                                  "err= disabled=true",
+		"dave after the cut":                            "readable=[secret/shared/a secret/shared/b secret/shared/d] source=firebreak-acl tokens=1",
+		"dave after the cut, asked again":               "readable=[] source=vault-capabilities tokens=0 logins=1",
+		"nobody, asked before a cut":                    "err= status=absent present=false",
+		"carol before the cut (probe)":                  "err= status=found present=true readable=[secret/proj/a/config secret/proj/carol/notes secret/proj/shared] source=vault-capabilities",
+		"carol captured":                                "err= status=found logins=1 acls=1 captured=1 asked-before-the-cut=0 undetermined=0",
+		"disable carol":                                 "err= disabled=true",
+		"carol after the cut, from the captured grants": "readable=[secret/proj/a/config secret/proj/carol/notes secret/proj/shared] source=vault-resultant-acl tokens=0 logins=1 undetermined=0",
+		"frank before the cut (probe)":                  "readable=[secret/proj/b/frank] source=vault-capabilities",
+		"frank captured":                                "err= status=found logins=1 acls=1 captured=1 asked-before-the-cut=1 undetermined=0",
+		"frank after the cut, from the captured grants": "readable=[secret/proj/b/frank] source=vault-resultant-acl tokens=0 logins=1 undetermined=0",
 	}
 	for label, w := range want {
 		found := false

@@ -67,6 +67,13 @@ path "auth/+/users/*" {
 path "sys/policies/acl/*" {
   capabilities = ["read"]
 }
+# Before the first cut firebreak captures, with the probe token, the resultant ACL Vault
+# renders for the person's next login (sys/internal/ui/resultant-acl, in the default policy);
+# after the cut it asks Vault which secrets those rules grant by writing them as a temporary
+# policy for a 60-second token minted through the probe role, then deleting it.
+path "sys/policies/acl/firebreak-next-login-*" {
+  capabilities = ["create", "update", "delete"]
+}
 # Without the probe role firebreak evaluates entity and group policies itself too, which also
 # needs:
 #   path "identity/group/id/*" { capabilities = ["read"] }

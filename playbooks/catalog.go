@@ -192,6 +192,7 @@ var catalog = []Action{
 			{Name: "subject", Type: TypeString, Required: true, Doc: "the person (entity name unless the directory says otherwise)"},
 			{Name: "secret_mount", Type: TypeString, Doc: "narrow to one KV v2 mount (default every KV v2 mount)"},
 			{Name: "secret_prefix", Type: TypeString, Doc: "narrow to a path prefix (default the whole mount)"},
+			{Name: "next_login", Type: TypeMap, Doc: "the outputs of vault.capture_next_login, taken before the first cut: Vault is asked which secrets those grants allow instead of probing the next login (which Vault refuses once the entity is disabled)"},
 			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
 		},
 		Outputs: vaultInventoryOutputs(),
@@ -216,6 +217,27 @@ var catalog = []Action{
 			{Name: "aliases", Type: TypeMapList, Doc: "logins bound to the entity: name, mount_accessor, mount_path, mount_type"},
 		},
 		Retry: readRetry, Timeout: 60 * time.Second,
+	},
+	{
+		Name: "vault.capture_next_login", Summary: "What Vault grants the subject's next login, captured before the first cut: for each way they log in, a short-lived probe token bound to their identity entity and Vault's resultant ACL for it (entity, group and templated policies rendered by Vault). A few requests whatever Vault holds, none over the secrets; give the result to vault.inventory (next_login), which asks Vault after the cut which secrets it grants. Run it before disabling the entity: Vault no longer answers for a disabled one. Absent or unavailable is a result (present: false).",
+		Args: []Param{
+			{Name: "subject", Type: TypeString, Required: true, Doc: "the person (entity name unless the directory says otherwise)"},
+			{Name: IdentityArg, Type: TypeMap, Internal: true, Doc: "the subject's directory entry"},
+		},
+		Outputs: []Param{
+			{Name: "subject", Type: TypeString, Doc: "the person"},
+			{Name: "present", Type: TypeBool, Doc: "their identity entity was found"},
+			{Name: "status", Type: TypeString, Doc: "found, absent or unavailable"},
+			{Name: "detail", Type: TypeString, Doc: "what was found, or why not"},
+			{Name: "looked_for", Type: TypeString, Doc: "where the subject was looked for"},
+			{Name: "entity_id", Type: TypeString, Doc: "identity entity id"},
+			{Name: "entity_name", Type: TypeString, Doc: "identity entity name"},
+			{Name: "entity_disabled", Type: TypeBool, Doc: "whether the entity was already disabled"},
+			{Name: "logins", Type: TypeMapList, Doc: "ways to log in next: via, policies the auth method grants"},
+			{Name: "acls", Type: TypeMapList, Doc: "per distinct login: via, policies, captured, root, rules (path, capabilities) as Vault rendered them"},
+			{Name: "undetermined", Type: TypeStringList, Doc: "what could not be determined, and why"},
+		},
+		Retry: readRetry, Timeout: 2 * time.Minute,
 	},
 	{
 		Name: "vault.readable_secrets", Summary: "Which KV v2 secrets the subject's next login may read, asked of Vault with a short-lived probe token bound to their identity entity (entity, group and templated policies evaluated by Vault), without looking up every token: a few requests whatever Vault holds. Run it before disabling the entity: Vault no longer answers for a disabled one. Absent or unavailable is a result (present: false).",
@@ -626,7 +648,7 @@ func vaultInventoryOutputs() []Param {
 		{Name: "mounts", Type: TypeStringList, Doc: "KV v2 mounts considered"},
 		{Name: "readable_secrets", Type: TypeMapList, Doc: "secrets Vault says a live token or the next login could read: mount, path, version"},
 		{Name: "readable_paths", Type: TypeStringList, Doc: "the same as mount/path strings"},
-		{Name: "readable_source", Type: TypeString, Doc: "vault-capabilities, or firebreak-acl when no probe token could be made"},
+		{Name: "readable_source", Type: TypeString, Doc: "vault-capabilities; vault-resultant-acl when the next login's grants were captured before the cut; or firebreak-acl when no probe token could be made"},
 		{Name: "undetermined", Type: TypeStringList, Doc: "what could not be determined, and why"},
 	}
 }

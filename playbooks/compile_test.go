@@ -51,8 +51,8 @@ func TestLibraryCompiles(t *testing.T) {
 	}
 	if seen := map[string]bool{}; true {
 		upstream("disable_entity", seen)
-		if !seen["vault_readable"] {
-			t.Error("disable_entity does not wait for vault_readable: after it Vault no longer says what the person could read")
+		if !seen["vault_next_login"] {
+			t.Error("disable_entity does not wait for vault_next_login: after it Vault no longer says what the person's next login is granted")
 		}
 	}
 	if p.SourceSHA256 == "" || p.CompilerVersion == "" {

@@ -165,7 +165,7 @@ func (s *Sandbox) Register(w worker.Registry, store evidence.Store) error {
 	pc := pagerduty.NewClient(s.PagerDuty.Token(), pagerduty.WithAPIEndpoint(s.PagerDuty.URL()))
 	pc.HTTPClient = sandboxHTTP
 
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), NewSecret: canarySecret, Services: httpreq.Rotator{Client: sandboxHTTP, Services: s.HTTPServices()}})
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), TokenClient: fbvault.TokenClientOf(vc), NewSecret: canarySecret, Services: httpreq.Rotator{Client: sandboxHTTP, Services: s.HTTPServices()}})
 	awsiam.Register(w, &awsiam.Activities{Client: ic, Secrets: fbvault.KVStore{Client: vc.Logical()}})
 	fbslack.Register(w, &fbslack.Activities{Client: sc})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pc, From: PagerDutyBotEmail})

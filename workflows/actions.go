@@ -121,6 +121,7 @@ var bindings = map[string]binding{
 	"vault.inventory_many":          bind(vault.ActivityPrefix, va.InventoryMany),
 	"vault.read_entity":             bind(vault.ActivityPrefix, va.ReadEntity),
 	"vault.readable_secrets":        bind(vault.ActivityPrefix, va.ReadableSecrets),
+	"vault.capture_next_login":      bind(vault.ActivityPrefix, va.CaptureNextLogin),
 	"vault.revoke_tokens":           bind(vault.ActivityPrefix, va.RevokeTokens),
 	"vault.disable_entity":          bind(vault.ActivityPrefix, va.DisableEntity),
 	"vault.enable_entity":           bind(vault.ActivityPrefix, va.EnableEntity),

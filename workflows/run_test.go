@@ -109,6 +109,15 @@ func (f *fakes) register(env *testsuite.TestWorkflowEnvironment) {
 		}
 		return vault.InventoryResult{Present: true, Status: vault.StatusFound, EntityID: "ent-1", EntityName: in.Subject}, nil
 	})
+	reg("vault.CaptureNextLogin", func(ctx context.Context, in vault.InventoryInput) (vault.NextLoginResult, error) {
+		if err := f.record("vault.CaptureNextLogin"); err != nil {
+			return vault.NextLoginResult{}, err
+		}
+		if f.vaultStatus != "" {
+			return vault.NextLoginResult{Subject: in.Subject, Status: f.vaultStatus}, nil
+		}
+		return vault.NextLoginResult{Present: true, Status: vault.StatusFound, EntityID: "ent-1", EntityName: in.Subject}, nil
+	})
 	reg("awsiam.ListKeys", func(ctx context.Context, in awsiam.ListKeysInput) (awsiam.ListKeysResult, error) {
 		if in.Identity != nil && in.Identity.AWS != nil {
 			f.mu.Lock()

@@ -284,3 +284,20 @@ func (a *ACL) Capabilities(path string) []string {
 	}
 	return out
 }
+
+// ResultantRules lists the ACL's exact rules and its glob rules (by prefix, without the
+// trailing "*") with their capabilities, sorted, as sys/internal/ui/resultant-acl answers:
+// rules with a "+" segment are not listed there, and a deny is listed alone.
+func (a *ACL) ResultantRules() (exact, glob map[string][]string) {
+	exact, glob = map[string][]string{}, map[string][]string{}
+	for p, caps := range a.acl.exact {
+		exact[p] = capNames(caps)
+	}
+	for p, caps := range a.acl.prefix {
+		glob[p] = capNames(caps)
+	}
+	return exact, glob
+}
+
+// Root reports whether the ACL is root's (it grants everything).
+func (a *ACL) Root() bool { return a.acl.root }

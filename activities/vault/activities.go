@@ -46,6 +46,11 @@ type Activities struct {
 	// next login could read; "" means DefaultProbeRole. Without it (or the right to use it)
 	// inventories fall back to firebreak's own policy evaluation and say so.
 	ProbeRole string
+	// TokenClient returns a client like Client that sends token instead of its own: how
+	// firebreak reads a probe token's resultant ACL (TokenClientOf builds one from an
+	// *api.Client). nil: the next login cannot be captured before the first cut, and the
+	// inventory evaluates the login's policies itself after it, saying so.
+	TokenClient func(token string) Logical
 	// Patience bounds how long, from when an inventory was first scheduled, Temporal retries
 	// it while Vault is unreachable or failing; after that (and always on the retry policy's
 	// last attempt) it reports Vault unavailable instead of failing. 0: the last attempt only.
@@ -60,6 +65,39 @@ type Activities struct {
 // half of it is all Register needs, which lets tests pass a TestActivityEnvironment.
 func Register(r worker.ActivityRegistry, a *Activities) {
 	r.RegisterActivityWithOptions(a, activity.RegisterOptions{Name: ActivityPrefix})
+}
+
+// TokenClientOf returns, for Activities.TokenClient, clients cloned from c (same address,
+// TLS, transport and headers) that send token.
+func TokenClientOf(c *api.Client) func(token string) Logical {
+	return func(token string) Logical {
+		cc, err := c.Clone()
+		if err != nil {
+			return failingLogical{err}
+		}
+		cc.SetHeaders(c.Headers()) // the namespace, if any
+		cc.SetToken(token)
+		return cc.Logical()
+	}
+}
+
+// failingLogical answers every request with err.
+type failingLogical struct{ err error }
+
+func (f failingLogical) ReadWithContext(context.Context, string) (*api.Secret, error) {
+	return nil, f.err
+}
+func (f failingLogical) ReadWithDataWithContext(context.Context, string, map[string][]string) (*api.Secret, error) {
+	return nil, f.err
+}
+func (f failingLogical) WriteWithContext(context.Context, string, map[string]interface{}) (*api.Secret, error) {
+	return nil, f.err
+}
+func (f failingLogical) ListWithContext(context.Context, string) (*api.Secret, error) {
+	return nil, f.err
+}
+func (f failingLogical) DeleteWithContext(context.Context, string) (*api.Secret, error) {
+	return nil, f.err
 }
 
 func (a *Activities) newSecret(path, field string, format Format) (string, error) {

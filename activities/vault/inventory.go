@@ -28,6 +28,10 @@ type InventoryInput struct {
 	// Identity is the subject's directory entry, filled in by the interpreter from
 	// firebreak.yaml's directory; nil means the subject is the entity name.
 	Identity *DirectoryEntry `json:"identity,omitempty"`
+	// NextLogin is what vault.capture_next_login found before the first cut (Inventory
+	// only): Vault is asked which secrets those captured grants allow instead of probing the
+	// next login, which Vault refuses once the entity is disabled. nil: probe as usual.
+	NextLogin *NextLoginResult `json:"next_login,omitempty"`
 }
 
 // InventoryResult is what the subject holds in Vault. Every list is sorted.
@@ -123,6 +127,9 @@ func (a *Activities) Inventory(ctx context.Context, in InventoryInput) (Inventor
 		if err != nil {
 			return err
 		}
+		if in.NextLogin != nil && in.NextLogin.Present && in.NextLogin.EntityID == res.EntityID {
+			pass.next = in.NextLogin
+		}
 		res, err = pass.complete(ctx, res, ent, tokens)
 		return err
 	})
@@ -209,6 +216,7 @@ type inventoryPass struct {
 	auth          map[string]authMount // by path; nil until read
 	meta          map[string]int       // mount/path → current version; -1 when deleted since listed
 	cleanupLater  bool                 // remove probe tokens after returning (before a first cut)
+	next          *NextLoginResult     // the next login, captured before the first cut
 }
 
 // entity resolves the subject's identity entity: the start of its inventory. A subject with
@@ -337,10 +345,21 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 	}
 	res.Policies = slices.Sorted(maps.Keys(policySet))
 
-	// The next login: one probe per way of logging in, evaluated by Vault.
+	// The next login: one probe per way of logging in, evaluated by Vault; or, after a first
+	// cut, the grants Vault gave a probe before it, evaluated by Vault now.
 	res.ReadableSource = SourceVault
 	if aclSource {
 		res.ReadableSource = SourceFirebreakACL
+	}
+	if p.next != nil {
+		src, err := p.completeCaptured(ctx, &res, ent, readable)
+		if err != nil {
+			return InventoryResult{}, err
+		}
+		if res.ReadableSource != SourceFirebreakACL {
+			res.ReadableSource = src
+		}
+		return p.finish(ctx, res, readable)
 	}
 	var grants []loginGrant
 	byAccessor := map[string]authMount{}
@@ -405,6 +424,42 @@ func (p *inventoryPass) complete(ctx context.Context, res InventoryResult, ent m
 			}
 		}
 	}
+	return p.finish(ctx, res, readable)
+}
+
+// completeCaptured asks Vault which of the pass's secrets the next login's captured grants
+// allow (evaluateCaptured), and says who decided.
+func (p *inventoryPass) completeCaptured(ctx context.Context, res *InventoryResult, ent map[string]any, readable map[string]bool) (string, error) {
+	a := p.a
+	src := SourceResultantACL
+	res.Logins = append(res.Logins, p.next.Logins...)
+	res.Undetermined = append(res.Undetermined, p.next.Undetermined...)
+	for _, acl := range p.next.ACLs {
+		var r map[string]bool
+		var notes []string
+		var err error
+		switch {
+		case acl.Refused:
+			continue
+		case !acl.Captured:
+			r, notes, err = a.ownEvaluation(ctx, ent, acl.Policies, p.paths)
+			src = SourceFirebreakACL
+		default:
+			r, notes, err = a.evaluateCaptured(ctx, acl, p.paths)
+		}
+		if err != nil {
+			return "", err
+		}
+		res.Undetermined = append(res.Undetermined, notes...)
+		for k := range r {
+			readable[k] = true
+		}
+	}
+	return src, nil
+}
+
+// finish sorts res and fills in the readable secrets at their current versions.
+func (p *inventoryPass) finish(ctx context.Context, res InventoryResult, readable map[string]bool) (InventoryResult, error) {
 	sort.Strings(res.Undetermined)
 	res.Logins = sortLogins(res.Logins)
 

@@ -68,7 +68,7 @@ func registerProduction(ctx context.Context, st *settings, w worker.Registry, st
 		return err
 	}
 	// Secrets marked firebreak-rotate: service:NAME/PATH are rotated by the same configured services.
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), Services: httpreq.Rotator{Services: services}})
+	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), TokenClient: fbvault.TokenClientOf(vc), Services: httpreq.Rotator{Services: services}})
 	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, st.iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
 	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(st.get("SLACK_BOT_TOKEN"), slackOpts...)})
 	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(st.get("PAGERDUTY_TOKEN"), pdOpts...), From: st.get("PAGERDUTY_FROM")})

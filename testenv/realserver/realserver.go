@@ -92,13 +92,20 @@ func StartOpenBao(t T, root string) *OpenBao {
 		Missing(t, "real OpenBao not available ("+why+"); the comparison against it is skipped")
 	}
 	b := &OpenBao{Root: root}
-	b.hostp = freeHostPort(t)
-	b.Addr = "http://" + b.hostp
-	b.start(t, bin)
-	return b
+	// The port is free when chosen but may be taken by another process before bao binds it
+	// (tests run in parallel packages): then choose another, a few times.
+	for try := 1; ; try++ {
+		b.hostp = freeHostPort(t)
+		b.Addr = "http://" + b.hostp
+		if b.start(t, bin, try < 4) {
+			return b
+		}
+	}
 }
 
-func (b *OpenBao) start(t T, bin string) {
+// start starts bao on b.hostp and waits until it is healthy. When it exits because the port
+// was taken and retryPort is set, start returns false for the caller to choose another port.
+func (b *OpenBao) start(t T, bin string, retryPort bool) bool {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "server", "-dev", "-dev-root-token-id="+b.Root, "-dev-listen-address="+b.hostp)
@@ -119,11 +126,14 @@ func (b *OpenBao) start(t T, bin string) {
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
 		select {
 		case <-done:
+			if retryPort && strings.Contains(out.String(), "address already in use") {
+				return false
+			}
 			t.Fatalf("bao exited before becoming healthy; output:\n%s", out.String())
 		case <-time.After(100 * time.Millisecond):
 		}

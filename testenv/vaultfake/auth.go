@@ -125,6 +125,8 @@ func (v *Vault) routeExtra(w http.ResponseWriter, req *vaultRequest) bool {
 		v.renewSelf(w, req)
 	case p == "sys/capabilities-self":
 		v.capabilitiesSelf(w, req)
+	case p == "sys/internal/ui/resultant-acl":
+		v.resultantACL(w, req)
 	case strings.HasPrefix(p, "sys/leases/revoke-prefix/"):
 		v.revokePrefix(w, req, strings.TrimPrefix(p, "sys/leases/revoke-prefix/"))
 	case p == "identity/mfa/method/totp/admin-destroy":
@@ -167,7 +169,7 @@ func (v *Vault) login(w http.ResponseWriter, req *vaultRequest, method, userFiel
 	vaultRespondAuth(w, tok, true)
 }
 
-func vaultRespondAuth(w http.ResponseWriter, t *vaultToken, renewable bool) {
+func vaultRespondAuth(w http.ResponseWriter, t *vaultToken, renewable bool, identityPolicies ...string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(map[string]any{
@@ -175,7 +177,7 @@ func vaultRespondAuth(w http.ResponseWriter, t *vaultToken, renewable bool) {
 		"auth": map[string]any{
 			"client_token": t.id, "accessor": t.accessor, "policies": t.policies, "token_policies": t.policies,
 			"lease_duration": int64(t.ttl.Seconds()), "renewable": renewable, "entity_id": t.entityID,
-			"token_type": tokenType(t), "orphan": true,
+			"token_type": tokenType(t), "orphan": true, "identity_policies": identityPolicies,
 		},
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -257,6 +258,10 @@ func (v *Vault) identityRoute(w http.ResponseWriter, req *vaultRequest) bool {
 		} else {
 			st.mounts[mp+"/"] = typ
 		}
+		w.WriteHeader(http.StatusNoContent)
+	case strings.HasPrefix(p, "sys/policies/acl/") && req.method == "DELETE":
+		// Deleting a policy that does not exist succeeds, as in Vault.
+		delete(v.policies, strings.ToLower(strings.TrimPrefix(p, "sys/policies/acl/")))
 		w.WriteHeader(http.StatusNoContent)
 	case strings.HasPrefix(p, "sys/policies/acl/") && req.method == "POST":
 		name := strings.ToLower(strings.TrimPrefix(p, "sys/policies/acl/"))
@@ -686,7 +691,10 @@ func (v *Vault) tokenCreate(w http.ResponseWriter, req *vaultRequest, role strin
 		path += "/" + role
 	}
 	tok := v.issueToken(display, path, entityID, typ, pols, ttl, numUses)
-	vaultRespondAuth(w, tok, false)
+	if noDefault, _ := vaultBool(req.body["no_default_policy"]); noDefault {
+		tok.policies = slices.DeleteFunc(tok.policies, func(p string) bool { return p == "default" })
+	}
+	vaultRespondAuth(w, tok, false, v.identityPolicies(entityID)...)
 }
 
 func containsString(l []string, s string) bool {
@@ -747,6 +755,21 @@ func (v *Vault) capabilitiesAccessor(w http.ResponseWriter, req *vaultRequest) {
 // capabilitiesOf lists the capabilities the token has on each path, plus "capabilities" (all
 // of them, as Vault answers); v.mu is held.
 func (v *Vault) capabilitiesOf(t *vaultToken, paths []string) map[string]any {
+	acl := v.tokenACL(t)
+	data := map[string]any{}
+	var all []string
+	for _, path := range paths {
+		caps := acl.Capabilities(path)
+		data[path] = caps
+		all = append(all, caps...)
+	}
+	data["capabilities"] = all
+	return data
+}
+
+// tokenACL merges the token's policies, its entity's and the entity's groups', templated
+// paths filled in from the entity, as Vault evaluates them; v.mu is held.
+func (v *Vault) tokenACL(t *vaultToken) *fbvault.ACL {
 	var pols []*fbvault.Policy
 	root := false
 	names := append([]string(nil), t.policies...)
@@ -772,16 +795,7 @@ func (v *Vault) capabilitiesOf(t *vaultToken, paths []string) map[string]any {
 			pols = append(pols, p)
 		}
 	}
-	acl := fbvault.MergePolicies(root, pols...)
-	data := map[string]any{}
-	var all []string
-	for _, path := range paths {
-		caps := acl.Capabilities(path)
-		data[path] = caps
-		all = append(all, caps...)
-	}
-	data["capabilities"] = all
-	return data
+	return fbvault.MergePolicies(root, pols...)
 }
 
 var templateRE = regexp.MustCompile(`\{\{\s*([^}]*?)\s*\}\}`)

@@ -27,7 +27,8 @@ const RootToken = "hvs.sandbox-root-" + fakebase.Canary + "-0000"
 const vaultDefaultPolicyHCL = `path "auth/token/lookup-self" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 path "auth/token/revoke-self" { capabilities = ["update"] }
-path "sys/capabilities-self" { capabilities = ["update"] }`
+path "sys/capabilities-self" { capabilities = ["update"] }
+path "sys/internal/ui/resultant-acl" { capabilities = ["read"] }`
 
 // Vault is a loopback server that speaks enough of the Vault HTTP API for the unmodified
 // github.com/hashicorp/vault/api client: token auth, identity entities, token accessors,
