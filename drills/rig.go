@@ -368,7 +368,8 @@ func drillMemo(playbook string, faults any, replayOf string) map[string]any {
 // cancelRun cancels a drill's run that this command stops waiting for, and says what became
 // of it.
 func (r *Rig) cancelRun(st runs.Started) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Generous: on a busy machine the run takes a while to carry the cancellation out.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := r.cfg.Client.CancelWorkflow(ctx, st.WorkflowID, st.RunID); err != nil {
 		return fmt.Sprintf("cancelling run %s failed (%v); it has no worker now — cancel it from the Temporal Web UI", st.WorkflowID, err)
