@@ -31,16 +31,16 @@ const DefaultApproveRole = playbooks.DefaultApproveRole
 // configuredApproveRoles are the roles the workers approve single actions with
 // (FIREBREAK_APPROVE_ROLE, comma-separated, else DefaultApproveRole): workers recompile an
 // action plan with them, so the requester does not pick who approves.
-func configuredApproveRoles() []string {
+func configuredApproveRoles(st *settings) []string {
 	var lib playbooks.Library
-	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
+	lib.SetActionApproveRoles(strings.Split(st.get("FIREBREAK_APPROVE_ROLE"), ","))
 	return lib.ActionApproveRoles()
 }
 
 // checkApproveRoles refuses --approve-role values that are not the workers' configured
 // approver roles.
-func checkApproveRoles(roles []string) error {
-	want := configuredApproveRoles()
+func checkApproveRoles(st *settings, roles []string) error {
+	want := configuredApproveRoles(st)
 	if !slices.Equal(roles, want) {
 		return usagef("--approve-role %s: the workers approve single actions with role [%s] (FIREBREAK_APPROVE_ROLE, default %s) and run no action plan with other approvers; the requester does not choose who approves", strings.Join(roles, ","), strings.Join(want, ", "), DefaultApproveRole)
 	}
@@ -152,7 +152,8 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 					roles = append(roles, r)
 				}
 			}
-			if err := checkApproveRoles(roles); err != nil {
+			st := settingsOf(cmd)
+			if err := checkApproveRoles(st, roles); err != nil {
 				return err
 			}
 			plan, inputs, err := actionPlan(args[0], raw, roles)
@@ -164,44 +165,44 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 				if strings.TrimSpace(requestedBy) == "" {
 					return usagef("%s cannot be undone and waits for a second person, who must not be its requester: give --requested-by (or FIREBREAK_REQUESTER)", args[0])
 				}
-				if setting("TEMPORAL_ADDRESS") == "" {
+				if st.get("TEMPORAL_ADDRESS") == "" {
 					return usagef("%s cannot be undone, so it waits for a second person's approval in Slack; with TEMPORAL_ADDRESS unset it would run on an embedded Temporal server that nobody else can reach, and wait in vain. Set TEMPORAL_ADDRESS to the cluster firebreak serve answers Slack for, or drill it: firebreak drill run against the sandbox", args[0])
 				}
 			}
-			auth, err := requesterAuth(requestedBy)
+			auth, err := requesterAuthOf(st, requestedBy)
 			if err != nil {
 				return err
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			logger, err := st.logger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
 			ctx := contextOf(cmd)
-			sess, err := openProduction(ctx, logger, evidenceDir, "")
+			sess, err := dialProduction(ctx, st, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
-				Directory:  configuredDirectory(),
+				Directory:  st.directory(),
 				DigestStep: actionStep,
 				Action:     &playbooks.ActionRequest{Action: args[0], Args: raw},
 				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
-			st, err := sess.start(ctx, run, runs.StartOptions{})
+			started, err := sess.start(ctx, run, runs.StartOptions{})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", st.WorkflowID, st.RunID)
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", started.WorkflowID, started.RunID)
 			if gated {
-				fmt.Fprint(cmd.ErrOrStderr(), approvalHelp(args[0], st.WorkflowID, requestedBy, gate))
+				fmt.Fprint(cmd.ErrOrStderr(), approvalHelp(args[0], started.WorkflowID, requestedBy, gate))
 			}
 			if noWait {
 				return nil
 			}
-			res, _, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
-			rep := actionReport(args[0], st.WorkflowID, st.RunID, res, err)
+			res, _, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, started, timeout, sess.conn.Embedded)
+			rep := actionReport(args[0], started.WorkflowID, started.RunID, res, err)
 			if err := printAction(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return err
 			}
@@ -215,7 +216,7 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id the run reports on")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the action was run, recorded in the run's trigger")
 	requesterFlag(cmd, &requestedBy)
-	defRole := setting("FIREBREAK_APPROVE_ROLE")
+	defRole := envSettings().get("FIREBREAK_APPROVE_ROLE")
 	if defRole == "" {
 		defRole = DefaultApproveRole
 	}

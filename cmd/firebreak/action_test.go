@@ -135,7 +135,7 @@ func approveAs(ctx context.Context, c client.Client, id, who string, roles []str
 }
 
 // testDecisionKey is the front end's decision key in cmd tests; workers started by
-// startProductionWorker trust it once trustTestSigner has run.
+// startWorker trust it once trustTestSigner has run.
 var (
 	testDecisionKey    = ed25519.NewKeyFromSeed([]byte("cmd-test-decision-key-0123456789"))
 	testDecisionSigner = workflows.NewSigner(testDecisionKey)
@@ -238,7 +238,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	trustTestSigner(t)
-	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir, "")
+	w, conn, err := startWorker(ctx, settingsFrom(ctx), newDiscardLogger(), evDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}

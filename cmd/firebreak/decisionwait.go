@@ -22,6 +22,7 @@ const decisionPoll = time.Second
 // says where that server listens, and whether anyone else can decide at all (only with the
 // same payload key, FIREBREAK_CODEC_KEY). The returned func stops it.
 func announceDecisions(ctx context.Context, stderr io.Writer, conn *temporalConn, st runs.Started) (stop func()) {
+	sharedKey := settingsFrom(ctx).get("FIREBREAK_CODEC_KEY") != ""
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -43,7 +44,7 @@ func announceDecisions(ctx context.Context, stderr io.Writer, conn *temporalConn
 						continue
 					}
 					seen[k] = true
-					fmt.Fprintln(stderr, decisionNotice(st.WorkflowID, p, conn))
+					fmt.Fprintln(stderr, decisionNotice(st.WorkflowID, p, conn, sharedKey))
 				}
 			}
 			select {
@@ -80,7 +81,7 @@ func announceRetries(ctx context.Context, stderr io.Writer, conn *temporalConn, 
 }
 
 // decisionNotice is one line: which gate, who may decide it, and the command that does.
-func decisionNotice(workflowID string, p workflows.PendingApproval, conn *temporalConn) string {
+func decisionNotice(workflowID string, p workflows.PendingApproval, conn *temporalConn, sharedKey bool) string {
 	who := append(append([]string{}, p.Roles...), p.Owners...)
 	var b strings.Builder
 	fmt.Fprintf(&b, "firebreak: run %s waits for a signed decision on %s %s", workflowID, p.Kind, p.Step)
@@ -92,7 +93,7 @@ func decisionNotice(workflowID string, p workflows.PendingApproval, conn *tempor
 	}
 	fmt.Fprintf(&b, ". Decide it with `firebreak approve %s %s --as WHO` (or deny) as a holder of the decision key, or in Slack through firebreak serve or dev.", workflowID, p.Step)
 	if conn.Embedded {
-		if setting("FIREBREAK_CODEC_KEY") == "" {
+		if !sharedKey {
 			fmt.Fprintf(&b, " This run is on this command's own embedded Temporal server (%s) with a payload key of its own, so nobody else can decide it: stop the command and start the run against `firebreak dev` or a cluster (TEMPORAL_ADDRESS), or give this command and the deciding one the same FIREBREAK_CODEC_KEY.", conn.Address)
 		} else {
 			fmt.Fprintf(&b, " This run is on this command's embedded Temporal server: decide from another shell with TEMPORAL_ADDRESS=%s and this command's FIREBREAK_CODEC_KEY; its worker counts only decisions signed by a key in FIREBREAK_DECISION_PUBLIC_KEYS.", conn.Address)

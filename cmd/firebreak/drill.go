@@ -215,7 +215,7 @@ type drillRig struct {
 // startRig connects to Temporal (TEMPORAL_ADDRESS, or an embedded server) and starts a drill
 // rig on it; out (nil: nowhere) is told of drills stopped and decisions a tabletop waits for.
 func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string, out io.Writer) (*drillRig, error) {
-	conn, err := connectTemporal(ctx, logger)
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), logger)
 	if err != nil {
 		return nil, err
 	}

@@ -41,7 +41,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 			if err != nil {
 				return err
 			}
-			ex, err := audit.BuildWith(args[0], runID, events, nil, audit.Options{People: directoryNames()})
+			ex, err := audit.BuildWith(args[0], runID, events, nil, audit.Options{People: settingsOf(cmd).directoryNames()})
 			if err != nil {
 				return err
 			}

@@ -43,27 +43,27 @@ does not exist or TEMPORAL_ADDRESS is not set.`,
 		Example: "  firebreak status firebreak/compromised-dev-key/alice\n  firebreak status firebreak/pagerduty/P1234 --json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := contextOf(cmd)
-			if setting("TEMPORAL_ADDRESS") == "" {
+			ctx, st := contextOf(cmd), settingsOf(cmd)
+			if st.get("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak status asks a run on a Temporal server: set TEMPORAL_ADDRESS (the one firebreak dev or your cluster listens on); an embedded server started for this command would hold no runs")
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), "error")
+			logger, err := st.logger(cmd.ErrOrStderr(), "error")
 			if err != nil {
 				return err
 			}
-			conn, err := connectTemporal(ctx, logger)
+			conn, err := dialTemporal(ctx, st, logger)
 			if err != nil {
 				return err
 			}
 			defer conn.Close()
-			st, err := runStatus(ctx, conn, args[0])
+			rs, err := runStatus(ctx, conn, args[0])
 			if err != nil {
 				return usageError{fmt.Errorf("run %s: %w", args[0], err)}
 			}
 			if asJSON {
-				return writeJSONOut(cmd.OutOrStdout(), st)
+				return writeJSONOut(cmd.OutOrStdout(), rs)
 			}
-			printRunStatus(cmd.OutOrStdout(), st)
+			printRunStatus(cmd.OutOrStdout(), rs)
 			return nil
 		},
 	}
