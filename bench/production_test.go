@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -200,7 +199,7 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 // signed decision as firebreak serve sends one.
 func (r *rig) approveAll(ctx context.Context, ids []string) {
 	rc := &runs.Client{Temporal: r.c, Signer: benchDecisions}
-	drills.WatchPending(ctx, rc, ids, 100*time.Millisecond, func(id string, p workflows.PendingApproval) bool {
+	runs.WatchPending(ctx, rc, ids, 100*time.Millisecond, func(id string, p workflows.PendingApproval) bool {
 		// A run the bench starts has a claimed requester (no front end signed its trigger), so
 		// each gate needs one more distinct approver than the playbook says (Needed).
 		for n := p.Approvals; n < max(p.Needed, 1); n++ {

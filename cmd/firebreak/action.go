@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -240,7 +241,7 @@ func actionReport(action, id, runID string, res workflows.RunResult, runErr erro
 		rep.Status, rep.Outputs, rep.Error = s.Status, s.Outputs, s.Error
 		if s.Status == workflows.StatusPending || s.Status == workflows.StatusSkipped {
 			rep.Status = workflows.StatusFailed
-			rep.Error = "not run: " + orText(gateRefusal(res), res.Error)
+			rep.Error = "not run: " + cmp.Or(gateRefusal(res), res.Error)
 		}
 	}
 	if rep.Error == "" && runErr != nil && rep.Status != workflows.StatusSucceeded {
@@ -261,19 +262,12 @@ func gateRefusal(res workflows.RunResult) string {
 		}
 		switch d.Decision {
 		case workflows.DecisionDeny:
-			return fmt.Sprintf("%s denied the second-person approval (%s): %s", d.Approver, actionGate, orText(d.Reason, "no reason given"))
+			return fmt.Sprintf("%s denied the second-person approval (%s): %s", d.Approver, actionGate, cmp.Or(d.Reason, "no reason given"))
 		case workflows.DecisionTimeout:
 			return fmt.Sprintf("nobody approved %s in time: the action cannot be undone and needs a second person", actionGate)
 		}
 	}
 	return ""
-}
-
-func orText(s, otherwise string) string {
-	if s != "" {
-		return s
-	}
-	return otherwise
 }
 
 func printAction(w io.Writer, rep ActionReport, asJSON bool) error {

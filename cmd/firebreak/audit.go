@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
@@ -373,7 +374,7 @@ func printRuns(w io.Writer, runs []runSummary, asJSON bool) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "STARTED (UTC)\tPLAYBOOK\tSTATUS\tWORKFLOW ID\tRUN ID")
 	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.StartedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Playbook), r.Status, r.WorkflowID, r.RunID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.StartedAt.UTC().Format("2006-01-02 15:04:05"), cmp.Or(r.Playbook, "-"), r.Status, r.WorkflowID, r.RunID)
 	}
 	return tw.Flush()
 }

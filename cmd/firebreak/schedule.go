@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -170,7 +171,7 @@ func newSchedulePauseCmd() *cobra.Command {
 						known = append(known, s.Playbook)
 					}
 				}
-				return usagef("no drill schedule for playbook %q (scheduled: %s); run `firebreak drill schedule sync` first", args[0], orDash(strings.Join(known, ", ")))
+				return usagef("no drill schedule for playbook %q (scheduled: %s); run `firebreak drill schedule sync` first", args[0], cmp.Or(strings.Join(known, ", "), "-"))
 			}
 			if note == "" {
 				note = "paused by " + currentUser() + " with firebreak drill schedule pause"

@@ -1,35 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/secretscan"
-	"github.com/firebreak-dev/firebreak/workflows"
 )
-
-// RunStatus is what `firebreak status` prints: the run's own status and the retries under way.
-type RunStatus struct {
-	workflows.RunResult
-	Retrying []runs.StepAttempts `json:"retrying,omitempty"`
-}
-
-// retryingSteps is conn.Runs.Retrying with every last error redacted.
-func retryingSteps(ctx context.Context, conn *temporalConn, workflowID string, steps []workflows.StepResult) ([]runs.StepAttempts, error) {
-	out, err := conn.Runs.Retrying(ctx, workflowID, steps)
-	for i := range out {
-		out[i].LastError = secretscan.Redact(out[i].LastError)
-	}
-	return out, err
-}
-
-// retryLine is one retrying step as a responder reads it.
-func retryLine(a runs.StepAttempts) string { return a.Line() }
 
 func newStatusCmd() *cobra.Command {
 	var asJSON bool
@@ -56,58 +33,17 @@ does not exist or TEMPORAL_ADDRESS is not set.`,
 				return err
 			}
 			defer conn.Close()
-			rs, err := runStatus(ctx, conn, args[0])
+			rs, err := conn.Runs.StatusWithRetries(ctx, args[0], secretscan.Redact)
 			if err != nil {
 				return usageError{fmt.Errorf("run %s: %w", args[0], err)}
 			}
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), rs)
 			}
-			printRunStatus(cmd.OutOrStdout(), rs)
+			rs.WriteText(cmd.OutOrStdout())
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
-}
-
-// runStatus is the run's status query and its retries under way.
-func runStatus(ctx context.Context, conn *temporalConn, workflowID string) (RunStatus, error) {
-	res, err := conn.Runs.Status(ctx, workflowID)
-	if err != nil {
-		return RunStatus{}, err
-	}
-	st := RunStatus{RunResult: res}
-	st.Retrying, err = retryingSteps(ctx, conn, workflowID, res.Steps)
-	return st, err
-}
-
-func printRunStatus(w io.Writer, st RunStatus) {
-	fmt.Fprintf(w, "RUN %s — %s  subject=%s\n", st.WorkflowID, orDash(st.Outcome), orDash(st.Subject))
-	idw, actw := 24, 24
-	for _, s := range st.Steps {
-		idw, actw = max(idw, len(s.ID)), max(actw, len(s.Action))
-	}
-	for _, s := range st.Steps {
-		fmt.Fprintf(w, "  %-9s %-*s %-*s", s.Status, idw, s.ID, actw, s.Action)
-		if s.Waiting != "" {
-			fmt.Fprintf(w, "  %s", s.Waiting)
-		}
-		if s.Status == workflows.StatusFailed && s.Error != "" {
-			fmt.Fprintf(w, "  %s", s.Error)
-		}
-		fmt.Fprintln(w)
-	}
-	if len(st.Retrying) > 0 {
-		fmt.Fprintln(w, "  Retrying:")
-		for _, a := range st.Retrying {
-			fmt.Fprintf(w, "    %s\n", retryLine(a))
-		}
-	}
-	if len(st.Pending) > 0 {
-		fmt.Fprintln(w, "  Waiting for a signed decision:")
-		for _, p := range st.Pending {
-			fmt.Fprintf(w, "    %s %s (%s) — firebreak approve %s %s --as WHO\n", p.Kind, p.Step, strings.Join(append(append([]string{}, p.Roles...), p.Owners...), " or "), st.WorkflowID, p.Step)
-		}
-	}
 }
