@@ -84,3 +84,16 @@ func WriteMetrics(w io.Writer, ms []PlaybookMetrics) error {
 	}
 	return tw.Flush()
 }
+
+// Render is ex in format: json (the verifiable export), markdown or html (reading copies).
+func Render(ex *Export, format string) ([]byte, error) {
+	switch format {
+	case "json":
+		return ex.Encode()
+	case "markdown":
+		return []byte(Markdown(ex)), nil
+	case "html":
+		return HTML(ex)
+	}
+	return nil, fmt.Errorf("--format: expected json, markdown or html, found %q", format)
+}

@@ -59,15 +59,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 			if err != nil {
 				return err
 			}
-			var b []byte
-			switch format {
-			case "json":
-				b, err = ex.Encode()
-			case "markdown":
-				b = []byte(audit.Markdown(ex))
-			case "html":
-				b, err = audit.HTML(ex)
-			}
+			b, err := audit.Render(ex, format)
 			if err != nil {
 				return err
 			}
