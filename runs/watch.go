@@ -85,9 +85,12 @@ func DecisionNotice(workflowID string, p workflows.PendingApproval) string {
 }
 
 // WatchPending asks the runs ids at once and then every interval which decisions they wait
-// for, until ctx ends, and calls on once for each as it opens. A decision on returns false
-// for (not handled: an answer that did not go through) is offered again at the next poll. A
-// run not started yet, between workers or finished is asked again at the next poll.
+// for, until ctx ends, and calls on once for each as it opens, and again each time it has
+// counted one more approval and still waits (a gate that needs several approvers: Needed,
+// plus one for a claimed requester), keyed on the decision's Seq and Approvals. A decision on
+// returns false for (not handled: an answer that did not go through) is offered again at the
+// next poll. A run not started yet, between workers or finished is asked again at the next
+// poll.
 func WatchPending(ctx context.Context, rc *Client, ids []string, interval time.Duration, on func(wfID string, p workflows.PendingApproval) bool) {
 	seen := map[string]bool{}
 	poll(ctx, interval, func() {
@@ -99,7 +102,7 @@ func WatchPending(ctx context.Context, rc *Client, ids []string, interval time.D
 				continue
 			}
 			for _, p := range open {
-				key := id + "/" + p.Step + "/" + p.Kind + "/" + p.RequestedAt.String()
+				key := fmt.Sprintf("%s/%s/%s/%s/%d/%d", id, p.Step, p.Kind, p.RequestedAt, p.Seq, p.Approvals)
 				if seen[key] {
 					continue
 				}
