@@ -88,8 +88,8 @@ func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
 // throwawayHint explains an empty listing on the embedded server a command starts when
 // TEMPORAL_ADDRESS is unset: that server is new, in memory and empty, so the empty result
 // says nothing about the runs that happened elsewhere.
-func throwawayHint(w io.Writer, conn *temporalConn, found int) {
-	if !conn.Embedded || found > 0 {
+func throwawayHint(w io.Writer, embedded bool, found int) {
+	if !embedded || found > 0 {
 		return
 	}
 	fmt.Fprintln(w, "firebreak: nothing to show: TEMPORAL_ADDRESS is unset, so this command started its own empty, in-memory Temporal server. Point it at the server that ran the runs: the export line `firebreak dev` prints, or your cluster's address.")
@@ -222,10 +222,21 @@ verifies, 1 when it does not.`,
 	return cmd
 }
 
-// listRuns lists interpreter runs started since `since` (zero: all) whose workflow id starts
-// with prefix, newest first (audit.ListRuns).
-func listRuns(ctx context.Context, conn *temporalConn, since time.Time, prefix, playbook string, withResults bool) ([]runs.Summary, error) {
-	return audit.ListRuns(ctx, conn.Runs, runs.Filter{Since: since, Prefix: prefix}, playbook, withResults)
+// listRuns lists the interpreter runs started within since (zero: all) whose workflow id
+// starts with prefix, newest first (audit.ListRuns), and says whether they came from this
+// command's own embedded server.
+func listRuns(cmd *cobra.Command, since time.Duration, prefix, playbook string, withResults bool) ([]runs.Summary, bool, error) {
+	ctx, conn, err := toolConn(cmd)
+	if err != nil {
+		return nil, false, err
+	}
+	defer conn.Close()
+	var from time.Time
+	if since > 0 {
+		from = time.Now().Add(-since)
+	}
+	list, err := audit.ListRuns(ctx, conn.Runs, runs.Filter{Since: from, Prefix: prefix}, playbook, withResults)
+	return list, conn.Embedded, err
 }
 
 func newAuditListCmd() *cobra.Command {
@@ -237,20 +248,11 @@ func newAuditListCmd() *cobra.Command {
 		Short: "List runs for an auditor's sampling",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, conn, err := toolConn(cmd)
+			list, embedded, err := listRuns(cmd, since, "", playbook, false)
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
-			}
-			list, err := listRuns(ctx, conn, from, "", playbook, false)
-			if err != nil {
-				return err
-			}
-			throwawayHint(cmd.ErrOrStderr(), conn, len(list))
+			throwawayHint(cmd.ErrOrStderr(), embedded, len(list))
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"runs": list})
 			}

@@ -63,20 +63,11 @@ the alert or request took to become a response; firebreak cannot see when the co
 began) and the mean time from the trigger to contained (MTTR), with the median and the worst.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, conn, err := toolConn(cmd)
+			list, embedded, err := listRuns(cmd, since, "", playbook, true)
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
-			}
-			list, err := listRuns(ctx, conn, from, "", playbook, true)
-			if err != nil {
-				return err
-			}
-			throwawayHint(cmd.ErrOrStderr(), conn, len(list))
+			throwawayHint(cmd.ErrOrStderr(), embedded, len(list))
 			ms := audit.Metrics(list)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": ms})

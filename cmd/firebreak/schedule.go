@@ -134,26 +134,17 @@ func newDrillHistoryCmd() *cobra.Command {
 		Short: "Show the trend of time to contain and failures over past drills",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, conn, err := toolConn(cmd)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
 			prefix, playbook := "drill/", ""
 			if len(args) == 1 {
 				playbook = args[0]
 				prefix += playbook + "/"
 			}
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
-			}
-			all, err := listRuns(ctx, conn, from, prefix, playbook, true)
+			all, embedded, err := listRuns(cmd, since, prefix, playbook, true)
 			if err != nil {
 				return err
 			}
 			done := drills.WithoutReplays(all)
-			throwawayHint(cmd.ErrOrStderr(), conn, len(done))
+			throwawayHint(cmd.ErrOrStderr(), embedded, len(done))
 			trends := drills.Trends(done)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": trends})
