@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/spf13/cobra"
 
@@ -24,11 +25,7 @@ does not exist or TEMPORAL_ADDRESS is not set.`,
 			if st.get("TEMPORAL_ADDRESS") == "" {
 				return usagef("firebreak status asks a run on a Temporal server: set TEMPORAL_ADDRESS (the one firebreak dev or your cluster listens on); an embedded server started for this command would hold no runs")
 			}
-			logger, err := st.logger(cmd.ErrOrStderr(), "error")
-			if err != nil {
-				return err
-			}
-			conn, err := dialTemporal(ctx, st, logger)
+			conn, _, err := dialLogged(cmd, "error")
 			if err != nil {
 				return err
 			}
@@ -46,4 +43,15 @@ does not exist or TEMPORAL_ADDRESS is not set.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
 	return cmd
+}
+
+// dialLogged connects a command to Temporal with its settings, logging at level to stderr.
+func dialLogged(cmd *cobra.Command, level string) (*temporalConn, *slog.Logger, error) {
+	st := settingsOf(cmd)
+	logger, err := st.logger(cmd.ErrOrStderr(), level)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := dialTemporal(contextOf(cmd), st, logger)
+	return conn, logger, err
 }
