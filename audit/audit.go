@@ -7,6 +7,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -252,7 +253,7 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 	if in.Drill {
 		mode = "drill"
 	}
-	if err := add(first, KindRunStarted, fmt.Sprintf("%s of playbook %s version %s (source sha256 %s, plan sha256 %s) started: %s", mode, orDash(in.Plan.Name), orDash(in.Plan.Version), short(in.Plan.SourceSHA256), short(rs.PlanSHA256), requester), rs); err != nil {
+	if err := add(first, KindRunStarted, fmt.Sprintf("%s of playbook %s version %s (source sha256 %s, plan sha256 %s) started: %s", mode, cmp.Or(in.Plan.Name, "-"), cmp.Or(in.Plan.Version, "-"), short(in.Plan.SourceSHA256), short(rs.PlanSHA256), requester), rs); err != nil {
 		return nil, err
 	}
 	last().Who, last().Outcome = requester, "started"
@@ -323,10 +324,10 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 				return nil, err
 			}
 			m := MessageRecord{Name: a.GetSignalName(), Identity: a.GetIdentity(), Input: input}
-			if err := add(ev, KindSignal, fmt.Sprintf("signal %s from %s", m.Name, orDash(m.Identity)), m); err != nil {
+			if err := add(ev, KindSignal, fmt.Sprintf("signal %s from %s", m.Name, cmp.Or(m.Identity, "-")), m); err != nil {
 				return nil, err
 			}
-			last().Who = "Temporal client " + orDash(m.Identity)
+			last().Who = "Temporal client " + cmp.Or(m.Identity, "-")
 		case ev.GetWorkflowExecutionUpdateAcceptedEventAttributes() != nil:
 			a := ev.GetWorkflowExecutionUpdateAcceptedEventAttributes()
 			req := a.GetAcceptedRequest()
@@ -335,12 +336,12 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 				return nil, err
 			}
 			m := MessageRecord{Name: req.GetInput().GetName(), Identity: req.GetMeta().GetIdentity(), Input: input}
-			summary := fmt.Sprintf("update %s accepted from %s", m.Name, orDash(m.Identity))
+			summary := fmt.Sprintf("update %s accepted from %s", m.Name, cmp.Or(m.Identity, "-"))
 			var ai approvalInput
 			isDecision := m.Name == workflows.UpdateApprove && json.Unmarshal(input, &ai) == nil && ai.Approver != ""
 			if isDecision {
 				updates[req.GetMeta().GetUpdateId()] = ai
-				summary = fmt.Sprintf("%s asks to %s step %s%s: %s", nm.approver(ai), ai.Decision, orDash(ai.Step), ai.roles(), ai.signed())
+				summary = fmt.Sprintf("%s asks to %s step %s%s: %s", nm.approver(ai), ai.Decision, cmp.Or(ai.Step, "-"), ai.roles(), ai.signed())
 			}
 			if err := add(ev, KindUpdate, summary, m); err != nil {
 				return nil, err
@@ -348,7 +349,7 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 			if isDecision {
 				last().Who, last().Step, last().Action, last().Outcome = nm.approver(ai), ai.Step, "approval.request", ai.Decision+" submitted"
 			} else {
-				last().Who = "Temporal client " + orDash(m.Identity)
+				last().Who = "Temporal client " + cmp.Or(m.Identity, "-")
 			}
 		case ev.GetWorkflowExecutionUpdateCompletedEventAttributes() != nil:
 			a := ev.GetWorkflowExecutionUpdateCompletedEventAttributes()
@@ -369,9 +370,9 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 			ai, isDecision := updates[m.Name]
 			if isDecision {
 				if f := out.GetFailure(); f != nil {
-					summary = fmt.Sprintf("%s's %s of step %s refused: %s", nm.approver(ai), ai.Decision, orDash(ai.Step), firstLine(f.GetMessage()))
+					summary = fmt.Sprintf("%s's %s of step %s refused: %s", nm.approver(ai), ai.Decision, cmp.Or(ai.Step, "-"), firstLine(f.GetMessage()))
 				} else {
-					summary = fmt.Sprintf("%s's %s of step %s recorded%s: %s", nm.approver(ai), ai.Decision, orDash(ai.Step), ai.roles(), ai.signed())
+					summary = fmt.Sprintf("%s's %s of step %s recorded%s: %s", nm.approver(ai), ai.Decision, cmp.Or(ai.Step, "-"), ai.roles(), ai.signed())
 				}
 			}
 			if err := add(ev, KindUpdate, summary, m); err != nil {
@@ -385,7 +386,7 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 					last().Outcome = ai.Decision
 				}
 			} else {
-				last().Who = "Temporal client " + orDash(m.Identity)
+				last().Who = "Temporal client " + cmp.Or(m.Identity, "-")
 			}
 		default:
 			if end, ok, err := ended(ev, dc, raw); err != nil {
@@ -408,7 +409,7 @@ func BuildWith(workflowID, runID string, events []*historypb.HistoryEvent, dc co
 				if err := add(ev, KindRunEnded, summary, end); err != nil {
 					return nil, err
 				}
-				last().Outcome, last().Who = orDash(end.Outcome), actor
+				last().Outcome, last().Who = cmp.Or(end.Outcome, "-"), actor
 				if end.Status == "terminated" {
 					last().Who = "Temporal client " + terminatedBy(ev)
 				}
@@ -484,7 +485,7 @@ func ended(ev *historypb.HistoryEvent, dc converter.DataConverter, raw func(*com
 		e.Status, e.Outcome = "timed_out", workflows.OutcomeFailed
 	case ev.GetWorkflowExecutionTerminatedEventAttributes() != nil:
 		a := ev.GetWorkflowExecutionTerminatedEventAttributes()
-		e.Status, e.Outcome, e.Failure = "terminated", workflows.OutcomeFailed, "terminated by "+orDash(a.GetIdentity())+": "+a.GetReason()
+		e.Status, e.Outcome, e.Failure = "terminated", workflows.OutcomeFailed, "terminated by "+cmp.Or(a.GetIdentity(), "-")+": "+a.GetReason()
 	case ev.GetWorkflowExecutionCanceledEventAttributes() != nil:
 		e.Status, e.Outcome = "canceled", workflows.OutcomeFailed
 	case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
@@ -519,18 +520,11 @@ func firstLine(s string) string {
 	return strings.TrimSpace(line)
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 func short(h string) string {
 	if len(h) > 12 {
 		return h[:12] + "…"
 	}
-	return orDash(h)
+	return cmp.Or(h, "-")
 }
 
 // entryHash is the chain digest of e: SHA-256 over the previous hash and the entry's JSON

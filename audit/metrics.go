@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 
@@ -39,7 +40,7 @@ func Metrics(summaries []runs.Summary) []PlaybookMetrics {
 			continue
 		}
 		res := r.Result
-		k := key{orDash(r.Playbook), res.Drill}
+		k := key{cmp.Or(r.Playbook, "-"), res.Drill}
 		m := acc[k]
 		if m == nil {
 			m = &PlaybookMetrics{Playbook: k.playbook, Drills: k.drill}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -117,11 +118,11 @@ func (a approvalInput) signed() string {
 	if a.Signature == nil {
 		return "not signed by a decision key"
 	}
-	return fmt.Sprintf("signed by decision key %s at %s", orDash(a.Signature.KeyID), a.Signature.SignedAt.UTC().Format("15:04:05Z"))
+	return fmt.Sprintf("signed by decision key %s at %s", cmp.Or(a.Signature.KeyID, "-"), a.Signature.SignedAt.UTC().Format("15:04:05Z"))
 }
 
 func terminatedBy(ev *historypb.HistoryEvent) string {
-	return orDash(ev.GetWorkflowExecutionTerminatedEventAttributes().GetIdentity())
+	return cmp.Or(ev.GetWorkflowExecutionTerminatedEventAttributes().GetIdentity(), "-")
 }
 
 // stepIndex ties activities to the plan's steps.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -45,11 +46,11 @@ func Markdown(ex *Export) string {
 	}
 	b.WriteString("\n## Hash-chained entries\n\nEach entry's hash covers the one before it; the checkpoint below signs the last.\n\n| # | UTC | Who | What | Outcome | Hash |\n|---:|---|---|---|---|---|\n")
 	for _, e := range ex.Entries {
-		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | `%s` |\n", e.Seq, e.At.UTC().Format("15:04:05.000"), mdCell(orDash(e.Who)), mdCell(e.Summary), orDash(e.Outcome), short(e.Hash))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | `%s` |\n", e.Seq, e.At.UTC().Format("15:04:05.000"), mdCell(cmp.Or(e.Who, "-")), mdCell(e.Summary), cmp.Or(e.Outcome, "-"), short(e.Hash))
 	}
 	b.WriteString("\n### Entry data\n")
 	for _, e := range ex.Entries {
-		fmt.Fprintf(&b, "\n#### %d. %s\n\n- event %d at %s\n- prev `%s`\n- hash `%s`\n\n```json\n%s\n```\n", e.Seq, e.Kind, e.EventID, e.At.UTC().Format(time.RFC3339Nano), orDash(e.Prev), e.Hash, indent(e.Data))
+		fmt.Fprintf(&b, "\n#### %d. %s\n\n- event %d at %s\n- prev `%s`\n- hash `%s`\n\n```json\n%s\n```\n", e.Seq, e.Kind, e.EventID, e.At.UTC().Format(time.RFC3339Nano), cmp.Or(e.Prev, "-"), e.Hash, indent(e.Data))
 	}
 	c := ex.Checkpoint
 	fmt.Fprintf(&b, "\n## Checkpoint\n\n- Entries sealed: %d\n- Head: `%s`\n- Signed at: %s\n- Ed25519 key id: `%s`\n- Public key: `%s`\n- Signature: `%s`\n\nVerify the JSON export offline with `firebreak audit verify FILE --key-id ID`, where ID is your organisation's audit key id as the operators published it (`firebreak audit key`) — not the id above, which only says which key signed this copy.\n",
@@ -68,7 +69,7 @@ func recordTitle(r Record) string {
 	if r.Start.Drill {
 		kind = "Drill record"
 	}
-	t := kind + ": " + orDash(r.Start.Playbook)
+	t := kind + ": " + cmp.Or(r.Start.Playbook, "-")
 	if r.Subject != "" {
 		t += " — " + r.Subject
 	}
@@ -81,7 +82,7 @@ func summaryFields(r Record) []field {
 	if s.Title != "" {
 		pb += " “" + s.Title + "”"
 	}
-	pb += " version " + orDash(s.Version) + ", sha256 " + orDash(s.SourceSHA256)
+	pb += " version " + cmp.Or(s.Version, "-") + ", sha256 " + cmp.Or(s.SourceSHA256, "-")
 	kind := "incident response (production task queue " + s.TaskQueue + ")"
 	if s.Drill {
 		kind = "drill against the sandbox (task queue " + s.TaskQueue + ")"
@@ -98,7 +99,7 @@ func summaryFields(r Record) []field {
 		{Name: "Playbook", Text: pb},
 		{Name: "Kind", Text: kind},
 		{Name: "Trigger", Text: trigger},
-		{Name: "Subject", Text: orDash(r.Subject)},
+		{Name: "Subject", Text: cmp.Or(r.Subject, "-")},
 		{Name: "Requester", Text: r.Requester},
 	}
 	var approvers []string
@@ -162,12 +163,12 @@ func summaryFields(r Record) []field {
 		if len(r.Result.RemediationPending) > 0 {
 			var l []string
 			for _, p := range r.Result.RemediationPending {
-				l = append(l, fmt.Sprintf("%s/%s (owner %s)", p.Mount, p.Path, orDash(p.Owner)))
+				l = append(l, fmt.Sprintf("%s/%s (owner %s)", p.Mount, p.Path, cmp.Or(p.Owner, "-")))
 			}
 			fs = append(fs, field{Name: "Left for people to rotate", Text: strings.Join(l, ", ")})
 		}
 	}
-	fs = append(fs, field{Name: "Run", Text: s.WorkflowID + " (run id " + orDash(s.RunID) + ")"})
+	fs = append(fs, field{Name: "Run", Text: s.WorkflowID + " (run id " + cmp.Or(s.RunID, "-") + ")"})
 	return fs
 }
 
@@ -279,7 +280,6 @@ var htmlPage = template.Must(template.New("audit").Funcs(template.FuncMap{
 	"seqs":   seqs,
 	"mark":   mark,
 	"check":  checkText,
-	"orDash": orDash,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title><style>{{css}}</style></head><body>
 <h1>{{.Title}}</h1>
@@ -298,7 +298,7 @@ var htmlPage = template.Must(template.New("audit").Funcs(template.FuncMap{
 <h2>Hash-chained entries</h2>
 <p>Each entry's hash covers the one before it; the checkpoint below signs the last. Open an entry's data to see exactly what was recorded.</p>
 <table><tr><th class="n">#</th><th>UTC</th><th>Who</th><th>What</th><th>Outcome</th><th>Hash</th></tr>
-{{range .Ex.Entries}}<tr><td class="n">{{.Seq}}</td><td class="nowrap">{{clock .At}}</td><td>{{orDash .Who}}</td><td>{{.Summary}}{{if .Data}}<details><summary>data</summary><pre>{{json .Data}}</pre></details>{{end}}</td><td class="{{.Outcome}}">{{orDash .Outcome}}</td><td><code class="hash">{{short .Hash}}</code></td></tr>
+{{range .Ex.Entries}}<tr><td class="n">{{.Seq}}</td><td class="nowrap">{{clock .At}}</td><td>{{or .Who "-"}}</td><td>{{.Summary}}{{if .Data}}<details><summary>data</summary><pre>{{json .Data}}</pre></details>{{end}}</td><td class="{{.Outcome}}">{{or .Outcome "-"}}</td><td><code class="hash">{{short .Hash}}</code></td></tr>
 {{end}}</table>
 <h2>Checkpoint</h2>
 <table class="summary">

@@ -47,7 +47,7 @@ func ReviewOf(ex *Export) (Review, error) {
 		return rv, errors.New("the run has not finished: review it when it has ended")
 	}
 	if rv.Ended.Result == nil {
-		return rv, fmt.Errorf("the run ended %s without a firebreak result (%s): nothing to review step by step", rv.Ended.Status, orDash(rv.Ended.Failure))
+		return rv, fmt.Errorf("the run ended %s without a firebreak result (%s): nothing to review step by step", rv.Ended.Status, cmp.Or(rv.Ended.Failure, "-"))
 	}
 	rv.Result = *rv.Ended.Result
 	return rv, nil
@@ -75,12 +75,12 @@ func ReviewMarkdown(rv Review, slow time.Duration, faults map[string]FaultSignat
 	if trigger.At.IsZero() {
 		trigger.At = res.StartedAt
 	}
-	fmt.Fprintf(&b, "# Post-incident review (draft): %s — %s\n\n", res.Playbook, orDash(res.Subject))
+	fmt.Fprintf(&b, "# Post-incident review (draft): %s — %s\n\n", res.Playbook, cmp.Or(res.Subject, "-"))
 	fmt.Fprintf(&b, "_Drafted by firebreak from the run's history on %s. Edit before circulating._\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "| | |\n|---|---|\n")
 	fmt.Fprintf(&b, "| Run | `%s` (run id `%s`), %s |\n", res.WorkflowID, res.RunID, kind)
-	fmt.Fprintf(&b, "| Playbook | %s version %s, sha256 `%s` |\n", res.Playbook, orDash(rv.Started.Version), orDash(res.PlaybookSHA256))
-	fmt.Fprintf(&b, "| Trigger | %s by %s at %s: %s |\n", orDash(trigger.Kind), orDash(trigger.By), trigger.At.UTC().Format(time.RFC3339), mdCell(orDash(trigger.Reason)))
+	fmt.Fprintf(&b, "| Playbook | %s version %s, sha256 `%s` |\n", res.Playbook, cmp.Or(rv.Started.Version, "-"), cmp.Or(res.PlaybookSHA256, "-"))
+	fmt.Fprintf(&b, "| Trigger | %s by %s at %s: %s |\n", cmp.Or(trigger.Kind, "-"), cmp.Or(trigger.By, "-"), trigger.At.UTC().Format(time.RFC3339), mdCell(cmp.Or(trigger.Reason, "-")))
 	fmt.Fprintf(&b, "| Outcome | **%s** |\n", res.Outcome)
 	if tt := res.Times(); res.Outcome == workflows.OutcomeContained {
 		if tt.FirstCutStep != "" {
@@ -100,7 +100,7 @@ func ReviewMarkdown(rv Review, slow time.Duration, faults map[string]FaultSignat
 		at   time.Time
 		what string
 	}
-	evs := []ev{{trigger.At, fmt.Sprintf("triggered (%s) by %s", orDash(trigger.Kind), orDash(trigger.By))}}
+	evs := []ev{{trigger.At, fmt.Sprintf("triggered (%s) by %s", cmp.Or(trigger.Kind, "-"), cmp.Or(trigger.By, "-"))}}
 	if !res.StartedAt.IsZero() && res.StartedAt.After(trigger.At) {
 		evs = append(evs, ev{res.StartedAt, "firebreak run started"})
 	}
@@ -136,7 +136,7 @@ func ReviewMarkdown(rv Review, slow time.Duration, faults map[string]FaultSignat
 	retriedByFault := map[string]string{}
 	for _, a := range rv.Activities {
 		if a.Attempts > 1 {
-			k := orDash(a.Step) + " (`" + a.Activity + "`)"
+			k := cmp.Or(a.Step, "-") + " (`" + a.Activity + "`)"
 			retried[k] = a.Attempts
 			if f := injectedCause(faults, rv.Started.InjectedFaults, a.Activity, a.Failure); f != "" || (len(rv.Started.InjectedFaults) > 0 && a.Failure == "" && faultTouches(faults, rv.Started.InjectedFaults, a.Activity)) {
 				retriedByFault[k] = cmp.Or(f, faultFor(faults, rv.Started.InjectedFaults, a.Activity))
@@ -188,7 +188,7 @@ func ReviewMarkdown(rv Review, slow time.Duration, faults map[string]FaultSignat
 			passed++
 			continue
 		}
-		follow = append(follow, fmt.Sprintf("Check failed — %s: %s", strings.TrimPrefix(c.Step+": "+c.Name, ": "), orDash(c.Detail)))
+		follow = append(follow, fmt.Sprintf("Check failed — %s: %s", strings.TrimPrefix(c.Step+": "+c.Name, ": "), cmp.Or(c.Detail, "-")))
 	}
 	if len(checks) > 0 && passed == len(checks) {
 		well = append(well, fmt.Sprintf("Every verification and expectation passed (%d).", passed))
@@ -197,7 +197,7 @@ func ReviewMarkdown(rv Review, slow time.Duration, faults map[string]FaultSignat
 		late := slow > 0 && time.Duration(d.ResponseMS)*time.Millisecond >= slow
 		switch {
 		case d.Decision == "timeout":
-			slowLines = append(slowLines, fmt.Sprintf("Nobody answered %s %s in time (%s): %s.", d.Kind, d.Step, FormatMillis(d.ResponseMS), orDash(d.Reason)))
+			slowLines = append(slowLines, fmt.Sprintf("Nobody answered %s %s in time (%s): %s.", d.Kind, d.Step, FormatMillis(d.ResponseMS), cmp.Or(d.Reason, "-")))
 			follow = append(follow, fmt.Sprintf("Make sure someone with the role for %s %s is on call and reachable.", d.Kind, d.Step))
 		case late:
 			slowLines = append(slowLines, fmt.Sprintf("%s %s was answered by %s after %s.", d.Kind, d.Step, d.Approver, FormatMillis(d.ResponseMS)))

@@ -79,7 +79,7 @@ func Summarize(ex *Export) (Record, error) {
 			if json.Unmarshal(e.Data, &m) == nil && m.Name == workflows.UpdateApprove && json.Unmarshal(m.Input, &ai) == nil && ai.Approver != "" {
 				s := "not signed"
 				if ai.Signature != nil {
-					s = "signed, decision key " + orDash(ai.Signature.KeyID)
+					s = "signed, decision key " + cmp.Or(ai.Signature.KeyID, "-")
 				}
 				signed[ai.Step+"\x00"+ai.Approver] = s
 				named[ai.Approver] = e.Who
@@ -150,7 +150,7 @@ func timeline(ex *Export, r Record) []Row {
 		}
 		rows = append(rows, x)
 	}
-	row(origin, Row{Who: r.Requester, What: "triggered: " + orDash(r.Start.Trigger.Reason), Outcome: "", Entries: []int{1}})
+	row(origin, Row{Who: r.Requester, What: "triggered: " + cmp.Or(r.Start.Trigger.Reason, "-"), Outcome: "", Entries: []int{1}})
 	if r.Result == nil {
 		for _, e := range ex.Entries[1:] {
 			if e.Report {
@@ -212,7 +212,7 @@ func timeline(ex *Export, r Record) []Row {
 		row(at, x)
 	}
 	for _, a := range r.Approvals {
-		x := Row{Who: a.Approver, Outcome: a.Decision, What: fmt.Sprintf("%s of step %s after %s", orDash(a.Kind), a.Step, workflows.Millis(a.Response))}
+		x := Row{Who: a.Approver, Outcome: a.Decision, What: fmt.Sprintf("%s of step %s after %s", cmp.Or(a.Kind, "-"), a.Step, workflows.Millis(a.Response))}
 		if len(a.Roles) > 0 {
 			x.What += ", as " + strings.Join(a.Roles, ", ")
 		}

@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -196,23 +195,19 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 }
 
 // approveAll approves every pending approval of the runs ids, as a security lead, until ctx
-// ends: the drill engine's pending-decision watcher, polling every 100 ms, answered with a
-// signed decision as firebreak serve sends one.
+// ends: the pending-decision watcher, polling every 100 ms, offers each gate again after each
+// approval it counts, and each offer is answered by one more distinct approver with a signed
+// decision as firebreak serve sends one. (A run the bench starts has a claimed requester: no
+// front end signed its trigger, so each gate needs one more approver than the playbook says.)
 func (r *rig) approveAll(ctx context.Context, ids []string) {
 	rc := &runs.Client{Temporal: r.c, Signer: benchDecisions}
-	drills.WatchPending(ctx, rc, ids, 100*time.Millisecond, func(id string, p workflows.PendingApproval) bool {
-		// A run the bench starts has a claimed requester (no front end signed its trigger), so
-		// each gate needs one more distinct approver than the playbook says (Needed).
-		for n := p.Approvals; n < max(p.Needed, 1); n++ {
-			approver := benchApprover
-			if n > 0 {
-				approver = fmt.Sprintf("%s-%d", benchApprover, n+1)
-			}
-			if _, err := rc.Decide(ctx, id, workflows.ApprovalRequest{Step: p.Step, Approver: approver, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"}); err != nil {
-				return false
-			}
+	runs.WatchPending(ctx, rc, ids, 100*time.Millisecond, func(id string, p workflows.PendingApproval) bool {
+		approver := benchApprover
+		if p.Approvals > 0 {
+			approver = fmt.Sprintf("%s-%d", benchApprover, p.Approvals+1)
 		}
-		return true
+		_, err := rc.Decide(ctx, id, workflows.ApprovalRequest{Step: p.Step, Approver: approver, ApproverRoles: p.Roles[:min(1, len(p.Roles))], Decision: workflows.DecisionApprove, Reason: "benchmark"})
+		return err == nil
 	})
 }
 

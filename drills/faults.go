@@ -228,7 +228,7 @@ func (fr *faultRun) clearWhenVerified(ctx context.Context, c client.Client, wfID
 			return
 		case <-tick.C:
 		}
-		res, err := queryStatus(ctx, c, wfID, 5*time.Second)
+		res, err := runs.QueryStatus(ctx, c, wfID, 5*time.Second)
 		if err != nil {
 			continue // the run may not have started its first task yet
 		}
@@ -249,12 +249,6 @@ func containmentSettled(p *playbooks.Plan, res workflows.RunResult) bool {
 		}
 	}
 	return true
-}
-
-func queryStatus(ctx context.Context, c client.Client, wfID string, timeout time.Duration) (workflows.RunResult, error) {
-	qctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return runs.New(c, nil).Status(qctx, wfID)
 }
 
 // finish clears every fault and reports what each did.

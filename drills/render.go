@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"cmp"
 	"fmt"
 	htmltemplate "html/template"
 	"io"
@@ -18,7 +19,7 @@ func PrintScorecard(w io.Writer, c Scorecard) {
 	if c.Drill {
 		kind = "DRILL"
 	}
-	fmt.Fprintf(w, "\n%s %s — %s  subject=%s\n", kind, c.Playbook, verdict, orDash(c.Subject))
+	fmt.Fprintf(w, "\n%s %s — %s  subject=%s\n", kind, c.Playbook, verdict, cmp.Or(c.Subject, "-"))
 	fmt.Fprintf(w, "  run %s\n\n", c.WorkflowID)
 	idw, actw := 24, 26 // column widths: the longest id and action, at least these
 	for _, s := range c.Steps {
@@ -135,13 +136,6 @@ func detail(s string) string {
 	return "— " + s
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // faultSummary says in one line what an injected fault did and the delay it caused.
 func faultSummary(f testenv.FaultReport) string {
 	switch {
@@ -174,7 +168,7 @@ func Markdown(cards []Scorecard) string {
 	b.WriteString("# Drill scorecards\n")
 	for _, c := range cards {
 		fmt.Fprintf(&b, "\n## %s — %s\n\n", c.Playbook, Verdict(c))
-		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", orDash(c.Subject), c.WorkflowID, c.RunID, orDash(c.PlaybookSHA256))
+		fmt.Fprintf(&b, "- Subject: `%s`\n- Run: `%s` (run id `%s`)\n- Playbook sha256: `%s`\n", cmp.Or(c.Subject, "-"), c.WorkflowID, c.RunID, cmp.Or(c.PlaybookSHA256, "-"))
 		if tt := c.Times(); c.Outcome == workflows.OutcomeContained {
 			if tt.FirstCutStep != "" {
 				fmt.Fprintf(&b, "- Time to first cut: %s (trigger → %s)\n", workflows.Millis(tt.ToFirstCut), tt.FirstCutStep)
@@ -276,7 +270,7 @@ section.card{page-break-inside:auto}
 func HTML(w io.Writer, cards []Scorecard) error { return scorecardHTML.Execute(w, cards) }
 
 var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmltemplate.FuncMap{
-	"verdict": Verdict, "rotations": rotationLines, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary, "orDash": orDash,
+	"verdict": Verdict, "rotations": rotationLines, "mark": statusMark, "firstLine": firstLine, "check": checkMark, "fault": faultSummary,
 	"ms":        func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	"contained": func(c Scorecard) bool { return c.Outcome == workflows.OutcomeContained },
 	"css":       func() htmltemplate.CSS { return htmltemplate.CSS(printCSS) },
@@ -289,9 +283,9 @@ var scorecardHTML = htmltemplate.Must(htmltemplate.New("scorecards").Funcs(htmlt
 {{range .}}<section class="card">
 <h2>{{.Playbook}} — <span class="{{if .Passed}}pass{{else}}fail{{end}}">{{verdict .}}</span></h2>
 <table class="meta">
-<tr><td>Subject</td><td><code>{{orDash .Subject}}</code></td></tr>
+<tr><td>Subject</td><td><code>{{or .Subject "-"}}</code></td></tr>
 <tr><td>Run</td><td><code>{{.WorkflowID}}</code> / <code>{{.RunID}}</code></td></tr>
-<tr><td>Playbook sha256</td><td><code>{{orDash .PlaybookSHA256}}</code></td></tr>
+<tr><td>Playbook sha256</td><td><code>{{or .PlaybookSHA256 "-"}}</code></td></tr>
 {{$t := .Times}}{{if $t.FirstCutStep}}<tr><td>Time to first cut</td><td>{{millis $t.ToFirstCut}} (trigger → {{$t.FirstCutStep}})</td></tr>{{end}}
 <tr><td>Time to contain</td><td>{{if contained .}}<b>{{millis $t.ToContain}}</b> (trigger → the subject's access cut){{else}}<span class="fail">not contained</span>{{end}}</td></tr>
 {{if .TimeToRemediateMS}}<tr><td>Time to remediate</td><td>{{millis $t.ToRemediate}} (trigger → every containment step, gated irreversible ones included)</td></tr>{{end}}

@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,7 +86,7 @@ func PinnedRun(events []*historypb.HistoryEvent) (workflows.RunInput, workflows.
 		return in, workflows.RunResult{}, rs, errors.New("the run has not finished: replay compares finished runs")
 	}
 	if end.Result == nil {
-		return in, workflows.RunResult{}, rs, fmt.Errorf("the run ended %s without a firebreak result: %s", end.Status, orDash(end.Failure))
+		return in, workflows.RunResult{}, rs, fmt.Errorf("the run ended %s without a firebreak result: %s", end.Status, cmp.Or(end.Failure, "-"))
 	}
 	return in, *end.Result, rs, nil
 }
@@ -109,7 +110,7 @@ func (r *Rig) Replay(ctx context.Context, events []*historypb.HistoryEvent, f Se
 			return ReplayReport{}, fmt.Errorf("seeding the sandbox from the run's evidence snapshot: %w", err)
 		}
 		r.org = org
-		seed, note = SandboxFromSnapshot, fmt.Sprintf("subject %s as the run's %s evidence snapshot recorded them", snap.Subject, orDash(snap.Kind))
+		seed, note = SandboxFromSnapshot, fmt.Sprintf("subject %s as the run's %s evidence snapshot recorded them", snap.Subject, cmp.Or(snap.Kind, "-"))
 	}
 	plan := in.Plan
 	f.ReplayOf = orig.WorkflowID
@@ -162,7 +163,7 @@ func DiffRuns(orig, re workflows.RunResult) []ReplayDifference {
 		case o.Status != r.Status:
 			out = append(out, ReplayDifference{Step: o.ID, What: "status", Original: stepState(o), Replay: stepState(r)})
 		case o.ErrorKind != r.ErrorKind:
-			out = append(out, ReplayDifference{Step: o.ID, What: "error_kind", Original: orDash(o.ErrorKind), Replay: orDash(r.ErrorKind)})
+			out = append(out, ReplayDifference{Step: o.ID, What: "error_kind", Original: cmp.Or(o.ErrorKind, "-"), Replay: cmp.Or(r.ErrorKind, "-")})
 		}
 	}
 	for _, r := range re.Steps {
@@ -216,11 +217,11 @@ func checkWord(passed bool) string {
 
 // PrintReplay writes a replay's comparison for a person reading a terminal.
 func PrintReplay(w io.Writer, r ReplayReport) {
-	fmt.Fprintf(w, "REPLAY of %s (run %s)\n  playbook %s sha256 %s, replayed as %s\n", r.OriginalWorkflowID, r.OriginalRunID, r.Playbook, orDash(r.PlaybookSHA256), r.Replay.WorkflowID)
+	fmt.Fprintf(w, "REPLAY of %s (run %s)\n  playbook %s sha256 %s, replayed as %s\n", r.OriginalWorkflowID, r.OriginalRunID, r.Playbook, cmp.Or(r.PlaybookSHA256, "-"), r.Replay.WorkflowID)
 	if r.Sandbox == SandboxFromSnapshot {
 		fmt.Fprintf(w, "  sandbox seeded from the run's evidence snapshot: %s\n\n", r.SandboxNote)
 	} else {
-		fmt.Fprintf(w, "  sandbox: %s\n\n", orDash(r.SandboxNote))
+		fmt.Fprintf(w, "  sandbox: %s\n\n", cmp.Or(r.SandboxNote, "-"))
 	}
 	reSteps := map[string]workflows.StepResult{}
 	for _, s := range r.Replay.Steps {
@@ -237,7 +238,7 @@ func PrintReplay(w io.Writer, r ReplayReport) {
 		if differs[o.ID] {
 			mark = "≠"
 		}
-		fmt.Fprintf(w, "  %-24s %-12s %-12s %s\n", o.ID, o.Status, orDash(re.Status), mark)
+		fmt.Fprintf(w, "  %-24s %-12s %-12s %s\n", o.ID, o.Status, cmp.Or(re.Status, "-"), mark)
 	}
 	fmt.Fprintf(w, "\n  Outcome: %s → %s\n", r.Original.Outcome, r.Replay.Outcome)
 	if len(r.Differences) == 0 {
@@ -246,7 +247,7 @@ func PrintReplay(w io.Writer, r ReplayReport) {
 	}
 	fmt.Fprintf(w, "  Differences (%d):\n", len(r.Differences))
 	for _, d := range r.Differences {
-		where := orDash(d.Step)
+		where := cmp.Or(d.Step, "-")
 		fmt.Fprintf(w, "    - %s %s: %s → %s\n", where, d.What, d.Original, d.Replay)
 	}
 	if r.Replay.Error != "" {

@@ -270,7 +270,7 @@ func (r *Rig) Drill(ctx context.Context, p *playbooks.Plan, inputs map[string]an
 	// After a crash the first query may wait for the server to give up on the dead worker's
 	// sticky queue: that wait is part of the delay the crash causes, so allow the whole run.
 	watch := func() string {
-		if _, err := queryStatus(ctx, c, wfID, f.Timeout); err != nil {
+		if _, err := runs.QueryStatus(ctx, c, wfID, f.Timeout); err != nil {
 			return err.Error()
 		}
 		return ""
@@ -388,7 +388,7 @@ func (r *Rig) cancelRun(st runs.Started) string {
 // watchPending announces each decision a tabletop drill waits for, once, as it opens: the
 // run posts it to the drill's Slack thread itself; this tells whoever runs the drill too.
 func (r *Rig) watchPending(ctx context.Context, wfID string) {
-	WatchPending(ctx, r.cfg.Runs, []string{wfID}, 50*time.Millisecond, func(wfID string, p workflows.PendingApproval) bool {
+	runs.WatchPending(ctx, r.cfg.Runs, []string{wfID}, 50*time.Millisecond, func(wfID string, p workflows.PendingApproval) bool {
 		if r.cfg.Announce != nil {
 			r.cfg.Announce(wfID, p)
 		} else if r.cfg.Out != nil {
@@ -401,36 +401,4 @@ func (r *Rig) watchPending(ctx context.Context, wfID string) {
 		}
 		return true
 	})
-}
-
-// WatchPending asks the runs ids every interval which decisions they wait for, until ctx
-// ends, and calls on once for each as it opens. A decision on returns false for (not
-// handled: an answer that did not go through) is offered again at the next poll. A run not
-// started yet, between workers or finished is asked again at the next poll.
-func WatchPending(ctx context.Context, rc *runs.Client, ids []string, interval time.Duration, on func(wfID string, p workflows.PendingApproval) bool) {
-	seen := map[string]bool{}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for _, id := range ids {
-			qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			open, err := rc.Pending(qctx, id)
-			cancel()
-			if err != nil {
-				continue
-			}
-			for _, p := range open {
-				key := id + "/" + p.Step + "/" + p.Kind + "/" + p.RequestedAt.String()
-				if seen[key] {
-					continue
-				}
-				seen[key] = on(id, p)
-			}
-		}
-	}
 }

@@ -1,6 +1,7 @@
 package drills
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
@@ -94,7 +95,7 @@ func rotationLines(c Scorecard) []string {
 				if up := str(m, "upstream"); up != "" {
 					how += " via " + up
 				}
-				out = append(out, fmt.Sprintf("✓ rotated %s/%s: %s, version %v → %v", str(m, "mount"), str(m, "path"), orDash(how), m["previous_version"], m["new_version"]))
+				out = append(out, fmt.Sprintf("✓ rotated %s/%s: %s, version %v → %v", str(m, "mount"), str(m, "path"), cmp.Or(how, "-"), m["previous_version"], m["new_version"]))
 			}
 			for _, m := range list(s, "failed") {
 				out = append(out, fmt.Sprintf("✗ failed %s/%s (%s): %s", str(m, "mount"), str(m, "path"), str(m, "kind"), str(m, "error")))
@@ -106,7 +107,7 @@ func rotationLines(c Scorecard) []string {
 		}
 	}
 	for _, p := range c.RemediationPending {
-		out = append(out, fmt.Sprintf("… pending %s/%s: left to its owner %s (not rotated by firebreak, not checked)", p.Mount, p.Path, orDash(p.Owner)))
+		out = append(out, fmt.Sprintf("… pending %s/%s: left to its owner %s (not rotated by firebreak, not checked)", p.Mount, p.Path, cmp.Or(p.Owner, "-")))
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package runs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func (c *Client) Decide(ctx context.Context, workflowID string, req workflows.Ap
 	if req.Kind != "" && req.Kind != target.Kind || req.Seq != 0 && req.Seq != target.Seq {
 		// A button pressed for an earlier decision (a gate since escalated, an earlier
 		// occurrence) must not decide the one pending now.
-		return workflows.ApprovalResult{}, fmt.Errorf("the %s of %s this decision was made for (number %d) is no longer pending; pending now: the %s numbered %d", orDash(req.Kind), target.Step, req.Seq, target.Kind, target.Seq)
+		return workflows.ApprovalResult{}, fmt.Errorf("the %s of %s this decision was made for (number %d) is no longer pending; pending now: the %s numbered %d", cmp.Or(req.Kind, "-"), target.Step, req.Seq, target.Kind, target.Seq)
 	}
 	req.Kind, req.Seq = "", 0
 	req = signer.Sign(req, *target, workflowID, runID, c.now())
@@ -118,11 +119,4 @@ func (c *Client) signerFor(queue, workflowID string, drill bool) *workflows.Sign
 		return workflows.NewSigner(workflows.SandboxDecisionKey())
 	}
 	return c.Signer
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,75 +14,15 @@ import (
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
-// actionStep is the id of the step that carries out the action in a one-step plan.
-const actionStep = playbooks.ActionStepID
-
-// actionGate is the id of the two-person gate the compiler puts before an irreversible
-// action step.
-const actionGate = playbooks.ActionGateID
-
-// DefaultApproveRole is the role whose members approve an irreversible single action when
-// FIREBREAK_APPROVE_ROLE names none.
-const DefaultApproveRole = playbooks.DefaultApproveRole
-
-// configuredApproveRoles are the roles the workers approve single actions with
-// (FIREBREAK_APPROVE_ROLE, comma-separated, else DefaultApproveRole): workers recompile an
-// action plan with them, so the requester does not pick who approves.
-func configuredApproveRoles() []string {
-	var lib playbooks.Library
-	lib.SetActionApproveRoles(strings.Split(setting("FIREBREAK_APPROVE_ROLE"), ","))
-	return lib.ActionApproveRoles()
-}
-
-// checkApproveRoles refuses --approve-role values that are not the workers' configured
-// approver roles.
-func checkApproveRoles(roles []string) error {
-	want := configuredApproveRoles()
+// checkApproveRoles refuses --approve-role values that are not the roles the workers approve
+// single actions with (FIREBREAK_APPROVE_ROLE, else playbooks.DefaultApproveRole): workers
+// recompile an action plan with theirs, so the requester does not pick who approves.
+func checkApproveRoles(st *settings, roles []string) error {
+	want := playbooks.ActionApproveRolesOf(st.get("FIREBREAK_APPROVE_ROLE"))
 	if !slices.Equal(roles, want) {
-		return usagef("--approve-role %s: the workers approve single actions with role [%s] (FIREBREAK_APPROVE_ROLE, default %s) and run no action plan with other approvers; the requester does not choose who approves", strings.Join(roles, ","), strings.Join(want, ", "), DefaultApproveRole)
+		return usagef("--approve-role %s: the workers approve single actions with role [%s] (FIREBREAK_APPROVE_ROLE, default %s) and run no action plan with other approvers; the requester does not choose who approves", strings.Join(roles, ","), strings.Join(want, ", "), playbooks.DefaultApproveRole)
 	}
 	return nil
-}
-
-// actionPlan compiles the plan that runs one catalog action (playbooks.ActionPlan); every
-// error is a usage error.
-func actionPlan(name string, raw map[string]string, approveRoles []string) (*playbooks.Plan, map[string]any, error) {
-	plan, inputs, err := playbooks.ActionPlan(name, raw, approveRoles)
-	if err != nil {
-		return nil, nil, usageError{err}
-	}
-	return plan, inputs, nil
-}
-
-// ActionReport is what `firebreak action run` prints: the action step's outcome and outputs,
-// and the run it was recorded as.
-type ActionReport struct {
-	Action     string         `json:"action"`
-	WorkflowID string         `json:"workflow_id"`
-	RunID      string         `json:"run_id"`
-	Status     string         `json:"status"`
-	Outputs    map[string]any `json:"outputs,omitempty"`
-	Error      string         `json:"error,omitempty"`
-	// Steps are every step of the one-step plan, evidence first for a destructive action,
-	// and the two-person gate before an irreversible one.
-	Steps []workflows.StepResult `json:"steps"`
-	// Decisions are the people's decisions on the gate of an irreversible action.
-	Decisions []workflows.Decision `json:"decisions,omitempty"`
-}
-
-// approvalHelp tells the requester of an irreversible action how it gets its second person.
-func approvalHelp(action, wfID, requester string, gate playbooks.Step) string {
-	roles, timeout := "", "no deadline"
-	if gate.Approval != nil {
-		roles = strings.Join(gate.Approval.Roles, ", ")
-		if d := time.Duration(gate.Approval.Timeout); d > 0 {
-			timeout = "within " + d.String() + ", else it is not run"
-		}
-	}
-	return fmt.Sprintf(`%s cannot be undone: by the two-person rule it waits for someone with role [%s], other than you (%s), to approve (%s).
-The evidence snapshot runs first. Ask them to answer in Slack:
-  /firebreak approve %s step=%s     (or /firebreak deny …, or the buttons in the run's thread with --slack-channel)
-`, action, roles, requester, timeout, wfID, gate.ID)
 }
 
 func newActionCmd() *cobra.Command {
@@ -125,8 +62,8 @@ The two-person rule holds too. An action that cannot be undone (awsiam.rotate_ke
 awsiam.delete_keys, awsiam.delete_login_profile, vault.rotate_secrets, vault.destroy_totp,
 awsiam.deactivate_mfa_devices with delete_virtual=true…; ` + "`firebreak actions`" + ` marks them)
 waits after its snapshot for a second person: someone holding an --approve-role (default
-FIREBREAK_APPROVE_ROLE, else ` + DefaultApproveRole + `), other than --requested-by, answers
-/firebreak approve RUN step=` + actionGate + ` in Slack (or the Approve button of the run's
+FIREBREAK_APPROVE_ROLE, else ` + playbooks.DefaultApproveRole + `), other than --requested-by, answers
+/firebreak approve RUN step=` + playbooks.ActionGateID + ` in Slack (or the Approve button of the run's
 thread). The command prints that line and waits; a denial or no answer within an hour leaves
 the action undone (exit 1). Such an action needs a Temporal server that firebreak serve also
 reaches (TEMPORAL_ADDRESS): on an embedded server nobody could approve it, so it is refused.
@@ -152,58 +89,63 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 					roles = append(roles, r)
 				}
 			}
-			if err := checkApproveRoles(roles); err != nil {
+			st := settingsOf(cmd)
+			if err := checkApproveRoles(st, roles); err != nil {
 				return err
 			}
-			plan, inputs, err := actionPlan(args[0], raw, roles)
+			plan, inputs, err := playbooks.ActionPlan(args[0], raw, roles)
 			if err != nil {
-				return err
+				return usageError{err}
 			}
 			gate, gated := plan.ActionGate()
 			if gated {
 				if strings.TrimSpace(requestedBy) == "" {
 					return usagef("%s cannot be undone and waits for a second person, who must not be its requester: give --requested-by (or FIREBREAK_REQUESTER)", args[0])
 				}
-				if setting("TEMPORAL_ADDRESS") == "" {
+				if st.get("TEMPORAL_ADDRESS") == "" {
 					return usagef("%s cannot be undone, so it waits for a second person's approval in Slack; with TEMPORAL_ADDRESS unset it would run on an embedded Temporal server that nobody else can reach, and wait in vain. Set TEMPORAL_ADDRESS to the cluster firebreak serve answers Slack for, or drill it: firebreak drill run against the sandbox", args[0])
 				}
 			}
-			auth, err := requesterAuth(requestedBy)
+			auth, err := requesterAuthOf(st, requestedBy)
 			if err != nil {
 				return err
 			}
-			logger, err := newLogger(cmd.ErrOrStderr(), logLevel)
+			logger, err := st.logger(cmd.ErrOrStderr(), logLevel)
 			if err != nil {
 				return err
 			}
 			ctx := contextOf(cmd)
-			sess, err := openProduction(ctx, logger, evidenceDir, "")
+			sess, err := dialProduction(ctx, st, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
 			run := runs.PrepareBound(plan, inputs, runs.Request{
-				Directory:  configuredDirectory(),
-				DigestStep: actionStep,
+				Directory:  st.directory(),
+				DigestStep: playbooks.ActionStepID,
 				Action:     &playbooks.ActionRequest{Action: args[0], Args: raw},
 				Trigger:    workflows.Trigger{Kind: "cli", By: requestedBy, ByAuth: auth, Reason: reason, At: time.Now().UTC()},
 				Report:     workflows.Report{SlackChannel: slackChannel, PagerDutyIncident: incident},
 			})
-			st, err := sess.start(ctx, run, runs.StartOptions{})
+			started, err := sess.start(ctx, run, runs.StartOptions{})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", st.WorkflowID, st.RunID)
+			fmt.Fprintf(cmd.ErrOrStderr(), "run %s (%s)\n", started.WorkflowID, started.RunID)
 			if gated {
-				fmt.Fprint(cmd.ErrOrStderr(), approvalHelp(args[0], st.WorkflowID, requestedBy, gate))
+				fmt.Fprint(cmd.ErrOrStderr(), runs.ApprovalHelp(args[0], started.WorkflowID, requestedBy, gate))
 			}
 			if noWait {
 				return nil
 			}
-			res, _, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
-			rep := actionReport(args[0], st.WorkflowID, st.RunID, res, err)
-			if err := printAction(cmd.OutOrStdout(), rep, asJSON); err != nil {
-				return err
+			res, _, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, started, timeout, sess.conn.Embedded)
+			rep := runs.ReportAction(args[0], started.WorkflowID, started.RunID, res, err)
+			if asJSON {
+				if err := writeJSONOut(cmd.OutOrStdout(), rep); err != nil {
+					return err
+				}
+			} else {
+				rep.WriteText(cmd.OutOrStdout())
 			}
 			if rep.Status != workflows.StatusSucceeded {
 				return errCheckFailed
@@ -215,93 +157,11 @@ serve the run for the life of the command. Exit 0 when the action succeeded, 1 w
 	cmd.Flags().StringVar(&incident, "incident", "", "PagerDuty incident id the run reports on")
 	cmd.Flags().StringVar(&reason, "reason", "", "why the action was run, recorded in the run's trigger")
 	requesterFlag(cmd, &requestedBy)
-	defRole := setting("FIREBREAK_APPROVE_ROLE")
-	if defRole == "" {
-		defRole = DefaultApproveRole
-	}
-	cmd.Flags().StringSliceVar(&approveRoles, "approve-role", []string{defRole}, "role whose members may approve an action that cannot be undone (repeat or comma-separate for several; FIREBREAK_APPROVE_ROLE)")
+	cmd.Flags().StringSliceVar(&approveRoles, "approve-role", []string{envSettings().getOr("FIREBREAK_APPROVE_ROLE", playbooks.DefaultApproveRole)}, "role whose members may approve an action that cannot be undone (repeat or comma-separate for several; FIREBREAK_APPROVE_ROLE)")
 	cmd.Flags().StringVar(&evidenceDir, "evidence-dir", filepath.Join(defaultStateDir(), "evidence"), "evidence chain of the in-process worker")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "start the run and return")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "stop waiting for the run after this long (the run goes on); 0: wait until it ends")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	return cmd
-}
-
-// actionReport condenses a run of a one-step plan: the action step's status and outputs, or
-// why it did not run.
-func actionReport(action, id, runID string, res workflows.RunResult, runErr error) ActionReport {
-	rep := ActionReport{Action: action, WorkflowID: id, RunID: runID, Status: workflows.StatusFailed, Steps: res.Steps, Decisions: res.Decisions}
-	for _, s := range res.Steps {
-		if s.ID != actionStep {
-			continue
-		}
-		rep.Status, rep.Outputs, rep.Error = s.Status, s.Outputs, s.Error
-		if s.Status == workflows.StatusPending || s.Status == workflows.StatusSkipped {
-			rep.Status = workflows.StatusFailed
-			rep.Error = "not run: " + orText(gateRefusal(res), res.Error)
-		}
-	}
-	if rep.Error == "" && runErr != nil && rep.Status != workflows.StatusSucceeded {
-		rep.Error = runErr.Error()
-		if res.Error != "" {
-			rep.Error = res.Error
-		}
-	}
-	return rep
-}
-
-// gateRefusal says why the two-person gate of an action did not let it run: who denied it
-// and why, or that nobody approved it in time; "" when the gate did not stop it.
-func gateRefusal(res workflows.RunResult) string {
-	for _, d := range res.Decisions {
-		if d.Step != actionGate {
-			continue
-		}
-		switch d.Decision {
-		case workflows.DecisionDeny:
-			return fmt.Sprintf("%s denied the second-person approval (%s): %s", d.Approver, actionGate, orText(d.Reason, "no reason given"))
-		case workflows.DecisionTimeout:
-			return fmt.Sprintf("nobody approved %s in time: the action cannot be undone and needs a second person", actionGate)
-		}
-	}
-	return ""
-}
-
-func orText(s, otherwise string) string {
-	if s != "" {
-		return s
-	}
-	return otherwise
-}
-
-func printAction(w io.Writer, rep ActionReport, asJSON bool) error {
-	if asJSON {
-		return writeJSONOut(w, rep)
-	}
-	verdict := "OK"
-	if rep.Status != workflows.StatusSucceeded {
-		verdict = "FAILED"
-	}
-	fmt.Fprintf(w, "ACTION %s — %s\n  run %s\n", rep.Action, verdict, rep.WorkflowID)
-	for _, s := range rep.Steps {
-		fmt.Fprintf(w, "  %-9s %-12s %-30s %6d ms\n", s.Status, s.ID, s.Action, s.DurationMS)
-	}
-	for _, d := range rep.Decisions {
-		fmt.Fprintf(w, "  %s %s by %s%s\n", d.Step, d.Decision, d.Approver, strings.TrimSuffix(" — "+d.Reason, " — "))
-	}
-	if rep.Error != "" {
-		fmt.Fprintf(w, "  error: %s\n", rep.Error)
-	}
-	for _, k := range slices.Sorted(maps.Keys(rep.Outputs)) {
-		b, _ := json.Marshal(rep.Outputs[k])
-		fmt.Fprintf(w, "  %s: %s\n", k, b)
-	}
-	return nil
-}
-
-// actionWorkflowID is the id of a single-action run (runs.WorkflowID): the same action with
-// the same arguments joins an open run instead of starting a second one.
-func actionWorkflowID(plan *playbooks.Plan, inputs map[string]any) string {
-	return runs.WorkflowID(plan, inputs, runs.Request{DigestStep: actionStep})
 }

@@ -16,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
+	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
@@ -57,11 +58,11 @@ func TestActionRun(t *testing.T) {
 		args   []string
 		code   int
 		status string
-		check  func(t *testing.T, rep ActionReport)
+		check  func(t *testing.T, rep runs.ActionReport)
 	}{
 		{
 			name: "revoke a token", args: []string{"vault.revoke_tokens", "accessors=acc-bob-laptop"}, code: exitOK, status: workflows.StatusSucceeded,
-			check: func(t *testing.T, rep ActionReport) {
+			check: func(t *testing.T, rep runs.ActionReport) {
 				if sb.Vault.TokenValid("acc-bob-laptop") {
 					t.Error("bob's token is still valid")
 				}
@@ -79,7 +80,7 @@ func TestActionRun(t *testing.T) {
 		},
 		{
 			name: "unknown entity fails", args: []string{"vault.disable_entity", "entity_id=no-such-entity"}, code: exitFailed, status: workflows.StatusFailed,
-			check: func(t *testing.T, rep ActionReport) {
+			check: func(t *testing.T, rep runs.ActionReport) {
 				if rep.Error == "" {
 					t.Error("no error reported")
 				}
@@ -95,7 +96,7 @@ func TestActionRun(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit %d; expected %d\n%s\n%s", code, tc.code, stdout.String(), stderr.String())
 			}
-			var rep ActionReport
+			var rep runs.ActionReport
 			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 				t.Fatalf("%v: %s", err, stdout.String())
 			}
@@ -130,12 +131,12 @@ func TestActionRun(t *testing.T) {
 // approveAs sends one decision on the action's gate through the workflow's approve Update, as
 // chatops does for /firebreak approve, and returns the workflow's answer.
 func approveAs(ctx context.Context, c client.Client, id, who string, roles []string, decision string) (workflows.ApprovalResult, error) {
-	req := workflows.ApprovalRequest{Step: actionGate, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
+	req := workflows.ApprovalRequest{Step: playbooks.ActionGateID, Approver: who, ApproverRoles: roles, Decision: decision, Reason: "checked with " + who}
 	return (&runs.Client{Temporal: c, Signer: testDecisionSigner}).Decide(ctx, id, req)
 }
 
 // testDecisionKey is the front end's decision key in cmd tests; workers started by
-// startProductionWorker trust it once trustTestSigner has run.
+// startWorker trust it once trustTestSigner has run.
 var (
 	testDecisionKey    = ed25519.NewKeyFromSeed([]byte("cmd-test-decision-key-0123456789"))
 	testDecisionSigner = workflows.NewSigner(testDecisionKey)
@@ -152,7 +153,7 @@ func forgeUpdate(ctx context.Context, t *testing.T, hostPort string, fb client.C
 		t.Fatal(err)
 	}
 	defer c.Close()
-	req := workflows.ApprovalRequest{Step: actionGate, Approver: "mallory", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove}
+	req := workflows.ApprovalRequest{Step: playbooks.ActionGateID, Approver: "mallory", ApproverRoles: []string{"security-oncall"}, Decision: workflows.DecisionApprove}
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, UpdateName: workflows.UpdateApprove, Args: []any{req}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	if err == nil {
 		err = h.Get(ctx, nil)
@@ -175,13 +176,13 @@ func denyByCommand(t *testing.T, id string) {
 	}
 	var stdout, stderr bytes.Buffer
 	t.Setenv("FIREBREAK_DECISION_KEY", "")
-	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no approver or decision key") {
+	if code := run([]string{"deny", id, playbooks.ActionGateID, "--as", "erin", "--config", cfg, "--state-dir", t.TempDir()}, &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "you hold no approver or decision key") {
 		t.Errorf("deny without the decision key: exit %d, stderr %q; expected exit %d saying so", code, stderr.String(), exitUsage)
 	}
 	stdout.Reset()
 	stderr.Reset()
 	t.Setenv("FIREBREAK_DECISION_KEY", workflows.FormatDecisionKey(testDecisionKey))
-	if code := run([]string{"deny", id, actionGate, "--as", "erin", "--config", cfg, "--reason", "not without the owner"}, &stdout, &stderr); code != exitOK {
+	if code := run([]string{"deny", id, playbooks.ActionGateID, "--as", "erin", "--config", cfg, "--reason", "not without the owner"}, &stdout, &stderr); code != exitOK {
 		t.Fatalf("deny with the decision key: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "erin denied") {
@@ -205,14 +206,14 @@ func waitForGate(ctx context.Context, t *testing.T, c client.Client, id string) 
 		var open []workflows.PendingApproval
 		if err == nil && v.Get(&open) == nil {
 			for _, p := range open {
-				if p.Step == actionGate {
+				if p.Step == playbooks.ActionGateID {
 					return p
 				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("run %s never asked for %s: %v", id, actionGate, err)
+			t.Fatalf("run %s never asked for %s: %v", id, playbooks.ActionGateID, err)
 		case <-tick.C:
 		}
 	}
@@ -238,7 +239,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("action-gate-test-key-0123456789a")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	trustTestSigner(t)
-	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), evDir, "")
+	w, conn, err := startWorker(ctx, settingsFrom(ctx), newDiscardLogger(), evDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,10 +251,10 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 		args     map[string]string
 		decision string
 		code     int
-		check    func(t *testing.T, rep ActionReport, before []string)
+		check    func(t *testing.T, rep runs.ActionReport, before []string)
 	}{
 		{name: "approved by a second person", args: map[string]string{"user": "carol"}, decision: workflows.DecisionApprove, code: exitOK,
-			check: func(t *testing.T, rep ActionReport, before []string) {
+			check: func(t *testing.T, rep runs.ActionReport, before []string) {
 				if rep.Status != workflows.StatusSucceeded || rep.Outputs["old_access_key_id"] != before[0] {
 					t.Errorf("status %s outputs %v; expected %s rotated", rep.Status, rep.Outputs, before[0])
 				}
@@ -262,7 +263,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 				}
 			}},
 		{name: "denied", args: map[string]string{"user": "carol"}, decision: workflows.DecisionDeny, code: exitFailed,
-			check: func(t *testing.T, rep ActionReport, before []string) {
+			check: func(t *testing.T, rep runs.ActionReport, before []string) {
 				if rep.Status != workflows.StatusFailed || !strings.Contains(rep.Error, "erin denied the second-person approval") {
 					t.Errorf("status %s error %q; expected failed, saying erin denied it", rep.Status, rep.Error)
 				}
@@ -277,11 +278,11 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := sb.IAM.AccessKeyIDs("carol")
-			plan, inputs, err := actionPlan("awsiam.rotate_key", tc.args, []string{"security-oncall"})
+			plan, inputs, err := playbooks.ActionPlan("awsiam.rotate_key", tc.args, []string{"security-oncall"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			id := actionWorkflowID(plan, inputs)
+			id := runs.WorkflowID(plan, inputs, runs.Request{DigestStep: playbooks.ActionStepID})
 			args := []string{"action", "run", "awsiam.rotate_key", "--json", "--evidence-dir", evDir, "--requested-by", "dave", "--approve-role", "security-oncall", "--reason", tc.name}
 			for k, v := range tc.args {
 				args = append(args, k+"="+v)
@@ -291,15 +292,15 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			go func() { done <- run(args, &stdout, &stderr) }()
 
 			p := waitForGate(ctx, t, conn.Client, id)
-			if strings.Join(p.Roles, ",") != "security-oncall" || strings.Join(p.Guards, ",") != actionStep {
-				t.Errorf("pending gate %+v; expected security-oncall guarding %s", p, actionStep)
+			if strings.Join(p.Roles, ",") != "security-oncall" || strings.Join(p.Guards, ",") != playbooks.ActionStepID {
+				t.Errorf("pending gate %+v; expected security-oncall guarding %s", p, playbooks.ActionStepID)
 			}
 			st, err := queryStatus(ctx, conn.Client, id, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, s := range st.Steps {
-				if want := map[string]string{"snapshot": workflows.StatusSucceeded, actionStep: workflows.StatusPending}[s.ID]; want != "" && s.Status != want {
+				if want := map[string]string{"snapshot": workflows.StatusSucceeded, playbooks.ActionStepID: workflows.StatusPending}[s.ID]; want != "" && s.Status != want {
 					t.Errorf("while waiting, step %s is %s; expected %s (evidence first, the action held)", s.ID, s.Status, want)
 				}
 			}
@@ -340,10 +341,10 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit %d; expected %d\n%s\n%s", code, tc.code, stdout.String(), stderr.String())
 			}
-			if want := "/firebreak approve " + id + " step=" + actionGate; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "other than you (dave)") {
+			if want := "/firebreak approve " + id + " step=" + playbooks.ActionGateID; !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "other than you (dave)") {
 				t.Errorf("stderr %q; expected it to say how to approve: %q, and not by dave", stderr.String(), want)
 			}
-			var rep ActionReport
+			var rep runs.ActionReport
 			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 				t.Fatalf("%v: %s", err, stdout.String())
 			}
@@ -371,7 +372,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 		before := sb.IAM.AccessKeyIDs("alice")
 		var stdout, stderr bytes.Buffer
 		code := run([]string{"action", "run", "awsiam.rotate_key", "user=alice", "--json", "--evidence-dir", evDir, "--requested-by", "dave", "--approve-role", "security-oncall"}, &stdout, &stderr)
-		var rep ActionReport
+		var rep runs.ActionReport
 		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 			t.Fatalf("exit %d, %v: %s\n%s", code, err, stdout.String(), stderr.String())
 		}
@@ -379,7 +380,7 @@ func TestActionRunWaitsForASecondPerson(t *testing.T) {
 			t.Errorf("exit %d, error %q, decisions %+v; expected exit %d naming the two Active keys, with nobody asked", code, rep.Error, rep.Decisions, exitFailed)
 		}
 		for _, st := range rep.Steps {
-			want := map[string]string{"preflight": workflows.StatusFailed, actionGate: workflows.StatusSkipped, actionStep: workflows.StatusSkipped}[st.ID]
+			want := map[string]string{"preflight": workflows.StatusFailed, playbooks.ActionGateID: workflows.StatusSkipped, playbooks.ActionStepID: workflows.StatusSkipped}[st.ID]
 			if want != "" && st.Status != want {
 				t.Errorf("step %s is %s; expected %s (the preflight fails, so the gate never asks anyone)", st.ID, st.Status, want)
 			}
@@ -396,7 +397,7 @@ func TestActionRunRefusesCallerChosenApprovers(t *testing.T) {
 	t.Setenv("FIREBREAK_APPROVE_ROLE", "")
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"action", "run", "awsiam.rotate_key", "user=carol", "--requested-by", "dave", "--approve-role", "my-friends"}, &stdout, &stderr)
-	if code != exitUsage || !strings.Contains(stderr.String(), "my-friends") || !strings.Contains(stderr.String(), DefaultApproveRole) {
-		t.Errorf("--approve-role my-friends: exit %d, stderr %q; expected exit %d naming the configured role %s", code, stderr.String(), exitUsage, DefaultApproveRole)
+	if code != exitUsage || !strings.Contains(stderr.String(), "my-friends") || !strings.Contains(stderr.String(), playbooks.DefaultApproveRole) {
+		t.Errorf("--approve-role my-friends: exit %d, stderr %q; expected exit %d naming the configured role %s", code, stderr.String(), exitUsage, playbooks.DefaultApproveRole)
 	}
 }

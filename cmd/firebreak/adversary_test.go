@@ -46,7 +46,7 @@ func TestPlainTemporalClientAdversary(t *testing.T) {
 	// carol decides from the command line with her own approver key.
 	carolKey := workflows.NewSigner(ed25519.NewKeyFromSeed([]byte("adversary test: carol's own key!")))
 	t.Setenv("FIREBREAK_DECISION_APPROVERS", "carol="+workflows.FormatDecisionPublicKey(carolKey.Public())+":security-oncall")
-	w, conn, err := startProductionWorker(ctx, newDiscardLogger(), filepath.Join(home, "evidence"), "")
+	w, conn, err := startWorker(ctx, settingsFrom(ctx), newDiscardLogger(), filepath.Join(home, "evidence"), "")
 	if err != nil {
 		t.Fatal(err)
 	}

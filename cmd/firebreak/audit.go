@@ -3,10 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/audit"
 	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -64,15 +59,7 @@ offline with 'firebreak audit verify'. Markdown and HTML are reading copies of t
 			if err != nil {
 				return err
 			}
-			var b []byte
-			switch format {
-			case "json":
-				b, err = ex.Encode()
-			case "markdown":
-				b = []byte(audit.Markdown(ex))
-			case "html":
-				b, err = audit.HTML(ex)
-			}
+			b, err := audit.Render(ex, format)
 			if err != nil {
 				return err
 			}
@@ -101,28 +88,16 @@ func toolConn(cmd *cobra.Command) (context.Context, *temporalConn, error) {
 // throwawayHint explains an empty listing on the embedded server a command starts when
 // TEMPORAL_ADDRESS is unset: that server is new, in memory and empty, so the empty result
 // says nothing about the runs that happened elsewhere.
-func throwawayHint(w io.Writer, conn *temporalConn, found int) {
-	if !conn.Embedded || found > 0 {
+func throwawayHint(w io.Writer, embedded bool, found int) {
+	if !embedded || found > 0 {
 		return
 	}
 	fmt.Fprintln(w, "firebreak: nothing to show: TEMPORAL_ADDRESS is unset, so this command started its own empty, in-memory Temporal server. Point it at the server that ran the runs: the export line `firebreak dev` prints, or your cluster's address.")
 }
 
-// exportRun reads a run's decrypted history and builds its sealed export. History decoding
-// goes through runs.Client.History, the one place that knows the payload codec.
+// exportRun reads a run's decrypted history and builds its sealed export.
 func exportRun(ctx context.Context, st *settings, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
-	if runID == "" {
-		latest, err := conn.Runs.LatestRun(ctx, workflowID)
-		if err != nil {
-			return nil, fmt.Errorf("no run %q on Temporal at %s: %w", workflowID, conn.Address, err)
-		}
-		runID = latest
-	}
-	events, err := conn.Runs.History(ctx, workflowID, runID)
-	if err != nil {
-		return nil, err
-	}
-	ex, err := audit.BuildWith(workflowID, runID, events, nil, audit.Options{People: st.directoryNames()})
+	ex, err := audit.Read(ctx, conn.Runs, conn.Address, workflowID, runID, audit.Options{People: st.directoryNames()})
 	if err != nil {
 		return nil, err
 	}
@@ -155,25 +130,20 @@ func (s *settings) directoryNames() func(string) string {
 // loadSigningKey reads an Ed25519 PKCS#8 PEM key from path; with no path it uses the state
 // dir's audit-signing-key.pem, generating and saving it (0600) on first use.
 func loadSigningKey(st *settings, path string) (ed25519.PrivateKey, error) {
-	generate := false
-	if path == "" {
+	generate := path == ""
+	if generate {
 		path = filepath.Join(st.stateDir(), "audit-signing-key.pem")
-		generate = true
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && generate {
-		_, key, err := ed25519.GenerateKey(nil)
-		if err != nil {
-			return nil, err
-		}
-		der, err := x509.MarshalPKCS8PrivateKey(key)
+		key, pem, err := audit.NewSigningKey()
 		if err != nil {
 			return nil, err
 		}
 		if err := privateDir(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("audit signing key: %w", err)
 		}
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := os.WriteFile(path, pem, 0o600); err != nil {
 			return nil, fmt.Errorf("audit signing key: %w", err)
 		}
 		return key, nil
@@ -181,19 +151,11 @@ func loadSigningKey(st *settings, path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, usagef("audit signing key %s: expected a PEM \"PRIVATE KEY\" block (PKCS#8 Ed25519, e.g. from openssl genpkey -algorithm ed25519)", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	key, err := audit.ParseSigningKey(b)
 	if err != nil {
 		return nil, usagef("audit signing key %s: %v", path, err)
 	}
-	ed, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, usagef("audit signing key %s: expected an Ed25519 key, found %T", path, k)
-	}
-	return ed, nil
+	return key, nil
 }
 
 func newAuditVerifyCmd() *cobra.Command {
@@ -237,11 +199,6 @@ verifies, 1 when it does not.`,
 			if evidenceFile == "" {
 				return nil
 			}
-			recs, err := evidence.ReadFile(evidenceFile)
-			if err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", evidenceFile, err)
-				return errCheckFailed
-			}
 			var evKey ed25519.PublicKey
 			if evidenceKey == "" {
 				evidenceKey = settingsOf(cmd).get("FIREBREAK_EVIDENCE_PUBLIC_KEY")
@@ -253,43 +210,9 @@ verifies, 1 when it does not.`,
 				}
 				evKey = keys[0]
 			}
-			links, err := audit.VerifyEvidence(ex, recs, evKey)
-			if err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s with %s: %v\n", args[0], evidenceFile, err)
+			if !audit.CheckEvidenceFile(cmd.OutOrStdout(), args[0], ex, evidenceFile, evKey) {
 				return errCheckFailed
 			}
-			if len(links) == 0 {
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: the export records no evidence snapshot to link to %s\n", args[0], evidenceFile)
-				return errCheckFailed
-			}
-			for _, l := range links {
-				fmt.Fprintf(cmd.OutOrStdout(), "OK evidence record %d (sha256 %s, chain %s) matches entry %d\n", l.Seq, l.SHA256, l.ChainSHA256, l.Entry)
-			}
-			// The head kept beside the file covers every record, other runs' after this
-			// one's too: a file cut short or rewritten and re-chained no longer matches it.
-			headFile := filepath.Join(filepath.Dir(evidenceFile), evidence.HeadFileName)
-			head, err := evidence.ReadHead(headFile)
-			switch {
-			case errors.Is(err, os.ErrNotExist):
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: no head beside the evidence file, where every append writes one: it was deleted, so the file cannot be checked for truncation or rewriting\n", headFile)
-				return errCheckFailed
-			case err != nil:
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", headFile, err)
-				return errCheckFailed
-			}
-			if err := evidence.VerifyHead(recs, head, evKey); err != nil {
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: %v\n", evidenceFile, err)
-				return errCheckFailed
-			}
-			if head.Count != len(recs) {
-				fmt.Fprintf(cmd.OutOrStdout(), "FAIL %s: records %d to %d are not covered by the signed head (%d records): added after it, or by hand\n", evidenceFile, head.Count+1, len(recs), head.Count)
-				return errCheckFailed
-			}
-			auth := "NOT AUTHENTICATED: no --evidence-key (FIREBREAK_EVIDENCE_PUBLIC_KEY) given, so anyone who could write the file could have written this head"
-			if evKey != nil {
-				auth = "signed by evidence key " + head.KeyID
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "OK evidence head: %d records, chain %s, %s\n", head.Count, head.ChainSHA256, auth)
 			return nil
 		},
 	}
@@ -299,39 +222,21 @@ verifies, 1 when it does not.`,
 	return cmd
 }
 
-// runSummary is one run in `audit list` and `drill history`.
-type runSummary = runs.Summary
-
-// listRuns lists interpreter runs started since `since` (zero: all) whose workflow id starts
-// with prefix, newest first, with each run's playbook (from its memo, or else its input).
-func listRuns(ctx context.Context, conn *temporalConn, since time.Time, prefix, playbook string, withResults bool) ([]runSummary, error) {
-	all, err := conn.Runs.List(ctx, runs.Filter{Since: since, Prefix: prefix})
+// listRuns lists the interpreter runs started within since (zero: all) whose workflow id
+// starts with prefix, newest first (audit.ListRuns), and says whether they came from this
+// command's own embedded server.
+func listRuns(cmd *cobra.Command, since time.Duration, prefix, playbook string, withResults bool) ([]runs.Summary, bool, error) {
+	ctx, conn, err := toolConn(cmd)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []runSummary
-	for _, s := range all {
-		if s.Playbook == "" || withResults {
-			events, err := conn.Runs.History(ctx, s.WorkflowID, s.RunID)
-			if err == nil {
-				if ex, err := audit.Build(s.WorkflowID, s.RunID, events, nil); err == nil {
-					var rs audit.RunStarted
-					_ = json.Unmarshal(ex.Entries[0].Data, &rs)
-					s.Playbook = rs.Playbook
-					last := ex.Entries[len(ex.Entries)-1]
-					var end audit.RunEnded
-					if last.Kind == audit.KindRunEnded && json.Unmarshal(last.Data, &end) == nil {
-						s.Result = end.Result
-					}
-				}
-			}
-		}
-		if playbook != "" && s.Playbook != playbook {
-			continue
-		}
-		out = append(out, s)
+	defer conn.Close()
+	var from time.Time
+	if since > 0 {
+		from = time.Now().Add(-since)
 	}
-	return out, nil
+	list, err := audit.ListRuns(ctx, conn.Runs, runs.Filter{Since: from, Prefix: prefix}, playbook, withResults)
+	return list, conn.Embedded, err
 }
 
 func newAuditListCmd() *cobra.Command {
@@ -343,39 +248,21 @@ func newAuditListCmd() *cobra.Command {
 		Short: "List runs for an auditor's sampling",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, conn, err := toolConn(cmd)
+			list, embedded, err := listRuns(cmd, since, "", playbook, false)
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
+			throwawayHint(cmd.ErrOrStderr(), embedded, len(list))
+			if asJSON {
+				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"runs": list})
 			}
-			runs, err := listRuns(ctx, conn, from, "", playbook, false)
-			if err != nil {
-				return err
-			}
-			throwawayHint(cmd.ErrOrStderr(), conn, len(runs))
-			return printRuns(cmd.OutOrStdout(), runs, asJSON)
+			return audit.WriteRuns(cmd.OutOrStdout(), list)
 		},
 	}
 	cmd.Flags().DurationVar(&since, "since", 0, "only runs started within this long (e.g. 720h); default all")
 	cmd.Flags().StringVar(&playbook, "playbook", "", "only runs of this playbook")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-func printRuns(w io.Writer, runs []runSummary, asJSON bool) error {
-	if asJSON {
-		return writeJSONOut(w, map[string]any{"runs": runs})
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STARTED (UTC)\tPLAYBOOK\tSTATUS\tWORKFLOW ID\tRUN ID")
-	for _, r := range runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.StartedAt.UTC().Format("2006-01-02 15:04:05"), orDash(r.Playbook), r.Status, r.WorkflowID, r.RunID)
-	}
-	return tw.Flush()
 }
 
 func newAuditKeyCmd() *cobra.Command {

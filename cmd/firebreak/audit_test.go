@@ -105,7 +105,7 @@ func TestAuditAndSchedules(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)))
 	t.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

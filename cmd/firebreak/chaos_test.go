@@ -54,7 +54,7 @@ func TestWorkerKilledAtEveryStepBoundary(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
 	trustTestSigner(t)
-	conn, err := connectTemporal(ctx, newDiscardLogger())
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

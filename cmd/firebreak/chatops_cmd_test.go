@@ -169,7 +169,7 @@ func TestRunIncidentRefusesAnotherPlaybooksRun(t *testing.T) {
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("run-join-test-key-0123456789abcd")))
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
-	conn, err := connectTemporal(ctx, newDiscardLogger())
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

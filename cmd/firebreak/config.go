@@ -197,7 +197,6 @@ func applyConfig(cmd *cobra.Command) error {
 	top := topCommand(cmd)
 	st := envSettings()
 	cmd.SetContext(withSettings(contextOf(cmd), st))
-	legacySettings.Store(st)
 	switch top {
 	case "config", "doctor", "help", "completion", "__complete", "__completeNoDesc":
 		return nil // they read the file themselves and report on it

@@ -151,11 +151,7 @@ decision key, or the person is not in the directory.`,
 				// firebreak dev's own key: its directory is the sandbox organisation's.
 				sandboxDirectory(&cfg, testenv.DefaultOrg())
 			}
-			logger, err := st.logger(cmd.ErrOrStderr(), "warn")
-			if err != nil {
-				return err
-			}
-			conn, err := dialTemporal(ctx, st, logger)
+			conn, logger, err := dialLogged(cmd, "warn")
 			if err != nil {
 				return err
 			}

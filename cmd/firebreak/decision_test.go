@@ -38,51 +38,34 @@ func answerGates(ctx context.Context, t *testing.T, addr, namespace string, code
 	go func() {
 		defer c.Close()
 		var approved []string
-		decided := map[string]bool{}
 		lastErr := ""
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				done <- approved
-				return
-			case <-tick.C:
+		// The watcher offers a gate again after each approval it counts: one decision per
+		// approval so far, since a run whose requester is only claimed (firebreak run signs no
+		// trigger) needs one more distinct approver.
+		runs.WatchPending(ctx, rc, []string{workflowID}, 200*time.Millisecond, func(_ string, p workflows.PendingApproval) bool {
+			req := workflows.ApprovalRequest{Step: p.Step, Decision: workflows.DecisionApprove, Approver: testApprover, Reason: "test"}
+			if p.Approvals > 0 {
+				req.Approver = fmt.Sprintf("%s-%d", testApprover, p.Approvals+1)
 			}
-			open, err := rc.Pending(ctx, workflowID)
-			if err != nil {
-				continue // not started yet, or closed: the next tick asks again
+			switch {
+			case len(p.Roles) > 0:
+				req.ApproverRoles = p.Roles[:1]
+			case len(p.Owners) > p.Approvals:
+				req.Approver = p.Owners[p.Approvals]
 			}
-			for _, p := range open {
-				// One decision per approval the gate has counted so far: a run whose requester is
-				// only claimed (firebreak run signs no trigger) needs one more distinct approver.
-				key := fmt.Sprintf("%s/%d/%d", p.Step, p.Seq, p.Approvals)
-				if decided[key] {
-					continue
+			if _, err := rc.Decide(ctx, workflowID, req); err != nil {
+				if msg := err.Error(); msg != lastErr {
+					lastErr = msg
+					t.Logf("deciding %s/%d/%d as %s: %v", p.Step, p.Seq, p.Approvals, req.Approver, err)
 				}
-				req := workflows.ApprovalRequest{Step: p.Step, Decision: workflows.DecisionApprove, Approver: testApprover, Reason: "test"}
-				if p.Approvals > 0 {
-					req.Approver = fmt.Sprintf("%s-%d", testApprover, p.Approvals+1)
-				}
-				switch {
-				case len(p.Roles) > 0:
-					req.ApproverRoles = p.Roles[:1]
-				case len(p.Owners) > p.Approvals:
-					req.Approver = p.Owners[p.Approvals]
-				}
-				if _, err := rc.Decide(ctx, workflowID, req); err != nil {
-					if msg := err.Error(); msg != lastErr {
-						lastErr = msg
-						t.Logf("deciding %s as %s: %v", key, req.Approver, err)
-					}
-				} else {
-					decided[key] = true
-					if !slices.Contains(approved, p.Step) {
-						approved = append(approved, p.Step)
-					}
-				}
+				return false
 			}
-		}
+			if !slices.Contains(approved, p.Step) {
+				approved = append(approved, p.Step)
+			}
+			return true
+		})
+		done <- approved
 	}()
 	return done
 }

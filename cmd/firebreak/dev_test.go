@@ -129,7 +129,7 @@ func TestDevServesDrillsAndSurvivesRestart(t *testing.T) {
 	addr, _, stop = start()
 	defer stop()
 	t.Setenv("TEMPORAL_ADDRESS", addr)
-	conn, err := connectTemporal(context.Background(), newDiscardLogger())
+	conn, err := dialTemporal(context.Background(), envSettings(), newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

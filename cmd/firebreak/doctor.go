@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,32 +17,16 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
+	"github.com/firebreak-dev/firebreak/activities/oidc"
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	"github.com/firebreak-dev/firebreak/activities/preflight"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/config"
 )
-
-// Statuses of a doctor check. Only failed makes the command exit 1.
-const (
-	checkOK         = preflight.OK
-	checkFailed     = preflight.Failed
-	checkWarning    = preflight.Warning
-	checkUnverified = preflight.Unverified
-	checkSkipped    = preflight.Skipped
-)
-
-// DoctorCheck is one finding of `firebreak doctor`: an integration's preflight result.
-type DoctorCheck = preflight.Result
-
-// DoctorReport is the whole of `firebreak doctor --json`.
-type DoctorReport struct {
-	Passed bool          `json:"passed"`
-	Checks []DoctorCheck `json:"checks"`
-}
 
 func newDoctorCmd() *cobra.Command {
 	var (
@@ -73,52 +55,39 @@ and permitted:
 Exit 0 when nothing failed, 1 when a check failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, s := range skip {
-				if !slices.Contains([]string{"config", "vault", "aws", "slack", "pagerduty", "temporal", "oidc", "evidence"}, s) {
-					return usagef("--skip %q: expected config, vault, aws, slack, pagerduty, temporal, oidc or evidence", s)
-				}
-			}
-			ctx := contextOf(cmd)
 			logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-			rep := DoctorReport{Passed: true}
 			st := envSettings() // the file's too, once its check has loaded it
-			if !slices.Contains(skip, "config") {
-				cctx, cancel := context.WithTimeout(ctx, timeout)
-				var checks []DoctorCheck
-				checks, st = doctorConfig(cctx, configPath(cmd), logger)
-				rep.Checks = append(rep.Checks, checks...)
-				cancel()
-			}
-			for _, c := range []struct {
+			var probes []preflight.Probe
+			for _, p := range []struct {
 				name string
-				run  func(context.Context, *settings, *slog.Logger) []DoctorCheck
+				run  func(context.Context, *settings, *slog.Logger) []preflight.Result
 			}{
 				{"vault", doctorVault}, {"aws", doctorAWS}, {"slack", doctorSlack},
 				{"pagerduty", doctorPagerDuty}, {"temporal", doctorTemporal},
 				{"oidc", doctorOIDC}, {"evidence", doctorEvidence},
 			} {
-				if slices.Contains(skip, c.name) {
-					rep.Checks = append(rep.Checks, doctorCheck(c.name, "all", checkSkipped, "--skip "+c.name))
-					continue
+				probes = append(probes, preflight.Probe{Name: p.name, Run: func(ctx context.Context) []preflight.Result { return p.run(ctx, st, logger) }})
+			}
+			names := append([]string{"config"}, preflight.Names(probes)...)
+			for _, s := range skip {
+				if !slices.Contains(names, s) {
+					return usagef("--skip %q: expected %s or %s", s, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 				}
+			}
+			ctx := contextOf(cmd)
+			var done []preflight.Result
+			if !slices.Contains(skip, "config") {
 				cctx, cancel := context.WithTimeout(ctx, timeout)
-				rep.Checks = append(rep.Checks, c.run(cctx, st, logger)...)
+				done, st = doctorConfig(cctx, configPath(cmd), logger)
 				cancel()
 			}
-			for _, c := range rep.Checks {
-				if c.Status == checkFailed {
-					rep.Passed = false
-				}
-			}
-			out := cmd.OutOrStdout()
+			rep := preflight.Run(ctx, done, probes, skip, timeout)
 			if asJSON {
-				if err := writeJSONOut(out, rep); err != nil {
+				if err := writeJSONOut(cmd.OutOrStdout(), rep); err != nil {
 					return err
 				}
 			} else {
-				for _, c := range rep.Checks {
-					fmt.Fprintf(out, "%-10s %-10s %-14s %s\n", strings.ToUpper(c.Status), c.Integration, c.Check, c.Detail)
-				}
+				rep.WriteText(cmd.OutOrStdout())
 			}
 			if !rep.Passed {
 				return errCheckFailed
@@ -132,24 +101,15 @@ Exit 0 when nothing failed, 1 when a check failed.`,
 	return cmd
 }
 
-// doctorCheck is a finding of doctor's own checks (config, temporal, oidc, evidence).
-func doctorCheck(integration, check, status, detail string) DoctorCheck {
-	return DoctorCheck{Integration: integration, Check: check, Status: status, Detail: detail}
-}
-
-func doctorFail(integration, check, format string, args ...any) DoctorCheck {
-	return preflight.Fail(integration, check, format, args...)
-}
-
 // doctorVault logs in as the worker does and runs Vault's preflight checks.
-func doctorVault(ctx context.Context, st *settings, logger *slog.Logger) []DoctorCheck {
+func doctorVault(ctx context.Context, st *settings, logger *slog.Logger) []preflight.Result {
 	// The login's renewal stops with ctx: the doctor only needs the token for a moment.
 	c, method, err := vaultClient(ctx, st, logger)
 	if err != nil {
-		return []DoctorCheck{doctorFail("vault", "login", "%v", err)}
+		return []preflight.Result{preflight.Fail("vault", "login", "%v", err)}
 	}
 	if method == vaultAuthNone {
-		return []DoctorCheck{doctorFail("vault", "login", "no credential: set VAULT_TOKEN, VAULT_ROLE_ID and VAULT_SECRET_ID, or VAULT_K8S_ROLE")}
+		return []preflight.Result{preflight.Fail("vault", "login", "no credential: set VAULT_TOKEN, VAULT_ROLE_ID and VAULT_SECRET_ID, or VAULT_K8S_ROLE")}
 	}
 	var dir []fbvault.DirectoryEntry
 	for _, p := range st.directory() {
@@ -166,7 +126,7 @@ func doctorVault(ctx context.Context, st *settings, logger *slog.Logger) []Docto
 }
 
 // doctorAWS runs AWS's preflight checks with the worker's AWS configuration.
-func doctorAWS(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+func doctorAWS(ctx context.Context, st *settings, _ *slog.Logger) []preflight.Result {
 	load := func(ctx context.Context) (aws.Config, error) {
 		return awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
 	}
@@ -174,39 +134,39 @@ func doctorAWS(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck 
 }
 
 // doctorSlack runs Slack's preflight checks with the worker's bot token.
-func doctorSlack(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+func doctorSlack(ctx context.Context, st *settings, _ *slog.Logger) []preflight.Result {
 	return fbslack.Preflight(ctx, st.get("SLACK_BOT_TOKEN"), st.get("SLACK_API_URL"))
 }
 
 // doctorPagerDuty runs PagerDuty's preflight checks with the worker's token.
-func doctorPagerDuty(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+func doctorPagerDuty(ctx context.Context, st *settings, _ *slog.Logger) []preflight.Result {
 	return fbpagerduty.Preflight(ctx, st.get("PAGERDUTY_TOKEN"), st.get("PAGERDUTY_API_URL"), st.get("PAGERDUTY_FROM"))
 }
 
-func doctorTemporal(ctx context.Context, st *settings, logger *slog.Logger) []DoctorCheck {
-	var out []DoctorCheck
+func doctorTemporal(ctx context.Context, st *settings, logger *slog.Logger) []preflight.Result {
+	var out []preflight.Result
 	addr := st.get("TEMPORAL_ADDRESS")
 	if err := doctorCodec(st, addr != ""); err != nil {
-		out = append(out, doctorFail("temporal", "codec", "%v", err))
+		out = append(out, preflight.Fail("temporal", "codec", "%v", err))
 	} else {
-		out = append(out, doctorCheck("temporal", "codec", checkOK, "payload codec key loads"))
+		out = append(out, preflight.Result{Integration: "temporal", Check: "codec", Status: preflight.OK, Detail: "payload codec key loads"})
 	}
 	if addr == "" {
-		return append(out, doctorCheck("temporal", "health", checkSkipped, "TEMPORAL_ADDRESS is not set: each command starts an embedded server"))
+		return append(out, preflight.Result{Integration: "temporal", Check: "health", Status: preflight.Skipped, Detail: "TEMPORAL_ADDRESS is not set: each command starts an embedded server"})
 	}
-	opts := client.Options{HostPort: addr, Namespace: st.getOr("TEMPORAL_NAMESPACE", "default"), Logger: nopTemporalLogger{}}
+	opts := client.Options{HostPort: addr, Namespace: st.getOr("TEMPORAL_NAMESPACE", "default"), Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))} // no connection chatter in the report
 	if err := clusterAuth(st, &opts); err != nil {
-		return append(out, doctorFail("temporal", "tls", "%v", err))
+		return append(out, preflight.Fail("temporal", "tls", "%v", err))
 	}
 	c, err := client.DialContext(ctx, opts)
 	if err != nil {
-		return append(out, doctorFail("temporal", "health", "cannot reach Temporal at %s: %v", addr, err))
+		return append(out, preflight.Fail("temporal", "health", "cannot reach Temporal at %s: %v", addr, err))
 	}
 	defer c.Close()
 	if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		return append(out, doctorFail("temporal", "health", "Temporal at %s is not serving: %v", addr, err))
+		return append(out, preflight.Fail("temporal", "health", "Temporal at %s is not serving: %v", addr, err))
 	}
-	return append(out, doctorCheck("temporal", "health", checkOK, "frontend at "+addr+" is serving"))
+	return append(out, preflight.Result{Integration: "temporal", Check: "health", Status: preflight.OK, Detail: "frontend at " + addr + " is serving"})
 }
 
 // doctorCodec checks the codec key without creating one: FIREBREAK_CODEC_KEY, else the key
@@ -233,49 +193,13 @@ func doctorCodec(st *settings, shared bool) error {
 	return nil
 }
 
-// nopTemporalLogger keeps the SDK's connection chatter out of the doctor's report.
-type nopTemporalLogger struct{}
-
-func (nopTemporalLogger) Debug(string, ...any) {}
-func (nopTemporalLogger) Info(string, ...any)  {}
-func (nopTemporalLogger) Warn(string, ...any)  {}
-func (nopTemporalLogger) Error(string, ...any) {}
-
-// doctorOIDC checks the identity provider the oidc actions revoke tokens at: its discovery
-// document names revocation and introspection endpoints. Not configured is not a failure.
-func doctorOIDC(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
-	issuer := st.get("OIDC_ISSUER")
-	if issuer == "" {
-		return []DoctorCheck{doctorCheck("oidc", "discovery", checkSkipped, "OIDC_ISSUER not set: the oidc.* actions are off")}
-	}
-	if st.get("OIDC_CLIENT_ID") == "" || st.get("OIDC_CLIENT_SECRET") == "" {
-		return []DoctorCheck{doctorFail("oidc", "client", "OIDC_ISSUER is set but OIDC_CLIENT_ID or OIDC_CLIENT_SECRET is not")}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", nil)
-	if err != nil {
-		return []DoctorCheck{doctorFail("oidc", "discovery", "OIDC_ISSUER %q: %v", issuer, err)}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return []DoctorCheck{doctorFail("oidc", "discovery", "%v", err)}
-	}
-	defer resp.Body.Close()
-	var doc struct {
-		Issuer        string `json:"issuer"`
-		Revocation    string `json:"revocation_endpoint"`
-		Introspection string `json:"introspection_endpoint"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc) != nil {
-		return []DoctorCheck{doctorFail("oidc", "discovery", "%s answered %d without a discovery document", issuer, resp.StatusCode)}
-	}
-	if doc.Revocation == "" || doc.Introspection == "" {
-		return []DoctorCheck{doctorFail("oidc", "discovery", "%s names no revocation_endpoint (RFC 7009) or introspection_endpoint (RFC 7662)", issuer)}
-	}
-	return []DoctorCheck{doctorCheck("oidc", "discovery", checkOK, "revocation and introspection endpoints found at "+issuer)}
+// doctorOIDC checks the identity provider the oidc actions revoke tokens at (oidc.Preflight).
+func doctorOIDC(ctx context.Context, st *settings, _ *slog.Logger) []preflight.Result {
+	return oidc.Preflight(ctx, st.get("OIDC_ISSUER"), st.get("OIDC_CLIENT_ID"), st.get("OIDC_CLIENT_SECRET"))
 }
 
 // doctorEvidence opens the evidence store the worker would use and checks its chain.
-func doctorEvidence(ctx context.Context, st *settings, _ *slog.Logger) []DoctorCheck {
+func doctorEvidence(ctx context.Context, st *settings, _ *slog.Logger) []preflight.Result {
 	dir := st.get("FIREBREAK_EVIDENCE_DIR")
 	if dir == "" {
 		dir = filepath.Join(st.stateDir(), "evidence")
@@ -285,39 +209,39 @@ func doctorEvidence(ctx context.Context, st *settings, _ *slog.Logger) []DoctorC
 		where = s3
 	}
 	if _, err := openEvidenceStore(ctx, st, dir); err != nil {
-		return []DoctorCheck{doctorFail("evidence", "chain", "%s: %v", where, err)}
+		return []preflight.Result{preflight.Fail("evidence", "chain", "%s: %v", where, err)}
 	}
-	return []DoctorCheck{doctorCheck("evidence", "chain", checkOK, where+" opens and its chain verifies")}
+	return []preflight.Result{{Integration: "evidence", Check: "chain", Status: preflight.OK, Detail: where + " opens and its chain verifies"}}
 }
 
 // doctorConfig checks the configuration file first: it decodes and validates (each problem
 // with its line and column is a failed check; a literal secret is a warning), and every
 // secret reference in it resolves. When it loads, the checks after it use it: it returns
 // the settings they read.
-func doctorConfig(ctx context.Context, path string, logger *slog.Logger) ([]DoctorCheck, *settings) {
+func doctorConfig(ctx context.Context, path string, logger *slog.Logger) ([]preflight.Result, *settings) {
 	st := envSettings()
 	if path == "" {
-		return []DoctorCheck{doctorCheck("config", "file", checkSkipped, "no --config or FIREBREAK_CONFIG: every setting comes from the environment")}, st
+		return []preflight.Result{{Integration: "config", Check: "file", Status: preflight.Skipped, Detail: "no --config or FIREBREAK_CONFIG: every setting comes from the environment"}}, st
 	}
 	lc, err := loadConfig(ctx, path, resolveAll, logger)
 	if err != nil {
-		var out []DoctorCheck
+		var out []preflight.Result
 		check := "references"
 		if isConfigError(err) {
 			check = "file"
 		}
 		for _, p := range problemStrings(err) {
-			out = append(out, doctorCheck("config", check, checkFailed, p))
+			out = append(out, preflight.Result{Integration: "config", Check: check, Status: preflight.Failed, Detail: p})
 		}
 		return out, st
 	}
 	st.lc = lc
-	out := []DoctorCheck{doctorCheck("config", "file", checkOK, describeConfig(lc))}
+	out := []preflight.Result{{Integration: "config", Check: "file", Status: preflight.OK, Detail: describeConfig(lc)}}
 	for _, w := range lc.warnings {
-		out = append(out, doctorCheck("config", "secrets", checkWarning, w.String()))
+		out = append(out, preflight.Result{Integration: "config", Check: "secrets", Status: preflight.Warning, Detail: w.String()})
 	}
 	if n := config.VaultReferences(lc.file, os.LookupEnv); n > 0 {
-		out = append(out, doctorCheck("config", "references", checkOK, fmt.Sprintf("%d vault: references read", n)))
+		out = append(out, preflight.Result{Integration: "config", Check: "references", Status: preflight.OK, Detail: fmt.Sprintf("%d vault: references read", n)})
 	}
 	return out, st
 }

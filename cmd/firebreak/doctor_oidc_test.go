@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/firebreak-dev/firebreak/activities/preflight"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -16,10 +17,10 @@ func TestDoctorOIDCAndEvidence(t *testing.T) {
 		name, issuer, client string
 		status               string
 	}{
-		{"not configured", "", "", checkSkipped},
-		{"reachable", idp.URL(), testenv.OIDCClientID, checkOK},
-		{"no client", idp.URL(), "", checkFailed},
-		{"no discovery document", idp.URL() + "/nope", testenv.OIDCClientID, checkFailed},
+		{"not configured", "", "", preflight.Skipped},
+		{"reachable", idp.URL(), testenv.OIDCClientID, preflight.OK},
+		{"no client", idp.URL(), "", preflight.Failed},
+		{"no discovery document", idp.URL() + "/nope", testenv.OIDCClientID, preflight.Failed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -32,11 +33,11 @@ func TestDoctorOIDCAndEvidence(t *testing.T) {
 			}
 		})
 	}
-	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != checkOK {
+	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != preflight.OK {
 		t.Fatalf("evidence: %+v", got)
 	}
 	t.Setenv("FIREBREAK_EVIDENCE_S3", "not-a-url")
-	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != checkFailed {
+	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != preflight.Failed {
 		t.Fatalf("bad evidence config: %+v", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/activities/preflight"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
@@ -75,30 +76,30 @@ func TestDoctor(t *testing.T) {
 		want []want
 	}{
 		{name: "all good", code: exitOK, env: map[string]string{"FIREBREAK_AWS_PROBE_USER": "alice", "TEMPORAL_ADDRESS": srv.FrontendHostPort()},
-			want: []want{{"vault", "token", checkOK}, {"vault", "capabilities", checkOK}, {"aws", "iam", checkOK}, {"slack", "auth.test", checkOK}, {"pagerduty", "api", checkOK}, {"temporal", "health", checkOK}}},
+			want: []want{{"vault", "token", preflight.OK}, {"vault", "capabilities", preflight.OK}, {"aws", "iam", preflight.OK}, {"slack", "auth.test", preflight.OK}, {"pagerduty", "api", preflight.OK}, {"temporal", "health", preflight.OK}}},
 		{name: "approle login with the shipped policy", code: exitOK,
 			env:  map[string]string{"VAULT_TOKEN": "", "VAULT_ROLE_ID": testenv.VaultAppRoleID, "VAULT_SECRET_ID": testenv.VaultAppRoleSecretID},
-			want: []want{{"vault", "token", checkOK}, {"vault", "capabilities", checkOK}, {"aws", "iam", checkUnverified}, {"temporal", "health", checkSkipped}}},
+			want: []want{{"vault", "token", preflight.OK}, {"vault", "capabilities", preflight.OK}, {"aws", "iam", preflight.Unverified}, {"temporal", "health", preflight.Skipped}}},
 		{name: "vault: wrong token", code: exitFailed, env: map[string]string{"VAULT_TOKEN": "hvs.not-a-token"},
-			want: []want{{"vault", "token", checkFailed}, {"slack", "auth.test", checkOK}}},
+			want: []want{{"vault", "token", preflight.Failed}, {"slack", "auth.test", preflight.OK}}},
 		{name: "vault: token without firebreak's policy", code: exitFailed, env: map[string]string{"VAULT_TOKEN": "hvs.bob-laptop-" + testenv.Canary + "-0003"},
-			want: []want{{"vault", "token", checkOK}, {"vault", "capabilities", checkFailed}}},
+			want: []want{{"vault", "token", preflight.OK}, {"vault", "capabilities", preflight.Failed}}},
 		{name: "vault: wrong approle secret", code: exitFailed, env: map[string]string{"VAULT_TOKEN": "", "VAULT_ROLE_ID": testenv.VaultAppRoleID, "VAULT_SECRET_ID": "wrong"},
-			want: []want{{"vault", "login", checkFailed}}},
+			want: []want{{"vault", "login", preflight.Failed}}},
 		{name: "vault: no credential", code: exitFailed, env: map[string]string{"VAULT_TOKEN": ""},
-			want: []want{{"vault", "login", checkFailed}}},
+			want: []want{{"vault", "login", preflight.Failed}}},
 		{name: "aws: wrong secret key", code: exitFailed, env: map[string]string{"AWS_SECRET_ACCESS_KEY": "wrong-secret", "FIREBREAK_AWS_PROBE_USER": "alice"},
-			want: []want{{"aws", "credentials", checkOK}, {"aws", "iam", checkFailed}}},
+			want: []want{{"aws", "credentials", preflight.OK}, {"aws", "iam", preflight.Failed}}},
 		{name: "slack: wrong token", code: exitFailed, env: map[string]string{"SLACK_BOT_TOKEN": "xoxb-wrong"},
-			want: []want{{"slack", "auth.test", checkFailed}, {"vault", "capabilities", checkOK}}},
+			want: []want{{"slack", "auth.test", preflight.Failed}, {"vault", "capabilities", preflight.OK}}},
 		{name: "pagerduty: wrong token", code: exitFailed, env: map[string]string{"PAGERDUTY_TOKEN": "wrong"},
-			want: []want{{"pagerduty", "api", checkFailed}}},
+			want: []want{{"pagerduty", "api", preflight.Failed}}},
 		{name: "pagerduty: no From", code: exitFailed, env: map[string]string{"PAGERDUTY_FROM": ""},
-			want: []want{{"pagerduty", "api", checkOK}, {"pagerduty", "from", checkFailed}}},
+			want: []want{{"pagerduty", "api", preflight.OK}, {"pagerduty", "from", preflight.Failed}}},
 		{name: "temporal: nothing listening", code: exitFailed, env: map[string]string{"TEMPORAL_ADDRESS": "127.0.0.1:1"},
-			want: []want{{"temporal", "health", checkFailed}}},
+			want: []want{{"temporal", "health", preflight.Failed}}},
 		{name: "temporal: bad codec key", code: exitFailed, env: map[string]string{"FIREBREAK_CODEC_KEY": "not-base64"},
-			want: []want{{"temporal", "codec", checkFailed}}},
+			want: []want{{"temporal", "codec", preflight.Failed}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,12 +112,12 @@ func TestDoctor(t *testing.T) {
 			if code != tc.code {
 				t.Errorf("exit %d; expected %d\n%s%s", code, tc.code, stdout.String(), stderr.String())
 			}
-			var rep DoctorReport
+			var rep preflight.Report
 			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 				t.Fatalf("%v: %s", err, stdout.String())
 			}
 			for _, w := range tc.want {
-				i := slices.IndexFunc(rep.Checks, func(c DoctorCheck) bool { return c.Integration == w.integration && c.Check == w.check })
+				i := slices.IndexFunc(rep.Checks, func(c preflight.Result) bool { return c.Integration == w.integration && c.Check == w.check })
 				if i < 0 {
 					t.Errorf("no %s %s check in %+v", w.integration, w.check, rep.Checks)
 					continue
@@ -151,9 +152,9 @@ func TestDoctorChecksTheDirectory(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, status, detail string
 	}{
-		{"found", "directory:\n  - subject: dave\n    email: dave@example.test\n    vault: {alias: {mount: userpass, name: dave@example.test}}\n    aws: none\n", checkOK, "all 1 directory entries"},
-		{"no such mount", "directory:\n  - subject: alice\n    email: alice@example.test\n    vault: {alias: {mount: oidc, name: alice@example.test}}\n", checkFailed, "no auth method mounted there"},
-		{"no such entity id", "directory:\n  - subject: alice\n    email: alice@example.test\n    vault: {entity_id: 00000000-0000-0000-0000-000000000000}\n", checkFailed, "Vault has no entity with that id"},
+		{"found", "directory:\n  - subject: dave\n    email: dave@example.test\n    vault: {alias: {mount: userpass, name: dave@example.test}}\n    aws: none\n", preflight.OK, "all 1 directory entries"},
+		{"no such mount", "directory:\n  - subject: alice\n    email: alice@example.test\n    vault: {alias: {mount: oidc, name: alice@example.test}}\n", preflight.Failed, "no auth method mounted there"},
+		{"no such entity id", "directory:\n  - subject: alice\n    email: alice@example.test\n    vault: {entity_id: 00000000-0000-0000-0000-000000000000}\n", preflight.Failed, "Vault has no entity with that id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sandboxEnv(t, sb)
@@ -163,11 +164,11 @@ func TestDoctorChecksTheDirectory(t *testing.T) {
 			}
 			var stdout, stderr bytes.Buffer
 			run([]string{"doctor", "--json", "--timeout", "3s", "--config", path, "--skip", "aws,slack,pagerduty,temporal,oidc,evidence"}, &stdout, &stderr)
-			var rep DoctorReport
+			var rep preflight.Report
 			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 				t.Fatalf("%v: %s%s", err, stdout.String(), stderr.String())
 			}
-			i := slices.IndexFunc(rep.Checks, func(c DoctorCheck) bool { return c.Integration == "vault" && c.Check == "directory" })
+			i := slices.IndexFunc(rep.Checks, func(c preflight.Result) bool { return c.Integration == "vault" && c.Check == "directory" })
 			if i < 0 || rep.Checks[i].Status != tc.status || !strings.Contains(rep.Checks[i].Detail, tc.detail) {
 				t.Fatalf("vault directory check in %+v; want %s mentioning %q", rep.Checks, tc.status, tc.detail)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
-	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/secretscan"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
@@ -100,15 +98,6 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 	if err != nil {
 		return err
 	}
-	if f.All {
-		if len(names) > 0 {
-			return usagef("give playbook names or --all, not both")
-		}
-		names = lib.Names()
-	}
-	if len(names) == 0 {
-		return usagef("which playbook? give a name (known: %s) or --all", strings.Join(lib.Names(), ", "))
-	}
 	raw, err := parseKV(f.inputs)
 	if err != nil {
 		return err
@@ -116,22 +105,9 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 	if err := drills.CheckFaults(f.Inject); err != nil {
 		return usageError{err}
 	}
-	type job struct {
-		plan   *playbooks.Plan
-		inputs map[string]any
-	}
-	var jobs []job
-	for _, n := range names {
-		p, err := lib.Resolve(n)
-		if err != nil {
-			return usageError{err}
-		}
-		// The playbook's drill schedule inputs are defaults.
-		bound, err := p.BindInputs(runs.DrillInputs(p, p.DrillInputs(), raw))
-		if err != nil {
-			return usageError{fmt.Errorf("playbook %s: %w", n, err)}
-		}
-		jobs = append(jobs, job{p, bound})
+	jobs, err := drills.Jobs(lib, names, f.All, raw)
+	if err != nil {
+		return usageError{err}
 	}
 
 	evDir := f.evidenceDir
@@ -148,7 +124,7 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 
 	var cards []drills.Scorecard
 	for _, j := range jobs {
-		card := rg.Drill(ctx, j.plan, j.inputs, f.Settings)
+		card := rg.Drill(ctx, j.Plan, j.Inputs, f.Settings)
 		redactThread(card.SlackThread)
 		cards = append(cards, card)
 		if !f.asJSON {
@@ -158,13 +134,11 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 			}
 		}
 	}
-	if err := writeScorecardFiles(cards, f); err != nil {
+	if err := drills.WriteScorecardFiles(cards, f.markdownFile, f.htmlFile); err != nil {
 		return err
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"drills": cards, "evidence_dir": evDir}); err != nil {
+		if err := writeJSONOut(stdout, map[string]any{"drills": cards, "evidence_dir": evDir}); err != nil {
 			return err
 		}
 	} else {
@@ -215,7 +189,7 @@ type drillRig struct {
 // startRig connects to Temporal (TEMPORAL_ADDRESS, or an embedded server) and starts a drill
 // rig on it; out (nil: nowhere) is told of drills stopped and decisions a tabletop waits for.
 func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string, out io.Writer) (*drillRig, error) {
-	conn, err := connectTemporal(ctx, logger)
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), logger)
 	if err != nil {
 		return nil, err
 	}
@@ -234,23 +208,4 @@ func startRig(ctx context.Context, logger *slog.Logger, evidenceDir string, out 
 func (r *drillRig) Close() {
 	r.Rig.Close()
 	r.conn.Close()
-}
-
-// writeScorecardFiles writes the --markdown and --html scorecards.
-func writeScorecardFiles(cards []drills.Scorecard, f drillFlags) error {
-	if f.markdownFile != "" {
-		if err := os.WriteFile(f.markdownFile, []byte(drills.Markdown(cards)), 0o644); err != nil {
-			return fmt.Errorf("--markdown: %w", err)
-		}
-	}
-	if f.htmlFile != "" {
-		var b strings.Builder
-		if err := drills.HTML(&b, cards); err != nil {
-			return fmt.Errorf("--html: %w", err)
-		}
-		if err := os.WriteFile(f.htmlFile, []byte(b.String()), 0o644); err != nil {
-			return fmt.Errorf("--html: %w", err)
-		}
-	}
-	return nil
 }

@@ -150,7 +150,7 @@ func TestRecordHistory(t *testing.T) {
 	ctx := context.Background()
 	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)))
-	conn, err := connectTemporal(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func TestDrillCtrlCCancelsItsRunOnDev(t *testing.T) {
 	// Ask the dev server: the run is closed as cancelled, not left running with no worker.
 	t.Setenv("TEMPORAL_ADDRESS", addr)
 	t.Setenv("FIREBREAK_STATE_DIR", state)
-	conn, err := connectTemporal(ctx, newDiscardLogger())
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

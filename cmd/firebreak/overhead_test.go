@@ -77,7 +77,7 @@ func handWritten(ctx workflow.Context, subject string) (int64, error) {
 func BenchmarkInterpreterOverhead(b *testing.B) {
 	b.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	conn, err := connectTemporal(ctx, newDiscardLogger())
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), newDiscardLogger())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,12 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -40,110 +35,21 @@ or, with --strict, warnings (drills fail a playbook that changes systems and ver
 			if format != "text" && format != "json" && format != "github" {
 				return usagef("--format: expected text, json or github, found %q", format)
 			}
-			sources, err := playbooks.BundledSources()
-			if err != nil {
-				return err
-			}
-			paths := args
-			if dir != "" {
-				paths = append(paths, dir)
-			}
-			if len(args) == 0 && dir == "" {
-				// The default directory counts only when it holds playbooks (from the repository's
-				// root, ./playbooks is the Go package); a path given is checked strictly.
-				if st, err := os.Stat(userPlaybookDir); err == nil && st.IsDir() {
-					if _, err := playbooks.PlaybookFiles(userPlaybookDir); err == nil {
-						paths = []string{userPlaybookDir}
-					}
-				}
-			}
-			if len(args) > 0 {
-				sources = nil // explicit paths: just those files (bundled ones still resolve overrides below)
-			}
-			user, err := playbooks.ReadSources(paths...)
+			results, err := playbooks.ValidatePaths(args, dir, userPlaybookDir, strict)
 			if err != nil {
 				return usagef("%v", err)
 			}
-			if len(args) > 0 {
-				bundled, _ := playbooks.BundledSources()
-				results := playbooks.Validate(append(bundled, user...))
-				return printValidation(cmd.OutOrStdout(), format, strictly(strict, results[len(bundled):]))
+			failed, err := playbooks.WriteResults(cmd.OutOrStdout(), format, results)
+			if err == nil && failed {
+				err = errCheckFailed
 			}
-			return printValidation(cmd.OutOrStdout(), format, strictly(strict, playbooks.Validate(append(sources, user...))))
+			return err
 		},
 	}
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or github")
 	playbooksFlag(c, &dir, "also validate this playbook file or every playbook in this directory")
 	c.Flags().BoolVar(&strict, "strict", false, "treat warnings as errors (exit 1)")
 	return c
-}
-
-// strictly fails, when strict, every result that has warnings.
-func strictly(strict bool, results []playbooks.Result) []playbooks.Result {
-	if !strict {
-		return results
-	}
-	for i := range results {
-		for _, d := range results[i].Diagnostics {
-			if d.Severity == playbooks.SeverityWarning {
-				results[i].OK = false
-			}
-		}
-	}
-	return results
-}
-
-func printValidation(out io.Writer, format string, results []playbooks.Result) error {
-	failed := false
-	for _, r := range results {
-		failed = failed || !r.OK
-	}
-	switch format {
-	case "json":
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(map[string]any{"ok": !failed, "playbooks": results}); err != nil {
-			return err
-		}
-	case "github":
-		for _, r := range results {
-			for _, d := range r.Diagnostics {
-				msg := d.Message
-				if d.Suggestion != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", d.Suggestion)
-				}
-				fmt.Fprintf(out, "::%s file=%s,line=%d,col=%d,title=firebreak playbook::%s\n", d.Severity, d.File, d.Line, d.Col, githubEscape(msg))
-			}
-			if r.Overrides != "" {
-				fmt.Fprintf(out, "::notice file=%s,line=1,title=firebreak playbook::%s overrides the bundled playbook %s\n", r.File, r.Name, r.Overrides)
-			}
-		}
-	default:
-		for _, r := range results {
-			for _, d := range r.Diagnostics {
-				fmt.Fprintln(out, d.Render(r.Source))
-			}
-			switch {
-			case !r.OK:
-				fmt.Fprintf(out, "FAIL %s\n", r.File)
-			case r.OverriddenBy != "":
-				fmt.Fprintf(out, "ok   %s (%d steps; overridden by %s)\n", r.Name, r.Steps, r.OverriddenBy)
-			case r.Overrides != "":
-				fmt.Fprintf(out, "ok   %s (%s, %d steps; overrides the bundled %s)\n", r.Name, r.File, r.Steps, r.Overrides)
-			default:
-				fmt.Fprintf(out, "ok   %s (%s, %d steps)\n", r.Name, filepath.Base(r.File), r.Steps)
-			}
-		}
-	}
-	if failed {
-		return errCheckFailed
-	}
-	return nil
-}
-
-// githubEscape escapes a workflow-command message as GitHub Actions expects.
-func githubEscape(s string) string {
-	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
 }
 
 // playbooksFlagUsage describes --playbooks, the one flag for extra playbooks on every command.
@@ -239,49 +145,10 @@ func newActionsCmd() *cobra.Command {
 		Use:   "actions",
 		Short: "List the action catalog: each action's arguments and outputs, and which cannot be undone",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			cat := playbooks.Catalog()
 			if asJSON {
-				// Durations as Go duration strings ("30s"), like the playbook language.
-				type actionJSON struct {
-					playbooks.Action
-					Timeout playbooks.Duration `json:"timeout"`
-				}
-				list := make([]actionJSON, len(cat))
-				for i, a := range cat {
-					list[i] = actionJSON{Action: a, Timeout: playbooks.Duration(a.Timeout)}
-				}
-				return writeJSONOut(out, list)
+				return writeJSONOut(cmd.OutOrStdout(), playbooks.CatalogJSON())
 			}
-			for _, a := range cat {
-				flags := ""
-				if a.Destructive {
-					flags += " [destructive]"
-				}
-				switch {
-				case a.Irreversible:
-					flags += " [irreversible: waits for a second person]"
-				case a.IrreversibleWith != "":
-					flags += fmt.Sprintf(" [irreversible unless %s: false]", a.IrreversibleWith)
-				}
-				if a.Verifies {
-					flags += " [verifies]"
-				}
-				fmt.Fprintf(out, "%s%s\n  %s\n", a.Name, flags, a.Summary)
-				for _, p := range a.Args {
-					if p.Internal {
-						continue
-					}
-					req := ""
-					if p.Required {
-						req = ", required"
-					}
-					fmt.Fprintf(out, "    with %-16s %s%s — %s\n", p.Name, p.Type, req, p.Doc)
-				}
-				for _, p := range a.Outputs {
-					fmt.Fprintf(out, "    out  %-16s %s — %s\n", p.Name, p.Type, p.Doc)
-				}
-			}
+			playbooks.WriteCatalog(cmd.OutOrStdout())
 			return nil
 		},
 	}

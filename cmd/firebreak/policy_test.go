@@ -95,7 +95,7 @@ func TestDeployPoliciesAreLeastPrivilege(t *testing.T) {
 	} {
 		// Irreversible ones wait at their two-person gate, which the drill bot grants: the
 		// drill runs on the embedded server with AutoApprove, as drill run does.
-		p, inputs, err := actionPlan(a.name, a.args, []string{DefaultApproveRole})
+		p, inputs, err := playbooks.ActionPlan(a.name, a.args, []string{playbooks.DefaultApproveRole})
 		if err != nil {
 			t.Fatalf("%s: %v", a.name, err)
 		}

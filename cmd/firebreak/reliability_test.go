@@ -183,7 +183,7 @@ func TestTemporalServerRestartedMidRun(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", srv.FrontendHostPort())
 	t.Setenv("FIREBREAK_CODEC_KEY", base64.StdEncoding.EncodeToString([]byte("restart-test-key-0123456789abcd!")))
 	t.Setenv("FIREBREAK_STATE_DIR", t.TempDir())
-	conn, err := connectTemporal(ctx, logs.logger())
+	conn, err := dialTemporal(ctx, settingsFrom(ctx), logs.logger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -104,9 +103,7 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 		return err
 	}
 	if f.asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := writeJSONOut(stdout, rep); err != nil {
 			return err
 		}
 	} else {

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -30,18 +28,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 				return err
 			}
 			defer conn.Close()
-			if runID == "" {
-				latest, err := conn.Runs.LatestRun(ctx, args[0])
-				if err != nil {
-					return fmt.Errorf("no run %q on Temporal at %s: %w", args[0], conn.Address, err)
-				}
-				runID = latest
-			}
-			events, err := conn.Runs.History(ctx, args[0], runID)
-			if err != nil {
-				return err
-			}
-			ex, err := audit.BuildWith(args[0], runID, events, nil, audit.Options{People: directoryNames()})
+			ex, err := audit.Read(ctx, conn.Runs, conn.Address, args[0], runID, audit.Options{People: settingsOf(cmd).directoryNames()})
 			if err != nil {
 				return err
 			}
@@ -76,34 +63,16 @@ the alert or request took to become a response; firebreak cannot see when the co
 began) and the mean time from the trigger to contained (MTTR), with the median and the worst.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, conn, err := toolConn(cmd)
+			list, embedded, err := listRuns(cmd, since, "", playbook, true)
 			if err != nil {
 				return err
 			}
-			defer conn.Close()
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
-			}
-			runs, err := listRuns(ctx, conn, from, "", playbook, true)
-			if err != nil {
-				return err
-			}
-			throwawayHint(cmd.ErrOrStderr(), conn, len(runs))
-			ms := audit.Metrics(runs)
+			throwawayHint(cmd.ErrOrStderr(), embedded, len(list))
+			ms := audit.Metrics(list)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": ms})
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PLAYBOOK\tKIND\tRUNS\tCONTAINED\tFAILED\tMTTD\tMTTR\tMEDIAN TTC\tWORST TTC")
-			for _, m := range ms {
-				kind := "incidents"
-				if m.Drills {
-					kind = "drills"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", m.Playbook, kind, m.Runs, m.Contained, m.Failed, audit.FormatMillis(m.MTTDMS), audit.FormatMillis(m.MTTRMS), audit.FormatMillis(m.MedianTTCMS), audit.FormatMillis(m.MaxTTCMS))
-			}
-			return tw.Flush()
+			return audit.WriteMetrics(cmd.OutOrStdout(), ms)
 		},
 	}
 	cmd.Flags().DurationVar(&since, "since", 0, "only runs started within this long (e.g. 720h); default all")

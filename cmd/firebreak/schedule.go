@@ -3,14 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/firebreak-dev/firebreak/drills"
 	"github.com/firebreak-dev/firebreak/playbooks"
@@ -50,37 +45,9 @@ playbook, that playbook is scheduled with EXPR (five cron fields, UTC) and --inp
 			if err != nil {
 				return err
 			}
-			var want []drills.DesiredSchedule
-			if cron != "" {
-				if len(args) != 1 {
-					return usagef("--cron schedules one playbook: give exactly one name, found %d", len(args))
-				}
-				d, err := drills.Desired(lib, args[0], 0, cron, raw)
-				if err != nil {
-					return usageError{err}
-				}
-				want = append(want, d)
-			} else {
-				names := args
-				if len(names) == 0 {
-					names = lib.Names()
-				}
-				for _, n := range names {
-					p, err := lib.Get(n)
-					if err != nil {
-						return usageError{err}
-					}
-					for i, s := range p.Triggers.Schedule {
-						d, err := drills.Desired(lib, n, i, s.Cron, s.Inputs)
-						if err != nil {
-							return usageError{err}
-						}
-						want = append(want, d)
-					}
-				}
-			}
-			for i := range want {
-				want[i].AutoApprove = autoApprove
+			want, err := drills.DesiredSchedules(lib, args, cron, raw, autoApprove)
+			if err != nil {
+				return usageError{err}
 			}
 			ctx, conn, err := toolConn(cmd)
 			if err != nil {
@@ -121,19 +88,7 @@ func newScheduleListCmd() *cobra.Command {
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"schedules": scheds})
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCHEDULE\tPLAYBOOK\tCRON\tSTATE\tNEXT RUN (UTC)\tRECENT DRILLS")
-			for _, s := range scheds {
-				state, next := "active", "-"
-				if s.Paused {
-					state = "paused"
-				}
-				if len(s.NextRuns) > 0 {
-					next = s.NextRuns[0].UTC().Format("2006-01-02 15:04")
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", s.ID, s.Playbook, strings.Join(s.Cron, "; "), state, next, len(s.RecentRuns))
-			}
-			return tw.Flush()
+			return drills.WriteSchedules(cmd.OutOrStdout(), scheds)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -153,52 +108,17 @@ func newSchedulePauseCmd() *cobra.Command {
 				return err
 			}
 			defer conn.Close()
-			scheds, err := drills.ListSchedules(ctx, conn.Client)
-			if err != nil {
-				return err
-			}
-			var ids []string
-			for _, s := range scheds {
-				if s.Playbook == args[0] {
-					ids = append(ids, s.ID)
-				}
-			}
-			if len(ids) == 0 {
-				known := []string{}
-				for _, s := range scheds {
-					if !slices.Contains(known, s.Playbook) {
-						known = append(known, s.Playbook)
-					}
-				}
-				return usagef("no drill schedule for playbook %q (scheduled: %s); run `firebreak drill schedule sync` first", args[0], orDash(strings.Join(known, ", ")))
-			}
 			if note == "" {
 				note = "paused by " + currentUser() + " with firebreak drill schedule pause"
 				if resume {
 					note = "resumed by " + currentUser()
 				}
 			}
-			for _, id := range ids {
-				h := conn.Client.ScheduleClient().GetHandle(ctx, id)
-				if resume {
-					err = h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: note})
-				} else {
-					err = h.Pause(ctx, client.SchedulePauseOptions{Note: note})
-				}
-				var nf *serviceerror.NotFound
-				if errors.As(err, &nf) {
-					return fmt.Errorf("schedule %s disappeared: %w", id, err)
-				}
-				if err != nil {
-					return err
-				}
-				verb := "paused"
-				if resume {
-					verb = "resumed"
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\n", verb, id)
+			err = drills.PauseSchedules(ctx, conn.Client, args[0], note, resume, cmd.OutOrStdout())
+			if errors.Is(err, drills.ErrNoSchedule) {
+				return usageError{err}
 			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVar(&note, "note", "", "why (recorded on the schedule)")
@@ -214,26 +134,17 @@ func newDrillHistoryCmd() *cobra.Command {
 		Short: "Show the trend of time to contain and failures over past drills",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, conn, err := toolConn(cmd)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
 			prefix, playbook := "drill/", ""
 			if len(args) == 1 {
 				playbook = args[0]
 				prefix += playbook + "/"
 			}
-			var from time.Time
-			if since > 0 {
-				from = time.Now().Add(-since)
-			}
-			all, err := listRuns(ctx, conn, from, prefix, playbook, true)
+			all, embedded, err := listRuns(cmd, since, prefix, playbook, true)
 			if err != nil {
 				return err
 			}
 			done := drills.WithoutReplays(all)
-			throwawayHint(cmd.ErrOrStderr(), conn, len(done))
+			throwawayHint(cmd.ErrOrStderr(), embedded, len(done))
 			trends := drills.Trends(done)
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), map[string]any{"playbooks": trends})

@@ -118,7 +118,7 @@ func TestRevokeDevThroughDev(t *testing.T) {
 	}
 
 	t.Setenv("TEMPORAL_ADDRESS", addr)
-	conn, err := connectTemporal(context.Background(), newDiscardLogger())
+	conn, err := dialTemporal(context.Background(), envSettings(), newDiscardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/drills"
+	"github.com/firebreak-dev/firebreak/runs"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/testenv/devserver"
 	"github.com/firebreak-dev/firebreak/workflows"
@@ -99,7 +100,7 @@ func TestStatusShowsRetryingStep(t *testing.T) {
 	if c := run([]string{"status", id, "--json"}, &out, &errOut); c != exitOK {
 		t.Fatalf("firebreak status --json: exit %d\n%s", c, errOut.String())
 	}
-	var st RunStatus
+	var st runs.RunStatus
 	if err := json.Unmarshal(out.Bytes(), &st); err != nil {
 		t.Fatalf("%v: %s", err, out.String())
 	}
