@@ -25,6 +25,7 @@ import (
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -59,20 +60,6 @@ func shellQuote(s string) string {
 // defaultStateDir is the state directory the environment names, for flag defaults: flags are
 // made before the configuration file is read.
 func defaultStateDir() string { return envSettings().stateDir() }
-
-// stateDir is FIREBREAK_STATE_DIR, else $XDG_STATE_HOME/firebreak, else ~/.local/state/firebreak.
-func (s *settings) stateDir() string {
-	if d := s.get("FIREBREAK_STATE_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "firebreak")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "firebreak")
-	}
-	return ".firebreak"
-}
 
 func newDevCmd() *cobra.Command {
 	var f devFlags
@@ -136,7 +123,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	defer srv.Stop()
 	// SQLite creates its database, journal and shared-memory files with the umask's mode.
-	if err := privateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
+	if err := service.PrivateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
 		return err
 	}
 	codec, err := loadCodec(st, f.stateDir, keyCreate)
@@ -150,7 +137,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	defer obs.Close()
 	copts := client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
-	obs.instrument(&copts)
+	obs.Instrument(&copts)
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
@@ -224,7 +211,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if f.socketMode {
 		socketLine = "  Socket Mode on (SLACK_APP_TOKEN): Slack commands and buttons also arrive over it\n"
 	}
-	hs := &http.Server{Handler: obs.withMetrics(handler), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: obs.WithMetrics(handler), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "err", err)
