@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -173,3 +174,61 @@ func (e UsageError) Unwrap() error { return e.Err }
 
 // Usagef is a UsageError with a formatted message.
 func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// Report is what `firebreak config validate` says of a file.
+type Report struct {
+	File            string   `json:"file"`
+	Valid           bool     `json:"valid"`
+	Errors          []string `json:"errors,omitempty"`
+	Warnings        []string `json:"warnings,omitempty"`
+	VaultReferences int      `json:"vault_references"`
+}
+
+// Check decodes the file at path strictly and checks every value, with the overrides of env
+// applied (nil: none). A literal secret is a warning, which makes the file invalid when
+// strict. The error is a UsageError when the file cannot be read at all.
+func Check(path string, env func(string) (string, bool), strict bool) (Report, error) {
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	rep := Report{File: path, Valid: true}
+	c, err := Load(path)
+	if err == nil {
+		c, err = c.Effective(env)
+	}
+	var warnings []Problem
+	if err == nil {
+		warnings, err = c.Validate()
+	}
+	if err != nil {
+		if !errors.As(err, new(*Error)) {
+			return rep, UsageError{err} // the file cannot be read
+		}
+		rep.Valid = false
+		rep.Errors = ProblemStrings(err)
+	}
+	for _, w := range warnings {
+		rep.Warnings = append(rep.Warnings, w.String())
+	}
+	if strict && len(warnings) > 0 {
+		rep.Valid = false
+	}
+	if c != nil && err == nil {
+		rep.VaultReferences = VaultReferences(c, env)
+	}
+	return rep, nil
+}
+
+// ProblemStrings are the problems of a configuration error, one a line; any other error is
+// its own line.
+func ProblemStrings(err error) []string {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		return []string{err.Error()}
+	}
+	out := make([]string, len(ce.Problems))
+	for i, p := range ce.Problems {
+		out[i] = p.String()
+	}
+	return out
+}

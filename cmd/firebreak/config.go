@@ -316,34 +316,13 @@ name the file, line and column. A literal secret is a warning (an error with --s
 			if path == "" {
 				return usagef("no configuration file: name one, or set --config or FIREBREAK_CONFIG")
 			}
-			lookup := func(string) (string, bool) { return "", false }
+			var env func(string) (string, bool)
 			if withEnv {
-				lookup = os.LookupEnv
+				env = os.LookupEnv
 			}
-			rep := validateReport{File: path, Valid: true}
-			c, err := config.Load(path)
-			if err == nil {
-				c, err = c.Effective(lookup)
-			}
-			var warnings []config.Problem
-			if err == nil {
-				warnings, err = c.Validate()
-			}
+			rep, err := config.Check(path, env, strict)
 			if err != nil {
-				if !isConfigError(err) {
-					return usageError{err} // the file cannot be read
-				}
-				rep.Valid = false
-				rep.Errors = problemStrings(err)
-			}
-			for _, w := range warnings {
-				rep.Warnings = append(rep.Warnings, w.String())
-			}
-			if strict && len(warnings) > 0 {
-				rep.Valid = false
-			}
-			if c != nil && err == nil {
-				rep.VaultReferences = config.VaultReferences(c, lookup)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -405,31 +384,9 @@ name the file, line and column. A literal secret is a warning (an error with --s
 	return cmd
 }
 
-// validateReport is `firebreak config validate --json`.
-type validateReport struct {
-	File            string   `json:"file"`
-	Valid           bool     `json:"valid"`
-	Errors          []string `json:"errors,omitempty"`
-	Warnings        []string `json:"warnings,omitempty"`
-	VaultReferences int      `json:"vault_references"`
-}
+func isConfigError(err error) bool { return errors.As(err, new(*config.Error)) }
 
-func isConfigError(err error) bool {
-	var ce *config.Error
-	return errors.As(err, &ce)
-}
-
-func problemStrings(err error) []string {
-	var ce *config.Error
-	if !errors.As(err, &ce) {
-		return []string{err.Error()}
-	}
-	out := make([]string, len(ce.Problems))
-	for i, p := range ce.Problems {
-		out[i] = p.String()
-	}
-	return out
-}
+func problemStrings(err error) []string { return config.ProblemStrings(err) }
 
 // describeConfig is a one-line summary of a loaded file for doctor.
 func describeConfig(lc *loadedConfig) string {

@@ -102,7 +102,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		if err != nil {
 			return err
 		}
-		if _, err := socketAppToken(st, cfg); err != nil {
+		if _, err := service.SocketAppToken(st.conf(), cfg); err != nil {
 			return err
 		}
 	}
@@ -203,7 +203,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return usageError{err}
 	}
 	defer handler.Close()
-	sockc, err := startSocketMode(ctx, st, f.socketMode, handler, cfg, logger)
+	sockc, err := service.StartSocketMode(ctx, st.conf(), f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}

@@ -119,8 +119,8 @@ func forbidden(pkg, imp string) string {
 			return "drills may import only playbooks, workflows, runs, activities, testenv and audit"
 		}
 	case "service":
-		if own && !slices.Contains([]string{"config", "runs", "workflows", "playbooks", "activities"}, top(target)) {
-			return "service may import only config, runs, workflows, playbooks and activities"
+		if own && !slices.Contains([]string{"config", "runs", "workflows", "playbooks", "activities", "codecserver", "chatops"}, top(target)) {
+			return "service may import only config, runs, workflows, playbooks, activities, chatops and codecserver"
 		}
 		if strings.HasPrefix(imp, "go.temporal.io/server/") {
 			return "service dials Temporal; the embedded server is cmd's to hand in (the noserver build leaves it out)"

@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -145,7 +146,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return err
 	}
 	defer handler.Close()
-	sockc, err := startSocketMode(ctx, st, f.socketMode, handler, cfg, logger)
+	sockc, err := service.StartSocketMode(ctx, st.conf(), f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -198,4 +199,9 @@ func newSlackCmd() *cobra.Command {
 	manifest.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks whose slash commands are listed too (as firebreak serve --playbooks)")
 	cmd.AddCommand(manifest)
 	return cmd
+}
+
+// addSocketModeFlag registers --socket-mode on firebreak serve and firebreak dev.
+func addSocketModeFlag(cmd *cobra.Command, on *bool) {
+	cmd.Flags().BoolVar(on, "socket-mode", false, "also receive Slack commands and button presses over Socket Mode (needs SLACK_APP_TOKEN, xapp-…), for teams without a public URL")
 }
