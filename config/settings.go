@@ -219,6 +219,23 @@ func Check(path string, env func(string) (string, bool), strict bool) (Report, e
 	return rep, nil
 }
 
+// Show is the effective configuration of the file at path (none: "") with the overrides of
+// env, secrets redacted. A file that cannot be read or decoded is a UsageError.
+func Show(path string, env func(string) (string, bool)) ([]byte, error) {
+	c := &Config{}
+	if path != "" {
+		var err error
+		if c, err = Load(path); err != nil {
+			return nil, UsageError{err}
+		}
+	}
+	eff, err := c.Effective(env)
+	if err != nil {
+		return nil, UsageError{err}
+	}
+	return eff.Redacted()
+}
+
 // ProblemStrings are the problems of a configuration error, one a line; any other error is
 // its own line.
 func ProblemStrings(err error) []string {

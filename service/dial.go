@@ -96,10 +96,7 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 		}
 		conn.server, conn.Address, conn.Embedded = srv, srv.FrontendHostPort(), true
 	}
-	opts := client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(o.Logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
-	if o.Instrument != nil {
-		o.Instrument(&opts)
-	}
+	opts := clientOptions(o, conn.Address, ns, codec)
 	if !conn.Embedded {
 		if err := ClusterAuth(st, &opts); err != nil {
 			conn.Close()
@@ -118,6 +115,34 @@ func Dial(ctx context.Context, o Options) (*Conn, error) {
 	conn.Client = c
 	conn.Runs = runs.New(c, codec)
 	return conn, nil
+}
+
+// DialServer connects to srv, a server this process runs for longer than the connection
+// (firebreak dev's), with the payload key codec.key in stateDir, created on first use.
+// Closing the Conn leaves srv running.
+func DialServer(ctx context.Context, o Options, srv Server, stateDir string) (*Conn, error) {
+	codec, err := LoadCodec(o.Settings, stateDir, KeyCreate)
+	if err != nil {
+		return nil, err
+	}
+	codec = codec.WithNamespace(srv.Namespace()) // ciphertexts name their namespace
+	conn := &Conn{Address: srv.FrontendHostPort(), Embedded: true, Codec: codec}
+	c, err := client.DialContext(ctx, clientOptions(o, conn.Address, srv.Namespace(), codec))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+	}
+	conn.Client, conn.Runs = c, runs.New(c, codec)
+	return conn, nil
+}
+
+// clientOptions are the options of a client of address: every payload through codec, the
+// command's logger, metrics and traces.
+func clientOptions(o Options, address, namespace string, codec *workflows.Codec) client.Options {
+	opts := client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(o.Logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
+	if o.Instrument != nil {
+		o.Instrument(&opts)
+	}
+	return opts
 }
 
 // Close closes the client and stops the embedded server, if any.

@@ -358,18 +358,7 @@ name the file, line and column. A literal secret is a warning (an error with --s
 			if len(args) == 1 {
 				path = args[0]
 			}
-			c := &config.Config{}
-			if path != "" {
-				var err error
-				if c, err = config.Load(path); err != nil {
-					return usageError{err}
-				}
-			}
-			eff, err := c.Effective(os.LookupEnv)
-			if err != nil {
-				return usageError{err}
-			}
-			b, err := eff.Redacted()
+			b, err := config.Show(path, os.LookupEnv)
 			if err != nil {
 				return err
 			}

@@ -18,12 +18,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
@@ -126,23 +125,17 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err := service.PrivateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
 		return err
 	}
-	codec, err := loadCodec(st, f.stateDir, keyCreate)
-	if err != nil {
-		return err
-	}
-	codec = codec.WithNamespace(srv.Namespace()) // ciphertexts name their namespace
-	obs, err := startObserver(ctx, logger, "")   // its metrics join chatops's on /metrics
+	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
 	if err != nil {
 		return err
 	}
 	defer obs.Close()
-	copts := client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
-	obs.Instrument(&copts)
-	c, err := client.DialContext(ctx, copts)
+	conn, err := service.DialServer(ctx, serviceOptions(observability.NewContext(ctx, obs), st, logger), srv, f.stateDir)
 	if err != nil {
-		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+		return err
 	}
-	defer c.Close()
+	defer conn.Close()
+	c := conn.Client
 
 	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
 	// evidence-head.key in the state dir, mode 0600).
@@ -245,16 +238,8 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 	return sockErr
 }
 
-// sandboxDirectory makes the sandbox organisation cfg's directory: its developers, all of
-// them responders, carol the security on-call who may approve.
-func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) {
-	var responders []string
-	for _, d := range org.Developers {
-		cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
-		responders = append(responders, d.SlackID)
-	}
-	cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
-}
+// sandboxDirectory makes the sandbox organisation cfg's directory (testenv.Org.ChatopsDirectory).
+func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) { org.ChatopsDirectory(cfg) }
 
 // devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when
 // given, else the sandbox organisation (its developers as the directory, all of them
