@@ -108,6 +108,10 @@ var (
 	// than failing containment after a few seconds. retry.for in a playbook changes the bound.
 	fastRetry = RetryPolicy{MaxAttempts: 100, For: Duration(DefaultRetryFor), Initial: Duration(100 * time.Millisecond), Backoff: 2, MaxInterval: Duration(15 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	readRetry = RetryPolicy{MaxAttempts: 5, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(5 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
+	// planRetry is for reads that gate remediation rather than containment (vault.plan_rotation):
+	// they wait out a vendor outage of a minute, with a bounded count of attempts so that the last
+	// one knows it is the last and reports what it could not check instead of failing the step.
+	planRetry = RetryPolicy{MaxAttempts: 11, Initial: Duration(200 * time.Millisecond), Backoff: 2, MaxInterval: Duration(15 * time.Second), NonRetryable: []string{"UnknownSubject", "AccessDenied", "InvalidInput"}}
 	// chatRetry is patient: reporting may lag, it must not give up quickly nor block containment.
 	chatRetry = RetryPolicy{MaxAttempts: 10, Initial: Duration(500 * time.Millisecond), Backoff: 2, MaxInterval: Duration(30 * time.Second), NonRetryable: []string{"UnknownUser", "UnknownIncident", "InvalidInput", "AccessDenied"}}
 )
@@ -280,7 +284,7 @@ var catalog = []Action{
 			{Name: "manual", Type: TypeMapList, Doc: "secrets marked manual or not marked, for their owners: mount, path, version, owner, marked, instructions"},
 			{Name: "problems", Type: TypeMapList, Doc: "secrets whose rotation would fail: mount, path, strategy, kind, error"},
 		},
-		Retry: readRetry, Timeout: 60 * time.Second,
+		Retry: planRetry, Timeout: 60 * time.Second,
 	},
 	{
 		Name: "vault.verify_revoked", Summary: "Check that each token accessor fails lookup and the entity reads disabled; with subject, look the person up afresh and check Vault refuses every live token of theirs and a new login.",

@@ -54,3 +54,28 @@ steps:
 		}
 	}
 }
+
+// TestPlanRotationWaitsOutAnOutage: vault.plan_rotation gave up after five attempts (about
+// 3 s of backoff), so a Vault outage of a few seconds while it planned turned every secret into
+// a "problem" and failed the run's rotation expectation. It now waits out a minute's outage,
+// still with a bounded count of attempts, so that its last attempt knows to report what it
+// could not check rather than fail the step.
+func TestPlanRotationWaitsOutAnOutage(t *testing.T) {
+	a, ok := playbooks.LookupAction("vault.plan_rotation")
+	if !ok {
+		t.Fatal("vault.plan_rotation is not in the catalog")
+	}
+	r := a.Retry
+	if r.MaxAttempts <= 0 || r.For != 0 {
+		t.Fatalf("plan_rotation's retry = %+v; want a bounded count of attempts (its last attempt reports what it could not check)", r)
+	}
+	var waited time.Duration
+	wait := time.Duration(r.Initial)
+	for range r.MaxAttempts - 1 {
+		waited += min(wait, time.Duration(r.MaxInterval))
+		wait = time.Duration(float64(wait) * r.Backoff)
+	}
+	if waited < time.Minute {
+		t.Fatalf("plan_rotation waits %s between its %d attempts in all; want an outage of a minute waited out", waited, r.MaxAttempts)
+	}
+}

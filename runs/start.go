@@ -202,11 +202,17 @@ func (c *Client) Wait(ctx context.Context, st Started) (res workflows.RunResult,
 }
 
 // RecordedFailure reports whether err is a run's own failure carrying its RunResult, and if
-// so decodes that record into res: the run's own record says why (res.Error).
+// so decodes that record into res: the run's own record says why (res.Error). A cancelled
+// run carries its record too, as the cancellation's details.
 func RecordedFailure(err error, res *workflows.RunResult) bool {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == workflows.ErrRunFailed && appErr.HasDetails() {
 		_ = appErr.Details(res)
+		return true
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		_ = canceled.Details(res)
 		return true
 	}
 	return false

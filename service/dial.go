@@ -26,6 +26,8 @@ import (
 type Options struct {
 	Settings *config.Settings
 	Logger   *slog.Logger
+	// SDKLogger is what the Temporal SDK's clients and workers log through; nil: Logger.
+	SDKLogger *slog.Logger
 	// Embedded starts a Temporal server inside the process, for a command run without
 	// TEMPORAL_ADDRESS; it returns a UsageError when the binary has none (-tags noserver).
 	Embedded func(context.Context, EmbeddedOptions) (Server, error)
@@ -138,7 +140,11 @@ func DialServer(ctx context.Context, o Options, srv Server, stateDir string) (*C
 // clientOptions are the options of a client of address: every payload through codec, the
 // command's logger, metrics and traces.
 func clientOptions(o Options, address, namespace string, codec *workflows.Codec) client.Options {
-	opts := client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(o.Logger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
+	sdkLogger := o.SDKLogger
+	if sdkLogger == nil {
+		sdkLogger = o.Logger
+	}
+	opts := client.Options{HostPort: address, Namespace: namespace, Logger: tlog.NewStructuredLogger(sdkLogger), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
 	if o.Instrument != nil {
 		o.Instrument(&opts)
 	}

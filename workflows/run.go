@@ -346,11 +346,21 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	rep.close(ctx)
 
 	res := r.snapshot()
+	if ctx.Err() != nil && workflow.GetVersion(ctx, changeCancelledEnds, workflow.DefaultVersion, 1) == 1 {
+		// Cancelled (a drill's Ctrl-C, `temporal workflow cancel`): Temporal closes the run as
+		// cancelled, not failed, and the record of how far it got goes with it.
+		res.Error = strings.TrimSuffix("the run was cancelled; "+res.Error, "; ")
+		return RunResult{}, temporal.NewCanceledError(res)
+	}
 	if res.Outcome != OutcomeContained {
 		return RunResult{}, temporal.NewNonRetryableApplicationError(res.Error, ErrRunFailed, nil, res)
 	}
 	return res, nil
 }
+
+// changeCancelledEnds versions how a cancelled run ends: as cancelled, with its record as the
+// cancellation's details. Runs recorded before ended as failed (ErrRunFailed).
+const changeCancelledEnds = "cancelled-ends-cancelled"
 
 // runner holds a run's state. Workflow coroutines run one at a time, so it needs no lock.
 type runner struct {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,7 +190,10 @@ func TestRecordHistory(t *testing.T) {
 func TestDrillFaults(t *testing.T) {
 	t.Setenv("TEMPORAL_ADDRESS", "")
 	ctx := context.Background()
-	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)), t.TempDir(), nil)
+	// The drill's own log level (warn): a fault drill that passes logs no ERROR or WARN line
+	// (the SDK's "Activity error." for each failed attempt was one, until SDKLog).
+	logs := &logLines{}
+	rg, err := startRig(ctx, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})), t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,8 +268,31 @@ func TestDrillFaults(t *testing.T) {
 			if tc.service == "worker" {
 				assertTwoWorkers(t, ctx, rg.conn, card)
 			}
+			if got := logs.take(); got != "" && tc.service != "worker" {
+				t.Errorf("a drill with %s that passed logged at warn or above:\n%s", tc.inject, got)
+			}
 		})
 	}
+}
+
+// logLines collects log output from many goroutines; take returns and clears it.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) take() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.buf.String()
+	l.buf.Reset()
+	return s
 }
 
 // assertContainedOnce checks the sandbox after a drill of alice: nothing missed, nothing doubled.

@@ -32,8 +32,12 @@ func dialTemporal(ctx context.Context, st *settings, logger *slog.Logger) (*temp
 // serviceOptions wires the command's settings and logger, this binary's embedded server and
 // the observer ctx carries, if any, into the service.
 func serviceOptions(ctx context.Context, st *settings, logger *slog.Logger) service.Options {
-	return service.Options{Settings: st.conf(), Logger: logger, Embedded: startEmbedded, UnreachableHint: unreachableHint,
+	o := service.Options{Settings: st.conf(), Logger: logger, Embedded: startEmbedded, UnreachableHint: unreachableHint,
 		Instrument: observability.FromContext(ctx).Instrument}
+	if logger != nil { // the SDK's records at the level they mean (observability.SDKLog)
+		o.SDKLogger = slog.New(observability.SDKLog(logger.Handler()))
+	}
+	return o
 }
 
 // Where a payload key may come from when FIREBREAK_CODEC_KEY is not set (service.KeySource).

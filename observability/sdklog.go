@@ -1,0 +1,68 @@
+package observability
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+)
+
+// SDKLog wraps the handler the Temporal SDK logs through, so that a normal run prints no
+// ERROR or WARN line that is not one:
+//   - "Activity error." is the SDK's record of one failed attempt of an activity, at ERROR,
+//     whether or not the retry policy will try again. firebreak reports retries itself (status,
+//     the RETRYING lines of run and drill, the scorecard, the Slack thread's wait notice) and
+//     a step that finally fails is reported as the run's failure, so the attempt is logged at
+//     INFO: visible with --log-level info, not an error of the run.
+//   - "Failed to poll for task." with "context canceled" is a poll cut short because the
+//     worker is stopping; it is logged at DEBUG. A poll that fails for any other reason keeps
+//     its level.
+//
+// Every other record passes unchanged.
+func SDKLog(h slog.Handler) slog.Handler { return sdkLog{h} }
+
+type sdkLog struct{ next slog.Handler }
+
+func (s sdkLog) Enabled(ctx context.Context, l slog.Level) bool {
+	// A demoted record arrives at a higher level than it is handled at: let it through here
+	// and decide in Handle, where its message is known.
+	return s.next.Enabled(ctx, slog.LevelDebug) || s.next.Enabled(ctx, l)
+}
+
+func (s sdkLog) Handle(ctx context.Context, r slog.Record) error {
+	level := demoted(r)
+	if level != r.Level {
+		nr := slog.NewRecord(r.Time, level, r.Message, r.PC)
+		r.Attrs(func(a slog.Attr) bool { nr.AddAttrs(a); return true })
+		r = nr
+	}
+	if !s.next.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return s.next.Handle(ctx, r)
+}
+
+func (s sdkLog) WithAttrs(as []slog.Attr) slog.Handler { return sdkLog{s.next.WithAttrs(as)} }
+func (s sdkLog) WithGroup(name string) slog.Handler    { return sdkLog{s.next.WithGroup(name)} }
+
+// demoted is the level r is logged at.
+func demoted(r slog.Record) slog.Level {
+	switch r.Message {
+	case "Activity error.":
+		if r.Level > slog.LevelInfo {
+			return slog.LevelInfo
+		}
+	case "Failed to poll for task.":
+		canceled := false
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "Error" && strings.Contains(a.Value.String(), "context canceled") {
+				canceled = true
+				return false
+			}
+			return true
+		})
+		if canceled && r.Level > slog.LevelDebug {
+			return slog.LevelDebug
+		}
+	}
+	return r.Level
+}
