@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/iamfake"
 )
 
 // Sandbox fault kinds: what a drill can break in the sandbox to see whether a playbook still
@@ -223,34 +226,23 @@ func (s *Sandbox) Inject(f Fault) (*Injection, error) {
 			return false
 		})
 	case FaultIAMThrottle:
-		var mu sync.Mutex
-		left := f.Count
+		left := fakebase.NewCountdown(f.Count)
 		s.IAM.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
-			mu.Lock()
-			throttle := left > 0
-			if throttle {
-				left--
-			}
-			mu.Unlock()
-			if !throttle {
+			if !left.Take() {
 				return false
 			}
 			inj.hit(time.Now())
-			WriteIAMError(w, "Throttling", "Rate exceeded")
+			iamfake.WriteError(w, "Throttling", "Rate exceeded")
 			return true
 		})
 	case FaultSlack429:
 		// The sandbox's own rate limiter answers; SetFault only observes which calls it limits.
 		s.Slack.RateLimit(f.Count, f.For)
-		var mu sync.Mutex
-		left := f.Count
+		left := fakebase.NewCountdown(f.Count)
 		s.Slack.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
-			mu.Lock()
-			if left > 0 {
-				left--
+			if left.Take() {
 				inj.hit(time.Now())
 			}
-			mu.Unlock()
 			return false
 		})
 	case FaultSlackDown:

@@ -5,17 +5,11 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
-)
 
-// Rate is a sustained request rate with a burst, enforced as a token bucket: the bucket holds
-// up to Burst tokens, refills at PerSecond tokens a second, and a request that finds it empty
-// is refused. The zero Rate is no limit.
-type Rate struct {
-	PerSecond float64
-	Burst     int // 0 means max(1, PerSecond)
-}
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/iamfake"
+)
 
 // RateLimits are the request rates a sandbox enforces per service.
 type RateLimits struct {
@@ -35,64 +29,13 @@ func DefaultRateLimits() RateLimits {
 	return RateLimits{IAM: Rate{PerSecond: 20, Burst: 20}, Vault: Rate{PerSecond: 100, Burst: 100}}
 }
 
-// String is the rate as "20/s burst 20", or "unlimited".
-func (r Rate) String() string {
-	if r.PerSecond <= 0 {
-		return "unlimited"
-	}
-	return fmt.Sprintf("%g/s burst %d", r.PerSecond, r.burst())
-}
-
-func (r Rate) burst() int {
-	if r.Burst > 0 {
-		return r.Burst
-	}
-	return max(1, int(r.PerSecond))
-}
-
-// bucket is a token bucket; it is safe for concurrent use.
-type bucket struct {
-	rate Rate
-
-	mu        sync.Mutex
-	tokens    float64
-	last      time.Time
-	throttled int
-	allowed   int
-}
-
-func newBucket(r Rate) *bucket {
-	return &bucket{rate: r, tokens: float64(r.burst()), last: time.Now()}
-}
-
-// take consumes a token, or says how long until one is available.
-func (b *bucket) take(now time.Time) (ok bool, wait time.Duration) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.tokens = math.Min(float64(b.rate.burst()), b.tokens+now.Sub(b.last).Seconds()*b.rate.PerSecond)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		b.allowed++
-		return true, 0
-	}
-	b.throttled++
-	return false, time.Duration((1 - b.tokens) / b.rate.PerSecond * float64(time.Second))
-}
-
-func (b *bucket) counts() (allowed, throttled int) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.allowed, b.throttled
-}
-
 // RateLimiter is a set of rate limits installed in a sandbox. It counts the requests each
 // service let through and refused.
 type RateLimiter struct {
 	Limits RateLimits
 	sb     *Sandbox
-	iam    *bucket
-	vault  *bucket
+	iam    *fakebase.Bucket
+	vault  *fakebase.Bucket
 }
 
 // LimitRates makes the sandbox's IAM and Vault enforce l from now on. It uses the services'
@@ -101,19 +44,19 @@ type RateLimiter struct {
 func (s *Sandbox) LimitRates(l RateLimits) *RateLimiter {
 	rl := &RateLimiter{Limits: l, sb: s}
 	if l.IAM.PerSecond > 0 {
-		rl.iam = newBucket(l.IAM)
+		rl.iam = fakebase.NewBucket(l.IAM)
 		s.IAM.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
-			if ok, _ := rl.iam.take(time.Now()); ok {
+			if ok, _ := rl.iam.Take(time.Now()); ok {
 				return false
 			}
-			WriteIAMError(w, "Throttling", "Rate exceeded")
+			iamfake.WriteError(w, "Throttling", "Rate exceeded")
 			return true
 		})
 	}
 	if l.Vault.PerSecond > 0 {
-		rl.vault = newBucket(l.Vault)
+		rl.vault = fakebase.NewBucket(l.Vault)
 		s.Vault.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
-			ok, wait := rl.vault.take(time.Now())
+			ok, wait := rl.vault.Take(time.Now())
 			if ok {
 				return false
 			}
@@ -121,7 +64,7 @@ func (s *Sandbox) LimitRates(l RateLimits) *RateLimiter {
 			// when the quota enables response headers.
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			w.Header().Set("X-Ratelimit-Limit", strconv.Itoa(rl.Limits.Vault.burst()))
+			w.Header().Set("X-Ratelimit-Limit", strconv.Itoa(rl.Limits.Vault.EffectiveBurst()))
 			w.Header().Set("X-Ratelimit-Remaining", "0")
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = fmt.Fprintf(w, `{"errors":["request path %q: rate limit quota exceeded"]}`, trimSlash(r.URL.Path))
@@ -143,9 +86,9 @@ func trimSlash(p string) string {
 func (rl *RateLimiter) Counts(service string) (allowed, throttled int) {
 	switch {
 	case service == "iam" && rl.iam != nil:
-		return rl.iam.counts()
+		return rl.iam.Counts()
 	case service == "vault" && rl.vault != nil:
-		return rl.vault.counts()
+		return rl.vault.Counts()
 	}
 	return 0, 0
 }
@@ -159,7 +102,7 @@ func (rl *RateLimiter) Bound(calls map[string]int) time.Duration {
 		if r.PerSecond <= 0 {
 			continue
 		}
-		if n := calls[svc] - r.burst(); n > 0 {
+		if n := calls[svc] - r.EffectiveBurst(); n > 0 {
 			bound = max(bound, time.Duration(float64(n)/r.PerSecond*float64(time.Second)))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/PagerDuty/go-pagerduty"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +22,13 @@ import (
 	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
 	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/testenv/edgefake"
+	"github.com/firebreak-dev/firebreak/testenv/iamfake"
+	"github.com/firebreak-dev/firebreak/testenv/oidcfake"
+	"github.com/firebreak-dev/firebreak/testenv/pagerdutyfake"
+	"github.com/firebreak-dev/firebreak/testenv/rotationfake"
+	"github.com/firebreak-dev/firebreak/testenv/slackfake"
+	"github.com/firebreak-dev/firebreak/testenv/vaultfake"
 )
 
 // Sandbox is the whole fictional organisation: one Vault, IAM, Slack and PagerDuty server,
@@ -53,8 +61,8 @@ func NewSandbox(org *Org) *Sandbox {
 	rec := &Recorder{}
 	s := &Sandbox{
 		Org: org, Recorder: rec,
-		Vault: NewVault(org, rec), IAM: NewIAM(org, rec), Slack: NewSlack(org, rec), PagerDuty: NewPagerDuty(org, rec), Edge: NewEdge(rec),
-		OIDC: NewOIDC(org, rec),
+		Vault: vaultfake.New(org, rec), IAM: iamfake.New(org, rec), Slack: slackfake.New(org, rec), PagerDuty: pagerdutyfake.New(org, rec), Edge: edgefake.New(rec),
+		OIDC: oidcfake.New(org, rec),
 	}
 	stripe := ""
 	for _, sec := range org.Secrets {
@@ -62,12 +70,16 @@ func NewSandbox(org *Org) *Sandbox {
 			stripe = sec.Data["api_key"]
 		}
 	}
-	s.PaymentsAdmin = NewSecretService(rec, stripe)
+	s.PaymentsAdmin = rotationfake.New(rec, stripe)
 	for _, d := range org.Developers {
 		s.Vault.PutSecret(PortalTokenMount, PortalTokenPath(d.Name), map[string]string{PortalTokenField: PortalToken(d.Name)})
 	}
 	return s
 }
+
+// SetLatency adds d to every call to every sandbox service: Vault, IAM, Slack, PagerDuty and
+// the rest (they share one Recorder). Zero removes it.
+func (s *Sandbox) SetLatency(d time.Duration) { s.Recorder.SetLatency(d) }
 
 // Close stops every server.
 func (s *Sandbox) Close() {

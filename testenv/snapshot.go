@@ -1,10 +1,9 @@
 package testenv
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // ReplayPolicyName is the ACL policy OrgFromSnapshot attaches to subject's entity when the
@@ -168,10 +169,7 @@ func applyVault(org *Org, dev *Developer, inv *fbvault.InventoryResult) error {
 				ttl = time.Hour
 			}
 		}
-		id, err := freshCanary("hvs.replay-" + dev.Name + "-")
-		if err != nil {
-			return err
-		}
+		id := freshCanary("hvs.replay-" + dev.Name + "-")
 		dev.VaultTokens = append(dev.VaultTokens, VaultToken{
 			ID: id, Accessor: t.Accessor, DisplayName: t.DisplayName, Path: t.Path,
 			Policies: append([]string(nil), t.Policies...), TTL: ttl,
@@ -194,10 +192,7 @@ func applyReadable(org *Org, dev *Developer, inv *fbvault.InventoryResult) error
 		recorded[s.Mount+"/"+s.Path] = true
 		scope[s.Mount] = true
 		if !slices.ContainsFunc(org.Secrets, func(x Secret) bool { return x.Mount == s.Mount && x.Path == s.Path }) {
-			v, err := freshCanary("replay-")
-			if err != nil {
-				return err
-			}
+			v := freshCanary("replay-")
 			org.Secrets = append(org.Secrets, Secret{Mount: s.Mount, Path: s.Path, Data: map[string]string{"value": v}})
 		}
 	}
@@ -280,14 +275,12 @@ func applyIAM(dev *Developer, inv *awsiam.InventoryResult) error {
 			return fmt.Errorf("iam: key %s: create_date: %w", k.AccessKeyID, err)
 		}
 		if key.Created.IsZero() {
-			key.Created = seedEpoch
+			key.Created = seed.Epoch
 		}
 		if key.LastUsed, err = parseOptionalTime(k.LastUsedDate); err != nil {
 			return fmt.Errorf("iam: key %s: last_used_date: %w", k.AccessKeyID, err)
 		}
-		if key.Secret, err = freshCanary(dev.Name + "/"); err != nil {
-			return err
-		}
+		key.Secret = freshCanary(dev.Name + "/")
 		dev.IAMKeys = append(dev.IAMKeys, key)
 	}
 	dev.LoginProfile = inv.HasLoginProfile
@@ -311,13 +304,7 @@ func parseOptionalTime(s string) (time.Time, error) {
 }
 
 // freshCanary is prefix, Canary and random hex: a credential value the leak checks recognise.
-func freshCanary(prefix string) (string, error) {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return prefix + Canary + "-" + hex.EncodeToString(b), nil
-}
+func freshCanary(prefix string) string { return fakebase.NewCanaryValue(prefix, "-", 12) }
 
 // cloneOrg copies o deeply enough that changing the copy never changes o.
 func cloneOrg(o *Org) *Org {
@@ -344,7 +331,7 @@ func cloneOrg(o *Org) *Org {
 			data[k] = v
 		}
 		s.Data = data
-		s.Metadata = vaultCustomMetadata(s.Metadata)
+		s.Metadata = maps.Clone(s.Metadata) // nil stays nil, as Vault answers a secret without custom_metadata
 		c.Secrets = append(c.Secrets, s)
 	}
 	for _, d := range o.Databases {

@@ -1,115 +1,184 @@
 // Package testenv is firebreak's sandbox: loopback HTTP servers that speak the wire protocols
-// of Vault, AWS IAM, Slack and PagerDuty well enough that the unmodified vendor SDK clients
-// work against them, seeded with a small fictional organisation and recording every call.
+// of Vault, AWS IAM, Slack, PagerDuty, OIDC and S3 well enough that the unmodified vendor SDK
+// clients work against them, seeded with a small fictional organisation and recording every
+// call.
+//
+// Each fake is a package of its own and is its protocol and nothing else (vaultfake, iamfake,
+// slackfake, pagerdutyfake, oidcfake, s3fake, edgefake, rotationfake); what they share — the
+// loopback server, call recording, fault hooks, latency, rate buckets and the canary — is
+// fakebase, and the organisation they are seeded with is seed. This package composes them
+// into a Sandbox with its faults, rate limits and snapshots, and keeps the names its callers
+// use below, so that a test that needs one fake or the whole sandbox imports testenv alone.
 //
 // Every piece of secret material the sandbox holds or creates contains Canary, so tests can
 // scan workflow history, logs and outbound chat for leaks.
 package testenv
 
 import (
-	"bytes"
-	"io"
 	"net/http"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/edgefake"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/iamfake"
+	"github.com/firebreak-dev/firebreak/testenv/oidcfake"
+	"github.com/firebreak-dev/firebreak/testenv/pagerdutyfake"
+	"github.com/firebreak-dev/firebreak/testenv/rotationfake"
+	"github.com/firebreak-dev/firebreak/testenv/s3fake"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
+	"github.com/firebreak-dev/firebreak/testenv/slackfake"
+	"github.com/firebreak-dev/firebreak/testenv/vaultfake"
 )
 
-// Canary is the marker contained in every secret value the sandbox seeds or mints.
-const Canary = "fbcanary"
+// Recording and the canary (fakebase).
+const Canary = fakebase.Canary
 
-// Call is one request the sandbox received.
-type Call struct {
-	Service string    // "vault", "iam", "slack", "pagerduty"
-	Method  string    // HTTP method
-	Path    string    // URL path
-	Op      string    // the operation: IAM Action, Slack method, or "METHOD path" for REST
-	Status  int       // HTTP status returned
-	Body    string    // request body as received (may contain secrets for vault/iam writes)
-	At      time.Time // when the request arrived
-}
-
-// Recorder keeps every call made to the sandbox, in arrival order. It is safe for concurrent use.
-type Recorder struct {
-	mu    sync.Mutex
-	calls []Call
-	// latency is added to every request of every service that records here (SetLatency).
-	latency atomic.Int64
-}
-
-// Calls returns a copy of the recorded calls, optionally only those of one service.
-func (r *Recorder) Calls(service string) []Call {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []Call
-	for _, c := range r.calls {
-		if service == "" || c.Service == service {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// Count returns how many calls of service had the given op.
-func (r *Recorder) Count(service, op string) int {
-	n := 0
-	for _, c := range r.Calls(service) {
-		if c.Op == op {
-			n++
-		}
-	}
-	return n
-}
-
-// Reset forgets every recorded call.
-func (r *Recorder) Reset() {
-	r.mu.Lock()
-	r.calls = nil
-	r.mu.Unlock()
-}
-
-// Wrap returns h with every request recorded under service. opOf names the operation of a
-// request whose body has already been read into body; it may be nil.
-func (r *Recorder) Wrap(service string, opOf func(req *http.Request, body []byte) string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(io.LimitReader(req.Body, 4<<20))
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		op := req.Method + " " + req.URL.Path
-		if opOf != nil {
-			if o := opOf(req, body); o != "" {
-				op = o
-			}
-		}
-		at := time.Now()
-		if !r.delay(req) {
-			return // the caller gave up while the request was on the wire
-		}
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		h.ServeHTTP(sw, req)
-		r.mu.Lock()
-		r.calls = append(r.calls, Call{Service: service, Method: req.Method, Path: req.URL.Path, Op: op, Status: sw.status, Body: string(body), At: at})
-		r.mu.Unlock()
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if !s.wrote {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
+type (
+	Call     = fakebase.Call
+	Recorder = fakebase.Recorder
+	Rate     = fakebase.Rate
+)
 
 // ContainsCanary reports whether s holds the sandbox's canary marker.
-func ContainsCanary(s string) bool { return strings.Contains(s, Canary) }
+func ContainsCanary(s string) bool { return fakebase.ContainsCanary(s) }
+
+// The fictional organisation (seed).
+type (
+	Org         = seed.Org
+	Developer   = seed.Developer
+	VaultGroup  = seed.VaultGroup
+	VaultToken  = seed.VaultToken
+	VaultPolicy = seed.VaultPolicy
+	IAMKey      = seed.IAMKey
+	Secret      = seed.Secret
+	Database    = seed.Database
+	StaticRole  = seed.StaticRole
+	Channel     = seed.Channel
+	Service     = seed.Service
+	Incident    = seed.Incident
+)
+
+const MassTeamSize = seed.MassTeamSize
+
+// DefaultOrg returns a fresh copy of the seeded organisation "Example Co" (seed.DefaultOrg).
+func DefaultOrg() *Org { return seed.DefaultOrg() }
+
+// MassOrg returns an organisation of n developers for load tests (seed.MassOrg).
+func MassOrg(n int) *Org { return seed.MassOrg(n) }
+
+// MassDeveloperName is the name of developer i of a MassOrg (seed.MassDeveloperName).
+func MassDeveloperName(i int) string { return seed.MassDeveloperName(i) }
+
+// MassDeveloperNames returns the names of a MassOrg's n developers (seed.MassDeveloperNames).
+func MassDeveloperNames(n int) []string { return seed.MassDeveloperNames(n) }
+
+// Vault (vaultfake).
+type Vault = vaultfake.Vault
+
+const (
+	VaultRootToken        = vaultfake.RootToken
+	VaultAppRoleID        = vaultfake.AppRoleID
+	VaultAppRoleSecretID  = vaultfake.AppRoleSecretID
+	VaultK8sRole          = vaultfake.K8sRole
+	VaultK8sJWT           = vaultfake.K8sJWT
+	VaultTOTPMethodID     = vaultfake.TOTPMethodID
+	VaultUserpassAccessor = vaultfake.UserpassAccessor
+	BystanderServices     = vaultfake.BystanderServices
+)
+
+// NewVault starts a Vault fake seeded from org, recording in rec (vaultfake.New).
+func NewVault(org *Org, rec *Recorder) *Vault { return vaultfake.New(org, rec) }
+
+// BystanderAccessor is the accessor of bystander token i (vaultfake.BystanderAccessor).
+func BystanderAccessor(i int) string { return vaultfake.BystanderAccessor(i) }
+
+// BystanderService is the entity name of bystander service i (vaultfake.BystanderService).
+func BystanderService(i int) string { return vaultfake.BystanderService(i) }
+
+// UserpassPassword is a developer's seeded userpass password (vaultfake.UserpassPassword).
+func UserpassPassword(developer string) string { return vaultfake.UserpassPassword(developer) }
+
+// IAM (iamfake).
+type IAM = iamfake.IAM
+
+// NewIAM starts an IAM fake seeded from org, recording in rec (iamfake.New).
+func NewIAM(org *Org, rec *Recorder) *IAM { return iamfake.New(org, rec) }
+
+// WriteIAMError writes an IAM Query API error response (iamfake.WriteError).
+func WriteIAMError(w http.ResponseWriter, code, message string) { iamfake.WriteError(w, code, message) }
+
+// Slack (slackfake).
+type (
+	Slack         = slackfake.Slack
+	SlackMessage  = slackfake.Message
+	SlackMetadata = slackfake.Metadata
+)
+
+const (
+	SlackTeamID    = slackfake.TeamID
+	SlackBotUserID = slackfake.BotUserID
+	SlackBotID     = slackfake.BotID
+)
+
+// NewSlack starts a Slack fake for org, recording in rec (slackfake.New).
+func NewSlack(org *Org, rec *Recorder) *Slack { return slackfake.New(org, rec) }
+
+// PagerDuty (pagerdutyfake).
+type (
+	PagerDuty     = pagerdutyfake.PagerDuty
+	PagerDutyNote = pagerdutyfake.Note
+)
+
+const (
+	PagerDutyEscalationPolicyID = pagerdutyfake.EscalationPolicyID
+	PagerDutyScheduleID         = pagerdutyfake.ScheduleID
+	PagerDutyManagersPolicyID   = pagerdutyfake.ManagersPolicyID
+	PagerDutyBotEmail           = pagerdutyfake.BotEmail
+	PagerDutyBotUserID          = pagerdutyfake.BotUserID
+)
+
+// NewPagerDuty starts a PagerDuty fake for org, recording in rec (pagerdutyfake.New).
+func NewPagerDuty(org *Org, rec *Recorder) *PagerDuty { return pagerdutyfake.New(org, rec) }
+
+// OIDC, the developer portal's identity provider (oidcfake).
+type (
+	OIDC              = oidcfake.OIDC
+	AccessTokenClaims = oidcfake.AccessTokenClaims
+)
+
+const (
+	OIDCClientID     = oidcfake.ClientID
+	OIDCKeyID        = oidcfake.KeyID
+	PortalTokenMount = oidcfake.PortalTokenMount
+	PortalTokenField = oidcfake.PortalTokenField
+)
+
+// NewOIDC starts an OIDC fake with a portal token for each developer of org (oidcfake.New).
+func NewOIDC(org *Org, rec *Recorder) *OIDC { return oidcfake.New(org, rec) }
+
+// PortalTokenPath is the KV v2 path of a developer's portal token (oidcfake.PortalTokenPath).
+func PortalTokenPath(developer string) string { return oidcfake.PortalTokenPath(developer) }
+
+// PortalToken is the portal token the IdP issued to developer (oidcfake.PortalToken).
+func PortalToken(developer string) string { return oidcfake.PortalToken(developer) }
+
+// S3 (s3fake), the edge API (edgefake) and the payments team's rotation service (rotationfake).
+type (
+	S3            = s3fake.S3
+	Edge          = edgefake.Edge
+	EdgeRule      = edgefake.EdgeRule
+	SecretService = rotationfake.SecretService
+)
+
+const SecretServiceName = rotationfake.ServiceName
+
+// NewS3 starts an S3 fake, recording in rec (s3fake.New).
+func NewS3(rec *Recorder) *S3 { return s3fake.New(rec) }
+
+// NewEdge starts the edge API fake, recording in rec (edgefake.New).
+func NewEdge(rec *Recorder) *Edge { return edgefake.New(rec) }
+
+// NewSecretService starts the rotation service fake with the "stripe" credential
+// (rotationfake.New).
+func NewSecretService(rec *Recorder, stripeKey string) *SecretService {
+	return rotationfake.New(rec, stripeKey)
+}

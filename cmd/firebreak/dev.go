@@ -238,8 +238,8 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 	return sockErr
 }
 
-// sandboxDirectory makes the sandbox organisation cfg's directory (testenv.Org.ChatopsDirectory).
-func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) { org.ChatopsDirectory(cfg) }
+// sandboxDirectory makes the sandbox organisation cfg's directory (testenv.ChatopsDirectory).
+func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) { testenv.ChatopsDirectory(cfg, org) }
 
 // devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when
 // given, else the sandbox organisation (its developers as the directory, all of them

@@ -22,7 +22,9 @@ var vendorSDKs = []string{
 // playbooks ← workflows ← runs ← chatops, audit ← drills ← cmd, activities/* ← workflows; only
 // cmd, drills (and tests) may import testenv, so no production path can reach the sandbox and
 // vice versa; only cmd imports drills; only cmd and service import config, and only cmd
-// imports service.
+// imports service. Inside testenv, each fake (testenv/*fake) is its protocol on the shared base
+// (testenv/fakebase) and the organisation (testenv/seed): it imports no other fake and not the
+// sandbox that composes them.
 func TestImportDirections(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
 	if err != nil {
@@ -76,6 +78,9 @@ func forbidden(pkg, imp string) string {
 		return "only cmd drives drills"
 	case own && top(target) == "observability" && top(pkg) != "cmd":
 		return "only cmd wires observability in"
+	}
+	if why := withinTestenv(pkg, own, target); why != "" {
+		return why
 	}
 	switch top(pkg) {
 	case "secretscan":
@@ -151,4 +156,49 @@ func forbidden(pkg, imp string) string {
 		}
 	}
 	return ""
+}
+
+// withinTestenv keeps the sandbox's layers apart: fakebase is what every fake shares, seed is
+// the organisation they are seeded with, each fake is one protocol on those two (and on the
+// activities package whose parser it borrows, as vaultfake borrows Vault's policy parser), and
+// only testenv itself composes fakes.
+func withinTestenv(pkg string, own bool, target string) string {
+	sub, ok := strings.CutPrefix(pkg, "testenv/")
+	if !ok || !own {
+		return ""
+	}
+	switch {
+	case sub == "fakebase":
+		return "fakebase is the base of every fake: the standard library only"
+	case sub == "seed" && target != "testenv/fakebase" && target != "playbooks":
+		return "seed is data: fakebase (the canary) and playbooks (the directory's types) only"
+	case strings.HasSuffix(sub, "fake") && target != "testenv/fakebase" && target != "testenv/seed" && !strings.HasPrefix(target, "activities/"):
+		return "a fake is its protocol on fakebase and seed: it imports no other fake and not the sandbox"
+	}
+	return ""
+}
+
+// The rules inside testenv hold for imports that do not exist yet.
+func TestImportRulesInsideTestenv(t *testing.T) {
+	for _, c := range []struct {
+		pkg, imp string
+		allowed  bool
+	}{
+		{"testenv/slackfake", "testenv/fakebase", true},
+		{"testenv/slackfake", "testenv/seed", true},
+		{"testenv/vaultfake", "activities/vault", true},
+		{"testenv", "testenv/slackfake", true},
+		{"drills", "testenv/vaultfake", true},
+		{"testenv/slackfake", "testenv/vaultfake", false},
+		{"testenv/slackfake", "testenv", false},
+		{"testenv/fakebase", "testenv/seed", false},
+		{"testenv/seed", "testenv/vaultfake", false},
+		{"activities/vault", "testenv/vaultfake", false},
+		{"runs", "testenv/fakebase", false},
+	} {
+		why := forbidden(c.pkg, module+"/"+c.imp)
+		if (why == "") != c.allowed {
+			t.Errorf("%s importing %s: allowed %v, expected %v (%s)", c.pkg, c.imp, why == "", c.allowed, why)
+		}
+	}
 }

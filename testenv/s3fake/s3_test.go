@@ -1,4 +1,4 @@
-package testenv_test
+package s3fake_test
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/s3fake"
 )
 
 func TestS3WithTheSDK(t *testing.T) {
 	ctx := context.Background()
-	srv := testenv.NewS3(nil)
+	srv := s3fake.New(nil)
 	defer srv.Close()
 	c := s3.New(s3.Options{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("AKFBSANDBOXS3000001", "x", ""), BaseEndpoint: aws.String(srv.URL()), UsePathStyle: true})
 	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)

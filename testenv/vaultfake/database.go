@@ -1,33 +1,14 @@
-package testenv
+package vaultfake
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
-
-// Database is a database behind Vault's database secrets engine, mounted at Mount: its root
-// connection (Connection, logged in as RootUser) and its static roles, each a database user
-// whose password Vault manages. The sandbox keeps the users' passwords itself, so a test or
-// drill can ask whether a password still logs in (Vault.DatabaseLogin) as it would ask the
-// database.
-type Database struct {
-	Mount        string
-	Connection   string
-	RootUser     string
-	RootPassword string // contains Canary
-	StaticRoles  []StaticRole
-}
-
-// StaticRole is a database user managed by a Vault static role of the same name.
-type StaticRole struct {
-	Name     string
-	Username string
-	Password string // the password the user logs in with until Vault rotates it; contains Canary
-}
 
 // vaultDB is the sandbox's database secrets engines (mount → state); v.mu guards it.
 type vaultDB map[string]*vaultDBMount
@@ -47,8 +28,8 @@ type vaultDBRole struct {
 	rotations                int
 }
 
-// seedDatabases mounts org's databases; called from NewVault.
-func (v *Vault) seedDatabases(org *Org) {
+// seedDatabases mounts org's databases; called from New.
+func (v *Vault) seedDatabases(org *seed.Org) {
 	v.db = vaultDB{}
 	for _, d := range org.Databases {
 		m := v.db[d.Mount]
@@ -187,9 +168,7 @@ func (v *Vault) routeDatabase(w http.ResponseWriter, req *vaultRequest) bool {
 // vaultDBPassword is a new database password as Vault's default password policy makes one
 // (20 characters), marked with the canary: it is secret material.
 func vaultDBPassword() string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return "A1a-" + Canary + hex.EncodeToString(b)
+	return fakebase.NewCanaryValue("A1a-", "", 6)
 }
 
 // vaultCustomMetadata copies a seeded secret's custom_metadata; nil stays nil, as Vault

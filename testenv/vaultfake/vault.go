@@ -1,4 +1,4 @@
-package testenv
+package vaultfake
 
 import (
 	"bytes"
@@ -8,17 +8,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
-// VaultRootToken is the sandbox Vault's fixed root token. It contains Canary because a root
+// RootToken is the sandbox Vault's fixed root token. It contains Canary because a root
 // token is secret material.
-const VaultRootToken = "hvs.sandbox-root-" + Canary + "-0000"
+const RootToken = "hvs.sandbox-root-" + fakebase.Canary + "-0000"
 
 // vaultDefaultPolicyHCL stands in for Vault's built-in "default" policy, which every token
 // carries: enough of it for a token to look itself up.
@@ -37,7 +39,7 @@ path "sys/capabilities-self" { capabilities = ["update"] }`
 // Non-root tokens are authenticated (unknown, revoked and disabled-entity tokens get 403) but
 // their policies are not enforced: the sandbox checks who is calling, not what they may do.
 type Vault struct {
-	srv *httptest.Server
+	*fakebase.Server
 
 	mu        sync.Mutex
 	started   time.Time
@@ -46,10 +48,9 @@ type Vault struct {
 	entities  map[string]*vaultEntity // by entity id
 	policies  map[string]string       // ACL policy name → HCL
 	kv        map[string]map[string]*vaultKVSecret
-	fault     func(w http.ResponseWriter, r *http.Request) bool
-	extra     vaultExtra    // logins, leases and TOTP secrets (vault_auth.go)
-	db        vaultDB       // database secrets engines (vault_database.go)
-	identity  identityState // auth mounts, aliases, groups, token roles (vault_identity.go)
+	extra     vaultExtra    // logins, leases and TOTP secrets (auth.go)
+	db        vaultDB       // database secrets engines (database.go)
+	identity  identityState // auth mounts, aliases, groups, token roles (identity.go)
 }
 
 type vaultToken struct {
@@ -91,10 +92,10 @@ type vaultKVVersion struct {
 	created time.Time
 }
 
-// NewVault starts the sandbox Vault seeded from org: one identity entity per developer (with
+// New starts the sandbox Vault seeded from org: one identity entity per developer (with
 // the developer's policies), their tokens, the org's ACL policies plus a "default" policy, and
 // the org's KV v2 secrets as version 1. Calls are recorded in rec. Close it when done.
-func NewVault(org *Org, rec *Recorder) *Vault {
+func New(org *seed.Org, rec *fakebase.Recorder) *Vault {
 	now := time.Now().UTC().Truncate(time.Second)
 	v := &Vault{
 		started:   now,
@@ -142,26 +143,12 @@ func NewVault(org *Org, rec *Recorder) *Vault {
 		}
 	}
 	v.seedDatabases(org)
-	v.srv = httptest.NewServer(rec.Wrap("vault", vaultOp, http.HandlerFunc(v.serve)))
+	v.Server = fakebase.Start(rec, "vault", vaultOp, http.HandlerFunc(v.serve))
 	return v
 }
 
-// URL returns the server's base address, e.g. http://127.0.0.1:12345, for api.Config.Address.
-func (v *Vault) URL() string { return v.srv.URL }
-
-// RootToken returns the fixed root token (VaultRootToken).
-func (v *Vault) RootToken() string { return VaultRootToken }
-
-// Close shuts the server down.
-func (v *Vault) Close() { v.srv.Close() }
-
-// SetFault installs f, called first for every request (after recording starts); when it
-// returns true it has written the response and the sandbox does nothing else. nil removes it.
-func (v *Vault) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
-	v.mu.Lock()
-	v.fault = f
-	v.mu.Unlock()
-}
+// RootToken returns the fixed root token (RootToken).
+func (v *Vault) RootToken() string { return RootToken }
 
 // TokenValid reports whether the token with the given accessor exists and is not revoked.
 func (v *Vault) TokenValid(accessor string) bool {
@@ -331,10 +318,7 @@ type vaultRequest struct {
 }
 
 func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
-	v.mu.Lock()
-	fault := v.fault
-	v.mu.Unlock()
-	if fault != nil && fault(w, r) {
+	if v.Fault(w, r) {
 		return
 	}
 	if !strings.HasPrefix(r.URL.Path, "/v1/") {
@@ -363,7 +347,7 @@ func (v *Vault) serve(w http.ResponseWriter, r *http.Request) {
 			token = strings.TrimPrefix(a, "Bearer ")
 		}
 	}
-	if token != VaultRootToken && !vaultUnauthenticated(req.path) {
+	if token != RootToken && !vaultUnauthenticated(req.path) {
 		t := v.tokens[token]
 		if t == nil || t.revoked || v.vaultTokenExpired(t) || (v.entities[t.entityID] != nil && v.entities[t.entityID].disabled) {
 			vaultError(w, http.StatusForbidden, "permission denied")
@@ -472,7 +456,7 @@ func (v *Vault) route(w http.ResponseWriter, req *vaultRequest) {
 		}
 		if req.token == nil {
 			vaultRespond(w, http.StatusOK, map[string]any{
-				"id": VaultRootToken, "accessor": "acc-sandbox-root", "display_name": "root",
+				"id": RootToken, "accessor": "acc-sandbox-root", "display_name": "root",
 				"policies": []string{"root"}, "path": "auth/token/root", "entity_id": "", "meta": nil,
 				"creation_time": v.started.Unix(), "creation_ttl": 0, "expire_time": nil, "ttl": 0,
 				"explicit_max_ttl": 0, "num_uses": 0, "orphan": true, "type": "service",

@@ -1,19 +1,18 @@
-package testenv
+package rotationfake
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
-// SecretServiceName is the name firebreak's configuration gives the sandbox's SecretService
+// ServiceName is the name firebreak's configuration gives the sandbox's SecretService
 // (http_services), as secrets marked firebreak-rotate: service:payments-admin/… name it.
-const SecretServiceName = "payments-admin"
+const ServiceName = "payments-admin"
 
 // SecretService is the sandbox's stand-in for an internal admin API that rotates the
 // credentials it issues (a payments team's Stripe key): POST /rotate/{credential} with
@@ -22,7 +21,7 @@ const SecretServiceName = "payments-admin"
 // with the values it issued then. Unknown credentials answer 404 {"error": …}. Every request
 // needs the bearer token, which contains Canary.
 type SecretService struct {
-	srv  *httptest.Server
+	*fakebase.Server
 	mu   sync.Mutex
 	live map[string]secretServiceCred // credential → current value
 	keys map[string]map[string]any    // idempotency key → answer
@@ -35,27 +34,18 @@ type secretServiceCred struct {
 	rotations    int
 }
 
-const secretServiceToken = "padmin-" + Canary + "-91c2"
+const secretServiceToken = "padmin-" + fakebase.Canary + "-91c2"
 
-// NewSecretService starts the service with one credential, "stripe", whose field api_key
+// New starts the service with one credential, "stripe", whose field api_key
 // holds value (the value seeded in Vault).
-func NewSecretService(rec *Recorder, stripeKey string) *SecretService {
+func New(rec *fakebase.Recorder, stripeKey string) *SecretService {
 	s := &SecretService{live: map[string]secretServiceCred{"stripe": {field: "api_key", value: stripeKey}}, keys: map[string]map[string]any{}}
-	if rec == nil {
-		rec = &Recorder{}
-	}
-	s.srv = httptest.NewServer(rec.Wrap(SecretServiceName, nil, http.HandlerFunc(s.serve)))
+	s.Server = fakebase.Start(rec, ServiceName, nil, http.HandlerFunc(s.serve))
 	return s
 }
 
-// URL is the service's base URL.
-func (s *SecretService) URL() string { return s.srv.URL }
-
 // Token is the bearer token the service requires.
 func (s *SecretService) Token() string { return secretServiceToken }
-
-// Close stops the server.
-func (s *SecretService) Close() { s.srv.Close() }
 
 // Valid reports whether value is the credential's current value: what the service accepts.
 func (s *SecretService) Valid(credential, value string) bool {
@@ -80,12 +70,10 @@ func (s *SecretService) RefuseRotations(status int) {
 }
 
 func (s *SecretService) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Authorization") != "Bearer "+secretServiceToken {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"error":"missing or wrong bearer token"}`)
+	if !fakebase.BearerAuthorized(w, r, secretServiceToken) {
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	name, ok := strings.CutPrefix(r.URL.Path, "/rotate/")
 	if r.Method != http.MethodPost || !ok {
 		w.WriteHeader(http.StatusNotFound)
@@ -120,9 +108,7 @@ func (s *SecretService) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": ans})
 		return
 	}
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	c.value = "sk_test_" + Canary + "_" + hex.EncodeToString(b)
+	c.value = fakebase.NewCanaryValue("sk_test_", "_", 12)
 	c.rotations++
 	s.live[name] = c
 	ans := map[string]any{c.field: c.value}

@@ -1,4 +1,4 @@
-package testenv_test
+package iamfake_test
 
 import (
 	"context"
@@ -20,12 +20,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/iamfake"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // iamTestClient is the unmodified SDK client pointed at srv with the given credentials and no
 // retries, so error answers surface directly.
-func iamTestClient(srv *testenv.IAM, keyID, secret string) *iam.Client {
+func iamTestClient(srv *iamfake.IAM, keyID, secret string) *iam.Client {
 	return iam.NewFromConfig(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider(keyID, secret, ""),
@@ -35,10 +37,10 @@ func iamTestClient(srv *testenv.IAM, keyID, secret string) *iam.Client {
 	})
 }
 
-func newIAMSandbox(t *testing.T) (*testenv.IAM, *iam.Client, *testenv.Recorder) {
+func newIAMSandbox(t *testing.T) (*iamfake.IAM, *iam.Client, *fakebase.Recorder) {
 	t.Helper()
-	rec := &testenv.Recorder{}
-	srv := testenv.NewIAM(testenv.DefaultOrg(), rec)
+	rec := &fakebase.Recorder{}
+	srv := iamfake.New(seed.DefaultOrg(), rec)
 	t.Cleanup(srv.Close)
 	return srv, iamTestClient(srv, srv.AccessKeyID(), srv.SecretAccessKey()), rec
 }
@@ -174,7 +176,7 @@ func TestIAMAccessKeyLifecycle(t *testing.T) {
 	}
 	k := created.AccessKey
 	id, secret := aws.ToString(k.AccessKeyId), aws.ToString(k.SecretAccessKey)
-	if !strings.HasPrefix(id, "AKFB") || len(id) != 20 || !testenv.ContainsCanary(secret) || len(secret) != 40 || k.Status != types.StatusTypeActive || k.CreateDate == nil {
+	if !strings.HasPrefix(id, "AKFB") || len(id) != 20 || !fakebase.ContainsCanary(secret) || len(secret) != 40 || k.Status != types.StatusTypeActive || k.CreateDate == nil {
 		t.Errorf("new key = %q / %d-char secret / %v; want AKFB… id, 40-char canary secret, Active", id, len(secret), k.Status)
 	}
 	if got, _ := srv.KeySecret(id); got != secret {
@@ -342,7 +344,7 @@ func TestIAMFaultSeesAction(t *testing.T) {
 	seen := make(chan string, 1)
 	srv.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 		seen <- r.FormValue("Action")
-		testenv.WriteIAMError(w, "ServiceFailure", "injected")
+		iamfake.WriteError(w, "ServiceFailure", "injected")
 		return true
 	})
 	_, err := c.ListAccessKeys(context.Background(), &iam.ListAccessKeysInput{UserName: aws.String("alice")})
@@ -356,7 +358,7 @@ func TestIAMFaultSeesAction(t *testing.T) {
 
 // iamRawCall signs form (with Version added) as the SDK's signer would at signedAt, optionally
 // lets tamper alter the signed request, and returns the HTTP status and body.
-func iamRawCall(t *testing.T, srv *testenv.IAM, form url.Values, signedAt time.Time, tamper func(*http.Request)) (int, string) {
+func iamRawCall(t *testing.T, srv *iamfake.IAM, form url.Values, signedAt time.Time, tamper func(*http.Request)) (int, string) {
 	t.Helper()
 	form.Set("Version", "2010-05-08")
 	body := form.Encode()

@@ -1,4 +1,4 @@
-package testenv_test
+package vaultfake_test
 
 import (
 	"context"
@@ -9,12 +9,14 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
-	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
+	"github.com/firebreak-dev/firebreak/testenv/vaultfake"
 )
 
 // vaultTestClient returns an unmodified Vault API client pointed at v, with token set and
 // client-side retries off so error statuses surface at once.
-func vaultTestClient(t *testing.T, v *testenv.Vault, token string) *api.Client {
+func vaultTestClient(t *testing.T, v *vaultfake.Vault, token string) *api.Client {
 	t.Helper()
 	cfg := api.DefaultConfig()
 	cfg.Address = v.URL()
@@ -36,8 +38,8 @@ func vaultStatus(err error) int {
 }
 
 func TestVaultTokenAuth(t *testing.T) {
-	rec := &testenv.Recorder{}
-	v := testenv.NewVault(testenv.DefaultOrg(), rec)
+	rec := &fakebase.Recorder{}
+	v := vaultfake.New(seed.DefaultOrg(), rec)
 	defer v.Close()
 	ctx := context.Background()
 	aliceToken, ok := v.TokenSecret("acc-alice-laptop")
@@ -73,14 +75,14 @@ func TestVaultTokenAuth(t *testing.T) {
 			}
 		})
 	}
-	if !testenv.ContainsCanary(v.RootToken()) || !testenv.ContainsCanary(aliceToken) {
+	if !fakebase.ContainsCanary(v.RootToken()) || !fakebase.ContainsCanary(aliceToken) {
 		t.Error("sandbox tokens must contain the canary")
 	}
 }
 
 func TestVaultRevokeAccessor(t *testing.T) {
-	rec := &testenv.Recorder{}
-	v := testenv.NewVault(testenv.DefaultOrg(), rec)
+	rec := &fakebase.Recorder{}
+	v := vaultfake.New(seed.DefaultOrg(), rec)
 	defer v.Close()
 	ctx := context.Background()
 	root := vaultTestClient(t, v, v.RootToken())
@@ -127,7 +129,7 @@ func TestVaultRevokeAccessor(t *testing.T) {
 }
 
 func TestVaultEntity(t *testing.T) {
-	v := testenv.NewVault(testenv.DefaultOrg(), &testenv.Recorder{})
+	v := vaultfake.New(seed.DefaultOrg(), &fakebase.Recorder{})
 	defer v.Close()
 	ctx := context.Background()
 	root := vaultTestClient(t, v, v.RootToken())
@@ -164,14 +166,14 @@ func TestVaultEntity(t *testing.T) {
 }
 
 func TestVaultKV(t *testing.T) {
-	v := testenv.NewVault(testenv.DefaultOrg(), &testenv.Recorder{})
+	v := vaultfake.New(seed.DefaultOrg(), &fakebase.Recorder{})
 	defer v.Close()
 	ctx := context.Background()
 	root := vaultTestClient(t, v, v.RootToken())
 	kv := root.KVv2("secret")
 
 	sec, err := kv.Get(ctx, "shared/payments-db")
-	if err != nil || sec.VersionMetadata.Version != 1 || !testenv.ContainsCanary(sec.Data["password"].(string)) {
+	if err != nil || sec.VersionMetadata.Version != 1 || !fakebase.ContainsCanary(sec.Data["password"].(string)) {
 		t.Fatalf("get: %#v %v", sec, err)
 	}
 
@@ -187,7 +189,7 @@ func TestVaultKV(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := kv.Put(ctx, "shared/payments-db", map[string]any{"password": "new-" + testenv.Canary}, api.WithCheckAndSet(tc.cas))
+			s, err := kv.Put(ctx, "shared/payments-db", map[string]any{"password": "new-" + fakebase.Canary}, api.WithCheckAndSet(tc.cas))
 			if tc.wantErr != "" {
 				if vaultStatus(err) != http.StatusBadRequest || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want 400 %q", err, tc.wantErr)
@@ -237,7 +239,7 @@ func TestVaultKV(t *testing.T) {
 }
 
 func TestVaultFault(t *testing.T) {
-	v := testenv.NewVault(testenv.DefaultOrg(), &testenv.Recorder{})
+	v := vaultfake.New(seed.DefaultOrg(), &fakebase.Recorder{})
 	defer v.Close()
 	v.SetFault(func(w http.ResponseWriter, r *http.Request) bool {
 		w.WriteHeader(http.StatusServiceUnavailable)

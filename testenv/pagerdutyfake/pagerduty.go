@@ -1,46 +1,46 @@
-package testenv
+package pagerdutyfake
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // The PagerDuty sandbox's seeded escalation policy and schedule: developers in the IAM group
 // "security" are on call on both.
 const (
-	PagerDutyEscalationPolicyID = "PEPSEC1"
-	PagerDutyScheduleID         = "PSCHSEC1"
-	// PagerDutyManagersPolicyID is a second escalation policy (two levels, like the first) that
+	EscalationPolicyID = "PEPSEC1"
+	ScheduleID         = "PSCHSEC1"
+	// ManagersPolicyID is a second escalation policy (two levels, like the first) that
 	// incidents can be re-assigned to.
-	PagerDutyManagersPolicyID = "PEPMGR1"
+	ManagersPolicyID = "PEPMGR1"
 )
 
 // pdPolicies are the sandbox's escalation policies by id; each has pdPolicyLevels levels.
-var pdPolicies = map[string]string{PagerDutyEscalationPolicyID: "Security On-Call", PagerDutyManagersPolicyID: "Security Managers"}
+var pdPolicies = map[string]string{EscalationPolicyID: "Security On-Call", ManagersPolicyID: "Security Managers"}
 
 const pdPolicyLevels = 2
 
 // The PagerDuty sandbox's service user that firebreak acts as (the From header of its writes),
 // beside the org's developers.
 const (
-	PagerDutyBotEmail  = "firebreak@example.test"
-	PagerDutyBotUserID = "PFBBOT1"
+	BotEmail  = "firebreak@example.test"
+	BotUserID = "PFBBOT1"
 )
 
 // pdBot is the sandbox's service user as a Developer, so it is found like the others.
-var pdBot = Developer{Name: "firebreak", Email: PagerDutyBotEmail, PagerDutyID: PagerDutyBotUserID}
+var pdBot = seed.Developer{Name: "firebreak", Email: BotEmail, PagerDutyID: BotUserID}
 
-// PagerDutyNote is one incident note as the PagerDuty sandbox stores it.
-type PagerDutyNote struct {
+// Note is one incident note as the PagerDuty sandbox stores it.
+type Note struct {
 	ID        string
 	UserID    string // the PagerDuty user ID of the author, from the From header
 	Content   string
@@ -51,21 +51,19 @@ type PagerDutyNote struct {
 // firebreak uses, as github.com/PagerDuty/go-pagerduty sends it. Point a client at it with
 // pagerduty.NewClient(p.Token(), pagerduty.WithAPIEndpoint(p.URL())).
 type PagerDuty struct {
-	org   *Org
-	srv   *httptest.Server
+	*fakebase.Server
+	org   *seed.Org
 	token string
 
 	mu        sync.Mutex
 	incidents map[string]*pdIncident
-	notes     map[string][]PagerDutyNote // incident ID → notes, oldest first
+	notes     map[string][]Note // incident ID → notes, oldest first
 	noteSeq   int
-	faults    map[string]int // op ("" for all) → HTTP status to answer with
 	down      bool
-	fault     func(w http.ResponseWriter, r *http.Request) bool
 }
 
 type pdIncident struct {
-	Incident
+	seed.Incident
 	Number  int
 	Created time.Time
 	Changed time.Time
@@ -77,57 +75,25 @@ type pdIncident struct {
 	Key      string // incident_key ("": derived from the id)
 }
 
-// NewPagerDuty starts a PagerDuty sandbox with org's incidents, services and developers,
+// New starts a PagerDuty sandbox with org's incidents, services and developers,
 // recording calls in rec.
-func NewPagerDuty(org *Org, rec *Recorder) *PagerDuty {
+func New(org *seed.Org, rec *fakebase.Recorder) *PagerDuty {
 	p := &PagerDuty{
 		org:       org,
-		token:     "u+" + Canary + "-PdSbxT0ken9",
+		token:     "u+" + fakebase.Canary + "-PdSbxT0ken9",
 		incidents: map[string]*pdIncident{},
-		notes:     map[string][]PagerDutyNote{},
-		faults:    map[string]int{},
+		notes:     map[string][]Note{},
 	}
 	for i, inc := range org.Incidents {
-		created := seedEpoch.Add(-time.Duration(len(org.Incidents)-i) * time.Hour)
+		created := seed.Epoch.Add(-time.Duration(len(org.Incidents)-i) * time.Hour)
 		p.incidents[inc.ID] = &pdIncident{Incident: inc, Number: i + 1, Created: created, Changed: created}
 	}
-	if rec == nil {
-		rec = &Recorder{}
-	}
-	p.srv = httptest.NewServer(rec.Wrap("pagerduty", pdOp, http.HandlerFunc(p.serve)))
+	p.Server = fakebase.Start(rec, "pagerduty", pdOp, http.HandlerFunc(p.serve))
 	return p
 }
 
-// URL is the API endpoint, to pass to pagerduty.WithAPIEndpoint.
-func (p *PagerDuty) URL() string { return p.srv.URL }
-
 // Token is the REST API token the server accepts. It contains Canary.
 func (p *PagerDuty) Token() string { return p.token }
-
-// Close shuts the server down.
-func (p *PagerDuty) Close() { p.srv.Close() }
-
-// SetFault installs f, called first for every request (after recording); when it returns
-// true it has written the whole answer and the sandbox does nothing more. It may read the
-// request body: the sandbox reads it afresh afterwards. nil removes it.
-func (p *PagerDuty) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
-	p.mu.Lock()
-	p.fault = f
-	p.mu.Unlock()
-}
-
-// FailOp makes every request of op (as recorded, e.g. "POST /incidents/{id}/notes", or ""
-// for every request) answer with the HTTP status code and PagerDuty's error document until
-// cleared with status 0.
-func (p *PagerDuty) FailOp(op string, status int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if status == 0 {
-		delete(p.faults, op)
-		return
-	}
-	p.faults[op] = status
-}
 
 // SetDown makes the whole API answer 503 Service Unavailable while down is true.
 func (p *PagerDuty) SetDown(down bool) {
@@ -137,19 +103,19 @@ func (p *PagerDuty) SetDown(down bool) {
 }
 
 // Notes returns the notes on incident id, oldest first.
-func (p *PagerDuty) Notes(incidentID string) []PagerDutyNote {
+func (p *PagerDuty) Notes(incidentID string) []Note {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]PagerDutyNote(nil), p.notes[incidentID]...)
+	return append([]Note(nil), p.notes[incidentID]...)
 }
 
 // Incident returns incident id in its current state, or false.
-func (p *PagerDuty) Incident(id string) (Incident, bool) {
+func (p *PagerDuty) Incident(id string) (seed.Incident, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	inc, ok := p.incidents[id]
 	if !ok {
-		return Incident{}, false
+		return seed.Incident{}, false
 	}
 	return inc.Incident, true
 }
@@ -180,7 +146,7 @@ func (p *PagerDuty) IncidentsByKey(key string) []string {
 
 func (inc *pdIncident) policy() string {
 	if inc.PolicyID == "" {
-		return PagerDutyEscalationPolicyID
+		return EscalationPolicyID
 	}
 	return inc.PolicyID
 }
@@ -214,34 +180,19 @@ func pdError(w http.ResponseWriter, status, code int, message string, errs ...st
 	if len(errs) > 0 {
 		body["errors"] = errs
 	}
-	pdWrite(w, status, map[string]any{"error": body})
-}
-
-func pdWrite(w http.ResponseWriter, status int, body any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	fakebase.WriteJSON(w, status, map[string]any{"error": body})
 }
 
 func (p *PagerDuty) serve(w http.ResponseWriter, req *http.Request) {
 	op := pdOp(req, nil)
-	p.mu.Lock()
-	fault := p.fault
-	p.mu.Unlock()
-	if fault != nil {
-		body, _ := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		if fault(w, req) {
-			return
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
+	if p.Fault(w, req) {
+		return
 	}
 
+	// FailOp's op is as recorded, e.g. "POST /incidents/{id}/notes"; the answer is
+	// PagerDuty's error document.
+	status, faulty := p.Failing(op)
 	p.mu.Lock()
-	status, faulty := p.faults[op]
-	if !faulty {
-		status, faulty = p.faults[""]
-	}
 	down := p.down
 	p.mu.Unlock()
 	switch {
@@ -293,11 +244,11 @@ func pdRef(typ, id, summary, self string) map[string]any {
 
 func pdTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
-func pdDisplayName(d Developer) string { return strings.ToUpper(d.Name[:1]) + d.Name[1:] }
+func pdDisplayName(d seed.Developer) string { return strings.ToUpper(d.Name[:1]) + d.Name[1:] }
 
 // pdUsers is every PagerDuty user: the org's developers that have an ID, then the bot.
-func (p *PagerDuty) pdUsers() []Developer {
-	var out []Developer
+func (p *PagerDuty) pdUsers() []seed.Developer {
+	var out []seed.Developer
 	for _, d := range p.org.Developers {
 		if d.PagerDutyID != "" {
 			out = append(out, d)
@@ -307,22 +258,22 @@ func (p *PagerDuty) pdUsers() []Developer {
 }
 
 // userByEmail returns the user whose email is email, for the From header.
-func (p *PagerDuty) userByEmail(email string) (Developer, bool) {
+func (p *PagerDuty) userByEmail(email string) (seed.Developer, bool) {
 	for _, d := range p.pdUsers() {
 		if d.PagerDutyID != "" && strings.EqualFold(d.Email, email) {
 			return d, true
 		}
 	}
-	return Developer{}, false
+	return seed.Developer{}, false
 }
 
-func (p *PagerDuty) userByID(id string) (Developer, bool) {
+func (p *PagerDuty) userByID(id string) (seed.Developer, bool) {
 	for _, d := range p.pdUsers() {
 		if d.PagerDutyID == id {
 			return d, true
 		}
 	}
-	return Developer{}, false
+	return seed.Developer{}, false
 }
 
 func (p *PagerDuty) userRef(id string) map[string]any {
@@ -330,11 +281,11 @@ func (p *PagerDuty) userRef(id string) map[string]any {
 	if d, ok := p.userByID(id); ok {
 		summary = pdDisplayName(d)
 	}
-	return pdRef("user_reference", id, summary, p.srv.URL+"/users/"+id)
+	return pdRef("user_reference", id, summary, p.URL()+"/users/"+id)
 }
 
-func (p *PagerDuty) userJSON(d Developer) map[string]any {
-	u := pdRef("user", d.PagerDutyID, pdDisplayName(d), p.srv.URL+"/users/"+d.PagerDutyID)
+func (p *PagerDuty) userJSON(d seed.Developer) map[string]any {
+	u := pdRef("user", d.PagerDutyID, pdDisplayName(d), p.URL()+"/users/"+d.PagerDutyID)
 	u["name"] = pdDisplayName(d)
 	u["email"] = d.Email
 	u["time_zone"] = "Europe/London"
@@ -350,7 +301,7 @@ func (p *PagerDuty) incidentJSON(inc *pdIncident) map[string]any {
 			svcName = s.Name
 		}
 	}
-	out := pdRef("incident", inc.ID, fmt.Sprintf("[#%d] %s", inc.Number, inc.Title), p.srv.URL+"/incidents/"+inc.ID)
+	out := pdRef("incident", inc.ID, fmt.Sprintf("[#%d] %s", inc.Number, inc.Title), p.URL()+"/incidents/"+inc.ID)
 	out["incident_number"] = inc.Number
 	out["title"] = inc.Title
 	out["status"] = inc.Status
@@ -359,8 +310,8 @@ func (p *PagerDuty) incidentJSON(inc *pdIncident) map[string]any {
 	out["updated_at"] = pdTime(inc.Changed)
 	out["last_status_change_at"] = pdTime(inc.Changed)
 	out["incident_key"] = inc.key()
-	out["service"] = pdRef("service_reference", inc.ServiceID, svcName, p.srv.URL+"/services/"+inc.ServiceID)
-	out["escalation_policy"] = pdRef("escalation_policy_reference", inc.policy(), pdPolicies[inc.policy()], p.srv.URL+"/escalation_policies/"+inc.policy())
+	out["service"] = pdRef("service_reference", inc.ServiceID, svcName, p.URL()+"/services/"+inc.ServiceID)
+	out["escalation_policy"] = pdRef("escalation_policy_reference", inc.policy(), pdPolicies[inc.policy()], p.URL()+"/escalation_policies/"+inc.policy())
 	out["assignments"] = []any{}
 	out["acknowledgements"] = []any{}
 	if inc.AckBy != "" && inc.Status == "acknowledged" {
@@ -380,11 +331,11 @@ func (p *PagerDuty) getIncident(w http.ResponseWriter, id string) {
 		pdError(w, http.StatusNotFound, 2100, "Not Found")
 		return
 	}
-	pdWrite(w, http.StatusOK, map[string]any{"incident": p.incidentJSON(inc)})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"incident": p.incidentJSON(inc)})
 }
 
 // noteJSON renders n. The caller holds p.mu.
-func (p *PagerDuty) noteJSON(n PagerDutyNote) map[string]any {
+func (p *PagerDuty) noteJSON(n Note) map[string]any {
 	return map[string]any{"id": n.ID, "user": p.userRef(n.UserID), "channel": map[string]any{"summary": "The PagerDuty website or APIs"},
 		"content": n.Content, "created_at": pdTime(n.CreatedAt)}
 }
@@ -400,21 +351,21 @@ func (p *PagerDuty) listNotes(w http.ResponseWriter, id string) {
 	for _, n := range p.notes[id] {
 		notes = append(notes, p.noteJSON(n))
 	}
-	pdWrite(w, http.StatusOK, map[string]any{"notes": notes})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"notes": notes})
 }
 
 // from checks the From header that PagerDuty requires on writes, answering 400 like
 // PagerDuty when it does not name a user of the account.
-func (p *PagerDuty) from(w http.ResponseWriter, req *http.Request) (Developer, bool) {
+func (p *PagerDuty) from(w http.ResponseWriter, req *http.Request) (seed.Developer, bool) {
 	email := req.Header.Get("From")
 	if email == "" {
 		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "You must specify a user's email address in the \"From\" header to perform this action")
-		return Developer{}, false
+		return seed.Developer{}, false
 	}
 	d, ok := p.userByEmail(email)
 	if !ok {
 		pdError(w, http.StatusBadRequest, 2001, "Invalid Input Provided", "The email address in the \"From\" header does not belong to a user on this account")
-		return Developer{}, false
+		return seed.Developer{}, false
 	}
 	return d, true
 }
@@ -444,9 +395,9 @@ func (p *PagerDuty) createNote(w http.ResponseWriter, req *http.Request, id stri
 		return
 	}
 	p.noteSeq++
-	n := PagerDutyNote{ID: fmt.Sprintf("PNOTE%04d", p.noteSeq), UserID: user.PagerDutyID, Content: body.Note.Content, CreatedAt: time.Now().UTC()}
+	n := Note{ID: fmt.Sprintf("PNOTE%04d", p.noteSeq), UserID: user.PagerDutyID, Content: body.Note.Content, CreatedAt: time.Now().UTC()}
 	p.notes[id] = append(p.notes[id], n)
-	pdWrite(w, http.StatusCreated, map[string]any{"note": p.noteJSON(n)})
+	fakebase.WriteJSON(w, http.StatusCreated, map[string]any{"note": p.noteJSON(n)})
 }
 
 func (p *PagerDuty) manage(w http.ResponseWriter, req *http.Request) {
@@ -523,7 +474,7 @@ func (p *PagerDuty) manage(w http.ResponseWriter, req *http.Request) {
 		}
 		out = append(out, p.incidentJSON(inc))
 	}
-	pdWrite(w, http.StatusOK, map[string]any{"incidents": out, "limit": len(out), "offset": 0, "more": false})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"incidents": out, "limit": len(out), "offset": 0, "more": false})
 }
 
 // pdListParam reads a PagerDuty array query parameter, sent as name[]=a&name[]=b.
@@ -543,9 +494,9 @@ func pdContains(list []string, v string) bool {
 func (p *PagerDuty) onCalls(w http.ResponseWriter, q url.Values) {
 	eps, scheds, users := pdListParam(q, "escalation_policy_ids"), pdListParam(q, "schedule_ids"), pdListParam(q, "user_ids")
 	full := pdContains(pdListParam(q, "include"), "users")
-	start := seedEpoch.Add(-24 * time.Hour)
+	start := seed.Epoch.Add(-24 * time.Hour)
 	oncalls := []any{}
-	if (len(eps) == 0 || pdContains(eps, PagerDutyEscalationPolicyID)) && (len(scheds) == 0 || pdContains(scheds, PagerDutyScheduleID)) {
+	if (len(eps) == 0 || pdContains(eps, EscalationPolicyID)) && (len(scheds) == 0 || pdContains(scheds, ScheduleID)) {
 		for _, d := range p.org.Developers {
 			if d.PagerDutyID == "" || !pdContains(d.Groups, "security") || (len(users) > 0 && !pdContains(users, d.PagerDutyID)) {
 				continue
@@ -556,15 +507,15 @@ func (p *PagerDuty) onCalls(w http.ResponseWriter, q url.Values) {
 			}
 			oncalls = append(oncalls, map[string]any{
 				"user":              user,
-				"schedule":          pdRef("schedule_reference", PagerDutyScheduleID, "Security Primary", p.srv.URL+"/schedules/"+PagerDutyScheduleID),
-				"escalation_policy": pdRef("escalation_policy_reference", PagerDutyEscalationPolicyID, "Security On-Call", p.srv.URL+"/escalation_policies/"+PagerDutyEscalationPolicyID),
+				"schedule":          pdRef("schedule_reference", ScheduleID, "Security Primary", p.URL()+"/schedules/"+ScheduleID),
+				"escalation_policy": pdRef("escalation_policy_reference", EscalationPolicyID, "Security On-Call", p.URL()+"/escalation_policies/"+EscalationPolicyID),
 				"escalation_level":  1,
 				"start":             pdTime(start),
 				"end":               pdTime(start.Add(365 * 24 * time.Hour)),
 			})
 		}
 	}
-	pdWrite(w, http.StatusOK, map[string]any{"oncalls": oncalls, "limit": 25, "offset": 0, "more": false, "total": nil})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"oncalls": oncalls, "limit": 25, "offset": 0, "more": false, "total": nil})
 }
 
 func (p *PagerDuty) users(w http.ResponseWriter, q url.Values) {
@@ -576,7 +527,7 @@ func (p *PagerDuty) users(w http.ResponseWriter, q url.Values) {
 		}
 		users = append(users, p.userJSON(d))
 	}
-	pdWrite(w, http.StatusOK, map[string]any{"users": users, "limit": 25, "offset": 0, "more": false, "total": nil})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"users": users, "limit": 25, "offset": 0, "more": false, "total": nil})
 }
 
 func (p *PagerDuty) listIncidents(w http.ResponseWriter, q url.Values) {
@@ -594,7 +545,7 @@ func (p *PagerDuty) listIncidents(w http.ResponseWriter, q url.Values) {
 	for _, id := range ids {
 		out = append(out, p.incidentJSON(p.incidents[id]))
 	}
-	pdWrite(w, http.StatusOK, map[string]any{"incidents": out, "limit": 25, "offset": 0, "more": false, "total": nil})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"incidents": out, "limit": 25, "offset": 0, "more": false, "total": nil})
 }
 
 // createIncident serves POST /incidents. Like PagerDuty, it refuses a second open incident
@@ -662,9 +613,9 @@ func (p *PagerDuty) createIncident(w http.ResponseWriter, req *http.Request) {
 	n := len(p.incidents) + 1
 	now := time.Now().UTC()
 	inc := &pdIncident{
-		Incident: Incident{ID: fmt.Sprintf("PINCN%04d", n), Title: in.Title, ServiceID: in.Service.ID, Status: "triggered", Urgency: in.Urgency},
+		Incident: seed.Incident{ID: fmt.Sprintf("PINCN%04d", n), Title: in.Title, ServiceID: in.Service.ID, Status: "triggered", Urgency: in.Urgency},
 		Number:   n, Created: now, Changed: now, PolicyID: policy, Key: in.Key,
 	}
 	p.incidents[inc.ID] = inc
-	pdWrite(w, http.StatusCreated, map[string]any{"incident": p.incidentJSON(inc)})
+	fakebase.WriteJSON(w, http.StatusCreated, map[string]any{"incident": p.incidentJSON(inc)})
 }

@@ -1,4 +1,4 @@
-package testenv
+package fakebase
 
 import (
 	"net/http"
@@ -29,7 +29,3 @@ func (r *Recorder) delay(req *http.Request) bool {
 		return false
 	}
 }
-
-// SetLatency adds d to every call to every sandbox service: Vault, IAM, Slack, PagerDuty and
-// the rest (they share one Recorder). Zero removes it.
-func (s *Sandbox) SetLatency(d time.Duration) { s.Recorder.SetLatency(d) }

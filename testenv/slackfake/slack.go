@@ -1,34 +1,34 @@
-package testenv
+package slackfake
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // Slack identities the sandbox answers auth.test with.
 const (
-	SlackTeamID    = "T0EXAMPLE"
-	SlackBotUserID = "U0FIREBREAK"
-	SlackBotID     = "B0FIREBREAK"
+	TeamID    = "T0EXAMPLE"
+	BotUserID = "U0FIREBREAK"
+	BotID     = "B0FIREBREAK"
 )
 
 // slackTSBase is the seconds part of the first message timestamp the sandbox hands out.
 const slackTSBase = 1732370000
 
-// SlackMessage is one message as the Slack sandbox stores it, for tests to inspect.
-type SlackMessage struct {
+// Message is one message as the Slack sandbox stores it, for tests to inspect.
+type Message struct {
 	Channel  string          // channel ID
 	TS       string          // the message timestamp, its ID within the channel
 	ThreadTS string          // the parent's ts for a thread reply; empty for a top-level message
@@ -36,12 +36,12 @@ type SlackMessage struct {
 	Text     string          // current text
 	Blocks   json.RawMessage // current Block Kit blocks, nil when none were sent
 	Edits    int             // how many times chat.update changed it
-	Metadata *SlackMetadata  // message metadata, nil when none was sent
+	Metadata *Metadata       // message metadata, nil when none was sent
 	Posted   time.Time       // when the sandbox received it (TS is synthetic, not a clock)
 }
 
-// SlackMetadata is Slack message metadata: an event type and a JSON payload.
-type SlackMetadata struct {
+// Metadata is Slack message metadata: an event type and a JSON payload.
+type Metadata struct {
 	EventType    string         `json:"event_type"`
 	EventPayload map[string]any `json:"event_payload"`
 }
@@ -50,65 +50,36 @@ type SlackMetadata struct {
 // as github.com/slack-go/slack sends it. Point a client at it with
 // slack.New(s.BotToken(), slack.OptionAPIURL(s.URL()+"/api/")).
 type Slack struct {
-	org   *Org
-	srv   *httptest.Server
-	token string
+	*fakebase.Server
+	org      *seed.Org
+	token    string
+	rateLeft fakebase.Countdown // calls still to answer 429
 
 	mu         sync.Mutex
-	seq        int64                      // last timestamp sequence handed out
-	messages   map[string][]*SlackMessage // channel ID → messages in ts order
-	rateLeft   int                        // calls still to answer 429
+	seq        int64                 // last timestamp sequence handed out
+	messages   map[string][]*Message // channel ID → messages in ts order
 	retryAfter time.Duration
-	faults     map[string]int    // method ("" for all) → HTTP status to answer with
 	errs       map[string]string // method → Slack error code to answer with
-	fault      func(w http.ResponseWriter, r *http.Request) bool
 }
 
-// NewSlack starts a Slack sandbox for org's channels and developers, recording calls in rec.
-func NewSlack(org *Org, rec *Recorder) *Slack {
+// New starts a Slack sandbox for org's channels and developers, recording calls in rec.
+func New(org *seed.Org, rec *fakebase.Recorder) *Slack {
 	s := &Slack{
 		org:      org,
-		token:    "xoxb-fbsandbox-" + Canary + "-7c1e5a9d",
-		messages: map[string][]*SlackMessage{},
-		faults:   map[string]int{},
+		token:    "xoxb-fbsandbox-" + fakebase.Canary + "-7c1e5a9d",
+		messages: map[string][]*Message{},
 		errs:     map[string]string{},
 	}
-	if rec == nil {
-		rec = &Recorder{}
-	}
-	s.srv = httptest.NewServer(rec.Wrap("slack", slackOp, http.HandlerFunc(s.serve)))
+	s.Server = fakebase.Start(rec, "slack", slackOp, http.HandlerFunc(s.serve))
 	return s
 }
-
-// URL is the server's base URL; the Web API lives under URL()+"/api/".
-func (s *Slack) URL() string { return s.srv.URL }
 
 // BotToken is the bot token the server accepts. It contains Canary.
 func (s *Slack) BotToken() string { return s.token }
 
-// Close shuts the server down.
-func (s *Slack) Close() { s.srv.Close() }
-
-// SetFault installs f, called first for every request (after recording); when it returns
-// true it has written the whole answer and the sandbox does nothing more. It may read the
-// request body: the sandbox reads it afresh afterwards. nil removes it.
-func (s *Slack) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
-	s.mu.Lock()
-	s.fault = f
-	s.mu.Unlock()
-}
-
 // FailMethod makes every call to the Web API method (for example "chat.postMessage", or ""
 // for every method) answer with the HTTP status code until cleared with status 0.
-func (s *Slack) FailMethod(method string, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if status == 0 {
-		delete(s.faults, method)
-		return
-	}
-	s.faults[method] = status
-}
+func (s *Slack) FailMethod(method string, status int) { s.FailOp(method, status) }
 
 // SetError makes every call to method answer HTTP 200 with {"ok":false,"error":code}, as
 // Slack does for errors such as "not_in_channel", until cleared with an empty code.
@@ -127,26 +98,27 @@ func (s *Slack) SetError(method, code string) {
 func (s *Slack) RateLimit(n int, retryAfter time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rateLeft, s.retryAfter = n, retryAfter
+	s.rateLeft.Set(n)
+	s.retryAfter = retryAfter
 }
 
 // Messages returns copies of the messages in channel (an ID or a name), top-level messages
 // and thread replies alike, in timestamp order.
-func (s *Slack) Messages(channel string) []SlackMessage {
+func (s *Slack) Messages(channel string) []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.channelID(channel, true)
 	if !ok {
 		return nil
 	}
-	out := make([]SlackMessage, 0, len(s.messages[id]))
+	out := make([]Message, 0, len(s.messages[id]))
 	for _, m := range s.messages[id] {
 		out = append(out, slackCopyMessage(m))
 	}
 	return out
 }
 
-func slackCopyMessage(m *SlackMessage) SlackMessage {
+func slackCopyMessage(m *Message) Message {
 	c := *m
 	c.Blocks = append(json.RawMessage(nil), m.Blocks...)
 	if m.Metadata != nil {
@@ -191,19 +163,13 @@ func slackParams(req *http.Request) (url.Values, error) {
 	return params, nil
 }
 
-func slackWrite(w http.ResponseWriter, status int, body map[string]any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
-}
-
 func slackFail(w http.ResponseWriter, code string) {
-	slackWrite(w, http.StatusOK, map[string]any{"ok": false, "error": code})
+	fakebase.WriteJSON(w, http.StatusOK, map[string]any{"ok": false, "error": code})
 }
 
 func slackOK(w http.ResponseWriter, body map[string]any) {
 	body["ok"] = true
-	slackWrite(w, http.StatusOK, body)
+	fakebase.WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *Slack) serve(w http.ResponseWriter, req *http.Request) {
@@ -213,35 +179,21 @@ func (s *Slack) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	method := strings.TrimPrefix(req.URL.Path, "/api/")
 
-	s.mu.Lock()
-	fault := s.fault
-	s.mu.Unlock()
-	if fault != nil {
-		body, _ := io.ReadAll(req.Body)
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		if fault(w, req) {
-			return
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		req.Form, req.PostForm = nil, nil
+	if s.Fault(w, req) {
+		return
 	}
+	req.Form, req.PostForm = nil, nil // parsed afresh, from the whole body
 
+	status, faulty := s.Failing(method)
+	limited := !faulty && s.rateLeft.Take()
 	s.mu.Lock()
-	status, faulty := s.faults[method]
-	if !faulty {
-		status, faulty = s.faults[""]
-	}
-	limited := !faulty && s.rateLeft > 0
 	retryAfter := s.retryAfter
-	if limited {
-		s.rateLeft--
-	}
 	code := s.errs[method]
 	s.mu.Unlock()
 
 	switch {
 	case faulty:
-		slackWrite(w, status, map[string]any{"ok": false, "error": "fatal_error"})
+		fakebase.WriteJSON(w, status, map[string]any{"ok": false, "error": "fatal_error"})
 		return
 	case limited:
 		secs := int((retryAfter + time.Second - 1) / time.Second)
@@ -249,7 +201,7 @@ func (s *Slack) serve(w http.ResponseWriter, req *http.Request) {
 			secs = 1
 		}
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		slackWrite(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
+		fakebase.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"ok": false, "error": "ratelimited"})
 		return
 	}
 
@@ -281,7 +233,7 @@ func (s *Slack) serve(w http.ResponseWriter, req *http.Request) {
 	case "auth.test":
 		slackOK(w, map[string]any{
 			"url": "https://example-co.slack.test/", "team": "Example Co", "user": "firebreak",
-			"team_id": SlackTeamID, "user_id": SlackBotUserID, "bot_id": SlackBotID,
+			"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID,
 		})
 	case "chat.postMessage":
 		s.postMessage(w, params)
@@ -321,7 +273,7 @@ func (s *Slack) nextTS() string {
 }
 
 // find returns the message with ts in channel, or nil. The caller holds s.mu.
-func (s *Slack) find(channel, ts string) *SlackMessage {
+func (s *Slack) find(channel, ts string) *Message {
 	for _, m := range s.messages[channel] {
 		if m.TS == ts {
 			return m
@@ -346,11 +298,11 @@ func slackBlocks(raw string) (json.RawMessage, bool) {
 	return json.RawMessage(raw), true
 }
 
-func slackParseMetadata(raw string) (*SlackMetadata, bool) {
+func slackParseMetadata(raw string) (*Metadata, bool) {
 	if raw == "" {
 		return nil, true
 	}
-	var md SlackMetadata
+	var md Metadata
 	if err := json.Unmarshal([]byte(raw), &md); err != nil || md.EventType == "" {
 		return nil, false
 	}
@@ -358,10 +310,10 @@ func slackParseMetadata(raw string) (*SlackMetadata, bool) {
 }
 
 // slackMessageJSON renders m as a Slack message object. The caller holds s.mu.
-func (s *Slack) slackMessageJSON(m *SlackMessage, withMetadata bool) map[string]any {
+func (s *Slack) slackMessageJSON(m *Message, withMetadata bool) map[string]any {
 	out := map[string]any{
-		"type": "message", "user": m.User, "bot_id": SlackBotID, "app_id": "A0FIREBREAK",
-		"text": m.Text, "ts": m.TS, "team": SlackTeamID,
+		"type": "message", "user": m.User, "bot_id": BotID, "app_id": "A0FIREBREAK",
+		"text": m.Text, "ts": m.TS, "team": TeamID,
 	}
 	if m.ThreadTS != "" {
 		out["thread_ts"] = m.ThreadTS
@@ -429,7 +381,7 @@ func (s *Slack) postMessage(w http.ResponseWriter, p url.Values) {
 			threadTS = parent.ThreadTS
 		}
 	}
-	m := &SlackMessage{Channel: ch, TS: s.nextTS(), ThreadTS: threadTS, User: SlackBotUserID,
+	m := &Message{Channel: ch, TS: s.nextTS(), ThreadTS: threadTS, User: BotUserID,
 		Text: p.Get("text"), Blocks: blocks, Metadata: md, Posted: time.Now()}
 	s.messages[ch] = append(s.messages[ch], m)
 	slackOK(w, map[string]any{"channel": ch, "ts": m.TS, "message": s.slackMessageJSON(m, true)})
@@ -580,7 +532,7 @@ func (s *Slack) list(w http.ResponseWriter, p url.Values) {
 	var chans []map[string]any
 	for _, c := range s.org.Channels {
 		chans = append(chans, map[string]any{"id": c.ID, "name": c.Name, "is_channel": true,
-			"is_member": true, "is_archived": false, "context_team_id": SlackTeamID})
+			"is_member": true, "is_archived": false, "context_team_id": TeamID})
 	}
 	sort.Slice(chans, func(i, j int) bool { return chans[i]["id"].(string) < chans[j]["id"].(string) })
 	page, next := slackPage(chans, p, 100)
@@ -590,12 +542,12 @@ func (s *Slack) list(w http.ResponseWriter, p url.Values) {
 	slackOK(w, map[string]any{"channels": page, "response_metadata": map[string]any{"next_cursor": next}})
 }
 
-func slackUserJSON(d Developer) map[string]any {
+func slackUserJSON(d seed.Developer) map[string]any {
 	realName := strings.ToUpper(d.Name[:1]) + d.Name[1:]
 	return map[string]any{
-		"id": d.SlackID, "team_id": SlackTeamID, "name": d.Name, "real_name": realName,
+		"id": d.SlackID, "team_id": TeamID, "name": d.Name, "real_name": realName,
 		"deleted": false, "is_bot": false, "tz": "Europe/London",
-		"profile": map[string]any{"email": d.Email, "real_name": realName, "display_name": d.Name, "team": SlackTeamID},
+		"profile": map[string]any{"email": d.Email, "real_name": realName, "display_name": d.Name, "team": TeamID},
 	}
 }
 

@@ -1,4 +1,4 @@
-package testenv
+package vaultfake
 
 import (
 	"crypto/sha256"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // What the sandbox Vault shares with a real one about identities, as real organisations
@@ -22,8 +24,8 @@ import (
 // sys/capabilities-accessor. The conformance suite runs the same scenarios here and against
 // a real OpenBao server.
 
-// VaultUserpassAccessor is the accessor of the sandbox's userpass auth mount ("userpass/").
-const VaultUserpassAccessor = "auth_userpass_5a1d0b7e"
+// UserpassAccessor is the accessor of the sandbox's userpass auth mount ("userpass/").
+const UserpassAccessor = "auth_userpass_5a1d0b7e"
 
 // vaultTokenAccessor is the accessor of the token auth mount.
 const vaultTokenAccessor = "auth_token_0c3f9a21"
@@ -189,7 +191,7 @@ func (v *Vault) issueToken(displayName, path, entityID, typ string, policies []s
 		prefix = "hvb."
 	}
 	tok := &vaultToken{
-		id:       fmt.Sprintf("%s%s-%s-%06d", prefix, strings.ReplaceAll(displayName, "@", "-"), Canary, n),
+		id:       fmt.Sprintf("%s%s-%s-%06d", prefix, strings.ReplaceAll(displayName, "@", "-"), fakebase.Canary, n),
 		accessor: fmt.Sprintf("acc-issued-%06d", n), displayName: displayName, path: path, entityID: entityID,
 		policies: vaultPolicyNames(append([]string{"default"}, policies...)), created: time.Now(), ttl: ttl,
 		typ: typ, numUses: numUses,
@@ -882,12 +884,12 @@ func splitPathBlocks(hcl string) []string {
 // through which each developer logs in (an alias on their entity, and a user whose
 // token_policies are what their tokens carry), identity groups, and the token role
 // firebreak's probe tokens use. v.mu need not be held: the server is not serving yet.
-func (v *Vault) seedIdentities(org *Org) {
+func (v *Vault) seedIdentities(org *seed.Org) {
 	st := v.ids()
 	if len(org.Developers) == 0 {
 		return // an empty organisation: a test seeds it through the API, as a real Vault
 	}
-	up := v.enableAuth("userpass", "userpass", VaultUserpassAccessor)
+	up := v.enableAuth("userpass", "userpass", UserpassAccessor)
 	st.roles[fbvault.DefaultProbeRole] = &vaultTokenRole{
 		name: fbvault.DefaultProbeRole, allowedAliases: []string{"*"}, allowedPolGlob: []string{"*"},
 		orphan: true, explicitMaxTTL: 60 * time.Second, tokenType: "service",
@@ -921,7 +923,7 @@ func (v *Vault) seedIdentities(org *Org) {
 			}
 		}
 		pols = append(pols, d.LoginPolicies...)
-		up.users[login] = &vaultUserpassUser{password: "pw-" + Canary + "-" + d.Name, policies: vaultPolicyNames(pols), ttl: 8 * time.Hour}
+		up.users[login] = &vaultUserpassUser{password: "pw-" + fakebase.Canary + "-" + d.Name, policies: vaultPolicyNames(pols), ttl: 8 * time.Hour}
 	}
 	for _, g := range org.VaultGroups {
 		var members []string
@@ -940,4 +942,4 @@ func (v *Vault) seedIdentities(org *Org) {
 
 // UserpassPassword returns the sandbox password of a developer's userpass login (it
 // contains Canary).
-func UserpassPassword(developer string) string { return "pw-" + Canary + "-" + developer }
+func UserpassPassword(developer string) string { return "pw-" + fakebase.Canary + "-" + developer }

@@ -1,4 +1,4 @@
-package testenv
+package oidcfake
 
 import (
 	"crypto/rand"
@@ -7,13 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // OIDC is the sandbox's identity provider (the developer portal's): the OpenID discovery
@@ -23,16 +25,15 @@ import (
 // tokens (RS256, AccessToken) whose keys it publishes at /oauth2/keys, as the IdP behind a
 // Temporal Web UI sign-in does.
 type OIDC struct {
-	srv    *httptest.Server
+	*fakebase.Server
 	keyOne sync.Once // the signing key is made when first needed: most sandboxes never sign
 	key    *rsa.PrivateKey
 	mu     sync.Mutex
 	tokens map[string]*oidcToken // by token value
-	fault  func(w http.ResponseWriter, r *http.Request) bool
 }
 
-// OIDCKeyID is the key id (kid) of the IdP's signing key.
-const OIDCKeyID = "sandbox-idp-1"
+// KeyID is the key id (kid) of the IdP's signing key.
+const KeyID = "sandbox-idp-1"
 
 type oidcToken struct {
 	subject string
@@ -41,11 +42,11 @@ type oidcToken struct {
 
 // Credentials of firebreak's client at the sandbox IdP.
 const (
-	OIDCClientID     = "firebreak"
-	oidcClientSecret = "oidc-client-" + Canary + "-s3cr3t"
+	ClientID         = "firebreak"
+	oidcClientSecret = "oidc-client-" + fakebase.Canary + "-s3cr3t"
 )
 
-// PortalTokenMount, PortalTokenField and PortalTokenPath say where NewSandbox stores each
+// PortalTokenMount, PortalTokenField and PortalTokenPath say where testenv.NewSandbox stores each
 // developer's portal token in Vault: field "token" of secret/portal/<name>.
 const (
 	PortalTokenMount = "secret"
@@ -56,13 +57,12 @@ const (
 func PortalTokenPath(developer string) string { return "portal/" + developer }
 
 // PortalToken is the developer-portal token the sandbox IdP issued to developer.
-func PortalToken(developer string) string { return "dpt-" + developer + "-" + Canary + "-9c1e" }
+func PortalToken(developer string) string {
+	return "dpt-" + developer + "-" + fakebase.Canary + "-9c1e"
+}
 
-// NewOIDC starts the IdP on loopback with a portal token for each developer of org.
-func NewOIDC(org *Org, rec *Recorder) *OIDC {
-	if rec == nil {
-		rec = &Recorder{}
-	}
+// New starts the IdP on loopback with a portal token for each developer of org.
+func New(org *seed.Org, rec *fakebase.Recorder) *OIDC {
 	o := &OIDC{tokens: map[string]*oidcToken{}}
 	if org != nil {
 		for _, d := range org.Developers {
@@ -74,34 +74,17 @@ func NewOIDC(org *Org, rec *Recorder) *OIDC {
 	mux.HandleFunc("POST /oauth2/revoke", o.revoke)
 	mux.HandleFunc("POST /oauth2/introspect", o.introspect)
 	mux.HandleFunc("GET /oauth2/keys", o.keys)
-	o.srv = httptest.NewServer(rec.Wrap("oidc", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o.mu.Lock()
-		f := o.fault
-		o.mu.Unlock()
-		if f != nil && f(w, r) {
+	o.Server = fakebase.Start(rec, "oidc", nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Fault(w, r) {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})))
+	}))
 	return o
 }
 
-// URL is the issuer URL.
-func (o *OIDC) URL() string { return o.srv.URL }
-
-// ClientSecret is the secret of client OIDCClientID.
+// ClientSecret is the secret of client ClientID.
 func (o *OIDC) ClientSecret() string { return oidcClientSecret }
-
-// Close stops the server.
-func (o *OIDC) Close() { o.srv.Close() }
-
-// SetFault installs f, called first for every request; when it returns true it has written the
-// response and the IdP does nothing else. nil removes it.
-func (o *OIDC) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
-	o.mu.Lock()
-	o.fault = f
-	o.mu.Unlock()
-}
 
 // Active reports whether token is known to the IdP and not revoked.
 func (o *OIDC) Active(token string) bool {
@@ -113,12 +96,12 @@ func (o *OIDC) Active(token string) bool {
 
 func (o *OIDC) discovery(w http.ResponseWriter, r *http.Request) {
 	oidcJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                        o.srv.URL,
-		"authorization_endpoint":                        o.srv.URL + "/oauth2/authorize",
-		"token_endpoint":                                o.srv.URL + "/oauth2/token",
-		"revocation_endpoint":                           o.srv.URL + "/oauth2/revoke",
-		"introspection_endpoint":                        o.srv.URL + "/oauth2/introspect",
-		"jwks_uri":                                      o.srv.URL + "/oauth2/keys",
+		"issuer":                                        o.URL(),
+		"authorization_endpoint":                        o.URL() + "/oauth2/authorize",
+		"token_endpoint":                                o.URL() + "/oauth2/token",
+		"revocation_endpoint":                           o.URL() + "/oauth2/revoke",
+		"introspection_endpoint":                        o.URL() + "/oauth2/introspect",
+		"jwks_uri":                                      o.URL() + "/oauth2/keys",
 		"response_types_supported":                      []string{"code"},
 		"subject_types_supported":                       []string{"public"},
 		"id_token_signing_alg_values_supported":         []string{"RS256"},
@@ -134,7 +117,7 @@ func (o *OIDC) authenticate(w http.ResponseWriter, r *http.Request) bool {
 		id, _ = url.QueryUnescape(id)
 		secret, _ = url.QueryUnescape(secret)
 	}
-	if !ok || id != OIDCClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(oidcClientSecret)) != 1 {
+	if !ok || id != ClientID || subtle.ConstantTimeCompare([]byte(secret), []byte(oidcClientSecret)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Basic realm="sandbox-idp"`)
 		oidcJSON(w, http.StatusUnauthorized, map[string]any{"error": "invalid_client"})
 		return false
@@ -214,7 +197,7 @@ func (o *OIDC) signingKey() *rsa.PrivateKey {
 	o.keyOne.Do(func() {
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
-			panic(fmt.Sprintf("testenv: generating the IdP's signing key: %v", err))
+			panic(fmt.Sprintf("oidcfake: generating the IdP's signing key: %v", err))
 		}
 		o.key = key
 	})
@@ -226,16 +209,16 @@ func (o *OIDC) signingKey() *rsa.PrivateKey {
 func (o *OIDC) ForgedAccessToken(c AccessTokenClaims) string {
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
-		panic(fmt.Sprintf("testenv: generating a key: %v", err))
+		panic(fmt.Sprintf("oidcfake: generating a key: %v", err))
 	}
 	return o.sign(other, c)
 }
 
 func (o *OIDC) sign(key *rsa.PrivateKey, c AccessTokenClaims) string {
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: OIDCKeyID}},
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: KeyID}},
 		(&jose.SignerOptions{}).WithType("at+jwt"))
 	if err != nil {
-		panic(fmt.Sprintf("testenv: signer: %v", err))
+		panic(fmt.Sprintf("oidcfake: signer: %v", err))
 	}
 	iat := c.IssuedAt
 	if iat.IsZero() {
@@ -245,8 +228,8 @@ func (o *OIDC) sign(key *rsa.PrivateKey, c AccessTokenClaims) string {
 	if exp.IsZero() {
 		exp = iat.Add(time.Hour)
 	}
-	claims := jwt.Claims{Issuer: o.srv.URL, Subject: c.Subject, Audience: jwt.Audience{c.Audience}, IssuedAt: jwt.NewNumericDate(iat), Expiry: jwt.NewNumericDate(exp), ID: rand.Text()}
-	extra := map[string]any{"client_id": OIDCClientID}
+	claims := jwt.Claims{Issuer: o.URL(), Subject: c.Subject, Audience: jwt.Audience{c.Audience}, IssuedAt: jwt.NewNumericDate(iat), Expiry: jwt.NewNumericDate(exp), ID: rand.Text()}
+	extra := map[string]any{"client_id": ClientID}
 	if c.Email != "" {
 		extra["email"] = c.Email
 	}
@@ -255,11 +238,11 @@ func (o *OIDC) sign(key *rsa.PrivateKey, c AccessTokenClaims) string {
 	}
 	raw, err := jwt.Signed(signer).Claims(claims).Claims(extra).Serialize()
 	if err != nil {
-		panic(fmt.Sprintf("testenv: signing a token: %v", err))
+		panic(fmt.Sprintf("oidcfake: signing a token: %v", err))
 	}
 	return raw
 }
 
 func (o *OIDC) keys(w http.ResponseWriter, r *http.Request) {
-	oidcJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &o.signingKey().PublicKey, KeyID: OIDCKeyID, Algorithm: string(jose.RS256), Use: "sig"}}})
+	oidcJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &o.signingKey().PublicKey, KeyID: KeyID, Algorithm: string(jose.RS256), Use: "sig"}}})
 }

@@ -1,20 +1,21 @@
-package testenv
+package edgefake
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
 // Edge is the sandbox's edge API — a WAF block list, as an http.request target: POST
 // /v1/blocklist {"ip","reason"} adds a rule (idempotent by Idempotency-Key), GET
 // /v1/blocklist/{ip} reads it. Every request needs the bearer token, which contains Canary.
 type Edge struct {
-	srv   *httptest.Server
+	*fakebase.Server
 	mu    sync.Mutex
 	rules map[string]EdgeRule // by ip
 	keys  map[string]string   // idempotency key → ip
@@ -28,26 +29,17 @@ type EdgeRule struct {
 }
 
 // edgeToken is the edge API's credential, held by firebreak's configuration only.
-const edgeToken = "edge-" + Canary + "-7f3a"
+const edgeToken = "edge-" + fakebase.Canary + "-7f3a"
 
-// NewEdge starts the edge API on loopback.
-func NewEdge(rec *Recorder) *Edge {
+// New starts the edge API on loopback.
+func New(rec *fakebase.Recorder) *Edge {
 	e := &Edge{rules: map[string]EdgeRule{}, keys: map[string]string{}}
-	if rec == nil {
-		rec = &Recorder{}
-	}
-	e.srv = httptest.NewServer(rec.Wrap("edge", nil, http.HandlerFunc(e.serve)))
+	e.Server = fakebase.Start(rec, "edge", nil, http.HandlerFunc(e.serve))
 	return e
 }
 
-// URL is the edge API's base URL.
-func (e *Edge) URL() string { return e.srv.URL }
-
 // Token is the bearer token the edge API requires.
 func (e *Edge) Token() string { return edgeToken }
-
-// Close stops the server.
-func (e *Edge) Close() { e.srv.Close() }
 
 // Blocked lists the blocked addresses, sorted.
 func (e *Edge) Blocked() []string {
@@ -62,12 +54,10 @@ func (e *Edge) Blocked() []string {
 }
 
 func (e *Edge) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Authorization") != "Bearer "+edgeToken {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"error":"missing or wrong bearer token"}`)
+	if !fakebase.BearerAuthorized(w, r, edgeToken) {
 		return
 	}
+	w.Header().Set("Content-Type", "application/json")
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch {

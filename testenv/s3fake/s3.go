@@ -1,4 +1,4 @@
-package testenv
+package s3fake
 
 import (
 	"crypto/md5"
@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
 // S3 is a loopback S3 speaking enough of the REST API (path-style addressing) for the
@@ -21,7 +22,7 @@ import (
 // signatures. A PUT over an object whose retain-until date is in the future is refused with
 // 403 AccessDenied — a simplification: real S3 with versioning would add a version instead.
 type S3 struct {
-	srv     *httptest.Server
+	*fakebase.Server
 	mu      sync.Mutex
 	objects map[string]map[string]*s3Object // bucket → key → object
 }
@@ -34,21 +35,12 @@ type s3Object struct {
 	retainUntil time.Time
 }
 
-// NewS3 starts the S3 server on loopback.
-func NewS3(rec *Recorder) *S3 {
-	if rec == nil {
-		rec = &Recorder{}
-	}
+// New starts the S3 server on loopback.
+func New(rec *fakebase.Recorder) *S3 {
 	s := &S3{objects: map[string]map[string]*s3Object{}}
-	s.srv = httptest.NewServer(rec.Wrap("s3", nil, http.HandlerFunc(s.serve)))
+	s.Server = fakebase.Start(rec, "s3", nil, http.HandlerFunc(s.serve))
 	return s
 }
-
-// URL is the endpoint for the client's BaseEndpoint (with UsePathStyle).
-func (s *S3) URL() string { return s.srv.URL }
-
-// Close stops the server.
-func (s *S3) Close() { s.srv.Close() }
 
 // ObjectLock returns the lock mode and retain-until date of an object, or false.
 func (s *S3) ObjectLock(bucket, key string) (mode string, until time.Time, ok bool) {

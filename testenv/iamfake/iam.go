@@ -1,4 +1,4 @@
-package testenv
+package iamfake
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"sort"
@@ -18,6 +17,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
 // IAM is a loopback server speaking the AWS IAM Query API (Version 2010-05-08) as
@@ -29,14 +31,13 @@ import (
 // the API stops working against the sandbox too. The sandbox's own key, for firebreak's client,
 // belongs to the service user "firebreak" and is given by AccessKeyID and SecretAccessKey.
 type IAM struct {
-	srv *httptest.Server
+	*fakebase.Server
+	throttle fakebase.Countdown
 
-	mu       sync.Mutex
-	users    map[string]*iamUser
-	groups   map[string]iamGroup
-	mfa      map[string]string // virtual MFA serial → assigned user name ("" when unassigned)
-	fault    func(w http.ResponseWriter, r *http.Request) bool
-	throttle int
+	mu     sync.Mutex
+	users  map[string]*iamUser
+	groups map[string]iamGroup
+	mfa    map[string]string // virtual MFA serial → assigned user name ("" when unassigned)
 }
 
 type iamUser struct {
@@ -51,7 +52,7 @@ type iamUser struct {
 }
 
 type iamKey struct {
-	IAMKey
+	seed.IAMKey
 	user string
 }
 
@@ -75,15 +76,15 @@ const iamServiceUser = "firebreak"
 
 const (
 	iamSandboxKeyID  = "AKFBSANDBOXFIREBREAK"
-	iamSandboxSecret = "firebreak/" + Canary + "/Sx2rT9pLq4vW7nY3kZ0"
+	iamSandboxSecret = "firebreak/" + fakebase.Canary + "/Sx2rT9pLq4vW7nY3kZ0"
 	iamNamespace     = "https://iam.amazonaws.com/doc/2010-05-08/"
 	iamTimeLayout    = "2006-01-02T15:04:05Z"
 )
 
-// NewIAM starts the IAM sandbox on 127.0.0.1, seeded with org's developers (users, keys,
+// New starts the IAM sandbox on 127.0.0.1, seeded with org's developers (users, keys,
 // login profiles, MFA devices, groups). Calls are recorded in rec under service "iam" with the
 // Action as op; rec may be nil. Call Close when done.
-func NewIAM(org *Org, rec *Recorder) *IAM {
+func New(org *seed.Org, rec *fakebase.Recorder) *IAM {
 	s := &IAM{
 		users:  map[string]*iamUser{},
 		groups: map[string]iamGroup{},
@@ -91,8 +92,8 @@ func NewIAM(org *Org, rec *Recorder) *IAM {
 	}
 	day := 24 * time.Hour
 	s.users[iamServiceUser] = &iamUser{
-		name: iamServiceUser, id: iamUserID(iamServiceUser), created: seedEpoch.Add(-500 * day),
-		keys:     []*iamKey{{IAMKey: IAMKey{ID: iamSandboxKeyID, Secret: iamSandboxSecret, Status: "Active", Created: seedEpoch.Add(-500 * day)}, user: iamServiceUser}},
+		name: iamServiceUser, id: iamUserID(iamServiceUser), created: seed.Epoch.Add(-500 * day),
+		keys:     []*iamKey{{IAMKey: seed.IAMKey{ID: iamSandboxKeyID, Secret: iamSandboxSecret, Status: "Active", Created: seed.Epoch.Add(-500 * day)}, user: iamServiceUser}},
 		policies: map[string]string{},
 	}
 	if org != nil {
@@ -100,41 +101,31 @@ func NewIAM(org *Org, rec *Recorder) *IAM {
 			if d.NoIAMUser {
 				continue // e.g. they reach AWS through IAM Identity Center
 			}
-			u := &iamUser{name: d.Name, id: iamUserID(d.Name), created: seedEpoch.Add(-400 * day), policies: map[string]string{}}
+			u := &iamUser{name: d.Name, id: iamUserID(d.Name), created: seed.Epoch.Add(-400 * day), policies: map[string]string{}}
 			for _, k := range d.IAMKeys {
 				u.keys = append(u.keys, &iamKey{IAMKey: k, user: d.Name})
 			}
 			if d.LoginProfile {
-				t := seedEpoch.Add(-300 * day)
+				t := seed.Epoch.Add(-300 * day)
 				u.login = &t
 			}
 			for _, serial := range d.MFASerials {
-				u.mfa = append(u.mfa, iamMFA{serial: serial, enabled: seedEpoch.Add(-200 * day)})
+				u.mfa = append(u.mfa, iamMFA{serial: serial, enabled: seed.Epoch.Add(-200 * day)})
 				s.mfa[serial] = d.Name
 			}
 			for _, g := range d.Groups {
 				u.groups = append(u.groups, g)
 				if _, ok := s.groups[g]; !ok {
-					s.groups[g] = iamGroup{name: g, id: iamPrincipalID("AGPA", g), created: seedEpoch.Add(-600 * day)}
+					s.groups[g] = iamGroup{name: g, id: iamPrincipalID("AGPA", g), created: seed.Epoch.Add(-600 * day)}
 				}
 			}
 			sort.Strings(u.groups)
 			s.users[d.Name] = u
 		}
 	}
-	var h http.Handler = http.HandlerFunc(s.serve)
-	if rec != nil {
-		h = rec.Wrap("iam", iamOpOf, h)
-	}
-	s.srv = httptest.NewServer(h)
+	s.Server = fakebase.Start(rec, "iam", iamOpOf, http.HandlerFunc(s.serve))
 	return s
 }
-
-// URL is the sandbox's endpoint, for iam.Options.BaseEndpoint.
-func (s *IAM) URL() string { return s.srv.URL }
-
-// Close shuts the server down.
-func (s *IAM) Close() { s.srv.Close() }
 
 // AccessKeyID is the access key id of the sandbox's own credentials, for firebreak's client.
 func (s *IAM) AccessKeyID() string { return iamSandboxKeyID }
@@ -145,22 +136,9 @@ func (s *IAM) SecretAccessKey() string { return iamSandboxSecret }
 // AccountID is the fictional AWS account id of the sandbox.
 func (s *IAM) AccountID() string { return iamAccount }
 
-// SetFault installs f, called for every request before anything else (after recording):
-// when f returns true it has written the whole answer and the sandbox does nothing more.
-// The request's form is parsed, so f can use r.FormValue("Action"). nil removes the fault.
-func (s *IAM) SetFault(f func(w http.ResponseWriter, r *http.Request) bool) {
-	s.mu.Lock()
-	s.fault = f
-	s.mu.Unlock()
-}
-
 // Throttle makes the next n requests answer Throttling ("Rate exceeded", HTTP 400), as AWS
 // does when a caller exceeds the IAM request rate.
-func (s *IAM) Throttle(n int) {
-	s.mu.Lock()
-	s.throttle = n
-	s.mu.Unlock()
-}
+func (s *IAM) Throttle(n int) { s.throttle.Set(n) }
 
 // DenyAction makes every request for action (an IAM Action such as "UpdateAccessKey") answer
 // AccessDenied as AWS does when the caller's policies do not allow it. It replaces any fault.
@@ -171,15 +149,15 @@ func (s *IAM) DenyAction(action string) {
 		}
 		msg := fmt.Sprintf("User: arn:aws:iam::%s:user/%s is not authorized to perform: iam:%s on resource: user %s because no identity-based policy allows the iam:%s action",
 			iamAccount, iamServiceUser, action, r.FormValue("UserName"), action)
-		WriteIAMError(w, "AccessDenied", msg)
+		WriteError(w, "AccessDenied", msg)
 		return true
 	})
 }
 
-// WriteIAMError writes an IAM Query API error response with the HTTP status AWS uses for code
+// WriteError writes an IAM Query API error response with the HTTP status AWS uses for code
 // (NoSuchEntity 404, LimitExceeded and DeleteConflict 409, AccessDenied and the credential
 // errors 403, ServiceFailure 500, ServiceUnavailable 503, everything else 400).
-func WriteIAMError(w http.ResponseWriter, code, message string) {
+func WriteError(w http.ResponseWriter, code, message string) {
 	status := http.StatusBadRequest
 	switch code {
 	case "NoSuchEntity":
@@ -347,7 +325,7 @@ type iamRequest struct {
 func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
-		WriteIAMError(w, "InvalidInput", "could not read the request body")
+		WriteError(w, "InvalidInput", "could not read the request body")
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -367,37 +345,32 @@ func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 		r.Form[k] = append(r.Form[k], v...)
 	}
 
-	s.mu.Lock()
-	fault := s.fault
-	throttled := s.throttle > 0
-	if throttled {
-		s.throttle--
-	}
-	s.mu.Unlock()
-	if fault != nil && fault(w, r) {
+	// Faults come after the form is parsed, so a fault can use r.FormValue("Action").
+	throttled := s.throttle.Take()
+	if s.Fault(w, r) {
 		return
 	}
 	if throttled {
-		WriteIAMError(w, "Throttling", "Rate exceeded")
+		WriteError(w, "Throttling", "Rate exceeded")
 		return
 	}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		WriteIAMError(w, "InvalidAction", "IAM accepts only POST and GET requests")
+		WriteError(w, "InvalidAction", "IAM accepts only POST and GET requests")
 		return
 	}
 	caller, code, msg := s.authenticate(r, body)
 	if code != "" {
-		WriteIAMError(w, code, msg)
+		WriteError(w, code, msg)
 		return
 	}
 	action := r.Form.Get("Action")
 	if v := r.Form.Get("Version"); v != "2010-05-08" {
-		WriteIAMError(w, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, v))
+		WriteError(w, "InvalidAction", fmt.Sprintf("Could not find operation %s for version %s", action, v))
 		return
 	}
 	handler, ok := iamActions[action]
 	if !ok {
-		WriteIAMError(w, "InvalidAction", fmt.Sprintf("Could not find operation %s for version 2010-05-08", action))
+		WriteError(w, "InvalidAction", fmt.Sprintf("Could not find operation %s for version 2010-05-08", action))
 		return
 	}
 	req := &iamRequest{form: r.Form, caller: caller, w: w}
@@ -405,7 +378,7 @@ func (s *IAM) serve(w http.ResponseWriter, r *http.Request) {
 	result, e := handler(s, req)
 	s.mu.Unlock()
 	if e != nil {
-		WriteIAMError(w, e.code, e.msg)
+		WriteError(w, e.code, e.msg)
 		return
 	}
 	var b strings.Builder
@@ -626,6 +599,34 @@ func (s *IAM) user(req *iamRequest) (*iamUser, *iamErr) {
 	return u, nil
 }
 
+// namedUser resolves the UserName a call must name (not defaulting to the caller).
+func (s *IAM) namedUser(req *iamRequest) (*iamUser, *iamErr) {
+	if e := s.required(req, "UserName"); e != nil {
+		return nil, e
+	}
+	return s.user(req)
+}
+
+// userPolicy resolves UserName and the PolicyName of an inline policy the user has, checked
+// in the order AWS checks them.
+func (s *IAM) userPolicy(req *iamRequest) (*iamUser, string, *iamErr) {
+	if e := s.required(req, "UserName"); e != nil {
+		return nil, "", e
+	}
+	name, e := s.policyName(req)
+	if e != nil {
+		return nil, "", e
+	}
+	u, e := s.user(req)
+	if e != nil {
+		return nil, "", e
+	}
+	if _, ok := u.policies[name]; !ok {
+		return nil, "", &iamErr{"NoSuchEntity", fmt.Sprintf("The user policy with name %s cannot be found.", name)}
+	}
+	return u, name, nil
+}
+
 func (s *IAM) required(req *iamRequest, params ...string) *iamErr {
 	for _, p := range params {
 		if req.form.Get(p) == "" {
@@ -664,6 +665,33 @@ func iamResult(b *strings.Builder) (*string, *iamErr) {
 	s := b.String()
 	return &s, nil
 }
+
+// iamList answers a List action: the page of items the request asks for (iamPage), each
+// written by member inside <wrapper>, then IsTruncated and Marker.
+func iamList[T any](req *iamRequest, wrapper string, items []T, member func(b *strings.Builder, x T)) (*string, *iamErr) {
+	lo, hi, tail, e := iamPage(req, len(items))
+	if e != nil {
+		return nil, e
+	}
+	var b strings.Builder
+	b.WriteString("<" + wrapper + ">")
+	for _, x := range items[lo:hi] {
+		member(&b, x)
+	}
+	b.WriteString("</" + wrapper + ">" + tail)
+	return iamResult(&b)
+}
+
+// iamMember writes one <member> of a list with the elements name, value, name, value…
+func iamMember(b *strings.Builder, elems ...string) {
+	b.WriteString("<member>")
+	for i := 0; i+1 < len(elems); i += 2 {
+		iamElem(b, elems[i], elems[i+1])
+	}
+	b.WriteString("</member>")
+}
+
+func iamTagMember(b *strings.Builder, t iamTag) { iamMember(b, "Key", t.key, "Value", t.value) }
 
 // iamActions maps each supported Action to its handler, called with s.mu held. A nil result
 // means the response has no Result element (as for AWS's mutating calls).
@@ -704,10 +732,7 @@ func (s *IAM) iamGetUser(req *iamRequest) (*string, *iamErr) {
 	if len(u.tags) > 0 {
 		b.WriteString("<Tags>")
 		for _, t := range u.tags {
-			b.WriteString("<member>")
-			iamElem(&b, "Key", t.key)
-			iamElem(&b, "Value", t.value)
-			b.WriteString("</member>")
+			iamTagMember(&b, t)
 		}
 		b.WriteString("</Tags>")
 	}
@@ -720,22 +745,9 @@ func (s *IAM) iamListAccessKeys(req *iamRequest) (*string, *iamErr) {
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.keys))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<AccessKeyMetadata>")
-	for _, k := range u.keys[lo:hi] {
-		b.WriteString("<member>")
-		iamElem(&b, "UserName", u.name)
-		iamElem(&b, "AccessKeyId", k.ID)
-		iamElem(&b, "Status", k.Status)
-		iamElem(&b, "CreateDate", iamTime(k.Created))
-		b.WriteString("</member>")
-	}
-	b.WriteString("</AccessKeyMetadata>" + tail)
-	return iamResult(&b)
+	return iamList(req, "AccessKeyMetadata", u.keys, func(b *strings.Builder, k *iamKey) {
+		iamMember(b, "UserName", u.name, "AccessKeyId", k.ID, "Status", k.Status, "CreateDate", iamTime(k.Created))
+	})
 }
 
 func (s *IAM) iamGetAccessKeyLastUsed(req *iamRequest) (*string, *iamErr) {
@@ -802,9 +814,9 @@ func (s *IAM) iamCreateAccessKey(req *iamRequest) (*string, *iamErr) {
 	if len(u.keys) >= 2 {
 		return nil, &iamErr{"LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2"}
 	}
-	k := &iamKey{IAMKey: IAMKey{
+	k := &iamKey{IAMKey: seed.IAMKey{
 		ID:      "AKFB" + iamRandom(16),
-		Secret:  Canary + "/" + iamRandom(31),
+		Secret:  fakebase.Canary + "/" + iamRandom(31),
 		Status:  "Active",
 		Created: time.Now().UTC().Truncate(time.Second),
 	}, user: u.name}
@@ -868,21 +880,9 @@ func (s *IAM) iamListMFADevices(req *iamRequest) (*string, *iamErr) {
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.mfa))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<MFADevices>")
-	for _, m := range u.mfa[lo:hi] {
-		b.WriteString("<member>")
-		iamElem(&b, "UserName", u.name)
-		iamElem(&b, "SerialNumber", m.serial)
-		iamElem(&b, "EnableDate", iamTime(m.enabled))
-		b.WriteString("</member>")
-	}
-	b.WriteString("</MFADevices>" + tail)
-	return iamResult(&b)
+	return iamList(req, "MFADevices", u.mfa, func(b *strings.Builder, m iamMFA) {
+		iamMember(b, "UserName", u.name, "SerialNumber", m.serial, "EnableDate", iamTime(m.enabled))
+	})
 }
 
 func (s *IAM) iamDeactivateMFADevice(req *iamRequest) (*string, *iamErr) {
@@ -925,24 +925,10 @@ func (s *IAM) iamListGroupsForUser(req *iamRequest) (*string, *iamErr) {
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.groups))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<Groups>")
-	for _, name := range u.groups[lo:hi] {
+	return iamList(req, "Groups", u.groups, func(b *strings.Builder, name string) {
 		g := s.groups[name]
-		b.WriteString("<member>")
-		iamElem(&b, "Path", "/")
-		iamElem(&b, "GroupName", g.name)
-		iamElem(&b, "GroupId", g.id)
-		iamElem(&b, "Arn", "arn:aws:iam::"+iamAccount+":group/"+g.name)
-		iamElem(&b, "CreateDate", iamTime(g.created))
-		b.WriteString("</member>")
-	}
-	b.WriteString("</Groups>" + tail)
-	return iamResult(&b)
+		iamMember(b, "Path", "/", "GroupName", g.name, "GroupId", g.id, "Arn", "arn:aws:iam::"+iamAccount+":group/"+g.name, "CreateDate", iamTime(g.created))
+	})
 }
 
 func (s *IAM) iamRemoveUserFromGroup(req *iamRequest) (*string, *iamErr) {
@@ -1011,21 +997,11 @@ func (s *IAM) iamPutUserPolicy(req *iamRequest) (*string, *iamErr) {
 }
 
 func (s *IAM) iamGetUserPolicy(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	name, e := s.policyName(req)
+	u, name, e := s.userPolicy(req)
 	if e != nil {
 		return nil, e
 	}
-	u, e := s.user(req)
-	if e != nil {
-		return nil, e
-	}
-	doc, ok := u.policies[name]
-	if !ok {
-		return nil, &iamErr{"NoSuchEntity", fmt.Sprintf("The user policy with name %s cannot be found.", name)}
-	}
+	doc := u.policies[name]
 	var b strings.Builder
 	iamElem(&b, "UserName", u.name)
 	iamElem(&b, "PolicyName", name)
@@ -1034,10 +1010,7 @@ func (s *IAM) iamGetUserPolicy(req *iamRequest) (*string, *iamErr) {
 }
 
 func (s *IAM) iamListUserPolicies(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	u, e := s.user(req)
+	u, e := s.namedUser(req)
 	if e != nil {
 		return nil, e
 	}
@@ -1046,43 +1019,20 @@ func (s *IAM) iamListUserPolicies(req *iamRequest) (*string, *iamErr) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	lo, hi, tail, e := iamPage(req, len(names))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<PolicyNames>")
-	for _, n := range names[lo:hi] {
-		iamElem(&b, "member", n)
-	}
-	b.WriteString("</PolicyNames>" + tail)
-	return iamResult(&b)
+	return iamList(req, "PolicyNames", names, func(b *strings.Builder, n string) { iamElem(b, "member", n) })
 }
 
 func (s *IAM) iamDeleteUserPolicy(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	name, e := s.policyName(req)
+	u, name, e := s.userPolicy(req)
 	if e != nil {
 		return nil, e
-	}
-	u, e := s.user(req)
-	if e != nil {
-		return nil, e
-	}
-	if _, ok := u.policies[name]; !ok {
-		return nil, &iamErr{"NoSuchEntity", fmt.Sprintf("The user policy with name %s cannot be found.", name)}
 	}
 	delete(u.policies, name)
 	return nil, nil
 }
 
 func (s *IAM) iamTagUser(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	u, e := s.user(req)
+	u, e := s.namedUser(req)
 	if e != nil {
 		return nil, e
 	}
@@ -1127,25 +1077,9 @@ func (s *IAM) iamTagUser(req *iamRequest) (*string, *iamErr) {
 }
 
 func (s *IAM) iamListUserTags(req *iamRequest) (*string, *iamErr) {
-	if e := s.required(req, "UserName"); e != nil {
-		return nil, e
-	}
-	u, e := s.user(req)
+	u, e := s.namedUser(req)
 	if e != nil {
 		return nil, e
 	}
-	lo, hi, tail, e := iamPage(req, len(u.tags))
-	if e != nil {
-		return nil, e
-	}
-	var b strings.Builder
-	b.WriteString("<Tags>")
-	for _, t := range u.tags[lo:hi] {
-		b.WriteString("<member>")
-		iamElem(&b, "Key", t.key)
-		iamElem(&b, "Value", t.value)
-		b.WriteString("</member>")
-	}
-	b.WriteString("</Tags>" + tail)
-	return iamResult(&b)
+	return iamList(req, "Tags", u.tags, iamTagMember)
 }

@@ -1,4 +1,4 @@
-package testenv_test
+package slackfake_test
 
 import (
 	"bytes"
@@ -11,13 +11,15 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
-	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
+	"github.com/firebreak-dev/firebreak/testenv/slackfake"
 )
 
-func slackSandbox(t *testing.T) (*testenv.Slack, *slackapi.Client, *testenv.Recorder) {
+func slackSandbox(t *testing.T) (*slackfake.Slack, *slackapi.Client, *fakebase.Recorder) {
 	t.Helper()
-	rec := &testenv.Recorder{}
-	s := testenv.NewSlack(testenv.DefaultOrg(), rec)
+	rec := &fakebase.Recorder{}
+	s := slackfake.New(seed.DefaultOrg(), rec)
 	t.Cleanup(s.Close)
 	return s, slackapi.New(s.BotToken(), slackapi.OptionAPIURL(s.URL()+"/api/")), rec
 }
@@ -33,15 +35,15 @@ func slackErrCode(err error) string {
 func TestSlackAuth(t *testing.T) {
 	s, client, rec := slackSandbox(t)
 	ctx := context.Background()
-	if !testenv.ContainsCanary(s.BotToken()) {
+	if !fakebase.ContainsCanary(s.BotToken()) {
 		t.Errorf("BotToken() = %q, want it to contain the canary", s.BotToken())
 	}
 	resp, err := client.AuthTestContext(ctx)
 	if err != nil {
 		t.Fatalf("auth.test: %v", err)
 	}
-	if resp.UserID != testenv.SlackBotUserID || resp.TeamID != testenv.SlackTeamID || resp.BotID != testenv.SlackBotID {
-		t.Errorf("auth.test = %+v, want bot %s in team %s", resp, testenv.SlackBotUserID, testenv.SlackTeamID)
+	if resp.UserID != slackfake.BotUserID || resp.TeamID != slackfake.TeamID || resp.BotID != slackfake.BotID {
+		t.Errorf("auth.test = %+v, want bot %s in team %s", resp, slackfake.BotUserID, slackfake.TeamID)
 	}
 	tests := []struct {
 		name  string

@@ -1,8 +1,10 @@
-package testenv
+package seed
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
 // MassTeamSize is how many developers of a MassOrg share a team: a Vault policy that reads
@@ -17,10 +19,10 @@ func MassDeveloperName(i int) string { return fmt.Sprintf("dev%04d", i) }
 // one OIDC laptop token (every third also a CI token), one Active IAM access key (every
 // other also an Inactive one), a console login (every other), and the IAM groups developers
 // and their team's. Each team has two shared KV v2 secrets its policy reads. Every secret
-// value contains Canary. The drill channel, PagerDuty service and incident are DefaultOrg's.
+// value contains fakebase.Canary. The drill channel, PagerDuty service and incident are DefaultOrg's.
 func MassOrg(n int) *Org {
 	if n < 1 || n > 10000 {
-		panic(fmt.Sprintf("testenv.MassOrg: expected from 1 to 10000 developers, found %d", n))
+		panic(fmt.Sprintf("seed.MassOrg: expected from 1 to 10000 developers, found %d", n))
 	}
 	day := 24 * time.Hour
 	base := DefaultOrg()
@@ -34,9 +36,9 @@ func MassOrg(n int) *Org {
 		})
 		org.Secrets = append(org.Secrets,
 			// Marked generate: so a mass drill rotates them itself, as the benchmark measures.
-			Secret{Mount: "secret", Path: "shared/" + team + "/db", Data: map[string]string{"password": fmt.Sprintf("db-%s-%s", team, Canary)},
+			Secret{Mount: "secret", Path: "shared/" + team + "/db", Data: map[string]string{"password": fmt.Sprintf("db-%s-%s", team, fakebase.Canary)},
 				Metadata: map[string]string{"firebreak-rotate": "generate:password", "owner": team}},
-			Secret{Mount: "secret", Path: "shared/" + team + "/api-key", Data: map[string]string{"api_key": fmt.Sprintf("key-%s-%s", team, Canary)},
+			Secret{Mount: "secret", Path: "shared/" + team + "/api-key", Data: map[string]string{"api_key": fmt.Sprintf("key-%s-%s", team, fakebase.Canary)},
 				Metadata: map[string]string{"firebreak-rotate": "generate:api_key", "owner": team}},
 		)
 	}
@@ -47,26 +49,26 @@ func MassOrg(n int) *Org {
 			Name: name, Email: name + "@example.test", SlackID: fmt.Sprintf("U0M%06d", i), PagerDutyID: fmt.Sprintf("PM%05d", i),
 			VaultPolicies: []string{team},
 			VaultTokens: []VaultToken{{
-				ID: fmt.Sprintf("hvs.%s-laptop-%s", name, Canary), Accessor: "acc-" + name + "-laptop", DisplayName: "oidc-" + name + "@example.test",
+				ID: fmt.Sprintf("hvs.%s-laptop-%s", name, fakebase.Canary), Accessor: "acc-" + name + "-laptop", DisplayName: "oidc-" + name + "@example.test",
 				Policies: []string{"default", team}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour,
 			}},
 			IAMKeys: []IAMKey{{
-				ID: fmt.Sprintf("AKFBMASS%06d%06d", i, 1), Secret: fmt.Sprintf("%s/%s/mass-secret-1", name, Canary), Status: "Active",
-				Created: seedEpoch.Add(-30 * day), LastUsed: seedEpoch.Add(-time.Hour), LastService: "s3", LastRegion: "eu-west-1",
+				ID: fmt.Sprintf("AKFBMASS%06d%06d", i, 1), Secret: fmt.Sprintf("%s/%s/mass-secret-1", name, fakebase.Canary), Status: "Active",
+				Created: Epoch.Add(-30 * day), LastUsed: Epoch.Add(-time.Hour), LastService: "s3", LastRegion: "eu-west-1",
 			}},
 			LoginProfile: i%2 == 0,
 			Groups:       []string{"developers", team},
 		}
 		if i%3 == 0 {
 			d.VaultTokens = append(d.VaultTokens, VaultToken{
-				ID: fmt.Sprintf("hvs.%s-ci-%s", name, Canary), Accessor: "acc-" + name + "-ci", DisplayName: "token-" + name + "-ci",
+				ID: fmt.Sprintf("hvs.%s-ci-%s", name, fakebase.Canary), Accessor: "acc-" + name + "-ci", DisplayName: "token-" + name + "-ci",
 				Policies: []string{"default", team}, Path: "auth/token/create", TTL: 720 * time.Hour,
 			})
 		}
 		if i%2 == 1 {
 			d.IAMKeys = append(d.IAMKeys, IAMKey{
-				ID: fmt.Sprintf("AKFBMASS%06d%06d", i, 2), Secret: fmt.Sprintf("%s/%s/mass-secret-2", name, Canary), Status: "Inactive",
-				Created: seedEpoch.Add(-400 * day),
+				ID: fmt.Sprintf("AKFBMASS%06d%06d", i, 2), Secret: fmt.Sprintf("%s/%s/mass-secret-2", name, fakebase.Canary), Status: "Inactive",
+				Created: Epoch.Add(-400 * day),
 			})
 		}
 		org.Developers = append(org.Developers, d)

@@ -1,8 +1,10 @@
-package testenv
+package vaultfake
 
 import (
 	"fmt"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
 // BystanderServices is how many identity entities a sandbox's bystander tokens belong to:
@@ -43,7 +45,7 @@ func (v *Vault) SeedBystanders(n int) int {
 	for i := first; i < first+n; i++ {
 		acc := BystanderAccessor(i)
 		t := &vaultToken{
-			id: fmt.Sprintf("hvs.bystander-%06d-%s", i, Canary), accessor: acc, displayName: "approle",
+			id: fmt.Sprintf("hvs.bystander-%06d-%s", i, fakebase.Canary), accessor: acc, displayName: "approle",
 			path: "auth/approle/login", entityID: vaultEntityID(BystanderService(i % BystanderServices)),
 			policies: policies, created: now, ttl: time.Hour,
 		}

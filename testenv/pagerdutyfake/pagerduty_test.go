@@ -1,4 +1,4 @@
-package testenv_test
+package pagerdutyfake_test
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 
 	pd "github.com/PagerDuty/go-pagerduty"
 
-	"github.com/firebreak-dev/firebreak/testenv"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
+	"github.com/firebreak-dev/firebreak/testenv/pagerdutyfake"
+	"github.com/firebreak-dev/firebreak/testenv/seed"
 )
 
-func pdSandbox(t *testing.T) (*testenv.PagerDuty, *pd.Client, *testenv.Recorder) {
+func pdSandbox(t *testing.T) (*pagerdutyfake.PagerDuty, *pd.Client, *fakebase.Recorder) {
 	t.Helper()
-	rec := &testenv.Recorder{}
-	p := testenv.NewPagerDuty(testenv.DefaultOrg(), rec)
+	rec := &fakebase.Recorder{}
+	p := pagerdutyfake.New(seed.DefaultOrg(), rec)
 	t.Cleanup(p.Close)
 	return p, pd.NewClient(p.Token(), pd.WithAPIEndpoint(p.URL())), rec
 }
@@ -31,7 +33,7 @@ func pdStatus(err error) int {
 func TestPagerDutyIncidentAndNotes(t *testing.T) {
 	p, client, rec := pdSandbox(t)
 	ctx := context.Background()
-	if !testenv.ContainsCanary(p.Token()) {
+	if !fakebase.ContainsCanary(p.Token()) {
 		t.Errorf("Token() = %q, want it to contain the canary", p.Token())
 	}
 
@@ -154,8 +156,8 @@ func TestPagerDutyOnCallsAndUsers(t *testing.T) {
 		want     []string
 		wantMail string
 	}{
-		{"by policy with users", pd.ListOnCallOptions{EscalationPolicyIDs: []string{testenv.PagerDutyEscalationPolicyID}, Includes: []string{"users"}}, []string{"PCAROL1"}, "carol@example.test"},
-		{"by schedule, references only", pd.ListOnCallOptions{ScheduleIDs: []string{testenv.PagerDutyScheduleID}}, []string{"PCAROL1"}, ""},
+		{"by policy with users", pd.ListOnCallOptions{EscalationPolicyIDs: []string{pagerdutyfake.EscalationPolicyID}, Includes: []string{"users"}}, []string{"PCAROL1"}, "carol@example.test"},
+		{"by schedule, references only", pd.ListOnCallOptions{ScheduleIDs: []string{pagerdutyfake.ScheduleID}}, []string{"PCAROL1"}, ""},
 		{"unknown policy", pd.ListOnCallOptions{EscalationPolicyIDs: []string{"PNOPE"}}, nil, ""},
 	}
 	for _, tt := range tests {

@@ -1,9 +1,14 @@
-package testenv
+// Package seed is the fictional organisation the sandbox's fakes are seeded with: its
+// developers and their credentials in every system, Vault policies, groups and secrets,
+// databases, Slack channels and PagerDuty services and incidents (DefaultOrg, MassOrg).
+// Every secret value in it contains fakebase.Canary.
+package seed
 
 import (
 	"time"
 
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
 // Org is the fictional organisation the sandbox is seeded with.
@@ -12,7 +17,7 @@ type Org struct {
 	VaultPolicies []VaultPolicy // ACL policies, by name
 	VaultGroups   []VaultGroup  // identity groups
 	Secrets       []Secret      // KV v2 secrets
-	Databases     []Database    // behind Vault's database secrets engine (vault_database.go)
+	Databases     []Database    // behind Vault's database secrets engine
 	Channels      []Channel     // Slack channels
 	Services      []Service     // PagerDuty services
 	Incidents     []Incident    // PagerDuty incidents
@@ -51,7 +56,7 @@ type VaultGroup struct {
 
 // VaultToken is a token issued to a developer's entity.
 type VaultToken struct {
-	ID          string // the secret token (contains Canary)
+	ID          string // the secret token (contains fakebase.Canary)
 	Accessor    string
 	DisplayName string
 	Policies    []string
@@ -62,7 +67,7 @@ type VaultToken struct {
 // IAMKey is an AWS access key pair of a developer.
 type IAMKey struct {
 	ID          string // 20 characters like AWS ids, prefixed AKFB so no scanner mistakes it for a real AKIA key
-	Secret      string // contains Canary
+	Secret      string // contains fakebase.Canary
 	Status      string // Active | Inactive
 	Created     time.Time
 	LastUsed    time.Time // zero when never used
@@ -84,6 +89,26 @@ type Secret struct {
 	// Metadata is the secret's custom_metadata: how it is rotated (firebreak-rotate) and who
 	// owns it (owner).
 	Metadata map[string]string
+}
+
+// Database is a database behind Vault's database secrets engine, mounted at Mount: its root
+// connection (Connection, logged in as RootUser) and its static roles, each a database user
+// whose password Vault manages. The sandbox keeps the users' passwords itself, so a test or
+// drill can ask whether a password still logs in (vaultfake.Vault.DatabaseLogin) as it would ask the
+// database.
+type Database struct {
+	Mount        string
+	Connection   string
+	RootUser     string
+	RootPassword string // contains Canary
+	StaticRoles  []StaticRole
+}
+
+// StaticRole is a database user managed by a Vault static role of the same name.
+type StaticRole struct {
+	Name     string
+	Username string
+	Password string // the password the user logs in with until Vault rotates it; contains Canary
 }
 
 // Channel is a Slack channel.
@@ -132,8 +157,8 @@ func (o *Org) Developer(name string) (Developer, bool) {
 	return Developer{}, false
 }
 
-// seedEpoch is a fixed instant so seeded dates are stable across runs.
-var seedEpoch = time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
+// Epoch is a fixed instant so seeded dates are stable across runs.
+var Epoch = time.Date(2026, 9, 1, 9, 0, 0, 0, time.UTC)
 
 // DefaultOrg returns the seeded organisation "Example Co": three developers with tokens, keys,
 // MFA devices and readable shared secrets; a drill channel; a PagerDuty service and incident.
@@ -146,12 +171,12 @@ func DefaultOrg() *Org {
 				Name: "alice", Email: "alice@example.test", SlackID: "U0ALICE", PagerDutyID: "PALICE1",
 				VaultPolicies: []string{"developer", "payments-reader", "ci-deployer"},
 				VaultTokens: []VaultToken{
-					{ID: "hvs.alice-laptop-" + Canary + "-0001", Accessor: "acc-alice-laptop", DisplayName: "oidc-alice@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
-					{ID: "hvs.alice-ci-" + Canary + "-0002", Accessor: "acc-alice-ci", DisplayName: "token-alice-ci", Policies: []string{"default", "ci-deployer"}, Path: "auth/token/create", TTL: 720 * time.Hour},
+					{ID: "hvs.alice-laptop-" + fakebase.Canary + "-0001", Accessor: "acc-alice-laptop", DisplayName: "oidc-alice@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
+					{ID: "hvs.alice-ci-" + fakebase.Canary + "-0002", Accessor: "acc-alice-ci", DisplayName: "token-alice-ci", Policies: []string{"default", "ci-deployer"}, Path: "auth/token/create", TTL: 720 * time.Hour},
 				},
 				IAMKeys: []IAMKey{
-					{ID: "AKFBSANDBOXALICE0001", Secret: "alice/" + Canary + "/wJalrXUtnFEMIK7MDENGbPxRfiCY01", Status: "Active", Created: seedEpoch.Add(-90 * day), LastUsed: seedEpoch.Add(-2 * time.Hour), LastService: "s3", LastRegion: "eu-west-1"},
-					{ID: "AKFBSANDBOXALICE0002", Secret: "alice/" + Canary + "/wJalrXUtnFEMIK7MDENGbPxRfiCY02", Status: "Active", Created: seedEpoch.Add(-10 * day), LastUsed: seedEpoch.Add(-30 * time.Minute), LastService: "sts", LastRegion: "us-east-1"},
+					{ID: "AKFBSANDBOXALICE0001", Secret: "alice/" + fakebase.Canary + "/wJalrXUtnFEMIK7MDENGbPxRfiCY01", Status: "Active", Created: Epoch.Add(-90 * day), LastUsed: Epoch.Add(-2 * time.Hour), LastService: "s3", LastRegion: "eu-west-1"},
+					{ID: "AKFBSANDBOXALICE0002", Secret: "alice/" + fakebase.Canary + "/wJalrXUtnFEMIK7MDENGbPxRfiCY02", Status: "Active", Created: Epoch.Add(-10 * day), LastUsed: Epoch.Add(-30 * time.Minute), LastService: "sts", LastRegion: "us-east-1"},
 				},
 				LoginProfile: true,
 				MFASerials:   []string{"arn:aws:iam::000000000000:mfa/alice-phone"},
@@ -161,11 +186,11 @@ func DefaultOrg() *Org {
 				Name: "bob", Email: "bob@example.test", SlackID: "U0BOB", PagerDutyID: "PBOB001",
 				VaultPolicies: []string{"developer"},
 				VaultTokens: []VaultToken{
-					{ID: "hvs.bob-laptop-" + Canary + "-0003", Accessor: "acc-bob-laptop", DisplayName: "oidc-bob@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
+					{ID: "hvs.bob-laptop-" + fakebase.Canary + "-0003", Accessor: "acc-bob-laptop", DisplayName: "oidc-bob@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
 				},
 				IAMKeys: []IAMKey{
-					{ID: "AKFBSANDBOXBOB000001", Secret: "bob/" + Canary + "/je7MtGbClwBF2Zp9Utk0h3yCo8nv01", Status: "Active", Created: seedEpoch.Add(-40 * day), LastUsed: seedEpoch.Add(-26 * time.Hour), LastService: "ec2", LastRegion: "eu-west-1"},
-					{ID: "AKFBSANDBOXBOB000002", Secret: "bob/" + Canary + "/je7MtGbClwBF2Zp9Utk0h3yCo8nv02", Status: "Inactive", Created: seedEpoch.Add(-400 * day)},
+					{ID: "AKFBSANDBOXBOB000001", Secret: "bob/" + fakebase.Canary + "/je7MtGbClwBF2Zp9Utk0h3yCo8nv01", Status: "Active", Created: Epoch.Add(-40 * day), LastUsed: Epoch.Add(-26 * time.Hour), LastService: "ec2", LastRegion: "eu-west-1"},
+					{ID: "AKFBSANDBOXBOB000002", Secret: "bob/" + fakebase.Canary + "/je7MtGbClwBF2Zp9Utk0h3yCo8nv02", Status: "Inactive", Created: Epoch.Add(-400 * day)},
 				},
 				LoginProfile: true,
 				MFASerials:   []string{"arn:aws:iam::000000000000:mfa/bob-yubikey"},
@@ -175,10 +200,10 @@ func DefaultOrg() *Org {
 				Name: "carol", Email: "carol@example.test", SlackID: "U0CAROL", PagerDutyID: "PCAROL1",
 				VaultPolicies: []string{"developer", "security-oncall"},
 				VaultTokens: []VaultToken{
-					{ID: "hvs.carol-laptop-" + Canary + "-0004", Accessor: "acc-carol-laptop", DisplayName: "oidc-carol@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
+					{ID: "hvs.carol-laptop-" + fakebase.Canary + "-0004", Accessor: "acc-carol-laptop", DisplayName: "oidc-carol@example.test", Policies: []string{"default", "developer"}, Path: "auth/oidc/oidc/callback", TTL: 8 * time.Hour},
 				},
 				IAMKeys: []IAMKey{
-					{ID: "AKFBSANDBOXCAROL0001", Secret: "carol/" + Canary + "/k9PqLmN3vX2sT8wR5yU1iO7pA4dF01", Status: "Active", Created: seedEpoch.Add(-5 * day)},
+					{ID: "AKFBSANDBOXCAROL0001", Secret: "carol/" + fakebase.Canary + "/k9PqLmN3vX2sT8wR5yU1iO7pA4dF01", Status: "Active", Created: Epoch.Add(-5 * day)},
 				},
 				MFASerials: []string{"arn:aws:iam::000000000000:mfa/carol-phone"},
 				Groups:     []string{"developers", "security"},
@@ -191,7 +216,7 @@ func DefaultOrg() *Org {
 				VaultLogin: "dave@example.test", AutoEntity: true, NoIAMUser: true,
 				VaultPolicies: []string{"developer"},
 				VaultTokens: []VaultToken{
-					{ID: "hvs.dave-laptop-" + Canary + "-0005", Accessor: "acc-dave-laptop", DisplayName: "userpass-dave@example.test", Policies: []string{"default", "developer"}, Path: "auth/userpass/login/dave@example.test", TTL: 8 * time.Hour},
+					{ID: "hvs.dave-laptop-" + fakebase.Canary + "-0005", Accessor: "acc-dave-laptop", DisplayName: "userpass-dave@example.test", Policies: []string{"default", "developer"}, Path: "auth/userpass/login/dave@example.test", TTL: 8 * time.Hour},
 				},
 			},
 		},
@@ -206,21 +231,21 @@ path "secret/data/shared/stripe-*" { capabilities = ["read"] }`},
 		Secrets: []Secret{
 			// One secret of each way firebreak rotates (custom_metadata firebreak-rotate), so a
 			// drill of alice shows all four: the database engine, a service, generate, a person.
-			{Mount: "secret", Path: "shared/payments-db", Data: map[string]string{"username": "payments", "password": "pg-" + Canary + "-Zq81mVx3"},
+			{Mount: "secret", Path: "shared/payments-db", Data: map[string]string{"username": "payments", "password": "pg-" + fakebase.Canary + "-Zq81mVx3"},
 				Metadata: map[string]string{"firebreak-rotate": "database:database/payments", "owner": "payments-team"}},
-			{Mount: "secret", Path: "shared/stripe-api", Data: map[string]string{"api_key": "sk_test_" + Canary + "_4eC39HqLyjWDarjtT1zdp7dc"},
+			{Mount: "secret", Path: "shared/stripe-api", Data: map[string]string{"api_key": "sk_test_" + fakebase.Canary + "_4eC39HqLyjWDarjtT1zdp7dc"},
 				Metadata: map[string]string{"firebreak-rotate": "service:payments-admin/rotate/stripe", "owner": "payments-team"}},
-			{Mount: "secret", Path: "shared/ci/deploy-key", Data: map[string]string{"private_key": "ssh-ed25519-" + Canary + "-AAAAC3NzaC1lZDI1NTE5"},
+			{Mount: "secret", Path: "shared/ci/deploy-key", Data: map[string]string{"private_key": "ssh-ed25519-" + fakebase.Canary + "-AAAAC3NzaC1lZDI1NTE5"},
 				Metadata: map[string]string{"firebreak-rotate": "manual", "owner": "carol"}},
-			{Mount: "secret", Path: "shared/ci/webhook-hmac", Data: map[string]string{"hmac_key": "whk-" + Canary + "-5e0c9a7d1b", "algorithm": "sha256"},
+			{Mount: "secret", Path: "shared/ci/webhook-hmac", Data: map[string]string{"hmac_key": "whk-" + fakebase.Canary + "-5e0c9a7d1b", "algorithm": "sha256"},
 				Metadata: map[string]string{"firebreak-rotate": "generate:hmac_key", "firebreak-rotate-format": "length=48,alphabet=hex", "owner": "carol"}},
-			{Mount: "secret", Path: "shared/ci/nested/not-matched", Data: map[string]string{"token": "nested-" + Canary + "-7y6t"}},
-			{Mount: "secret", Path: "shared/analytics-db", Data: map[string]string{"password": "an-" + Canary + "-P0o9I8u7"}},
-			{Mount: "secret", Path: "dev/alice/scratch", Data: map[string]string{"note": "scratch-" + Canary}},
+			{Mount: "secret", Path: "shared/ci/nested/not-matched", Data: map[string]string{"token": "nested-" + fakebase.Canary + "-7y6t"}},
+			{Mount: "secret", Path: "shared/analytics-db", Data: map[string]string{"password": "an-" + fakebase.Canary + "-P0o9I8u7"}},
+			{Mount: "secret", Path: "dev/alice/scratch", Data: map[string]string{"note": "scratch-" + fakebase.Canary}},
 		},
 		Databases: []Database{{
-			Mount: "database", Connection: "payments-pg", RootUser: "postgres", RootPassword: "root-" + Canary + "-Xb4v",
-			StaticRoles: []StaticRole{{Name: "payments", Username: "payments", Password: "pg-" + Canary + "-Zq81mVx3"}},
+			Mount: "database", Connection: "payments-pg", RootUser: "postgres", RootPassword: "root-" + fakebase.Canary + "-Xb4v",
+			StaticRoles: []StaticRole{{Name: "payments", Username: "payments", Password: "pg-" + fakebase.Canary + "-Zq81mVx3"}},
 		}},
 		Channels: []Channel{
 			{ID: "C0DRILLS", Name: "firebreak-drills"},

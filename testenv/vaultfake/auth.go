@@ -1,4 +1,4 @@
-package testenv
+package vaultfake
 
 import (
 	"encoding/json"
@@ -6,18 +6,20 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/firebreak-dev/firebreak/testenv/fakebase"
 )
 
 // Sandbox credentials of firebreak's own Vault logins. The secret id and the Kubernetes
 // service-account token contain Canary: they are secret material.
 const (
-	VaultAppRoleID       = "firebreak-role-0b1c"
-	VaultAppRoleSecretID = "approle-secret-" + Canary + "-9f8e"
-	VaultK8sRole         = "firebreak"
-	VaultK8sJWT          = "eyJhbGciOiJSUzI1NiJ9.k8s-" + Canary + ".sig"
-	// VaultTOTPMethodID is the id of the seeded TOTP MFA login method; every developer's
+	AppRoleID       = "firebreak-role-0b1c"
+	AppRoleSecretID = "approle-secret-" + fakebase.Canary + "-9f8e"
+	K8sRole         = "firebreak"
+	K8sJWT          = "eyJhbGciOiJSUzI1NiJ9.k8s-" + fakebase.Canary + ".sig"
+	// TOTPMethodID is the id of the seeded TOTP MFA login method; every developer's
 	// entity holds a TOTP secret for it.
-	VaultTOTPMethodID = "5f0e4d1c-6b7a-4c3d-9e8f-totp00000001"
+	TOTPMethodID = "5f0e4d1c-6b7a-4c3d-9e8f-totp00000001"
 )
 
 // vaultExtra is the sandbox state for firebreak's own logins, leases and TOTP secrets.
@@ -25,7 +27,7 @@ type vaultExtra struct {
 	init     bool
 	logins   map[string]vaultLogin // "approle" or "kubernetes" → configured login
 	leases   map[string]bool       // lease id → revoked
-	totp     map[string]bool       // entity id → holds a TOTP secret for VaultTOTPMethodID
+	totp     map[string]bool       // entity id → holds a TOTP secret for TOTPMethodID
 	renewals int
 }
 
@@ -156,7 +158,7 @@ func (v *Vault) login(w http.ResponseWriter, req *vaultRequest, method, userFiel
 	}
 	suffix := method + "-" + time.Now().Format("150405.000000000")
 	tok := &vaultToken{
-		id: "hvs.login-" + Canary + "-" + suffix, accessor: "acc-" + suffix, displayName: method + "-" + user,
+		id: "hvs.login-" + fakebase.Canary + "-" + suffix, accessor: "acc-" + suffix, displayName: method + "-" + user,
 		path: "auth/" + method + "/login", policies: append([]string{"default"}, l.policies...),
 		created: time.Now(), ttl: l.ttl,
 	}
@@ -251,7 +253,7 @@ func (v *Vault) totpDestroy(w http.ResponseWriter, req *vaultRequest) {
 	case methodID == "":
 		vaultError(w, http.StatusBadRequest, "missing method ID")
 		return
-	case methodID != VaultTOTPMethodID:
+	case methodID != TOTPMethodID:
 		vaultError(w, http.StatusBadRequest, "invalid method ID")
 		return
 	case entityID == "":
