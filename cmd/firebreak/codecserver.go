@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/codecserver"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -98,99 +96,18 @@ http://127.0.0.1:8888): no credentials, loopback callers and loopback listen add
 	return cmd
 }
 
-// codecServerOptions reads codec.server.* into the server's options (all but the codec and
-// the logger).
+// codecServerOptions reads codec.server.* into the server's options (service.CodecServerOptions).
 func codecServerOptions(ctx context.Context, st *settings, dev, allowEncode bool, listen, corsOrigins string) (codecserver.Options, error) {
-	o := codecserver.Options{Dev: dev, AllowEncode: allowEncode, CORSOrigins: splitComma(corsOrigins)}
-	for _, origin := range o.CORSOrigins {
-		if err := codecserver.CheckOrigin(origin); err != nil {
-			return o, usagef("--cors-origin: %v", err)
-		}
-	}
-	o.Namespaces = splitComma(st.get("FIREBREAK_CODEC_SERVER_NAMESPACES"))
-	if len(o.Namespaces) == 0 {
-		o.Namespaces = []string{st.getOr("TEMPORAL_NAMESPACE", "default")}
-	}
-	if dev {
-		if err := codecserver.CheckDevListen(listen); err != nil {
-			return o, usagef("--dev: %v", err)
-		}
-		return o, nil
-	}
-	if tok := st.get("FIREBREAK_CODEC_SERVER_TOKEN"); tok != "" {
-		if len(tok) < 16 {
-			return o, usagef("FIREBREAK_CODEC_SERVER_TOKEN: expected a random bearer token of at least 16 characters, found %d characters", len(tok))
-		}
-		o.Token = tok
-	}
-	o.AllowedGroups = splitComma(st.get("FIREBREAK_CODEC_SERVER_ALLOWED_GROUPS"))
-	o.AllowedEmails = splitComma(st.get("FIREBREAK_CODEC_SERVER_ALLOWED_EMAILS"))
-	if iss := st.get("FIREBREAK_CODEC_SERVER_OIDC_ISSUER"); iss != "" {
-		aud := st.get("FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE")
-		if aud == "" {
-			return o, usagef("codec.server.oidc_issuer is set: expected codec.server.oidc_audience (FIREBREAK_CODEC_SERVER_OIDC_AUDIENCE) too, the audience the Web UI's access tokens carry")
-		}
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		v, err := codecserver.NewOIDCVerifier(dctx, codecserver.OIDCOptions{Issuer: iss, Audience: aud, GroupsClaim: st.get("FIREBREAK_CODEC_SERVER_GROUPS_CLAIM")})
-		if err != nil {
-			return o, err
-		}
-		o.OIDC = v
-	}
-	if h := st.get("FIREBREAK_CODEC_SERVER_PROXY_USER_HEADER"); h != "" {
-		p := &codecserver.Proxy{UserHeader: h, GroupsHeader: st.get("FIREBREAK_CODEC_SERVER_PROXY_GROUPS_HEADER")}
-		for _, a := range splitComma(st.get("FIREBREAK_CODEC_SERVER_PROXY_TRUSTED")) {
-			pf, err := netip.ParsePrefix(a)
-			if err != nil {
-				ip, err2 := netip.ParseAddr(a)
-				if err2 != nil {
-					return o, usagef("codec.server.proxy_trusted: %q: expected an address or CIDR", a)
-				}
-				pf = netip.PrefixFrom(ip, ip.BitLen())
-			}
-			p.Trusted = append(p.Trusted, pf)
-		}
-		o.Proxy = p
-	}
-	if o.Token == "" && o.OIDC == nil && o.Proxy == nil {
-		return o, usagef("no way to authenticate readers: expected codec.server.oidc_issuer (people signed in to the Web UI), codec.server.proxy_user_header (an authenticating proxy), FIREBREAK_CODEC_SERVER_TOKEN (scripts), or --dev for a local Web UI without sign-in")
-	}
-	return o, nil
+	return service.CodecServerOptions(ctx, st.conf(), dev, allowEncode, listen, corsOrigins)
 }
 
-func splitComma(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
+// serveCodec prints where the codec server listens and serves it until ctx ends.
 func serveCodec(ctx context.Context, ln net.Listener, h http.Handler, codec *workflows.Codec, o codecserver.Options, cmd *cobra.Command) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
 	mode := "signed-in readers"
 	if o.Dev {
 		mode = "dev mode: no credentials, loopback only"
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "codec server on http://%s (key id %s; namespaces %s; %s; /encode %s)\n", ln.Addr(), codec.KeyID(),
 		strings.Join(o.Namespaces, ", "), mode, map[bool]string{true: "on", false: "off"}[o.AllowEncode])
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return service.ServeCodec(ctx, ln, h)
 }

@@ -11,30 +11,24 @@ import (
 	"slices"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/spf13/cobra"
 
-	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/config"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/service"
 )
 
-// firebreak.yaml (package config) is read once per command, before it runs, from --config or
-// FIREBREAK_CONFIG, into that command's settings, which are then passed to whatever needs
-// them. A setting is the environment variable NAME when it is set and non-empty, else the
-// file's value for the key NAME overrides, with secret references already resolved. Without
-// a file, a setting is the environment variable: every variable works exactly as it did
-// before the file existed.
+// firebreak.yaml is read once per command, before it runs, from --config or FIREBREAK_CONFIG
+// (applyConfig), into that command's settings (config.Settings: the environment over the
+// file), which are then passed to whatever needs them.
 
 // loadedConfig is the configuration file of the running command.
 type loadedConfig struct {
 	file     *config.Config // as written
-	eff      *config.Config // with the environment applied
 	values   *config.Values // the file's settings, secrets resolved, by variable name
 	warnings []config.Problem
 }
@@ -50,25 +44,42 @@ type settings struct {
 // Flag defaults use them, because flags are made before the file is read.
 func envSettings() *settings { return &settings{} }
 
-// get is the value of the setting environment variable name overrides: the variable when set
-// and non-empty, else the configuration file's value, else "".
-func (s *settings) get(name string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
+// conf is s as packages take it: the process environment over the file.
+func (s *settings) conf() *config.Settings {
+	c := &config.Settings{Env: os.LookupEnv}
+	if lc := s.file(); lc != nil {
+		c.File, c.Values = lc.file, lc.values
 	}
-	if s != nil && s.lc != nil {
-		return s.lc.values.Get(name)
-	}
-	return ""
+	return c
 }
 
+// get is the setting environment variable name overrides (config.Settings.Get).
+func (s *settings) get(name string) string { return s.conf().Get(name) }
+
 // getOr is get, or def when the setting is empty.
-func (s *settings) getOr(name, def string) string {
-	if v := s.get(name); v != "" {
-		return v
+func (s *settings) getOr(name, def string) string { return s.conf().GetOr(name, def) }
+
+// stateDir is FIREBREAK_STATE_DIR, else $XDG_STATE_HOME/firebreak, else ~/.local/state/firebreak.
+func (s *settings) stateDir() string { return s.conf().StateDir() }
+
+// directory is the loaded firebreak.yaml's directory as identities, for the runs this
+// command starts (nil without a file).
+func (s *settings) directory() []playbooks.Identity { return s.conf().Directory() }
+
+// logger logs at level to w, as text or JSON lines (FIREBREAK_LOG_FORMAT).
+func (s *settings) logger(w io.Writer, level string) (*slog.Logger, error) {
+	l, err := parseLevel(level)
+	if err != nil {
+		return nil, err
 	}
-	return def
+	return s.conf().Logger(w, l)
 }
+
+// awsLoadOptions and iamEndpoint are the AWS SDK's options from the settings (doctor's probe).
+func (s *settings) awsLoadOptions() []func(*awsconfig.LoadOptions) error {
+	return service.AWSLoadOptions(s.conf())
+}
+func (s *settings) iamEndpoint(o *iam.Options) { service.IAMEndpoint(s.conf())(o) }
 
 // file is the loaded configuration file; nil without one.
 func (s *settings) file() *loadedConfig {
@@ -118,26 +129,12 @@ func configPath(cmd *cobra.Command) string {
 // loadConfig reads, validates and resolves the file at path. Decoding and validation
 // problems are usage errors; a reference that cannot be resolved is not.
 func loadConfig(ctx context.Context, path string, mode resolveMode, logger *slog.Logger) (*loadedConfig, error) {
-	file, err := config.Load(path)
+	l, err := config.Open(ctx, path, os.LookupEnv)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, err
 	}
-	eff, err := file.Effective(os.LookupEnv)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	warnings, err := eff.Validate()
-	if err != nil {
-		return nil, usageError{err}
-	}
-	// First everything but vault: references, so that the Vault client below is built from
-	// the file's vault settings.
-	pre, err := config.Resolve(ctx, file, config.ResolveOptions{Lookup: os.LookupEnv, SkipVault: true})
-	if err != nil {
-		return nil, usageError{err}
-	}
-	lc := &loadedConfig{file: file, eff: eff, values: pre, warnings: warnings}
-	if mode == resolveNoVault || config.VaultReferences(file, os.LookupEnv) == 0 {
+	lc := &loadedConfig{file: l.File, values: l.Values, warnings: l.Warnings}
+	if mode == resolveNoVault || config.VaultReferences(l.File, os.LookupEnv) == 0 {
 		return lc, nil
 	}
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -150,26 +147,20 @@ func loadConfig(ctx context.Context, path string, mode resolveMode, logger *slog
 	if method == vaultAuthNone {
 		return nil, fmt.Errorf("%s: vault: references need a Vault login: set VAULT_TOKEN, vault.approle or vault.kubernetes", path)
 	}
-	lc.values, err = config.Resolve(vctx, file, config.ResolveOptions{Lookup: os.LookupEnv, Vault: vaultKV(vc)})
-	if err != nil {
+	if err := l.ResolveVault(vctx, os.LookupEnv, service.VaultKV(vc)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	lc.values = l.Values
 	return lc, nil
 }
 
-// vaultKV reads KV v2 secrets with c, for vault: references.
-func vaultKV(c *vaultapi.Client) config.VaultKV {
-	return func(ctx context.Context, mount, path string) (map[string]any, error) {
-		s, err := c.KVv2(mount).Get(ctx, path)
-		if errors.Is(err, vaultapi.ErrSecretNotFound) {
-			return nil, config.ErrSecretNotFound
-		}
-		if err != nil {
-			return nil, errors.New(fbvault.DescribeError(err))
-		}
-		return s.Data, nil
-	}
+// vaultClient is the Vault client of the settings, logged in (service.VaultClient).
+func vaultClient(ctx context.Context, st *settings, logger *slog.Logger) (*vaultapi.Client, string, error) {
+	return service.VaultClient(ctx, st.conf(), logger)
 }
+
+// vaultAuthNone is the login method when none is configured.
+const vaultAuthNone = service.VaultAuthNone
 
 // wireConfig adds --config to the commands that run firebreak (worker, serve, dev, run,
 // action run, doctor, drill…), the `config` command group, and the hook that loads the file
@@ -266,91 +257,14 @@ func syncFlags(cmd *cobra.Command, top string, st *settings) error {
 // is normally loaded already for the running command (serve resolves vault: references, dev
 // does not); loaded here, its vault: references are left unread, as dev's are.
 func chatopsConfigFile(st *settings, path string) (chatops.Config, error) {
-	lc := st.file()
-	if lc == nil || lc.file.File() != path {
-		var err error
-		if lc, err = loadConfig(context.Background(), path, resolveNoVault, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if lc := st.file(); lc == nil || lc.file.File() != path {
+		lc, err := loadConfig(context.Background(), path, resolveNoVault, slog.New(slog.DiscardHandler))
+		if err != nil {
 			return chatops.Config{}, err
 		}
+		st = &settings{lc: lc}
 	}
-	get := func(name string) string {
-		if v := os.Getenv(name); v != "" {
-			return v
-		}
-		return lc.values.Get(name)
-	}
-	cfg := lc.file.Chatops()
-	cfg.Slack = chatops.SlackConfig{SigningSecret: get("SLACK_SIGNING_SECRET"), BotToken: get("SLACK_BOT_TOKEN"), AppToken: get("SLACK_APP_TOKEN")}
-	cfg.PagerDuty.WebhookSecret = get("PAGERDUTY_WEBHOOK_SECRET")
-	if v := get("FIREBREAK_TEMPORAL_UI_URL"); v != "" {
-		cfg.TemporalUIURL = v
-	}
-	if v := get("FIREBREAK_PAGERDUTY_CONFIRM_CHANNEL"); v != "" {
-		cfg.PagerDuty.ConfirmChannel = v
-	}
-	return cfg, nil
-}
-
-// awsLoadOptions are the AWS SDK's load options: adaptive retries, and the file's region and
-// profile where the SDK's own variables do not set them.
-func (s *settings) awsLoadOptions() []func(*awsconfig.LoadOptions) error {
-	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryMode(aws.RetryModeAdaptive)}
-	if lc := s.file(); lc != nil {
-		if r := lc.values.Get("AWS_REGION"); r != "" && os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-			opts = append(opts, awsconfig.WithRegion(r))
-		}
-		if p := lc.values.Get("AWS_PROFILE"); p != "" && os.Getenv("AWS_PROFILE") == "" && os.Getenv("AWS_DEFAULT_PROFILE") == "" {
-			opts = append(opts, awsconfig.WithSharedConfigProfile(p))
-		}
-	}
-	return opts
-}
-
-// fileOnly is the file's value of a setting that an SDK reads from the environment itself:
-// "" when the variable is set (the SDK has it) or the file leaves it unset.
-func (s *settings) fileOnly(name string) string {
-	if os.Getenv(name) != "" {
-		return ""
-	}
-	if lc := s.file(); lc != nil {
-		return lc.values.Get(name)
-	}
-	return ""
-}
-
-// iamEndpoint points the IAM client at aws.endpoints.iam when AWS_ENDPOINT_URL_IAM is unset.
-func (s *settings) iamEndpoint(o *iam.Options) {
-	if ep := s.fileOnly("AWS_ENDPOINT_URL_IAM"); ep != "" {
-		o.BaseEndpoint = aws.String(ep)
-	}
-}
-
-// s3Endpoint points the S3 client at aws.endpoints.s3 when AWS_ENDPOINT_URL_S3 is unset.
-func (s *settings) s3Endpoint(o *s3.Options) {
-	if ep := s.fileOnly("AWS_ENDPOINT_URL_S3"); ep != "" {
-		o.BaseEndpoint = aws.String(ep)
-	}
-}
-
-// vaultFileConfig applies the file's vault.address and vault.ca_cert to the SDK's
-// configuration where VAULT_ADDR and VAULT_CACERT do not set them.
-func (s *settings) vaultFileConfig(cfg *vaultapi.Config) error {
-	if a := s.fileOnly("VAULT_ADDR"); a != "" {
-		cfg.Address = a
-	}
-	if ca := s.fileOnly("VAULT_CACERT"); ca != "" {
-		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: ca}); err != nil {
-			return usagef("vault.ca_cert %s: %v", ca, err)
-		}
-	}
-	return nil
-}
-
-// vaultFileNamespace applies the file's vault.namespace where VAULT_NAMESPACE does not.
-func (s *settings) vaultFileNamespace(c *vaultapi.Client) {
-	if ns := s.fileOnly("VAULT_NAMESPACE"); ns != "" {
-		c.SetNamespace(ns)
-	}
+	return st.conf().Chatops(), nil
 }
 
 func newConfigCmd() *cobra.Command {
@@ -401,34 +315,13 @@ name the file, line and column. A literal secret is a warning (an error with --s
 			if path == "" {
 				return usagef("no configuration file: name one, or set --config or FIREBREAK_CONFIG")
 			}
-			lookup := func(string) (string, bool) { return "", false }
+			var env func(string) (string, bool)
 			if withEnv {
-				lookup = os.LookupEnv
+				env = os.LookupEnv
 			}
-			rep := validateReport{File: path, Valid: true}
-			c, err := config.Load(path)
-			if err == nil {
-				c, err = c.Effective(lookup)
-			}
-			var warnings []config.Problem
-			if err == nil {
-				warnings, err = c.Validate()
-			}
+			rep, err := config.Check(path, env, strict)
 			if err != nil {
-				if !isConfigError(err) {
-					return usageError{err} // the file cannot be read
-				}
-				rep.Valid = false
-				rep.Errors = problemStrings(err)
-			}
-			for _, w := range warnings {
-				rep.Warnings = append(rep.Warnings, w.String())
-			}
-			if strict && len(warnings) > 0 {
-				rep.Valid = false
-			}
-			if c != nil && err == nil {
-				rep.VaultReferences = config.VaultReferences(c, lookup)
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -464,18 +357,7 @@ name the file, line and column. A literal secret is a warning (an error with --s
 			if len(args) == 1 {
 				path = args[0]
 			}
-			c := &config.Config{}
-			if path != "" {
-				var err error
-				if c, err = config.Load(path); err != nil {
-					return usageError{err}
-				}
-			}
-			eff, err := c.Effective(os.LookupEnv)
-			if err != nil {
-				return usageError{err}
-			}
-			b, err := eff.Redacted()
+			b, err := config.Show(path, os.LookupEnv)
 			if err != nil {
 				return err
 			}
@@ -490,43 +372,11 @@ name the file, line and column. A literal secret is a warning (an error with --s
 	return cmd
 }
 
-// validateReport is `firebreak config validate --json`.
-type validateReport struct {
-	File            string   `json:"file"`
-	Valid           bool     `json:"valid"`
-	Errors          []string `json:"errors,omitempty"`
-	Warnings        []string `json:"warnings,omitempty"`
-	VaultReferences int      `json:"vault_references"`
-}
+func isConfigError(err error) bool { return errors.As(err, new(*config.Error)) }
 
-func isConfigError(err error) bool {
-	var ce *config.Error
-	return errors.As(err, &ce)
-}
-
-func problemStrings(err error) []string {
-	var ce *config.Error
-	if !errors.As(err, &ce) {
-		return []string{err.Error()}
-	}
-	out := make([]string, len(ce.Problems))
-	for i, p := range ce.Problems {
-		out[i] = p.String()
-	}
-	return out
-}
+func problemStrings(err error) []string { return config.ProblemStrings(err) }
 
 // describeConfig is a one-line summary of a loaded file for doctor.
 func describeConfig(lc *loadedConfig) string {
 	return fmt.Sprintf("%s: valid, %d settings from the file", lc.file.File(), lc.values.Len())
-}
-
-// directory is the loaded firebreak.yaml's directory as identities, for the runs this
-// command starts (nil without a file).
-func (s *settings) directory() []playbooks.Identity {
-	lc := s.file()
-	if lc == nil || lc.file == nil {
-		return nil
-	}
-	return chatops.Identities(lc.file.Chatops().Directory)
 }

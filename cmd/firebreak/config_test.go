@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -99,7 +100,7 @@ http_services:
 	if st.get("TEMPORAL_ADDRESS") != embedded.Address || st.get("FIREBREAK_CODEC_KEY") != key || st.get("FIREBREAK_CODEC_KEY_ID") != "k7" {
 		t.Errorf("settings from the file: address %q, key id %q, codec key resolved: %v", st.get("TEMPORAL_ADDRESS"), st.get("FIREBREAK_CODEC_KEY_ID"), st.get("FIREBREAK_CODEC_KEY") == key)
 	}
-	services, err := httpServices(st)
+	services, err := service.HTTPServices(st.conf())
 	if err != nil || len(services) != 1 || services[0].Headers["Authorization"] != "Bearer "+sb.Edge.Token() {
 		t.Errorf("http services from the file: %v (err %v)", len(services), err)
 	}

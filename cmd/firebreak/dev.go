@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -19,14 +18,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/evidence"
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -61,20 +59,6 @@ func shellQuote(s string) string {
 // defaultStateDir is the state directory the environment names, for flag defaults: flags are
 // made before the configuration file is read.
 func defaultStateDir() string { return envSettings().stateDir() }
-
-// stateDir is FIREBREAK_STATE_DIR, else $XDG_STATE_HOME/firebreak, else ~/.local/state/firebreak.
-func (s *settings) stateDir() string {
-	if d := s.get("FIREBREAK_STATE_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "firebreak")
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(home, ".local", "state", "firebreak")
-	}
-	return ".firebreak"
-}
 
 func newDevCmd() *cobra.Command {
 	var f devFlags
@@ -117,7 +101,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		if err != nil {
 			return err
 		}
-		if _, err := socketAppToken(st, cfg); err != nil {
+		if _, err := service.SocketAppToken(st.conf(), cfg); err != nil {
 			return err
 		}
 	}
@@ -138,26 +122,20 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	}
 	defer srv.Stop()
 	// SQLite creates its database, journal and shared-memory files with the umask's mode.
-	if err := privateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
+	if err := service.PrivateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
 		return err
 	}
-	codec, err := loadCodec(st, f.stateDir, keyCreate)
-	if err != nil {
-		return err
-	}
-	codec = codec.WithNamespace(srv.Namespace()) // ciphertexts name their namespace
-	obs, err := startObserver(ctx, logger, "")   // its metrics join chatops's on /metrics
+	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
 	if err != nil {
 		return err
 	}
 	defer obs.Close()
-	copts := client.Options{HostPort: srv.FrontendHostPort(), Namespace: srv.Namespace(), Logger: tlog.NewStructuredLogger(slog.New(observability.SDKLog(logger.Handler()))), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
-	obs.instrument(&copts)
-	c, err := client.DialContext(ctx, copts)
+	conn, err := service.DialServer(ctx, serviceOptions(observability.NewContext(ctx, obs), st, logger), srv, f.stateDir)
 	if err != nil {
-		return fmt.Errorf("connecting to the embedded Temporal server: %w", err)
+		return err
 	}
-	defer c.Close()
+	defer conn.Close()
+	c := conn.Client
 
 	// The evidence head is signed with dev's evidence key (FIREBREAK_EVIDENCE_KEY, else
 	// evidence-head.key in the state dir, mode 0600).
@@ -218,7 +196,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return usageError{err}
 	}
 	defer handler.Close()
-	sockc, err := startSocketMode(ctx, st, f.socketMode, handler, cfg, logger)
+	sockc, err := service.StartSocketMode(ctx, st.conf(), f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -226,7 +204,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if f.socketMode {
 		socketLine = "  Socket Mode on (SLACK_APP_TOKEN): Slack commands and buttons also arrive over it\n"
 	}
-	hs := &http.Server{Handler: obs.withMetrics(handler), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: obs.WithMetrics(handler), ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("http server stopped", "err", err)
@@ -260,16 +238,8 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 	return sockErr
 }
 
-// sandboxDirectory makes the sandbox organisation cfg's directory: its developers, all of
-// them responders, carol the security on-call who may approve.
-func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) {
-	var responders []string
-	for _, d := range org.Developers {
-		cfg.Directory = append(cfg.Directory, chatops.Person{Subject: d.Name, Email: d.Email, SlackID: d.SlackID, PagerDutyID: d.PagerDutyID})
-		responders = append(responders, d.SlackID)
-	}
-	cfg.Roles = map[string]chatops.RoleMembers{chatops.DefaultStartRole: {Users: responders}, "security-oncall": {Users: []string{"U0CAROL"}}}
-}
+// sandboxDirectory makes the sandbox organisation cfg's directory (testenv.ChatopsDirectory).
+func sandboxDirectory(cfg *chatops.Config, org *testenv.Org) { testenv.ChatopsDirectory(cfg, org) }
 
 // devChatopsConfig is the chatops configuration of `firebreak dev`: the --config file when
 // given, else the sandbox organisation (its developers as the directory, all of them

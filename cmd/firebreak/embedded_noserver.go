@@ -5,6 +5,8 @@ package main
 import (
 	"context"
 	"errors"
+
+	"github.com/firebreak-dev/firebreak/config"
 )
 
 // errNoEmbeddedServer is what every command that would start an embedded Temporal server
@@ -18,5 +20,5 @@ const unreachableHint = "is the cluster up, and is the address right?"
 // startEmbedded fails: the production build leaves the Temporal server (about half of the
 // binary, and of its resident memory) out, and always dials TEMPORAL_ADDRESS.
 func startEmbedded(context.Context, embeddedOptions) (embeddedServer, error) {
-	return nil, usageError{errNoEmbeddedServer}
+	return nil, config.UsageError{Err: errNoEmbeddedServer}
 }

@@ -21,9 +21,10 @@ var vendorSDKs = []string{
 // TestImportDirections enforces the package map of DESIGN.md on direct (non-test) imports:
 // playbooks ← workflows ← runs ← chatops, audit ← drills ← cmd, activities/* ← workflows; only
 // cmd, drills (and tests) may import testenv, so no production path can reach the sandbox and
-// vice versa; only cmd imports drills. Inside testenv, each fake (testenv/*fake) is its protocol
-// on the shared base (testenv/fakebase) and the organisation (testenv/seed): it imports no
-// other fake and not the sandbox that composes them.
+// vice versa; only cmd imports drills; only cmd and service import config, and only cmd
+// imports service. Inside testenv, each fake (testenv/*fake) is its protocol on the shared base
+// (testenv/fakebase) and the organisation (testenv/seed): it imports no other fake and not the
+// sandbox that composes them.
 func TestImportDirections(t *testing.T) {
 	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
 	if err != nil {
@@ -67,8 +68,10 @@ func forbidden(pkg, imp string) string {
 	switch {
 	case own && top(target) == "cmd":
 		return "nothing imports the command"
-	case own && top(target) == "config" && top(pkg) != "cmd":
-		return "only cmd imports config"
+	case own && top(target) == "config" && top(pkg) != "cmd" && top(pkg) != "service":
+		return "only cmd and service (whose constructors take the settings cmd resolved) import config"
+	case own && top(target) == "service" && top(pkg) != "cmd":
+		return "only cmd assembles a process"
 	case own && top(target) == "testenv" && top(pkg) != "cmd" && top(pkg) != "testenv" && top(pkg) != "drills":
 		return "only cmd, drills and tests may import the sandbox"
 	case own && top(target) == "drills" && top(pkg) != "cmd" && top(pkg) != "drills":
@@ -119,6 +122,13 @@ func forbidden(pkg, imp string) string {
 		}
 		if own && !slices.Contains([]string{"playbooks", "workflows", "runs", "testenv", "audit", "activities"}, top(target)) {
 			return "drills may import only playbooks, workflows, runs, activities, testenv and audit"
+		}
+	case "service":
+		if own && !slices.Contains([]string{"config", "runs", "workflows", "playbooks", "activities", "codecserver", "chatops"}, top(target)) {
+			return "service may import only config, runs, workflows, playbooks, activities, chatops and codecserver"
+		}
+		if strings.HasPrefix(imp, "go.temporal.io/server/") {
+			return "service dials Temporal; the embedded server is cmd's to hand in (the noserver build leaves it out)"
 		}
 	case "config":
 		if isVendor || strings.HasPrefix(imp, "go.temporal.io/") {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/firebreak-dev/firebreak/config"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
@@ -27,7 +28,8 @@ const (
 	exitUsage  = 2
 )
 
-// usageError marks an error as the caller's mistake (exit code 2).
+// usageError marks an error as the caller's mistake (exit code 2); so does config.UsageError,
+// which packages return for a bad setting.
 type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
@@ -65,7 +67,7 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fmt.Fprintln(stderr, "firebreak:", err)
 	var ue usageError
 	// cobra reports an unknown subcommand with an untyped error; it is bad usage all the same.
-	if errors.As(err, &ue) || errors.Is(err, playbooks.ErrPath) || strings.HasPrefix(err.Error(), "unknown command ") {
+	if errors.As(err, &ue) || errors.As(err, new(config.UsageError)) || errors.Is(err, playbooks.ErrPath) || strings.HasPrefix(err.Error(), "unknown command ") {
 		if cmd == nil {
 			cmd = root
 		}

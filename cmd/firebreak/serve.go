@@ -16,7 +16,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
@@ -124,7 +126,7 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return err
 	}
 	defer obs.Close()
-	conn, err := dialTemporal(withObserver(ctx, obs), st, logger)
+	conn, err := dialTemporal(observability.NewContext(ctx, obs), st, logger)
 	if err != nil {
 		return err
 	}
@@ -144,11 +146,11 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 		return err
 	}
 	defer handler.Close()
-	sockc, err := startSocketMode(ctx, st, f.socketMode, handler, cfg, logger)
+	sockc, err := service.StartSocketMode(ctx, st.conf(), f.socketMode, handler, cfg, logger)
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: obs.withMetrics(handler), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
+	hs := &http.Server{Handler: obs.WithMetrics(handler), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	fmt.Fprintf(stdout, "firebreak serve listening on http://%s (Temporal %s)\n", ln.Addr(), conn.Address)
@@ -197,4 +199,9 @@ func newSlackCmd() *cobra.Command {
 	manifest.Flags().StringVar(&playbookDir, "playbooks", "", "directory of extra playbooks whose slash commands are listed too (as firebreak serve --playbooks)")
 	cmd.AddCommand(manifest)
 	return cmd
+}
+
+// addSocketModeFlag registers --socket-mode on firebreak serve and firebreak dev.
+func addSocketModeFlag(cmd *cobra.Command, on *bool) {
+	cmd.Flags().BoolVar(on, "socket-mode", false, "also receive Slack commands and button presses over Socket Mode (needs SLACK_APP_TOKEN, xapp-…), for teams without a public URL")
 }

@@ -2,221 +2,56 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
-
-	historypb "go.temporal.io/api/history/v1"
 
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 
 	"github.com/firebreak-dev/firebreak/observability"
-	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // temporalConn is a client of either the cluster named by TEMPORAL_ADDRESS or an embedded
-// server started for the life of the command.
-type temporalConn struct {
-	Client   client.Client
-	Address  string
-	Embedded bool
-	// Codec encrypts every payload this connection sends; DecodeEvent uses it to read history.
-	Codec *workflows.Codec
-	// Runs starts, joins, decides, queries, reads and lists runs over Client.
-	Runs   *runs.Client
-	server embeddedServer
-}
+// server started for the life of the command (service.Conn).
+type temporalConn = service.Conn
 
 // embeddedServer is a Temporal server running inside this process, started by startEmbedded
 // (embedded.go). A binary built with -tags noserver has none (embedded_noserver.go), which
 // leaves the Temporal server's code out of it.
-type embeddedServer interface {
-	// FrontendHostPort is the host:port clients dial.
-	FrontendHostPort() string
-	// Namespace is the namespace registered on it.
-	Namespace() string
-	// Stop stops the server; an in-memory server's state is gone.
-	Stop() error
-}
+type embeddedServer = service.Server
 
-// embeddedOptions configures startEmbedded; zero values are devserver.Options' defaults (in
-// memory, 127.0.0.1, a free port, namespace "default", logs discarded).
-type embeddedOptions struct {
-	Namespace    string
-	DBFile       string
-	IP           string
-	FrontendPort int
-	Logger       *slog.Logger
-}
+// embeddedOptions configures startEmbedded.
+type embeddedOptions = service.EmbeddedOptions
 
 // dialTemporal dials TEMPORAL_ADDRESS (namespace TEMPORAL_NAMESPACE, default "default") when
 // it is set, and otherwise starts an in-memory embedded server.
 func dialTemporal(ctx context.Context, st *settings, logger *slog.Logger) (*temporalConn, error) {
-	ns := st.getOr("TEMPORAL_NAMESPACE", "default")
-	conn := &temporalConn{Address: st.get("TEMPORAL_ADDRESS")}
-	// An embedded in-memory server dies with this process, and so may its key; a shared server
-	// outlives it and is shared, so its key must be the one everyone else uses.
-	src := keyEphemeral
-	if conn.Address != "" {
-		src = keyExisting
-	}
-	codec, err := loadCodec(st, st.stateDir(), src)
-	if err != nil {
-		return nil, err
-	}
-	// Ciphertexts name the namespace they were written for (workflows.Codec.WithNamespace).
-	codec = codec.WithNamespace(ns)
-	conn.Codec = codec
-	if conn.Address == "" {
-		srv, err := startEmbedded(ctx, embeddedOptions{Namespace: ns, Logger: logger})
-		if errors.As(err, new(usageError)) {
-			return nil, err
-		} else if err != nil {
-			return nil, fmt.Errorf("starting the embedded Temporal server: %w", err)
-		}
-		conn.server, conn.Address, conn.Embedded = srv, srv.FrontendHostPort(), true
-	}
-	opts := client.Options{HostPort: conn.Address, Namespace: ns, Logger: tlog.NewStructuredLogger(slog.New(observability.SDKLog(logger.Handler()))), DataConverter: workflows.DataConverter(codec), FailureConverter: workflows.FailureConverter(codec)}
-	instrument(ctx, &opts) // metrics and traces of the command's observer, if it has one
-	if !conn.Embedded {
-		if err := clusterAuth(st, &opts); err != nil {
-			conn.Close()
-			return nil, err
-		}
-	}
-	c, err := client.DialContext(ctx, opts)
-	if err != nil {
-		conn.Close()
-		hint := ""
-		if !conn.Embedded {
-			hint = " (from TEMPORAL_ADDRESS; " + unreachableHint + ")"
-		}
-		return nil, fmt.Errorf("cannot reach Temporal at %s%s: %w", conn.Address, hint, err)
-	}
-	conn.Client = c
-	conn.Runs = runs.New(c, codec)
-	return conn, nil
+	return service.Dial(ctx, serviceOptions(ctx, st, logger))
 }
 
-// Close closes the client and stops the embedded server, if any.
-func (c *temporalConn) Close() {
-	if c.Client != nil {
-		c.Client.Close()
+// serviceOptions wires the command's settings and logger, this binary's embedded server and
+// the observer ctx carries, if any, into the service.
+func serviceOptions(ctx context.Context, st *settings, logger *slog.Logger) service.Options {
+	o := service.Options{Settings: st.conf(), Logger: logger, Embedded: startEmbedded, UnreachableHint: unreachableHint,
+		Instrument: observability.FromContext(ctx).Instrument}
+	if logger != nil { // the SDK's records at the level they mean (observability.SDKLog)
+		o.SDKLogger = slog.New(observability.SDKLog(logger.Handler()))
 	}
-	if c.server != nil {
-		_ = c.server.Stop()
-	}
+	return o
 }
 
-// DecodeEvents fetches a run's history with every payload decrypted (runs.Client.History).
-func (c *temporalConn) DecodeEvents(ctx context.Context, workflowID, runID string) ([]*historypb.HistoryEvent, error) {
-	return c.Runs.History(ctx, workflowID, runID)
-}
-
-// Where a payload key may come from when FIREBREAK_CODEC_KEY is not set.
-type keySource int
-
+// Where a payload key may come from when FIREBREAK_CODEC_KEY is not set (service.KeySource).
 const (
-	// keyEphemeral: a fresh key for this process, for an embedded server that dies with it.
-	keyEphemeral keySource = iota
-	// keyCreate: codec.key in the state dir, created on first use (firebreak dev).
-	keyCreate
-	// keyExisting: codec.key in the state dir if `firebreak dev` made one on this machine;
-	// otherwise an error, since everything sharing a Temporal namespace must share one key
-	// and a key made up here would silently differ from the workers'.
-	keyExisting
+	keyEphemeral = service.KeyEphemeral
+	keyCreate    = service.KeyCreate
+	keyExisting  = service.KeyExisting
 )
 
-// loadCodec builds the payload codec from FIREBREAK_CODEC_KEY (base64 of 32 bytes, id from
-// FIREBREAK_CODEC_KEY_ID, default "k1"), or else as src says.
-func loadCodec(st *settings, stateDir string, src keySource) (*workflows.Codec, error) {
-	id := st.getOr("FIREBREAK_CODEC_KEY_ID", "k1")
-	if b64 := st.get("FIREBREAK_CODEC_KEY"); b64 != "" {
-		key, err := base64.StdEncoding.DecodeString(b64)
-		if err != nil || len(key) != 32 {
-			return nil, usagef("FIREBREAK_CODEC_KEY: expected the base64 encoding of 32 random bytes")
-		}
-		return workflows.NewCodec(id, map[string][]byte{id: key})
-	}
-	if src == keyEphemeral {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		return workflows.NewCodec("ephemeral", map[string][]byte{"ephemeral": key})
-	}
-	path := filepath.Join(stateDir, "codec.key")
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) && src == keyExisting {
-		return nil, usagef("no payload key: found no %s in the state directory %s (FIREBREAK_STATE_DIR). Point FIREBREAK_STATE_DIR at the directory `firebreak dev` was started with (its banner prints the export line), or set FIREBREAK_CODEC_KEY to the key your workers use (base64 of 32 bytes); every worker, server and tool on a Temporal namespace must share it", filepath.Base(path), stateDir)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := privateDir(stateDir); err != nil {
-			return nil, fmt.Errorf("codec key: %w", err)
-		}
-		b = []byte(base64.StdEncoding.EncodeToString(key))
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			return nil, fmt.Errorf("codec key: %w", err)
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("codec key: %w", err)
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil || len(key) != 32 {
-		return nil, fmt.Errorf("codec key %s: expected the base64 encoding of 32 bytes", path)
-	}
-	return workflows.NewCodec(id, map[string][]byte{id: key})
+// loadCodec builds the payload codec from FIREBREAK_CODEC_KEY, or else as src says.
+func loadCodec(st *settings, stateDir string, src service.KeySource) (*workflows.Codec, error) {
+	return service.LoadCodec(st.conf(), stateDir, src)
 }
 
-// clusterAuth configures TLS and credentials for a cluster or Temporal Cloud from the same
-// variables the temporal CLI reads: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY (mTLS client
-// certificate, PEM files), TEMPORAL_TLS_CA (a CA bundle to trust), TEMPORAL_TLS_SERVER_NAME,
-// TEMPORAL_TLS=true (TLS with the system roots) and TEMPORAL_API_KEY (implies TLS).
-func clusterAuth(st *settings, o *client.Options) error {
-	cert, key, ca := st.get("TEMPORAL_TLS_CERT"), st.get("TEMPORAL_TLS_KEY"), st.get("TEMPORAL_TLS_CA")
-	apiKey := st.get("TEMPORAL_API_KEY")
-	useTLS := st.get("TEMPORAL_TLS") == "true" || cert != "" || ca != "" || apiKey != ""
-	if !useTLS {
-		return nil
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: st.get("TEMPORAL_TLS_SERVER_NAME")}
-	if (cert == "") != (key == "") {
-		return usagef("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together: set both files of the client certificate, or neither")
-	}
-	if cert != "" {
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			return usagef("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %v", err)
-		}
-		cfg.Certificates = []tls.Certificate{pair}
-	}
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		if err != nil {
-			return usagef("TEMPORAL_TLS_CA: %v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return usagef("TEMPORAL_TLS_CA %s: expected PEM certificates, found none", ca)
-		}
-		cfg.RootCAs = pool
-	}
-	o.ConnectionOptions.TLS = cfg
-	if apiKey != "" {
-		o.Credentials = client.NewAPIKeyStaticCredentials(apiKey)
-	}
-	return nil
-}
+// clusterAuth configures TLS and credentials for a cluster or Temporal Cloud (TEMPORAL_TLS_*,
+// TEMPORAL_API_KEY).
+func clusterAuth(st *settings, o *client.Options) error { return service.ClusterAuth(st.conf(), o) }

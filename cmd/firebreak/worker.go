@@ -2,101 +2,29 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/PagerDuty/go-pagerduty"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/firebreak-dev/firebreak/activities/awsiam"
 	"github.com/firebreak-dev/firebreak/activities/evidence"
-	"github.com/firebreak-dev/firebreak/activities/httpreq"
-	"github.com/firebreak-dev/firebreak/activities/oidc"
-	fbpagerduty "github.com/firebreak-dev/firebreak/activities/pagerduty"
-	fbslack "github.com/firebreak-dev/firebreak/activities/slack"
-	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
 	"github.com/firebreak-dev/firebreak/drills"
+	"github.com/firebreak-dev/firebreak/observability"
 	"github.com/firebreak-dev/firebreak/playbooks"
 	"github.com/firebreak-dev/firebreak/runs"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
-
-// Production clients come from each ecosystem's own configuration, read by its SDK:
-// Vault from VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_CACERT…; AWS from the default
-// chain (AWS_PROFILE, roles, AWS_ENDPOINT_URL_IAM…) with adaptive retries; Slack from
-// SLACK_BOT_TOKEN (SLACK_API_URL to point elsewhere); PagerDuty from PAGERDUTY_TOKEN and
-// PAGERDUTY_FROM (PAGERDUTY_API_URL to point elsewhere).
-
-// registerProduction registers every activity on w bound to the configured real endpoints.
-func registerProduction(ctx context.Context, st *settings, w worker.Registry, store evidence.Store, logger *slog.Logger) error {
-	vc, _, err := vaultClient(ctx, st, logger) // VAULT_TOKEN, AppRole or Kubernetes login
-	if err != nil {
-		return err
-	}
-	if vc.Token() == "" {
-		logger.Warn("none of VAULT_TOKEN, VAULT_ROLE_ID/VAULT_SECRET_ID or VAULT_K8S_ROLE is set: Vault actions will be refused")
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
-	if err != nil {
-		return fmt.Errorf("aws configuration: %w", err)
-	}
-	var slackOpts []slackapi.Option
-	if u := st.get("SLACK_API_URL"); u != "" {
-		slackOpts = append(slackOpts, slackapi.OptionAPIURL(u))
-	}
-	var pdOpts []pagerduty.ClientOptions
-	if u := st.get("PAGERDUTY_API_URL"); u != "" {
-		pdOpts = append(pdOpts, pagerduty.WithAPIEndpoint(u))
-	}
-	services, err := httpServices(st)
-	if err != nil {
-		return err
-	}
-	// Secrets marked firebreak-rotate: service:NAME/PATH are rotated by the same configured services.
-	fbvault.Register(w, &fbvault.Activities{Client: vc.Logical(), TokenClient: fbvault.TokenClientOf(vc), Services: httpreq.Rotator{Services: services}})
-	awsiam.Register(w, &awsiam.Activities{Client: iam.NewFromConfig(awsCfg, st.iamEndpoint), Secrets: fbvault.KVStore{Client: vc.Logical()}})
-	fbslack.Register(w, &fbslack.Activities{Client: slackapi.New(st.get("SLACK_BOT_TOKEN"), slackOpts...)})
-	fbpagerduty.Register(w, &fbpagerduty.Activities{Client: pagerduty.NewClient(st.get("PAGERDUTY_TOKEN"), pdOpts...), From: st.get("PAGERDUTY_FROM")})
-	evidence.Register(w, &evidence.Activities{Store: store})
-	httpreq.Register(w, &httpreq.Activities{Services: services})
-	// OIDC_ISSUER unset: oidc actions fail with NotConfigured rather than the worker refusing to start.
-	oidc.Register(w, &oidc.Activities{Issuer: st.get("OIDC_ISSUER"), ClientID: st.get("OIDC_CLIENT_ID"), ClientSecret: st.get("OIDC_CLIENT_SECRET"), Tokens: fbvault.KVReader{Client: vc.Logical()}})
-	return nil
-}
-
-// httpServices reads the services http.request may call from FIREBREAK_HTTP_SERVICES: a JSON
-// list of {"name", "base_url", "headers"}. Unset means none: the allow-list is empty.
-func httpServices(st *settings) ([]httpreq.Service, error) {
-	raw := st.get("FIREBREAK_HTTP_SERVICES")
-	if raw == "" {
-		return nil, nil
-	}
-	var services []httpreq.Service
-	if err := json.Unmarshal([]byte(raw), &services); err != nil {
-		return nil, usagef(`FIREBREAK_HTTP_SERVICES: expected a JSON list like [{"name":"edge","base_url":"https://waf.internal","headers":{"Authorization":"Bearer …"}}]: %v`, err)
-	}
-	for i, s := range services {
-		if s.Name == "" || !strings.HasPrefix(s.BaseURL, "http") {
-			return nil, usagef("FIREBREAK_HTTP_SERVICES[%d]: expected a name and an http(s) base_url", i)
-		}
-	}
-	return services, nil
-}
 
 func newWorkerCmd() *cobra.Command {
 	var evidenceDir, logLevel, metricsListen string
@@ -123,7 +51,7 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 				return err
 			}
 			defer obs.Close()
-			w, conn, err := startWorker(withObserver(ctx, obs), st, logger, evidenceDir, "")
+			w, conn, err := startWorker(observability.NewContext(ctx, obs), st, logger, evidenceDir, "")
 			if err != nil {
 				return err
 			}
@@ -140,84 +68,26 @@ the queue. Drill inputs are refused here. SIGINT/SIGTERM drain in-flight activit
 	return cmd
 }
 
-// openEvidenceStore opens the evidence chain: S3 with Object Lock when
-// FIREBREAK_EVIDENCE_S3=s3://bucket/prefix (credentials and AWS_ENDPOINT_URL_S3 from the AWS
-// default chain; FIREBREAK_EVIDENCE_RETAIN, default 7 years; FIREBREAK_S3_PATH_STYLE=true for
-// S3-compatible stores), else the append-only file in dir.
+// openEvidenceStore opens the evidence chain: S3 with Object Lock (FIREBREAK_EVIDENCE_S3), else
+// the append-only file in dir (service.OpenEvidenceStore).
 func openEvidenceStore(ctx context.Context, st *settings, dir string) (evidence.Store, error) {
-	raw := st.get("FIREBREAK_EVIDENCE_S3")
-	if raw == "" {
-		v := st.get("FIREBREAK_EVIDENCE_KEY")
-		if v == "" {
-			return evidence.OpenFileStore(dir)
-		}
-		k, err := workflows.ParseDecisionKey(v) // the same encoding: base64 of an Ed25519 seed
-		if err != nil {
-			return nil, usagef("FIREBREAK_EVIDENCE_KEY: %v", err)
-		}
-		return evidence.OpenSignedFileStore(dir, k)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "s3" || u.Host == "" {
-		return nil, usagef("FIREBREAK_EVIDENCE_S3: expected s3://bucket/prefix, found %q", raw)
-	}
-	var retain time.Duration
-	if r := st.get("FIREBREAK_EVIDENCE_RETAIN"); r != "" {
-		if retain, err = time.ParseDuration(r); err != nil || retain <= 0 {
-			return nil, usagef("FIREBREAK_EVIDENCE_RETAIN: expected a duration like 61320h, found %q", r)
-		}
-	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, st.awsLoadOptions()...)
-	if err != nil {
-		return nil, fmt.Errorf("aws configuration for the evidence store: %w", err)
-	}
-	client := s3.NewFromConfig(awsCfg, st.s3Endpoint, func(o *s3.Options) { o.UsePathStyle = st.get("FIREBREAK_S3_PATH_STYLE") == "true" })
-	return evidence.OpenS3Store(ctx, client, u.Host, strings.TrimPrefix(u.Path, "/"), retain)
+	return service.OpenEvidenceStore(ctx, st.conf(), dir)
 }
 
-// startWorker starts the production worker. It runs only plans its own library compiles:
-// the bundled playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS), which must
-// be the front end's too.
+// startWorker starts the production worker (service.StartWorker), trusting the decision keys
+// and approvers of the settings. It runs only plans its own library compiles: the bundled
+// playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS), which must be the
+// front end's too.
 func startWorker(ctx context.Context, st *settings, logger *slog.Logger, evidenceDir, playbookDir string) (worker.Worker, *temporalConn, error) {
-	if playbookDir == "" {
-		playbookDir = st.get("FIREBREAK_PLAYBOOKS")
+	trust := func() ([]ed25519.PublicKey, workflows.Option, error) {
+		keys, err := workerDecisionKeys(st, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		approvers, err := workerApprovers(st)
+		return keys, approvers, err
 	}
-	lib, err := playbooks.LoadLibrary(playbookDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Who approves an irreversible single action is the worker's configuration, not the
-	// caller's: the worker recompiles an action plan with these roles.
-	lib.SetActionApproveRoles(strings.Split(st.get("FIREBREAK_APPROVE_ROLE"), ","))
-	store, err := openEvidenceStore(ctx, st, evidenceDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	conn, err := dialTemporal(ctx, st, logger)
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, err := workerDecisionKeys(st, logger)
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	approvers, err := workerApprovers(st)
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	w := worker.New(conn.Client, workflows.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.Register(w, workflows.WithDecisionKeys(keys...), approvers, workflows.WithLibrary(lib))
-	if err := registerProduction(ctx, st, w, store, logger); err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	if err := w.Start(); err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("starting the worker: %w", err)
-	}
-	return w, conn, nil
+	return service.StartWorker(ctx, serviceOptions(ctx, st, logger), service.WorkerOptions{EvidenceDir: evidenceDir, PlaybookDir: playbookDir, Trust: trust})
 }
 
 // production is a connection to Temporal for a real run: TEMPORAL_ADDRESS, or else an
@@ -380,24 +250,6 @@ func printRun(w io.Writer, card drills.Scorecard, asJSON bool) error {
 	return nil
 }
 
-// logger logs at level to w, as text, or as JSON lines when FIREBREAK_LOG_FORMAT=json (for
-// log pipelines in production). The SDK's own records carry the workflow, run and activity.
-func (s *settings) logger(w io.Writer, level string) (*slog.Logger, error) {
-	l, err := parseLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	opts := &slog.HandlerOptions{Level: l}
-	switch f := s.get("FIREBREAK_LOG_FORMAT"); f {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	default:
-		return nil, usagef("FIREBREAK_LOG_FORMAT: expected text or json, found %q", f)
-	}
-}
-
 func contextOf(cmd *cobra.Command) context.Context {
 	if ctx := cmd.Context(); ctx != nil {
 		return ctx
@@ -421,4 +273,10 @@ func requesterFlag(cmd *cobra.Command, dst *string) {
 		def = currentUser()
 	}
 	cmd.Flags().StringVar(dst, "requested-by", def, "who starts this run, by their directory subject name (FIREBREAK_REQUESTER; default: the login name); approvers must be someone else. With a Temporal client certificate (TEMPORAL_TLS_CERT) it must name its subject; otherwise the run records it as claimed")
+}
+
+// requesterAuthOf checks --requested-by against the caller's Temporal client certificate
+// (service.RequesterAuth): "mtls:<common name>", or "claimed" when nothing authenticates them.
+func requesterAuthOf(st *settings, requestedBy string) (string, error) {
+	return service.RequesterAuth(st.conf(), requestedBy)
 }

@@ -1,4 +1,4 @@
-package main
+package service
 
 import (
 	"context"
@@ -13,20 +13,21 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	fbvault "github.com/firebreak-dev/firebreak/activities/vault"
+	"github.com/firebreak-dev/firebreak/config"
 )
 
-// Vault login methods, in the order vaultClient tries them.
+// Vault login methods, in the order VaultClient tries them.
 const (
-	vaultAuthToken      = "token"
-	vaultAuthAppRole    = "approle"
-	vaultAuthKubernetes = "kubernetes"
-	vaultAuthNone       = "none"
+	VaultAuthToken      = "token"
+	VaultAuthAppRole    = "approle"
+	VaultAuthKubernetes = "kubernetes"
+	VaultAuthNone       = "none"
 )
 
 // defaultK8sTokenPath is where Kubernetes mounts a pod's service-account token.
 const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 
-// vaultClient builds the Vault client from the SDK's own environment (VAULT_ADDR,
+// VaultClient builds the Vault client from the SDK's own environment (VAULT_ADDR,
 // VAULT_NAMESPACE, VAULT_CACERT…) and authenticates it with the first of:
 //
 //   - VAULT_TOKEN, as the SDK reads it;
@@ -36,14 +37,20 @@ const defaultK8sTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token
 //
 // A token obtained by logging in is kept alive until ctx ends by the SDK's LifetimeWatcher,
 // which renews it and logs in again when it can no longer be renewed. It returns the client
-// and the method used (vaultAuthNone when nothing is configured).
-func vaultClient(ctx context.Context, st *settings, logger *slog.Logger) (*vaultapi.Client, string, error) {
+// and the method used (VaultAuthNone when nothing is configured).
+func VaultClient(ctx context.Context, st *config.Settings, logger *slog.Logger) (*vaultapi.Client, string, error) {
 	cfg := vaultapi.DefaultConfig()
 	if cfg.Error != nil {
 		return nil, "", fmt.Errorf("vault configuration: %w", cfg.Error)
 	}
-	if err := st.vaultFileConfig(cfg); err != nil { // firebreak.yaml's vault.address and ca_cert
-		return nil, "", err
+	// firebreak.yaml's vault.address and ca_cert, where VAULT_ADDR and VAULT_CACERT do not set them.
+	if a := st.FileOnly("VAULT_ADDR"); a != "" {
+		cfg.Address = a
+	}
+	if ca := st.FileOnly("VAULT_CACERT"); ca != "" {
+		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACert: ca}); err != nil {
+			return nil, "", config.Usagef("vault.ca_cert %s: %v", ca, err)
+		}
 	}
 	// Keep a connection per accessor lookup an inventory has in flight; the SDK's pool keeps
 	// GOMAXPROCS+1, and a scan of Vault's tokens would otherwise open and close connections.
@@ -54,9 +61,11 @@ func vaultClient(ctx context.Context, st *settings, logger *slog.Logger) (*vault
 	if err != nil {
 		return nil, "", fmt.Errorf("vault client: %w", err)
 	}
-	st.vaultFileNamespace(c)
+	if ns := st.FileOnly("VAULT_NAMESPACE"); ns != "" { // vault.namespace
+		c.SetNamespace(ns)
+	}
 	if c.Token() != "" {
-		return c, vaultAuthToken, nil
+		return c, VaultAuthToken, nil
 	}
 	login, method, err := vaultLoginFrom(st)
 	if err != nil || login == nil {
@@ -74,29 +83,29 @@ func vaultClient(ctx context.Context, st *settings, logger *slog.Logger) (*vault
 type vaultLogin func(ctx context.Context, c *vaultapi.Client) (*vaultapi.Secret, error)
 
 // vaultLoginFrom chooses the login method from the settings; nil when none is set.
-func vaultLoginFrom(st *settings) (vaultLogin, string, error) {
-	if roleID, secretID := st.get("VAULT_ROLE_ID"), st.get("VAULT_SECRET_ID"); roleID != "" || secretID != "" {
+func vaultLoginFrom(st *config.Settings) (vaultLogin, string, error) {
+	if roleID, secretID := st.Get("VAULT_ROLE_ID"), st.Get("VAULT_SECRET_ID"); roleID != "" || secretID != "" {
 		if roleID == "" || secretID == "" {
-			return nil, vaultAuthAppRole, usagef("vault AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID; only one is set")
+			return nil, VaultAuthAppRole, config.Usagef("vault AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID; only one is set")
 		}
-		mount := st.getOr("VAULT_APPROLE_MOUNT", "approle")
-		return vaultLoginAt(vaultAuthAppRole, "auth/"+mount+"/login", func() (map[string]any, error) {
+		mount := st.GetOr("VAULT_APPROLE_MOUNT", "approle")
+		return vaultLoginAt(VaultAuthAppRole, "auth/"+mount+"/login", func() (map[string]any, error) {
 			return map[string]any{"role_id": roleID, "secret_id": secretID}, nil
-		}), vaultAuthAppRole, nil
+		}), VaultAuthAppRole, nil
 	}
-	if role := st.get("VAULT_K8S_ROLE"); role != "" {
-		mount := st.getOr("VAULT_K8S_MOUNT", "kubernetes")
-		path := st.getOr("VAULT_K8S_TOKEN_PATH", defaultK8sTokenPath)
-		return vaultLoginAt(vaultAuthKubernetes, "auth/"+mount+"/login", func() (map[string]any, error) {
+	if role := st.Get("VAULT_K8S_ROLE"); role != "" {
+		mount := st.GetOr("VAULT_K8S_MOUNT", "kubernetes")
+		path := st.GetOr("VAULT_K8S_TOKEN_PATH", defaultK8sTokenPath)
+		return vaultLoginAt(VaultAuthKubernetes, "auth/"+mount+"/login", func() (map[string]any, error) {
 			// Re-read on every login: the kubelet rotates projected service-account tokens.
 			jwt, err := os.ReadFile(path)
 			if err != nil {
 				return nil, fmt.Errorf("vault kubernetes login: reading the service-account token: %w", err)
 			}
 			return map[string]any{"role": role, "jwt": strings.TrimSpace(string(jwt))}, nil
-		}), vaultAuthKubernetes, nil
+		}), VaultAuthKubernetes, nil
 	}
-	return nil, vaultAuthNone, nil
+	return nil, VaultAuthNone, nil
 }
 
 func vaultLoginAt(method, path string, body func() (map[string]any, error)) vaultLogin {
@@ -171,5 +180,19 @@ func keepVaultLogin(ctx context.Context, c *vaultapi.Client, login vaultLogin, s
 			}
 			backoff = min(2*backoff, time.Minute)
 		}
+	}
+}
+
+// VaultKV reads KV v2 secrets with c, for the vault: references of firebreak.yaml.
+func VaultKV(c *vaultapi.Client) config.VaultKV {
+	return func(ctx context.Context, mount, path string) (map[string]any, error) {
+		s, err := c.KVv2(mount).Get(ctx, path)
+		if errors.Is(err, vaultapi.ErrSecretNotFound) {
+			return nil, config.ErrSecretNotFound
+		}
+		if err != nil {
+			return nil, errors.New(fbvault.DescribeError(err))
+		}
+		return s.Data, nil
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package service_test
 
 import (
 	"crypto/ecdsa"
@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/service"
 )
 
 func writeTestCert(t *testing.T, dir string) (certFile, keyFile string) {
@@ -55,7 +58,7 @@ func TestClusterAuth(t *testing.T) {
 				t.Setenv(k, tc.env[k])
 			}
 			var o client.Options
-			err := clusterAuth(envSettings(), &o)
+			err := service.ClusterAuth(&config.Settings{Env: os.LookupEnv}, &o)
 			if tc.errPart != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errPart) {
 					t.Fatalf("err %v, want %q", err, tc.errPart)

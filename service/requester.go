@@ -1,34 +1,36 @@
-package main
+package service
 
 import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
 	"strings"
+
+	"github.com/firebreak-dev/firebreak/config"
 )
 
-// requesterAuthOf checks --requested-by against the identity the caller authenticated to
+// RequesterAuth checks --requested-by against the identity the caller authenticated to
 // Temporal with, where there is one: the subject of the client certificate
 // (TEMPORAL_TLS_CERT) — its common name, an email address it names, or that address's local
 // part. It returns how the requester was established ("mtls:<common name>"), or "claimed"
 // when nothing authenticates the caller (no certificate; a Temporal API key carries no
 // identity firebreak can read), and a usage error when the certificate is someone else's.
-func requesterAuthOf(st *settings, requestedBy string) (string, error) {
-	certFile := st.get("TEMPORAL_TLS_CERT")
+func RequesterAuth(st *config.Settings, requestedBy string) (string, error) {
+	certFile := st.Get("TEMPORAL_TLS_CERT")
 	if certFile == "" {
 		return "claimed", nil
 	}
 	b, err := os.ReadFile(certFile)
 	if err != nil {
-		return "", usagef("TEMPORAL_TLS_CERT: %v", err)
+		return "", config.Usagef("TEMPORAL_TLS_CERT: %v", err)
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil {
-		return "", usagef("TEMPORAL_TLS_CERT %s: expected a PEM certificate", certFile)
+		return "", config.Usagef("TEMPORAL_TLS_CERT %s: expected a PEM certificate", certFile)
 	}
 	cert, err := x509.ParseCertificate(blk.Bytes)
 	if err != nil {
-		return "", usagef("TEMPORAL_TLS_CERT %s: %v", certFile, err)
+		return "", config.Usagef("TEMPORAL_TLS_CERT %s: %v", certFile, err)
 	}
 	names := []string{cert.Subject.CommonName}
 	for _, e := range cert.EmailAddresses {
@@ -41,5 +43,5 @@ func requesterAuthOf(st *settings, requestedBy string) (string, error) {
 			return "mtls:" + cert.Subject.CommonName, nil
 		}
 	}
-	return "", usagef("--requested-by %q, but your Temporal client certificate (TEMPORAL_TLS_CERT) is %s's: a run is started in the name of who authenticated; leave --requested-by out or give %q", requestedBy, cert.Subject.CommonName, cert.Subject.CommonName)
+	return "", config.Usagef("--requested-by %q, but your Temporal client certificate (TEMPORAL_TLS_CERT) is %s's: a run is started in the name of who authenticated; leave --requested-by out or give %q", requestedBy, cert.Subject.CommonName, cert.Subject.CommonName)
 }

@@ -1,13 +1,16 @@
-package main
+package service_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/firebreak-dev/firebreak/config"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -26,14 +29,14 @@ func TestVaultClientFromEnv(t *testing.T) {
 		name, method, wantErr string
 		env                   map[string]string
 	}{
-		{name: "token", method: vaultAuthToken, env: map[string]string{"VAULT_TOKEN": sb.Vault.RootToken()}},
-		{name: "approle", method: vaultAuthAppRole, env: map[string]string{"VAULT_ROLE_ID": testenv.VaultAppRoleID, "VAULT_SECRET_ID": testenv.VaultAppRoleSecretID}},
+		{name: "token", method: service.VaultAuthToken, env: map[string]string{"VAULT_TOKEN": sb.Vault.RootToken()}},
+		{name: "approle", method: service.VaultAuthAppRole, env: map[string]string{"VAULT_ROLE_ID": testenv.VaultAppRoleID, "VAULT_SECRET_ID": testenv.VaultAppRoleSecretID}},
 		{name: "approle half configured", wantErr: "needs both", env: map[string]string{"VAULT_ROLE_ID": testenv.VaultAppRoleID}},
 		{name: "approle wrong secret", wantErr: "invalid role or secret ID", env: map[string]string{"VAULT_ROLE_ID": testenv.VaultAppRoleID, "VAULT_SECRET_ID": "wrong"}},
-		{name: "kubernetes", method: vaultAuthKubernetes, env: map[string]string{"VAULT_K8S_ROLE": testenv.VaultK8sRole, "VAULT_K8S_TOKEN_PATH": jwt}},
+		{name: "kubernetes", method: service.VaultAuthKubernetes, env: map[string]string{"VAULT_K8S_ROLE": testenv.VaultK8sRole, "VAULT_K8S_TOKEN_PATH": jwt}},
 		{name: "kubernetes wrong role", wantErr: "permission denied", env: map[string]string{"VAULT_K8S_ROLE": "other", "VAULT_K8S_TOKEN_PATH": jwt}},
 		{name: "kubernetes no token file", wantErr: "service-account token", env: map[string]string{"VAULT_K8S_ROLE": testenv.VaultK8sRole, "VAULT_K8S_TOKEN_PATH": jwt + ".missing"}},
-		{name: "nothing", method: vaultAuthNone},
+		{name: "nothing", method: service.VaultAuthNone},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,7 +50,7 @@ func TestVaultClientFromEnv(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			c, method, err := vaultClient(ctx, envSettings(), newDiscardLogger())
+			c, method, err := service.VaultClient(ctx, &config.Settings{Env: os.LookupEnv}, slog.New(slog.DiscardHandler))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v; expected %q", err, tc.wantErr)
@@ -60,7 +63,7 @@ func TestVaultClientFromEnv(t *testing.T) {
 			if err != nil || method != tc.method {
 				t.Fatalf("method %s, error %v; expected %s", method, err, tc.method)
 			}
-			if method == vaultAuthNone {
+			if method == service.VaultAuthNone {
 				return
 			}
 			if _, err := c.Auth().Token().LookupSelfWithContext(ctx); err != nil {
@@ -77,7 +80,7 @@ func TestVaultClientFromEnv(t *testing.T) {
 	t.Setenv("VAULT_SECRET_ID", testenv.VaultAppRoleSecretID)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	c, _, err := vaultClient(ctx, envSettings(), newDiscardLogger())
+	c, _, err := service.VaultClient(ctx, &config.Settings{Env: os.LookupEnv}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

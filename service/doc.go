@@ -1,0 +1,14 @@
+// Package service is what a running firebreak process is made of besides its flags and its
+// output: its connection to Temporal (the payload codec and its key, mTLS or an API key, an
+// embedded server when cmd hands it one), the Vault login of a worker, the production
+// worker with every activity bound to the endpoints the settings name, the evidence store,
+// Slack Socket Mode for the front end, and the codec server's options.
+//
+// It takes its configuration as *config.Settings, resolved once by cmd, and reads no flags
+// and no environment of its own (the SDKs' own loaders aside: vaultapi.DefaultConfig,
+// awsconfig.LoadDefaultConfig). It may import config, runs, workflows, playbooks,
+// activities/*, chatops and codecserver, the vendors' SDKs and the Temporal SDK; never
+// testenv, drills or observability (cmd passes the observer's hook in), and never the
+// Temporal server, which the production build (-tags noserver) leaves out. Only cmd
+// imports it.
+package service
