@@ -466,8 +466,8 @@ func (r *rig) runIDs(id string, n int) []string {
 }
 
 // watch polls the workflows ids (a run's and its batches', the run first); when one's workflow
-// task has failed or timed out three times in a row it records the first failure's workflow,
-// cause and message, terminates the run (its batches with it) and cancels ctx, so a run that
+// task has failed or timed out three times in a row it records the time of its first workflow
+// task failure and the last one's workflow, cause and message, terminates the run (its batches with it) and cancels ctx, so a run that
 // can never finish is reported rather than waited for.
 func (r *rig) watch(ctx context.Context, cancel context.CancelFunc, ids []string) (ref *refusal, stop func()) {
 	ref = &refusal{}
@@ -494,16 +494,20 @@ func (r *rig) watch(ctx context.Context, cancel context.CancelFunc, ids []string
 					if err != nil {
 						break
 					}
+					// The last failure is the one that keeps happening; ref.at is the first, when
+					// the run stopped making progress.
 					if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
 						_ = workflows.DecodeMessage(ctx, r.codec, ev)
-						ref.at = ev.GetEventTime().AsTime()
-						ref.reason = id + ": " + a.GetCause().String() + ": " + a.GetFailure().GetMessage()
-						break
+						if ref.at.IsZero() {
+							ref.at = ev.GetEventTime().AsTime()
+						}
+						ref.reason = fmt.Sprintf("%s: workflow task failed at event %d of %d: %s: %s", id, ev.GetEventId(), d.GetWorkflowExecutionInfo().GetHistoryLength(), a.GetCause(), a.GetFailure().GetMessage())
 					}
 					if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
-						ref.at = ev.GetEventTime().AsTime()
+						if ref.at.IsZero() {
+							ref.at = ev.GetEventTime().AsTime()
+						}
 						ref.reason = fmt.Sprintf("%s: workflow task timed out (%s) at event %d of %d", id, a.GetTimeoutType(), ev.GetEventId(), d.GetWorkflowExecutionInfo().GetHistoryLength())
-						break
 					}
 				}
 				_ = r.c.TerminateWorkflow(context.Background(), ids[0], "", "benchmark: workflow task keeps failing: "+ref.reason)

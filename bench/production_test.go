@@ -173,6 +173,7 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 		mr.refused = refused.reason
 		mr.wall = refused.at.Sub(t0)
 		err = nil
+		tb.Logf("production run %s refused (%s); worker log:\n%s", id, refused.reason, tail(pw.logs(), 8000))
 	}
 	var memErr error
 	mr.mem, memErr = mem.stop()
