@@ -791,6 +791,11 @@ func BenchmarkMassDeprovision(b *testing.B) {
 		rl := sb.LimitRates(limits)
 		mr := r.run(b, sb, rusers, true, fmt.Sprintf("mass-%d-limited", i))
 		rl.Clear()
+		if mr.refused != "" {
+			b.Errorf("the rate-limited run of %d users did not complete: the server refused its workflow task from %v on: %s", rn, mr.wall.Round(time.Millisecond), mr.refused)
+		} else if mr.result.Outcome != workflows.OutcomeContained {
+			b.Errorf("the rate-limited run of %d users: outcome %q, want contained: %s", rn, mr.result.Outcome, mr.result.Error)
+		}
 		doubled := deprovisioned(b, sb, rusers, false)
 		sb.Close()
 		iamOK, iamThrottled := rl.Counts("iam")
