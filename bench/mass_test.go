@@ -49,6 +49,8 @@ var (
 	massHeapProfile = flag.String("mass.heapprofile", "", "BenchmarkMassDeprovision: write the worker processes' heap profiles at their peak into this directory")
 	massProduction  = flag.Bool("mass.production", true, "BenchmarkMassDeprovision: also run the playbook on `firebreak worker` built with -tags noserver, the production worker, and report its memory")
 	massVaultRate   = flag.Float64("mass.vault-rate", testenv.DefaultRateLimits().Vault.PerSecond, "rate-limited run: Vault requests a second (burst the same)")
+	massCompare     = flag.Bool("mass.compare", true, "BenchmarkMassDeprovision: run the interpreter and the hand-written workflow and report their ratio (false: only the production and rate-limited runs the other flags ask for)")
+	massRunTimeout  = flag.Duration("mass.run-timeout", 30*time.Minute, "BenchmarkMassDeprovision: how long one run may take before the bench gives up on it (10,000 developers need more than the default; so does -timeout)")
 )
 
 // massConcurrency is the playbook's concurrency per foreach step; the hand-written workflow
@@ -319,14 +321,14 @@ func (r *rig) run(tb testing.TB, sb *testenv.Sandbox, users []string, interp boo
 	tb.Helper()
 	cw := r.startWorker(tb, sb)
 	mem := sampleMemory(cw.cmd.Process.Pid) // its first sample is the worker ready and idle
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), *massRunTimeout)
 	defer cancel()
 	opts := client.StartWorkflowOptions{ID: id, TaskQueue: r.queue}
 	mr := massRun{mode: "hand-written"}
 	t0 := time.Now()
 	var run client.WorkflowRun
 	var err error
-	refused, stopWatch := r.watch(ctx, cancel, id)
+	refused, stopWatch := r.watch(ctx, cancel, r.runIDs(id, len(users)))
 	if interp {
 		mr.mode = "interpreter"
 		list := make([]any, len(users))
@@ -447,10 +449,27 @@ type refusal struct {
 	at     time.Time
 }
 
-// watch polls workflow id; when its workflow task has failed three times in a row it records
-// the first failure's cause and message, terminates the run and cancels ctx, so a run that can
-// never finish is reported rather than waited for.
-func (r *rig) watch(ctx context.Context, cancel context.CancelFunc, id string) (ref *refusal, stop func()) {
+// runIDs is the workflow id of a run of n users and, when the run splits the list into batch
+// runs (workflows.SplitBatches), each batch's.
+func (r *rig) runIDs(id string, n int) []string {
+	ids := []string{id}
+	users := make([]any, n)
+	for i := range users {
+		users[i] = "u"
+	}
+	if _, size := workflows.SplitBatches(*r.plan, map[string]any{"users": users, "reason": "benchmark"}, r.batch); size > 0 {
+		for i := range (n + size - 1) / size {
+			ids = append(ids, workflows.BatchWorkflowID(id, i))
+		}
+	}
+	return ids
+}
+
+// watch polls the workflows ids (a run's and its batches', the run first); when one's workflow
+// task has failed or timed out three times in a row it records the time of its first workflow
+// task failure and the last one's workflow, cause and message, terminates the run (its batches with it) and cancels ctx, so a run that
+// can never finish is reported rather than waited for.
+func (r *rig) watch(ctx context.Context, cancel context.CancelFunc, ids []string) (ref *refusal, stop func()) {
 	ref = &refusal{}
 	ctx, stopWatch := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -464,31 +483,37 @@ func (r *rig) watch(ctx context.Context, cancel context.CancelFunc, id string) (
 				return
 			case <-tick.C:
 			}
-			d, err := r.c.DescribeWorkflowExecution(ctx, id, "")
-			if err != nil || d.GetPendingWorkflowTask().GetAttempt() < 3 {
-				continue
+			for _, id := range ids {
+				d, err := r.c.DescribeWorkflowExecution(ctx, id, "")
+				if err != nil || d.GetPendingWorkflowTask().GetAttempt() < 3 {
+					continue
+				}
+				it := r.c.GetWorkflowHistory(ctx, id, "", false, 0)
+				for it.HasNext() {
+					ev, err := it.Next()
+					if err != nil {
+						break
+					}
+					// The last failure is the one that keeps happening; ref.at is the first, when
+					// the run stopped making progress.
+					if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+						_ = workflows.DecodeMessage(ctx, r.codec, ev)
+						if ref.at.IsZero() {
+							ref.at = ev.GetEventTime().AsTime()
+						}
+						ref.reason = fmt.Sprintf("%s: workflow task failed at event %d of %d: %s: %s", id, ev.GetEventId(), d.GetWorkflowExecutionInfo().GetHistoryLength(), a.GetCause(), a.GetFailure().GetMessage())
+					}
+					if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
+						if ref.at.IsZero() {
+							ref.at = ev.GetEventTime().AsTime()
+						}
+						ref.reason = fmt.Sprintf("%s: workflow task timed out (%s) at event %d of %d", id, a.GetTimeoutType(), ev.GetEventId(), d.GetWorkflowExecutionInfo().GetHistoryLength())
+					}
+				}
+				_ = r.c.TerminateWorkflow(context.Background(), ids[0], "", "benchmark: workflow task keeps failing: "+ref.reason)
+				cancel()
+				return
 			}
-			it := r.c.GetWorkflowHistory(ctx, id, "", false, 0)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					break
-				}
-				if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
-					_ = workflows.DecodeMessage(ctx, r.codec, ev)
-					ref.at = ev.GetEventTime().AsTime()
-					ref.reason = a.GetCause().String() + ": " + a.GetFailure().GetMessage()
-					break
-				}
-				if a := ev.GetWorkflowTaskTimedOutEventAttributes(); a != nil {
-					ref.at = ev.GetEventTime().AsTime()
-					ref.reason = "workflow task timed out (" + a.GetTimeoutType().String() + ")"
-					break
-				}
-			}
-			_ = r.c.TerminateWorkflow(context.Background(), id, "", "benchmark: workflow task keeps failing: "+ref.reason)
-			cancel()
-			return
 		}
 	}()
 	return ref, func() { stopWatch(); <-done }
@@ -713,25 +738,27 @@ func BenchmarkMassDeprovision(b *testing.B) {
 	n := *massN
 	users := testenv.MassDeveloperNames(n)
 	for i := 0; b.Loop(); i++ {
-		var runs []massRun // hand-written, then interpreter
-		for _, interp := range []bool{false, true} {
-			sb := testenv.NewSandbox(testenv.MassOrg(n))
-			mr := r.run(b, sb, users, interp, fmt.Sprintf("mass-%d-%v", i, interp))
-			doubled := deprovisioned(b, sb, users, false)
-			sb.Close()
-			logMassRun(b, mr, n, doubled)
-			runs = append(runs, mr)
-		}
-		hand, interp := runs[0], runs[1]
-		b.ReportMetric(interp.wall.Seconds(), "interp-s")
-		b.ReportMetric(hand.wall.Seconds(), "hand-s")
-		b.ReportMetric(interp.wall.Seconds()/hand.wall.Seconds(), "time-ratio")
-		b.ReportMetric(float64(interp.peakRSS)/(1<<20), "interp-worker-MB")
-		b.ReportMetric(float64(hand.peakRSS)/(1<<20), "hand-worker-MB")
-		b.ReportMetric(float64(interp.events), "interp-events")
-		b.ReportMetric(float64(hand.events), "hand-events")
-		if interp.refused != "" {
-			b.Errorf("the interpreter's run of %d users did not complete: %s", n, interp.refused)
+		if *massCompare {
+			var runs []massRun // hand-written, then interpreter
+			for _, interp := range []bool{false, true} {
+				sb := testenv.NewSandbox(testenv.MassOrg(n))
+				mr := r.run(b, sb, users, interp, fmt.Sprintf("mass-%d-%v", i, interp))
+				doubled := deprovisioned(b, sb, users, false)
+				sb.Close()
+				logMassRun(b, mr, n, doubled)
+				runs = append(runs, mr)
+			}
+			hand, interp := runs[0], runs[1]
+			b.ReportMetric(interp.wall.Seconds(), "interp-s")
+			b.ReportMetric(hand.wall.Seconds(), "hand-s")
+			b.ReportMetric(interp.wall.Seconds()/hand.wall.Seconds(), "time-ratio")
+			b.ReportMetric(float64(interp.peakRSS)/(1<<20), "interp-worker-MB")
+			b.ReportMetric(float64(hand.peakRSS)/(1<<20), "hand-worker-MB")
+			b.ReportMetric(float64(interp.events), "interp-events")
+			b.ReportMetric(float64(hand.events), "hand-events")
+			if interp.refused != "" {
+				b.Errorf("the interpreter's run of %d users did not complete: %s", n, interp.refused)
+			}
 		}
 
 		// The memory figure: the production worker, `firebreak worker` built with -tags
@@ -764,6 +791,11 @@ func BenchmarkMassDeprovision(b *testing.B) {
 		rl := sb.LimitRates(limits)
 		mr := r.run(b, sb, rusers, true, fmt.Sprintf("mass-%d-limited", i))
 		rl.Clear()
+		if mr.refused != "" {
+			b.Errorf("the rate-limited run of %d users did not complete: the server refused its workflow task from %v on: %s", rn, mr.wall.Round(time.Millisecond), mr.refused)
+		} else if mr.result.Outcome != workflows.OutcomeContained {
+			b.Errorf("the rate-limited run of %d users: outcome %q, want contained: %s", rn, mr.result.Outcome, mr.result.Error)
+		}
 		doubled := deprovisioned(b, sb, rusers, false)
 		sb.Close()
 		iamOK, iamThrottled := rl.Counts("iam")

@@ -141,19 +141,14 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 	}
 	pw := r.startProduction(tb, exe, sb)
 	mem := sampleMemory(pw.cmd.Process.Pid)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), *massRunTimeout)
 	defer cancel()
 	mr := massRun{mode: "production"}
 	t0 := time.Now()
-	refused, stopWatch := r.watch(ctx, cancel, id)
+	ids := r.runIDs(id, len(users)) // and each batch's, when the run splits the list
+	refused, stopWatch := r.watch(ctx, cancel, ids)
 	answered := make(chan struct{})
 	answerCtx, stopAnswering := context.WithCancel(ctx)
-	ids := []string{id} // and each batch's, when the run splits the list
-	if _, size := workflows.SplitBatches(*r.plan, inputs, 0); size > 0 {
-		for i := range (len(users) + size - 1) / size {
-			ids = append(ids, workflows.BatchWorkflowID(id, i))
-		}
-	}
 	go func() { defer close(answered); r.approveAll(answerCtx, ids) }()
 	// Started as the front end starts runs: the trigger signed with the bench's decision key
 	// (an unsigned one would make each gate ask one more approver).
@@ -177,6 +172,7 @@ func (r *rig) prodRun(tb testing.TB, exe string, sb *testenv.Sandbox, users []st
 		mr.refused = refused.reason
 		mr.wall = refused.at.Sub(t0)
 		err = nil
+		tb.Logf("production run %s refused (%s); worker log:\n%s", id, refused.reason, tail(pw.logs(), 8000))
 	}
 	var memErr error
 	mr.mem, memErr = mem.stop()
