@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -221,8 +222,13 @@ func (r readerCodec) Decode(p []*commonpb.Payload) ([]*commonpb.Payload, error) 
 }
 
 // DataConverter returns the SDK's default converter with payloads encrypted by c.
+//
+// Decrypting a large result (a mass deprovision's inventory of a thousand people) on a busy
+// worker can take longer than the SDK's one-second deadlock detector allows a workflow
+// goroutine, which then fails the workflow task, and each retry replays the whole history
+// again: so the detector is paused while the converter runs, as the SDK provides for codecs.
 func DataConverter(c *Codec) converter.DataConverter {
-	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c)
+	return workflow.DataConverterWithoutDeadlockDetection(converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c))
 }
 
 // FailureConverter returns the SDK's failure converter with failure messages and stack traces

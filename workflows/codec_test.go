@@ -11,6 +11,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/converter"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -201,5 +202,15 @@ func TestCodecBindsNamespace(t *testing.T) {
 	}
 	if _, err := prod.Decode(old); err != nil {
 		t.Errorf("a payload sealed before namespaces were bound should still decode: %v", err)
+	}
+}
+
+// TestDataConverterPausesDeadlockDetection: the encrypting converter is the SDK's wrapper that
+// pauses the deadlock detector while it runs (it binds to the workflow context), so decrypting
+// a large result on a busy worker does not fail the workflow task as a "potential deadlock".
+func TestDataConverterPausesDeadlockDetection(t *testing.T) {
+	dc := DataConverter(testCodec(t, "k1"))
+	if _, ok := dc.(converter.ContextAware); !ok {
+		t.Fatalf("DataConverter is %T; want the SDK's converter without deadlock detection (context aware)", dc)
 	}
 }
