@@ -204,3 +204,14 @@ func IAMEndpoint(st *config.Settings) func(*iam.Options) {
 		}
 	}
 }
+
+// DialProduction connects for a real run: to TEMPORAL_ADDRESS when it is set (the worker is
+// nil), else to an embedded server with an in-process production worker (StartWorker) that
+// the caller stops before closing the connection.
+func DialProduction(ctx context.Context, o Options, w WorkerOptions) (worker.Worker, *Conn, error) {
+	if o.Settings.Get("TEMPORAL_ADDRESS") != "" {
+		conn, err := Dial(ctx, o)
+		return nil, conn, err
+	}
+	return StartWorker(ctx, o, w)
+}
