@@ -162,22 +162,19 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	trusted := map[string][]ed25519.PublicKey{workflows.DrillTaskQueue: {workflows.NewSigner(workflows.SandboxDecisionKey()).Public()}, workflows.TaskQueue: prodKeys}
 	approvers, err := workerApprovers(st) // people deciding with their own keys, as on a production worker
 	if err != nil {
 		return err
 	}
-	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
-		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...), approvers, workflows.WithLibrary(lib))
-		if err := sb.Register(w, store); err != nil {
-			return err
-		}
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("starting the worker on %s: %w", q, err)
-		}
-		defer w.Stop()
+	queue := func(q string, keys ...ed25519.PublicKey) service.QueueWorker {
+		return service.QueueWorker{Queue: q, Options: []workflows.Option{workflows.WithDecisionKeys(keys...), approvers, workflows.WithLibrary(lib)}}
 	}
+	stopWorkers, err := service.StartWorkers(c, func(w worker.Registry) error { return sb.Register(w, store) },
+		queue(workflows.DrillTaskQueue, workflows.NewSigner(workflows.SandboxDecisionKey()).Public()), queue(workflows.TaskQueue, prodKeys...))
+	if err != nil {
+		return err
+	}
+	defer stopWorkers()
 
 	cfg, secretFile, err := devChatopsConfig(st, f, sb)
 	if err != nil {
