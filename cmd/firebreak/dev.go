@@ -109,17 +109,11 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return usagef("cannot listen on %s (--listen): %v", f.listen, err)
 	}
 	defer ln.Close()
-	srv, err := startEmbedded(ctx, embeddedOptions{
-		DBFile: filepath.Join(f.stateDir, "temporal.db"), IP: f.temporalIP, FrontendPort: f.temporalPort, Logger: logger,
-	})
+	srv, err := service.StartServer(ctx, serviceOptions(ctx, st, logger), f.stateDir, f.temporalIP, f.temporalPort)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	// SQLite creates its database, journal and shared-memory files with the umask's mode.
-	if err := service.PrivateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
-		return err
-	}
 	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
 	if err != nil {
 		return err
