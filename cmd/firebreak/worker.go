@@ -196,22 +196,16 @@ serve the run for the life of the command.`,
 			if noWait {
 				return nil
 			}
-			card := drills.Scorecard{}
-			var recorded bool
 			stopNotices := announceDecisions(ctx, cmd.ErrOrStderr(), sess.conn, st)
-			card.RunResult, recorded, err = waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
+			res, recorded, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
 			stopNotices()
 			if errors.Is(err, errStoppedWaiting) {
 				// Show how far the run got, not a blank scorecard.
 				if now, qerr := queryStatus(context.WithoutCancel(ctx), sess.conn.Client, st.WorkflowID, 5*time.Second); qerr == nil {
-					card.RunResult = now
+					res = now
 				}
 			}
-			if err != nil && !recorded { // a recorded failure says why itself: card.Error
-				card.FailureCause = err.Error()
-			}
-			card.Elapsed = runElapsed(card.RunResult)
-			card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
+			card := drills.RunScorecard(res, recorded, err) // a recorded failure says why itself
 			if err := printRun(out, card, asJSON); err != nil {
 				return err
 			}
