@@ -253,3 +253,16 @@ func LeakChecks(ctx context.Context, rc *runs.Client, sb *testenv.Sandbox, wfID,
 	}
 	return out
 }
+
+// RunScorecard is the scorecard of a real run (firebreak run): its result, why it failed when
+// the result does not say so itself (recorded is false), the run's own duration, and passed
+// when it was contained without error.
+func RunScorecard(res workflows.RunResult, recorded bool, err error) Scorecard {
+	card := Scorecard{RunResult: res}
+	if err != nil && !recorded {
+		card.FailureCause = err.Error()
+	}
+	card.Elapsed = runs.Elapsed(res)
+	card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
+	return card
+}

@@ -117,3 +117,18 @@ func DrillInputs(p *playbooks.Plan, defaults, given map[string]string) map[strin
 // DrillSubject is the subject of a drill that names none: a developer of the sandbox's
 // seeded organisation.
 const DrillSubject = "alice"
+
+// MergeReason makes the reason input (raw["reason"], as README writes it) and the reason
+// given apart (--reason) one: the input and the trigger's reason that Slack, PagerDuty and
+// the audit show. Given twice and differently, it is an error. It returns the reason.
+func MergeReason(raw map[string]string, reason string) (string, error) {
+	if given, ok := raw["reason"]; ok && reason != "" && given != reason {
+		return "", fmt.Errorf("reason given twice, as reason=%q and --reason %q; give it once", given, reason)
+	} else if ok {
+		reason = given
+	}
+	if reason != "" {
+		raw["reason"] = reason
+	}
+	return reason, nil
+}

@@ -264,3 +264,19 @@ func ClusterAuth(st *config.Settings, o *client.Options) error {
 	}
 	return nil
 }
+
+// StartServer starts o.Embedded persisted to stateDir/temporal.db, its SQLite files made
+// private (SQLite creates them with the umask's mode), for a process serving it for longer
+// than one connection (firebreak dev's; DialServer).
+func StartServer(ctx context.Context, o Options, stateDir, ip string, port int) (Server, error) {
+	db := filepath.Join(stateDir, "temporal.db")
+	srv, err := o.Embedded(ctx, EmbeddedOptions{DBFile: db, IP: ip, FrontendPort: port, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := PrivateFiles(db + "*"); err != nil {
+		_ = srv.Stop()
+		return nil, err
+	}
+	return srv, nil
+}

@@ -2,7 +2,8 @@
 // output: its connection to Temporal (the payload codec and its key, mTLS or an API key, an
 // embedded server when cmd hands it one), the Vault login of a worker, the production
 // worker with every activity bound to the endpoints the settings name, the evidence store,
-// Slack Socket Mode for the front end, and the codec server's options.
+// the front end of serve and dev (StartFront: the chatops server on HTTP and Slack Socket
+// Mode, and its shutdown), and the codec server's options.
 //
 // It takes its configuration as *config.Settings, resolved once by cmd, and reads no flags
 // and no environment of its own (the SDKs' own loaders aside: vaultapi.DefaultConfig,

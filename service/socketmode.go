@@ -25,11 +25,7 @@ func StartSocketMode(ctx context.Context, st *config.Settings, on bool, handler 
 	if err != nil {
 		return nil, err
 	}
-	opts := []slackapi.Option{slackapi.OptionAppLevelToken(appToken)}
-	if u := st.Get("SLACK_API_URL"); u != "" {
-		opts = append(opts, slackapi.OptionAPIURL(u))
-	}
-	sm := socketmode.New(slackapi.New(cfg.Slack.BotToken, opts...))
+	sm := socketmode.New(SlackClient(st, cfg.Slack.BotToken, slackapi.OptionAppLevelToken(appToken)))
 	errc := make(chan error, 1)
 	go func() {
 		err := handler.ServeSocketMode(ctx, sm)

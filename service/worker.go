@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	slackapi "github.com/slack-go/slack"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/firebreak-dev/firebreak/activities/awsiam"
@@ -203,4 +204,46 @@ func IAMEndpoint(st *config.Settings) func(*iam.Options) {
 			o.BaseEndpoint = aws.String(ep)
 		}
 	}
+}
+
+// DialProduction connects for a real run: to TEMPORAL_ADDRESS when it is set (the worker is
+// nil), else to an embedded server with an in-process production worker (StartWorker) that
+// the caller stops before closing the connection.
+func DialProduction(ctx context.Context, o Options, w WorkerOptions) (worker.Worker, *Conn, error) {
+	if o.Settings.Get("TEMPORAL_ADDRESS") != "" {
+		conn, err := Dial(ctx, o)
+		return nil, conn, err
+	}
+	return StartWorker(ctx, o, w)
+}
+
+// QueueWorker is a worker to start on Queue, registering the interpreter with Options.
+type QueueWorker struct {
+	Queue   string
+	Options []workflows.Option
+}
+
+// StartWorkers starts a worker on each queue with its activities from register; stop stops
+// them in reverse order. On an error those already started are stopped.
+func StartWorkers(c client.Client, register func(worker.Registry) error, qs ...QueueWorker) (stop func(), err error) {
+	var ws []worker.Worker
+	stop = func() {
+		for i := len(ws) - 1; i >= 0; i-- {
+			ws[i].Stop()
+		}
+	}
+	for _, q := range qs {
+		w := worker.New(c, q.Queue, worker.Options{})
+		workflows.Register(w, q.Options...)
+		if err := register(w); err != nil {
+			stop()
+			return nil, err
+		}
+		if err := w.Start(); err != nil {
+			stop()
+			return nil, fmt.Errorf("starting the worker on %s: %w", q.Queue, err)
+		}
+		ws = append(ws, w)
+	}
+	return stop, nil
 }

@@ -3,19 +3,14 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/worker"
@@ -114,17 +109,11 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 		return usagef("cannot listen on %s (--listen): %v", f.listen, err)
 	}
 	defer ln.Close()
-	srv, err := startEmbedded(ctx, embeddedOptions{
-		DBFile: filepath.Join(f.stateDir, "temporal.db"), IP: f.temporalIP, FrontendPort: f.temporalPort, Logger: logger,
-	})
+	srv, err := service.StartServer(ctx, serviceOptions(ctx, st, logger), f.stateDir, f.temporalIP, f.temporalPort)
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
-	// SQLite creates its database, journal and shared-memory files with the umask's mode.
-	if err := service.PrivateFiles(filepath.Join(f.stateDir, "temporal.db*")); err != nil {
-		return err
-	}
 	obs, err := startObserver(ctx, logger, "") // its metrics join chatops's on /metrics
 	if err != nil {
 		return err
@@ -167,49 +156,37 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, f devFlags) error {
 	if err != nil {
 		return err
 	}
-	trusted := map[string][]ed25519.PublicKey{workflows.DrillTaskQueue: {workflows.NewSigner(workflows.SandboxDecisionKey()).Public()}, workflows.TaskQueue: prodKeys}
 	approvers, err := workerApprovers(st) // people deciding with their own keys, as on a production worker
 	if err != nil {
 		return err
 	}
-	for _, q := range []string{workflows.DrillTaskQueue, workflows.TaskQueue} {
-		w := worker.New(c, q, worker.Options{})
-		workflows.Register(w, workflows.WithDecisionKeys(trusted[q]...), approvers, workflows.WithLibrary(lib))
-		if err := sb.Register(w, store); err != nil {
-			return err
-		}
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("starting the worker on %s: %w", q, err)
-		}
-		defer w.Stop()
+	queue := func(q string, keys ...ed25519.PublicKey) service.QueueWorker {
+		return service.QueueWorker{Queue: q, Options: []workflows.Option{workflows.WithDecisionKeys(keys...), approvers, workflows.WithLibrary(lib)}}
 	}
+	stopWorkers, err := service.StartWorkers(c, func(w worker.Registry) error { return sb.Register(w, store) },
+		queue(workflows.DrillTaskQueue, workflows.NewSigner(workflows.SandboxDecisionKey()).Public()), queue(workflows.TaskQueue, prodKeys...))
+	if err != nil {
+		return err
+	}
+	defer stopWorkers()
 
 	cfg, secretFile, err := devChatopsConfig(st, f, sb)
 	if err != nil {
 		return err
 	}
-	handler, err := chatops.NewServer(chatops.Options{
-		Temporal: c, Config: cfg, Slack: sb.SlackClient(), Logger: logger, Signer: signer,
-		Info: map[string]string{"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev"},
+	front, err := service.StartFront(ctx, service.FrontOptions{
+		Settings: st.conf(), Logger: logger, Listener: ln, Metrics: obs.WithMetrics, SocketMode: f.socketMode,
+		Chatops: chatops.Options{Temporal: c, Config: cfg, Slack: sb.SlackClient(), Signer: signer,
+			Info: map[string]string{"temporal": srv.FrontendHostPort(), "namespace": srv.Namespace(), "task_queue": workflows.DrillTaskQueue, "mode": "dev"}},
 	})
 	if err != nil {
 		return usageError{err}
 	}
-	defer handler.Close()
-	sockc, err := service.StartSocketMode(ctx, st.conf(), f.socketMode, handler, cfg, logger)
-	if err != nil {
-		return err
-	}
+	defer front.Close()
 	socketLine := ""
 	if f.socketMode {
 		socketLine = "  Socket Mode on (SLACK_APP_TOKEN): Slack commands and buttons also arrive over it\n"
 	}
-	hs := &http.Server{Handler: obs.WithMetrics(handler), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("http server stopped", "err", err)
-		}
-	}()
 
 	fmt.Fprintf(stdout, `firebreak dev is running
   Temporal    %s (namespace %s), state in %s
@@ -226,16 +203,10 @@ Press Ctrl-C to stop; unfinished runs resume on the next start.
 `, srv.FrontendHostPort(), srv.Namespace(), f.stateDir, ln.Addr(), workflows.DrillTaskQueue, workflows.TaskQueue, secretFile, socketLine,
 		sb.Vault.URL(), sb.IAM.URL(), sb.Slack.URL(), sb.PagerDuty.URL(), store.Path(), attachEnv(srv.FrontendHostPort(), f.stateDir))
 
-	var sockErr error
-	select {
-	case <-ctx.Done():
-	case sockErr = <-sockc:
-	}
+	err = front.Wait(ctx)
 	fmt.Fprintln(stdout, "firebreak dev: stopping")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = hs.Shutdown(shutdown)
-	return sockErr
+	front.Shutdown()
+	return err
 }
 
 // sandboxDirectory makes the sandbox organisation cfg's directory (testenv.ChatopsDirectory).
@@ -256,21 +227,7 @@ func devChatopsConfig(st *settings, f devFlags, sb *testenv.Sandbox) (chatops.Co
 	}
 	secretFile := "SLACK_SIGNING_SECRET"
 	if cfg.Slack.SigningSecret == "" {
-		secretFile = filepath.Join(f.stateDir, "dev-slack-signing-secret")
-		b, err := os.ReadFile(secretFile)
-		if errors.Is(err, os.ErrNotExist) {
-			key := make([]byte, 24)
-			if _, err := rand.Read(key); err != nil {
-				return cfg, "", err
-			}
-			b = []byte(hex.EncodeToString(key))
-			if err := os.WriteFile(secretFile, b, 0o600); err != nil {
-				return cfg, "", fmt.Errorf("dev signing secret: %w", err)
-			}
-		} else if err != nil {
-			return cfg, "", fmt.Errorf("dev signing secret: %w", err)
-		}
-		cfg.Slack.SigningSecret = strings.TrimSpace(string(b))
+		cfg.Slack.SigningSecret, secretFile, err = service.DevSigningSecret(f.stateDir)
 	}
-	return cfg, secretFile, nil
+	return cfg, secretFile, err
 }

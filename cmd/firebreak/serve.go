@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/chatops"
@@ -132,42 +129,20 @@ func runServe(ctx context.Context, stdout, stderr io.Writer, f serveFlags) error
 	}
 	defer conn.Close()
 
-	o := chatops.Options{Temporal: conn.Client, Config: cfg, Library: lib, Logger: logger, Signer: signer,
-		Info: map[string]string{"temporal": conn.Address, "task_queue": workflows.TaskQueue, "mode": "serve"}}
-	if cfg.Slack.BotToken != "" {
-		var opts []slackapi.Option
-		if u := st.get("SLACK_API_URL"); u != "" {
-			opts = append(opts, slackapi.OptionAPIURL(u))
-		}
-		o.Slack = slackapi.New(cfg.Slack.BotToken, opts...)
-	}
-	handler, err := chatops.NewServer(o)
+	front, err := service.StartFront(ctx, service.FrontOptions{
+		Settings: st.conf(), Logger: logger, Listener: ln, Metrics: obs.WithMetrics, SocketMode: f.socketMode,
+		ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second,
+		Chatops: chatops.Options{Temporal: conn.Client, Config: cfg, Library: lib, Signer: signer,
+			Info: map[string]string{"temporal": conn.Address, "task_queue": workflows.TaskQueue, "mode": "serve"}},
+	})
 	if err != nil {
 		return err
 	}
-	defer handler.Close()
-	sockc, err := service.StartSocketMode(ctx, st.conf(), f.socketMode, handler, cfg, logger)
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: obs.WithMetrics(handler), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	defer front.Close()
 	fmt.Fprintf(stdout, "firebreak serve listening on http://%s (Temporal %s)\n", ln.Addr(), conn.Address)
-	var sockErr error
-	select {
-	case <-ctx.Done():
-	case sockErr = <-sockc:
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http server: %w", err)
-		}
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_ = hs.Shutdown(shutdown)
-	handler.Wait()
-	return sockErr
+	err = front.Wait(ctx)
+	front.Shutdown()
+	return err
 }
 
 // newSlackCmd is the `firebreak slack` group; registered beside serve.

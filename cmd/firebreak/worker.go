@@ -79,6 +79,11 @@ func openEvidenceStore(ctx context.Context, st *settings, dir string) (evidence.
 // playbooks and playbookDir (else playbooks.dir, FIREBREAK_PLAYBOOKS), which must be the
 // front end's too.
 func startWorker(ctx context.Context, st *settings, logger *slog.Logger, evidenceDir, playbookDir string) (worker.Worker, *temporalConn, error) {
+	return service.StartWorker(ctx, serviceOptions(ctx, st, logger), workerOptions(st, logger, evidenceDir, playbookDir))
+}
+
+// workerOptions are the production worker's: its evidence, its playbooks and whom it trusts.
+func workerOptions(st *settings, logger *slog.Logger, evidenceDir, playbookDir string) service.WorkerOptions {
 	trust := func() ([]ed25519.PublicKey, workflows.Option, error) {
 		keys, err := workerDecisionKeys(st, logger)
 		if err != nil {
@@ -87,25 +92,19 @@ func startWorker(ctx context.Context, st *settings, logger *slog.Logger, evidenc
 		approvers, err := workerApprovers(st)
 		return keys, approvers, err
 	}
-	return service.StartWorker(ctx, serviceOptions(ctx, st, logger), service.WorkerOptions{EvidenceDir: evidenceDir, PlaybookDir: playbookDir, Trust: trust})
+	return service.WorkerOptions{EvidenceDir: evidenceDir, PlaybookDir: playbookDir, Trust: trust}
 }
 
 // production is a connection to Temporal for a real run: TEMPORAL_ADDRESS, or else an
-// embedded server with an in-process production worker for the life of the command.
+// embedded server with an in-process production worker for the life of the command
+// (service.DialProduction).
 type production struct {
 	conn *temporalConn
 	w    worker.Worker
 }
 
 func dialProduction(ctx context.Context, st *settings, logger *slog.Logger, evidenceDir, playbookDir string) (*production, error) {
-	if st.get("TEMPORAL_ADDRESS") != "" {
-		conn, err := dialTemporal(ctx, st, logger)
-		if err != nil {
-			return nil, err
-		}
-		return &production{conn: conn}, nil
-	}
-	w, conn, err := startWorker(ctx, st, logger, evidenceDir, playbookDir)
+	w, conn, err := service.DialProduction(ctx, serviceOptions(ctx, st, logger), workerOptions(st, logger, evidenceDir, playbookDir))
 	if err != nil {
 		return nil, err
 	}
@@ -167,15 +166,8 @@ serve the run for the life of the command.`,
 			if err != nil {
 				return err
 			}
-			// reason="…" (as README writes it) and --reason are the same thing: the reason input
-			// and the trigger's reason that Slack, PagerDuty and the audit show.
-			if given, ok := raw["reason"]; ok && reason != "" && given != reason {
-				return usagef("reason given twice, as reason=%q and --reason %q; give it once", given, reason)
-			} else if ok {
-				reason = given
-			}
-			if reason != "" {
-				raw["reason"] = reason
+			if reason, err = runs.MergeReason(raw, reason); err != nil {
+				return usageError{err}
 			}
 			auth, err := requesterAuthOf(conf, requestedBy)
 			if err != nil {
@@ -204,22 +196,16 @@ serve the run for the life of the command.`,
 			if noWait {
 				return nil
 			}
-			card := drills.Scorecard{}
-			var recorded bool
 			stopNotices := announceDecisions(ctx, cmd.ErrOrStderr(), sess.conn, st)
-			card.RunResult, recorded, err = waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
+			res, recorded, err := waitRun(ctx, cmd.ErrOrStderr(), sess.conn.Runs, st, timeout, sess.conn.Embedded)
 			stopNotices()
 			if errors.Is(err, errStoppedWaiting) {
 				// Show how far the run got, not a blank scorecard.
 				if now, qerr := queryStatus(context.WithoutCancel(ctx), sess.conn.Client, st.WorkflowID, 5*time.Second); qerr == nil {
-					card.RunResult = now
+					res = now
 				}
 			}
-			if err != nil && !recorded { // a recorded failure says why itself: card.Error
-				card.FailureCause = err.Error()
-			}
-			card.Elapsed = runElapsed(card.RunResult)
-			card.Passed = err == nil && card.Outcome == workflows.OutcomeContained
+			card := drills.RunScorecard(res, recorded, err) // a recorded failure says why itself
 			if err := printRun(out, card, asJSON); err != nil {
 				return err
 			}
