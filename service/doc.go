@@ -2,7 +2,9 @@
 // output: its connection to Temporal (the payload codec and its key, mTLS or an API key, an
 // embedded server when cmd hands it one), the Vault login of a worker, the production
 // worker with every activity bound to the endpoints the settings name, the evidence store,
-// Slack Socket Mode for the front end, and the codec server's options.
+// Slack Socket Mode for the front end, the codec server's options, the decision and
+// approver keys (keys.go), and the configuration file's loading (its vault: references read
+// with that login) and doctor's checks of each integration (preflight.go).
 //
 // It takes its configuration as *config.Settings, resolved once by cmd, and reads no flags
 // and no environment of its own (the SDKs' own loaders aside: vaultapi.DefaultConfig,
