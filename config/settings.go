@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/firebreak-dev/firebreak/chatops"
 	"github.com/firebreak-dev/firebreak/playbooks"
@@ -90,6 +91,27 @@ func (s *Settings) Directory() []playbooks.Identity {
 		return nil
 	}
 	return chatops.Identities(s.File.Chatops().Directory)
+}
+
+// People names people in audit records from the file's directory: any of a person's
+// identities (Slack or PagerDuty user id, email, subject) gives "subject <email>". nil
+// without a file.
+func (s *Settings) People() func(string) string {
+	if s == nil || s.File == nil {
+		return nil
+	}
+	dir := s.File.Chatops().Directory
+	return func(id string) string {
+		for _, p := range dir {
+			if id != "" && (id == p.SlackID || id == p.PagerDutyID || strings.EqualFold(id, p.Email) || id == p.Subject) {
+				if p.Email == "" {
+					return p.Subject
+				}
+				return p.Subject + " <" + p.Email + ">"
+			}
+		}
+		return ""
+	}
 }
 
 // Logger logs at level to w, as text, or as JSON lines when FIREBREAK_LOG_FORMAT=json (for

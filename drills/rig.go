@@ -99,6 +99,15 @@ type Rig struct {
 	onSnap func() // called when an evidence snapshot activity has succeeded
 }
 
+// EvidenceDir is dir, or when it is empty a new temporary directory for the evidence of a
+// command's drills (kind: "drill", "replay").
+func EvidenceDir(dir, kind string) (string, error) {
+	if dir != "" {
+		return dir, nil
+	}
+	return os.MkdirTemp("", "firebreak-"+kind+"-evidence-")
+}
+
 // Start opens the evidence store, seeds a sandbox and starts a drill worker bound to it.
 func Start(ctx context.Context, cfg Config) (*Rig, error) {
 	store, err := evidence.OpenFileStore(cfg.EvidenceDir)

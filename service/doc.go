@@ -3,7 +3,9 @@
 // embedded server when cmd hands it one), the Vault login of a worker, the production
 // worker with every activity bound to the endpoints the settings name, the evidence store,
 // the front end of serve and dev (StartFront: the chatops server on HTTP and Slack Socket
-// Mode, and its shutdown), and the codec server's options.
+// Mode, and its shutdown), the codec server's options, the decision and approver keys
+// (keys.go), and the configuration file's loading (its vault: references read with that
+// login) and doctor's checks of each integration (preflight.go).
 //
 // It takes its configuration as *config.Settings, resolved once by cmd, and reads no flags
 // and no environment of its own (the SDKs' own loaders aside: vaultapi.DefaultConfig,

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -97,34 +96,12 @@ func throwawayHint(w io.Writer, embedded bool, found int) {
 
 // exportRun reads a run's decrypted history and builds its sealed export.
 func exportRun(ctx context.Context, st *settings, conn *temporalConn, workflowID, runID string, key ed25519.PrivateKey) (*audit.Export, error) {
-	ex, err := audit.Read(ctx, conn.Runs, conn.Address, workflowID, runID, audit.Options{People: st.directoryNames()})
+	ex, err := audit.Read(ctx, conn.Runs, conn.Address, workflowID, runID, audit.Options{People: st.conf().People()})
 	if err != nil {
 		return nil, err
 	}
 	ex.Seal(key, time.Now())
 	return ex, nil
-}
-
-// directoryNames names people in audit records from firebreak.yaml's directory: any of a
-// person's identities (Slack or PagerDuty user id, email, subject) gives "subject <email>".
-// nil without a loaded configuration.
-func (s *settings) directoryNames() func(string) string {
-	lc := s.file()
-	if lc == nil {
-		return nil
-	}
-	dir := lc.file.Chatops().Directory
-	return func(id string) string {
-		for _, p := range dir {
-			if id != "" && (id == p.SlackID || id == p.PagerDutyID || strings.EqualFold(id, p.Email) || id == p.Subject) {
-				if p.Email == "" {
-					return p.Subject
-				}
-				return p.Subject + " <" + p.Email + ">"
-			}
-		}
-		return ""
-	}
 }
 
 // loadSigningKey reads an Ed25519 PKCS#8 PEM key from path; with no path it uses the state

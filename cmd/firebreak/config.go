@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/chatops"
@@ -75,12 +70,6 @@ func (s *settings) logger(w io.Writer, level string) (*slog.Logger, error) {
 	return s.conf().Logger(w, l)
 }
 
-// awsLoadOptions and iamEndpoint are the AWS SDK's options from the settings (doctor's probe).
-func (s *settings) awsLoadOptions() []func(*awsconfig.LoadOptions) error {
-	return service.AWSLoadOptions(s.conf())
-}
-func (s *settings) iamEndpoint(o *iam.Options) { service.IAMEndpoint(s.conf())(o) }
-
 // file is the loaded configuration file; nil without one.
 func (s *settings) file() *loadedConfig {
 	if s == nil {
@@ -110,14 +99,6 @@ func settingsFrom(ctx context.Context) *settings {
 // settingsOf is the settings applyConfig resolved for cmd.
 func settingsOf(cmd *cobra.Command) *settings { return settingsFrom(cmd.Context()) }
 
-// How far loadConfig goes with secret references.
-type resolveMode int
-
-const (
-	resolveAll     resolveMode = iota // env: and vault: references
-	resolveNoVault                    // drills and dev: never read production's Vault (rule 5)
-)
-
 // configPath is the file a command reads: its --config flag, else FIREBREAK_CONFIG.
 func configPath(cmd *cobra.Command) string {
 	if f := cmd.Flags().Lookup("config"); f != nil {
@@ -126,41 +107,15 @@ func configPath(cmd *cobra.Command) string {
 	return os.Getenv("FIREBREAK_CONFIG")
 }
 
-// loadConfig reads, validates and resolves the file at path. Decoding and validation
-// problems are usage errors; a reference that cannot be resolved is not.
-func loadConfig(ctx context.Context, path string, mode resolveMode, logger *slog.Logger) (*loadedConfig, error) {
-	l, err := config.Open(ctx, path, os.LookupEnv)
+// loadConfig reads, validates and resolves the file at path, with vault: references unless
+// noVault (service.LoadConfig).
+func loadConfig(ctx context.Context, path string, noVault bool, logger *slog.Logger) (*loadedConfig, error) {
+	l, err := service.LoadConfig(ctx, path, os.LookupEnv, noVault, logger)
 	if err != nil {
 		return nil, err
 	}
-	lc := &loadedConfig{file: l.File, values: l.Values, warnings: l.Warnings}
-	if mode == resolveNoVault || config.VaultReferences(l.File, os.LookupEnv) == 0 {
-		return lc, nil
-	}
-	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel() // also ends the login's renewal: the token was only needed to read
-	// The Vault client is built from the file's vault settings, resolved so far.
-	vc, method, err := vaultClient(vctx, &settings{lc: lc}, logger)
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading vault: references: %w", path, err)
-	}
-	if method == vaultAuthNone {
-		return nil, fmt.Errorf("%s: vault: references need a Vault login: set VAULT_TOKEN, vault.approle or vault.kubernetes", path)
-	}
-	if err := l.ResolveVault(vctx, os.LookupEnv, service.VaultKV(vc)); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	lc.values = l.Values
-	return lc, nil
+	return &loadedConfig{file: l.File, values: l.Values, warnings: l.Warnings}, nil
 }
-
-// vaultClient is the Vault client of the settings, logged in (service.VaultClient).
-func vaultClient(ctx context.Context, st *settings, logger *slog.Logger) (*vaultapi.Client, string, error) {
-	return service.VaultClient(ctx, st.conf(), logger)
-}
-
-// vaultAuthNone is the login method when none is configured.
-const vaultAuthNone = service.VaultAuthNone
 
 // wireConfig adds --config to the commands that run firebreak (worker, serve, dev, run,
 // action run, doctor, drill…), the `config` command group, and the hook that loads the file
@@ -193,12 +148,8 @@ func applyConfig(cmd *cobra.Command) error {
 		return nil // they read the file themselves and report on it
 	}
 	if path := configPath(cmd); path != "" {
-		mode := resolveAll
-		if top == "drill" || top == "dev" {
-			mode = resolveNoVault
-		}
 		logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-		lc, err := loadConfig(contextOf(cmd), path, mode, logger)
+		lc, err := loadConfig(contextOf(cmd), path, top == "drill" || top == "dev", logger) // drills and dev never read production's Vault (rule 5)
 		if err != nil {
 			return err
 		}
@@ -258,7 +209,7 @@ func syncFlags(cmd *cobra.Command, top string, st *settings) error {
 // does not); loaded here, its vault: references are left unread, as dev's are.
 func chatopsConfigFile(st *settings, path string) (chatops.Config, error) {
 	if lc := st.file(); lc == nil || lc.file.File() != path {
-		lc, err := loadConfig(context.Background(), path, resolveNoVault, slog.New(slog.DiscardHandler))
+		lc, err := loadConfig(context.Background(), path, true, slog.New(slog.DiscardHandler))
 		if err != nil {
 			return chatops.Config{}, err
 		}
@@ -370,13 +321,4 @@ name the file, line and column. A literal secret is a warning (an error with --s
 	}
 	cmd.AddCommand(schema, validate, show, docs)
 	return cmd
-}
-
-func isConfigError(err error) bool { return errors.As(err, new(*config.Error)) }
-
-func problemStrings(err error) []string { return config.ProblemStrings(err) }
-
-// describeConfig is a one-line summary of a loaded file for doctor.
-func describeConfig(lc *loadedConfig) string {
-	return fmt.Sprintf("%s: valid, %d settings from the file", lc.file.File(), lc.values.Len())
 }

@@ -2,95 +2,39 @@ package main
 
 import (
 	"crypto/ed25519"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/firebreak-dev/firebreak/chatops"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
 	"github.com/firebreak-dev/firebreak/workflows"
 )
 
 // decisionKeyFile is the decision key of `firebreak dev`, in its state dir.
-const decisionKeyFile = "decision.key"
+const decisionKeyFile = service.DecisionKeyFile
 
-// loadDecisionSigner returns the decision key's signer: FIREBREAK_DECISION_KEY (decision.key
-// in firebreak.yaml), else the state dir's decision.key — created there, mode 0600, when
-// create is set (firebreak dev). It returns nil, nil when there is none.
+// loadDecisionSigner is the decision key's signer, nil without one (service.DecisionSigner).
 func loadDecisionSigner(st *settings, stateDir string, create bool) (*workflows.Signer, error) {
-	k, err := loadKeyFile(st, filepath.Join(stateDir, decisionKeyFile), "FIREBREAK_DECISION_KEY", create)
-	if err != nil || k == nil {
-		return nil, err
-	}
-	return workflows.NewSigner(k), nil
+	return service.DecisionSigner(st.conf(), stateDir, create)
 }
 
-// loadKeyFile returns the Ed25519 key in the setting env (base64 of its seed), else in the
-// file at path — created there, mode 0600 in a 0700 directory, when create is set. It
-// returns nil, nil when there is none.
+// loadKeyFile is the Ed25519 key in the setting env, else in the file at path (service.LoadKeyFile).
 func loadKeyFile(st *settings, path, env string, create bool) (ed25519.PrivateKey, error) {
-	if v := st.get(env); v != "" {
-		k, err := workflows.ParseDecisionKey(v)
-		if err != nil {
-			return nil, usagef("%s: %v", env, err)
-		}
-		return k, nil
-	}
-	b, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && !create:
-		return nil, nil
-	case errors.Is(err, os.ErrNotExist):
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		if err := privateDir(filepath.Dir(path)); err != nil {
-			return nil, fmt.Errorf("key %s: %w", path, err)
-		}
-		if err := os.WriteFile(path, []byte(workflows.FormatDecisionKey(k)+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("key %s: %w", path, err)
-		}
-		return k, nil
-	case err != nil:
-		return nil, fmt.Errorf("key %s: %w", path, err)
-	}
-	k, err := workflows.ParseDecisionKey(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
+	return service.LoadKeyFile(st.conf(), path, env, create)
 }
 
-// workerDecisionKeys are the decision public keys a production worker trusts:
-// FIREBREAK_DECISION_PUBLIC_KEYS (decision.public_keys), plus extra (firebreak dev's own).
+// workerDecisionKeys are the decision public keys a production worker trusts (service.DecisionKeys).
 func workerDecisionKeys(st *settings, logger *slog.Logger, extra ...ed25519.PublicKey) ([]ed25519.PublicKey, error) {
-	keys, err := workflows.ParseDecisionPublicKeys(st.get("FIREBREAK_DECISION_PUBLIC_KEYS"))
-	if err != nil {
-		return nil, usagef("FIREBREAK_DECISION_PUBLIC_KEYS: %v", err)
-	}
-	keys = append(keys, extra...)
-	if len(keys) == 0 && logger != nil {
-		logger.Warn("no decision public key configured (decision.public_keys, FIREBREAK_DECISION_PUBLIC_KEYS): this worker counts no approval, denial or manual-step answer")
-	}
-	return keys, nil
+	return service.DecisionKeys(st.conf(), logger, extra...)
 }
 
-// workerApprovers are the people a production worker lets decide with their own keys, each
-// only as themselves: FIREBREAK_DECISION_APPROVERS (decision.approvers).
-func workerApprovers(st *settings) (workflows.Option, error) {
-	list, err := workflows.ParseApprovers(st.get("FIREBREAK_DECISION_APPROVERS"))
-	if err != nil {
-		return nil, usagef("FIREBREAK_DECISION_APPROVERS: %v", err)
-	}
-	return workflows.WithApprovers(list...), nil
-}
+// workerApprovers are the people a production worker lets decide with their own keys (service.Approvers).
+func workerApprovers(st *settings) (workflows.Option, error) { return service.Approvers(st.conf()) }
 
 func newDecideCmd(decision string) *cobra.Command {
 	var as, config, stateDir, reason string
@@ -129,15 +73,8 @@ decision key, or the person is not in the directory.`,
 			}
 			// Your own approver key first: the workers count what it signs only as you
 			// (decision.approvers), so holding it cannot make you two people.
-			var signer *workflows.Signer
-			var err error
-			if v := st.get("FIREBREAK_APPROVER_KEY"); v != "" {
-				k, err := workflows.ParseDecisionKey(v)
-				if err != nil {
-					return usagef("FIREBREAK_APPROVER_KEY: %v", err)
-				}
-				signer = workflows.NewSigner(k)
-			} else if signer, err = loadDecisionSigner(st, stateDir, false); err != nil {
+			signer, err := service.DeciderSigner(st.conf(), stateDir)
+			if err != nil {
 				return err
 			}
 			if signer == nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/firebreak-dev/firebreak/activities/preflight"
+	"github.com/firebreak-dev/firebreak/service"
 	"github.com/firebreak-dev/firebreak/testenv"
 )
 
@@ -27,17 +28,17 @@ func TestDoctorOIDCAndEvidence(t *testing.T) {
 			t.Setenv("OIDC_ISSUER", tc.issuer)
 			t.Setenv("OIDC_CLIENT_ID", tc.client)
 			t.Setenv("OIDC_CLIENT_SECRET", idp.ClientSecret())
-			got := doctorOIDC(context.Background(), envSettings(), newDiscardLogger())
+			got := service.PreflightOIDC(context.Background(), envSettings().conf(), newDiscardLogger())
 			if len(got) != 1 || got[0].Status != tc.status || testenv.ContainsCanary(got[0].Detail) {
 				t.Fatalf("%+v, want %s", got, tc.status)
 			}
 		})
 	}
-	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != preflight.OK {
+	if got := service.PreflightEvidence(context.Background(), envSettings().conf(), newDiscardLogger()); got[0].Status != preflight.OK {
 		t.Fatalf("evidence: %+v", got)
 	}
 	t.Setenv("FIREBREAK_EVIDENCE_S3", "not-a-url")
-	if got := doctorEvidence(context.Background(), envSettings(), newDiscardLogger()); got[0].Status != preflight.Failed {
+	if got := service.PreflightEvidence(context.Background(), envSettings().conf(), newDiscardLogger()); got[0].Status != preflight.Failed {
 		t.Fatalf("bad evidence config: %+v", got)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"os/user"
 	"strings"
 	"time"
@@ -110,11 +109,9 @@ func runDrills(ctx context.Context, stdout, stderr io.Writer, names []string, f 
 		return usageError{err}
 	}
 
-	evDir := f.evidenceDir
-	if evDir == "" {
-		if evDir, err = os.MkdirTemp("", "firebreak-drill-evidence-"); err != nil {
-			return err
-		}
+	evDir, err := drills.EvidenceDir(f.evidenceDir, "drill")
+	if err != nil {
+		return err
 	}
 	rg, err := startRig(ctx, logger, evDir, stderr)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -71,11 +70,9 @@ func runReplay(ctx context.Context, stdout, stderr io.Writer, wfID, runID, histo
 			return usageError{err}
 		}
 	}
-	evDir := f.evidenceDir
-	if evDir == "" {
-		if evDir, err = os.MkdirTemp("", "firebreak-replay-evidence-"); err != nil {
-			return err
-		}
+	evDir, err := drills.EvidenceDir(f.evidenceDir, "replay")
+	if err != nil {
+		return err
 	}
 	rg, err := startRig(ctx, logger, evDir, stderr)
 	if err != nil {

@@ -28,7 +28,7 @@ undelivered reports. It is a draft for the team to complete, built from the same
 				return err
 			}
 			defer conn.Close()
-			ex, err := audit.Read(ctx, conn.Runs, conn.Address, args[0], runID, audit.Options{People: settingsOf(cmd).directoryNames()})
+			ex, err := audit.Read(ctx, conn.Runs, conn.Address, args[0], runID, audit.Options{People: settingsOf(cmd).conf().People()})
 			if err != nil {
 				return err
 			}
