@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -145,7 +146,7 @@ func (c *compiler) fields(n *yaml.Node, what string, allowed []string) map[strin
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if allowed != nil && !contains(allowed, k.Value) {
+		if allowed != nil && !slices.Contains(allowed, k.Value) {
 			c.d.add(k.Line, k.Column, nearest(k.Value, allowed), "%s: unknown key %q; expected one of %s", what, k.Value, strings.Join(allowed, ", "))
 			continue
 		}
@@ -622,7 +623,7 @@ func (c *compiler) step(st *stepNode, sc scope, ancestors map[string]bool, byID 
 		}
 	}
 	if e, has := f["on_failure"]; has {
-		if !contains(onFailures, e.val.Value) {
+		if !slices.Contains(onFailures, e.val.Value) {
 			c.d.add(e.val.Line, e.val.Column, nearest(e.val.Value, onFailures), "step %s: on_failure: expected abort, continue or escalate, found %q", s.ID, e.val.Value)
 		}
 		s.OnFailure = e.val.Value
@@ -788,7 +789,7 @@ func (c *compiler) builtin(st *stepNode, act Action, lit map[string]*yaml.Node, 
 		}
 		if n, ok := lit["on_timeout"]; ok {
 			opts := []string{OnTimeoutAbort, OnTimeoutContinue, OnTimeoutEscalate}
-			if !contains(opts, n.Value) {
+			if !slices.Contains(opts, n.Value) {
 				c.d.add(n.Line, n.Column, nearest(n.Value, opts), "step %s: on_timeout: expected abort, continue or escalate, found %q", s.ID, n.Value)
 			} else {
 				rule.OnTimeout = n.Value
@@ -808,7 +809,7 @@ func (c *compiler) builtin(st *stepNode, act Action, lit map[string]*yaml.Node, 
 				c.d.add(n.Line, n.Column, "", "step %s: assignee: expected a role name like security-oncall, found %s", s.ID, kindName(n))
 			} else {
 				s.Assignee = n.Value
-				if known := knownRoles(p); len(known) > 0 && !contains(known, n.Value) {
+				if known := knownRoles(p); len(known) > 0 && !slices.Contains(known, n.Value) {
 					c.d.warn(n.Line, n.Column, nearest(n.Value, known), "step %s: assignee %q is not among the playbook's roles (%s)", s.ID, n.Value, strings.Join(known, ", "))
 				}
 			}

@@ -361,8 +361,6 @@ func keys[V any](m map[string]V) []string {
 
 // contains is slices.Contains under the name compile.go calls it by.
 
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
-
 func keyList[V any](m map[string]V) string { return strings.Join(keys(m), ", ") }
 
 // templateToCEL turns a YAML string that may hold ${{ expr }} parts into one CEL expression:

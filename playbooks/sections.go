@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -45,7 +46,7 @@ var sections = []section{
 	{key: "description", decode: func(c *compiler, e kv, b *build) { b.p.Description = c.scalar(e, "description") }},
 	{key: "severity", required: true, decode: func(c *compiler, e kv, b *build) {
 		b.p.Severity = c.scalar(e, "severity")
-		if b.p.Severity != "" && !contains(severities, b.p.Severity) {
+		if b.p.Severity != "" && !slices.Contains(severities, b.p.Severity) {
 			c.d.add(e.val.Line, e.val.Column, nearest(b.p.Severity, severities), "severity %q: expected one of %s", b.p.Severity, strings.Join(severities, ", "))
 		}
 	}},

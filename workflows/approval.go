@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -329,7 +330,7 @@ func (r *runner) applyApproval(ctx workflow.Context, req ApprovalRequest) (Appro
 	res := ApprovalResult{Step: p.Step, Granted: p.done && !p.denied, Approvals: p.Approvals, Needed: p.Needed}
 	switch {
 	case p.denied:
-		res.Message = fmt.Sprintf("%s denied %s: %s", req.Approver, p.Step, orDash(req.Reason))
+		res.Message = fmt.Sprintf("%s denied %s: %s", req.Approver, p.Step, cmp.Or(req.Reason, "-"))
 	case p.done:
 		res.Message = fmt.Sprintf("%s granted (%d of %d)", p.Step, p.Approvals, p.Needed)
 	default:
@@ -530,7 +531,7 @@ func (r *runner) runApproval(ctx workflow.Context, st playbooks.Step, args map[s
 		}
 	}
 	if p.denied {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, orDash(p.reason)), ErrApprovalDenied, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("approval %s denied by %s: %s", st.ID, p.deniedBy, cmp.Or(p.reason, "-")), ErrApprovalDenied, nil)
 	}
 	return map[string]any{"granted": true, "approvers": toAny(p.Approvers), "timed_out": false}, nil
 }
@@ -559,7 +560,7 @@ func (r *runner) runManual(ctx workflow.Context, st playbooks.Step, args map[str
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s not confirmed by a %s within %s", st.ID, st.Assignee, time.Duration(st.Timeout)), ErrManualStepTimeout, nil)
 	}
 	if p.denied {
-		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, orDash(p.reason)), ErrManualStepDeclined, nil)
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("manual step %s could not be done, says %s: %s", st.ID, p.deniedBy, cmp.Or(p.reason, "-")), ErrManualStepDeclined, nil)
 	}
 	return map[string]any{"confirmed_by": p.decidedBy, "note": p.reason, "response_ms": p.decidedAt.Sub(p.RequestedAt).Milliseconds()}, nil
 }

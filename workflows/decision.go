@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -139,7 +140,7 @@ func VerifyDecision(req ApprovalRequest, p PendingApproval, bindPending bool, wo
 		return fmt.Errorf("decision names step %q but is applied to %q", req.Step, step)
 	}
 	if bindPending && (sig.Kind != p.Kind || sig.Seq != p.Seq) {
-		return fmt.Errorf("decision is signed for the %s of %s numbered %d, but the pending decision is the %s numbered %d: sign it afresh for the decision pending now", orDash(sig.Kind), step, sig.Seq, p.Kind, p.Seq)
+		return fmt.Errorf("decision is signed for the %s of %s numbered %d, but the pending decision is the %s numbered %d: sign it afresh for the decision pending now", cmp.Or(sig.Kind, "-"), step, sig.Seq, p.Kind, p.Seq)
 	}
 	var pub ed25519.PublicKey
 	for _, k := range keys {

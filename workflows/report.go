@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -155,7 +156,7 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 	var text, key string
 	switch ev.kind {
 	case eventStarted:
-		text = fmt.Sprintf("firebreak started %s%s for %s (trigger: %s by %s). Reason: %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.Trigger.Kind, orDash(res.Trigger.By), orDash(res.Trigger.Reason))
+		text = fmt.Sprintf("firebreak started %s%s for %s (trigger: %s by %s). Reason: %s", res.Playbook, drillTag(res.Drill), cmp.Or(res.Subject, "-"), res.Trigger.Kind, cmp.Or(res.Trigger.By, "-"), cmp.Or(res.Trigger.Reason, "-"))
 		key = "started"
 		rep.note(ctx, text, key)
 		rep.notify(ctx, playbooks.NotifyStarted, "")
@@ -176,9 +177,9 @@ func (rep *reporter) deliver(ctx workflow.Context, ev event) {
 			who += ", or an owner: " + strings.Join(p.Owners, ", ")
 		}
 		if p.OnCall {
-			who += ", on call in PagerDuty for incident " + orDash(rep.r.incident())
+			who += ", on call in PagerDuty for incident " + cmp.Or(rep.r.incident(), "-")
 		}
-		text = fmt.Sprintf("🙋 %s — %s: %s\nWho may answer: %s (%d needed; not %s, who started the run). Press a button below, or `/firebreak approve %s step=%s` (or `deny`).", verb, p.Step, p.Message, who, p.Needed, orDash(res.Trigger.By), res.WorkflowID, p.Step)
+		text = fmt.Sprintf("🙋 %s — %s: %s\nWho may answer: %s (%d needed; not %s, who started the run). Press a button below, or `/firebreak approve %s step=%s` (or `deny`).", verb, p.Step, p.Message, who, p.Needed, cmp.Or(res.Trigger.By, "-"), res.WorkflowID, p.Step)
 		if !p.Deadline.IsZero() {
 			text += " Deadline: " + p.Deadline.UTC().Format(time.RFC3339) + "."
 		}
@@ -356,9 +357,9 @@ func decidedText(p *pending, decisions []Decision) string {
 		head = "✖️ Closed without a decision" + at + ": " + p.reason
 	case p.denied:
 		if p.Kind == PendingKindManual {
-			head = fmt.Sprintf("%s %s%s: %s", no, p.deniedBy, at, orDash(p.reason))
+			head = fmt.Sprintf("%s %s%s: %s", no, p.deniedBy, at, cmp.Or(p.reason, "-"))
 		} else {
-			head = fmt.Sprintf("%s by %s%s: %s", no, p.deniedBy, at, orDash(p.reason))
+			head = fmt.Sprintf("%s by %s%s: %s", no, p.deniedBy, at, cmp.Or(p.reason, "-"))
 		}
 	case last != nil && last.Decision == DecisionTimeout:
 		head = "⌛ Timed out" + at + ": " + last.Reason
@@ -504,7 +505,7 @@ func statusText(res RunResult, uiURL string) string {
 	case res.Outcome == OutcomeFailed:
 		state = "FAILED"
 	}
-	fmt.Fprintf(&b, "*%s*%s for `%s`: %s\n", res.Playbook, drillTag(res.Drill), orDash(res.Subject), state)
+	fmt.Fprintf(&b, "*%s*%s for `%s`: %s\n", res.Playbook, drillTag(res.Drill), cmp.Or(res.Subject, "-"), state)
 	for _, s := range res.Steps {
 		fmt.Fprintf(&b, "%s %s", mark(s.Status), stepLabel(s))
 		switch s.Status {
@@ -546,11 +547,11 @@ func summaryText(res RunResult) string {
 			}
 		}
 		if len(res.RemediationPending) > 0 {
-			return fmt.Sprintf("⚠️ %s%s for %s: contained in %d ms, remediation pending; %d/%d verifications passed; %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications), pendingText(res.RemediationPending))
+			return fmt.Sprintf("⚠️ %s%s for %s: contained in %d ms, remediation pending; %d/%d verifications passed; %s", res.Playbook, drillTag(res.Drill), cmp.Or(res.Subject, "-"), res.TimeToContainMS, passed, len(res.Verifications), pendingText(res.RemediationPending))
 		}
-		return fmt.Sprintf("✅ %s%s for %s: contained in %d ms; %d/%d verifications passed.", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.TimeToContainMS, passed, len(res.Verifications))
+		return fmt.Sprintf("✅ %s%s for %s: contained in %d ms; %d/%d verifications passed.", res.Playbook, drillTag(res.Drill), cmp.Or(res.Subject, "-"), res.TimeToContainMS, passed, len(res.Verifications))
 	}
-	return fmt.Sprintf("❌ %s%s for %s: %s", res.Playbook, drillTag(res.Drill), orDash(res.Subject), res.Error)
+	return fmt.Sprintf("❌ %s%s for %s: %s", res.Playbook, drillTag(res.Drill), cmp.Or(res.Subject, "-"), res.Error)
 }
 
 func mark(status string) string {
@@ -583,13 +584,6 @@ func drillTag(drill bool) string {
 	return ""
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 // pendingText names the secrets left for their owners to rotate (at most ResultListSample).
 func pendingText(ps []PendingRotation) string {
 	var names []string
@@ -598,7 +592,7 @@ func pendingText(ps []PendingRotation) string {
 			names = append(names, fmt.Sprintf("and %d more", len(ps)-i))
 			break
 		}
-		names = append(names, p.Mount+"/"+p.Path+" (owner "+orDash(p.Owner)+")")
+		names = append(names, p.Mount+"/"+p.Path+" (owner "+cmp.Or(p.Owner, "-")+")")
 	}
 	return fmt.Sprintf("%d shared secret(s) not rotated by firebreak, left to their owners: %s.", len(ps), strings.Join(names, ", "))
 }

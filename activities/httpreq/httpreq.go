@@ -15,8 +15,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -237,7 +239,7 @@ func join(base, path string, query map[string]any) (string, error) {
 	b.RawQuery, b.Fragment = "", ""
 	if len(query) > 0 {
 		q := url.Values{}
-		for _, k := range sortedKeys(query) {
+		for _, k := range slices.Sorted(maps.Keys(query)) {
 			switch v := query[k].(type) {
 			case string:
 				q.Set(k, v)
@@ -284,15 +286,6 @@ func plainSegment(seg string) error {
 		}
 		seg = next
 	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func expected(status int, want []int) bool {
