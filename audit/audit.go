@@ -487,7 +487,15 @@ func ended(ev *historypb.HistoryEvent, dc converter.DataConverter, raw func(*com
 		a := ev.GetWorkflowExecutionTerminatedEventAttributes()
 		e.Status, e.Outcome, e.Failure = "terminated", workflows.OutcomeFailed, "terminated by "+cmp.Or(a.GetIdentity(), "-")+": "+a.GetReason()
 	case ev.GetWorkflowExecutionCanceledEventAttributes() != nil:
-		e.Status, e.Outcome = "canceled", workflows.OutcomeFailed
+		e.Status = "canceled"
+		// A cancelled run closes with its RunResult as the cancellation's details: how far
+		// it got, what it changed.
+		if err := decodeResult(ev.GetWorkflowExecutionCanceledEventAttributes().GetDetails()); err != nil {
+			return e, true, err
+		}
+		if e.Outcome == "" {
+			e.Outcome = workflows.OutcomeFailed
+		}
 	case ev.GetWorkflowExecutionContinuedAsNewEventAttributes() != nil:
 		e.Status = "continued_as_new"
 	default:

@@ -2,8 +2,11 @@ package observability
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
+
+	"go.temporal.io/sdk/temporal"
 )
 
 // SDKLog wraps the handler the Temporal SDK logs through, so that a normal run prints no
@@ -17,6 +20,7 @@ import (
 //     worker is stopping; it is logged at DEBUG. A poll that fails for any other reason keeps
 //     its level.
 //
+// A failed attempt that no retry will follow (the error is non-retryable) is logged at WARN.
 // Every other record passes unchanged.
 func SDKLog(h slog.Handler) slog.Handler { return sdkLog{h} }
 
@@ -48,6 +52,11 @@ func (s sdkLog) WithGroup(name string) slog.Handler    { return sdkLog{s.next.Wi
 func demoted(r slog.Record) slog.Level {
 	switch r.Message {
 	case "Activity error.":
+		if final(r) {
+			// No retry follows: the step fails now (or carries on, as its playbook says), which
+			// an operator reading the worker's log should see.
+			return min(r.Level, slog.LevelWarn)
+		}
 		if r.Level > slog.LevelInfo {
 			return slog.LevelInfo
 		}
@@ -65,4 +74,21 @@ func demoted(r slog.Record) slog.Level {
 		}
 	}
 	return r.Level
+}
+
+// final reports whether the failed attempt r logs is not retried: its error is a
+// non-retryable application error.
+func final(r slog.Record) bool {
+	nonRetryable := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "Error" {
+			return true
+		}
+		var appErr *temporal.ApplicationError
+		if err, ok := a.Value.Any().(error); ok && errors.As(err, &appErr) && appErr.NonRetryable() {
+			nonRetryable = true
+		}
+		return false
+	})
+	return nonRetryable
 }

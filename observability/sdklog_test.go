@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 )
 
 // TestSDKLogQuietsARetriedAttempt: through the SDK's own slog adapter, a failed activity
@@ -34,5 +35,16 @@ func TestSDKLogQuietsARetriedAttempt(t *testing.T) {
 	info.Error("Activity error.", "Attempt", 2, "Error", errors.New("Vault answered 503"))
 	if got := buf.String(); !strings.Contains(got, `level=INFO msg="Activity error."`) || !strings.Contains(got, "Attempt=2") {
 		t.Fatalf("at info, the attempt is logged at INFO with its attributes; got:\n%s", got)
+	}
+}
+
+// TestSDKLogKeepsAFinalFailure: an attempt whose error is non-retryable is not retried, so it
+// stays visible at the worker's usual level (warn).
+func TestSDKLogKeepsAFinalFailure(t *testing.T) {
+	var buf bytes.Buffer
+	l := tlog.NewStructuredLogger(slog.New(SDKLog(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	l.Error("Activity error.", "ActivityType", "pagerduty.Note", "Attempt", 1, "Error", temporal.NewNonRetryableApplicationError("no incident PXYZ", "UnknownIncident", nil))
+	if got := buf.String(); !strings.Contains(got, `level=WARN msg="Activity error."`) {
+		t.Fatalf("a non-retryable failure must stay visible at warn; got:\n%q", got)
 	}
 }

@@ -140,17 +140,19 @@ func runBatches(ctx workflow.Context, in RunInput, input string, size int) (RunR
 		}
 		var cr RunResult
 		err := child.Get(ctx, &cr)
-		if err != nil {
-			var appErr *temporal.ApplicationError
-			if !errors.As(err, &appErr) || !appErr.HasDetails() || appErr.Details(&cr) != nil || cr.WorkflowID == "" {
-				cr = RunResult{WorkflowID: b.WorkflowID, Outcome: OutcomeFailed, Error: errMessage(err)}
-			}
+		if err != nil && !recordOf(err, &cr) {
+			cr = RunResult{WorkflowID: b.WorkflowID, Outcome: OutcomeFailed, Error: errMessage(err)}
 		}
 		results[i] = &cr
 		b.Outcome, b.TimeToContainMS, b.Error = cr.Outcome, cr.TimeToContainMS, cr.Error
 	}
 	out := mergeBatches(in.Plan, res, results)
 	out.EndedAt = workflow.Now(ctx)
+	if out.Outcome != OutcomeContained && ctx.Err() != nil &&
+		workflow.GetVersion(ctx, changeCancelledEnds, workflow.DefaultVersion, 1) == 1 {
+		out.Error = strings.TrimSuffix("the run was cancelled; "+out.Error, "; ")
+		return RunResult{}, temporal.NewCanceledError(out)
+	}
 	if out.Outcome != OutcomeContained {
 		return RunResult{}, temporal.NewNonRetryableApplicationError(out.Error, ErrRunFailed, nil, out)
 	}
@@ -310,4 +312,18 @@ func mergeExpectation(list *[]Check, e Check, i int) {
 		e.Detail = fmt.Sprintf("batch %d: %s", i+1, e.Detail)
 	}
 	*list = append(*list, e)
+}
+
+// recordOf decodes the RunResult a child run closed with, as the details of its failure (it
+// did not contain) or of its cancellation, into r; false when err carries none.
+func recordOf(err error, r *RunResult) bool {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.HasDetails() {
+		return appErr.Details(r) == nil && r.WorkflowID != ""
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) && canceled.HasDetails() {
+		return canceled.Details(r) == nil && r.WorkflowID != ""
+	}
+	return false
 }

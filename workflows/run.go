@@ -346,9 +346,11 @@ func run(ctx workflow.Context, in RunInput, t trust) (RunResult, error) {
 	rep.close(ctx)
 
 	res := r.snapshot()
-	if ctx.Err() != nil && workflow.GetVersion(ctx, changeCancelledEnds, workflow.DefaultVersion, 1) == 1 {
-		// Cancelled (a drill's Ctrl-C, `temporal workflow cancel`): Temporal closes the run as
-		// cancelled, not failed, and the record of how far it got goes with it.
+	if res.Outcome != OutcomeContained && ctx.Err() != nil &&
+		workflow.GetVersion(ctx, changeCancelledEnds, workflow.DefaultVersion, 1) == 1 {
+		// Cancelled before it contained (a drill's Ctrl-C, `temporal workflow cancel`): Temporal
+		// closes the run as cancelled, not failed, and the record of how far it got goes with
+		// it. A run that contained completes as such, cancelled or not.
 		res.Error = strings.TrimSuffix("the run was cancelled; "+res.Error, "; ")
 		return RunResult{}, temporal.NewCanceledError(res)
 	}
