@@ -109,6 +109,11 @@ func (w *workflowInbound) ExecuteWorkflow(ctx workflow.Context, in *interceptor.
 		}
 	case temporal.IsCanceledError(err):
 		outcome = OutcomeCanceled
+		// A cancelled run's record is the cancellation's details: its steps' durations count.
+		var canceled *temporal.CanceledError
+		if errors.As(err, &canceled) && canceled.HasDetails() {
+			_ = canceled.Details(&res)
+		}
 	}
 	w.m.runsFinished.WithLabelValues(playbook, md, outcome).Inc()
 	w.observeResult(playbook, md, res)
