@@ -203,6 +203,10 @@ serve the run for the life of the command.`,
 				// Show how far the run got, not a blank scorecard.
 				if now, qerr := queryStatus(context.WithoutCancel(ctx), sess.conn.Client, st.WorkflowID, 5*time.Second); qerr == nil {
 					res = now
+				} else {
+					// Not answering yet (a busy server): say at least what was started, by whom
+					// and why.
+					res.WorkflowID, res.RunID, res.Playbook, res.Trigger = st.WorkflowID, st.RunID, p.Name, run.Input.Trigger
 				}
 			}
 			card := drills.RunScorecard(res, recorded, err) // a recorded failure says why itself
