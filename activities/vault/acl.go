@@ -68,9 +68,10 @@ func parsePolicy(name, text string) ([]aclRule, error) {
 		}
 		var caps uint32
 		for _, c := range body.Capabilities {
-			// A capability firebreak does not know (e.g. "subscribe", which newer Vaults and
-			// OpenBao accept) grants none of read, list or deny, which are all firebreak
-			// decides on: it is ignored, not a reason to give up on the policy.
+			// A capability firebreak does not know ("scan", which OpenBao accepts;
+			// "subscribe", which Vault accepts; policies read back were validated by the
+			// server) grants none of read, list or deny, all firebreak decides on: it is
+			// ignored, not a reason to give up on the policy.
 			caps |= capabilityBits[strings.ToLower(c)]
 		}
 		if body.Policy != "" {

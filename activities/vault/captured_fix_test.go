@@ -130,14 +130,14 @@ func TestCaptureListsTheTreeOnceForManyLogins(t *testing.T) {
 	h.noCanary()
 }
 
-// TestCaptureKeepsTheOtherLoginsWhenOneFails: a policy with a capability firebreak does not
-// know, and one login whose resultant ACL Vault refuses to show: the capture is not reported
+// TestCaptureKeepsTheOtherLoginsWhenOneFails: a policy with a capability firebreak did not
+// know (scan, which OpenBao accepts), and one login whose resultant ACL Vault refuses to show: the capture is not reported
 // unavailable, that login is left to the inventory's own evaluation, and the inventory after
 // the cut lists what the logins could read.
 func TestCaptureKeepsTheOtherLoginsWhenOneFails(t *testing.T) {
 	h := newHarness(t)
 	h.v.PutPolicy("payments-reader", `path "secret/data/shared/payments-db" { capabilities = ["read"] }
-path "secret/data/shared/stripe-*" { capabilities = ["read", "subscribe"] }`)
+path "secret/data/shared/stripe-*" { capabilities = ["read", "scan"] }`)
 	h.secondLogin("payments-reader")
 	in := vault.InventoryInput{Subject: "alice"}
 	var before vault.InventoryResult
