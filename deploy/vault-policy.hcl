@@ -70,7 +70,11 @@ path "sys/policies/acl/*" {
 # Before the first cut firebreak captures, with the probe token, the resultant ACL Vault
 # renders for the person's next login (sys/internal/ui/resultant-acl, in the default policy);
 # after the cut it asks Vault which secrets those rules grant by writing them as a temporary
-# policy for a 60-second token minted through the probe role, then deleting it.
+# policy for a 60-second token minted through the probe role, then deleting it (the policy
+# holds only read and deny, and "list" where a rule has neither, so one left behind grants no
+# writes). With the firebreak-probe role (allowed_policies_glob='*') and this grant, firebreak's
+# Vault credential can mint tokens with any policy it writes: treat it as root-equivalent and
+# guard it as such.
 path "sys/policies/acl/firebreak-next-login-*" {
   capabilities = ["create", "update", "delete"]
 }

@@ -68,11 +68,11 @@ func parsePolicy(name, text string) ([]aclRule, error) {
 		}
 		var caps uint32
 		for _, c := range body.Capabilities {
-			bit, ok := capabilityBits[strings.ToLower(c)]
-			if !ok {
-				return nil, fmt.Errorf("policy %q: path %q: unknown capability %q", name, pattern, c)
-			}
-			caps |= bit
+			// A capability firebreak does not know ("scan", which OpenBao accepts;
+			// "subscribe", which Vault accepts; policies read back were validated by the
+			// server) grants none of read, list or deny, all firebreak decides on: it is
+			// ignored, not a reason to give up on the policy.
+			caps |= capabilityBits[strings.ToLower(c)]
 		}
 		if body.Policy != "" {
 			bit, ok := oldPolicyBits[strings.ToLower(body.Policy)]

@@ -63,12 +63,29 @@ path "secret/data/shared/stripe-*" { capabilities = ["read"] }`,
 
 func TestParsePolicyErrors(t *testing.T) {
 	for _, text := range []string{
-		`path "x" { capabilities = ["reed"] }`,
 		`path "x" { capabilities = [`,
 		`path "x" { policy = "everything" }`,
 	} {
 		if _, err := parsePolicy("bad", text); err == nil {
 			t.Errorf("parsePolicy(%q) succeeded, want an error", text)
 		}
+	}
+}
+
+// TestParsePolicyIgnoresUnknownCapabilities: a capability firebreak does not decide on (scan,
+// which OpenBao accepts; subscribe, which Vault accepts) is ignored, not a failure; the
+// policy's other capabilities still count.
+func TestParsePolicyIgnoresUnknownCapabilities(t *testing.T) {
+	rules, err := parsePolicy("p", `path "a/*" { capabilities = ["read", "scan"] }
+path "b" { capabilities = ["subscribe"] }`)
+	if err != nil {
+		t.Fatalf("parsePolicy: %v", err)
+	}
+	l := newACL(false, rules)
+	if !l.allows("a/x", capRead) {
+		t.Error("read on a/x lost next to an unknown capability")
+	}
+	if l.allows("b", capRead) || l.allows("b", capList) {
+		t.Error("an unknown capability granted read or list")
 	}
 }

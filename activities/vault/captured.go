@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -51,7 +50,8 @@ type NextLoginACL struct {
 	Via      string   `json:"via"`
 	Policies []string `json:"policies"` // the login's own policies, without default
 	// Captured is true when Vault's resultant ACL was read; false when no probe could be
-	// made (Reason says why): the inventory then evaluates the policies itself and says so.
+	// made or what it was granted could not be read for a reason retrying will not mend
+	// (Reason says why): the inventory then evaluates the policies itself and says so.
 	Captured bool   `json:"captured"`
 	Reason   string `json:"reason,omitempty"`
 	// Refused: Vault refused to mint the probe (the entity was already disabled): this login
@@ -197,13 +197,22 @@ func (a *Activities) captureNextLogin(ctx context.Context, in InventoryInput, id
 			distinct = append(distinct, g)
 		}
 	}
+	// The KV tree is listed at most once, for the first login that needs it (a templated "+"
+	// rule); the logins captured at once share it read-only: pass is not safe for
+	// concurrent use.
+	tree := sync.OnceValues(func() (kvTree, error) {
+		if err := pass.list(ctx); err != nil {
+			return kvTree{}, err
+		}
+		return kvTree{paths: slices.Clone(pass.paths), mounts: slices.Clone(pass.mounts)}, nil
+	})
 	acls := make([]NextLoginACL, len(distinct))
 	errs := make([]error, len(distinct))
 	for i, g := range distinct {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			acls[i], errs[i] = a.captureLogin(ctx, pass, bind, haveTokenMount, g)
+			acls[i], errs[i] = a.captureLogin(ctx, tree, bind, haveTokenMount, g)
 		}()
 	}
 	wg.Wait()
@@ -221,6 +230,12 @@ func (a *Activities) captureNextLogin(ctx context.Context, in InventoryInput, id
 	}
 	sort.Strings(res.Undetermined)
 	return res, nil
+}
+
+// kvTree is a read-only snapshot of the KV v2 secrets listed by an inventoryPass.
+type kvTree struct {
+	paths  []string // mount/data/path
+	mounts []string
 }
 
 // probeBinding is the alias on the token auth mount that binds probe tokens to the entity.
@@ -278,7 +293,7 @@ func (b probeBinding) release(ctx context.Context, a *Activities) {
 // with it, its resultant ACL, and the policies it carries that hold "+" rules. The token id
 // is used for that one request and never kept; the token is left to expire (60 s): a
 // revocation on OpenBao holding many tokens took seconds and slowed every other request.
-func (a *Activities) captureLogin(ctx context.Context, pass *inventoryPass, bind probeBinding, haveTokenMount bool, g loginGrant) (NextLoginACL, error) {
+func (a *Activities) captureLogin(ctx context.Context, tree func() (kvTree, error), bind probeBinding, haveTokenMount bool, g loginGrant) (NextLoginACL, error) {
 	acl := NextLoginACL{Via: g.Via, Policies: append([]string{}, g.Policies...), Rules: []ACLRule{}}
 	switch {
 	case !haveTokenMount:
@@ -346,15 +361,25 @@ func (a *Activities) captureLogin(ctx context.Context, pass *inventoryPass, bind
 	}
 	wg.Wait()
 	token = ""
+	// A failure that retrying will not mend leaves this login to the inventory's own
+	// evaluation (Captured false, Reason says why); the other logins stay captured.
+	notCaptured := func(err error) (NextLoginACL, error) {
+		if retryable(err) {
+			return acl, err
+		}
+		acl.Reason = errMessage(err)
+		return acl, nil
+	}
 	if resErr != nil {
-		return acl, classify(resErr, "read the probe token's resultant ACL", "sys/internal/ui/resultant-acl")
+		return notCaptured(classify(resErr, "read the probe token's resultant ACL", "sys/internal/ui/resultant-acl"))
 	}
 	if result == nil || result.Data == nil {
-		return acl, errors.New("vault: sys/internal/ui/resultant-acl answered nothing; expected exact_paths and glob_paths")
+		acl.Reason = "sys/internal/ui/resultant-acl answered nothing; expected exact_paths and glob_paths"
+		return acl, nil
 	}
 	for i := range names {
 		if terrs[i] != nil {
-			return acl, terrs[i]
+			return notCaptured(terrs[i])
 		}
 	}
 	acl.Captured = true
@@ -392,15 +417,23 @@ func (a *Activities) captureLogin(ctx context.Context, pass *inventoryPass, bind
 		// Vault renders a templated "+" rule only for the entity and the resultant ACL
 		// leaves it out: ask Vault about the leaves now, before the cut, as before (slower,
 		// and only for such policies).
-		if err := pass.list(ctx); err != nil {
-			return acl, err
-		}
-		readable, ok, err := a.capabilityRead(ctx, acc, pass.paths)
+		t, err := tree()
 		if err != nil {
-			return acl, err
+			acl.Captured = false
+			return notCaptured(err)
+		}
+		readable, ok, err := a.capabilityRead(ctx, acc, t.paths)
+		if err != nil {
+			acl.Captured = false
+			return notCaptured(err)
 		}
 		if !ok {
-			acl.Captured, acl.Refused, acl.Reason = false, true, "Vault refused the probe token (entity disabled)"
+			// Vault no longer answers for the probe: it expired during the walk of the KV
+			// tree, or was revoked, or the entity was disabled since it was minted. Which one
+			// is not said by this answer, so the inventory evaluates the policies itself
+			// rather than count this login as granting nothing.
+			acl.Captured, acl.Reason = false, "Vault no longer answered for the probe token when its capabilities were asked (expired while the KV tree was listed, revoked, or the entity disabled since)"
+			acl.Rules = []ACLRule{}
 			return acl, nil
 		}
 		acl.Readable = slices.Sorted(func(yield func(string) bool) {
@@ -410,7 +443,7 @@ func (a *Activities) captureLogin(ctx context.Context, pass *inventoryPass, bind
 				}
 			}
 		})
-		acl.Mounts = append([]string{}, pass.mounts...)
+		acl.Mounts = append([]string{}, t.mounts...)
 	}
 	return acl, nil
 }
@@ -435,21 +468,14 @@ func (a *Activities) evaluateCaptured(ctx context.Context, acl NextLoginACL, pat
 	case len(acl.Rules) == 0 || len(paths) == 0:
 		return out, nil, nil
 	}
-	var b strings.Builder
-	for _, r := range acl.Rules {
-		quoted := make([]string, len(r.Capabilities))
-		for i, c := range r.Capabilities {
-			quoted[i] = fmt.Sprintf("%q", c)
-		}
-		fmt.Fprintf(&b, "path %q {\n  capabilities = [%s]\n}\n", r.Path, strings.Join(quoted, ", "))
-	}
+	text := evaluationPolicy(acl.Rules)
 	suffix := make([]byte, 8)
 	if _, err := rand.Read(suffix); err != nil {
 		return nil, nil, err
 	}
 	name := capturedPolicyPrefix + hex.EncodeToString(suffix)
 	pp := "sys/policies/acl/" + name
-	if _, err := a.Client.WriteWithContext(ctx, pp, map[string]any{"policy": b.String()}); err != nil {
+	if _, err := a.Client.WriteWithContext(ctx, pp, map[string]any{"policy": text}); err != nil {
 		return nil, nil, classify(err, "write the captured ACL as a temporary policy", pp)
 	}
 	defer func() {
@@ -482,6 +508,28 @@ func (a *Activities) evaluateCaptured(ctx context.Context, acl NextLoginACL, pat
 		return nil, nil, fmt.Errorf("vault: refused the token minted to evaluate the captured ACL of %s", acl.Via)
 	}
 	return readable, notes, nil
+}
+
+// evaluationPolicy writes rules as the temporary policy evaluateCaptured asks Vault about,
+// with only what the decision needs: sys/capabilities-accessor is asked whether "read" is
+// granted, so each rule keeps read and deny, and a rule with neither keeps its path (it
+// still outranks broader rules, as in the person's ACL) with "list" alone. A policy left
+// behind, if its deletion fails, grants no create, update, patch, delete or sudo.
+func evaluationPolicy(rules []ACLRule) string {
+	var b strings.Builder
+	for _, r := range rules {
+		var quoted []string
+		for _, c := range r.Capabilities {
+			if c == "read" || c == "deny" {
+				quoted = append(quoted, fmt.Sprintf("%q", c))
+			}
+		}
+		if len(quoted) == 0 {
+			quoted = []string{`"list"`}
+		}
+		fmt.Fprintf(&b, "path %q {\n  capabilities = [%s]\n}\n", r.Path, strings.Join(quoted, ", "))
+	}
+	return b.String()
 }
 
 func hasPlusSegment(pattern string) bool {
