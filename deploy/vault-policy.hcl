@@ -76,7 +76,7 @@ path "sys/policies/acl/*" {
 # Vault credential can mint tokens with any policy it writes: treat it as root-equivalent and
 # guard it as such.
 path "sys/policies/acl/firebreak-next-login-*" {
-  capabilities = ["create", "update", "delete"]
+  capabilities = ["update", "delete"]  # writing a new policy needs update only (checked on OpenBao)
 }
 # Without the probe role firebreak evaluates entity and group policies itself too, which also
 # needs:

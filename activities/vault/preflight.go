@@ -39,7 +39,7 @@ var PolicyNeeds = []PolicyNeed{
 	{"identity/entity-alias/id/*", "identity/entity-alias/id/firebreak-doctor", []string{"delete"}},
 	{"auth/+/users/*", "auth/userpass/users/firebreak-doctor", []string{"read"}},
 	{"sys/policies/acl/*", "sys/policies/acl/default", []string{"read"}},
-	{"sys/policies/acl/firebreak-next-login-*", "sys/policies/acl/firebreak-next-login-doctor", []string{"create", "delete", "update"}},
+	{"sys/policies/acl/firebreak-next-login-*", "sys/policies/acl/firebreak-next-login-doctor", []string{"delete", "update"}},
 	{"secret/metadata", "secret/metadata", []string{"list"}},
 	{"sys/leases/revoke-prefix/*", "sys/leases/revoke-prefix/database/creds/firebreak-doctor", []string{"sudo", "update"}},
 	{"identity/mfa/method/totp/admin-destroy", "identity/mfa/method/totp/admin-destroy", []string{"update"}},
