@@ -16,8 +16,8 @@ import (
 //     the RETRYING lines of run and drill, the scorecard, the Slack thread's wait notice) and
 //     a step that finally fails is reported as the run's failure, so the attempt is logged at
 //     INFO: visible with --log-level info, not an error of the run.
-//   - "Failed to poll for task." with "context canceled" is a poll cut short because the
-//     worker is stopping; it is logged at DEBUG. A poll that fails for any other reason keeps
+//   - "Failed to poll for task." with "context canceled" or "worker stopping" is a poll cut
+//     short because the worker is stopping; it is logged at DEBUG. A poll that fails for any other reason keeps
 //     its level.
 //
 // A failed attempt that no retry will follow (the error is non-retryable) is logged at WARN.
@@ -63,7 +63,7 @@ func demoted(r slog.Record) slog.Level {
 	case "Failed to poll for task.":
 		canceled := false
 		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "Error" && strings.Contains(a.Value.String(), "context canceled") {
+			if msg := a.Value.String(); a.Key == "Error" && (strings.Contains(msg, "context canceled") || strings.Contains(msg, "worker stopping")) {
 				canceled = true
 				return false
 			}

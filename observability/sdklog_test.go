@@ -20,6 +20,7 @@ func TestSDKLogQuietsARetriedAttempt(t *testing.T) {
 	l := tlog.NewStructuredLogger(slog.New(SDKLog(base)))
 	l.Error("Activity error.", "ActivityType", "vault.DisableEntity", "Attempt", 1, "Error", errors.New("Vault answered 503"))
 	l.Warn("Failed to poll for task.", "WorkerType", "WorkflowWorker", "Error", errors.New("context canceled"))
+	l.Warn("Failed to poll for task.", "WorkerType", "WorkflowWorker", "Error", errors.New("worker stopping"))
 	if buf.Len() != 0 {
 		t.Fatalf("at warn, expected no line for a retried attempt or a poll cut short by shutdown; got:\n%s", buf.String())
 	}

@@ -268,8 +268,10 @@ func TestDrillFaults(t *testing.T) {
 			if tc.service == "worker" {
 				assertTwoWorkers(t, ctx, rg.conn, card)
 			}
-			if got := logs.take(); got != "" && tc.service != "worker" {
-				t.Errorf("a drill with %s that passed logged at warn or above:\n%s", tc.inject, got)
+			// No ERROR line, and no line for the failed attempts the fault caused (the
+			// scorecard reports those).
+			if got := logs.take(); tc.service != "worker" && (strings.Contains(got, "level=ERROR") || strings.Contains(got, "Activity error.")) {
+				t.Errorf("a drill with %s that passed logged an error or its failed attempts at warn:\n%s", tc.inject, got)
 			}
 		})
 	}
